@@ -1,0 +1,23 @@
+//! Pure flow vocabulary and classification logic for pathlens.
+//!
+//! This crate owns what a flow *is* (its key, its labels) and how it is labelled:
+//! signature rules parsed from `signatures/` text, the per-flow classifier that
+//! payload dissectors plug into, and the prefix tables used for local/egress
+//! attribution. It spawns no threads and does no I/O, so everything here can be
+//! unit-tested, fuzzed and benchmarked alone.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
+)]
+
+pub mod classifier;
+pub mod community_id;
+pub mod prefix;
+pub mod rules;
+pub mod vocab;
+
+pub use classifier::{Classification, FlowClassifier, Progress};
+pub use rules::{PortRules, RuleError, Signatures};
+pub use vocab::{AppProtocol, AppSource, EndReason, FlowKey, Side, TrafficType, Transport};

@@ -1,0 +1,365 @@
+//! Signature rules parsed from the TOML files of `signatures/`.
+//!
+//! The defaults are compiled in with `include_str!`, so the binary works with
+//! no files around it; users extend or override them by path. Parse errors
+//! name the file and line, because these files are edited by hand.
+
+use crate::vocab::{AppProtocol, TrafficType, Transport};
+use serde::Deserialize;
+use std::path::Path;
+
+/// The built-in port rules (`signatures/ports.toml`).
+pub const DEFAULT_PORTS_TOML: &str = include_str!("../../signatures/ports.toml");
+
+/// A rule file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum RuleError {
+    /// The file could not be read.
+    #[error("{file}: {source}")]
+    Io {
+        /// The file.
+        file: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not valid, at a line.
+    #[error("{file}:{line}: {message}")]
+    Invalid {
+        /// The file.
+        file: String,
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPortFile {
+    #[serde(default)]
+    port: Vec<toml::Spanned<RawPortRule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPortRule {
+    transport: toml::Spanned<String>,
+    ports: Vec<toml::Spanned<String>>,
+    app_protocol: toml::Spanned<String>,
+    #[serde(default)]
+    traffic_type: Option<toml::Spanned<String>>,
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    #[allow(dead_code)]
+    note: Option<String>,
+}
+
+/// One port rule after validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PortRule {
+    /// The class this rule assigns.
+    pub app_protocol: AppProtocol,
+    /// The traffic type it assigns.
+    pub traffic_type: TrafficType,
+    /// The service it names, if any.
+    pub service: Option<String>,
+}
+
+/// Port rules indexed for O(1) lookup per transport.
+#[derive(Clone, Debug)]
+pub struct PortRules {
+    rules: Vec<PortRule>,
+    // Index into `rules` plus one; zero means no rule. One table per transport
+    // (tcp, udp): 2 x 64 Ki x 2 bytes, read on every new flow.
+    tcp: Vec<u16>,
+    udp: Vec<u16>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset)
+        .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
+}
+
+impl PortRules {
+    /// An empty rule set.
+    pub fn empty() -> Self {
+        PortRules {
+            rules: Vec::new(),
+            tcp: vec![0; 65536],
+            udp: vec![0; 65536],
+        }
+    }
+
+    /// Parses a port rule file; `file` names it in errors.
+    ///
+    /// # Errors
+    /// A TOML syntax error, an unknown key, or a bad value, with its line.
+    pub fn parse(text: &str, file: &str) -> Result<Self, RuleError> {
+        let mut rules = PortRules::empty();
+        rules.add_text(text, file)?;
+        Ok(rules)
+    }
+
+    /// Adds the rules of another file; rules already present win for the
+    /// ports they cover, so load overrides first.
+    ///
+    /// # Errors
+    /// As [`PortRules::parse`].
+    pub fn add_text(&mut self, text: &str, file: &str) -> Result<(), RuleError> {
+        let bad = |offset: usize, message: String| RuleError::Invalid {
+            file: file.to_string(),
+            line: line_of(text, offset),
+            message,
+        };
+        let raw: RawPortFile = toml::from_str(text).map_err(|e| {
+            let off = e.span().map_or(0, |s| s.start);
+            bad(off, e.message().to_string())
+        })?;
+        for spanned in raw.port {
+            let start = spanned.span().start;
+            let r = spanned.into_inner();
+            let app = AppProtocol::parse(r.app_protocol.get_ref()).ok_or_else(|| {
+                bad(
+                    r.app_protocol.span().start,
+                    format!("unknown app_protocol {:?}", r.app_protocol.get_ref()),
+                )
+            })?;
+            let traffic_type = match &r.traffic_type {
+                None => app.default_traffic_type(),
+                Some(t) => TrafficType::parse(t.get_ref()).ok_or_else(|| {
+                    bad(
+                        t.span().start,
+                        format!("unknown traffic_type {:?}", t.get_ref()),
+                    )
+                })?,
+            };
+            let (tcp, udp) = match r.transport.get_ref().as_str() {
+                "tcp" => (true, false),
+                "udp" => (false, true),
+                "both" => (true, true),
+                other => {
+                    return Err(bad(
+                        r.transport.span().start,
+                        format!("transport must be tcp, udp or both, not {other:?}"),
+                    ))
+                }
+            };
+            if r.ports.is_empty() {
+                return Err(bad(start, "ports is empty".to_string()));
+            }
+            if self.rules.len() >= usize::from(u16::MAX) - 1 {
+                return Err(bad(start, "too many port rules".to_string()));
+            }
+            self.rules.push(PortRule {
+                app_protocol: app,
+                traffic_type,
+                service: r.service,
+            });
+            let idx = u16::try_from(self.rules.len()).unwrap_or(u16::MAX);
+            for p in &r.ports {
+                let (lo, hi) = parse_range(p.get_ref()).ok_or_else(|| {
+                    bad(
+                        p.span().start,
+                        format!("bad port or range {:?}", p.get_ref()),
+                    )
+                })?;
+                for port in lo..=hi {
+                    for (on, table) in [(tcp, &mut self.tcp), (udp, &mut self.udp)] {
+                        if let (true, Some(slot)) = (on, table.get_mut(usize::from(port))) {
+                            if *slot == 0 {
+                                *slot = idx;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The rule for one port of a transport, if any.
+    #[inline]
+    pub fn get(&self, transport: Transport, port: u16) -> Option<&PortRule> {
+        let table = match transport {
+            Transport::Tcp => &self.tcp,
+            Transport::Udp => &self.udp,
+            _ => return None,
+        };
+        let idx = *table.get(usize::from(port))?;
+        self.rules.get(usize::from(idx).checked_sub(1)?)
+    }
+
+    /// The rule for a flow: the responder's port first, then the initiator's.
+    pub fn lookup(&self, transport: Transport, src_port: u16, dst_port: u16) -> Option<&PortRule> {
+        self.get(transport, dst_port)
+            .or_else(|| self.get(transport, src_port))
+    }
+
+    /// Whether a port looks like a server's: a rule names it, or it is a
+    /// system port (below 1024). Used to tell the initiator of a flow whose
+    /// first packet was not seen.
+    pub fn is_server_port(&self, transport: Transport, port: u16) -> bool {
+        (port != 0 && port < 1024) || self.get(transport, port).is_some()
+    }
+}
+
+fn parse_range(s: &str) -> Option<(u16, u16)> {
+    let s = s.trim();
+    match s.split_once('-') {
+        Some((a, b)) => {
+            let (a, b) = (a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?);
+            (a <= b).then_some((a, b))
+        }
+        None => s.parse::<u16>().ok().map(|p| (p, p)),
+    }
+}
+
+/// Every rule set a run uses, loaded once at start.
+#[derive(Clone, Debug)]
+pub struct Signatures {
+    /// Port rules.
+    pub ports: PortRules,
+    /// A short digest of the rule texts, written to the output metadata so a
+    /// row can be traced to the rules that labelled it.
+    pub digest: String,
+}
+
+impl Signatures {
+    /// The built-in defaults.
+    ///
+    /// # Errors
+    /// Only if the embedded files are broken, which the tests rule out.
+    pub fn builtin() -> Result<Self, RuleError> {
+        Self::from_texts(&[("signatures/ports.toml (built in)", DEFAULT_PORTS_TOML)])
+    }
+
+    /// Loads `ports.toml` from a directory in front of the built-in rules, so
+    /// its rules override the defaults port by port and the rest still apply.
+    ///
+    /// # Errors
+    /// The file cannot be read or is invalid.
+    pub fn with_dir(dir: &Path) -> Result<Self, RuleError> {
+        let path = dir.join("ports.toml");
+        let mut texts: Vec<(String, String)> = Vec::new();
+        if path.exists() {
+            let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Io {
+                file: path.display().to_string(),
+                source,
+            })?;
+            texts.push((path.display().to_string(), text));
+        }
+        texts.push((
+            "signatures/ports.toml (built in)".into(),
+            DEFAULT_PORTS_TOML.into(),
+        ));
+        let borrowed: Vec<(&str, &str)> = texts
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
+        Self::from_texts(&borrowed)
+    }
+
+    fn from_texts(texts: &[(&str, &str)]) -> Result<Self, RuleError> {
+        use sha1::Digest;
+        let mut ports = PortRules::empty();
+        let mut h = sha1::Sha1::new();
+        for (name, text) in texts {
+            ports.add_text(text, name)?;
+            h.update(text.as_bytes());
+        }
+        let d = h.finalize();
+        let digest = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        Ok(Signatures { ports, digest })
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_parse_and_match_domain_ports() {
+        let s = Signatures::builtin().unwrap();
+        let p = &s.ports;
+        let app = |t, port| p.get(t, port).map(|r| r.app_protocol);
+        assert_eq!(app(Transport::Tcp, 5061), Some(AppProtocol::SipTls));
+        assert_eq!(app(Transport::Tcp, 8057), Some(AppProtocol::Psom));
+        assert_eq!(app(Transport::Udp, 3479), Some(AppProtocol::StunTurn));
+        assert_eq!(app(Transport::Udp, 3482), None);
+        assert_eq!(app(Transport::Udp, 50010), Some(AppProtocol::Rtp));
+        assert_eq!(app(Transport::Tcp, 993), Some(AppProtocol::Imap));
+        assert_eq!(app(Transport::Udp, 443), Some(AppProtocol::Https));
+        assert_eq!(app(Transport::Udp, 25), None, "SMTP rule is tcp only");
+        let r = p.lookup(Transport::Tcp, 50001, 443).unwrap();
+        assert_eq!(r.app_protocol, AppProtocol::Https, "responder port wins");
+        assert_eq!(
+            p.get(Transport::Udp, 3478).unwrap().service.as_deref(),
+            Some("skype_teams")
+        );
+        assert_eq!(
+            p.get(Transport::Tcp, 853).unwrap().traffic_type,
+            TrafficType::Infrastructure
+        );
+    }
+
+    #[test]
+    fn first_rule_wins_so_overrides_load_first() {
+        let text = "[[port]]\ntransport='tcp'\nports=['443']\napp_protocol='psom'\n";
+        let mut p = PortRules::parse(text, "site.toml").unwrap();
+        p.add_text(DEFAULT_PORTS_TOML, "default").unwrap();
+        assert_eq!(
+            p.get(Transport::Tcp, 443).unwrap().app_protocol,
+            AppProtocol::Psom
+        );
+        assert_eq!(
+            p.get(Transport::Tcp, 5061).unwrap().app_protocol,
+            AppProtocol::SipTls
+        );
+    }
+
+    #[test]
+    fn errors_name_file_and_line() {
+        let text = "[[port]]\ntransport = 'tcp'\nports = ['80']\napp_protocol = 'gopher'\n";
+        let e = PortRules::parse(text, "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:4:"), "{e}");
+        assert!(e.contains("gopher"), "{e}");
+
+        let text = "[[port]]\ntransport = 'tcp'\nports = ['80', '90-70']\napp_protocol = 'http'\n";
+        let e = PortRules::parse(text, "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:3:") && e.contains("90-70"), "{e}");
+
+        let text = "[[port]]\ntransport = 'sctp'\nports = ['80']\napp_protocol = 'http'\n";
+        let e = PortRules::parse(text, "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:2:"), "{e}");
+
+        let text = "[[port]]\ntransport = 'tcp'\nportz = ['80']\napp_protocol = 'http'\n";
+        let e = PortRules::parse(text, "x.toml").unwrap_err().to_string();
+        assert!(e.starts_with("x.toml:"), "{e}");
+        assert!(e.contains("portz"), "{e}");
+
+        let e = PortRules::parse("[[port]\n", "y.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("y.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn ranges_parse_strictly() {
+        assert_eq!(parse_range("3478-3481"), Some((3478, 3481)));
+        assert_eq!(parse_range(" 80 "), Some((80, 80)));
+        assert_eq!(parse_range("70000"), None);
+        assert_eq!(parse_range("5-"), None);
+        assert_eq!(parse_range(""), None);
+    }
+
+    #[test]
+    fn server_port_evidence() {
+        let p = Signatures::builtin().unwrap().ports;
+        assert!(p.is_server_port(Transport::Tcp, 22));
+        assert!(p.is_server_port(Transport::Tcp, 5061));
+        assert!(!p.is_server_port(Transport::Tcp, 49152));
+        assert!(!p.is_server_port(Transport::Udp, 0));
+    }
+}

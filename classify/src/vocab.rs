@@ -1,0 +1,364 @@
+//! The vocabulary shared by every stage: flow keys, transports and the labels
+//! a flow carries into its output row. String forms are the exact values of
+//! the Parquet contract (`schema.md`), so they must not change casually.
+
+use std::fmt;
+use std::net::IpAddr;
+
+/// Transport as written in the `transport` column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Transport {
+    /// TCP (IP protocol 6).
+    Tcp,
+    /// UDP (IP protocol 17).
+    Udp,
+    /// ICMP for IPv4 (IP protocol 1).
+    Icmp,
+    /// ICMPv6 (IP protocol 58).
+    Icmpv6,
+    /// SCTP (IP protocol 132).
+    Sctp,
+    /// Any other IP protocol: the flow has no ports.
+    Other,
+}
+
+impl Transport {
+    /// Maps an IANA protocol number to its transport class.
+    pub fn from_ip_proto(proto: u8) -> Self {
+        match proto {
+            6 => Transport::Tcp,
+            17 => Transport::Udp,
+            1 => Transport::Icmp,
+            58 => Transport::Icmpv6,
+            132 => Transport::Sctp,
+            _ => Transport::Other,
+        }
+    }
+
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+            Transport::Icmp => "icmp",
+            Transport::Icmpv6 => "icmpv6",
+            Transport::Sctp => "sctp",
+            Transport::Other => "other",
+        }
+    }
+
+    /// Whether this transport has 16-bit ports in its header.
+    pub fn has_ports(self) -> bool {
+        matches!(self, Transport::Tcp | Transport::Udp | Transport::Sctp)
+    }
+}
+
+/// One side of a flow, relative to the initiator (`src`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Side {
+    /// Sent by the initiator.
+    Src2Dst,
+    /// Sent by the responder.
+    Dst2Src,
+}
+
+impl Side {
+    /// The other direction.
+    pub fn flip(self) -> Self {
+        match self {
+            Side::Src2Dst => Side::Dst2Src,
+            Side::Dst2Src => Side::Src2Dst,
+        }
+    }
+}
+
+/// A direction-free flow key: the two endpoints in canonical order (`lo <= hi`),
+/// the IP protocol and the outer VLAN. Both directions of a flow map to one key.
+///
+/// For ICMP the ports hold (type, code) of the first packet's class; for
+/// protocols without ports they are zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FlowKey {
+    /// Lower endpoint address.
+    pub lo_addr: IpAddr,
+    /// Higher endpoint address.
+    pub hi_addr: IpAddr,
+    /// Port of the lower endpoint.
+    pub lo_port: u16,
+    /// Port of the higher endpoint.
+    pub hi_port: u16,
+    /// IANA IP protocol number.
+    pub proto: u8,
+    /// Outer VLAN id, 0 if untagged.
+    pub vlan: u16,
+}
+
+impl FlowKey {
+    /// Builds the canonical key of a packet and tells which side sent it:
+    /// `true` when the sender is the `lo` endpoint.
+    #[inline]
+    pub fn new(
+        src: IpAddr,
+        sport: u16,
+        dst: IpAddr,
+        dport: u16,
+        proto: u8,
+        vlan: u16,
+    ) -> (Self, bool) {
+        if (src, sport) <= (dst, dport) {
+            let k = FlowKey {
+                lo_addr: src,
+                hi_addr: dst,
+                lo_port: sport,
+                hi_port: dport,
+                proto,
+                vlan,
+            };
+            (k, true)
+        } else {
+            let k = FlowKey {
+                lo_addr: dst,
+                hi_addr: src,
+                lo_port: dport,
+                hi_port: sport,
+                proto,
+                vlan,
+            };
+            (k, false)
+        }
+    }
+}
+
+/// The class of a flow (`app_protocol` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum AppProtocol {
+    Sip,
+    SipTls,
+    Rtp,
+    Srtp,
+    Rtcp,
+    StunTurn,
+    Dtls,
+    Psom,
+    Smtp,
+    Pop3,
+    Imap,
+    Xmpp,
+    Https,
+    Tls,
+    Http,
+    Dns,
+    Other,
+    Unknown,
+}
+
+impl AppProtocol {
+    /// Every value, in the order of the schema.
+    pub const ALL: [AppProtocol; 18] = [
+        AppProtocol::Sip,
+        AppProtocol::SipTls,
+        AppProtocol::Rtp,
+        AppProtocol::Srtp,
+        AppProtocol::Rtcp,
+        AppProtocol::StunTurn,
+        AppProtocol::Dtls,
+        AppProtocol::Psom,
+        AppProtocol::Smtp,
+        AppProtocol::Pop3,
+        AppProtocol::Imap,
+        AppProtocol::Xmpp,
+        AppProtocol::Https,
+        AppProtocol::Tls,
+        AppProtocol::Http,
+        AppProtocol::Dns,
+        AppProtocol::Other,
+        AppProtocol::Unknown,
+    ];
+
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppProtocol::Sip => "sip",
+            AppProtocol::SipTls => "sip_tls",
+            AppProtocol::Rtp => "rtp",
+            AppProtocol::Srtp => "srtp",
+            AppProtocol::Rtcp => "rtcp",
+            AppProtocol::StunTurn => "stun_turn",
+            AppProtocol::Dtls => "dtls",
+            AppProtocol::Psom => "psom",
+            AppProtocol::Smtp => "smtp",
+            AppProtocol::Pop3 => "pop3",
+            AppProtocol::Imap => "imap",
+            AppProtocol::Xmpp => "xmpp",
+            AppProtocol::Https => "https",
+            AppProtocol::Tls => "tls",
+            AppProtocol::Http => "http",
+            AppProtocol::Dns => "dns",
+            AppProtocol::Other => "other",
+            AppProtocol::Unknown => "unknown",
+        }
+    }
+
+    /// Parses a column value.
+    pub fn parse(s: &str) -> Option<Self> {
+        AppProtocol::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// The traffic type the seeds assign to this class (domain.md §1.3).
+    pub fn default_traffic_type(self) -> TrafficType {
+        match self {
+            AppProtocol::Sip | AppProtocol::SipTls | AppProtocol::Xmpp => TrafficType::Signaling,
+            AppProtocol::Rtp
+            | AppProtocol::Srtp
+            | AppProtocol::Rtcp
+            | AppProtocol::StunTurn
+            | AppProtocol::Dtls => TrafficType::Media,
+            AppProtocol::Psom => TrafficType::WebConferencing,
+            AppProtocol::Smtp | AppProtocol::Pop3 | AppProtocol::Imap => TrafficType::Mail,
+            AppProtocol::Https | AppProtocol::Tls | AppProtocol::Http => TrafficType::Web,
+            AppProtocol::Dns => TrafficType::Infrastructure,
+            AppProtocol::Other | AppProtocol::Unknown => TrafficType::Other,
+        }
+    }
+}
+
+impl fmt::Display for AppProtocol {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a label was reached (`app_protocol_source` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AppSource {
+    /// A dissector recognised the payload.
+    Payload,
+    /// A port rule matched.
+    Port,
+    /// Packet sizes and timing (e.g. media cadence over TCP).
+    Behaviour,
+    /// Learned from another flow (SIP/SDP, STUN addresses).
+    Correlation,
+    /// Nothing matched.
+    None,
+}
+
+impl AppSource {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AppSource::Payload => "payload",
+            AppSource::Port => "port",
+            AppSource::Behaviour => "behaviour",
+            AppSource::Correlation => "correlation",
+            AppSource::None => "none",
+        }
+    }
+}
+
+/// The seeds' traffic categories (`traffic_type` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)]
+pub enum TrafficType {
+    Signaling,
+    Media,
+    WebConferencing,
+    Mail,
+    Web,
+    Infrastructure,
+    Other,
+}
+
+impl TrafficType {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrafficType::Signaling => "signaling",
+            TrafficType::Media => "media",
+            TrafficType::WebConferencing => "web_conferencing",
+            TrafficType::Mail => "mail",
+            TrafficType::Web => "web",
+            TrafficType::Infrastructure => "infrastructure",
+            TrafficType::Other => "other",
+        }
+    }
+
+    /// Parses a column value.
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            TrafficType::Signaling,
+            TrafficType::Media,
+            TrafficType::WebConferencing,
+            TrafficType::Mail,
+            TrafficType::Web,
+            TrafficType::Infrastructure,
+            TrafficType::Other,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+}
+
+/// Why a flow record ended (`end_reason` column, IPFIX flowEndReason).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndReason {
+    /// No packet for the idle timeout.
+    IdleTimeout,
+    /// The record reached the active timeout; the flow continues in a new row.
+    ActiveTimeout,
+    /// TCP FIN in both directions or RST.
+    EndOfFlow,
+    /// End of input or shutdown.
+    ForcedEnd,
+    /// Evicted because the flow table was full.
+    LackOfResources,
+}
+
+impl EndReason {
+    /// Every value.
+    pub const ALL: [EndReason; 5] = [
+        EndReason::IdleTimeout,
+        EndReason::ActiveTimeout,
+        EndReason::EndOfFlow,
+        EndReason::ForcedEnd,
+        EndReason::LackOfResources,
+    ];
+
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::IdleTimeout => "idle_timeout",
+            EndReason::ActiveTimeout => "active_timeout",
+            EndReason::EndOfFlow => "end_of_flow",
+            EndReason::ForcedEnd => "forced_end",
+            EndReason::LackOfResources => "lack_of_resources",
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn key_is_symmetric() {
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let (k1, lo1) = FlowKey::new(a, 5000, b, 443, 6, 0);
+        let (k2, lo2) = FlowKey::new(b, 443, a, 5000, 6, 0);
+        assert_eq!(k1, k2);
+        assert_ne!(lo1, lo2);
+        // Same address, ports decide the order.
+        let (k3, _) = FlowKey::new(a, 9, a, 8, 17, 0);
+        assert_eq!((k3.lo_port, k3.hi_port), (8, 9));
+    }
+
+    #[test]
+    fn app_protocol_round_trips() {
+        for a in AppProtocol::ALL {
+            assert_eq!(AppProtocol::parse(a.as_str()), Some(a));
+        }
+        assert_eq!(AppProtocol::parse("nope"), None);
+    }
+}

@@ -1,0 +1,19 @@
+//! Flow records, their Arrow schema and the Parquet writer of pathlens.
+//!
+//! This crate turns finished flows into the Parquet contract of `schema.md`:
+//! column names and types, writer settings, key-value metadata, and the file
+//! lifecycle (written under a temporary name, renamed when complete). It does
+//! no classification and no capture.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod record;
+pub mod schema;
+pub mod summary;
+pub mod writer;
+
+pub use record::{ConnState, FlowRecord};
+pub use schema::{flow_schema, SCHEMA_VERSION};
+pub use summary::Summary;
+pub use writer::{Compression, ParquetSink, WriterError, WriterOptions};
