@@ -1,1 +1,8 @@
-//! placeholder
+//! The pathlens runtime: packet sources, link-layer decoding, the flow table,
+//! the reader/worker/writer pipeline, counters and the command line.
+#![deny(unsafe_code)]
+
+pub mod counters;
+pub mod decode;
+pub mod flow;
+pub mod link;

@@ -1,0 +1,401 @@
+//! Decoding one frame, once, in the reader: link layer, IP (etherparse's lax
+//! slicer: IPv4 options, IPv6 extension headers, fragments), and the fixed
+//! fields of the transport header, into the few values the flow table needs.
+//!
+//! A malformed packet is data, not an error: [`decode`] returns the reason and
+//! the caller counts it. Snaplen-cut packets decode as far as their bytes go;
+//! byte counts come from the IP header's length, never from the capture.
+
+use crate::link::{peel, L2Error, LinkType};
+use etherparse::{LaxIpSlice, LenSource};
+use pathlens_classify::community_id::icmp_ports;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// A decoded IP packet. `payload` borrows the captured transport payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// Sender address.
+    pub src: IpAddr,
+    /// Receiver address.
+    pub dst: IpAddr,
+    /// Sender port (ICMP: type-derived key port, see Community ID).
+    pub sport: u16,
+    /// Receiver port (ICMP: counterpart type or code).
+    pub dport: u16,
+    /// IANA protocol number of the transport.
+    pub proto: u8,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// Outer VLAN id, 0 if untagged.
+    pub vlan: u16,
+    /// IP-layer bytes per the IP header.
+    pub ip_len: u32,
+    /// Transport payload bytes per the headers.
+    pub payload_len: u32,
+    /// TCP flags (9 bits), 0 for non-TCP or when cut before the flags.
+    pub tcp_flags: u16,
+    /// ICMP type and code.
+    pub icmp: Option<(u8, u8)>,
+    /// Fragment information, when the packet is an IP fragment.
+    pub frag: Option<Frag>,
+    /// Captured bytes of the transport payload.
+    pub payload: &'a [u8],
+    /// Ethernet source MAC.
+    pub src_mac: Option<[u8; 6]>,
+    /// Ethernet destination MAC.
+    pub dst_mac: Option<[u8; 6]>,
+}
+
+/// An IP fragment's identity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Frag {
+    /// IPv4 identification or IPv6 fragment id.
+    pub id: u32,
+    /// Offset zero: this fragment carries the transport header.
+    pub first: bool,
+    /// More fragments follow.
+    pub more: bool,
+}
+
+/// Why a frame did not become a flow packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Skip {
+    /// Not an IP packet (ARP, LLDP, STP, ...).
+    NotIp,
+    /// The link header is cut.
+    LinkTruncated,
+    /// The IP header is invalid or cut.
+    BadIpHeader,
+    /// The TCP/UDP header is cut before the ports.
+    TransportTruncated,
+}
+
+impl Skip {
+    /// Counter name for malformed reasons.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Skip::NotIp => "not_ip",
+            Skip::LinkTruncated => "link_truncated",
+            Skip::BadIpHeader => "bad_ip_header",
+            Skip::TransportTruncated => "transport_truncated",
+        }
+    }
+}
+
+#[inline]
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    match b.get(at..at + 2) {
+        Some(&[x, y]) => Some(u16::from_be_bytes([x, y])),
+        _ => None,
+    }
+}
+
+/// Decodes one frame. `wire_len` is the original length from the capture
+/// header (used only when the IP header gives no usable length).
+///
+/// # Errors
+/// The [`Skip`] reason when the frame yields no flow packet.
+pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>, Skip> {
+    let l2 = peel(link, frame).map_err(|e| match e {
+        L2Error::NotIp => Skip::NotIp,
+        L2Error::Truncated => Skip::LinkTruncated,
+    })?;
+    let ip_bytes = frame.get(l2.ip_offset..).ok_or(Skip::LinkTruncated)?;
+    let (ip, _ext_err) = LaxIpSlice::from_slice(ip_bytes).map_err(|_| Skip::BadIpHeader)?;
+    let (src, dst, ip_version) = (ip.source_addr(), ip.destination_addr(), l2.ip_version);
+    let pl = ip.payload();
+    let proto = pl.ip_number.0;
+    let wire_ip_len = wire_len.saturating_sub(u32::try_from(l2.ip_offset).unwrap_or(u32::MAX));
+    // Offset of the payload inside the IP bytes = IP header + extensions.
+    let hdr_len = (pl.payload.as_ptr() as usize).saturating_sub(ip_bytes.as_ptr() as usize);
+    let hdr_len = u32::try_from(hdr_len).unwrap_or(u32::MAX);
+    let (ip_len, frag) = match &ip {
+        LaxIpSlice::Ipv4(v4) => {
+            let h = v4.header();
+            let len = if pl.len_source == LenSource::Slice {
+                wire_ip_len
+            } else {
+                u32::from(h.total_len())
+            };
+            let frag = h.is_fragmenting_payload().then(|| Frag {
+                id: u32::from(h.identification()),
+                first: h.fragments_offset().value() == 0,
+                more: h.more_fragments(),
+            });
+            (len, frag)
+        }
+        LaxIpSlice::Ipv6(v6) => {
+            let plen = v6.header().payload_length();
+            let len = if plen == 0 || pl.len_source == LenSource::Slice {
+                wire_ip_len
+            } else {
+                40 + u32::from(plen)
+            };
+            let mut frag = None;
+            for ext in v6.extensions().clone() {
+                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
+                    if f.is_fragmenting_payload() {
+                        frag = Some(Frag {
+                            id: f.identification(),
+                            first: f.fragment_offset().value() == 0,
+                            more: f.more_fragments(),
+                        });
+                    }
+                }
+            }
+            (len, frag)
+        }
+    };
+    let ip_payload_len = ip_len.saturating_sub(hdr_len);
+    let body = pl.payload;
+    let mut d = Decoded {
+        src,
+        dst,
+        sport: 0,
+        dport: 0,
+        proto,
+        ip_version,
+        vlan: l2.vlan,
+        ip_len,
+        payload_len: ip_payload_len,
+        tcp_flags: 0,
+        icmp: None,
+        frag,
+        payload: body,
+        src_mac: l2.src_mac,
+        dst_mac: l2.dst_mac,
+    };
+    if frag.is_some_and(|f| !f.first) {
+        // A later fragment: all of it is transport payload, ports come from
+        // the first fragment (see FragTracker).
+        return Ok(d);
+    }
+    match proto {
+        6 | 17 | 132 => {
+            let (sport, dport) = match (be16(body, 0), be16(body, 2)) {
+                (Some(s), Some(p)) => (s, p),
+                _ => return Err(Skip::TransportTruncated),
+            };
+            d.sport = sport;
+            d.dport = dport;
+            let th = match proto {
+                6 => {
+                    if let (Some(&off), Some(&flags)) = (body.get(12), body.get(13)) {
+                        d.tcp_flags = u16::from(flags) | (u16::from(off & 1) << 8);
+                    }
+                    body.get(12).map_or(20, |&b| u32::from(b >> 4) * 4).max(20)
+                }
+                17 => 8,
+                _ => 12,
+            };
+            d.payload_len = ip_payload_len.saturating_sub(th);
+            d.payload = body.get(th as usize..).unwrap_or(&[]);
+        }
+        1 | 58 => {
+            if let (Some(&t), Some(&c)) = (body.first(), body.get(1)) {
+                let (s, p, _) = icmp_ports(t, c, proto == 58);
+                d.sport = s;
+                d.dport = p;
+                d.icmp = Some((t, c));
+            }
+            d.payload_len = ip_payload_len.saturating_sub(8);
+            d.payload = body.get(8..).unwrap_or(&[]);
+        }
+        _ => {}
+    }
+    Ok(d)
+}
+
+/// Remembers the ports of first fragments so later fragments join the flow.
+///
+/// Bounded: past `cap` entries the oldest half is dropped (counted by the
+/// caller as untracked fragments when a later fragment finds nothing).
+#[derive(Debug)]
+pub struct FragTracker {
+    map: HashMap<(IpAddr, IpAddr, u8, u32), (u16, u16, u64)>,
+    cap: usize,
+    tick: u64,
+}
+
+impl Default for FragTracker {
+    fn default() -> Self {
+        FragTracker {
+            map: HashMap::new(),
+            cap: 65_536,
+            tick: 0,
+        }
+    }
+}
+
+impl FragTracker {
+    /// Fills the ports of a fragment: records them from a first fragment,
+    /// looks them up for a later one. Returns false when a later fragment's
+    /// first fragment was not seen (it stays port-less).
+    pub fn resolve(&mut self, d: &mut Decoded<'_>) -> bool {
+        let Some(f) = d.frag else { return true };
+        if !matches!(d.proto, 6 | 17 | 132) {
+            return true;
+        }
+        self.tick += 1;
+        let key = (d.src, d.dst, d.proto, f.id);
+        if f.first {
+            if self.map.len() >= self.cap {
+                let cutoff = self.tick.saturating_sub(self.cap as u64 / 2);
+                self.map.retain(|_, v| v.2 >= cutoff);
+            }
+            self.map.insert(key, (d.sport, d.dport, self.tick));
+            return true;
+        }
+        match self.map.get(&key) {
+            Some(&(s, p, _)) => {
+                d.sport = s;
+                d.dport = p;
+                if !f.more {
+                    self.map.remove(&key);
+                }
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Forgets everything (between input files).
+    pub fn clear(&mut self) {
+        self.map.clear();
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    fn udp4(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [52, 112, 0, 1], 64)
+            .udp(50000, 3478);
+        let mut v = Vec::new();
+        b.write(&mut v, payload).unwrap();
+        v
+    }
+
+    #[test]
+    fn udp_over_ethernet() {
+        let f = udp4(b"hello");
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!(
+            (d.sport, d.dport, d.proto, d.ip_version),
+            (50000, 3478, 17, 4)
+        );
+        assert_eq!((d.ip_len, d.payload_len), (20 + 8 + 5, 5));
+        assert_eq!(d.payload, b"hello");
+        assert_eq!(d.src_mac, Some([1; 6]));
+    }
+
+    #[test]
+    fn tcp_flags_and_ipv6() {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                [0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                64,
+            )
+            .tcp(443, 50000, 1, 1000)
+            .syn()
+            .ack(5);
+        let mut f = Vec::new();
+        b.write(&mut f, b"").unwrap();
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!(d.tcp_flags, 0x12);
+        assert_eq!((d.ip_len, d.payload_len, d.ip_version), (60, 0, 6));
+    }
+
+    #[test]
+    fn ethernet_padding_does_not_count_and_snaplen_cut_does() {
+        let mut f = udp4(b"x");
+        f.extend_from_slice(&[0; 20]); // padding up to the Ethernet minimum
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!(d.ip_len, 29);
+        // Cut by the snap length: bytes still from the IP header.
+        let f = udp4(&[7; 1000]);
+        let d = decode(LinkType::Ethernet, &f[..60], f.len() as u32).unwrap();
+        assert_eq!(
+            (d.ip_len, d.payload_len, d.payload.len()),
+            (1028, 1000, 60 - 42)
+        );
+    }
+
+    #[test]
+    fn cut_at_every_offset_never_panics() {
+        let f = udp4(b"payload bytes");
+        for cut in 0..f.len() {
+            let r = decode(LinkType::Ethernet, &f[..cut], f.len() as u32);
+            if cut < 14 {
+                assert_eq!(r.err(), Some(Skip::LinkTruncated));
+            } else if cut < 34 {
+                assert!(r.is_err(), "cut {cut}");
+            } else if cut >= 38 {
+                assert!(r.is_ok(), "cut {cut}");
+            }
+        }
+    }
+
+    #[test]
+    fn fragments_take_ports_from_the_first() {
+        // Hand-built IPv4 fragments of one UDP datagram.
+        let mk = |off_words: u16, more: bool, body: &[u8]| {
+            let mut ip = vec![
+                0x45, 0, 0, 0, 0x12, 0x34, 0, 0, 64, 17, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2,
+            ];
+            let tl = (20 + body.len()) as u16;
+            ip[2..4].copy_from_slice(&tl.to_be_bytes());
+            let fo = off_words | if more { 0x2000 } else { 0 };
+            ip[6..8].copy_from_slice(&fo.to_be_bytes());
+            ip.extend_from_slice(body);
+            ip
+        };
+        let mut first_body = vec![0x13, 0x88, 0x00, 0x35, 0, 0, 0, 0];
+        first_body.extend_from_slice(&[1; 16]);
+        let first = mk(0, true, &first_body);
+        let second = mk(3, false, &[2; 10]);
+        let mut t = FragTracker::default();
+        let mut d1 = decode(LinkType::Raw, &first, first.len() as u32).unwrap();
+        assert!(t.resolve(&mut d1));
+        assert_eq!((d1.sport, d1.dport, d1.payload_len), (5000, 53, 16));
+        let mut d2 = decode(LinkType::Raw, &second, second.len() as u32).unwrap();
+        assert_eq!((d2.sport, d2.dport), (0, 0));
+        assert!(t.resolve(&mut d2));
+        assert_eq!((d2.sport, d2.dport, d2.payload_len), (5000, 53, 10));
+        // The last fragment removed the entry: a stray repeat is untracked.
+        let mut d3 = decode(LinkType::Raw, &second, second.len() as u32).unwrap();
+        assert!(!t.resolve(&mut d3));
+    }
+
+    #[test]
+    fn icmp_echo_pairs_share_ports() {
+        let b = PacketBuilder::ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64).icmpv4_echo_request(1, 1);
+        let mut f = Vec::new();
+        b.write(&mut f, b"ping").unwrap();
+        let d = decode(LinkType::Raw, &f, f.len() as u32).unwrap();
+        assert_eq!(
+            (d.icmp, d.sport, d.dport, d.payload_len),
+            (Some((8, 0)), 8, 0, 4)
+        );
+    }
+
+    #[test]
+    fn garbage_is_skipped() {
+        assert_eq!(
+            decode(LinkType::Raw, &[0x45, 0, 0], 3).err(),
+            Some(Skip::BadIpHeader)
+        );
+        assert_eq!(decode(LinkType::Raw, &[0x12], 1).err(), Some(Skip::NotIp));
+        let mut f = udp4(b"");
+        f.truncate(14 + 20 + 2);
+        assert_eq!(
+            decode(LinkType::Ethernet, &f, 60).err(),
+            Some(Skip::TransportTruncated)
+        );
+    }
+}

@@ -1,0 +1,802 @@
+//! The flow table one worker owns: bidirectional flows keyed by [`FlowKey`],
+//! kept in least-recently-seen order so the longest-idle flow is evicted in
+//! O(1) when the table is full.
+//!
+//! Every decision is a function of packet times only (idle, active and
+//! TCP-close deadlines), never of when a sweep happens to run, so the rows
+//! are the same whatever the number of workers and however ticks fall.
+//! A record cut by the active timeout leaves an empty "continuation" entry
+//! that keeps the flow's orientation and classification for the next row.
+
+use crate::counters::FlowCounters;
+use foldhash::fast::FixedState;
+use hashlink::LinkedHashMap;
+use pathlens_classify::community_id::{community_id_v1, icmp_ports};
+use pathlens_classify::prefix::{FlowDirection, LocalNets};
+use pathlens_classify::{EndReason, FlowClassifier, FlowKey, Side, Signatures, Transport};
+use pathlens_export::{ConnState, FlowRecord};
+use std::sync::Arc;
+
+/// Read-only knowledge every worker shares.
+#[derive(Debug)]
+pub struct Context {
+    /// Signature rules.
+    pub signatures: Signatures,
+    /// Local networks.
+    pub local: LocalNets,
+}
+
+/// Timeouts and limits, in microseconds of packet time.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowConfig {
+    /// A flow with no packet for this long ends (`idle_timeout`).
+    pub idle_us: i64,
+    /// A record this long is cut; the flow continues in a new row.
+    pub active_us: i64,
+    /// After FIN both ways or RST, packets this close still join the record.
+    pub close_linger_us: i64,
+    /// Live flows this table may hold before evicting the longest-idle.
+    pub capacity: usize,
+    /// How often (packet time) to scan the whole table for active and close deadlines.
+    pub scan_every_us: i64,
+}
+
+impl Default for FlowConfig {
+    fn default() -> Self {
+        FlowConfig {
+            idle_us: 120_000_000,
+            active_us: 1_800_000_000,
+            close_linger_us: 5_000_000,
+            capacity: 4_000_000,
+            scan_every_us: 10_000_000,
+        }
+    }
+}
+
+/// One packet as the reader hands it to a worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pkt {
+    /// Index of the packet in the run's input: the flow id of the record it opens.
+    pub seq: u64,
+    /// Capture time, µs since the epoch.
+    pub ts_us: i64,
+    /// Canonical key.
+    pub key: FlowKey,
+    /// The sender is the key's `lo` endpoint.
+    pub from_lo: bool,
+    /// 4 or 6.
+    pub ip_version: u8,
+    /// IP bytes per the header.
+    pub ip_len: u32,
+    /// Transport payload bytes per the headers.
+    pub payload_len: u32,
+    /// TCP flags.
+    pub tcp_flags: u16,
+    /// ICMP type and code.
+    pub icmp: Option<(u8, u8)>,
+    /// Captured length < wire length.
+    pub truncated: bool,
+    /// Sender port as seen on the wire (for orientation).
+    pub sport: u16,
+    /// Receiver port as seen on the wire.
+    pub dport: u16,
+}
+
+const SYN: u16 = 0x02;
+const FIN: u16 = 0x01;
+const RST: u16 = 0x04;
+const ACK: u16 = 0x10;
+
+// TCP history bits, per side (shifted by 4 for dst2src).
+const H_SYN: u8 = 1; // SYN without ACK
+const H_SYNACK: u8 = 2;
+const H_FIN: u8 = 4;
+const H_RST: u8 = 8;
+
+#[derive(Debug)]
+struct Flow {
+    flow_id: i64,
+    first_us: i64,
+    last_us: i64,
+    src_is_lo: bool,
+    ip_version: u8,
+    icmp: Option<(u8, u8)>,
+    pkts: [u64; 2],
+    bytes: [u64; 2],
+    payload: [u64; 2],
+    flags: [u16; 2],
+    truncated: u64,
+    tcp_hist: u8,
+    closed_us: Option<i64>,
+    classifier: FlowClassifier,
+}
+
+impl Flow {
+    fn is_empty(&self) -> bool {
+        self.pkts[0] == 0 && self.pkts[1] == 0
+    }
+
+    /// The earliest deadline and what reaching it means.
+    fn deadline(&self, cfg: &FlowConfig) -> (i64, EndReason) {
+        let idle = self.last_us.saturating_add(cfg.idle_us);
+        if self.is_empty() {
+            return (idle, EndReason::IdleTimeout);
+        }
+        let mut best = (idle, EndReason::IdleTimeout);
+        let active = self.first_us.saturating_add(cfg.active_us);
+        if active < best.0 {
+            best = (active, EndReason::ActiveTimeout);
+        }
+        if let Some(c) = self.closed_us {
+            let close = c.saturating_add(cfg.close_linger_us);
+            if close < best.0 {
+                best = (close, EndReason::EndOfFlow);
+            }
+        }
+        best
+    }
+
+    /// Resets counters for the next row of the same flow.
+    fn make_continuation(&mut self) {
+        self.pkts = [0; 2];
+        self.bytes = [0; 2];
+        self.payload = [0; 2];
+        self.flags = [0; 2];
+        self.truncated = 0;
+        self.tcp_hist = 0;
+        self.closed_us = None;
+    }
+
+    fn conn_state(&self) -> ConnState {
+        let o = self.tcp_hist & 0x0f;
+        let r = self.tcp_hist >> 4;
+        let orig_syn = o & H_SYN != 0;
+        let resp_synack = r & H_SYNACK != 0;
+        match (orig_syn, resp_synack) {
+            (true, true) => {
+                if o & H_RST != 0 {
+                    ConnState::RSTO
+                } else if r & H_RST != 0 {
+                    ConnState::RSTR
+                } else if o & H_FIN != 0 && r & H_FIN != 0 {
+                    ConnState::SF
+                } else if o & H_FIN != 0 {
+                    ConnState::S2
+                } else if r & H_FIN != 0 {
+                    ConnState::S3
+                } else {
+                    ConnState::S1
+                }
+            }
+            (true, false) => {
+                if r & H_RST != 0 {
+                    ConnState::REJ
+                } else if o & H_RST != 0 {
+                    ConnState::RSTOS0
+                } else if o & H_FIN != 0 {
+                    ConnState::SH
+                } else if self.pkts[1] == 0 {
+                    ConnState::S0
+                } else {
+                    ConnState::OTH
+                }
+            }
+            (false, true) => {
+                if r & H_RST != 0 {
+                    ConnState::RSTRH
+                } else if r & H_FIN != 0 {
+                    ConnState::SHR
+                } else {
+                    ConnState::OTH
+                }
+            }
+            (false, false) => ConnState::OTH,
+        }
+    }
+}
+
+/// A worker's flow table.
+pub struct FlowTable {
+    map: LinkedHashMap<FlowKey, Flow, FixedState>,
+    cfg: FlowConfig,
+    ctx: Arc<Context>,
+    now_us: i64,
+    next_scan_us: i64,
+    /// The input the current flows come from (`interface` column).
+    pub interface: Arc<str>,
+    /// What this table did.
+    pub counters: FlowCounters,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig, ctx: Arc<Context>) -> Self {
+        FlowTable {
+            map: LinkedHashMap::with_hasher(FixedState::with_seed(0x5eed_f10e)),
+            cfg,
+            ctx,
+            now_us: i64::MIN,
+            next_scan_us: i64::MIN,
+            interface: Arc::from(""),
+            counters: FlowCounters::default(),
+        }
+    }
+
+    /// Live entries (flows and pending continuations).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn new_flow(&self, p: &Pkt) -> Flow {
+        let transport = Transport::from_ip_proto(p.key.proto);
+        // The initiator: the SYN sender; the receiver of a SYN-ACK; else the
+        // first sender unless only its port looks like a server's.
+        let sender_is_src = if transport == Transport::Tcp && p.tcp_flags & SYN != 0 {
+            p.tcp_flags & ACK == 0
+        } else if transport.has_ports() {
+            let ports = &self.ctx.signatures.ports;
+            !(ports.is_server_port(transport, p.sport) && !ports.is_server_port(transport, p.dport))
+        } else {
+            true
+        };
+        let src_is_lo = p.from_lo == sender_is_src;
+        let (sp, dp) = if sender_is_src {
+            (p.sport, p.dport)
+        } else {
+            (p.dport, p.sport)
+        };
+        let (sp, dp) = if transport.has_ports() {
+            (sp, dp)
+        } else {
+            (0, 0)
+        };
+        Flow {
+            flow_id: i64::try_from(p.seq).unwrap_or(i64::MAX),
+            first_us: p.ts_us,
+            last_us: p.ts_us,
+            src_is_lo,
+            ip_version: p.ip_version,
+            icmp: None,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            payload: [0; 2],
+            flags: [0; 2],
+            truncated: 0,
+            tcp_hist: 0,
+            closed_us: None,
+            classifier: FlowClassifier::new(&self.ctx.signatures, transport, sp, dp),
+        }
+    }
+
+    /// Accounts one packet; records that end because of it go to `out`.
+    pub fn packet(&mut self, p: &Pkt, payload: &[u8], out: &mut Vec<FlowRecord>) {
+        if p.ts_us > self.now_us {
+            self.now_us = p.ts_us;
+        }
+        let is_syn = p.tcp_flags & (SYN | ACK) == SYN && p.key.proto == 6;
+        let mut fresh = true;
+        if let Some(f) = self.map.to_back(&p.key) {
+            let (deadline, reason) = f.deadline(&self.cfg);
+            let restart = is_syn && f.closed_us.is_some();
+            if p.ts_us >= deadline || restart {
+                let continues = !restart
+                    && reason == EndReason::ActiveTimeout
+                    && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us);
+                let reason = if restart {
+                    EndReason::EndOfFlow
+                } else {
+                    reason
+                };
+                if !f.is_empty() {
+                    let rec = build_record(&self.ctx, &self.interface, &p.key, f, reason);
+                    self.counters.ended(reason);
+                    out.push(rec);
+                }
+                if continues {
+                    f.make_continuation();
+                    fresh = false;
+                } else {
+                    self.map.remove(&p.key);
+                }
+            } else {
+                fresh = false;
+            }
+        }
+        if fresh {
+            if self.map.len() >= self.cfg.capacity {
+                self.evict_one(out);
+            }
+            let f = self.new_flow(p);
+            self.counters.flows_created += 1;
+            self.map.insert(p.key, f);
+        }
+        let Some(f) = self.map.get_mut(&p.key) else {
+            return;
+        };
+        if f.is_empty() {
+            // First packet of this record (new flow or continuation).
+            f.flow_id = i64::try_from(p.seq).unwrap_or(i64::MAX);
+            f.first_us = p.ts_us;
+            f.icmp = p.icmp;
+        }
+        let side = if p.from_lo == f.src_is_lo {
+            Side::Src2Dst
+        } else {
+            Side::Dst2Src
+        };
+        let i = usize::from(side == Side::Dst2Src);
+        f.last_us = f.last_us.max(p.ts_us);
+        if let (Some(pk), Some(by), Some(pl), Some(fl)) = (
+            f.pkts.get_mut(i),
+            f.bytes.get_mut(i),
+            f.payload.get_mut(i),
+            f.flags.get_mut(i),
+        ) {
+            *pk += 1;
+            *by += u64::from(p.ip_len);
+            *pl += u64::from(p.payload_len);
+            *fl |= p.tcp_flags;
+        }
+        f.truncated += u64::from(p.truncated);
+        if p.key.proto == 6 && p.tcp_flags != 0 {
+            let mut h = 0u8;
+            if p.tcp_flags & (SYN | ACK) == SYN {
+                h |= H_SYN;
+            }
+            if p.tcp_flags & (SYN | ACK) == SYN | ACK {
+                h |= H_SYNACK;
+            }
+            if p.tcp_flags & FIN != 0 {
+                h |= H_FIN;
+            }
+            if p.tcp_flags & RST != 0 {
+                h |= H_RST;
+            }
+            f.tcp_hist |= if i == 0 { h } else { h << 4 };
+            let both_fin = f.tcp_hist & H_FIN != 0 && f.tcp_hist & (H_FIN << 4) != 0;
+            let rst = f.tcp_hist & (H_RST | (H_RST << 4)) != 0;
+            if (both_fin || rst) && f.closed_us.is_none() {
+                f.closed_us = Some(p.ts_us);
+            }
+        }
+        if f.classifier.wants_more() && !payload.is_empty() {
+            let transport = Transport::from_ip_proto(p.key.proto);
+            f.classifier.feed(&[], transport, side, payload);
+        }
+    }
+
+    fn evict_one(&mut self, out: &mut Vec<FlowRecord>) {
+        if let Some((k, f)) = self.map.pop_front() {
+            if !f.is_empty() {
+                out.push(build_record(
+                    &self.ctx,
+                    &self.interface,
+                    &k,
+                    &f,
+                    EndReason::LackOfResources,
+                ));
+                self.counters.ended(EndReason::LackOfResources);
+                self.counters.evicted += 1;
+            }
+        }
+    }
+
+    /// Moves packet time to `now_us` (a tick) and ends what has expired.
+    pub fn advance(&mut self, now_us: i64, out: &mut Vec<FlowRecord>) {
+        if now_us > self.now_us {
+            self.now_us = now_us;
+        }
+        let now = self.now_us;
+        // Cheap and frequent: the least recently seen flows, from the front.
+        while let Some((_, f)) = self.map.front() {
+            let (deadline, reason) = f.deadline(&self.cfg);
+            if deadline > now || reason != EndReason::IdleTimeout {
+                break;
+            }
+            if let Some((k, f)) = self.map.pop_front() {
+                if !f.is_empty() {
+                    out.push(build_record(&self.ctx, &self.interface, &k, &f, reason));
+                    self.counters.ended(reason);
+                }
+            }
+        }
+        // Occasional full scan for active-timeout and TCP-close deadlines,
+        // which do not follow the idle order.
+        if now >= self.next_scan_us {
+            self.next_scan_us = now.saturating_add(self.cfg.scan_every_us);
+            let (ctx, iface, cfg, counters) =
+                (&self.ctx, &self.interface, &self.cfg, &mut self.counters);
+            self.map.retain(|k, f| {
+                let (deadline, reason) = f.deadline(cfg);
+                if deadline > now {
+                    return true;
+                }
+                if !f.is_empty() {
+                    out.push(build_record(ctx, iface, k, f, reason));
+                    counters.ended(reason);
+                }
+                if reason == EndReason::ActiveTimeout {
+                    f.make_continuation();
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+
+    /// Ends every flow (end of input or shutdown). Flows already past a
+    /// deadline end with that deadline's reason, the rest with `forced_end`.
+    pub fn flush(&mut self, out: &mut Vec<FlowRecord>) {
+        let now = self.now_us;
+        for (k, f) in self.map.drain() {
+            if f.is_empty() {
+                continue;
+            }
+            let (deadline, reason) = f.deadline(&self.cfg);
+            let reason = if deadline <= now {
+                reason
+            } else {
+                EndReason::ForcedEnd
+            };
+            out.push(build_record(&self.ctx, &self.interface, &k, &f, reason));
+            self.counters.ended(reason);
+        }
+        self.now_us = i64::MIN;
+        self.next_scan_us = i64::MIN;
+    }
+}
+
+fn build_record(
+    ctx: &Context,
+    iface: &Arc<str>,
+    k: &FlowKey,
+    f: &Flow,
+    reason: EndReason,
+) -> FlowRecord {
+    let (src, sport, dst, dport) = if f.src_is_lo {
+        (k.lo_addr, k.lo_port, k.hi_addr, k.hi_port)
+    } else {
+        (k.hi_addr, k.hi_port, k.lo_addr, k.lo_port)
+    };
+    let transport = Transport::from_ip_proto(k.proto);
+    let (cid_sport, cid_dport, one_way) = match (transport, f.icmp) {
+        (Transport::Icmp | Transport::Icmpv6, Some((t, c))) => {
+            icmp_ports(t, c, transport == Transport::Icmpv6)
+        }
+        _ => (sport, dport, false),
+    };
+    let (sport, dport) = if transport.has_ports() {
+        (sport, dport)
+    } else {
+        (0, 0)
+    };
+    let community_id = community_id_v1(src, dst, cid_sport, cid_dport, k.proto, one_way, 0);
+    let local_src = ctx.local.is_local(src);
+    let local_dst = ctx.local.is_local(dst);
+    let remote = if local_src && !local_dst {
+        dst
+    } else if local_dst && !local_src {
+        src
+    } else {
+        dst
+    };
+    let m = ctx.local.lookup(remote);
+    let class = f.classifier.result();
+    FlowRecord {
+        flow_id: f.flow_id,
+        interface: Arc::clone(iface),
+        community_id,
+        first_seen_us: f.first_us,
+        last_seen_us: f.last_us,
+        end_reason: reason,
+        ip_version: f.ip_version,
+        ip_proto: k.proto,
+        transport,
+        src_ip: src,
+        dst_ip: dst,
+        src_port: sport,
+        dst_port: dport,
+        icmp_type: f.icmp.map_or(-1, |(t, _)| i16::from(t)),
+        icmp_code: f.icmp.map_or(-1, |(_, c)| i16::from(c)),
+        vlan_id: k.vlan,
+        src2dst_packets: f.pkts[0],
+        dst2src_packets: f.pkts[1],
+        src2dst_bytes: f.bytes[0],
+        dst2src_bytes: f.bytes[1],
+        src2dst_payload_bytes: f.payload[0],
+        dst2src_payload_bytes: f.payload[1],
+        truncated_packets: f.truncated,
+        src2dst_tcp_flags: f.flags[0],
+        dst2src_tcp_flags: f.flags[1],
+        conn_state: (transport == Transport::Tcp).then(|| f.conn_state()),
+        app_protocol: class.app_protocol,
+        app_protocol_source: class.source,
+        traffic_type: class.traffic_type,
+        server_name: class.server_name,
+        local_src,
+        local_dst,
+        direction: FlowDirection::from_locality(local_src, local_dst),
+        egress_label: m.as_ref().map(|m| m.label.to_string()),
+        egress_prefix: m.map(|m| m.prefix.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use pathlens_classify::AppProtocol;
+    use std::net::IpAddr;
+
+    const S: i64 = 1_000_000;
+
+    fn ctx() -> Arc<Context> {
+        Arc::new(Context {
+            signatures: Signatures::builtin().unwrap(),
+            local: LocalNets::default(),
+        })
+    }
+
+    struct Gen {
+        seq: u64,
+    }
+
+    impl Gen {
+        fn pkt(
+            &mut self,
+            ts: i64,
+            src: (&str, u16),
+            dst: (&str, u16),
+            proto: u8,
+            flags: u16,
+            len: u32,
+        ) -> Pkt {
+            let (s, d): (IpAddr, IpAddr) = (src.0.parse().unwrap(), dst.0.parse().unwrap());
+            let (key, from_lo) = FlowKey::new(s, src.1, d, dst.1, proto, 0);
+            self.seq += 1;
+            Pkt {
+                seq: self.seq,
+                ts_us: ts,
+                key,
+                from_lo,
+                ip_version: 4,
+                ip_len: len,
+                payload_len: len.saturating_sub(40),
+                tcp_flags: flags,
+                icmp: None,
+                truncated: false,
+                sport: src.1,
+                dport: dst.1,
+            }
+        }
+    }
+
+    const C: (&str, u16) = ("192.168.1.10", 50123);
+    const SV: (&str, u16) = ("52.112.1.1", 443);
+
+    fn table(cfg: FlowConfig) -> FlowTable {
+        let mut t = FlowTable::new(cfg, ctx());
+        t.interface = Arc::from("t.pcap");
+        t
+    }
+
+    #[test]
+    fn tcp_handshake_orients_and_closes_sf() {
+        let mut g = Gen { seq: 0 };
+        let mut t = table(FlowConfig::default());
+        let mut out = Vec::new();
+        // Capture starts with the SYN-ACK: the receiver is still the initiator.
+        t.packet(&g.pkt(0, SV, C, 6, SYN | ACK, 60), &[], &mut out);
+        t.packet(&g.pkt(1, C, SV, 6, ACK, 52), &[], &mut out);
+        t.packet(&g.pkt(2, C, SV, 6, ACK | FIN, 52), &[], &mut out);
+        t.packet(&g.pkt(3, SV, C, 6, ACK | FIN, 52), &[], &mut out);
+        t.packet(&g.pkt(4, C, SV, 6, ACK, 52), &[], &mut out);
+        assert!(out.is_empty(), "the last ACK joins the closed flow");
+        t.advance(4 + 10 * S, &mut out);
+        assert_eq!(out.len(), 1);
+        let r = &out[0];
+        assert_eq!(
+            (r.src_ip.to_string().as_str(), r.src_port, r.dst_port),
+            ("192.168.1.10", 50123, 443)
+        );
+        assert_eq!(
+            (r.src2dst_packets, r.dst2src_packets, r.src2dst_bytes),
+            (3, 2, 156)
+        );
+        assert_eq!(r.end_reason, EndReason::EndOfFlow);
+        assert_eq!(r.conn_state, Some(ConnState::SHR));
+        assert_eq!(r.app_protocol, AppProtocol::Https);
+        assert_eq!(r.flow_id, 1);
+        assert_eq!(r.direction, FlowDirection::Outbound);
+        assert_eq!(r.egress_label, None);
+    }
+
+    #[test]
+    fn conn_states() {
+        let cases: &[(&[(bool, u16)], ConnState)] = &[
+            (&[(true, SYN)], ConnState::S0),
+            (&[(true, SYN), (false, RST | ACK)], ConnState::REJ),
+            (
+                &[(true, SYN), (false, SYN | ACK), (true, ACK)],
+                ConnState::S1,
+            ),
+            (
+                &[
+                    (true, SYN),
+                    (false, SYN | ACK),
+                    (true, FIN | ACK),
+                    (false, FIN | ACK),
+                ],
+                ConnState::SF,
+            ),
+            (
+                &[(true, SYN), (false, SYN | ACK), (true, FIN | ACK)],
+                ConnState::S2,
+            ),
+            (
+                &[(true, SYN), (false, SYN | ACK), (false, FIN | ACK)],
+                ConnState::S3,
+            ),
+            (
+                &[(true, SYN), (false, SYN | ACK), (true, RST)],
+                ConnState::RSTO,
+            ),
+            (
+                &[(true, SYN), (false, SYN | ACK), (false, RST)],
+                ConnState::RSTR,
+            ),
+            (&[(true, SYN), (true, RST)], ConnState::RSTOS0),
+            (&[(true, ACK), (false, ACK)], ConnState::OTH),
+        ];
+        for (pkts, want) in cases {
+            let mut g = Gen { seq: 0 };
+            let mut t = table(FlowConfig::default());
+            let mut out = Vec::new();
+            for (i, (from_client, flags)) in pkts.iter().enumerate() {
+                let (a, b) = if *from_client { (C, SV) } else { (SV, C) };
+                t.packet(&g.pkt(i as i64, a, b, 6, *flags, 40), &[], &mut out);
+            }
+            t.flush(&mut out);
+            assert_eq!(out.len(), 1);
+            assert_eq!(out[0].conn_state, Some(*want), "{pkts:?}");
+        }
+    }
+
+    #[test]
+    fn idle_timeout_splits_and_port_evidence_orients() {
+        let mut g = Gen { seq: 0 };
+        let mut t = table(FlowConfig::default());
+        let mut out = Vec::new();
+        // First packet comes from the DNS server: the client is still src.
+        t.packet(
+            &g.pkt(0, ("8.8.8.8", 53), ("192.168.1.5", 40000), 17, 0, 80),
+            &[],
+            &mut out,
+        );
+        t.packet(
+            &g.pkt(200 * S, ("192.168.1.5", 40000), ("8.8.8.8", 53), 17, 0, 60),
+            &[],
+            &mut out,
+        );
+        assert_eq!(out.len(), 1, "the gap ended the first record on arrival");
+        assert_eq!(out[0].end_reason, EndReason::IdleTimeout);
+        assert_eq!(
+            (out[0].src_port, out[0].dst_port, out[0].dst2src_packets),
+            (40000, 53, 1)
+        );
+        t.flush(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].end_reason, EndReason::ForcedEnd);
+        assert_eq!(out[1].flow_id, 2);
+    }
+
+    #[test]
+    fn active_timeout_continues_with_the_same_orientation() {
+        let cfg = FlowConfig {
+            active_us: 10 * S,
+            ..FlowConfig::default()
+        };
+        let mut g = Gen { seq: 0 };
+        // Two tables: one sees ticks between packets, one does not; same rows.
+        let mut rows = Vec::new();
+        for ticks in [false, true] {
+            let mut t = table(cfg);
+            let mut out = Vec::new();
+            for i in 0..25 {
+                let (a, b) = if i % 2 == 0 {
+                    (C, ("52.112.1.1", 3478))
+                } else {
+                    (("52.112.1.1", 3478), C)
+                };
+                t.packet(&g.pkt(i * S, a, b, 17, 0, 200), &[], &mut out);
+                if ticks {
+                    t.advance(i * S + S / 2, &mut out);
+                }
+            }
+            t.flush(&mut out);
+            let mut v: Vec<_> = out
+                .iter()
+                .map(|r| {
+                    (
+                        r.first_seen_us,
+                        r.end_reason,
+                        r.src_port,
+                        r.src2dst_packets + r.dst2src_packets,
+                    )
+                })
+                .collect();
+            v.sort();
+            rows.push(v);
+        }
+        assert_eq!(rows[0], rows[1]);
+        let v = &rows[0];
+        assert_eq!(v.len(), 3);
+        assert_eq!(v[0], (0, EndReason::ActiveTimeout, 50123, 10));
+        assert_eq!(v[1], (10 * S, EndReason::ActiveTimeout, 50123, 10));
+        assert_eq!(v[2], (20 * S, EndReason::ForcedEnd, 50123, 5));
+    }
+
+    #[test]
+    fn full_table_evicts_the_longest_idle() {
+        let cfg = FlowConfig {
+            capacity: 2,
+            ..FlowConfig::default()
+        };
+        let mut g = Gen { seq: 0 };
+        let mut t = table(cfg);
+        let mut out = Vec::new();
+        t.packet(
+            &g.pkt(0, ("10.0.0.1", 41000), ("10.0.0.2", 2000), 17, 0, 100),
+            &[],
+            &mut out,
+        );
+        t.packet(
+            &g.pkt(1, ("10.0.0.1", 41001), ("10.0.0.2", 2000), 17, 0, 100),
+            &[],
+            &mut out,
+        );
+        t.packet(
+            &g.pkt(2, ("10.0.0.1", 41000), ("10.0.0.2", 2000), 17, 0, 100),
+            &[],
+            &mut out,
+        );
+        t.packet(
+            &g.pkt(3, ("10.0.0.1", 41002), ("10.0.0.2", 2000), 17, 0, 100),
+            &[],
+            &mut out,
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].src_port, out[0].end_reason),
+            (41001, EndReason::LackOfResources)
+        );
+        assert_eq!(t.counters.evicted, 1);
+        assert_eq!(t.len(), 2);
+        assert_eq!(out[0].egress_label.as_deref(), Some("rfc1918"));
+        assert_eq!(out[0].egress_prefix.as_deref(), Some("10.0.0.0/8"));
+        assert_eq!(out[0].direction, FlowDirection::Internal);
+    }
+
+    #[test]
+    fn syn_after_close_starts_a_new_record() {
+        let mut g = Gen { seq: 0 };
+        let mut t = table(FlowConfig::default());
+        let mut out = Vec::new();
+        t.packet(&g.pkt(0, C, SV, 6, SYN, 60), &[], &mut out);
+        t.packet(&g.pkt(1, SV, C, 6, RST | ACK, 40), &[], &mut out);
+        t.packet(&g.pkt(2, C, SV, 6, SYN, 60), &[], &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            (out[0].conn_state, out[0].end_reason),
+            (Some(ConnState::REJ), EndReason::EndOfFlow)
+        );
+        t.flush(&mut out);
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[1].conn_state, Some(ConnState::S0));
+    }
+}
