@@ -207,13 +207,16 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
     Ok(d)
 }
 
+/// (sender, receiver, protocol, fragment id).
+type FragKey = (IpAddr, IpAddr, u8, u32);
+
 /// Remembers the ports of first fragments so later fragments join the flow.
 ///
 /// Bounded: past `cap` entries the oldest half is dropped (counted by the
 /// caller as untracked fragments when a later fragment finds nothing).
 #[derive(Debug)]
 pub struct FragTracker {
-    map: HashMap<(IpAddr, IpAddr, u8, u32), (u16, u16, u64)>,
+    map: HashMap<FragKey, (u16, u16, u64)>,
     cap: usize,
     tick: u64,
 }

@@ -240,7 +240,7 @@ impl FlowTable {
             p.tcp_flags & ACK == 0
         } else if transport.has_ports() {
             let ports = &self.ctx.signatures.ports;
-            !(ports.is_server_port(transport, p.sport) && !ports.is_server_port(transport, p.dport))
+            !ports.is_server_port(transport, p.sport) || ports.is_server_port(transport, p.dport)
         } else {
             true
         };

@@ -6,3 +6,7 @@ pub mod counters;
 pub mod decode;
 pub mod flow;
 pub mod link;
+mod os;
+pub mod pipeline;
+pub mod report;
+pub mod source;

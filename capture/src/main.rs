@@ -1,1 +1,307 @@
-fn main() {}
+//! The `pathlens` command: batch reading of capture files into Parquet flow
+//! tables, and tools around its rule files.
+
+use anyhow::{Context as _, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use pathlens::flow::{Context, FlowConfig};
+use pathlens::pipeline::{self, Progress, RunOptions};
+use pathlens::source::{expand_inputs, PacketSource, PcapFileSource};
+use pathlens_classify::prefix::LocalNets;
+use pathlens_classify::{PortRules, Signatures};
+use pathlens_export::{Compression, WriterOptions};
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "pathlens",
+    version,
+    about = "Passive traffic classifier and flow analyzer for Office 365, Teams and Skype for Business networks"
+)]
+struct Cli {
+    /// Quieter: no summary, errors only.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// More verbose logs on stderr (repeat for more; RUST_LOG works too).
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Read pcap/pcapng files (a directory means every capture below it; - is stdin) into one Parquet table of flows.
+    Read(Box<ReadArgs>),
+    /// Work with signature rule files.
+    Signatures {
+        #[command(subcommand)]
+        cmd: SigCmd,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SigCmd {
+    /// Check a rule file and report errors with line numbers.
+    Check {
+        /// The TOML file.
+        file: PathBuf,
+    },
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
+enum CompressionArg {
+    Zstd,
+    Snappy,
+}
+
+#[derive(clap::Args, Debug)]
+struct ReadArgs {
+    /// Capture files or directories; - reads stdin.
+    #[arg(required_unless_present = "read_file")]
+    inputs: Vec<PathBuf>,
+    /// Input file (tcpdump's -r; same as a positional input).
+    #[arg(short = 'r', value_name = "FILE")]
+    read_file: Vec<PathBuf>,
+    /// Output Parquet file (written under a temporary name, renamed when complete).
+    #[arg(short = 'w', long = "write", value_name = "OUT.parquet")]
+    write: Option<PathBuf>,
+    /// BPF filter, as tcpdump takes it.
+    #[arg(short = 'f', long = "filter", value_name = "EXPR")]
+    filter: Option<String>,
+    /// Read the BPF filter from a file.
+    #[arg(long = "filter-file", value_name = "FILE", conflicts_with = "filter")]
+    filter_file: Option<PathBuf>,
+    /// Flow worker threads (default: the number of cores).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// A flow with no packet for this long ends.
+    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
+    idle_timeout: Duration,
+    /// A flow record this long is cut; the flow continues in a new row.
+    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
+    active_timeout: Duration,
+    /// Cap on live flows; past it the longest-idle flow is evicted (counted).
+    #[arg(long, default_value_t = 4_000_000)]
+    max_flows: usize,
+    /// Parquet column compression.
+    #[arg(long, value_enum, default_value = "zstd")]
+    compression: CompressionArg,
+    /// Sensor name written to every row (default: the host name).
+    #[arg(long)]
+    sensor: Option<String>,
+    /// Directory whose ports.toml overrides the built-in port rules.
+    #[arg(long, value_name = "DIR")]
+    signatures: Option<PathBuf>,
+}
+
+struct Bar {
+    bar: indicatif::ProgressBar,
+    starts: Vec<u64>,
+}
+
+impl Progress for Bar {
+    fn update(&mut self, index: usize, pos: Option<u64>) {
+        if let (Some(start), Some(pos)) = (self.starts.get(index), pos) {
+            self.bar.set_position(start + pos);
+        }
+    }
+}
+
+fn init_logging(quiet: bool, verbose: u8) {
+    let default = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.quiet, cli.verbose);
+    let res = match cli.cmd {
+        Cmd::Read(args) => cmd_read(*args, cli.quiet),
+        Cmd::Signatures {
+            cmd: SigCmd::Check { file },
+        } => cmd_sig_check(&file),
+    };
+    match res {
+        Ok(code) => code,
+        Err(e) => {
+            if is_broken_pipe(&e) {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("pathlens: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+fn cmd_sig_check(file: &Path) -> Result<ExitCode> {
+    let text =
+        std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    match PortRules::parse(&text, &file.display().to_string()) {
+        Ok(_) => {
+            println!("{}: ok", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
+    let signatures = match &args.signatures {
+        Some(dir) => Signatures::with_dir(dir)?,
+        None => Signatures::builtin()?,
+    };
+    let filter = match &args.filter_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading {}", f.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => args.filter.clone(),
+    };
+    if let Some(out) = &args.write {
+        let dir = out
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        anyhow::ensure!(
+            dir.is_dir(),
+            "output directory {} does not exist",
+            dir.display()
+        );
+    }
+    let mut raw_inputs = args.read_file.clone();
+    raw_inputs.extend(args.inputs.iter().cloned());
+    let inputs = expand_inputs(&raw_inputs).context("listing inputs")?;
+    anyhow::ensure!(
+        !inputs.is_empty(),
+        "no capture files found in the inputs given"
+    );
+
+    let workers = args
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+        .max(1);
+    let to_us = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
+    let flow = FlowConfig {
+        idle_us: to_us(args.idle_timeout).max(1),
+        active_us: to_us(args.active_timeout).max(1),
+        capacity: args.max_flows.max(1),
+        ..FlowConfig::default()
+    };
+    let run_id = uuid::Uuid::new_v4().to_string();
+    let sensor = args
+        .sensor
+        .clone()
+        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
+    let writer = WriterOptions {
+        compression: match args.compression {
+            CompressionArg::Zstd => Compression::Zstd,
+            CompressionArg::Snappy => Compression::Snappy,
+        },
+        run_id: run_id.clone(),
+        sensor,
+    };
+    let metadata = vec![
+        (
+            "pathlens.signatures_digest".to_string(),
+            signatures.digest.clone(),
+        ),
+        (
+            "pathlens.idle_timeout_s".to_string(),
+            args.idle_timeout.as_secs_f64().to_string(),
+        ),
+        (
+            "pathlens.active_timeout_s".to_string(),
+            args.active_timeout.as_secs_f64().to_string(),
+        ),
+        (
+            "pathlens.filter".to_string(),
+            filter.clone().unwrap_or_default(),
+        ),
+    ];
+    let opts = RunOptions {
+        workers,
+        flow,
+        output: args.write.clone(),
+        writer,
+        metadata,
+    };
+    let ctx = Arc::new(Context {
+        signatures,
+        local: LocalNets::default(),
+    });
+
+    let sizes: Vec<u64> = inputs
+        .iter()
+        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+        .collect();
+    let show_bar = !quiet && std::io::stderr().is_terminal();
+    let mut bar = Bar {
+        bar: if show_bar {
+            let b = indicatif::ProgressBar::new(sizes.iter().sum());
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        },
+        starts: sizes
+            .iter()
+            .scan(0u64, |acc, s| Some(std::mem::replace(acc, *acc + s)))
+            .collect(),
+    };
+    let f = filter.clone();
+    let sources = inputs.iter().map(move |p| {
+        PcapFileSource::open(p, f.as_deref()).map(|s| Box::new(s) as Box<dyn PacketSource>)
+    });
+    let report = pipeline::run(sources, &opts, ctx, &mut bar);
+    bar.bar.finish_and_clear();
+
+    for f in &report.failures {
+        eprintln!("pathlens: {f}");
+    }
+    if let Some(e) = &report.output_error {
+        eprintln!("pathlens: output: {e}");
+    }
+    if !quiet {
+        let text = pathlens::report::render(&report, args.write.as_deref());
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    }
+    Ok(if report.failed() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

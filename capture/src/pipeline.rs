@@ -1,0 +1,412 @@
+//! The thread pipeline: one reader decodes frames and sends batches of
+//! packets to N workers chosen by a symmetric flow hash; each worker owns a
+//! flow table; one writer turns finished flows into Parquet.
+//!
+//! Channels are bounded and a file read blocks when they are full, so nothing
+//! is lost. Packet time drives expiry: every second of capture time the reader
+//! flushes every worker's batch with the current time, so a worker that sees
+//! no packets still expires its flows. Flows never span input files: at the
+//! end of each input every worker flushes its table.
+
+use crate::counters::{FlowCounters, ReadCounters, RunCounters};
+use crate::decode::{decode, FragTracker, Skip};
+use crate::flow::{Context, FlowConfig, FlowTable, Pkt};
+use crate::link::LinkType;
+use crate::source::{PacketSource, SourceError};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use foldhash::fast::FixedState;
+use pathlens_classify::FlowKey;
+use pathlens_export::{FlowRecord, ParquetSink, Summary, WriterError, WriterOptions};
+use std::hash::BuildHasher;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+
+/// Packets per batch sent to a worker.
+pub const BATCH_PACKETS: usize = 512;
+/// Capture time between ticks.
+const TICK_US: i64 = 1_000_000;
+/// Records a worker accumulates before handing them to the writer.
+const RECORDS_PER_SEND: usize = 2_048;
+
+/// How a run is set up.
+#[derive(Clone, Debug)]
+pub struct RunOptions {
+    /// Worker threads (at least 1).
+    pub workers: usize,
+    /// Flow timeouts and the total flow cap (split across workers).
+    pub flow: FlowConfig,
+    /// Output file; `None` computes the summary only.
+    pub output: Option<PathBuf>,
+    /// Output settings.
+    pub writer: WriterOptions,
+    /// Extra key-value metadata for the output file.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct RunReport {
+    /// Every counter.
+    pub counters: RunCounters,
+    /// Flows, packets and bytes by app protocol.
+    pub summary: Summary,
+    /// One line per input that failed.
+    pub failures: Vec<String>,
+    /// The output error, if writing failed.
+    pub output_error: Option<String>,
+    /// Inputs read (names).
+    pub inputs: Vec<String>,
+}
+
+impl RunReport {
+    /// Whether anything failed (exit status 2).
+    pub fn failed(&self) -> bool {
+        !self.failures.is_empty() || self.output_error.is_some()
+    }
+}
+
+/// Something a reader reports while running (for progress bars).
+pub trait Progress {
+    /// Called every few thousand frames with the current source's position.
+    fn update(&mut self, source_index: usize, position: Option<u64>);
+}
+
+impl Progress for () {
+    fn update(&mut self, _: usize, _: Option<u64>) {}
+}
+
+struct Batch {
+    pkts: Vec<(Pkt, u32, u32)>,
+    data: Vec<u8>,
+    now_us: i64,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch {
+            pkts: Vec::with_capacity(BATCH_PACKETS),
+            data: Vec::with_capacity(BATCH_PACKETS * 256),
+            now_us: i64::MIN,
+        }
+    }
+}
+
+enum WorkMsg {
+    Source(Arc<str>),
+    Batch(Batch),
+    EndOfSource,
+}
+
+enum WriterMsg {
+    Records(Vec<FlowRecord>),
+    Finish(Vec<(String, String)>),
+}
+
+struct WriterOutcome {
+    summary: Summary,
+    rows: u64,
+    error: Option<String>,
+}
+
+/// The worker a key belongs to: a seeded hash of the canonical key, so both
+/// directions of a flow land on the same worker.
+#[inline]
+pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
+    (hasher.hash_one(key) % n as u64) as usize
+}
+
+fn writer_thread(
+    rx: Receiver<WriterMsg>,
+    output: Option<PathBuf>,
+    opts: WriterOptions,
+) -> WriterOutcome {
+    let mut summary = Summary::default();
+    let mut error: Option<String> = None;
+    let mut sink = match output.as_deref().map(|p| ParquetSink::create(p, opts)) {
+        Some(Ok(s)) => Some(s),
+        Some(Err(e)) => {
+            error = Some(e.to_string());
+            None
+        }
+        None => None,
+    };
+    let mut rows = 0;
+    for msg in rx {
+        match msg {
+            WriterMsg::Records(recs) => {
+                for r in &recs {
+                    summary.add(r);
+                }
+                if let Some(s) = sink.as_mut() {
+                    if let Err(e) = s.write(&recs) {
+                        // Keep draining so workers never block; the file is abandoned.
+                        error = Some(e.to_string());
+                        if let Some(s) = sink.take() {
+                            s.abort();
+                        }
+                    }
+                }
+            }
+            WriterMsg::Finish(meta) => {
+                if let Some(s) = sink.take() {
+                    match s.finish(meta) {
+                        Ok(n) => rows = n,
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+        }
+    }
+    WriterOutcome {
+        summary,
+        rows,
+        error,
+    }
+}
+
+fn worker_thread(
+    rx: Receiver<WorkMsg>,
+    pool: Sender<Batch>,
+    out_tx: Sender<WriterMsg>,
+    mut table: FlowTable,
+) -> FlowCounters {
+    let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_SEND);
+    let send = |out: &mut Vec<FlowRecord>| {
+        if !out.is_empty() {
+            let _ = out_tx.send(WriterMsg::Records(std::mem::take(out)));
+        }
+    };
+    for msg in rx {
+        match msg {
+            WorkMsg::Source(name) => table.interface = name,
+            WorkMsg::Batch(mut b) => {
+                for (p, off, len) in &b.pkts {
+                    let payload = b
+                        .data
+                        .get(*off as usize..(*off + *len) as usize)
+                        .unwrap_or(&[]);
+                    table.packet(p, payload, &mut out);
+                }
+                table.advance(b.now_us, &mut out);
+                b.pkts.clear();
+                b.data.clear();
+                let _ = pool.try_send(b);
+            }
+            WorkMsg::EndOfSource => {
+                table.flush(&mut out);
+                send(&mut out);
+            }
+        }
+        if out.len() >= RECORDS_PER_SEND {
+            send(&mut out);
+        }
+    }
+    table.flush(&mut out);
+    send(&mut out);
+    table.counters
+}
+
+/// Reads every source through the pipeline and writes the output.
+///
+/// Sources come as results: an input that cannot be opened is reported and
+/// the others go on.
+pub fn run<I>(
+    sources: I,
+    opts: &RunOptions,
+    ctx: Arc<Context>,
+    progress: &mut dyn Progress,
+) -> RunReport
+where
+    I: IntoIterator<Item = Result<Box<dyn PacketSource>, SourceError>>,
+{
+    let n = opts.workers.max(1);
+    let mut report = RunReport::default();
+    let (wtx, wrx) = bounded::<WriterMsg>(64);
+    let out_path = opts.output.clone();
+    let wopts = opts.writer.clone();
+    let writer = thread::spawn(move || writer_thread(wrx, out_path, wopts));
+
+    let (pool_tx, pool_rx) = bounded::<Batch>(n * 12);
+    let mut worker_tx = Vec::with_capacity(n);
+    let mut handles = Vec::with_capacity(n);
+    let per_worker = FlowConfig {
+        capacity: opts.flow.capacity.div_ceil(n).max(1),
+        ..opts.flow
+    };
+    for _ in 0..n {
+        let (tx, rx) = bounded::<WorkMsg>(8);
+        let table = FlowTable::new(per_worker, Arc::clone(&ctx));
+        let (pool, out) = (pool_tx.clone(), wtx.clone());
+        handles.push(thread::spawn(move || worker_thread(rx, pool, out, table)));
+        worker_tx.push(tx);
+    }
+
+    let mut rc = ReadCounters::default();
+    let hasher = FixedState::with_seed(0x7061_7468_6c65_6e73);
+    let mut frags = FragTracker::default();
+    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::new()).collect();
+    let mut seq: u64 = 0;
+    let take_batch =
+        |pool_rx: &Receiver<Batch>| pool_rx.try_recv().unwrap_or_else(|_| Batch::new());
+
+    for (index, src) in sources.into_iter().enumerate() {
+        let mut src = match src {
+            Ok(s) => s,
+            Err(e) => {
+                report.failures.push(e.to_string());
+                continue;
+            }
+        };
+        report.inputs.push(src.name().to_string());
+        let Some(link) = LinkType::from_dlt(src.datalink()) else {
+            report.failures.push(format!(
+                "{}: unsupported link type {}",
+                src.name(),
+                src.datalink()
+            ));
+            continue;
+        };
+        let name: Arc<str> = Arc::from(src.name());
+        for tx in &worker_tx {
+            let _ = tx.send(WorkMsg::Source(Arc::clone(&name)));
+        }
+        frags.clear();
+        let mut next_tick = i64::MIN;
+        let mut now = i64::MIN;
+        loop {
+            if rc.packets_read % 4096 == 4095 {
+                let pos = src.position();
+                progress.update(index, pos);
+            }
+            let frame = match src.next_frame() {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => {
+                    report.failures.push(e.to_string());
+                    break;
+                }
+            };
+            rc.packets_read += 1;
+            rc.captured_bytes += frame.data.len() as u64;
+            let truncated = (frame.data.len() as u64) < u64::from(frame.wire_len);
+            rc.truncated += u64::from(truncated);
+            seq += 1;
+            let mut d = match decode(link, frame.data, frame.wire_len) {
+                Ok(d) => d,
+                Err(Skip::NotIp) => {
+                    rc.not_ip += 1;
+                    continue;
+                }
+                Err(reason) => {
+                    *rc.malformed.entry(reason.as_str().to_string()).or_default() += 1;
+                    continue;
+                }
+            };
+            if d.frag.is_some() {
+                rc.fragments += 1;
+                if !frags.resolve(&mut d) {
+                    rc.fragments_untracked += 1;
+                }
+            }
+            rc.packets_decoded += 1;
+            let (key, from_lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, d.vlan);
+            let pkt = Pkt {
+                seq,
+                ts_us: frame.ts_us,
+                key,
+                from_lo,
+                ip_version: d.ip_version,
+                ip_len: d.ip_len,
+                payload_len: d.payload_len,
+                tcp_flags: d.tcp_flags,
+                icmp: d.icmp,
+                truncated,
+                sport: d.sport,
+                dport: d.dport,
+            };
+            now = now.max(frame.ts_us);
+            let w = worker_of(&hasher, &key, n);
+            if let Some(b) = batches.get_mut(w) {
+                let off = u32::try_from(b.data.len()).unwrap_or(u32::MAX);
+                b.data.extend_from_slice(d.payload);
+                b.pkts
+                    .push((pkt, off, u32::try_from(d.payload.len()).unwrap_or(0)));
+                if b.pkts.len() >= BATCH_PACKETS {
+                    let mut full = std::mem::replace(b, take_batch(&pool_rx));
+                    full.now_us = now;
+                    if let Some(tx) = worker_tx.get(w) {
+                        let _ = tx.send(WorkMsg::Batch(full));
+                    }
+                }
+            }
+            if now >= next_tick {
+                next_tick = now.saturating_add(TICK_US);
+                for (b, tx) in batches.iter_mut().zip(&worker_tx) {
+                    let mut full = std::mem::replace(b, take_batch(&pool_rx));
+                    full.now_us = now;
+                    let _ = tx.send(WorkMsg::Batch(full));
+                }
+            }
+        }
+        progress.update(index, src.position());
+        for (b, tx) in batches.iter_mut().zip(&worker_tx) {
+            let mut rest = std::mem::replace(b, take_batch(&pool_rx));
+            rest.now_us = now;
+            let _ = tx.send(WorkMsg::Batch(rest));
+            let _ = tx.send(WorkMsg::EndOfSource);
+        }
+    }
+    drop(worker_tx);
+    let mut fc = FlowCounters::default();
+    for h in handles {
+        match h.join() {
+            Ok(c) => fc.merge(&c),
+            Err(_) => report
+                .failures
+                .push("a flow worker stopped unexpectedly".into()),
+        }
+    }
+    report.counters.read = rc;
+    report.counters.flows = fc;
+    report.counters.inputs_failed = report.failures.len() as u64;
+    // Records written = records ended; the writer confirms the row count.
+    report.counters.records_written = report.counters.flows.ended.values().sum();
+    let mut meta = opts.metadata.clone();
+    meta.push((
+        "pathlens.inputs".into(),
+        serde_json::to_string(&report.inputs).unwrap_or_default(),
+    ));
+    meta.push((
+        "pathlens.failures".into(),
+        serde_json::to_string(&report.failures).unwrap_or_default(),
+    ));
+    meta.push((
+        "pathlens.counters".into(),
+        serde_json::to_string(&report.counters).unwrap_or_default(),
+    ));
+    let _ = wtx.send(WriterMsg::Finish(meta));
+    drop(wtx);
+    match writer.join() {
+        Ok(o) => {
+            report.summary = o.summary;
+            report.output_error = o.error;
+            if opts.output.is_some()
+                && report.output_error.is_none()
+                && o.rows != report.counters.records_written
+            {
+                report.output_error = Some(format!(
+                    "wrote {} rows but {} flow records ended",
+                    o.rows, report.counters.records_written
+                ));
+            }
+        }
+        Err(_) => report.output_error = Some("the writer stopped unexpectedly".into()),
+    }
+    report
+}
+
+/// Turns a writer error into the message printed for it.
+pub fn describe(e: &WriterError) -> String {
+    e.to_string()
+}
