@@ -235,12 +235,12 @@ impl FlowTable {
     fn new_flow(&self, p: &Pkt) -> Flow {
         let transport = Transport::from_ip_proto(p.key.proto);
         // The initiator: the SYN sender; the receiver of a SYN-ACK; else the
-        // first sender unless only its port looks like a server's.
+        // first sender unless its port looks more like a server's.
         let sender_is_src = if transport == Transport::Tcp && p.tcp_flags & SYN != 0 {
             p.tcp_flags & ACK == 0
         } else if transport.has_ports() {
             let ports = &self.ctx.signatures.ports;
-            !ports.is_server_port(transport, p.sport) || ports.is_server_port(transport, p.dport)
+            ports.server_rank(transport, p.sport) <= ports.server_rank(transport, p.dport)
         } else {
             true
         };
@@ -780,6 +780,20 @@ mod test {
         assert_eq!(out[0].egress_label.as_deref(), Some("rfc1918"));
         assert_eq!(out[0].egress_prefix.as_deref(), Some("10.0.0.0/8"));
         assert_eq!(out[0].direction, FlowDirection::Internal);
+    }
+
+    #[test]
+    fn a_client_port_in_a_media_range_does_not_beat_443() {
+        let mut g = Gen { seq: 0 };
+        let mut t = table(FlowConfig::default());
+        let mut out = Vec::new();
+        t.packet(
+            &g.pkt(0, SV, ("192.168.1.121", 53432), 6, ACK, 1500),
+            &[],
+            &mut out,
+        );
+        t.flush(&mut out);
+        assert_eq!((out[0].src_port, out[0].dst_port), (53432, 443));
     }
 
     #[test]

@@ -65,6 +65,9 @@ pub struct PortRule {
     pub traffic_type: TrafficType,
     /// The service it names, if any.
     pub service: Option<String>,
+    /// Whether the rule lists a wide range (more than 16 ports), such as a
+    /// media port range: weak evidence of which end is the server.
+    pub wide: bool,
 }
 
 /// Port rules indexed for O(1) lookup per transport.
@@ -152,19 +155,24 @@ impl PortRules {
             if self.rules.len() >= usize::from(u16::MAX) - 1 {
                 return Err(bad(start, "too many port rules".to_string()));
             }
-            self.rules.push(PortRule {
-                app_protocol: app,
-                traffic_type,
-                service: r.service,
-            });
-            let idx = u16::try_from(self.rules.len()).unwrap_or(u16::MAX);
+            let mut ranges = Vec::with_capacity(r.ports.len());
             for p in &r.ports {
-                let (lo, hi) = parse_range(p.get_ref()).ok_or_else(|| {
+                ranges.push(parse_range(p.get_ref()).ok_or_else(|| {
                     bad(
                         p.span().start,
                         format!("bad port or range {:?}", p.get_ref()),
                     )
-                })?;
+                })?);
+            }
+            let wide = ranges.iter().any(|(lo, hi)| hi - lo >= 16);
+            self.rules.push(PortRule {
+                app_protocol: app,
+                traffic_type,
+                service: r.service,
+                wide,
+            });
+            let idx = u16::try_from(self.rules.len()).unwrap_or(u16::MAX);
+            for (lo, hi) in ranges {
                 for port in lo..=hi {
                     for (on, table) in [(tcp, &mut self.tcp), (udp, &mut self.udp)] {
                         if let (true, Some(slot)) = (on, table.get_mut(usize::from(port))) {
@@ -197,11 +205,19 @@ impl PortRules {
             .or_else(|| self.get(transport, src_port))
     }
 
-    /// Whether a port looks like a server's: a rule names it, or it is a
-    /// system port (below 1024). Used to tell the initiator of a flow whose
-    /// first packet was not seen.
-    pub fn is_server_port(&self, transport: Transport, port: u16) -> bool {
-        (port != 0 && port < 1024) || self.get(transport, port).is_some()
+    /// How strongly a port suggests a server: 3 for a system port (below
+    /// 1024), 2 for a port a rule names, 1 for a port inside a wide rule range
+    /// (client ephemeral ports often fall in media ranges), 0 otherwise. Used
+    /// to tell the initiator of a flow whose first packet was not seen.
+    pub fn server_rank(&self, transport: Transport, port: u16) -> u8 {
+        if port != 0 && port < 1024 {
+            return 3;
+        }
+        match self.get(transport, port) {
+            Some(r) if r.wide => 1,
+            Some(_) => 2,
+            None => 0,
+        }
     }
 }
 
@@ -357,9 +373,15 @@ mod test {
     #[test]
     fn server_port_evidence() {
         let p = Signatures::builtin().unwrap().ports;
-        assert!(p.is_server_port(Transport::Tcp, 22));
-        assert!(p.is_server_port(Transport::Tcp, 5061));
-        assert!(!p.is_server_port(Transport::Tcp, 49152));
-        assert!(!p.is_server_port(Transport::Udp, 0));
+        assert_eq!(p.server_rank(Transport::Tcp, 22), 3);
+        assert_eq!(p.server_rank(Transport::Tcp, 5061), 2);
+        assert_eq!(p.server_rank(Transport::Udp, 3479), 2);
+        assert_eq!(
+            p.server_rank(Transport::Tcp, 53432),
+            1,
+            "inside the 50000-59999 media range"
+        );
+        assert_eq!(p.server_rank(Transport::Tcp, 49152), 0);
+        assert_eq!(p.server_rank(Transport::Udp, 0), 0);
     }
 }

@@ -1,0 +1,209 @@
+//! Helpers shared by the integration tests: running the real binary, reading
+//! its Parquet output back, writing small pcaps, and finding the corpus.
+#![allow(dead_code)]
+
+use arrow::array::{Array, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Int64Type};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The pathlens binary under test.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_pathlens"))
+}
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The real-traffic corpus beside the repository (or $PATHLENS_CORPUS).
+pub fn corpus() -> PathBuf {
+    let p = std::env::var_os("PATHLENS_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join("../shared/corpus"));
+    assert!(
+        p.join("pcap").is_dir(),
+        "corpus not found at {} (set PATHLENS_CORPUS)",
+        p.display()
+    );
+    p
+}
+
+/// Every capture file of the corpus, sorted.
+pub fn corpus_files() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(corpus().join("pcap"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Runs `pathlens ARGS`.
+pub fn pathlens(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("running pathlens")
+}
+
+/// Runs a tool that the test suite needs (installed by the test command).
+pub fn tool(name: &str, args: &[&str]) -> String {
+    let out = Command::new(name).args(args).output().unwrap_or_else(|e| {
+        panic!("{name} is needed by this test ({e}); the README's test command installs it")
+    });
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// All record batches of a Parquet file.
+pub fn read_batches(path: &Path) -> Vec<RecordBatch> {
+    let f = File::open(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    ParquetRecordBatchReaderBuilder::try_new(f)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(|b| b.unwrap())
+        .collect()
+}
+
+/// The key-value metadata of a Parquet file.
+pub fn metadata(path: &Path) -> Vec<(String, String)> {
+    let f = File::open(path).unwrap();
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+    b.metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The run counters written in the file metadata.
+pub fn counters(path: &Path) -> serde_json::Value {
+    let kv = metadata(path);
+    let c = kv
+        .iter()
+        .find(|(k, _)| k == "pathlens.counters")
+        .expect("counters in metadata");
+    serde_json::from_str(&c.1).unwrap()
+}
+
+/// One column of every row, rendered as text (nulls as "").
+pub fn column_text(batches: &[RecordBatch], name: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let opts = FormatOptions::default();
+    for b in batches {
+        let col = b
+            .column_by_name(name)
+            .unwrap_or_else(|| panic!("no column {name}"));
+        // Timestamps as plain µs: formatting a named zone needs chrono-tz.
+        let col = match col.data_type() {
+            DataType::Timestamp(_, _) => arrow::compute::cast(col, &DataType::Int64).unwrap(),
+            _ => col.clone(),
+        };
+        let f = ArrayFormatter::try_new(col.as_ref(), &opts).unwrap();
+        for i in 0..b.num_rows() {
+            out.push(if col.is_null(i) {
+                String::new()
+            } else {
+                f.value(i).to_string()
+            });
+        }
+    }
+    out
+}
+
+/// Sum of an Int64 column.
+pub fn sum_i64(batches: &[RecordBatch], name: &str) -> i64 {
+    batches
+        .iter()
+        .map(|b| {
+            b.column_by_name(name)
+                .unwrap()
+                .as_primitive::<Int64Type>()
+                .iter()
+                .flatten()
+                .sum::<i64>()
+        })
+        .sum()
+}
+
+/// Number of rows.
+pub fn rows(batches: &[RecordBatch]) -> usize {
+    batches.iter().map(|b| b.num_rows()).sum()
+}
+
+/// Every row as one line of text (all columns but `except`), sorted.
+pub fn row_texts(batches: &[RecordBatch], except: &[&str]) -> Vec<String> {
+    let Some(first) = batches.first() else {
+        return Vec::new();
+    };
+    let names: Vec<String> = first
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|n| !except.contains(&n.as_str()))
+        .collect();
+    let cols: Vec<Vec<String>> = names.iter().map(|n| column_text(batches, n)).collect();
+    let n = rows(batches);
+    let mut out: Vec<String> = (0..n)
+        .map(|i| {
+            cols.iter()
+                .map(|c| c[i].as_str())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A classic pcap writer (µs timestamps) for generated test captures.
+pub struct PcapWriter {
+    f: std::io::BufWriter<File>,
+}
+
+impl PcapWriter {
+    /// Creates a file with the given link type and snap length.
+    pub fn create(path: &Path, linktype: u32, snaplen: u32) -> Self {
+        let mut f = std::io::BufWriter::new(File::create(path).unwrap());
+        f.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
+        f.write_all(&2u16.to_le_bytes()).unwrap();
+        f.write_all(&4u16.to_le_bytes()).unwrap();
+        f.write_all(&0i32.to_le_bytes()).unwrap();
+        f.write_all(&0u32.to_le_bytes()).unwrap();
+        f.write_all(&snaplen.to_le_bytes()).unwrap();
+        f.write_all(&linktype.to_le_bytes()).unwrap();
+        PcapWriter { f }
+    }
+
+    /// Appends a frame captured in full.
+    pub fn frame(&mut self, ts_us: i64, data: &[u8]) {
+        self.frame_cut(ts_us, data, data.len());
+    }
+
+    /// Appends a frame whose capture is cut to `caplen` bytes.
+    pub fn frame_cut(&mut self, ts_us: i64, data: &[u8], caplen: usize) {
+        let caplen = caplen.min(data.len());
+        let sec = (ts_us / 1_000_000) as u32;
+        let usec = (ts_us % 1_000_000) as u32;
+        for v in [sec, usec, caplen as u32, data.len() as u32] {
+            self.f.write_all(&v.to_le_bytes()).unwrap();
+        }
+        self.f.write_all(&data[..caplen]).unwrap();
+    }
+
+    /// Flushes the file.
+    pub fn finish(mut self) {
+        self.f.flush().unwrap();
+    }
+}
