@@ -431,7 +431,8 @@ impl FlowTable {
     }
 
     /// Ends every flow (end of input or shutdown). Flows already past a
-    /// deadline end with that deadline's reason, the rest with `forced_end`.
+    /// deadline end with that deadline's reason, closed TCP flows with
+    /// `end_of_flow`, the rest with `forced_end`.
     pub fn flush(&mut self, out: &mut Vec<FlowRecord>) {
         let now = self.now_us;
         for (k, f) in self.map.drain() {
@@ -441,6 +442,8 @@ impl FlowTable {
             let (deadline, reason) = f.deadline(&self.cfg);
             let reason = if deadline <= now {
                 reason
+            } else if f.closed_us.is_some() {
+                EndReason::EndOfFlow
             } else {
                 EndReason::ForcedEnd
             };
@@ -812,5 +815,11 @@ mod test {
         t.flush(&mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].conn_state, Some(ConnState::S0));
+        // A flow closed just before the end of input ended by itself.
+        t.packet(&g.pkt(3, C, SV, 6, SYN, 60), &[], &mut out);
+        t.packet(&g.pkt(4, SV, C, 6, RST | ACK, 40), &[], &mut out);
+        t.flush(&mut out);
+        assert_eq!(out[1].end_reason, EndReason::ForcedEnd, "the open S0 attempt");
+        assert_eq!(out.last().unwrap().end_reason, EndReason::EndOfFlow);
     }
 }

@@ -207,3 +207,5 @@ impl PcapWriter {
         self.f.flush().unwrap();
     }
 }
+
+pub mod sample;
