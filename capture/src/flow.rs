@@ -122,18 +122,22 @@ impl Flow {
         if self.is_empty() {
             return (idle, EndReason::IdleTimeout);
         }
-        let mut best = (idle, EndReason::IdleTimeout);
         let active = self.first_us.saturating_add(cfg.active_us);
-        if active < best.0 {
-            best = (active, EndReason::ActiveTimeout);
+        // A closed TCP flow ends as end_of_flow, at the end of its linger or
+        // of its idle time, whichever is first; only an earlier active
+        // timeout takes precedence.
+        let (end, reason) = match self.closed_us {
+            Some(c) => (
+                idle.min(c.saturating_add(cfg.close_linger_us)),
+                EndReason::EndOfFlow,
+            ),
+            None => (idle, EndReason::IdleTimeout),
+        };
+        if active < end {
+            (active, EndReason::ActiveTimeout)
+        } else {
+            (end, reason)
         }
-        if let Some(c) = self.closed_us {
-            let close = c.saturating_add(cfg.close_linger_us);
-            if close < best.0 {
-                best = (close, EndReason::EndOfFlow);
-            }
-        }
-        best
     }
 
     /// Resets counters for the next row of the same flow.
@@ -282,27 +286,31 @@ impl FlowTable {
         let mut fresh = true;
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
-            let restart = is_syn && f.closed_us.is_some();
-            if p.ts_us >= deadline || restart {
-                let continues = !restart
-                    && reason == EndReason::ActiveTimeout
-                    && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us);
-                let reason = if restart {
-                    EndReason::EndOfFlow
-                } else {
-                    reason
-                };
+            if p.ts_us >= deadline {
+                // Exactly what a sweep at the deadline would have done.
                 if !f.is_empty() {
-                    let rec = build_record(&self.ctx, &self.interface, &p.key, f, reason);
+                    out.push(build_record(&self.ctx, &self.interface, &p.key, f, reason));
                     self.counters.ended(reason);
-                    out.push(rec);
                 }
-                if continues {
+                if reason == EndReason::ActiveTimeout
+                    && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
+                {
                     f.make_continuation();
                     fresh = false;
                 } else {
                     self.map.remove(&p.key);
                 }
+            } else if is_syn && f.closed_us.is_some() {
+                // A new connection on a closed 5-tuple.
+                out.push(build_record(
+                    &self.ctx,
+                    &self.interface,
+                    &p.key,
+                    f,
+                    EndReason::EndOfFlow,
+                ));
+                self.counters.ended(EndReason::EndOfFlow);
+                self.map.remove(&p.key);
             } else {
                 fresh = false;
             }
@@ -433,8 +441,10 @@ impl FlowTable {
     /// Ends every flow (end of input or shutdown). Flows already past a
     /// deadline end with that deadline's reason, closed TCP flows with
     /// `end_of_flow`, the rest with `forced_end`.
-    pub fn flush(&mut self, out: &mut Vec<FlowRecord>) {
-        let now = self.now_us;
+    /// `end_us` is the time the input ended (the reader's last packet time),
+    /// so every worker judges deadlines against the same clock.
+    pub fn flush(&mut self, end_us: i64, out: &mut Vec<FlowRecord>) {
+        let now = self.now_us.max(end_us);
         for (k, f) in self.map.drain() {
             if f.is_empty() {
                 continue;
@@ -664,7 +674,7 @@ mod test {
                 let (a, b) = if *from_client { (C, SV) } else { (SV, C) };
                 t.packet(&g.pkt(i as i64, a, b, 6, *flags, 40), &[], &mut out);
             }
-            t.flush(&mut out);
+            t.flush(i64::MIN, &mut out);
             assert_eq!(out.len(), 1);
             assert_eq!(out[0].conn_state, Some(*want), "{pkts:?}");
         }
@@ -692,7 +702,7 @@ mod test {
             (out[0].src_port, out[0].dst_port, out[0].dst2src_packets),
             (40000, 53, 1)
         );
-        t.flush(&mut out);
+        t.flush(i64::MIN, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].end_reason, EndReason::ForcedEnd);
         assert_eq!(out[1].flow_id, 2);
@@ -721,7 +731,7 @@ mod test {
                     t.advance(i * S + S / 2, &mut out);
                 }
             }
-            t.flush(&mut out);
+            t.flush(i64::MIN, &mut out);
             let mut v: Vec<_> = out
                 .iter()
                 .map(|r| {
@@ -795,7 +805,7 @@ mod test {
             &[],
             &mut out,
         );
-        t.flush(&mut out);
+        t.flush(i64::MIN, &mut out);
         assert_eq!((out[0].src_port, out[0].dst_port), (53432, 443));
     }
 
@@ -812,14 +822,18 @@ mod test {
             (out[0].conn_state, out[0].end_reason),
             (Some(ConnState::REJ), EndReason::EndOfFlow)
         );
-        t.flush(&mut out);
+        t.flush(i64::MIN, &mut out);
         assert_eq!(out.len(), 2);
         assert_eq!(out[1].conn_state, Some(ConnState::S0));
         // A flow closed just before the end of input ended by itself.
         t.packet(&g.pkt(3, C, SV, 6, SYN, 60), &[], &mut out);
         t.packet(&g.pkt(4, SV, C, 6, RST | ACK, 40), &[], &mut out);
-        t.flush(&mut out);
-        assert_eq!(out[1].end_reason, EndReason::ForcedEnd, "the open S0 attempt");
+        t.flush(i64::MIN, &mut out);
+        assert_eq!(
+            out[1].end_reason,
+            EndReason::ForcedEnd,
+            "the open S0 attempt"
+        );
         assert_eq!(out.last().unwrap().end_reason, EndReason::EndOfFlow);
     }
 }

@@ -80,6 +80,10 @@ struct Batch {
     pkts: Vec<(Pkt, u32, u32)>,
     data: Vec<u8>,
     now_us: i64,
+    // Sweeps run only at ticks: they sit at the same places in the packet
+    // stream whatever the number of workers, so the rows do not depend on it
+    // even when capture timestamps go backwards.
+    tick: bool,
 }
 
 impl Batch {
@@ -88,6 +92,7 @@ impl Batch {
             pkts: Vec::with_capacity(BATCH_PACKETS),
             data: Vec::with_capacity(BATCH_PACKETS * 256),
             now_us: i64::MIN,
+            tick: false,
         }
     }
 }
@@ -95,7 +100,7 @@ impl Batch {
 enum WorkMsg {
     Source(Arc<str>),
     Batch(Batch),
-    EndOfSource,
+    EndOfSource(i64),
 }
 
 enum WriterMsg {
@@ -188,13 +193,16 @@ fn worker_thread(
                         .unwrap_or(&[]);
                     table.packet(p, payload, &mut out);
                 }
-                table.advance(b.now_us, &mut out);
+                if b.tick {
+                    table.advance(b.now_us, &mut out);
+                }
                 b.pkts.clear();
                 b.data.clear();
+                b.tick = false;
                 let _ = pool.try_send(b);
             }
-            WorkMsg::EndOfSource => {
-                table.flush(&mut out);
+            WorkMsg::EndOfSource(end_us) => {
+                table.flush(end_us, &mut out);
                 send(&mut out);
             }
         }
@@ -202,7 +210,7 @@ fn worker_thread(
             send(&mut out);
         }
     }
-    table.flush(&mut out);
+    table.flush(i64::MIN, &mut out);
     send(&mut out);
     table.counters
 }
@@ -345,6 +353,7 @@ where
                 for (b, tx) in batches.iter_mut().zip(&worker_tx) {
                     let mut full = std::mem::replace(b, take_batch(&pool_rx));
                     full.now_us = now;
+                    full.tick = true;
                     let _ = tx.send(WorkMsg::Batch(full));
                 }
             }
@@ -354,7 +363,7 @@ where
             let mut rest = std::mem::replace(b, take_batch(&pool_rx));
             rest.now_us = now;
             let _ = tx.send(WorkMsg::Batch(rest));
-            let _ = tx.send(WorkMsg::EndOfSource);
+            let _ = tx.send(WorkMsg::EndOfSource(now));
         }
     }
     drop(worker_tx);
