@@ -3,6 +3,8 @@
 //! and a full disk give a clear error or a counted skip, and the output
 //! written so far stays valid.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::path::Path;
@@ -39,7 +41,10 @@ fn truncated_pcap_keeps_its_flows_and_names_the_offset() {
     let err = stderr_of(&o);
     let lines: Vec<&str> = err.lines().filter(|l| l.starts_with("pathlens:")).collect();
     assert_eq!(lines.len(), 1, "{err}");
-    assert!(lines[0].contains("cut.pcap") && lines[0].contains(&format!("byte offset {cut_record}")), "{err}");
+    assert!(
+        lines[0].contains("cut.pcap") && lines[0].contains(&format!("byte offset {cut_record}")),
+        "{err}"
+    );
     // What was read is kept, in a valid file.
     let b = read_batches(&out);
     assert!(rows(&b) > 5);
@@ -57,11 +62,23 @@ fn truncated_pcapng_is_an_error_with_an_offset() {
     let cut = dir.path().join("cut.pcapng");
     std::fs::write(&cut, &data[..data.len() / 2 + 7]).unwrap();
     let out = dir.path().join("cut.parquet");
-    let o = pathlens(&["read", "-q", cut.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        cut.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr_of(&o);
-    assert!(err.contains("cut.pcapng") && err.contains("byte offset"), "{err}");
-    assert!(rows(&read_batches(&out)) > 10, "flows before the cut are written");
+    assert!(
+        err.contains("cut.pcapng") && err.contains("byte offset"),
+        "{err}"
+    );
+    assert!(
+        rows(&read_batches(&out)) > 10,
+        "flows before the cut are written"
+    );
 }
 
 #[test]
@@ -88,8 +105,14 @@ fn bad_inputs_are_named_and_the_others_go_on() {
     assert_eq!(o.status.code(), Some(2));
     let err = stderr_of(&o);
     assert!(err.contains("/nonexistent/missing.pcap"), "{err}");
-    assert!(err.contains("notes.txt: not a pcap or pcapng file"), "{err}");
-    assert!(err.contains("wifi.pcap: unsupported link type 105"), "{err}");
+    assert!(
+        err.contains("notes.txt: not a pcap or pcapng file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("wifi.pcap: unsupported link type 105"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 3, "one line per failed input: {err}");
     let b = read_batches(&out);
     assert_eq!(rows(&b), 6, "chrome.pcap's flows");
@@ -105,11 +128,18 @@ fn a_directory_means_every_capture_inside() {
     std::fs::copy(corpus().join("pcap/dns.pcap"), dir.path().join("a/y.pcap")).unwrap();
     std::fs::write(dir.path().join("a/README"), "text").unwrap();
     let out = dir.path().join("out.parquet");
-    let o = pathlens(&["read", "-q", dir.path().join("a").to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        dir.path().join("a").to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr_of(&o));
     let b = read_batches(&out);
     assert_eq!(rows(&b), 6 + 2);
-    let ifaces: std::collections::BTreeSet<String> = column_text(&b, "interface").into_iter().collect();
+    let ifaces: std::collections::BTreeSet<String> =
+        column_text(&b, "interface").into_iter().collect();
     assert_eq!(ifaces.len(), 2, "{ifaces:?}");
 }
 
@@ -121,7 +151,9 @@ fn garbage_frames_are_counted_never_fatal() {
     // A simple LCG: deterministic garbage without a dependency.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut next = || {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        x = x
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (x >> 33) as u32
     };
     for i in 0..5000 {
@@ -137,11 +169,22 @@ fn garbage_frames_are_counted_never_fatal() {
     }
     w.finish();
     let out = dir.path().join("g.parquet");
-    let o = pathlens(&["read", "-q", f.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        f.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr_of(&o));
     let c = counters(&out);
     assert_eq!(c["packets_read"], 5000);
-    let malformed: u64 = c["malformed"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    let malformed: u64 = c["malformed"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
     assert!(malformed > 500, "{c}");
     assert!(c["not_ip"].as_u64().unwrap() > 1000, "{c}");
     let b = read_batches(&out);
@@ -154,7 +197,11 @@ fn flood(path: &Path, n: u32) {
     let mut w = PcapWriter::create(path, 1, 65535);
     for i in 0..n {
         let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4([10, 1, (i >> 16) as u8, (i >> 8) as u8], [52, 112, 0, (i & 0xff) as u8], 64)
+            .ipv4(
+                [10, 1, (i >> 16) as u8, (i >> 8) as u8],
+                [52, 112, 0, (i & 0xff) as u8],
+                64,
+            )
             .udp(40000 + (i % 20000) as u16, 3478);
         let mut f = Vec::new();
         b.write(&mut f, &[0u8; 60]).unwrap();
@@ -169,7 +216,17 @@ fn a_flow_flood_is_bounded_by_eviction_and_nothing_is_lost() {
     let f = dir.path().join("flood.pcap");
     flood(&f, 30_000);
     let out = dir.path().join("flood.parquet");
-    let o = pathlens(&["read", "-q", "--max-flows", "1000", "--workers", "2", f.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        "--max-flows",
+        "1000",
+        "--workers",
+        "2",
+        f.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr_of(&o));
     let c = counters(&out);
     let b = read_batches(&out);
@@ -177,14 +234,27 @@ fn a_flow_flood_is_bounded_by_eviction_and_nothing_is_lost() {
     let evicted = c["evicted"].as_u64().unwrap();
     assert!(evicted >= 28_000, "{c}");
     let reasons = column_text(&b, "end_reason");
-    assert_eq!(reasons.iter().filter(|r| *r == "lack_of_resources").count() as u64, evicted);
+    assert_eq!(
+        reasons.iter().filter(|r| *r == "lack_of_resources").count() as u64,
+        evicted
+    );
 }
 
 #[test]
 fn a_missing_output_directory_fails_before_reading() {
-    let o = pathlens(&["read", "-q", corpus().join("pcap/chrome.pcap").to_str().unwrap(), "-w", "/nonexistent-dir/out.parquet"]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        corpus().join("pcap/chrome.pcap").to_str().unwrap(),
+        "-w",
+        "/nonexistent-dir/out.parquet",
+    ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr_of(&o).contains("/nonexistent-dir"), "{}", stderr_of(&o));
+    assert!(
+        stderr_of(&o).contains("/nonexistent-dir"),
+        "{}",
+        stderr_of(&o)
+    );
 }
 
 #[test]
@@ -194,11 +264,22 @@ fn a_full_disk_fails_cleanly_and_keeps_the_previous_output() {
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
     let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=128k", "tmpfs", mnt.to_str().unwrap()])
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=128k",
+            "tmpfs",
+            mnt.to_str().unwrap(),
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        assert_ne!(euid_is_root(), Some(true), "mount failed although running as root");
+        assert_ne!(
+            euid_is_root(),
+            Some(true),
+            "mount failed although running as root"
+        );
         eprintln!("skipped: mounting a tmpfs needs root");
         return;
     }
@@ -213,13 +294,32 @@ fn a_full_disk_fails_cleanly_and_keeps_the_previous_output() {
     std::fs::write(&previous, b"previous complete output").unwrap();
     let f = dir.path().join("flood.pcap");
     flood(&f, 40_000);
-    let o = pathlens(&["read", "-q", f.to_str().unwrap(), "-w", previous.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        f.to_str().unwrap(),
+        "-w",
+        previous.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr_of(&o);
-    assert!(err.contains("No space left on device") || err.contains("os error 28"), "{err}");
-    assert_eq!(std::fs::read(&previous).unwrap(), b"previous complete output");
-    let leftovers: Vec<_> = std::fs::read_dir(&mnt).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert_eq!(leftovers.len(), 1, "no temporary file is left behind: {leftovers:?}");
+    assert!(
+        err.contains("No space left on device") || err.contains("os error 28"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&previous).unwrap(),
+        b"previous complete output"
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&mnt)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        leftovers.len(),
+        1,
+        "no temporary file is left behind: {leftovers:?}"
+    );
 }
 
 fn euid_is_root() -> Option<bool> {

@@ -1,6 +1,8 @@
 //! The batch pipeline over the real-traffic corpus, checked against tshark and
 //! against the corpus's own labels.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

@@ -4,6 +4,8 @@
 //! 3 workers, including idle splits, active-timeout continuations, TCP closes
 //! and evictions-free runs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use etherparse::PacketBuilder;

@@ -3,6 +3,8 @@
 //! implementation. Needs python3 with capture/tests/python/requirements.txt
 //! (installed by the README's test command).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use support::*;
@@ -15,7 +17,11 @@ fn check_with_python(parquet: &std::path::Path) {
         .output()
         .expect("python3 is needed by this test");
     let stdout = String::from_utf8_lossy(&o.stdout);
-    assert!(o.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     assert!(stdout.contains("readers ok"), "{stdout}");
 }
 
@@ -23,7 +29,13 @@ fn check_with_python(parquet: &std::path::Path) {
 fn python_readers_see_the_contract_types_on_the_whole_corpus() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("corpus.parquet");
-    let o = pathlens(&["read", "-q", corpus().join("pcap").to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        corpus().join("pcap").to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     check_with_python(&out);
 }
@@ -33,12 +45,23 @@ fn python_readers_on_the_sample_with_snappy() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sample.parquet");
     let pcap = repo().join("testdata/sample.pcap");
-    let o = pathlens(&["read", "-q", "--compression", "snappy", pcap.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        "--compression",
+        "snappy",
+        pcap.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success());
     // The Python check insists on zstd; snappy is checked here by reading it back.
     let f = std::fs::File::open(&out).unwrap();
     let r = parquet::file::reader::SerializedFileReader::new(f).unwrap();
     use parquet::file::reader::FileReader;
-    assert_eq!(r.metadata().row_group(0).column(0).compression(), parquet::basic::Compression::SNAPPY);
+    assert_eq!(
+        r.metadata().row_group(0).column(0).compression(),
+        parquet::basic::Compression::SNAPPY
+    );
     assert_eq!(rows(&read_batches(&out)), 10);
 }

@@ -4,6 +4,8 @@
 //! Regenerate both after an intended change with `PATHLENS_BLESS=1 cargo test
 //! -p pathlens --test sample`, then review the diff.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use support::*;
@@ -29,11 +31,37 @@ fn sample_pcap_is_what_its_generator_writes() {
 }
 
 const GOLDEN_COLUMNS: &[&str] = &[
-    "flow_id", "community_id", "first_seen", "last_seen", "end_reason", "ip_version", "transport", "src_ip", "src_port",
-    "dst_ip", "dst_port", "icmp_type", "icmp_code", "vlan_id", "src2dst_packets", "dst2src_packets", "src2dst_bytes",
-    "dst2src_bytes", "src2dst_payload_bytes", "dst2src_payload_bytes", "src2dst_tcp_flags", "dst2src_tcp_flags",
-    "conn_state", "app_protocol", "app_protocol_source", "traffic_type", "local_src", "local_dst", "direction",
-    "egress_label", "egress_prefix",
+    "flow_id",
+    "community_id",
+    "first_seen",
+    "last_seen",
+    "end_reason",
+    "ip_version",
+    "transport",
+    "src_ip",
+    "src_port",
+    "dst_ip",
+    "dst_port",
+    "icmp_type",
+    "icmp_code",
+    "vlan_id",
+    "src2dst_packets",
+    "dst2src_packets",
+    "src2dst_bytes",
+    "dst2src_bytes",
+    "src2dst_payload_bytes",
+    "dst2src_payload_bytes",
+    "src2dst_tcp_flags",
+    "dst2src_tcp_flags",
+    "conn_state",
+    "app_protocol",
+    "app_protocol_source",
+    "traffic_type",
+    "local_src",
+    "local_dst",
+    "direction",
+    "egress_label",
+    "egress_prefix",
 ];
 
 #[test]
@@ -41,11 +69,26 @@ fn sample_flows_match_the_golden_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sample.parquet");
     let pcap = repo().join("testdata/sample.pcap");
-    let o = pathlens(&["read", "-q", "--sensor", "golden", pcap.to_str().unwrap(), "-w", out.to_str().unwrap()]);
+    let o = pathlens(&[
+        "read",
+        "-q",
+        "--sensor",
+        "golden",
+        pcap.to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let b = read_batches(&out);
     let cols: Vec<Vec<String>> = GOLDEN_COLUMNS.iter().map(|c| column_text(&b, c)).collect();
-    let mut lines: Vec<String> = (0..rows(&b)).map(|i| cols.iter().map(|c| c[i].as_str()).collect::<Vec<_>>().join("\t")).collect();
+    let mut lines: Vec<String> = (0..rows(&b))
+        .map(|i| {
+            cols.iter()
+                .map(|c| c[i].as_str())
+                .collect::<Vec<_>>()
+                .join("\t")
+        })
+        .collect();
     // Stable order: first_seen, then community_id.
     lines.sort_by(|a, b| {
         let k = |l: &str| {
@@ -61,16 +104,34 @@ fn sample_flows_match_the_golden_file() {
         std::fs::write(&golden, &text).unwrap();
     }
     let want = std::fs::read_to_string(&golden).unwrap();
-    assert_eq!(text, want, "flows of the sample changed (PATHLENS_BLESS=1 to accept, then review the diff)");
+    assert_eq!(
+        text, want,
+        "flows of the sample changed (PATHLENS_BLESS=1 to accept, then review the diff)"
+    );
     // Independent of the golden file: what the sample was built to contain.
     let c = counters(&out);
     assert_eq!(c["not_ip"], 2, "two ARP frames");
     let apps = column_text(&b, "app_protocol");
-    for want in ["dns", "https", "sip_tls", "sip", "psom", "stun_turn", "rtp", "smtp"] {
-        assert!(apps.iter().any(|a| a == want), "{want} missing from {apps:?}");
+    for want in [
+        "dns",
+        "https",
+        "sip_tls",
+        "sip",
+        "psom",
+        "stun_turn",
+        "rtp",
+        "smtp",
+    ] {
+        assert!(
+            apps.iter().any(|a| a == want),
+            "{want} missing from {apps:?}"
+        );
     }
     let states = column_text(&b, "conn_state");
-    assert!(states.iter().any(|s| s == "REJ"), "the refused SIP connection");
+    assert!(
+        states.iter().any(|s| s == "REJ"),
+        "the refused SIP connection"
+    );
     assert!(states.iter().filter(|s| *s == "SF").count() >= 3);
     assert!(column_text(&b, "vlan_id").iter().any(|v| v == "100"));
     assert!(column_text(&b, "ip_version").iter().any(|v| v == "6"));

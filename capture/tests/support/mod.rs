@@ -1,6 +1,6 @@
 //! Helpers shared by the integration tests: running the real binary, reading
 //! its Parquet output back, writing small pcaps, and finding the corpus.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};

@@ -41,7 +41,14 @@ enum L4 {
 }
 
 impl Sample {
-    fn emit(&mut self, src: (&str, u16), dst: (&str, u16), l4: L4, payload: &[u8], vlan: Option<u16>) {
+    fn emit(
+        &mut self,
+        src: (&str, u16),
+        dst: (&str, u16),
+        l4: L4,
+        payload: &[u8],
+        vlan: Option<u16>,
+    ) {
         let (s, d): (IpAddr, IpAddr) = (src.0.parse().unwrap(), dst.0.parse().unwrap());
         let local = |ip: IpAddr| match ip {
             IpAddr::V4(a) => a.is_private(),
@@ -51,7 +58,10 @@ impl Sample {
         let dmac = if local(d) { mac_of(d) } else { GW_MAC };
         let eth = PacketBuilder::ethernet2(smac, dmac);
         let ip = match (s, d, vlan) {
-            (IpAddr::V4(a), IpAddr::V4(b), Some(v)) => eth.single_vlan(v.try_into().unwrap()).ipv4(a.octets(), b.octets(), 64),
+            (IpAddr::V4(a), IpAddr::V4(b), Some(v)) => {
+                eth.single_vlan(v.try_into().unwrap())
+                    .ipv4(a.octets(), b.octets(), 64)
+            }
             (IpAddr::V4(a), IpAddr::V4(b), None) => eth.ipv4(a.octets(), b.octets(), 64),
             (IpAddr::V6(a), IpAddr::V6(b), _) => eth.ipv6(a.octets(), b.octets(), 64),
             _ => unreachable!("mixed families"),
@@ -60,7 +70,11 @@ impl Sample {
         match l4 {
             L4::Udp => ip.udp(src.1, dst.1).write(&mut frame, payload).unwrap(),
             L4::Icmp { ty } => {
-                let b = if ty == 8 { ip.icmpv4_echo_request(7, 1) } else { ip.icmpv4_echo_reply(7, 1) };
+                let b = if ty == 8 {
+                    ip.icmpv4_echo_request(7, 1)
+                } else {
+                    ip.icmpv4_echo_reply(7, 1)
+                };
                 b.write(&mut frame, payload).unwrap()
             }
             L4::Tcp { flags } => {
@@ -90,7 +104,14 @@ impl Sample {
         self.w.frame(self.now, &frame);
     }
 
-    fn tcp(&mut self, a: (&str, u16), b: (&str, u16), flags: u8, payload: &[u8], vlan: Option<u16>) {
+    fn tcp(
+        &mut self,
+        a: (&str, u16),
+        b: (&str, u16),
+        flags: u8,
+        payload: &[u8],
+        vlan: Option<u16>,
+    ) {
         self.emit(a, b, L4::Tcp { flags }, payload, vlan);
         self.now += 700;
     }
@@ -101,7 +122,14 @@ impl Sample {
     }
 
     /// A TCP handshake, the given exchanges (client, server payloads), and a FIN close when `close`.
-    fn tcp_session(&mut self, c: (&str, u16), s: (&str, u16), exchanges: &[(Vec<u8>, Vec<u8>)], close: bool, vlan: Option<u16>) {
+    fn tcp_session(
+        &mut self,
+        c: (&str, u16),
+        s: (&str, u16),
+        exchanges: &[(Vec<u8>, Vec<u8>)],
+        close: bool,
+        vlan: Option<u16>,
+    ) {
         const SYN: u8 = 0x02;
         const ACK: u8 = 0x10;
         const PSH: u8 = 0x08;
@@ -199,7 +227,11 @@ fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, len: usize) -> Vec<u8> {
 
 fn dns_query(id: u16, name: &str, answer: Option<[u8; 4]>) -> Vec<u8> {
     let mut v = id.to_be_bytes().to_vec();
-    v.extend_from_slice(if answer.is_some() { &[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0] } else { &[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0] });
+    v.extend_from_slice(if answer.is_some() {
+        &[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]
+    } else {
+        &[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+    });
     for label in name.split('.') {
         v.push(label.len() as u8);
         v.extend_from_slice(label.as_bytes());
@@ -214,7 +246,11 @@ fn dns_query(id: u16, name: &str, answer: Option<[u8; 4]>) -> Vec<u8> {
 
 /// Writes the sample capture.
 pub fn write_sample(path: &Path) {
-    let mut s = Sample { w: PcapWriter::create(path, 1, 65535), now: T0, seqs: Default::default() };
+    let mut s = Sample {
+        w: PcapWriter::create(path, 1, 65535),
+        now: T0,
+        seqs: Default::default(),
+    };
     let client = "10.10.1.20";
     let v = Some(100);
     // ARP who-has for the gateway: not IP, counted as such.
@@ -228,12 +264,28 @@ pub fn write_sample(path: &Path) {
         s.now += 1000;
     }
     // DNS, then HTTPS to Teams.
-    s.udp((client, 53001), ("10.10.0.53", 53), &dns_query(0x1a2b, "teams.microsoft.com", None), v);
-    s.udp(("10.10.0.53", 53), (client, 53001), &dns_query(0x1a2b, "teams.microsoft.com", Some([52, 113, 194, 132])), v);
+    s.udp(
+        (client, 53001),
+        ("10.10.0.53", 53),
+        &dns_query(0x1a2b, "teams.microsoft.com", None),
+        v,
+    );
+    s.udp(
+        ("10.10.0.53", 53),
+        (client, 53001),
+        &dns_query(0x1a2b, "teams.microsoft.com", Some([52, 113, 194, 132])),
+        v,
+    );
     s.tcp_session(
         (client, 50500),
         ("52.113.194.132", 443),
-        &[(client_hello("teams.microsoft.com", "h2", 1), server_hello(2900, 1)), (tls_data(600, 2), tls_data(4000, 3))],
+        &[
+            (
+                client_hello("teams.microsoft.com", "h2", 1),
+                server_hello(2900, 1),
+            ),
+            (tls_data(600, 2), tls_data(4000, 3)),
+        ],
         true,
         v,
     );
@@ -241,7 +293,13 @@ pub fn write_sample(path: &Path) {
     s.tcp_session(
         (client, 50600),
         ("10.10.0.10", 5061),
-        &[(client_hello("pool01.contoso.com", "", 4), server_hello(1800, 4)), (tls_data(900, 5), tls_data(400, 6))],
+        &[
+            (
+                client_hello("pool01.contoso.com", "", 4),
+                server_hello(1800, 4),
+            ),
+            (tls_data(900, 5), tls_data(400, 6)),
+        ],
         false,
         v,
     );
@@ -252,7 +310,13 @@ pub fn write_sample(path: &Path) {
     s.tcp_session(
         (client, 50700),
         ("10.10.0.11", 8057),
-        &[(client_hello("webcon01.contoso.com", "", 7), server_hello(1500, 7)), (tls_data(300, 8), tls_data(2500, 9))],
+        &[
+            (
+                client_hello("webcon01.contoso.com", "", 7),
+                server_hello(1500, 7),
+            ),
+            (tls_data(300, 8), tls_data(2500, 9)),
+        ],
         true,
         v,
     );
@@ -260,19 +324,59 @@ pub fn write_sample(path: &Path) {
     let relay = ("52.114.76.10", 3478);
     let media = (client, 50010);
     s.udp(media, relay, &stun(0x0001, 1, &[]), v);
-    let xor = [0, 0x20, 0, 8, 0, 1, (50010u16 ^ 0x2112).to_be_bytes()[0], (50010u16 ^ 0x2112).to_be_bytes()[1], 203 ^ 0x21, 0 ^ 0x12, 113 ^ 0xa4, 9 ^ 0x42];
+    let xor = [
+        0,
+        0x20,
+        0,
+        8,
+        0,
+        1,
+        (50010u16 ^ 0x2112).to_be_bytes()[0],
+        (50010u16 ^ 0x2112).to_be_bytes()[1],
+    ];
+    // XOR-MAPPED-ADDRESS 203.0.113.9: the address XORed with the magic cookie.
+    let xor: Vec<u8> = xor
+        .iter()
+        .copied()
+        .chain(
+            [203u8, 0, 113, 9]
+                .iter()
+                .zip([0x21, 0x12, 0xa4, 0x42])
+                .map(|(a, m)| a ^ m),
+        )
+        .collect();
     s.udp(relay, media, &stun(0x0101, 1, &xor), v);
     for i in 0..250u16 {
-        s.udp(media, relay, &rtp(0, 4000 + i, 160 * u32::from(i), 0x1111_2222, 160), v);
-        s.udp(relay, media, &rtp(0, 9000 + i, 320 * u32::from(i), 0x3333_4444, 160), v);
+        s.udp(
+            media,
+            relay,
+            &rtp(0, 4000 + i, 160 * u32::from(i), 0x1111_2222, 160),
+            v,
+        );
+        s.udp(
+            relay,
+            media,
+            &rtp(0, 9000 + i, 320 * u32::from(i), 0x3333_4444, 160),
+            v,
+        );
         s.now += 19_400;
     }
     // Peer-to-peer audio with a colleague on another floor (internal).
     let peer = ("10.10.2.30", 50014);
     let me = (client, 50012);
     for i in 0..100u16 {
-        s.udp(me, peer, &rtp(8, 100 + i, 160 * u32::from(i), 0x5555_6666, 160), None);
-        s.udp(peer, me, &rtp(8, 700 + i, 160 * u32::from(i), 0x7777_8888, 160), None);
+        s.udp(
+            me,
+            peer,
+            &rtp(8, 100 + i, 160 * u32::from(i), 0x5555_6666, 160),
+            None,
+        );
+        s.udp(
+            peer,
+            me,
+            &rtp(8, 700 + i, 160 * u32::from(i), 0x7777_8888, 160),
+            None,
+        );
         s.now += 19_400;
     }
     // Exchange on premises relaying mail to Exchange Online Protection.
@@ -280,10 +384,23 @@ pub fn write_sample(path: &Path) {
         ("10.10.0.25", 40001),
         ("52.101.68.5", 25),
         &[
-            (Vec::new(), b"220 mail.protection.outlook.com Microsoft ESMTP MAIL Service ready\r\n".to_vec()),
-            (b"EHLO mail.contoso.com\r\n".to_vec(), b"250-mail.protection.outlook.com Hello\r\n250-STARTTLS\r\n250 SIZE 157286400\r\n".to_vec()),
-            (b"STARTTLS\r\n".to_vec(), b"220 2.0.0 SMTP server ready\r\n".to_vec()),
-            (client_hello("mail.protection.outlook.com", "", 10), server_hello(3000, 10)),
+            (
+                Vec::new(),
+                b"220 mail.protection.outlook.com Microsoft ESMTP MAIL Service ready\r\n".to_vec(),
+            ),
+            (
+                b"EHLO mail.contoso.com\r\n".to_vec(),
+                b"250-mail.protection.outlook.com Hello\r\n250-STARTTLS\r\n250 SIZE 157286400\r\n"
+                    .to_vec(),
+            ),
+            (
+                b"STARTTLS\r\n".to_vec(),
+                b"220 2.0.0 SMTP server ready\r\n".to_vec(),
+            ),
+            (
+                client_hello("mail.protection.outlook.com", "", 10),
+                server_hello(3000, 10),
+            ),
         ],
         true,
         None,
@@ -292,15 +409,33 @@ pub fn write_sample(path: &Path) {
     s.tcp_session(
         ("fd10:10::20", 50900),
         ("2603:1061:1300::1", 443),
-        &[(client_hello("contoso.sharepoint.com", "h2", 11), server_hello(2600, 11)), (tls_data(500, 12), tls_data(6000, 13))],
+        &[
+            (
+                client_hello("contoso.sharepoint.com", "h2", 11),
+                server_hello(2600, 11),
+            ),
+            (tls_data(500, 12), tls_data(6000, 13)),
+        ],
         true,
         None,
     );
     // ICMP echo to the Teams address.
     for i in 0..3 {
-        s.emit((client, 0), ("52.113.194.132", 0), L4::Icmp { ty: 8 }, &[i; 32], v);
+        s.emit(
+            (client, 0),
+            ("52.113.194.132", 0),
+            L4::Icmp { ty: 8 },
+            &[i; 32],
+            v,
+        );
         s.now += 15_000;
-        s.emit(("52.113.194.132", 0), (client, 0), L4::Icmp { ty: 0 }, &[i; 32], v);
+        s.emit(
+            ("52.113.194.132", 0),
+            (client, 0),
+            L4::Icmp { ty: 0 },
+            &[i; 32],
+            v,
+        );
         s.now += 1_000_000;
     }
     s.w.finish();
