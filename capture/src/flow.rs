@@ -283,98 +283,44 @@ impl FlowTable {
             self.now_us = p.ts_us;
         }
         let is_syn = p.tcp_flags & (SYN | ACK) == SYN && p.key.proto == 6;
-        let mut fresh = true;
+        // One hash lookup on the common path: an existing, live flow.
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
-            if p.ts_us >= deadline {
-                // Exactly what a sweep at the deadline would have done.
-                if !f.is_empty() {
-                    out.push(build_record(&self.ctx, &self.interface, &p.key, f, reason));
-                    self.counters.ended(reason);
-                }
-                if reason == EndReason::ActiveTimeout
-                    && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
-                {
-                    f.make_continuation();
-                    fresh = false;
-                } else {
-                    self.map.remove(&p.key);
-                }
-            } else if is_syn && f.closed_us.is_some() {
-                // A new connection on a closed 5-tuple.
-                out.push(build_record(
-                    &self.ctx,
-                    &self.interface,
-                    &p.key,
-                    f,
-                    EndReason::EndOfFlow,
-                ));
-                self.counters.ended(EndReason::EndOfFlow);
-                self.map.remove(&p.key);
+            if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
+                update(f, p, payload);
+                return;
+            }
+            let reason = if p.ts_us >= deadline {
+                reason
             } else {
-                fresh = false;
+                EndReason::EndOfFlow
+            };
+            if !f.is_empty() {
+                out.push(build_record(&self.ctx, &self.interface, &p.key, f, reason));
+                self.counters.ended(reason);
             }
+            // Exactly what a sweep at the deadline would have done: an active
+            // cut continues the flow, anything else (an idle gap, a close, a
+            // new SYN on a closed 5-tuple) starts a fresh one.
+            if reason == EndReason::ActiveTimeout
+                && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
+            {
+                f.make_continuation();
+                update(f, p, payload);
+                return;
+            }
+            self.map.remove(&p.key);
         }
-        if fresh {
-            if self.map.len() >= self.cfg.capacity {
-                self.evict_one(out);
-            }
-            let f = self.new_flow(p);
-            self.counters.flows_created += 1;
-            self.map.insert(p.key, f);
+        if self.map.len() >= self.cfg.capacity {
+            self.evict_one(out);
         }
-        let Some(f) = self.map.get_mut(&p.key) else {
-            return;
-        };
-        if f.is_empty() {
-            // First packet of this record (new flow or continuation).
-            f.flow_id = i64::try_from(p.seq).unwrap_or(i64::MAX);
-            f.first_us = p.ts_us;
-            f.icmp = p.icmp;
-        }
-        let side = if p.from_lo == f.src_is_lo {
-            Side::Src2Dst
-        } else {
-            Side::Dst2Src
-        };
-        let i = usize::from(side == Side::Dst2Src);
-        f.last_us = f.last_us.max(p.ts_us);
-        if let (Some(pk), Some(by), Some(pl), Some(fl)) = (
-            f.pkts.get_mut(i),
-            f.bytes.get_mut(i),
-            f.payload.get_mut(i),
-            f.flags.get_mut(i),
-        ) {
-            *pk += 1;
-            *by += u64::from(p.ip_len);
-            *pl += u64::from(p.payload_len);
-            *fl |= p.tcp_flags;
-        }
-        f.truncated += u64::from(p.truncated);
-        if p.key.proto == 6 && p.tcp_flags != 0 {
-            let mut h = 0u8;
-            if p.tcp_flags & (SYN | ACK) == SYN {
-                h |= H_SYN;
-            }
-            if p.tcp_flags & (SYN | ACK) == SYN | ACK {
-                h |= H_SYNACK;
-            }
-            if p.tcp_flags & FIN != 0 {
-                h |= H_FIN;
-            }
-            if p.tcp_flags & RST != 0 {
-                h |= H_RST;
-            }
-            f.tcp_hist |= if i == 0 { h } else { h << 4 };
-            let both_fin = f.tcp_hist & H_FIN != 0 && f.tcp_hist & (H_FIN << 4) != 0;
-            let rst = f.tcp_hist & (H_RST | (H_RST << 4)) != 0;
-            if (both_fin || rst) && f.closed_us.is_none() {
-                f.closed_us = Some(p.ts_us);
-            }
-        }
-        if f.classifier.wants_more() && !payload.is_empty() {
-            let transport = Transport::from_ip_proto(p.key.proto);
-            f.classifier.feed(&[], transport, side, payload);
+        let f = self.new_flow(p);
+        self.counters.flows_created += 1;
+        if let hashlink::linked_hash_map::RawEntryMut::Vacant(v) =
+            self.map.raw_entry_mut().from_key(&p.key)
+        {
+            let (_, f) = v.insert(p.key, f);
+            update(f, p, payload);
         }
     }
 
@@ -462,6 +408,61 @@ impl FlowTable {
         }
         self.now_us = i64::MIN;
         self.next_scan_us = i64::MIN;
+    }
+}
+
+/// Accounts one packet in a live flow record.
+#[inline]
+fn update(f: &mut Flow, p: &Pkt, payload: &[u8]) {
+    if f.is_empty() {
+        // First packet of this record (new flow or continuation).
+        f.flow_id = i64::try_from(p.seq).unwrap_or(i64::MAX);
+        f.first_us = p.ts_us;
+        f.icmp = p.icmp;
+    }
+    let side = if p.from_lo == f.src_is_lo {
+        Side::Src2Dst
+    } else {
+        Side::Dst2Src
+    };
+    let i = usize::from(side == Side::Dst2Src);
+    f.last_us = f.last_us.max(p.ts_us);
+    if let (Some(pk), Some(by), Some(pl), Some(fl)) = (
+        f.pkts.get_mut(i),
+        f.bytes.get_mut(i),
+        f.payload.get_mut(i),
+        f.flags.get_mut(i),
+    ) {
+        *pk += 1;
+        *by += u64::from(p.ip_len);
+        *pl += u64::from(p.payload_len);
+        *fl |= p.tcp_flags;
+    }
+    f.truncated += u64::from(p.truncated);
+    if p.key.proto == 6 && p.tcp_flags != 0 {
+        let mut h = 0u8;
+        if p.tcp_flags & (SYN | ACK) == SYN {
+            h |= H_SYN;
+        }
+        if p.tcp_flags & (SYN | ACK) == SYN | ACK {
+            h |= H_SYNACK;
+        }
+        if p.tcp_flags & FIN != 0 {
+            h |= H_FIN;
+        }
+        if p.tcp_flags & RST != 0 {
+            h |= H_RST;
+        }
+        f.tcp_hist |= if i == 0 { h } else { h << 4 };
+        let both_fin = f.tcp_hist & H_FIN != 0 && f.tcp_hist & (H_FIN << 4) != 0;
+        let rst = f.tcp_hist & (H_RST | (H_RST << 4)) != 0;
+        if (both_fin || rst) && f.closed_us.is_none() {
+            f.closed_us = Some(p.ts_us);
+        }
+    }
+    if f.classifier.wants_more() && !payload.is_empty() {
+        let transport = Transport::from_ip_proto(p.key.proto);
+        f.classifier.feed(&[], transport, side, payload);
     }
 }
 
