@@ -390,8 +390,18 @@ impl FlowTable {
     /// `end_us` is the time the input ended (the reader's last packet time),
     /// so every worker judges deadlines against the same clock.
     pub fn flush(&mut self, end_us: i64, out: &mut Vec<FlowRecord>) {
+        while !self.flush_some(end_us, usize::MAX, out) {}
+    }
+
+    /// Ends up to `max` flows as [`FlowTable::flush`] does, longest-idle
+    /// first, so a caller can hand records on in bounded chunks. Returns true
+    /// when the table is empty (and resets its clock for the next input).
+    pub fn flush_some(&mut self, end_us: i64, max: usize, out: &mut Vec<FlowRecord>) -> bool {
         let now = self.now_us.max(end_us);
-        for (k, f) in self.map.drain() {
+        for _ in 0..max {
+            let Some((k, f)) = self.map.pop_front() else {
+                break;
+            };
             if f.is_empty() {
                 continue;
             }
@@ -406,8 +416,12 @@ impl FlowTable {
             out.push(build_record(&self.ctx, &self.interface, &k, &f, reason));
             self.counters.ended(reason);
         }
-        self.now_us = i64::MIN;
-        self.next_scan_us = i64::MIN;
+        if self.map.is_empty() {
+            self.now_us = i64::MIN;
+            self.next_scan_us = i64::MIN;
+            return true;
+        }
+        false
     }
 }
 

@@ -202,7 +202,11 @@ fn worker_thread(
                 let _ = pool.try_send(b);
             }
             WorkMsg::EndOfSource(end_us) => {
-                table.flush(end_us, &mut out);
+                // In chunks: the bounded writer channel then caps how many
+                // finished records are in memory at once.
+                while !table.flush_some(end_us, RECORDS_PER_SEND, &mut out) {
+                    send(&mut out);
+                }
                 send(&mut out);
             }
         }

@@ -9,6 +9,7 @@
 
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
+use std::sync::Arc;
 
 /// How many payload-carrying packets per direction a flow may be inspected for.
 pub const DEFAULT_PACKET_BUDGET: u8 = 8;
@@ -51,7 +52,7 @@ pub struct Classification {
     /// `traffic_type` column.
     pub traffic_type: TrafficType,
     /// `service` (Office 365 / SfB service family), when known.
-    pub service: Option<String>,
+    pub service: Option<Arc<str>>,
     /// `server_name` (SNI, SIP host...), when known.
     pub server_name: Option<String>,
 }
@@ -59,7 +60,7 @@ pub struct Classification {
 /// Per-flow classification state. Small: it lives in every flow-table entry.
 #[derive(Clone, Debug)]
 pub struct FlowClassifier {
-    port_label: Option<(AppProtocol, TrafficType, Option<String>)>,
+    port_label: Option<(AppProtocol, TrafficType, Option<Arc<str>>)>,
     payload_label: Option<AppProtocol>,
     fed: [u8; 2],
     budget: u8,

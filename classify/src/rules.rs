@@ -7,6 +7,7 @@
 use crate::vocab::{AppProtocol, TrafficType, Transport};
 use serde::Deserialize;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The built-in port rules (`signatures/ports.toml`).
 pub const DEFAULT_PORTS_TOML: &str = include_str!("../../signatures/ports.toml");
@@ -64,7 +65,7 @@ pub struct PortRule {
     /// The traffic type it assigns.
     pub traffic_type: TrafficType,
     /// The service it names, if any.
-    pub service: Option<String>,
+    pub service: Option<Arc<str>>,
     /// Whether the rule lists a wide range (more than 16 ports), such as a
     /// media port range: weak evidence of which end is the server.
     pub wide: bool,
@@ -168,7 +169,7 @@ impl PortRules {
             self.rules.push(PortRule {
                 app_protocol: app,
                 traffic_type,
-                service: r.service,
+                service: r.service.map(Arc::from),
                 wide,
             });
             let idx = u16::try_from(self.rules.len()).unwrap_or(u16::MAX);
