@@ -536,6 +536,22 @@ mod test {
     }
 
     #[test]
+    fn row_groups_hold_128ki_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("big.parquet");
+        let mut sink = ParquetSink::create(&out, opts()).unwrap();
+        let rec = FlowRecord::example();
+        let chunk: Vec<FlowRecord> = (0..10_000).map(|_| rec.clone()).collect();
+        for _ in 0..30 {
+            sink.write(&chunk).unwrap();
+        }
+        assert_eq!(sink.finish(vec![]).unwrap(), 300_000);
+        let r = ParquetRecordBatchReaderBuilder::try_new(File::open(&out).unwrap()).unwrap();
+        let groups: Vec<i64> = r.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        assert_eq!(groups, vec![131_072, 131_072, 37_856]);
+    }
+
+    #[test]
     fn dropped_sink_leaves_no_file_and_keeps_old_output() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("flows.parquet");
