@@ -14,6 +14,7 @@
 
 pub mod classifier;
 pub mod community_id;
+pub mod dissect;
 pub mod prefix;
 pub mod rules;
 pub mod vocab;

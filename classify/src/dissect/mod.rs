@@ -1,0 +1,6 @@
+//! Payload dissectors: one module per protocol, each a pure function over
+//! payload bytes that answers certain, need more, or not mine. They hold no
+//! state; the per-flow classifier keeps what must span packets.
+
+pub mod cursor;
+pub mod tls;
