@@ -3,4 +3,5 @@
 //! state; the per-flow classifier keeps what must span packets.
 
 pub mod cursor;
+pub mod sip;
 pub mod tls;
