@@ -4,4 +4,5 @@
 
 pub mod cursor;
 pub mod sip;
+pub mod stun;
 pub mod tls;

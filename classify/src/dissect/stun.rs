@@ -1,0 +1,348 @@
+//! STUN and TURN (RFC 5389/8489 with the magic cookie, classic RFC 3489,
+//! Microsoft's draft-era MS-TURN whose first attribute is MAGIC-COOKIE, TURN
+//! ChannelData), with the framings seen over TCP: RFC 4571 length prefix and
+//! the MS-TURN 4-byte header ([MS-TURN] 2.1.4). Reads the addresses that let
+//! other flows be correlated (XOR-MAPPED-, XOR-RELAYED-ADDRESS).
+
+use super::cursor::Cursor;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+/// RFC 5389 magic cookie.
+pub const MAGIC: u32 = 0x2112_a442;
+/// MS-TURN's MAGIC-COOKIE attribute value.
+pub const MS_MAGIC: u32 = 0x72c6_4bc6;
+
+/// Which dialect a message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    /// RFC 5389/8489 (magic cookie in the header).
+    Rfc5389,
+    /// RFC 3489, no cookie.
+    Classic,
+    /// MS-TURN: no cookie in the header, MAGIC-COOKIE attribute first.
+    MsTurn,
+}
+
+/// One STUN message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StunMessage {
+    /// The dialect.
+    pub dialect: Dialect,
+    /// Message type (method and class).
+    pub msg_type: u16,
+    /// A Microsoft attribute (MS-VERSION, MS-SEQUENCE-NUMBER, ...) was present.
+    pub microsoft: bool,
+    /// XOR-MAPPED-ADDRESS (or MAPPED-ADDRESS for classic STUN).
+    pub mapped: Option<SocketAddr>,
+    /// XOR-RELAYED-ADDRESS.
+    pub relayed: Option<SocketAddr>,
+}
+
+/// Outcome of looking at a payload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StunProbe {
+    /// A STUN message.
+    Message(StunMessage),
+    /// TURN ChannelData (channel 0x4000-0x7FFF) with a consistent length.
+    ChannelData,
+    /// Not STUN.
+    NotStun,
+}
+
+// Attributes that only Microsoft's stacks send (domain.md §2.4).
+fn is_microsoft_attr(t: u16) -> bool {
+    matches!(
+        t,
+        0x8008 | 0x8020 | 0x8050 | 0x8054 | 0x8055 | 0x8056
+            ..=0x8068 | 0x8070 | 0x8090 | 0x8095 | 0x24df | 0x3802 | 0x8036 | 0x0800 | 0x8006
+    ) || t == 0x000f
+}
+
+fn xor_addr(v: &[u8], tid: &[u8]) -> Option<SocketAddr> {
+    let mut c = Cursor::new(v);
+    c.skip(1)?;
+    let family = c.u8()?;
+    let port = c.u16()? ^ 0x2112;
+    let ip = match family {
+        1 => IpAddr::V4(Ipv4Addr::from(c.u32()? ^ MAGIC)),
+        2 => {
+            let raw = c.bytes(16)?;
+            let mut key = MAGIC.to_be_bytes().to_vec();
+            key.extend_from_slice(tid);
+            let mut o = [0u8; 16];
+            for (i, b) in o.iter_mut().enumerate() {
+                *b = raw.get(i)? ^ key.get(i)?;
+            }
+            IpAddr::V6(Ipv6Addr::from(o))
+        }
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+fn plain_addr(v: &[u8]) -> Option<SocketAddr> {
+    let mut c = Cursor::new(v);
+    c.skip(1)?;
+    let family = c.u8()?;
+    let port = c.u16()?;
+    let ip = match family {
+        1 => IpAddr::V4(Ipv4Addr::from(c.u32()?)),
+        2 => IpAddr::V6(Ipv6Addr::from(<[u8; 16]>::try_from(c.bytes(16)?).ok()?)),
+        _ => return None,
+    };
+    Some(SocketAddr::new(ip, port))
+}
+
+const CLASSIC_TYPES: &[u16] = &[0x0001, 0x0101, 0x0111, 0x0002, 0x0102, 0x0112];
+const MS_TYPES: &[u16] = &[
+    0x0003, 0x0103, 0x0113, 0x0004, 0x0115, 0x0006, 0x0106, 0x0116, 0x0001, 0x0101, 0x0111,
+];
+
+/// Parses one STUN message that fills `b` exactly.
+fn parse_message(b: &[u8]) -> Option<StunMessage> {
+    let mut c = Cursor::new(b);
+    let msg_type = c.u16()?;
+    let len = usize::from(c.u16()?);
+    if msg_type & 0xc000 != 0 || len % 4 != 0 || len + 20 != b.len() {
+        return None;
+    }
+    let cookie = c.u32()?;
+    let tid = c.bytes(12)?;
+    let mut attrs = Cursor::new(c.bytes(len)?);
+    let mut msg = StunMessage {
+        dialect: Dialect::Classic,
+        msg_type,
+        microsoft: false,
+        mapped: None,
+        relayed: None,
+    };
+    let mut first = true;
+    while attrs.remaining() > 0 {
+        let t = attrs.u16()?;
+        let l = usize::from(attrs.u16()?);
+        let v = attrs.bytes(l)?;
+        // Attributes are padded to 4 bytes; accept a missing last pad.
+        let pad = (4 - l % 4) % 4;
+        if attrs.remaining() >= pad {
+            attrs.skip(pad)?;
+        }
+        if first && t == 0x000f && v == MS_MAGIC.to_be_bytes() {
+            msg.dialect = Dialect::MsTurn;
+        }
+        first = false;
+        msg.microsoft |= is_microsoft_attr(t);
+        match t {
+            0x0020 | 0x8020 if cookie == MAGIC => {
+                msg.mapped = msg.mapped.or_else(|| xor_addr(v, tid))
+            }
+            0x0016 if cookie == MAGIC => msg.relayed = xor_addr(v, tid),
+            0x0001 => msg.mapped = msg.mapped.or_else(|| plain_addr(v)),
+            _ => {}
+        }
+    }
+    if cookie == MAGIC {
+        msg.dialect = Dialect::Rfc5389;
+    } else if msg.dialect == Dialect::MsTurn {
+        if !MS_TYPES.contains(&msg_type) {
+            return None;
+        }
+    } else if !CLASSIC_TYPES.contains(&msg_type) {
+        return None;
+    }
+    Some(msg)
+}
+
+/// Parses a UDP payload.
+pub fn parse_udp(p: &[u8]) -> StunProbe {
+    if let Some(m) = parse_message(p) {
+        return StunProbe::Message(m);
+    }
+    // Microsoft multiplexed TURN: 0xFF10, length, 8-byte session id, message.
+    if let [0xff, 0x10, hi, lo, rest @ ..] = p {
+        if usize::from(u16::from_be_bytes([*hi, *lo])) == rest.len() {
+            if let Some(m) = rest.get(8..).and_then(parse_message) {
+                return StunProbe::Message(m);
+            }
+        }
+    }
+    if is_channel_data(p, false) {
+        return StunProbe::ChannelData;
+    }
+    StunProbe::NotStun
+}
+
+/// Parses the start of a TCP segment: bare messages (TURN over TCP, RFC
+/// 6062, several back to back), RFC 4571 length-prefixed, or MS-TURN framed.
+pub fn parse_tcp(p: &[u8]) -> StunProbe {
+    // MS-TURN framing: type 2 (control) or 3 (data), zero, length of the rest.
+    if let [2 | 3, 0, hi, lo, rest @ ..] = p {
+        let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+        if let Some(m) = rest.get(..n).and_then(parse_message) {
+            return StunProbe::Message(m);
+        }
+    }
+    // RFC 4571: a 2-byte length, then the message.
+    if let [hi, lo, rest @ ..] = p {
+        let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+        if let Some(m) = rest.get(..n).and_then(parse_message) {
+            return StunProbe::Message(m);
+        }
+    }
+    // Bare: the first message's own length says where it ends.
+    if let [_, _, hi, lo, ..] = p {
+        let n = usize::from(u16::from_be_bytes([*hi, *lo])) + 20;
+        if let Some(m) = p.get(..n).and_then(parse_message) {
+            if m.dialect == Dialect::Rfc5389 {
+                return StunProbe::Message(m);
+            }
+        }
+    }
+    if is_channel_data(p, true) {
+        return StunProbe::ChannelData;
+    }
+    StunProbe::NotStun
+}
+
+fn is_channel_data(p: &[u8], tcp: bool) -> bool {
+    match p {
+        [a, b, hi, lo, rest @ ..] => {
+            let ch = u16::from_be_bytes([*a, *b]);
+            let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+            let padded = n.div_ceil(4) * 4;
+            (0x4000..=0x7fff).contains(&ch)
+                && n > 0
+                && (rest.len() == n
+                    || (tcp || rest.len() == padded) && rest.len() >= n && rest.len() <= padded)
+        }
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn hex(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    // Real messages from the corpus.
+    const CLASSIC_REQ: &str = "000100089429ef88294dd52632c72931cb8dbb4c0003000400000000"; // stun_classic.pcap #1
+    const CLASSIC_RESP: &str = "0101000c9429ef88294dd52632c72931cb8dbb4c000100080001d70aac103fe0"; // #2
+    const TEAMS_RESP: &str = "010100342112a442567009c2ae00e698d98f01908070000400000007002000080001e24473a09b3900080014081c187c4cf903476de30538dee3554682a1e5d080280004513d0c54"; // stun_msteams_unidir.pcapng #1
+    const SKYPE_REQ: &str = "000100542112a442c55a4fdfde0c325e304c60c700060009677070653a7a57796b000000002400046efffeff802a00080000000000bf43178054000131000000807000040000000300080014c3926666385c09a134e40a0c6c2ef3061a8b62ab802800041fb59b6b"; // skype-conference-call.pcap #1
+    const TCP_TWO: &str = "000300082112a442704b6e453952586746596c590019000411000000"; // stun_tcp_multiple_msgs_same_pkt.pcap #2
+
+    #[test]
+    fn real_messages() {
+        let StunProbe::Message(m) = parse_udp(&hex(CLASSIC_REQ)) else {
+            panic!()
+        };
+        assert_eq!((m.dialect, m.msg_type), (Dialect::Classic, 1));
+        let StunProbe::Message(m) = parse_udp(&hex(CLASSIC_RESP)) else {
+            panic!()
+        };
+        assert_eq!(
+            m.mapped.unwrap().to_string(),
+            "172.16.63.224:55050",
+            "as tshark decodes it"
+        );
+        let StunProbe::Message(m) = parse_udp(&hex(TEAMS_RESP)) else {
+            panic!()
+        };
+        assert_eq!(
+            (m.dialect, m.microsoft),
+            (Dialect::Rfc5389, true),
+            "MS-IMPLEMENTATION-VERSION 0x8070"
+        );
+        assert_eq!(
+            m.mapped.unwrap().to_string(),
+            "82.178.63.123:50006",
+            "as tshark decodes it"
+        );
+        let StunProbe::Message(m) = parse_udp(&hex(SKYPE_REQ)) else {
+            panic!()
+        };
+        assert!(m.microsoft);
+        let mut two = hex(TCP_TWO);
+        two.extend(hex(TCP_TWO));
+        let StunProbe::Message(m) = parse_tcp(&two) else {
+            panic!()
+        };
+        assert_eq!(
+            m.msg_type, 3,
+            "Allocate over TCP, two messages in one segment"
+        );
+    }
+
+    #[test]
+    fn framings_and_ms_turn() {
+        let msg = hex(TEAMS_RESP);
+        let mut rfc4571 = (msg.len() as u16).to_be_bytes().to_vec();
+        rfc4571.extend(&msg);
+        assert!(matches!(parse_tcp(&rfc4571), StunProbe::Message(_)));
+        let mut ms = vec![2, 0];
+        ms.extend((msg.len() as u16).to_be_bytes());
+        ms.extend(&msg);
+        assert!(matches!(parse_tcp(&ms), StunProbe::Message(_)));
+        // MS-TURN Allocate: no cookie, MAGIC-COOKIE attribute first.
+        let mut m = vec![0, 3, 0, 8];
+        m.extend([7u8; 16]);
+        m.extend([0, 0x0f, 0, 4, 0x72, 0xc6, 0x4b, 0xc6]);
+        let StunProbe::Message(s) = parse_udp(&m) else {
+            panic!()
+        };
+        assert_eq!((s.dialect, s.microsoft), (Dialect::MsTurn, true));
+        // Multiplexed TURN wrapper.
+        let mut mux = vec![0xff, 0x10];
+        mux.extend(((msg.len() + 8) as u16).to_be_bytes());
+        mux.extend([9u8; 8]);
+        mux.extend(&msg);
+        assert!(matches!(parse_udp(&mux), StunProbe::Message(_)));
+        assert_eq!(
+            parse_udp(&[0x40, 0x01, 0, 4, 1, 2, 3, 4]),
+            StunProbe::ChannelData
+        );
+    }
+
+    #[test]
+    fn not_stun() {
+        let rtcp =
+            hex("80c90005000003e85445413b6f681514fa9c98c95d7a5cf38000a15e01e3e4b990e8e3fcd2e170");
+        assert_eq!(parse_udp(&rtcp), StunProbe::NotStun);
+        assert_eq!(parse_udp(b"GET / HTTP/1.1\r\n"), StunProbe::NotStun);
+        let mut bad_len = hex(TEAMS_RESP);
+        bad_len[3] ^= 4;
+        assert_eq!(parse_udp(&bad_len), StunProbe::NotStun);
+        // Cookie-less, unknown type: not classic STUN.
+        let mut m = hex(CLASSIC_REQ);
+        m[1] = 0x33;
+        assert_eq!(parse_udp(&m), StunProbe::NotStun);
+    }
+
+    #[test]
+    fn every_truncation_and_mutation_is_safe() {
+        for s in [CLASSIC_RESP, TEAMS_RESP, SKYPE_REQ] {
+            let m = hex(s);
+            for cut in 0..m.len() {
+                assert!(
+                    matches!(
+                        parse_udp(&m[..cut]),
+                        StunProbe::NotStun | StunProbe::ChannelData
+                    ),
+                    "cut {cut} of {s}"
+                );
+                let _ = parse_tcp(&m[..cut]);
+            }
+            for i in 0..m.len() {
+                let mut x = m.clone();
+                x[i] ^= 0xff;
+                let _ = parse_udp(&x);
+                let _ = parse_tcp(&x);
+            }
+        }
+    }
+}
