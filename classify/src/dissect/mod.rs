@@ -3,6 +3,10 @@
 //! state; the per-flow classifier keeps what must span packets.
 
 pub mod cursor;
+pub mod dns;
+pub mod dtls;
+pub mod rtp;
 pub mod sip;
 pub mod stun;
+pub mod text;
 pub mod tls;
