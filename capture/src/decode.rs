@@ -132,18 +132,10 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
             } else {
                 40 + u32::from(plen)
             };
-            let mut frag = None;
-            for ext in v6.extensions().clone() {
-                if let etherparse::Ipv6ExtensionSlice::Fragment(f) = ext {
-                    if f.is_fragmenting_payload() {
-                        frag = Some(Frag {
-                            id: f.identification(),
-                            first: f.fragment_offset().value() == 0,
-                            more: f.more_fragments(),
-                        });
-                    }
-                }
-            }
+            // Walked by hand: etherparse 0.21's extension iterator trusts
+            // header lengths the lax parser did not check (out-of-bounds
+            // get_unchecked on a cut destination-options header).
+            let frag = ipv6_fragment(ip_bytes);
             (len, frag)
         }
     };
@@ -209,6 +201,39 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
 
 /// (sender, receiver, protocol, fragment id).
 type FragKey = (IpAddr, IpAddr, u8, u32);
+
+/// The IPv6 fragment header, found by walking the extension-header chain
+/// with bounds checks (hop-by-hop, routing, destination options, AH).
+pub fn ipv6_fragment(ip: &[u8]) -> Option<Frag> {
+    let mut next = *ip.get(6)?;
+    let mut at = 40usize;
+    for _ in 0..8 {
+        match next {
+            44 => {
+                let h = ip.get(at..at + 8)?;
+                let off_flags = u16::from_be_bytes([*h.get(2)?, *h.get(3)?]);
+                let id = u32::from_be_bytes([*h.get(4)?, *h.get(5)?, *h.get(6)?, *h.get(7)?]);
+                let offset = off_flags >> 3;
+                let more = off_flags & 1 == 1;
+                return (offset != 0 || more).then_some(Frag {
+                    id,
+                    first: offset == 0,
+                    more,
+                });
+            }
+            0 | 43 | 60 => {
+                next = *ip.get(at)?;
+                at = at.checked_add((usize::from(*ip.get(at + 1)?) + 1) * 8)?;
+            }
+            51 => {
+                next = *ip.get(at)?;
+                at = at.checked_add((usize::from(*ip.get(at + 1)?) + 2) * 4)?;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
 
 /// Remembers the ports of first fragments so later fragments join the flow.
 ///
@@ -373,6 +398,35 @@ mod test {
         // The last fragment removed the entry: a stray repeat is untracked.
         let mut d3 = decode(LinkType::Raw, &second, second.len() as u32).unwrap();
         assert!(!t.resolve(&mut d3));
+    }
+
+    #[test]
+    fn ipv6_fragment_walk_is_bounded() {
+        // Fuzz finding: a destination-options header cut short made
+        // etherparse's iterator read out of bounds; the walk just stops.
+        let cut = [0x60u8, 0, 0, 0, 0, 8, 60, 64]
+            .iter()
+            .copied()
+            .chain([0u8; 32])
+            .chain([44u8, 5])
+            .collect::<Vec<_>>();
+        assert_eq!(ipv6_fragment(&cut), None);
+        // Hop-by-hop (8 bytes), then a first fragment with more to come.
+        let mut p = vec![0x60, 0, 0, 0, 0, 24, 0, 64];
+        p.extend([0u8; 32]);
+        p.extend([44, 0, 0, 0, 0, 0, 0, 0]);
+        p.extend([17, 0, 0, 1, 0xde, 0xad, 0xbe, 0xef]);
+        assert_eq!(
+            ipv6_fragment(&p),
+            Some(Frag {
+                id: 0xdead_beef,
+                first: true,
+                more: true
+            })
+        );
+        for n in 0..p.len() {
+            assert_eq!(ipv6_fragment(&p[..n]), None);
+        }
     }
 
     #[test]
