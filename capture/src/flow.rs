@@ -13,7 +13,10 @@ use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
 use pathlens_classify::prefix::{FlowDirection, LocalNets};
-use pathlens_classify::{EndReason, FlowClassifier, FlowKey, Side, Signatures, Transport};
+use pathlens_classify::{
+    AppSource, EndReason, FlowClassifier, FlowKey, FlowShape, Side, Signatures, TrafficType,
+    Transport,
+};
 use pathlens_export::{ConnState, FlowRecord};
 use std::sync::Arc;
 
@@ -287,7 +290,7 @@ impl FlowTable {
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
             if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
-                update(f, p, payload);
+                update(f, p, payload, &self.ctx.signatures);
                 return;
             }
             let reason = if p.ts_us >= deadline {
@@ -306,7 +309,7 @@ impl FlowTable {
                 && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
             {
                 f.make_continuation();
-                update(f, p, payload);
+                update(f, p, payload, &self.ctx.signatures);
                 return;
             }
             self.map.remove(&p.key);
@@ -320,7 +323,7 @@ impl FlowTable {
             self.map.raw_entry_mut().from_key(&p.key)
         {
             let (_, f) = v.insert(p.key, f);
-            update(f, p, payload);
+            update(f, p, payload, &self.ctx.signatures);
         }
     }
 
@@ -427,7 +430,7 @@ impl FlowTable {
 
 /// Accounts one packet in a live flow record.
 #[inline]
-fn update(f: &mut Flow, p: &Pkt, payload: &[u8]) {
+fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures) {
     if f.is_empty() {
         // First packet of this record (new flow or continuation).
         f.flow_id = i64::try_from(p.seq).unwrap_or(i64::MAX);
@@ -475,8 +478,7 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8]) {
         }
     }
     if f.classifier.wants_more() && !payload.is_empty() {
-        let transport = Transport::from_ip_proto(p.key.proto);
-        f.classifier.feed(&[], transport, side, payload);
+        f.classifier.feed(sig, side, payload);
     }
 }
 
@@ -515,7 +517,13 @@ fn build_record(
         dst
     };
     let m = ctx.local.lookup(remote);
-    let class = f.classifier.result();
+    let shape = FlowShape {
+        src2dst_packets: f.pkts[0],
+        dst2src_packets: f.pkts[1],
+        payload_bytes: f.payload[0] + f.payload[1],
+        duration_us: f.last_us - f.first_us,
+    };
+    let class = f.classifier.result(&ctx.signatures, &shape);
     FlowRecord {
         flow_id: f.flow_id,
         interface: Arc::clone(iface),
@@ -543,10 +551,18 @@ fn build_record(
         src2dst_tcp_flags: f.flags[0],
         dst2src_tcp_flags: f.flags[1],
         conn_state: (transport == Transport::Tcp).then(|| f.conn_state()),
-        app_protocol: class.app_protocol,
-        app_protocol_source: class.source,
-        traffic_type: class.traffic_type,
+        app_protocol: class.app(),
+        app_protocol_source: class.source.unwrap_or(AppSource::None),
+        traffic_type: class.traffic_type.unwrap_or(TrafficType::Other),
         server_name: class.server_name,
+        alpn: class.alpn,
+        tls_version: class.tls_version,
+        sip_method: class.sip_method,
+        sip_user_agent: class.sip_user_agent,
+        starttls: class.starttls,
+        stun_seen: class.stun_seen,
+        media_over_tcp: class.media_over_tcp,
+        service: class.service,
         local_src,
         local_dst,
         direction: FlowDirection::from_locality(local_src, local_dst),

@@ -62,6 +62,15 @@ const GOLDEN_COLUMNS: &[&str] = &[
     "direction",
     "egress_label",
     "egress_prefix",
+    "server_name",
+    "alpn",
+    "tls_version",
+    "sip_method",
+    "sip_user_agent",
+    "starttls",
+    "stun_seen",
+    "media_over_tcp",
+    "service",
 ];
 
 #[test]
@@ -113,14 +122,7 @@ fn sample_flows_match_the_golden_file() {
     assert_eq!(c["not_ip"], 2, "two ARP frames");
     let apps = column_text(&b, "app_protocol");
     for want in [
-        "dns",
-        "https",
-        "sip_tls",
-        "sip",
-        "psom",
-        "stun_turn",
-        "rtp",
-        "smtp",
+        "dns", "https", "sip_tls", "sip", "psom", "srtp", "rtp", "smtp",
     ] {
         assert!(
             apps.iter().any(|a| a == want),
@@ -135,4 +137,28 @@ fn sample_flows_match_the_golden_file() {
     assert!(states.iter().filter(|s| *s == "SF").count() >= 3);
     assert!(column_text(&b, "vlan_id").iter().any(|v| v == "100"));
     assert!(column_text(&b, "ip_version").iter().any(|v| v == "6"));
+    // What the payload dissectors read.
+    let names = column_text(&b, "server_name");
+    for n in [
+        "teams.microsoft.com",
+        "pool01.contoso.com",
+        "contoso.sharepoint.com",
+        "mail.contoso.com",
+    ] {
+        assert!(names.iter().any(|x| x == n), "{n} missing from {names:?}");
+    }
+    let row = |col: &str, app: &str| -> String {
+        let i = apps.iter().position(|a| a == app).unwrap();
+        column_text(&b, col)[i].clone()
+    };
+    assert_eq!(row("stun_seen", "srtp"), "true", "STUN before the media");
+    assert_eq!(row("starttls", "smtp"), "true");
+    let by_name = |col: &str, name: &str| -> String {
+        let i = names.iter().position(|n| n == name).unwrap();
+        column_text(&b, col)[i].clone()
+    };
+    assert_eq!(by_name("service", "teams.microsoft.com"), "skype_teams");
+    assert_eq!(by_name("service", "contoso.sharepoint.com"), "sharepoint");
+    assert_eq!(by_name("alpn", "teams.microsoft.com"), "h2");
+    assert_eq!(by_name("tls_version", "teams.microsoft.com"), "TLS 1.3");
 }

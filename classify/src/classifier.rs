@@ -1,37 +1,41 @@
-//! The per-flow classifier: combines port rules with the evidence of payload
-//! dissectors over the first packets of each direction.
+//! The per-flow classifier: combines the evidence of the payload dissectors
+//! over the first packets of each direction with port rules, server-name
+//! rules and the flow's shape.
 //!
 //! A worker creates one [`FlowClassifier`] per flow and feeds it the transport
-//! payload of each packet while [`FlowClassifier::wants_more`] is true; once the
-//! flow is decided (or the packet budget is spent) the worker stops calling it,
-//! so decided flows cost only counters. Payload evidence outranks port
-//! evidence (domain.md §1.3).
+//! payload of each packet while [`FlowClassifier::wants_more`] is true; once
+//! the flow is decided (or the packet budget is spent) the inspection state is
+//! dropped and decided flows cost only counters. Payload evidence outranks
+//! port evidence (domain.md §1.3).
+//!
+//! The rules, in order, for the class of a flow:
+//! 1. DTLS records: `dtls` (ICE flows that carry STUN then DTLS-SRTP too).
+//! 2. RTP confirmed across packets (version 2, one SSRC, sequence and
+//!    timestamp advancing): `srtp` when the same flow also carried RFC 5389
+//!    STUN (ICE stacks key SRTP over it) or a Microsoft STUN attribute, else
+//!    `rtp`. A flow with only valid RTCP compounds is `rtcp`.
+//! 3. STUN/TURN messages and nothing else: `stun_turn`.
+//! 4. A TLS hello: the class a server-name rule gives (`sip_tls`, `psom`),
+//!    else the mail, XMPP, SIP-TLS or PSOM class of the port (implicit TLS,
+//!    5061, 8057), else `https` when either port is 443, else `tls`.
+//! 5. Clear-text SIP, HTTP, SMTP, POP3, IMAP, XMPP, DNS from their first
+//!    lines or headers; a mail or XMPP session that then sends STARTTLS keeps
+//!    its class with `starttls = true`.
+//! 6. Payload inspected but none of the above: `other`.
+//! 7. No payload seen: the port rule, then `unknown`.
+//!
+//! Behaviour, judged when the record is written: a TCP flow to a
+//! media-capable port (443, 3478-3481, 50000-59999) with media cadence (many
+//! small packets both ways at a steady rate) is media over TCP.
 
+use crate::dissect::{dns, dtls, rtp, sip, stun, text, tls};
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-/// How many payload-carrying packets per direction a flow may be inspected for.
-pub const DEFAULT_PACKET_BUDGET: u8 = 8;
-
-/// What a dissector concluded from one payload.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Probe {
-    /// The payload is this protocol.
-    Certain(AppProtocol),
-    /// It could be this protocol; more packets are needed.
-    NeedMore,
-    /// It is not this protocol.
-    NotMine,
-}
-
-/// A payload dissector: a pure function over one packet's transport payload.
-pub trait Dissector: Send + Sync {
-    /// A short name for counters and debugging.
-    fn name(&self) -> &'static str;
-    /// Looks at one payload sent in direction `side`.
-    fn probe(&self, transport: Transport, side: Side, payload: &[u8]) -> Probe;
-}
+/// Payload-carrying packets per direction a flow is inspected for.
+pub const PACKET_BUDGET: u8 = 16;
 
 /// Whether the classifier wants more packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,123 +47,544 @@ pub enum Progress {
 }
 
 /// The labels a classifier gives a flow.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Classification {
     /// `app_protocol` column.
-    pub app_protocol: AppProtocol,
+    pub app_protocol: Option<AppProtocol>,
     /// `app_protocol_source` column.
-    pub source: AppSource,
+    pub source: Option<AppSource>,
     /// `traffic_type` column.
-    pub traffic_type: TrafficType,
-    /// `service` (Office 365 / SfB service family), when known.
+    pub traffic_type: Option<TrafficType>,
+    /// `service` (SfB/Teams, Exchange, SharePoint, common), when known.
     pub service: Option<Arc<str>>,
-    /// `server_name` (SNI, SIP host...), when known.
+    /// `server_name`: TLS SNI, SIP request host, HTTP Host, SMTP HELO name.
     pub server_name: Option<String>,
+    /// `alpn`: the first ALPN id offered.
+    pub alpn: Option<String>,
+    /// `tls_version`: highest offered by the client or chosen by the server.
+    pub tls_version: Option<&'static str>,
+    /// `sip_method`: the first SIP request method.
+    pub sip_method: Option<&'static str>,
+    /// `sip_user_agent`: User-Agent or Server header.
+    pub sip_user_agent: Option<String>,
+    /// `starttls`: a mail or XMPP session upgraded to TLS.
+    pub starttls: bool,
+    /// `stun_seen`: STUN/TURN messages were seen on the flow.
+    pub stun_seen: bool,
+    /// `media_over_tcp`: media cadence on a TCP flow to a media port.
+    pub media_over_tcp: bool,
 }
 
-/// Per-flow classification state. Small: it lives in every flow-table entry.
+impl Classification {
+    /// The class, `unknown` when nothing is known.
+    pub fn app(&self) -> AppProtocol {
+        self.app_protocol.unwrap_or(AppProtocol::Unknown)
+    }
+}
+
+/// Packet counts and timing of a flow, for behaviour rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowShape {
+    /// Packets initiator to responder.
+    pub src2dst_packets: u64,
+    /// Packets responder to initiator.
+    pub dst2src_packets: u64,
+    /// Payload bytes both ways.
+    pub payload_bytes: u64,
+    /// Duration of the record in µs.
+    pub duration_us: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RtpTrack {
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    good: u8,
+}
+
+impl RtpTrack {
+    fn push(&mut self, h: &rtp::RtpHeader) {
+        let dseq = h.seq.wrapping_sub(self.seq);
+        let dts = h.ts.wrapping_sub(self.ts);
+        if self.good > 0 && h.ssrc == self.ssrc && (1..=64).contains(&dseq) && dts < 1 << 30 {
+            self.good = self.good.saturating_add(1);
+        } else if self.good > 0 && h.ssrc == self.ssrc && dseq == 0 {
+            // A duplicate proves nothing either way.
+        } else {
+            self.good = 1;
+            self.ssrc = h.ssrc;
+        }
+        self.seq = h.seq;
+        self.ts = h.ts;
+    }
+}
+
+/// Inspection state, dropped once the flow is decided.
+#[derive(Debug, Default)]
+struct Probe {
+    fed: [u8; 2],
+    // Start of each TCP direction, for hellos spanning segments.
+    stream: [Vec<u8>; 2],
+    stream_done: [bool; 2],
+    rtp: [RtpTrack; 2],
+    rtcp: u8,
+    rtcp_bad: bool,
+    stun: u8,
+    stun5389: bool,
+    stun_ms: bool,
+    dtls: u8,
+    tls: bool,
+    text: Option<AppProtocol>,
+    smtp_greeting: bool,
+    other_payload: u8,
+}
+
+/// Per-flow classification state. Small when decided: the inspection state
+/// lives in a box that is freed when the flow is decided.
 #[derive(Clone, Debug)]
 pub struct FlowClassifier {
-    port_label: Option<(AppProtocol, TrafficType, Option<Arc<str>>)>,
-    payload_label: Option<AppProtocol>,
-    fed: [u8; 2],
-    budget: u8,
-    done: bool,
+    transport: Transport,
+    src_port: u16,
+    dst_port: u16,
+    port_rule: Option<(AppProtocol, TrafficType, Option<Arc<str>>)>,
+    label: Option<(AppProtocol, AppSource)>,
+    meta: Option<Box<Classification>>,
+    probe: Option<Box<ProbeBox>>,
+    learned: Vec<SocketAddr>,
+}
+
+// Probe is not Clone (buffers); flows are never cloned while inspecting.
+#[derive(Debug, Default)]
+struct ProbeBox(Probe);
+
+impl Clone for ProbeBox {
+    fn clone(&self) -> Self {
+        ProbeBox::default()
+    }
+}
+
+fn is_media_port(p: u16) -> bool {
+    p == 443 || (3478..=3481).contains(&p) || (50000..=59999).contains(&p)
 }
 
 impl FlowClassifier {
     /// Starts a flow's classification from its oriented ports.
     pub fn new(sig: &Signatures, transport: Transport, src_port: u16, dst_port: u16) -> Self {
-        let port_label = sig
+        let port_rule = sig
             .ports
             .lookup(transport, src_port, dst_port)
             .map(|r| (r.app_protocol, r.traffic_type, r.service.clone()));
+        let inspect = matches!(transport, Transport::Tcp | Transport::Udp);
         FlowClassifier {
-            port_label,
-            payload_label: None,
-            fed: [0, 0],
-            budget: DEFAULT_PACKET_BUDGET,
-            done: false,
+            transport,
+            src_port,
+            dst_port,
+            port_rule,
+            label: None,
+            meta: None,
+            probe: inspect.then(|| Box::new(ProbeBox::default())),
+            learned: Vec::new(),
         }
     }
 
     /// Whether the worker should keep feeding payloads.
     #[inline]
     pub fn wants_more(&self) -> bool {
-        !self.done
+        self.probe.is_some()
     }
 
-    /// Feeds one packet's transport payload; empty payloads are not counted
+    /// Media endpoints this flow announced (SDP, STUN mapped/relayed
+    /// addresses) since the last call, for correlation with other flows.
+    pub fn take_learned(&mut self) -> Vec<SocketAddr> {
+        std::mem::take(&mut self.learned)
+    }
+
+    fn meta(&mut self) -> &mut Classification {
+        self.meta.get_or_insert_with(Box::default)
+    }
+
+    fn decide(&mut self, app: AppProtocol) -> Progress {
+        self.label = Some((app, AppSource::Payload));
+        self.probe = None;
+        Progress::Done
+    }
+
+    /// Feeds one packet's transport payload; empty payloads do not count
     /// against the budget.
-    pub fn feed(
-        &mut self,
-        dissectors: &[&dyn Dissector],
-        transport: Transport,
-        side: Side,
-        payload: &[u8],
-    ) -> Progress {
-        if self.done {
+    pub fn feed(&mut self, sig: &Signatures, side: Side, payload: &[u8]) -> Progress {
+        let Some(mut pb) = self.probe.take() else {
             return Progress::Done;
-        }
+        };
         if payload.is_empty() {
+            self.probe = Some(pb);
             return Progress::NeedMore;
         }
-        let slot = match side {
-            Side::Src2Dst => 0,
-            Side::Dst2Src => 1,
-        };
-        if let Some(n) = self.fed.get_mut(slot) {
+        let i = usize::from(side == Side::Dst2Src);
+        let p = &mut pb.0;
+        if let Some(n) = p.fed.get_mut(i) {
             *n = n.saturating_add(1);
         }
-        let mut unsure = false;
-        for d in dissectors {
-            match d.probe(transport, side, payload) {
-                Probe::Certain(app) => {
-                    self.payload_label = Some(app);
-                    self.done = true;
-                    return Progress::Done;
-                }
-                Probe::NeedMore => unsure = true,
-                Probe::NotMine => {}
-            }
+        let verdict = match self.transport {
+            Transport::Udp => self.feed_udp(p, payload),
+            Transport::Tcp => self.feed_tcp(sig, p, i, payload),
+            _ => Some(AppProtocol::Other),
+        };
+        if let Some(app) = verdict {
+            return self.decide(app);
         }
-        let spent = self.fed.iter().all(|&n| n >= self.budget)
-            || self.fed.iter().any(|&n| n >= self.budget * 2);
-        if !unsure || spent {
-            self.done = true;
+        let spent = p.fed.iter().all(|&n| n >= PACKET_BUDGET)
+            || p.fed.iter().any(|&n| n >= PACKET_BUDGET * 2);
+        if spent {
+            let app = Self::settle(p);
+            self.label = app.map(|a| (a, AppSource::Payload));
             return Progress::Done;
         }
+        self.probe = Some(pb);
         Progress::NeedMore
     }
 
-    /// The labels as they stand now.
-    pub fn result(&self) -> Classification {
-        if let Some(app) = self.payload_label {
-            let service = self.port_label.as_ref().and_then(|p| p.2.clone());
-            return Classification {
-                app_protocol: app,
-                source: AppSource::Payload,
-                traffic_type: app.default_traffic_type(),
-                service,
-                server_name: None,
-            };
+    /// The class a probe supports when inspection ends without certainty.
+    fn settle(p: &Probe) -> Option<AppProtocol> {
+        let rtp_ok = p.rtp.iter().any(|t| t.good >= 3) || p.rtp.iter().all(|t| t.good >= 2);
+        if p.dtls > 0 {
+            Some(AppProtocol::Dtls)
+        } else if rtp_ok {
+            Some(if p.stun5389 || p.stun_ms {
+                AppProtocol::Srtp
+            } else {
+                AppProtocol::Rtp
+            })
+        } else if p.stun > 0 {
+            Some(AppProtocol::StunTurn)
+        } else if p.rtcp > 0 && !p.rtcp_bad && p.rtp.iter().all(|t| t.good == 0) {
+            Some(AppProtocol::Rtcp)
+        } else if p.text.is_some() {
+            p.text
+        } else if p.fed.iter().any(|&n| n > 0) {
+            // Payload was inspected and is none of the named classes: a port
+            // guess (a client port inside a media range, say) would be worse.
+            Some(AppProtocol::Other)
+        } else {
+            None
         }
-        match &self.port_label {
-            Some((app, tt, service)) => Classification {
-                app_protocol: *app,
-                source: AppSource::Port,
-                traffic_type: *tt,
-                service: service.clone(),
-                server_name: None,
-            },
-            None => Classification {
-                app_protocol: AppProtocol::Unknown,
-                source: AppSource::None,
-                traffic_type: TrafficType::Other,
-                service: None,
-                server_name: None,
-            },
+    }
+
+    fn dns_port(&self) -> bool {
+        matches!(self.src_port, 53 | 5353) || matches!(self.dst_port, 53 | 5353)
+    }
+
+    fn feed_udp(&mut self, p: &mut Probe, payload: &[u8]) -> Option<AppProtocol> {
+        // DNS ids are random, so their first byte may look like anything:
+        // on the DNS port, ask the DNS dissector first.
+        if self.dns_port() && dns::is_dns(payload, false) {
+            return Some(AppProtocol::Dns);
         }
+        let b0 = *payload.first()?;
+        match b0 {
+            0..=3 => match stun::parse_udp(payload) {
+                stun::StunProbe::Message(m) => self.on_stun(p, &m),
+                stun::StunProbe::ChannelData => {
+                    // The wrapped payload demultiplexes like any other.
+                    if let Some(inner) = payload.get(4..) {
+                        return self.feed_udp(p, inner);
+                    }
+                }
+                stun::StunProbe::NotStun => self.other_udp(p, payload),
+            },
+            0xff if payload.get(1) == Some(&0x10) => {
+                if let stun::StunProbe::Message(m) = stun::parse_udp(payload) {
+                    self.on_stun(p, &m);
+                }
+            }
+            20..=63 => {
+                if dtls::parse(payload).is_some() {
+                    p.dtls = p.dtls.saturating_add(1);
+                    return Some(AppProtocol::Dtls);
+                }
+                self.other_udp(p, payload);
+            }
+            64..=79 => {
+                if let stun::StunProbe::ChannelData = stun::parse_udp(payload) {
+                    if let Some(inner) = payload.get(4..) {
+                        return self.feed_udp(p, inner);
+                    }
+                }
+                self.other_udp(p, payload);
+            }
+            128..=191 => {
+                let b1 = payload.get(1).copied().unwrap_or(0);
+                if rtp::is_rtcp_type(b1) {
+                    if rtp::parse_rtcp(payload).is_some() {
+                        p.rtcp = p.rtcp.saturating_add(1);
+                    } else {
+                        p.rtcp_bad = true;
+                    }
+                } else if let Some(h) = rtp::parse_rtp(payload) {
+                    // Tracks per SSRC direction: the payload's direction is
+                    // not known here, so use the SSRC's parity of slots.
+                    let slot = usize::from(
+                        p.rtp
+                            .first()
+                            .is_some_and(|t| t.good > 0 && t.ssrc != h.ssrc),
+                    );
+                    if let Some(t) = p.rtp.get_mut(slot) {
+                        t.push(&h);
+                    }
+                    let confirmed = p.rtp.iter().any(|t| t.good >= 4);
+                    if confirmed && p.stun == 0 {
+                        return Some(AppProtocol::Rtp);
+                    }
+                    if confirmed && p.rtp.iter().map(|t| u32::from(t.good)).sum::<u32>() >= 8 {
+                        return Some(if p.stun5389 || p.stun_ms {
+                            AppProtocol::Srtp
+                        } else {
+                            AppProtocol::Rtp
+                        });
+                    }
+                } else {
+                    self.other_udp(p, payload);
+                }
+            }
+            _ => self.other_udp(p, payload),
+        }
+        p.text
+            .filter(|a| matches!(a, AppProtocol::Sip | AppProtocol::Dns | AppProtocol::Http))
+    }
+
+    fn other_udp(&mut self, p: &mut Probe, payload: &[u8]) {
+        p.other_payload = p.other_payload.saturating_add(1);
+        if p.text.is_some() {
+            return;
+        }
+        if let sip::SipProbe::Message(m) = sip::parse(payload) {
+            self.on_sip(p, &m);
+        } else if dns::is_dns(payload, false)
+            && (self.src_port == 53
+                || self.dst_port == 53
+                || self.src_port == 5353
+                || self.dst_port == 5353
+                || self.port_rule.is_none())
+        {
+            p.text = Some(AppProtocol::Dns);
+        }
+    }
+
+    fn on_stun(&mut self, p: &mut Probe, m: &stun::StunMessage) {
+        p.stun = p.stun.saturating_add(1);
+        p.stun5389 |= m.dialect == stun::Dialect::Rfc5389;
+        p.stun_ms |= m.microsoft || m.dialect == stun::Dialect::MsTurn;
+        self.meta().stun_seen = true;
+        for a in [m.mapped, m.relayed].into_iter().flatten() {
+            if self.learned.len() < 8 {
+                self.learned.push(a);
+            }
+        }
+    }
+
+    fn on_sip(&mut self, p: &mut Probe, m: &sip::SipMessage) {
+        p.text = Some(AppProtocol::Sip);
+        let meta = self.meta();
+        if let sip::StartLine::Request { method, host } = &m.start {
+            if meta.sip_method.is_none() {
+                meta.sip_method = Some(method);
+                meta.server_name = meta.server_name.take().or_else(|| host.clone());
+            }
+        }
+        if meta.sip_user_agent.is_none() {
+            meta.sip_user_agent = m.user_agent.clone();
+        }
+        for media in &m.media {
+            if self.learned.len() < 8 {
+                self.learned.push(SocketAddr::new(media.addr, media.port));
+            }
+        }
+    }
+
+    fn feed_tcp(
+        &mut self,
+        sig: &Signatures,
+        p: &mut Probe,
+        i: usize,
+        payload: &[u8],
+    ) -> Option<AppProtocol> {
+        // TLS: gather the start of each direction until a hello parses.
+        if !p.stream_done.get(i).copied().unwrap_or(true) {
+            let buf = p.stream.get_mut(i)?;
+            if buf.is_empty() && !tls::is_record_header(payload) && payload.len() >= 5 {
+                if let Some(d) = p.stream_done.get_mut(i) {
+                    *d = true;
+                }
+            } else {
+                let room = tls::MAX_HELLO.saturating_sub(buf.len());
+                buf.extend_from_slice(payload.get(..room.min(payload.len())).unwrap_or(&[]));
+                match tls::parse_hello(buf) {
+                    tls::TlsProbe::Hello(h) => {
+                        p.tls = true;
+                        let app = self.on_tls(sig, p, &h);
+                        return Some(app);
+                    }
+                    tls::TlsProbe::OtherRecord => {
+                        p.tls = true;
+                        if let Some(d) = p.stream_done.get_mut(i) {
+                            *d = true;
+                        }
+                        if p.text.is_none() {
+                            return Some(self.tls_class(sig, None));
+                        }
+                    }
+                    tls::TlsProbe::NeedMore => return None,
+                    tls::TlsProbe::NotTls => {
+                        if let Some(d) = p.stream_done.get_mut(i) {
+                            *d = true;
+                        }
+                    }
+                }
+            }
+        }
+        if self.dns_port() && dns::is_dns(payload, true) {
+            return Some(AppProtocol::Dns);
+        }
+        // STUN over TCP (RFC 6062 / RFC 4571 / MS-TURN framing).
+        if let stun::StunProbe::Message(m) = stun::parse_tcp(payload) {
+            self.on_stun(p, &m);
+            return Some(AppProtocol::StunTurn);
+        }
+        // RTP over TCP with RFC 4571 framing.
+        if let Some(pkt) = rtp::rfc4571_first(payload) {
+            if let Some(h) = rtp::parse_rtp(pkt) {
+                if let Some(t) = p.rtp.get_mut(i) {
+                    t.push(&h);
+                    if t.good >= 3 {
+                        return Some(AppProtocol::Rtp);
+                    }
+                }
+                return None;
+            }
+        }
+        match text::probe(payload) {
+            text::TextProbe::HttpRequest { host } => {
+                let meta = self.meta();
+                meta.server_name = meta.server_name.take().or(host);
+                return Some(AppProtocol::Http);
+            }
+            text::TextProbe::HttpResponse => return Some(AppProtocol::Http),
+            text::TextProbe::SmtpHello { name } => {
+                let meta = self.meta();
+                meta.server_name = meta.server_name.take().or(name);
+                p.text = Some(AppProtocol::Smtp);
+            }
+            text::TextProbe::SmtpBanner => p.text = p.text.or(Some(AppProtocol::Smtp)),
+            text::TextProbe::Greeting220 => p.smtp_greeting = true,
+            text::TextProbe::Pop3 => p.text = p.text.or(Some(AppProtocol::Pop3)),
+            text::TextProbe::Imap => p.text = p.text.or(Some(AppProtocol::Imap)),
+            text::TextProbe::Xmpp => p.text = p.text.or(Some(AppProtocol::Xmpp)),
+            text::TextProbe::StartTls => {
+                if let Some(app) = p.text {
+                    self.meta().starttls = true;
+                    return Some(app);
+                }
+            }
+            text::TextProbe::Unknown => {
+                if let sip::SipProbe::Message(m) = sip::parse(payload) {
+                    self.on_sip(p, &m);
+                    return Some(AppProtocol::Sip);
+                }
+                if dns::is_dns(payload, true) && (self.src_port == 53 || self.dst_port == 53) {
+                    return Some(AppProtocol::Dns);
+                }
+            }
+        }
+        None
+    }
+
+    fn on_tls(&mut self, sig: &Signatures, p: &Probe, h: &tls::Hello) -> AppProtocol {
+        let meta = self.meta();
+        if h.kind == tls::HelloKind::Client {
+            meta.server_name = meta.server_name.take().or_else(|| h.sni.clone());
+            meta.alpn = meta.alpn.take().or_else(|| h.alpn.clone());
+        }
+        let v = tls::version_name(h.version);
+        meta.tls_version = match (meta.tls_version, v) {
+            (Some(a), Some(b)) => Some(if b > a { b } else { a }),
+            (a, b) => a.or(b),
+        };
+        if p.text.is_some() {
+            self.meta().starttls = true;
+            return p.text.unwrap_or(AppProtocol::Tls);
+        }
+        let sni = self.meta.as_ref().and_then(|m| m.server_name.clone());
+        self.tls_class(sig, sni.as_deref())
+    }
+
+    fn tls_class(&self, sig: &Signatures, sni: Option<&str>) -> AppProtocol {
+        if let Some(app) = sni
+            .and_then(|n| sig.sni.lookup(n))
+            .and_then(|r| r.app_protocol)
+        {
+            return app;
+        }
+        match self.port_rule.as_ref().map(|r| r.0) {
+            Some(
+                a @ (AppProtocol::Smtp
+                | AppProtocol::Pop3
+                | AppProtocol::Imap
+                | AppProtocol::Xmpp
+                | AppProtocol::SipTls
+                | AppProtocol::Psom),
+            ) => a,
+            _ if self.src_port == 443 || self.dst_port == 443 => AppProtocol::Https,
+            _ => AppProtocol::Tls,
+        }
+    }
+
+    /// The labels, given the flow's shape for behaviour rules.
+    pub fn result(&self, sig: &Signatures, shape: &FlowShape) -> Classification {
+        let mut c = self.meta.as_deref().cloned().unwrap_or_default();
+        let (mut app, mut source) = match (&self.label, &self.probe) {
+            (Some((a, s)), _) => (Some(*a), Some(*s)),
+            (None, Some(pb)) => (Self::settle(&pb.0), None),
+            (None, None) => (None, None),
+        };
+        if app.is_some() && source.is_none() {
+            source = Some(AppSource::Payload);
+        }
+        let mut traffic = app.map(AppProtocol::default_traffic_type);
+        if app.is_none() {
+            if let Some((a, t, _)) = &self.port_rule {
+                app = Some(*a);
+                source = Some(AppSource::Port);
+                traffic = Some(*t);
+            }
+        }
+        // Media cadence over TCP: many small packets both ways at a steady rate.
+        if self.transport == Transport::Tcp
+            && (is_media_port(self.src_port) || is_media_port(self.dst_port))
+        {
+            let pk = shape.src2dst_packets.min(shape.dst2src_packets);
+            let total = shape.src2dst_packets + shape.dst2src_packets;
+            let secs = shape.duration_us as f64 / 1e6;
+            let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
+            let mean = shape.payload_bytes.checked_div(total).unwrap_or(0);
+            if pk >= 50 && mean <= 400 && (20.0..=200.0).contains(&rate) && secs >= 2.0 {
+                c.media_over_tcp = true;
+                traffic = Some(TrafficType::Media);
+                if !matches!(
+                    app,
+                    Some(AppProtocol::Rtp | AppProtocol::Srtp | AppProtocol::StunTurn)
+                ) {
+                    source = Some(AppSource::Behaviour);
+                }
+            }
+        }
+        let sni_rule = c.server_name.as_deref().and_then(|n| sig.sni.lookup(n));
+        c.service = sni_rule
+            .map(|r| r.service.clone())
+            .or_else(|| self.port_rule.as_ref().and_then(|r| r.2.clone()));
+        c.app_protocol = app;
+        c.source = Some(source.unwrap_or(AppSource::None));
+        c.traffic_type = Some(traffic.unwrap_or(TrafficType::Other));
+        c
     }
 }
 
@@ -167,77 +592,192 @@ impl FlowClassifier {
 mod test {
     use super::*;
 
-    struct Hello;
-    impl Dissector for Hello {
-        fn name(&self) -> &'static str {
-            "hello"
-        }
-        fn probe(&self, _: Transport, _: Side, p: &[u8]) -> Probe {
-            if p.starts_with(b"HELLO") {
-                Probe::Certain(AppProtocol::Sip)
-            } else if p.starts_with(b"HE") {
-                Probe::NeedMore
-            } else {
-                Probe::NotMine
-            }
-        }
+    fn sig() -> Signatures {
+        Signatures::builtin().unwrap()
+    }
+
+    fn rtp_pkt(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+        let mut v = vec![0x80, 0];
+        v.extend(seq.to_be_bytes());
+        v.extend(ts.to_be_bytes());
+        v.extend(ssrc.to_be_bytes());
+        v.extend([0u8; 160]);
+        v
     }
 
     #[test]
-    fn port_rule_labels_without_dissectors() {
-        let sig = Signatures::builtin().unwrap();
-        let mut c = FlowClassifier::new(&sig, Transport::Tcp, 50123, 5061);
+    fn port_rule_without_payload() {
+        let s = sig();
+        let c = FlowClassifier::new(&s, Transport::Tcp, 50123, 5061);
+        let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            c.feed(&[], Transport::Tcp, Side::Src2Dst, b"\x16\x03\x01"),
-            Progress::Done
-        );
-        let r = c.result();
-        assert_eq!(
-            (r.app_protocol, r.source, r.traffic_type),
-            (AppProtocol::SipTls, AppSource::Port, TrafficType::Signaling)
+            (r.app(), r.source, r.traffic_type),
+            (
+                AppProtocol::SipTls,
+                Some(AppSource::Port),
+                Some(TrafficType::Signaling)
+            )
         );
         assert_eq!(r.service.as_deref(), Some("skype_teams"));
-        let c = FlowClassifier::new(&sig, Transport::Udp, 40000, 40001);
+        let c = FlowClassifier::new(&s, Transport::Udp, 40000, 40001);
         assert_eq!(
-            (c.result().app_protocol, c.result().source),
-            (AppProtocol::Unknown, AppSource::None)
+            (
+                c.result(&s, &FlowShape::default()).app(),
+                c.result(&s, &FlowShape::default()).source
+            ),
+            (AppProtocol::Unknown, Some(AppSource::None))
         );
     }
 
     #[test]
-    fn payload_evidence_outranks_ports_and_budget_bounds_inspection() {
-        let sig = Signatures::builtin().unwrap();
-        let d: [&dyn Dissector; 1] = [&Hello];
-        let mut c = FlowClassifier::new(&sig, Transport::Tcp, 50123, 443);
-        assert_eq!(
-            c.feed(&d, Transport::Tcp, Side::Src2Dst, b""),
-            Progress::NeedMore
-        );
-        assert_eq!(
-            c.feed(&d, Transport::Tcp, Side::Src2Dst, b"HE"),
-            Progress::NeedMore
-        );
-        assert_eq!(
-            c.feed(&d, Transport::Tcp, Side::Dst2Src, b"HELLO"),
-            Progress::Done
-        );
-        assert!(!c.wants_more());
-        assert_eq!(
-            (c.result().app_protocol, c.result().source),
-            (AppProtocol::Sip, AppSource::Payload)
-        );
-
-        let mut c = FlowClassifier::new(&sig, Transport::Tcp, 50123, 443);
-        let mut fed = 0;
-        while c.wants_more() && fed < 100 {
-            c.feed(&d, Transport::Tcp, Side::Src2Dst, b"HE");
-            fed += 1;
+    fn rtp_needs_several_consistent_packets_and_stun_makes_it_srtp() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 40002);
+        for i in 0..3u16 {
+            assert_eq!(
+                c.feed(&s, Side::Src2Dst, &rtp_pkt(100 + i, 160 * u32::from(i), 7)),
+                Progress::NeedMore
+            );
         }
         assert_eq!(
-            fed,
-            usize::from(DEFAULT_PACKET_BUDGET) * 2,
-            "one-sided flows stop at twice the budget"
+            c.feed(&s, Side::Src2Dst, &rtp_pkt(103, 480, 7)),
+            Progress::Done
         );
-        assert_eq!(c.result().app_protocol, AppProtocol::Https);
+        assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Rtp);
+
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 50010, 3478);
+        let mut req = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        req.extend([1u8; 12]);
+        c.feed(&s, Side::Src2Dst, &req);
+        for i in 0..20u16 {
+            if c.feed(&s, Side::Src2Dst, &rtp_pkt(i, 160 * u32::from(i), 9)) == Progress::Done {
+                break;
+            }
+        }
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.stun_seen, r.traffic_type),
+            (AppProtocol::Srtp, true, Some(TrafficType::Media))
+        );
+    }
+
+    #[test]
+    fn tls_on_5061_is_sip_tls_and_sni_sets_service() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50600, 443);
+        // A ClientHello cut in two segments.
+        let hello = crate::dissect::tls::test_hello("teams.microsoft.com");
+        assert_eq!(c.feed(&s, Side::Src2Dst, &hello[..40]), Progress::NeedMore);
+        assert_eq!(c.feed(&s, Side::Src2Dst, &hello[40..]), Progress::Done);
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.server_name.as_deref(), r.service.as_deref()),
+            (
+                AppProtocol::Https,
+                Some("teams.microsoft.com"),
+                Some("skype_teams")
+            )
+        );
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50600, 5061);
+        c.feed(
+            &s,
+            Side::Src2Dst,
+            &crate::dissect::tls::test_hello("pool.contoso.com"),
+        );
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::SipTls
+        );
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50600, 443);
+        c.feed(
+            &s,
+            Side::Src2Dst,
+            &crate::dissect::tls::test_hello("webcon.contoso.com"),
+        );
+        assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Psom);
+    }
+
+    #[test]
+    fn smtp_starttls_keeps_its_class() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 40001, 25);
+        c.feed(&s, Side::Dst2Src, b"220 mx.example.com ESMTP\r\n");
+        c.feed(&s, Side::Src2Dst, b"EHLO client.example.com\r\n");
+        assert_eq!(c.feed(&s, Side::Src2Dst, b"STARTTLS\r\n"), Progress::Done);
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.starttls, r.server_name.as_deref()),
+            (AppProtocol::Smtp, true, Some("client.example.com"))
+        );
+    }
+
+    #[test]
+    fn sip_over_udp_learns_sdp_media() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 5060, 5060);
+        let invite = b"INVITE sip:bob@example.com SIP/2.0\r\nUser-Agent: UA/1\r\n\r\nv=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 40000 RTP/AVP 0\r\n";
+        assert_eq!(c.feed(&s, Side::Src2Dst, invite), Progress::Done);
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.sip_method, r.sip_user_agent.as_deref()),
+            (AppProtocol::Sip, Some("INVITE"), Some("UA/1"))
+        );
+        assert_eq!(c.take_learned(), vec!["10.1.1.1:40000".parse().unwrap()]);
+    }
+
+    #[test]
+    fn media_cadence_over_tcp_443() {
+        let s = sig();
+        let c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        let shape = FlowShape {
+            src2dst_packets: 500,
+            dst2src_packets: 500,
+            payload_bytes: 1000 * 180,
+            duration_us: 10_000_000,
+        };
+        let r = c.result(&s, &shape);
+        assert_eq!(
+            (r.traffic_type, r.source),
+            (Some(TrafficType::Media), Some(AppSource::Behaviour))
+        );
+        assert!(r.media_over_tcp);
+        let bulk = FlowShape {
+            src2dst_packets: 500,
+            dst2src_packets: 500,
+            payload_bytes: 1000 * 1400,
+            duration_us: 10_000_000,
+        };
+        assert!(!c.result(&s, &bulk).media_over_tcp);
+    }
+
+    #[test]
+    fn budget_bounds_inspection() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 40001);
+        let mut n = 0;
+        while c.wants_more() && n < 1000 {
+            c.feed(&s, Side::Src2Dst, &[0x55; 40]);
+            n += 1;
+        }
+        assert_eq!(n, usize::from(PACKET_BUDGET) * 2);
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Other,
+            "inspected, none of ours"
+        );
+        // A client port inside the media range is no evidence once payload was seen.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 52915, 60163);
+        c.feed(&s, Side::Src2Dst, b"\x13BitTorrent protocol");
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Other
+        );
+        // DNS whose id looks like an RTP header is still DNS on port 53.
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 53);
+        let q = [
+            0x9a, 0x01, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        assert_eq!(c.feed(&s, Side::Src2Dst, &q), Progress::Done);
+        assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Dns);
     }
 }

@@ -11,6 +11,8 @@ use std::sync::Arc;
 
 /// The built-in port rules (`signatures/ports.toml`).
 pub const DEFAULT_PORTS_TOML: &str = include_str!("../../signatures/ports.toml");
+/// The built-in server-name rules (`signatures/sni.toml`).
+pub const DEFAULT_SNI_TOML: &str = include_str!("../../signatures/sni.toml");
 
 /// A rule file could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -233,11 +235,133 @@ fn parse_range(s: &str) -> Option<(u16, u16)> {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSniFile {
+    #[serde(default)]
+    sni: Vec<toml::Spanned<RawSniRule>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSniRule {
+    pattern: toml::Spanned<String>,
+    service: String,
+    #[serde(default)]
+    app_protocol: Option<toml::Spanned<String>>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Pattern {
+    Exact(String),
+    // "*.suffix": any name ending in ".suffix".
+    Suffix(String),
+    // "prefix.*": any name starting with "prefix.".
+    Prefix(String),
+}
+
+impl Pattern {
+    fn matches(&self, name: &str) -> bool {
+        match self {
+            Pattern::Exact(e) => name == e,
+            Pattern::Suffix(s) => name.len() > s.len() && name.ends_with(s.as_str()),
+            Pattern::Prefix(p) => name.len() > p.len() && name.starts_with(p.as_str()),
+        }
+    }
+}
+
+/// What a server-name rule says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SniRule {
+    /// The service the name belongs to.
+    pub service: Arc<str>,
+    /// The class of TLS flows to this name, when the name implies one.
+    pub app_protocol: Option<AppProtocol>,
+}
+
+/// Server-name (SNI, HTTP Host) patterns, first match wins.
+#[derive(Clone, Debug, Default)]
+pub struct SniRules {
+    rules: Vec<(Pattern, SniRule)>,
+}
+
+impl SniRules {
+    /// Adds the rules of a file after those already loaded.
+    ///
+    /// # Errors
+    /// TOML errors, unknown keys, bad patterns or classes, with their line.
+    pub fn add_text(&mut self, text: &str, file: &str) -> Result<(), RuleError> {
+        let bad = |offset: usize, message: String| RuleError::Invalid {
+            file: file.to_string(),
+            line: line_of(text, offset),
+            message,
+        };
+        let raw: RawSniFile = toml::from_str(text).map_err(|e| {
+            let off = e.span().map_or(0, |s| s.start);
+            bad(off, e.message().to_string())
+        })?;
+        for r in raw.sni {
+            let r = r.into_inner();
+            let pat = r.pattern.get_ref().to_ascii_lowercase();
+            let pattern = if let Some(s) = pat.strip_prefix('*') {
+                Pattern::Suffix(s.to_string())
+            } else if let Some(p) = pat.strip_suffix('*') {
+                Pattern::Prefix(p.to_string())
+            } else {
+                Pattern::Exact(pat.clone())
+            };
+            let inner = match &pattern {
+                Pattern::Exact(x) | Pattern::Suffix(x) | Pattern::Prefix(x) => x,
+            };
+            if inner.is_empty()
+                || inner.contains('*')
+                || (matches!(pattern, Pattern::Suffix(_)) && !inner.starts_with('.'))
+                || (matches!(pattern, Pattern::Prefix(_)) && !inner.ends_with('.'))
+            {
+                return Err(bad(
+                    r.pattern.span().start,
+                    format!(
+                        "bad pattern {:?}: use name, *.suffix or prefix.*",
+                        r.pattern.get_ref()
+                    ),
+                ));
+            }
+            let app_protocol = match &r.app_protocol {
+                None => None,
+                Some(a) => Some(AppProtocol::parse(a.get_ref()).ok_or_else(|| {
+                    bad(
+                        a.span().start,
+                        format!("unknown app_protocol {:?}", a.get_ref()),
+                    )
+                })?),
+            };
+            self.rules.push((
+                pattern,
+                SniRule {
+                    service: Arc::from(r.service.as_str()),
+                    app_protocol,
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first rule matching a (lower-case) name.
+    pub fn lookup(&self, name: &str) -> Option<&SniRule> {
+        self.rules
+            .iter()
+            .find(|(p, _)| p.matches(name))
+            .map(|(_, r)| r)
+    }
+}
+
 /// Every rule set a run uses, loaded once at start.
 #[derive(Clone, Debug)]
 pub struct Signatures {
     /// Port rules.
     pub ports: PortRules,
+    /// Server-name rules.
+    pub sni: SniRules,
     /// A short digest of the rule texts, written to the output metadata so a
     /// row can be traced to the rules that labelled it.
     pub digest: String,
@@ -249,46 +373,59 @@ impl Signatures {
     /// # Errors
     /// Only if the embedded files are broken, which the tests rule out.
     pub fn builtin() -> Result<Self, RuleError> {
-        Self::from_texts(&[("signatures/ports.toml (built in)", DEFAULT_PORTS_TOML)])
+        Self::from_texts(
+            &[("signatures/ports.toml (built in)", DEFAULT_PORTS_TOML)],
+            &[("signatures/sni.toml (built in)", DEFAULT_SNI_TOML)],
+        )
     }
 
-    /// Loads `ports.toml` from a directory in front of the built-in rules, so
-    /// its rules override the defaults port by port and the rest still apply.
+    /// Loads `ports.toml` and `sni.toml` from a directory in front of the
+    /// built-in rules, so its rules win and the defaults still apply.
     ///
     /// # Errors
-    /// The file cannot be read or is invalid.
+    /// A file cannot be read or is invalid.
     pub fn with_dir(dir: &Path) -> Result<Self, RuleError> {
-        let path = dir.join("ports.toml");
-        let mut texts: Vec<(String, String)> = Vec::new();
-        if path.exists() {
-            let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Io {
-                file: path.display().to_string(),
-                source,
-            })?;
-            texts.push((path.display().to_string(), text));
-        }
-        texts.push((
-            "signatures/ports.toml (built in)".into(),
-            DEFAULT_PORTS_TOML.into(),
-        ));
-        let borrowed: Vec<(&str, &str)> = texts
-            .iter()
-            .map(|(a, b)| (a.as_str(), b.as_str()))
-            .collect();
-        Self::from_texts(&borrowed)
+        let read = |name: &str, builtin: &str| -> Result<Vec<(String, String)>, RuleError> {
+            let path = dir.join(name);
+            let mut texts = Vec::new();
+            if path.exists() {
+                let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Io {
+                    file: path.display().to_string(),
+                    source,
+                })?;
+                texts.push((path.display().to_string(), text));
+            }
+            texts.push((format!("signatures/{name} (built in)"), builtin.to_string()));
+            Ok(texts)
+        };
+        let ports = read("ports.toml", DEFAULT_PORTS_TOML)?;
+        let sni = read("sni.toml", DEFAULT_SNI_TOML)?;
+        let b = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
+        let (p, n) = (b(&ports), b(&sni));
+        let pr: Vec<(&str, &str)> = p.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
+        let nr: Vec<(&str, &str)> = n.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
+        Self::from_texts(&pr, &nr)
     }
 
-    fn from_texts(texts: &[(&str, &str)]) -> Result<Self, RuleError> {
+    fn from_texts(
+        ports_texts: &[(&str, &str)],
+        sni_texts: &[(&str, &str)],
+    ) -> Result<Self, RuleError> {
         use sha1::Digest;
         let mut ports = PortRules::empty();
+        let mut sni = SniRules::default();
         let mut h = sha1::Sha1::new();
-        for (name, text) in texts {
+        for (name, text) in ports_texts {
             ports.add_text(text, name)?;
+            h.update(text.as_bytes());
+        }
+        for (name, text) in sni_texts {
+            sni.add_text(text, name)?;
             h.update(text.as_bytes());
         }
         let d = h.finalize();
         let digest = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(Signatures { ports, digest })
+        Ok(Signatures { ports, sni, digest })
     }
 }
 
@@ -360,6 +497,60 @@ mod test {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("y.toml:1:"), "{e}");
+    }
+
+    #[test]
+    fn sni_patterns() {
+        let s = Signatures::builtin().unwrap();
+        let svc = |n: &str| {
+            s.sni
+                .lookup(n)
+                .map(|r| (r.service.to_string(), r.app_protocol))
+        };
+        assert_eq!(
+            svc("teams.microsoft.com"),
+            Some(("skype_teams".into(), None))
+        );
+        assert_eq!(
+            svc("eu-api.teams.microsoft.com"),
+            Some(("skype_teams".into(), None))
+        );
+        assert_eq!(
+            svc("contoso.sharepoint.com"),
+            Some(("sharepoint".into(), None))
+        );
+        assert_eq!(
+            svc("sharepoint.com"),
+            None,
+            "*.suffix needs a label before the suffix"
+        );
+        assert_eq!(
+            svc("sip.contoso.com"),
+            Some(("skype_teams".into(), Some(AppProtocol::SipTls)))
+        );
+        assert_eq!(
+            svc("webcon.contoso.com"),
+            Some(("skype_teams".into(), Some(AppProtocol::Psom)))
+        );
+        assert_eq!(
+            svc("outlook.office365.com"),
+            Some(("exchange".into(), None))
+        );
+        assert_eq!(svc("www.example.com"), None);
+        let mut r = SniRules::default();
+        let e = r
+            .add_text("[[sni]]\npattern = 'a*b'\nservice = 'x'\n", "s.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.toml:2:"), "{e}");
+        let e = r
+            .add_text(
+                "[[sni]]\npattern = 'x.com'\nservice = 'x'\napp_protocol = 'ftp'\n",
+                "s.toml",
+            )
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("s.toml:4:"), "{e}");
     }
 
     #[test]

@@ -118,6 +118,22 @@ pub struct FlowRecord {
     pub egress_label: Option<String>,
     /// The matched CIDR.
     pub egress_prefix: Option<String>,
+    /// First ALPN id offered.
+    pub alpn: Option<String>,
+    /// TLS version (highest offered or chosen).
+    pub tls_version: Option<&'static str>,
+    /// First SIP request method.
+    pub sip_method: Option<&'static str>,
+    /// SIP User-Agent or Server header.
+    pub sip_user_agent: Option<String>,
+    /// A mail or XMPP session upgraded to TLS.
+    pub starttls: bool,
+    /// STUN/TURN messages were seen.
+    pub stun_seen: bool,
+    /// Media carried over TCP.
+    pub media_over_tcp: bool,
+    /// SfB/Teams, Exchange, SharePoint or common service.
+    pub service: Option<Arc<str>>,
 }
 
 impl FlowRecord {
@@ -169,6 +185,14 @@ impl FlowRecord {
             direction: FlowDirection::Outbound,
             egress_label: None,
             egress_prefix: None,
+            alpn: Some("h2".into()),
+            tls_version: Some("TLS 1.3"),
+            sip_method: None,
+            sip_user_agent: None,
+            starttls: false,
+            stun_seen: false,
+            media_over_tcp: false,
+            service: Some(Arc::from("skype_teams")),
         }
     }
 }

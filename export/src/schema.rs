@@ -66,6 +66,14 @@ pub fn flow_schema() -> SchemaRef {
                 f("egress_label", dict(), true),
                 f("egress_prefix", Utf8, true),
                 f("traffic_type", dict(), false),
+                f("alpn", Utf8, true),
+                f("tls_version", dict(), true),
+                f("sip_method", dict(), true),
+                f("sip_user_agent", Utf8, true),
+                f("starttls", Boolean, false),
+                f("stun_seen", Boolean, false),
+                f("media_over_tcp", Boolean, false),
+                f("service", dict(), true),
             ]))
         })
         .clone()

@@ -123,6 +123,14 @@ struct Columns {
     egress_label: StringDictionaryBuilder<Int32Type>,
     egress_prefix: StringBuilder,
     traffic_type: StringDictionaryBuilder<Int32Type>,
+    alpn: StringBuilder,
+    tls_version: StringDictionaryBuilder<Int32Type>,
+    sip_method: StringDictionaryBuilder<Int32Type>,
+    sip_user_agent: StringBuilder,
+    starttls: BooleanBuilder,
+    stun_seen: BooleanBuilder,
+    media_over_tcp: BooleanBuilder,
+    service: StringDictionaryBuilder<Int32Type>,
 }
 
 fn i64c(v: u64) -> i64 {
@@ -173,6 +181,14 @@ impl Columns {
             egress_label: d(),
             egress_prefix: StringBuilder::new(),
             traffic_type: d(),
+            alpn: StringBuilder::new(),
+            tls_version: d(),
+            sip_method: d(),
+            sip_user_agent: StringBuilder::new(),
+            starttls: BooleanBuilder::new(),
+            stun_seen: BooleanBuilder::new(),
+            media_over_tcp: BooleanBuilder::new(),
+            service: d(),
         }
     }
 
@@ -225,6 +241,14 @@ impl Columns {
         self.egress_label.append_option(r.egress_label.as_deref());
         self.egress_prefix.append_option(r.egress_prefix.as_deref());
         self.traffic_type.append_value(r.traffic_type.as_str());
+        self.alpn.append_option(r.alpn.as_deref());
+        self.tls_version.append_option(r.tls_version);
+        self.sip_method.append_option(r.sip_method);
+        self.sip_user_agent.append_option(r.sip_user_agent.as_deref());
+        self.starttls.append_value(r.starttls);
+        self.stun_seen.append_value(r.stun_seen);
+        self.media_over_tcp.append_value(r.media_over_tcp);
+        self.service.append_option(r.service.as_deref());
     }
 
     fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
@@ -269,6 +293,14 @@ impl Columns {
             Arc::new(self.egress_label.finish()),
             Arc::new(self.egress_prefix.finish()),
             Arc::new(self.traffic_type.finish()),
+            Arc::new(self.alpn.finish()),
+            Arc::new(self.tls_version.finish()),
+            Arc::new(self.sip_method.finish()),
+            Arc::new(self.sip_user_agent.finish()),
+            Arc::new(self.starttls.finish()),
+            Arc::new(self.stun_seen.finish()),
+            Arc::new(self.media_over_tcp.finish()),
+            Arc::new(self.service.finish()),
         ];
         RecordBatch::try_new(flow_schema(), cols)
     }

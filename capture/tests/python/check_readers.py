@@ -31,9 +31,10 @@ INT32 = ["src_port", "dst_port", "vlan_id"]
 INT16 = ["ip_proto", "icmp_type", "icmp_code", "src2dst_tcp_flags", "dst2src_tcp_flags"]
 INT8 = ["ip_version"]
 DICT = ["run_id", "sensor", "interface", "end_reason", "transport", "conn_state", "app_protocol",
-        "app_protocol_source", "direction", "egress_label", "traffic_type"]
-STR = ["community_id", "src_ip", "dst_ip", "server_name", "egress_prefix"]
-BOOL = ["local_src", "local_dst"]
+        "app_protocol_source", "direction", "egress_label", "traffic_type", "tls_version", "sip_method",
+        "service"]
+STR = ["community_id", "src_ip", "dst_ip", "server_name", "egress_prefix", "alpn", "sip_user_agent"]
+BOOL = ["local_src", "local_dst", "starttls", "stun_seen", "media_over_tcp"]
 TS = ["first_seen", "last_seen"]
 
 # pyarrow

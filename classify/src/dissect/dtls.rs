@@ -22,7 +22,8 @@ pub fn parse(p: &[u8]) -> Option<DtlsInfo> {
     while c.remaining() > 0 {
         let ct = c.u8()?;
         let version = c.u16()?;
-        if !(20..=25).contains(&ct) || !matches!(version, 0xfeff | 0xfefd | 0xfefc) {
+        // 0x0100 is OpenSSL's pre-RFC DTLS ("DTLS1_BAD_VER"), still seen.
+        if !(20..=25).contains(&ct) || !matches!(version, 0xfeff | 0xfefd | 0xfefc | 0x0100) {
             return None;
         }
         c.skip(8)?; // epoch + sequence
@@ -70,5 +71,9 @@ mod test {
             "TLS version"
         );
         assert!(parse(&[]).is_none());
+        // dtls_old_version.pcapng: the pre-standard version 0x0100.
+        let mut old = vec![0x16, 0x01, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x56];
+        old.extend([1u8; 0x56]);
+        assert_eq!(parse(&old).map(|i| i.version), Some(0x0100));
     }
 }

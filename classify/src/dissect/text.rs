@@ -117,7 +117,7 @@ pub fn probe(p: &[u8]) -> TextProbe {
         return TextProbe::StartTls;
     }
     if line.starts_with(b"+OK")
-        || ["CAPA", "UIDL", "RETR ", "STAT", "APOP "]
+        || ["CAPA", "UIDL", "APOP "]
             .iter()
             .any(|c| starts_ci(line, c.as_bytes()))
     {
@@ -132,7 +132,10 @@ pub fn probe(p: &[u8]) -> TextProbe {
     // Tagged IMAP command: "<tag> CAPABILITY|LOGIN|STARTTLS|AUTHENTICATE|SELECT".
     let mut words = line.split(|&c| c == b' ');
     if let (Some(tag), Some(cmd)) = (words.next(), words.next()) {
-        let tag_ok = !tag.is_empty()
+        // A 3-digit "tag" is an FTP/SMTP reply code ("230 Login successful").
+        let reply_code = tag.len() == 3 && tag.iter().all(u8::is_ascii_digit);
+        let tag_ok = !reply_code
+            && !tag.is_empty()
             && tag.len() <= 16
             && tag.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'.');
         if tag_ok {
@@ -203,6 +206,15 @@ mod test {
         );
         assert_eq!(probe(b"\x16\x03\x01\x02\x00"), TextProbe::Unknown);
         assert_eq!(probe(b""), TextProbe::Unknown);
+        assert_eq!(
+            probe(b"230 Login successful.\r\n"),
+            TextProbe::Unknown,
+            "an FTP reply, not an IMAP LOGIN"
+        );
+        // FTP shares RETR and STAT with POP3; only POP3-only commands count.
+        assert_eq!(probe(b"RETR file.txt\r\n"), TextProbe::Unknown);
+        assert_eq!(probe(b"STAT\r\n"), TextProbe::Unknown);
+        assert_eq!(probe(b"UIDL\r\n"), TextProbe::Pop3);
         assert_eq!(probe(b"GET / HTTP/2\r\n"), TextProbe::Unknown);
     }
 
