@@ -36,6 +36,8 @@ struct Cli {
 enum Cmd {
     /// Read pcap/pcapng files (a directory means every capture below it; - is stdin) into one Parquet table of flows.
     Read(Box<ReadArgs>),
+    /// Score a flows file against labelled ground truth (a labels.tsv) and print a confusion matrix.
+    Score(ScoreArgs),
     /// Work with signature rule files.
     Signatures {
         #[command(subcommand)]
@@ -50,6 +52,24 @@ enum SigCmd {
         /// The TOML file.
         file: PathBuf,
     },
+}
+
+#[derive(clap::Args, Debug)]
+struct ScoreArgs {
+    /// Labels: tab-separated with file, transport, addr_a, port_a, addr_b, port_b, app (and note for alt=).
+    #[arg(long, value_name = "FILE.tsv")]
+    labels: PathBuf,
+    /// The flows file written by `pathlens read`.
+    flows: PathBuf,
+    /// Fail (exit 2) when overall accuracy is below this.
+    #[arg(long, value_name = "RATIO")]
+    min_accuracy: Option<f64>,
+    /// Fail (exit 2) when a class with at least --min-support labelled flows has precision or recall below this.
+    #[arg(long, value_name = "RATIO")]
+    min_class: Option<f64>,
+    /// Classes with fewer labelled flows are not held to --min-class.
+    #[arg(long, default_value_t = 5)]
+    min_support: u64,
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
@@ -132,6 +152,7 @@ fn main() -> ExitCode {
     init_logging(cli.quiet, cli.verbose);
     let res = match cli.cmd {
         Cmd::Read(args) => cmd_read(*args, cli.quiet),
+        Cmd::Score(args) => cmd_score(&args),
         Cmd::Signatures {
             cmd: SigCmd::Check { file },
         } => cmd_sig_check(&file),
@@ -155,10 +176,48 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+fn cmd_score(args: &ScoreArgs) -> Result<ExitCode> {
+    let s = pathlens_export::score::score(&args.labels, &args.flows)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(s.report().as_bytes())?;
+    let mut failed = Vec::new();
+    if let Some(min) = args.min_accuracy {
+        if s.accuracy() < min {
+            failed.push(format!("accuracy {:.4} < {min}", s.accuracy()));
+        }
+    }
+    if let Some(min) = args.min_class {
+        for (class, c) in s.classes() {
+            if c.support >= args.min_support && (c.precision < min || c.recall < min) {
+                failed.push(format!(
+                    "{class}: precision {:.3} recall {:.3} < {min}",
+                    c.precision, c.recall
+                ));
+            }
+        }
+    }
+    for f in &failed {
+        writeln!(out, "FAIL {f}")?;
+    }
+    Ok(if failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
+
 fn cmd_sig_check(file: &Path) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
-    match PortRules::parse(&text, &file.display().to_string()) {
+    let name = file.display().to_string();
+    // A file of [[sni]] rules is checked as such; anything else as port rules.
+    let res = if text.contains("[[sni]]") {
+        let mut r = pathlens_classify::rules::SniRules::default();
+        r.add_text(&text, &name).map(|_| ())
+    } else {
+        PortRules::parse(&text, &name).map(|_| ())
+    };
+    match res {
         Ok(_) => {
             println!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)

@@ -10,6 +10,7 @@
 
 pub mod record;
 pub mod schema;
+pub mod score;
 pub mod summary;
 pub mod writer;
 
