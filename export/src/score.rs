@@ -82,10 +82,27 @@ impl Score {
             .into_iter()
             .map(|c| {
                 let tp = *self.confusion.get(&(c.clone(), c.clone())).unwrap_or(&0);
-                let labelled: u64 = self.confusion.iter().filter(|((l, _), _)| l == c).map(|(_, n)| n).sum();
-                let predicted: u64 = self.confusion.iter().filter(|((_, p), _)| p == c).map(|(_, n)| n).sum();
+                let labelled: u64 = self
+                    .confusion
+                    .iter()
+                    .filter(|((l, _), _)| l == c)
+                    .map(|(_, n)| n)
+                    .sum();
+                let predicted: u64 = self
+                    .confusion
+                    .iter()
+                    .filter(|((_, p), _)| p == c)
+                    .map(|(_, n)| n)
+                    .sum();
                 let ratio = |a: u64, b: u64| if b == 0 { 1.0 } else { a as f64 / b as f64 };
-                (c.clone(), ClassScore { support: labelled, precision: ratio(tp, predicted), recall: ratio(tp, labelled) })
+                (
+                    c.clone(),
+                    ClassScore {
+                        support: labelled,
+                        precision: ratio(tp, predicted),
+                        recall: ratio(tp, labelled),
+                    },
+                )
             })
             .collect()
     }
@@ -104,14 +121,34 @@ impl Score {
         for l in &names {
             let _ = write!(s, "{:<10}", truncate(l));
             for p in &names {
-                let v = self.confusion.get(&((*l).clone(), (*p).clone())).copied().unwrap_or(0);
-                let _ = write!(s, " {:>9}", if v == 0 { ".".to_string() } else { v.to_string() });
+                let v = self
+                    .confusion
+                    .get(&((*l).clone(), (*p).clone()))
+                    .copied()
+                    .unwrap_or(0);
+                let _ = write!(
+                    s,
+                    " {:>9}",
+                    if v == 0 {
+                        ".".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                );
             }
             s.push('\n');
         }
-        let _ = writeln!(s, "\n{:<12} {:>8} {:>10} {:>8}", "class", "support", "precision", "recall");
+        let _ = writeln!(
+            s,
+            "\n{:<12} {:>8} {:>10} {:>8}",
+            "class", "support", "precision", "recall"
+        );
         for (c, v) in &classes {
-            let _ = writeln!(s, "{:<12} {:>8} {:>10.3} {:>8.3}", c, v.support, v.precision, v.recall);
+            let _ = writeln!(
+                s,
+                "{:<12} {:>8} {:>10.3} {:>8.3}",
+                c, v.support, v.precision, v.recall
+            );
         }
         let _ = writeln!(
             s,
@@ -139,16 +176,29 @@ fn read_labels(path: &Path) -> Result<Vec<Label>, ScoreError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScoreError::Io(name.clone(), e))?;
     let mut lines = text.lines().enumerate();
-    let header: Vec<&str> = lines.next().map(|(_, l)| l.split('\t').collect()).unwrap_or_default();
+    let header: Vec<&str> = lines
+        .next()
+        .map(|(_, l)| l.split('\t').collect())
+        .unwrap_or_default();
     let col = |n: &str| {
-        header.iter().position(|h| *h == n).ok_or_else(|| ScoreError::Labels {
-            file: name.clone(),
-            line: 1,
-            message: format!("no column {n:?}"),
-        })
+        header
+            .iter()
+            .position(|h| *h == n)
+            .ok_or_else(|| ScoreError::Labels {
+                file: name.clone(),
+                line: 1,
+                message: format!("no column {n:?}"),
+            })
     };
-    let (cf, ct, ca, cpa, cb, cpb, capp) =
-        (col("file")?, col("transport")?, col("addr_a")?, col("port_a")?, col("addr_b")?, col("port_b")?, col("app")?);
+    let (cf, ct, ca, cpa, cb, cpb, capp) = (
+        col("file")?,
+        col("transport")?,
+        col("addr_a")?,
+        col("port_a")?,
+        col("addr_b")?,
+        col("port_b")?,
+        col("app")?,
+    );
     let cnote = header.iter().position(|h| *h == "note");
     let mut out = Vec::new();
     for (i, line) in lines {
@@ -164,11 +214,24 @@ fn read_labels(path: &Path) -> Result<Vec<Label>, ScoreError> {
                 message: format!("bad port {:?}", get(c)),
             })
         };
-        let ends = BTreeSet::from([(get(ca).to_string(), port(cpa)?), (get(cb).to_string(), port(cpb)?)]);
+        let ends = BTreeSet::from([
+            (get(ca).to_string(), port(cpa)?),
+            (get(cb).to_string(), port(cpb)?),
+        ]);
         let alts = cnote
-            .map(|c| get(c).split("; ").filter_map(|x| x.strip_prefix("alt=")).map(str::to_string).collect())
+            .map(|c| {
+                get(c)
+                    .split("; ")
+                    .filter_map(|x| x.strip_prefix("alt="))
+                    .map(str::to_string)
+                    .collect()
+            })
             .unwrap_or_default();
-        out.push(Label { key: (get(cf).to_string(), get(ct).to_string(), ends), app: get(capp).to_string(), alts });
+        out.push(Label {
+            key: (get(cf).to_string(), get(ct).to_string(), ends),
+            app: get(capp).to_string(),
+            alts,
+        });
     }
     Ok(out)
 }
@@ -177,22 +240,56 @@ fn read_predictions(path: &Path) -> Result<HashMap<Key, (String, i64)>, ScoreErr
     let name = path.display().to_string();
     let f = std::fs::File::open(path).map_err(|e| ScoreError::Io(name.clone(), e))?;
     let bad = |e: String| ScoreError::Flows(name.clone(), e);
-    let reader = ParquetRecordBatchReaderBuilder::try_new(f).map_err(|e| bad(e.to_string()))?.build().map_err(|e| bad(e.to_string()))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(f)
+        .map_err(|e| bad(e.to_string()))?
+        .build()
+        .map_err(|e| bad(e.to_string()))?;
     let mut m: HashMap<Key, (String, i64)> = HashMap::new();
     for batch in reader {
         let b = batch.map_err(|e| bad(e.to_string()))?;
         let text = |n: &str| -> Result<Vec<String>, ScoreError> {
-            let c = b.column_by_name(n).ok_or_else(|| bad(format!("no column {n}")))?;
-            let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8).map_err(|e| bad(e.to_string()))?;
-            Ok(c.as_string::<i32>().iter().map(|v| v.unwrap_or("").to_string()).collect())
+            let c = b
+                .column_by_name(n)
+                .ok_or_else(|| bad(format!("no column {n}")))?;
+            let c = arrow::compute::cast(c, &arrow::datatypes::DataType::Utf8)
+                .map_err(|e| bad(e.to_string()))?;
+            Ok(c.as_string::<i32>()
+                .iter()
+                .map(|v| v.unwrap_or("").to_string())
+                .collect())
         };
-        let (iface, tr, src, dst, app) = (text("interface")?, text("transport")?, text("src_ip")?, text("dst_ip")?, text("app_protocol")?);
-        let sp = b.column_by_name("src_port").ok_or_else(|| bad("no column src_port".into()))?.as_primitive::<Int32Type>().clone();
-        let dp = b.column_by_name("dst_port").ok_or_else(|| bad("no column dst_port".into()))?.as_primitive::<Int32Type>().clone();
-        let pk = b.column_by_name("bidirectional_packets").ok_or_else(|| bad("no column bidirectional_packets".into()))?.as_primitive::<Int64Type>().clone();
+        let (iface, tr, src, dst, app) = (
+            text("interface")?,
+            text("transport")?,
+            text("src_ip")?,
+            text("dst_ip")?,
+            text("app_protocol")?,
+        );
+        let sp = b
+            .column_by_name("src_port")
+            .ok_or_else(|| bad("no column src_port".into()))?
+            .as_primitive::<Int32Type>()
+            .clone();
+        let dp = b
+            .column_by_name("dst_port")
+            .ok_or_else(|| bad("no column dst_port".into()))?
+            .as_primitive::<Int32Type>()
+            .clone();
+        let pk = b
+            .column_by_name("bidirectional_packets")
+            .ok_or_else(|| bad("no column bidirectional_packets".into()))?
+            .as_primitive::<Int64Type>()
+            .clone();
         for i in 0..b.num_rows() {
-            let file = Path::new(&iface[i]).file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let key = (file, tr[i].clone(), BTreeSet::from([(src[i].clone(), sp.value(i)), (dst[i].clone(), dp.value(i))]));
+            let file = Path::new(&iface[i])
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let key = (
+                file,
+                tr[i].clone(),
+                BTreeSet::from([(src[i].clone(), sp.value(i)), (dst[i].clone(), dp.value(i))]),
+            );
             let packets = if pk.is_null(i) { 0 } else { pk.value(i) };
             let e = m.entry(key).or_insert_with(|| (app[i].clone(), -1));
             if packets > e.1 {
@@ -241,7 +338,14 @@ mod test {
         s.scored = 15;
         s.correct = 13;
         let c = s.classes();
-        assert_eq!(c["rtp"], ClassScore { support: 10, precision: 1.0, recall: 0.8 });
+        assert_eq!(
+            c["rtp"],
+            ClassScore {
+                support: 10,
+                precision: 1.0,
+                recall: 0.8
+            }
+        );
         assert!((c["srtp"].precision - 5.0 / 7.0).abs() < 1e-9);
         assert!((s.accuracy() - 13.0 / 15.0).abs() < 1e-9);
         let r = s.report();
@@ -256,6 +360,10 @@ mod test {
         let e = read_labels(&p).err().unwrap().to_string();
         assert!(e.ends_with("l.tsv:2: bad port \"x\""), "{e}");
         std::fs::write(&p, "file\ttransport\n").unwrap();
-        assert!(read_labels(&p).err().unwrap().to_string().contains("no column \"addr_a\""));
+        assert!(read_labels(&p)
+            .err()
+            .unwrap()
+            .to_string()
+            .contains("no column \"addr_a\""));
     }
 }

@@ -244,7 +244,8 @@ impl Columns {
         self.alpn.append_option(r.alpn.as_deref());
         self.tls_version.append_option(r.tls_version);
         self.sip_method.append_option(r.sip_method);
-        self.sip_user_agent.append_option(r.sip_user_agent.as_deref());
+        self.sip_user_agent
+            .append_option(r.sip_user_agent.as_deref());
         self.starttls.append_value(r.starttls);
         self.stun_seen.append_value(r.stun_seen);
         self.media_over_tcp.append_value(r.media_over_tcp);
@@ -579,7 +580,12 @@ mod test {
         }
         assert_eq!(sink.finish(vec![]).unwrap(), 300_000);
         let r = ParquetRecordBatchReaderBuilder::try_new(File::open(&out).unwrap()).unwrap();
-        let groups: Vec<i64> = r.metadata().row_groups().iter().map(|g| g.num_rows()).collect();
+        let groups: Vec<i64> = r
+            .metadata()
+            .row_groups()
+            .iter()
+            .map(|g| g.num_rows())
+            .collect();
         assert_eq!(groups, vec![131_072, 131_072, 37_856]);
     }
 
