@@ -42,6 +42,8 @@ pub struct FlowConfig {
     pub capacity: usize,
     /// How often (packet time) to scan the whole table for active and close deadlines.
     pub scan_every_us: i64,
+    /// Inspect payloads (false: port rules only, `--classify port`).
+    pub inspect_payload: bool,
 }
 
 impl Default for FlowConfig {
@@ -52,6 +54,7 @@ impl Default for FlowConfig {
             close_linger_us: 5_000_000,
             capacity: 4_000_000,
             scan_every_us: 10_000_000,
+            inspect_payload: true,
         }
     }
 }
@@ -276,7 +279,11 @@ impl FlowTable {
             truncated: 0,
             tcp_hist: 0,
             closed_us: None,
-            classifier: FlowClassifier::new(&self.ctx.signatures, transport, sp, dp),
+            classifier: if self.cfg.inspect_payload {
+                FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
+            } else {
+                FlowClassifier::port_only(&self.ctx.signatures, transport, sp, dp)
+            },
         }
     }
 

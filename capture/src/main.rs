@@ -73,6 +73,14 @@ struct ScoreArgs {
 }
 
 #[derive(ValueEnum, Clone, Copy, Debug)]
+enum ClassifyArg {
+    /// Payload dissectors, then port rules (the default).
+    Payload,
+    /// Port rules only: no payload is inspected (fastest).
+    Port,
+}
+
+#[derive(ValueEnum, Clone, Copy, Debug)]
 enum CompressionArg {
     Zstd,
     Snappy,
@@ -110,6 +118,9 @@ struct ReadArgs {
     /// Parquet column compression.
     #[arg(long, value_enum, default_value = "zstd")]
     compression: CompressionArg,
+    /// How flows are classified: from their payload, or from port rules only.
+    #[arg(long, value_enum, default_value = "payload")]
+    classify: ClassifyArg,
     /// Sensor name written to every row (default: the host name).
     #[arg(long)]
     sensor: Option<String>,
@@ -271,6 +282,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         idle_us: to_us(args.idle_timeout).max(1),
         active_us: to_us(args.active_timeout).max(1),
         capacity: args.max_flows.max(1),
+        inspect_payload: matches!(args.classify, ClassifyArg::Payload),
         ..FlowConfig::default()
     };
     let run_id = uuid::Uuid::new_v4().to_string();

@@ -52,6 +52,39 @@ fn corpus_classification_meets_the_thresholds() {
 }
 
 #[test]
+fn port_only_mode_labels_from_ports_and_scores_lower() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ports.parquet");
+    let o = pathlens(&[
+        "read",
+        "-q",
+        "--classify",
+        "port",
+        corpus().join("pcap").to_str().unwrap(),
+        "-w",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success());
+    let b = read_batches(&out);
+    let sources = column_text(&b, "app_protocol_source");
+    assert!(
+        sources.iter().all(|s| s == "port" || s == "none"),
+        "no payload evidence in port mode"
+    );
+    assert!(column_text(&b, "server_name").iter().all(String::is_empty));
+    let labels = corpus().join("labels.tsv");
+    let o = pathlens(&[
+        "score",
+        "--labels",
+        labels.to_str().unwrap(),
+        out.to_str().unwrap(),
+        "--min-accuracy",
+        "0.97",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "ports alone do not reach the bar");
+}
+
+#[test]
 fn score_fails_when_thresholds_are_not_met() {
     // Port-only labels (payload inspection defeated by a 54-byte snap
     // length) cannot reach the thresholds, and the command says so.

@@ -188,6 +188,14 @@ impl FlowClassifier {
         }
     }
 
+    /// A classifier that labels from port rules only and never asks for
+    /// payloads (the cheapest mode, `--classify port`).
+    pub fn port_only(sig: &Signatures, transport: Transport, src_port: u16, dst_port: u16) -> Self {
+        let mut c = Self::new(sig, transport, src_port, dst_port);
+        c.probe = None;
+        c
+    }
+
     /// Whether the worker should keep feeding payloads.
     #[inline]
     pub fn wants_more(&self) -> bool {

@@ -323,6 +323,7 @@ pub fn flow_config(h: &[u8; FLOW_HEADER]) -> (FlowConfig, i64) {
         active_us: i64::from(active) * 20 * FLOW_UNIT_US,
         close_linger_us: i64::from(linger) * FLOW_UNIT_US,
         scan_every_us: i64::from(scan) * 5 * FLOW_UNIT_US,
+        ..FlowConfig::default()
     };
     let base = FLOW_BASES
         .get(usize::from(base % 4))
@@ -685,6 +686,7 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
             active_us: 200_000,
             close_linger_us: 10_000,
             scan_every_us: 20_000,
+            ..FlowConfig::default()
         },
         output: None,
         writer: pathlens_export::WriterOptions {
