@@ -367,13 +367,7 @@ impl FlowClassifier {
         }
         if let sip::SipProbe::Message(m) = sip::parse(payload) {
             self.on_sip(p, &m);
-        } else if dns::is_dns(payload, false)
-            && (self.src_port == 53
-                || self.dst_port == 53
-                || self.src_port == 5353
-                || self.dst_port == 5353
-                || self.port_rule.is_none())
-        {
+        } else if (self.dns_port() || self.port_rule.is_none()) && dns::is_dns(payload, false) {
             p.text = Some(AppProtocol::Dns);
         }
     }
@@ -498,7 +492,7 @@ impl FlowClassifier {
                     self.on_sip(p, &m);
                     return Some(AppProtocol::Sip);
                 }
-                if dns::is_dns(payload, true) && (self.src_port == 53 || self.dst_port == 53) {
+                if (self.src_port == 53 || self.dst_port == 53) && dns::is_dns(payload, true) {
                     return Some(AppProtocol::Dns);
                 }
             }

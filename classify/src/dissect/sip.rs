@@ -154,6 +154,23 @@ pub fn parse(payload: &[u8]) -> SipProbe {
     if payload.iter().all(|&c| c == b'\r' || c == b'\n') && !payload.is_empty() {
         return SipProbe::KeepAlive;
     }
+    // Cheap rejections first: this runs on every unrecognised payload.
+    if !payload.first().is_some_and(u8::is_ascii_alphabetic) {
+        return SipProbe::NotSip;
+    }
+    let word_end = payload
+        .iter()
+        .take(12)
+        .position(|&c| c == b' ')
+        .unwrap_or(12);
+    let word = payload.get(..word_end).unwrap_or(&[]);
+    if word != b"SIP/2.0"
+        && !METHODS
+            .iter()
+            .any(|m| m.as_bytes().eq_ignore_ascii_case(word))
+    {
+        return SipProbe::NotSip;
+    }
     let first = line_end(payload);
     let Some(start) = payload.get(..first).and_then(parse_start) else {
         return SipProbe::NotSip;
