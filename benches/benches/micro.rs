@@ -82,28 +82,11 @@ fn decoded() -> &'static Decoded {
             let ts = g.next_frame(&mut buf).unwrap().unwrap();
             seq += 1;
             let d = decode(LinkType::Ethernet, &buf, buf.len() as u32).unwrap();
-            let (key, from_lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, d.vlan);
             let pl = d.payload;
             let off = out.payload.len() as u32;
             out.payload.extend_from_slice(pl);
-            out.pkts.push((
-                Pkt {
-                    seq,
-                    ts_us: ts,
-                    key,
-                    from_lo,
-                    ip_version: d.ip_version,
-                    ip_len: d.ip_len,
-                    payload_len: d.payload_len,
-                    tcp_flags: d.tcp_flags,
-                    icmp: d.icmp,
-                    truncated: false,
-                    sport: d.sport,
-                    dport: d.dport,
-                },
-                off,
-                pl.len() as u32,
-            ));
+            out.pkts
+                .push((Pkt::from_decoded(seq, ts, false, &d), off, pl.len() as u32));
         }
         eprintln!(
             "flow-table input: {} packets, {} flows started, {:.1} s of capture",

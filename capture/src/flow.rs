@@ -88,6 +88,33 @@ pub struct Pkt {
     pub dport: u16,
 }
 
+impl Pkt {
+    /// The flow-table view of a decoded packet: `seq` is its index in the
+    /// run's input, `truncated` whether the capture cut it.
+    pub fn from_decoded(
+        seq: u64,
+        ts_us: i64,
+        truncated: bool,
+        d: &crate::decode::Decoded<'_>,
+    ) -> Self {
+        let (key, from_lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, d.vlan);
+        Pkt {
+            seq,
+            ts_us,
+            key,
+            from_lo,
+            ip_version: d.ip_version,
+            ip_len: d.ip_len,
+            payload_len: d.payload_len,
+            tcp_flags: d.tcp_flags,
+            icmp: d.icmp,
+            truncated,
+            sport: d.sport,
+            dport: d.dport,
+        }
+    }
+}
+
 const SYN: u16 = 0x02;
 const FIN: u16 = 0x01;
 const RST: u16 = 0x04;

@@ -322,21 +322,8 @@ where
                 }
             }
             rc.packets_decoded += 1;
-            let (key, from_lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, d.vlan);
-            let pkt = Pkt {
-                seq,
-                ts_us: frame.ts_us,
-                key,
-                from_lo,
-                ip_version: d.ip_version,
-                ip_len: d.ip_len,
-                payload_len: d.payload_len,
-                tcp_flags: d.tcp_flags,
-                icmp: d.icmp,
-                truncated,
-                sport: d.sport,
-                dport: d.dport,
-            };
+            let pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
+            let key = pkt.key;
             now = now.max(frame.ts_us);
             let w = worker_of(&hasher, &key, n);
             if let Some(b) = batches.get_mut(w) {

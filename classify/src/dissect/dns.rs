@@ -70,12 +70,7 @@ fn check(p: &[u8]) -> Option<()> {
 mod test {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::dissect::hex;
 
     #[test]
     fn real_query_and_rejects() {

@@ -10,3 +10,12 @@ pub mod sip;
 pub mod stun;
 pub mod text;
 pub mod tls;
+
+/// Hex text to bytes, for tests that embed captured payloads.
+#[cfg(test)]
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}

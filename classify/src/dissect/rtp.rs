@@ -136,12 +136,7 @@ pub fn static_payload_type(pt: u8) -> Option<(&'static str, u32)> {
 mod test {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::dissect::hex;
 
     // rtp.pcapng (first RTP packet) and rtcp_multiple_pkts_in_the_same_datagram.pcap.
     const RTP: &str =

@@ -222,12 +222,7 @@ fn is_channel_data(p: &[u8], tcp: bool) -> bool {
 mod test {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::dissect::hex;
 
     // Real messages from the corpus.
     const CLASSIC_REQ: &str = "000100089429ef88294dd52632c72931cb8dbb4c0003000400000000"; // stun_classic.pcap #1

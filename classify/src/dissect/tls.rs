@@ -266,12 +266,7 @@ pub(crate) fn test_hello(sni: &str) -> Vec<u8> {
 mod test {
     use super::*;
 
-    fn hex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::dissect::hex;
 
     // Chrome's complete ClientHello from the corpus (chrome.pcap, frame 4, 517 bytes).
     const CHROME_HELLO: &str = concat!(
