@@ -1,0 +1,11 @@
+//! DNS header and question sanity over UDP and TCP.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use pathlens_classify::dissect::dns;
+
+fuzz_target!(|data: &[u8]| {
+    if dns::is_dns(data, false) {
+        assert!(data.len() >= 17);
+    }
+    let _ = dns::is_dns(data, true);
+});

@@ -1,0 +1,17 @@
+//! RTP headers, RTCP compounds and RFC 4571 framing.
+#![no_main]
+use libfuzzer_sys::fuzz_target;
+use pathlens_classify::dissect::rtp;
+
+fuzz_target!(|data: &[u8]| {
+    if let Some(h) = rtp::parse_rtp(data) {
+        assert!(h.header_len <= data.len());
+        assert!(h.pt < 128);
+    }
+    if let Some(i) = rtp::parse_rtcp(data) {
+        assert!(i.packets >= 1 && (200..=213).contains(&i.first_type));
+    }
+    if let Some(p) = rtp::rfc4571_first(data) {
+        assert!(p.len() + 2 <= data.len());
+    }
+});
