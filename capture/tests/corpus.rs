@@ -192,14 +192,7 @@ fn idle_timeout_splits_real_sip_dialogs() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sip.parquet");
     let f = corpus().join("pcap/sip.pcap");
-    let o = pathlens(&[
-        "read",
-        "-q",
-        f.to_str().unwrap(),
-        "-w",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
+    read_ok(&[f.to_str().unwrap()], &out);
     let b = read_batches(&out);
     let ids = column_text(&b, "community_id");
     let reasons = column_text(&b, "end_reason");
@@ -264,14 +257,7 @@ fn snaplen_cut_frames_are_counted_and_decoded() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("cut.parquet");
     let f = corpus().join("pcap/rsh-syslog-false-positive.pcap");
-    let o = pathlens(&[
-        "read",
-        "-q",
-        f.to_str().unwrap(),
-        "-w",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
+    read_ok(&[f.to_str().unwrap()], &out);
     let b = read_batches(&out);
     assert_eq!(counters(&out)["truncated"], 2);
     assert_eq!(sum_i64(&b, "truncated_packets"), 2);
@@ -289,16 +275,7 @@ fn bpf_filter_keeps_only_matching_flows() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("tcp.parquet");
     let f = corpus().join("pcap/tls_certificate_too_long.pcap");
-    let o = pathlens(&[
-        "read",
-        "-q",
-        "-f",
-        "tcp port 443",
-        f.to_str().unwrap(),
-        "-w",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    read_ok(&["-f", "tcp port 443", f.to_str().unwrap()], &out);
     let b = read_batches(&out);
     let dst = column_text(&b, "dst_port");
     assert_eq!(dst.len(), 13, "the 13 flows on port 443 of this capture");

@@ -78,16 +78,7 @@ fn sample_flows_match_the_golden_file() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("sample.parquet");
     let pcap = repo().join("testdata/sample.pcap");
-    let o = pathlens(&[
-        "read",
-        "-q",
-        "--sensor",
-        "golden",
-        pcap.to_str().unwrap(),
-        "-w",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    read_ok(&["--sensor", "golden", pcap.to_str().unwrap()], &out);
     let b = read_batches(&out);
     let cols: Vec<Vec<String>> = GOLDEN_COLUMNS.iter().map(|c| column_text(&b, c)).collect();
     let mut lines: Vec<String> = (0..rows(&b))

@@ -13,14 +13,7 @@ use support::*;
 fn corpus_classification_meets_the_thresholds() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("corpus.parquet");
-    let o = pathlens(&[
-        "read",
-        "-q",
-        corpus().join("pcap").to_str().unwrap(),
-        "-w",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    read_ok(&[corpus().join("pcap").to_str().unwrap()], &out);
     let labels = corpus().join("labels.tsv");
     let o = pathlens(&[
         "score",
@@ -55,16 +48,14 @@ fn corpus_classification_meets_the_thresholds() {
 fn port_only_mode_labels_from_ports_and_scores_lower() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ports.parquet");
-    let o = pathlens(&[
-        "read",
-        "-q",
-        "--classify",
-        "port",
-        corpus().join("pcap").to_str().unwrap(),
-        "-w",
-        out.to_str().unwrap(),
-    ]);
-    assert!(o.status.success());
+    read_ok(
+        &[
+            "--classify",
+            "port",
+            corpus().join("pcap").to_str().unwrap(),
+        ],
+        &out,
+    );
     let b = read_batches(&out);
     let sources = column_text(&b, "app_protocol_source");
     assert!(

@@ -52,6 +52,19 @@ pub fn pathlens(args: &[&str]) -> Output {
         .expect("running pathlens")
 }
 
+/// Runs `pathlens read -q ARGS -w OUT` and asserts it succeeded.
+pub fn read_ok(args: &[&str], out: &Path) {
+    let mut all = vec!["read", "-q"];
+    all.extend_from_slice(args);
+    all.extend(["-w", out.to_str().unwrap()]);
+    let o = pathlens(&all);
+    assert!(
+        o.status.success(),
+        "pathlens {all:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
 /// Runs a tool that the test suite needs (installed by the test command).
 pub fn tool(name: &str, args: &[&str]) -> String {
     let out = Command::new(name).args(args).output().unwrap_or_else(|e| {
