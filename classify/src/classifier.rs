@@ -27,6 +27,22 @@
 //! Behaviour, judged when the record is written: a TCP flow to a
 //! media-capable port (443, 3478-3481, 50000-59999) with media cadence (many
 //! small packets both ways at a steady rate) is media over TCP.
+//!
+//! MS-TURN over TCP ([MS-TURN] 2.1.1): a TLS hello on a media-capable TCP
+//! port that no server-name rule decides is not settled at once. The flow is
+//! watched a few payloads more: a non-handshake TLS record (change cipher
+//! spec, alert, application data) settles it as TLS; a 4-byte MS-TURN frame
+//! (type 2 or 3, zero, length of the rest) after the fake handshake makes it
+//! `stun_turn`, media.
+//!
+//! Correlation: flows announce media endpoints ([`LearnedEndpoint`]) from
+//! clear-text SDP (`c=`/`m=`, `a=rtcp:` or port + 1) and from STUN
+//! XOR-MAPPED- and XOR-RELAYED-ADDRESS. A UDP flow with no header evidence
+//! of its own ([`needs_correlation`]) that reaches such an endpoint takes the
+//! endpoint's label with `app_protocol_source = correlation`: `rtp` or `srtp`
+//! by the SDP profile (`RTP/SAVP*` is SRTP), `rtcp` on the RTCP port, and
+//! `srtp` for an ICE candidate learned from STUN (the stacks that run ICE,
+//! SfB, Teams and WebRTC, send only SRTP or DTLS-SRTP media).
 
 use crate::dissect::{dns, dtls, rtp, sip, stun, text, tls};
 use crate::rules::Signatures;
@@ -36,6 +52,32 @@ use std::sync::Arc;
 
 /// Payload-carrying packets per direction a flow is inspected for.
 pub const PACKET_BUDGET: u8 = 16;
+
+/// Payloads watched after a TLS hello on a media-capable port before the flow
+/// is settled as TLS (MS-TURN's fake handshake is followed at once by framed
+/// TURN, real TLS by a non-handshake record within two or three payloads).
+const AFTER_HELLO_BUDGET: u8 = 6;
+
+/// Endpoints one flow may announce for correlation.
+const MAX_LEARNED: usize = 8;
+
+/// A media endpoint a flow announced, and what a flow reaching it carries.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LearnedEndpoint {
+    /// Address and port the media goes to.
+    pub addr: SocketAddr,
+    /// The class a flow to it with no evidence of its own gets.
+    pub label: AppProtocol,
+}
+
+/// Whether a finished flow's labels leave room for correlation: a UDP flow
+/// whose class came from no payload evidence (port rule or nothing), or whose
+/// payload was inspected and matched nothing (`other`).
+pub fn needs_correlation(transport: Transport, app: AppProtocol, source: AppSource) -> bool {
+    transport == Transport::Udp
+        && (matches!(source, AppSource::Port | AppSource::None)
+            || (source == AppSource::Payload && app == AppProtocol::Other))
+}
 
 /// Whether the classifier wants more packets.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,6 +180,9 @@ struct Probe {
     text: Option<AppProtocol>,
     smtp_greeting: bool,
     other_payload: u8,
+    // A TLS hello on a media-capable port, class held until MS-TURN is ruled out.
+    tls_pending: Option<AppProtocol>,
+    after_hello: u8,
 }
 
 /// Per-flow classification state. Small when decided: the inspection state
@@ -151,7 +196,7 @@ pub struct FlowClassifier {
     label: Option<(AppProtocol, AppSource)>,
     meta: Option<Box<Classification>>,
     probe: Option<Box<ProbeBox>>,
-    learned: Vec<SocketAddr>,
+    learned: Vec<LearnedEndpoint>,
 }
 
 // Probe is not Clone (buffers); flows are never cloned while inspecting.
@@ -204,8 +249,21 @@ impl FlowClassifier {
 
     /// Media endpoints this flow announced (SDP, STUN mapped/relayed
     /// addresses) since the last call, for correlation with other flows.
-    pub fn take_learned(&mut self) -> Vec<SocketAddr> {
+    pub fn take_learned(&mut self) -> Vec<LearnedEndpoint> {
         std::mem::take(&mut self.learned)
+    }
+
+    /// Whether endpoints are waiting for [`FlowClassifier::take_learned`].
+    #[inline]
+    pub fn has_learned(&self) -> bool {
+        !self.learned.is_empty()
+    }
+
+    fn learn(&mut self, addr: SocketAddr, label: AppProtocol) {
+        let e = LearnedEndpoint { addr, label };
+        if self.learned.len() < MAX_LEARNED && !self.learned.contains(&e) {
+            self.learned.push(e);
+        }
     }
 
     fn meta(&mut self) -> &mut Classification {
@@ -254,6 +312,9 @@ impl FlowClassifier {
 
     /// The class a probe supports when inspection ends without certainty.
     fn settle(p: &Probe) -> Option<AppProtocol> {
+        if p.tls_pending.is_some() {
+            return p.tls_pending;
+        }
         let rtp_ok = p.rtp.iter().any(|t| t.good >= 3) || p.rtp.iter().all(|t| t.good >= 2);
         if p.dtls > 0 {
             Some(AppProtocol::Dtls)
@@ -378,9 +439,7 @@ impl FlowClassifier {
         p.stun_ms |= m.microsoft || m.dialect == stun::Dialect::MsTurn;
         self.meta().stun_seen = true;
         for a in [m.mapped, m.relayed].into_iter().flatten() {
-            if self.learned.len() < 8 {
-                self.learned.push(a);
-            }
+            self.learn(a, AppProtocol::Srtp);
         }
     }
 
@@ -397,8 +456,15 @@ impl FlowClassifier {
             meta.sip_user_agent = m.user_agent.clone();
         }
         for media in &m.media {
-            if self.learned.len() < 8 {
-                self.learned.push(SocketAddr::new(media.addr, media.port));
+            let rtp = if media.secure {
+                AppProtocol::Srtp
+            } else {
+                AppProtocol::Rtp
+            };
+            self.learn(SocketAddr::new(media.addr, media.port), rtp);
+            let rtcp = media.rtcp_port.or_else(|| media.port.checked_add(1));
+            if let Some(port) = rtcp {
+                self.learn(SocketAddr::new(media.addr, port), AppProtocol::Rtcp);
             }
         }
     }
@@ -410,6 +476,9 @@ impl FlowClassifier {
         i: usize,
         payload: &[u8],
     ) -> Option<AppProtocol> {
+        if let Some(app) = p.tls_pending {
+            return self.after_hello(p, i, app, payload);
+        }
         // TLS: gather the start of each direction until a hello parses.
         if !p.stream_done.get(i).copied().unwrap_or(true) {
             let buf = p.stream.get_mut(i)?;
@@ -423,8 +492,16 @@ impl FlowClassifier {
                 match tls::parse_hello(buf) {
                     tls::TlsProbe::Hello(h) => {
                         p.tls = true;
-                        let app = self.on_tls(sig, p, &h);
-                        return Some(app);
+                        let (app, by_name) = self.on_tls(sig, p, &h);
+                        if by_name || p.text.is_some() || !self.media_port() {
+                            return Some(app);
+                        }
+                        // Maybe MS-TURN's fake handshake: watch what follows.
+                        if let Some(d) = p.stream_done.get_mut(i) {
+                            *d = true;
+                        }
+                        p.tls_pending = Some(app);
+                        return None;
                     }
                     tls::TlsProbe::OtherRecord => {
                         p.tls = true;
@@ -500,7 +577,49 @@ impl FlowClassifier {
         None
     }
 
-    fn on_tls(&mut self, sig: &Signatures, p: &Probe, h: &tls::Hello) -> AppProtocol {
+    fn media_port(&self) -> bool {
+        is_media_port(self.src_port) || is_media_port(self.dst_port)
+    }
+
+    /// A payload after a TLS hello on a media-capable port: framed MS-TURN,
+    /// a real TLS record, or more handshake.
+    fn after_hello(
+        &mut self,
+        p: &mut Probe,
+        i: usize,
+        app: AppProtocol,
+        payload: &[u8],
+    ) -> Option<AppProtocol> {
+        if let stun::StunProbe::Message(m) = stun::parse_tcp(payload) {
+            self.on_stun(p, &m);
+            return Some(AppProtocol::StunTurn);
+        }
+        if stun::is_ms_turn_frame(payload) {
+            self.meta().stun_seen = true;
+            return Some(AppProtocol::StunTurn);
+        }
+        match tls::record_kinds(payload) {
+            tls::RecordKinds::Other => return Some(app),
+            tls::RecordKinds::Handshake => {
+                // The peer's hello (or the rest of a long one).
+                if let tls::TlsProbe::Hello(h) = tls::parse_hello(payload) {
+                    self.on_hello_fields(&h);
+                }
+            }
+            tls::RecordKinds::NotTls => {
+                // Neither TLS nor MS-TURN; an unframed continuation of a
+                // hello is still possible on the sending side.
+                let same_side = p.stream.get(i).is_some_and(|b| !b.is_empty());
+                if !same_side {
+                    return Some(app);
+                }
+            }
+        }
+        p.after_hello = p.after_hello.saturating_add(1);
+        (p.after_hello >= AFTER_HELLO_BUDGET).then_some(app)
+    }
+
+    fn on_hello_fields(&mut self, h: &tls::Hello) {
         let meta = self.meta();
         if h.kind == tls::HelloKind::Client {
             meta.server_name = meta.server_name.take().or_else(|| h.sni.clone());
@@ -511,12 +630,25 @@ impl FlowClassifier {
             (Some(a), Some(b)) => Some(if b > a { b } else { a }),
             (a, b) => a.or(b),
         };
-        if p.text.is_some() {
+    }
+
+    /// The class of a TLS flow after a hello, and whether a server-name rule
+    /// gave it.
+    fn on_tls(&mut self, sig: &Signatures, p: &Probe, h: &tls::Hello) -> (AppProtocol, bool) {
+        self.on_hello_fields(h);
+        if let Some(app) = p.text {
             self.meta().starttls = true;
-            return p.text.unwrap_or(AppProtocol::Tls);
+            return (app, false);
         }
         let sni = self.meta.as_ref().and_then(|m| m.server_name.clone());
-        self.tls_class(sig, sni.as_deref())
+        let by_name = sni
+            .as_deref()
+            .and_then(|n| sig.sni.lookup(n))
+            .and_then(|r| r.app_protocol);
+        match by_name {
+            Some(app) => (app, true),
+            None => (self.tls_class(sig, None), false),
+        }
     }
 
     fn tls_class(&self, sig: &Signatures, sni: Option<&str>) -> AppProtocol {
@@ -670,7 +802,13 @@ mod test {
         // A ClientHello cut in two segments.
         let hello = crate::dissect::tls::test_hello("teams.microsoft.com");
         assert_eq!(c.feed(&s, Side::Src2Dst, &hello[..40]), Progress::NeedMore);
-        assert_eq!(c.feed(&s, Side::Src2Dst, &hello[40..]), Progress::Done);
+        // On 443 the hello alone could be MS-TURN's fake handshake: the
+        // first application-data record settles it.
+        assert_eq!(c.feed(&s, Side::Src2Dst, &hello[40..]), Progress::NeedMore);
+        assert_eq!(
+            c.feed(&s, Side::Dst2Src, &[0x17, 3, 3, 0, 2, 0, 0]),
+            Progress::Done
+        );
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
             (r.app(), r.server_name.as_deref(), r.service.as_deref()),
@@ -699,6 +837,176 @@ mod test {
         assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Psom);
     }
 
+    /// A ServerHello + ServerHelloDone in one record, as MS-TURN's pseudo-TLS
+    /// server sends it ([MS-TURN] 2.1.1).
+    fn server_hello_done() -> Vec<u8> {
+        let mut body = vec![3, 1];
+        body.extend([7u8; 32]);
+        body.extend([0, 0, 0x04, 0]);
+        let mut hs = vec![2, 0];
+        hs.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        hs.extend(body);
+        hs.extend([0x0e, 0, 0, 0]);
+        let mut rec = vec![0x16, 3, 1];
+        rec.extend_from_slice(&(hs.len() as u16).to_be_bytes());
+        rec.extend(hs);
+        rec
+    }
+
+    /// An MS-TURN Allocate request (MAGIC-COOKIE attribute first) in the
+    /// MS-TURN TCP framing.
+    fn framed_ms_allocate() -> Vec<u8> {
+        let mut m = vec![0, 3, 0, 8];
+        m.extend([0x5au8; 16]);
+        m.extend([0, 0x0f, 0, 4, 0x72, 0xc6, 0x4b, 0xc6]);
+        let mut f = vec![2, 0];
+        f.extend_from_slice(&(m.len() as u16).to_be_bytes());
+        f.extend(m);
+        f
+    }
+
+    #[test]
+    fn ms_turn_after_pseudo_tls_on_443_is_media() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        let hello = crate::dissect::tls::test_hello("");
+        assert_eq!(c.feed(&s, Side::Src2Dst, &hello), Progress::NeedMore);
+        assert_eq!(
+            c.feed(&s, Side::Dst2Src, &server_hello_done()),
+            Progress::NeedMore
+        );
+        assert_eq!(
+            c.feed(&s, Side::Src2Dst, &framed_ms_allocate()),
+            Progress::Done
+        );
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.traffic_type, r.stun_seen),
+            (AppProtocol::StunTurn, Some(TrafficType::Media), true)
+        );
+        // Framed end-to-end data (type 3) after the handshake counts too.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        c.feed(&s, Side::Src2Dst, &hello);
+        c.feed(&s, Side::Dst2Src, &server_hello_done());
+        let data = [3, 0, 0, 12, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7];
+        assert_eq!(c.feed(&s, Side::Src2Dst, &data), Progress::Done);
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::StunTurn
+        );
+    }
+
+    #[test]
+    fn real_tls_on_443_stays_https() {
+        let s = sig();
+        // TLS 1.2: hellos, certificate, then change cipher spec.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        c.feed(
+            &s,
+            Side::Src2Dst,
+            &crate::dissect::tls::test_hello("outlook.office365.com"),
+        );
+        c.feed(&s, Side::Dst2Src, &server_hello_done());
+        assert_eq!(
+            c.feed(&s, Side::Src2Dst, &[0x16, 3, 3, 0, 4, 0x10, 0, 0, 0]),
+            Progress::NeedMore
+        );
+        assert_eq!(
+            c.feed(&s, Side::Src2Dst, &[0x14, 3, 3, 0, 1, 1]),
+            Progress::Done
+        );
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.service.as_deref()),
+            (AppProtocol::Https, Some("exchange"))
+        );
+        // A hello then silence: still https when the record is written.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        c.feed(
+            &s,
+            Side::Src2Dst,
+            &crate::dissect::tls::test_hello("x.example"),
+        );
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Https
+        );
+        // Off the media ports a hello decides at once.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 40123, 8443);
+        assert_eq!(
+            c.feed(
+                &s,
+                Side::Src2Dst,
+                &crate::dissect::tls::test_hello("x.example")
+            ),
+            Progress::Done
+        );
+        assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Tls);
+        // The watch is bounded: handshake records forever settle as TLS.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        c.feed(
+            &s,
+            Side::Src2Dst,
+            &crate::dissect::tls::test_hello("x.example"),
+        );
+        let mut n = 0;
+        while c.wants_more() && n < 100 {
+            c.feed(&s, Side::Dst2Src, &server_hello_done());
+            n += 1;
+        }
+        assert_eq!(n, usize::from(AFTER_HELLO_BUDGET));
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Https
+        );
+    }
+
+    #[test]
+    fn learned_endpoints_carry_their_label() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 5060, 5060);
+        let invite = b"INVITE sip:bob@example.com SIP/2.0\r\n\r\nv=0\r\nc=IN IP4 10.1.1.1\r\nm=audio 40000 RTP/SAVP 0\r\na=rtcp:40009\r\nm=video 40002 RTP/AVP 96\r\n";
+        c.feed(&s, Side::Src2Dst, invite);
+        let got: Vec<(String, AppProtocol)> = c
+            .take_learned()
+            .into_iter()
+            .map(|e| (e.addr.to_string(), e.label))
+            .collect();
+        assert_eq!(
+            got,
+            vec![
+                ("10.1.1.1:40000".to_string(), AppProtocol::Srtp),
+                ("10.1.1.1:40009".to_string(), AppProtocol::Rtcp),
+                ("10.1.1.1:40002".to_string(), AppProtocol::Rtp),
+                ("10.1.1.1:40003".to_string(), AppProtocol::Rtcp),
+            ]
+        );
+        assert!(!c.has_learned(), "taken once");
+        // STUN's XOR-MAPPED-ADDRESS is an ICE candidate: SRTP media.
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 50010, 3478);
+        let resp =
+            crate::dissect::hex("0101000c2112a442000000000000000000000001002000080001a1470f1e2d3c");
+        c.feed(&s, Side::Dst2Src, &resp);
+        let l = c.take_learned();
+        assert_eq!(l.len(), 1);
+        assert_eq!(
+            (l[0].addr.to_string().as_str(), l[0].label),
+            ("46.12.137.126:32853", AppProtocol::Srtp)
+        );
+    }
+
+    #[test]
+    fn which_flows_need_correlation() {
+        use AppProtocol as A;
+        use AppSource as S;
+        assert!(needs_correlation(Transport::Udp, A::Unknown, S::None));
+        assert!(needs_correlation(Transport::Udp, A::StunTurn, S::Port));
+        assert!(needs_correlation(Transport::Udp, A::Other, S::Payload));
+        assert!(!needs_correlation(Transport::Udp, A::Rtp, S::Payload));
+        assert!(!needs_correlation(Transport::Udp, A::Dns, S::Payload));
+        assert!(!needs_correlation(Transport::Tcp, A::Unknown, S::None));
+    }
+
     #[test]
     fn smtp_starttls_keeps_its_class() {
         let s = sig();
@@ -724,7 +1032,18 @@ mod test {
             (r.app(), r.sip_method, r.sip_user_agent.as_deref()),
             (AppProtocol::Sip, Some("INVITE"), Some("UA/1"))
         );
-        assert_eq!(c.take_learned(), vec!["10.1.1.1:40000".parse().unwrap()]);
+        let learned: Vec<(String, AppProtocol)> = c
+            .take_learned()
+            .into_iter()
+            .map(|e| (e.addr.to_string(), e.label))
+            .collect();
+        assert_eq!(
+            learned,
+            vec![
+                ("10.1.1.1:40000".to_string(), AppProtocol::Rtp),
+                ("10.1.1.1:40001".to_string(), AppProtocol::Rtcp)
+            ]
+        );
     }
 
     #[test]

@@ -57,6 +57,9 @@ pub struct SdpMedia {
     pub clock_rate: Option<u32>,
     /// A separate RTCP port from `a=rtcp:`, if given.
     pub rtcp_port: Option<u16>,
+    /// The transport profile is a secure one (`RTP/SAVP`, `RTP/SAVPF`,
+    /// `UDP/TLS/RTP/SAVP`): the media will be SRTP.
+    pub secure: bool,
 }
 
 /// What one SIP message says.
@@ -235,7 +238,7 @@ pub fn parse_sdp(body: &[u8]) -> Vec<SdpMedia> {
                 .next()
                 .and_then(|p| p.split('/').next())
                 .and_then(|p| p.parse::<u16>().ok());
-            let _proto = f.next();
+            let secure = f.next().is_some_and(|p| p.contains("SAVP"));
             let pt = f.next().and_then(|p| p.parse::<u8>().ok());
             if let (Some(port), Some(addr)) = (port, session_addr) {
                 if port != 0 && out.len() < 8 {
@@ -246,6 +249,7 @@ pub fn parse_sdp(body: &[u8]) -> Vec<SdpMedia> {
                         codec: None,
                         clock_rate: None,
                         rtcp_port: None,
+                        secure,
                     });
                 }
             }
@@ -304,6 +308,23 @@ mod test {
         assert_eq!(
             (s.codec.as_deref(), s.clock_rate),
             (Some("pcmu"), Some(8000))
+        );
+        assert!(!s.secure, "RTP/AVP is plain RTP");
+    }
+
+    #[test]
+    fn secure_profiles_and_rtcp_port() {
+        let sdp = b"v=0\r\nc=IN IP4 10.0.0.5\r\nm=audio 50010 RTP/SAVP 0\r\na=rtcp:50011\r\nm=video 50020 UDP/TLS/RTP/SAVPF 96\r\nm=audio 40000 RTP/AVP 8\r\n";
+        let m = parse_sdp(sdp);
+        assert_eq!(
+            m.iter()
+                .map(|x| (x.port, x.secure, x.rtcp_port))
+                .collect::<Vec<_>>(),
+            vec![
+                (50010, true, Some(50011)),
+                (50020, true, None),
+                (40000, false, None)
+            ]
         );
     }
 

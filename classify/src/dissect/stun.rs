@@ -203,6 +203,19 @@ pub fn parse_tcp(p: &[u8]) -> StunProbe {
     StunProbe::NotStun
 }
 
+/// Whether a TCP segment starts with MS-TURN framing ([MS-TURN] 2.1.4): type
+/// 2 (TURN control) or 3 (end-to-end data), a zero byte, the length of the
+/// frame's body; the frame fills the segment or is followed by another one.
+pub fn is_ms_turn_frame(p: &[u8]) -> bool {
+    match p {
+        [2 | 3, 0, hi, lo, rest @ ..] => {
+            let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+            n >= 4 && matches!(rest.get(n..), Some([] | [2 | 3, 0, ..]))
+        }
+        _ => false,
+    }
+}
+
 fn is_channel_data(p: &[u8], tcp: bool) -> bool {
     match p {
         [a, b, hi, lo, rest @ ..] => {
@@ -230,6 +243,29 @@ mod test {
     const TEAMS_RESP: &str = "010100342112a442567009c2ae00e698d98f01908070000400000007002000080001e24473a09b3900080014081c187c4cf903476de30538dee3554682a1e5d080280004513d0c54"; // stun_msteams_unidir.pcapng #1
     const SKYPE_REQ: &str = "000100542112a442c55a4fdfde0c325e304c60c700060009677070653a7a57796b000000002400046efffeff802a00080000000000bf43178054000131000000807000040000000300080014c3926666385c09a134e40a0c6c2ef3061a8b62ab802800041fb59b6b"; // skype-conference-call.pcap #1
     const TCP_TWO: &str = "000300082112a442704b6e453952586746596c590019000411000000"; // stun_tcp_multiple_msgs_same_pkt.pcap #2
+
+    #[test]
+    fn ms_turn_frames() {
+        // A data frame carrying a 12-byte RTP header, alone and followed by another.
+        let mut f = vec![3, 0, 0, 12, 0x80, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 7];
+        assert!(is_ms_turn_frame(&f));
+        f.extend([2, 0, 0, 4]);
+        assert!(is_ms_turn_frame(&f));
+        f.push(0x55);
+        // What follows the first frame is not a frame header.
+        let mut bad = f[..16].to_vec();
+        bad.extend([0x17, 3, 3]);
+        assert!(!is_ms_turn_frame(&bad));
+        assert!(!is_ms_turn_frame(&[3, 0, 0, 12, 1, 2]), "cut frame");
+        assert!(
+            !is_ms_turn_frame(&[3, 1, 0, 4, 1, 2, 3, 4]),
+            "second byte not zero"
+        );
+        assert!(!is_ms_turn_frame(&[3, 0, 0, 0]), "empty frame");
+        for cut in 0..f.len() {
+            let _ = is_ms_turn_frame(&f[..cut]);
+        }
+    }
 
     #[test]
     fn real_messages() {

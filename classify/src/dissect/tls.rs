@@ -64,6 +64,40 @@ pub fn is_record_header(b: &[u8]) -> bool {
     }
 }
 
+/// What the TLS records at the start of a segment are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordKinds {
+    /// Only handshake records (the last one may run past the segment).
+    Handshake,
+    /// At least one change-cipher-spec, alert or application-data record:
+    /// the session is real TLS.
+    Other,
+    /// The segment does not start with a TLS record header.
+    NotTls,
+}
+
+/// Walks the record headers of a segment (a real TLS session soon sends a
+/// non-handshake record; MS-TURN's fake handshake never does).
+pub fn record_kinds(mut b: &[u8]) -> RecordKinds {
+    if !is_record_header(b) {
+        return RecordKinds::NotTls;
+    }
+    while is_record_header(b) {
+        let (ct, len) = match b {
+            [ct, _, _, hi, lo, ..] => (*ct, usize::from(u16::from_be_bytes([*hi, *lo]))),
+            _ => break,
+        };
+        if ct != 0x16 {
+            return RecordKinds::Other;
+        }
+        match b.get(5 + len..) {
+            Some(rest) => b = rest,
+            None => break,
+        }
+    }
+    RecordKinds::Handshake
+}
+
 /// A human name for a TLS version number (`tls_version` column).
 pub fn version_name(v: u16) -> Option<&'static str> {
     Some(match v {
@@ -285,6 +319,23 @@ mod test {
 
     fn chrome_hello() -> Vec<u8> {
         hex(CHROME_HELLO)
+    }
+
+    #[test]
+    fn record_kinds_tell_real_tls_from_a_bare_handshake() {
+        let hello = chrome_hello();
+        assert_eq!(record_kinds(&hello), RecordKinds::Handshake);
+        assert_eq!(record_kinds(&hello[..40]), RecordKinds::Handshake);
+        // A handshake record followed by change cipher spec in one segment.
+        let mut two = hello.clone();
+        two.extend([0x14, 3, 3, 0, 1, 1]);
+        assert_eq!(record_kinds(&two), RecordKinds::Other);
+        assert_eq!(record_kinds(&[0x17, 3, 3, 0, 2, 9, 9]), RecordKinds::Other);
+        assert_eq!(record_kinds(&[2, 0, 0, 4, 1, 2, 3, 4]), RecordKinds::NotTls);
+        assert_eq!(record_kinds(&[]), RecordKinds::NotTls);
+        for cut in 0..two.len() {
+            let _ = record_kinds(&two[..cut]);
+        }
     }
 
     #[test]
