@@ -43,6 +43,8 @@ pub struct FlowCounters {
     pub ended: BTreeMap<String, u64>,
     /// Flows evicted because the table was full.
     pub evicted: u64,
+    /// Records labelled from an endpoint another flow announced.
+    pub correlated: u64,
 }
 
 impl FlowCounters {
@@ -55,6 +57,7 @@ impl FlowCounters {
     pub fn merge(&mut self, o: &FlowCounters) {
         self.flows_created += o.flows_created;
         self.evicted += o.evicted;
+        self.correlated += o.correlated;
         for (k, v) in &o.ended {
             *self.ended.entry(k.clone()).or_default() += v;
         }
@@ -70,6 +73,9 @@ pub struct RunCounters {
     /// Flow tables, summed.
     #[serde(flatten)]
     pub flows: FlowCounters,
+    /// Endpoints learned for correlation.
+    #[serde(flatten)]
+    pub correlation: crate::correlate::CorrelationCounters,
     /// Flow records written.
     pub records_written: u64,
     /// Inputs that failed (unreadable, not a capture, cut mid-record).

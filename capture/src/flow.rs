@@ -8,9 +8,11 @@
 //! A record cut by the active timeout leaves an empty "continuation" entry
 //! that keeps the flow's orientation and classification for the next row.
 
+use crate::correlate::Correlator;
 use crate::counters::FlowCounters;
 use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
+use pathlens_classify::classifier::needs_correlation;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
 use pathlens_classify::prefix::{FlowDirection, LocalNets};
 use pathlens_classify::{
@@ -131,6 +133,7 @@ struct Flow {
     flow_id: i64,
     first_us: i64,
     last_us: i64,
+    last_seq: u64,
     src_is_lo: bool,
     ip_version: u8,
     icmp: Option<(u8, u8)>,
@@ -243,6 +246,29 @@ pub struct FlowTable {
     pub interface: Arc<str>,
     /// What this table did.
     pub counters: FlowCounters,
+    correlator: Option<Arc<Correlator>>,
+    // Records that may be labelled by correlation, with their last packet's
+    // input position, held until every worker has passed it.
+    pending: Vec<(FlowRecord, u64)>,
+}
+
+/// Where a finished record goes: straight out, or held for correlation.
+struct Sink<'a> {
+    out: &'a mut Vec<FlowRecord>,
+    pending: &'a mut Vec<(FlowRecord, u64)>,
+    correlate: bool,
+}
+
+impl Sink<'_> {
+    fn push(&mut self, rec: FlowRecord, last_seq: u64) {
+        if self.correlate
+            && needs_correlation(rec.transport, rec.app_protocol, rec.app_protocol_source)
+        {
+            self.pending.push((rec, last_seq));
+        } else {
+            self.out.push(rec);
+        }
+    }
 }
 
 impl FlowTable {
@@ -256,6 +282,72 @@ impl FlowTable {
             next_scan_us: i64::MIN,
             interface: Arc::from(""),
             counters: FlowCounters::default(),
+            correlator: None,
+            pending: Vec::new(),
+        }
+    }
+
+    /// Shares learned endpoints with the other workers through `c` and
+    /// labels this table's records from them.
+    pub fn with_correlator(mut self, c: Arc<Correlator>) -> Self {
+        self.correlator = Some(c);
+        self
+    }
+
+    /// Records held for correlation.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Resolves and hands on the held records whose last packet every worker
+    /// has processed (all of them once every worker has finished).
+    pub fn release(&mut self, out: &mut Vec<FlowRecord>) {
+        let Some(c) = self.correlator.as_deref() else {
+            return;
+        };
+        if self.pending.is_empty() {
+            return;
+        }
+        let mark = c.watermark();
+        let mut i = 0;
+        while i < self.pending.len() {
+            if self.pending.get(i).is_some_and(|(_, last)| *last <= mark) {
+                let (mut rec, last) = self.pending.swap_remove(i);
+                let label = c
+                    .lookup(
+                        std::net::SocketAddr::new(rec.dst_ip, rec.dst_port),
+                        last,
+                        rec.first_seen_us,
+                    )
+                    .or_else(|| {
+                        c.lookup(
+                            std::net::SocketAddr::new(rec.src_ip, rec.src_port),
+                            last,
+                            rec.first_seen_us,
+                        )
+                    });
+                if let Some(app) = label {
+                    rec.app_protocol = app;
+                    rec.app_protocol_source = AppSource::Correlation;
+                    rec.traffic_type = app.default_traffic_type();
+                    self.counters.correlated += 1;
+                }
+                out.push(rec);
+            } else {
+                i += 1;
+            }
+        }
+    }
+
+    fn sink<'a>(
+        out: &'a mut Vec<FlowRecord>,
+        pending: &'a mut Vec<(FlowRecord, u64)>,
+        correlator: &Option<Arc<Correlator>>,
+    ) -> Sink<'a> {
+        Sink {
+            out,
+            pending,
+            correlate: correlator.is_some(),
         }
     }
 
@@ -296,6 +388,7 @@ impl FlowTable {
             flow_id: i64::try_from(p.seq).unwrap_or(i64::MAX),
             first_us: p.ts_us,
             last_us: p.ts_us,
+            last_seq: p.seq,
             src_is_lo,
             ip_version: p.ip_version,
             icmp: None,
@@ -321,10 +414,11 @@ impl FlowTable {
         }
         let is_syn = p.tcp_flags & (SYN | ACK) == SYN && p.key.proto == 6;
         // One hash lookup on the common path: an existing, live flow.
+        let corr = self.correlator.as_deref();
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
             if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
-                update(f, p, payload, &self.ctx.signatures);
+                update(f, p, payload, &self.ctx.signatures, corr);
                 return;
             }
             let reason = if p.ts_us >= deadline {
@@ -333,7 +427,8 @@ impl FlowTable {
                 EndReason::EndOfFlow
             };
             if !f.is_empty() {
-                out.push(build_record(&self.ctx, &self.interface, &p.key, f, reason));
+                let rec = build_record(&self.ctx, &self.interface, &p.key, f, reason);
+                Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
                 self.counters.ended(reason);
             }
             // Exactly what a sweep at the deadline would have done: an active
@@ -343,7 +438,7 @@ impl FlowTable {
                 && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
             {
                 f.make_continuation();
-                update(f, p, payload, &self.ctx.signatures);
+                update(f, p, payload, &self.ctx.signatures, corr);
                 return;
             }
             self.map.remove(&p.key);
@@ -357,20 +452,22 @@ impl FlowTable {
             self.map.raw_entry_mut().from_key(&p.key)
         {
             let (_, f) = v.insert(p.key, f);
-            update(f, p, payload, &self.ctx.signatures);
+            let corr = self.correlator.as_deref();
+            update(f, p, payload, &self.ctx.signatures, corr);
         }
     }
 
     fn evict_one(&mut self, out: &mut Vec<FlowRecord>) {
         if let Some((k, f)) = self.map.pop_front() {
             if !f.is_empty() {
-                out.push(build_record(
+                let rec = build_record(
                     &self.ctx,
                     &self.interface,
                     &k,
                     &f,
                     EndReason::LackOfResources,
-                ));
+                );
+                Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
                 self.counters.ended(EndReason::LackOfResources);
                 self.counters.evicted += 1;
             }
@@ -391,7 +488,8 @@ impl FlowTable {
             }
             if let Some((k, f)) = self.map.pop_front() {
                 if !f.is_empty() {
-                    out.push(build_record(&self.ctx, &self.interface, &k, &f, reason));
+                    let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
+                    Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
                     self.counters.ended(reason);
                 }
             }
@@ -402,13 +500,14 @@ impl FlowTable {
             self.next_scan_us = now.saturating_add(self.cfg.scan_every_us);
             let (ctx, iface, cfg, counters) =
                 (&self.ctx, &self.interface, &self.cfg, &mut self.counters);
+            let mut sink = Self::sink(out, &mut self.pending, &self.correlator);
             self.map.retain(|k, f| {
                 let (deadline, reason) = f.deadline(cfg);
                 if deadline > now {
                     return true;
                 }
                 if !f.is_empty() {
-                    out.push(build_record(ctx, iface, k, f, reason));
+                    sink.push(build_record(ctx, iface, k, f, reason), f.last_seq);
                     counters.ended(reason);
                 }
                 if reason == EndReason::ActiveTimeout {
@@ -450,7 +549,8 @@ impl FlowTable {
             } else {
                 EndReason::ForcedEnd
             };
-            out.push(build_record(&self.ctx, &self.interface, &k, &f, reason));
+            let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
+            Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
             self.counters.ended(reason);
         }
         if self.map.is_empty() {
@@ -464,7 +564,7 @@ impl FlowTable {
 
 /// Accounts one packet in a live flow record.
 #[inline]
-fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures) {
+fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures, corr: Option<&Correlator>) {
     if f.is_empty() {
         // First packet of this record (new flow or continuation).
         f.flow_id = i64::try_from(p.seq).unwrap_or(i64::MAX);
@@ -478,6 +578,7 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures) {
     };
     let i = usize::from(side == Side::Dst2Src);
     f.last_us = f.last_us.max(p.ts_us);
+    f.last_seq = p.seq;
     if let (Some(pk), Some(by), Some(pl), Some(fl)) = (
         f.pkts.get_mut(i),
         f.bytes.get_mut(i),
@@ -513,6 +614,12 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures) {
     }
     if f.classifier.wants_more() && !payload.is_empty() {
         f.classifier.feed(sig, side, payload);
+        if f.classifier.has_learned() {
+            let learned = f.classifier.take_learned();
+            if let Some(c) = corr {
+                c.learn(p.seq, p.ts_us, &learned);
+            }
+        }
     }
 }
 

@@ -8,6 +8,7 @@
 //! no packets still expires its flows. Flows never span input files: at the
 //! end of each input every worker flushes its table.
 
+use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, ReadCounters, RunCounters};
 use crate::decode::{decode, FragTracker, Skip};
 use crate::flow::{Context, FlowConfig, FlowTable, Pkt};
@@ -80,6 +81,9 @@ struct Batch {
     pkts: Vec<(Pkt, u32, u32)>,
     data: Vec<u8>,
     now_us: i64,
+    // The reader's input position when it sent the batch: the worker has
+    // then seen every one of its packets up to here (correlation watermark).
+    upto_seq: u64,
     // Sweeps run only at ticks: they sit at the same places in the packet
     // stream whatever the number of workers, so the rows do not depend on it
     // even when capture timestamps go backwards.
@@ -92,6 +96,7 @@ impl Batch {
             pkts: Vec::with_capacity(BATCH_PACKETS),
             data: Vec::with_capacity(BATCH_PACKETS * 256),
             now_us: i64::MIN,
+            upto_seq: 0,
             tick: false,
         }
     }
@@ -170,12 +175,27 @@ fn writer_thread(
     }
 }
 
+/// Tells the correlator that a worker is done, even if it panics, so the
+/// other workers never wait for it forever.
+struct Finished<'a>(Option<&'a Correlator>, usize);
+
+impl Drop for Finished<'_> {
+    fn drop(&mut self) {
+        if let Some(c) = self.0 {
+            c.finish(self.1);
+        }
+    }
+}
+
 fn worker_thread(
     rx: Receiver<WorkMsg>,
     pool: Sender<Batch>,
     out_tx: Sender<WriterMsg>,
     mut table: FlowTable,
+    corr: Option<Arc<Correlator>>,
+    w: usize,
 ) -> FlowCounters {
+    let guard = Finished(corr.as_deref(), w);
     let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_SEND);
     let send = |out: &mut Vec<FlowRecord>| {
         if !out.is_empty() {
@@ -196,6 +216,9 @@ fn worker_thread(
                 if b.tick {
                     table.advance(b.now_us, &mut out);
                 }
+                if let Some(c) = &corr {
+                    c.publish(w, b.upto_seq, b.now_us);
+                }
                 b.pkts.clear();
                 b.data.clear();
                 b.tick = false;
@@ -210,11 +233,21 @@ fn worker_thread(
                 send(&mut out);
             }
         }
+        table.release(&mut out);
         if out.len() >= RECORDS_PER_SEND {
             send(&mut out);
         }
     }
     table.flush(i64::MIN, &mut out);
+    send(&mut out);
+    // Held records wait until every worker has learned all it will.
+    drop(guard);
+    if let Some(c) = &corr {
+        while !c.all_finished() {
+            thread::sleep(std::time::Duration::from_micros(200));
+        }
+    }
+    table.release(&mut out);
     send(&mut out);
     table.counters
 }
@@ -246,11 +279,23 @@ where
         capacity: opts.flow.capacity.div_ceil(n).max(1),
         ..opts.flow
     };
-    for _ in 0..n {
+    // Correlation needs payload inspection: port rules learn nothing.
+    let corr = opts.flow.inspect_payload.then(|| {
+        Arc::new(Correlator::new(
+            n,
+            opts.flow.active_us.saturating_add(opts.flow.idle_us),
+        ))
+    });
+    for w in 0..n {
         let (tx, rx) = bounded::<WorkMsg>(8);
-        let table = FlowTable::new(per_worker, Arc::clone(&ctx));
-        let (pool, out) = (pool_tx.clone(), wtx.clone());
-        handles.push(thread::spawn(move || worker_thread(rx, pool, out, table)));
+        let mut table = FlowTable::new(per_worker, Arc::clone(&ctx));
+        if let Some(c) = &corr {
+            table = table.with_correlator(Arc::clone(c));
+        }
+        let (pool, out, corr) = (pool_tx.clone(), wtx.clone(), corr.clone());
+        handles.push(thread::spawn(move || {
+            worker_thread(rx, pool, out, table, corr, w)
+        }));
         worker_tx.push(tx);
     }
 
@@ -334,6 +379,7 @@ where
                 if b.pkts.len() >= BATCH_PACKETS {
                     let mut full = std::mem::replace(b, take_batch(&pool_rx));
                     full.now_us = now;
+                    full.upto_seq = seq;
                     if let Some(tx) = worker_tx.get(w) {
                         let _ = tx.send(WorkMsg::Batch(full));
                     }
@@ -344,6 +390,7 @@ where
                 for (b, tx) in batches.iter_mut().zip(&worker_tx) {
                     let mut full = std::mem::replace(b, take_batch(&pool_rx));
                     full.now_us = now;
+                    full.upto_seq = seq;
                     full.tick = true;
                     let _ = tx.send(WorkMsg::Batch(full));
                 }
@@ -353,6 +400,7 @@ where
         for (b, tx) in batches.iter_mut().zip(&worker_tx) {
             let mut rest = std::mem::replace(b, take_batch(&pool_rx));
             rest.now_us = now;
+            rest.upto_seq = seq;
             let _ = tx.send(WorkMsg::Batch(rest));
             let _ = tx.send(WorkMsg::EndOfSource(now));
         }
@@ -369,6 +417,9 @@ where
     }
     report.counters.read = rc;
     report.counters.flows = fc;
+    if let Some(c) = &corr {
+        report.counters.correlation = c.counters();
+    }
     report.counters.inputs_failed = report.failures.len() as u64;
     // Records written = records ended; the writer confirms the row count.
     report.counters.records_written = report.counters.flows.ended.values().sum();

@@ -1,0 +1,258 @@
+//! Cross-worker correlation: media endpoints that one flow announces (SDP
+//! `c=`/`m=` lines, STUN mapped and relayed addresses) label other flows that
+//! carry no evidence of their own, whichever worker owns them.
+//!
+//! The endpoints live in one `DashMap` that workers write rarely and read
+//! once per candidate record. Rows must not depend on the number of workers
+//! or on thread timing, so:
+//! - every entry carries the input position (the packet's sequence number)
+//!   where it was learned, and the earliest position wins;
+//! - a record that may need correlation is held back by its worker until
+//!   every worker has processed the input up to the record's last packet
+//!   (each worker publishes a watermark after each batch);
+//! - the lookup then accepts only entries learned at or before that packet.
+//!
+//! So a lookup sees exactly the endpoints learned before the record's last
+//! packet, as a single-threaded run would.
+
+use foldhash::fast::FixedState;
+use pathlens_classify::classifier::LearnedEndpoint;
+use pathlens_classify::AppProtocol;
+use serde::Serialize;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// How long before a record's first packet an endpoint may have been learned.
+/// A call's media starts within seconds of its offer; an hour covers long
+/// calls whose records were cut by the active timeout.
+pub const LEARNED_TTL_US: i64 = 3_600_000_000;
+
+/// Entries kept before old ones are purged.
+pub const LEARNED_CAP: usize = 262_144;
+
+#[derive(Clone, Copy, Debug)]
+struct Entry {
+    seq: u64,
+    ts_us: i64,
+    label: AppProtocol,
+}
+
+/// What correlation did over a run.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CorrelationCounters {
+    /// Endpoints announced (SDP media, STUN addresses), duplicates included.
+    pub endpoints_learned: u64,
+    /// Endpoints forgotten because the table was full and they were old.
+    pub endpoints_purged: u64,
+    /// Endpoints not kept because the table was full of recent ones.
+    pub endpoints_dropped: u64,
+}
+
+/// The shared table of learned endpoints and the workers' watermarks.
+#[derive(Debug)]
+pub struct Correlator {
+    learned: dashmap::DashMap<SocketAddr, Entry, FixedState>,
+    marks: Vec<AtomicU64>,
+    clocks: Vec<AtomicI64>,
+    horizon_us: i64,
+    learned_n: AtomicU64,
+    purged: AtomicU64,
+    dropped: AtomicU64,
+}
+
+impl Correlator {
+    /// A correlator for `workers` workers. `record_span_us` is the longest a
+    /// record can stay open (active plus idle timeout): entries older than
+    /// that plus the TTL can no longer match any record.
+    pub fn new(workers: usize, record_span_us: i64) -> Self {
+        let n = workers.max(1);
+        Correlator {
+            learned: dashmap::DashMap::with_hasher(FixedState::with_seed(0xc0_44e1)),
+            marks: (0..n).map(|_| AtomicU64::new(0)).collect(),
+            clocks: (0..n).map(|_| AtomicI64::new(i64::MIN)).collect(),
+            horizon_us: LEARNED_TTL_US.saturating_add(record_span_us.max(0)),
+            learned_n: AtomicU64::new(0),
+            purged: AtomicU64::new(0),
+            dropped: AtomicU64::new(0),
+        }
+    }
+
+    /// Records endpoints announced by the packet at input position `seq`.
+    pub fn learn(&self, seq: u64, ts_us: i64, endpoints: &[LearnedEndpoint]) {
+        self.learned_n
+            .fetch_add(endpoints.len() as u64, Ordering::Relaxed);
+        if self.learned.len() >= LEARNED_CAP {
+            self.purge();
+        }
+        for e in endpoints {
+            let new = Entry {
+                seq,
+                ts_us,
+                label: e.label,
+            };
+            if self.learned.len() >= LEARNED_CAP && !self.learned.contains_key(&e.addr) {
+                self.dropped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            self.learned
+                .entry(e.addr)
+                .and_modify(|old| {
+                    if seq < old.seq {
+                        *old = new;
+                    }
+                })
+                .or_insert(new);
+        }
+    }
+
+    /// Forgets entries too old to match any record still to be resolved.
+    fn purge(&self) {
+        let oldest_clock = self
+            .clocks
+            .iter()
+            .map(|c| c.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(i64::MIN);
+        let cutoff = oldest_clock.saturating_sub(self.horizon_us);
+        let before = self.learned.len();
+        self.learned.retain(|_, e| e.ts_us >= cutoff);
+        let gone = before.saturating_sub(self.learned.len());
+        self.purged.fetch_add(gone as u64, Ordering::Relaxed);
+    }
+
+    /// Worker `w` has processed every packet up to input position `upto`,
+    /// whose capture time is at most `now_us`.
+    pub fn publish(&self, w: usize, upto: u64, now_us: i64) {
+        if let Some(c) = self.clocks.get(w) {
+            c.fetch_max(now_us, Ordering::AcqRel);
+        }
+        if let Some(m) = self.marks.get(w) {
+            m.fetch_max(upto, Ordering::AcqRel);
+        }
+    }
+
+    /// Worker `w` will process no more packets.
+    pub fn finish(&self, w: usize) {
+        self.publish(w, u64::MAX, i64::MAX);
+    }
+
+    /// The input position every worker has processed.
+    pub fn watermark(&self) -> u64 {
+        self.marks
+            .iter()
+            .map(|m| m.load(Ordering::Acquire))
+            .min()
+            .unwrap_or(0)
+    }
+
+    /// Whether every worker has finished.
+    pub fn all_finished(&self) -> bool {
+        self.watermark() == u64::MAX
+    }
+
+    /// The label of an endpoint learned at or before input position
+    /// `last_seq` and not long before `first_us`.
+    pub fn lookup(&self, addr: SocketAddr, last_seq: u64, first_us: i64) -> Option<AppProtocol> {
+        let e = *self.learned.get(&addr)?;
+        (e.seq <= last_seq && e.ts_us >= first_us.saturating_sub(LEARNED_TTL_US)).then_some(e.label)
+    }
+
+    /// The run's correlation counters.
+    pub fn counters(&self) -> CorrelationCounters {
+        CorrelationCounters {
+            endpoints_learned: self.learned_n.load(Ordering::Relaxed),
+            endpoints_purged: self.purged.load(Ordering::Relaxed),
+            endpoints_dropped: self.dropped.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn ep(s: &str, label: AppProtocol) -> LearnedEndpoint {
+        LearnedEndpoint {
+            addr: s.parse().unwrap(),
+            label,
+        }
+    }
+
+    #[test]
+    fn earliest_learning_wins_whatever_the_order() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        for order in [[5u64, 9], [9, 5]] {
+            let c = Correlator::new(2, 0);
+            for seq in order {
+                let label = if seq == 5 {
+                    AppProtocol::Rtp
+                } else {
+                    AppProtocol::Srtp
+                };
+                c.learn(seq, 1_000, &[ep("10.0.0.1:40000", label)]);
+            }
+            assert_eq!(c.lookup(a, 4, 1_000), None, "learned after the record");
+            assert_eq!(c.lookup(a, 5, 1_000), Some(AppProtocol::Rtp));
+            assert_eq!(c.lookup(a, 100, 1_000), Some(AppProtocol::Rtp));
+        }
+    }
+
+    #[test]
+    fn too_old_an_endpoint_does_not_match() {
+        let c = Correlator::new(1, 0);
+        c.learn(1, 0, &[ep("[2001:db8::1]:5004", AppProtocol::Rtp)]);
+        let a = "[2001:db8::1]:5004".parse().unwrap();
+        assert_eq!(c.lookup(a, 2, LEARNED_TTL_US), Some(AppProtocol::Rtp));
+        assert_eq!(c.lookup(a, 2, LEARNED_TTL_US + 1), None);
+    }
+
+    #[test]
+    fn watermark_is_the_slowest_worker() {
+        let c = Correlator::new(3, 0);
+        c.publish(0, 100, 1);
+        c.publish(1, 50, 1);
+        assert_eq!(c.watermark(), 0, "worker 2 has published nothing");
+        c.publish(2, 70, 1);
+        assert_eq!(c.watermark(), 50);
+        c.publish(1, 40, 1);
+        assert_eq!(c.watermark(), 50, "a watermark never goes back");
+        for w in 0..3 {
+            c.finish(w);
+        }
+        assert!(c.all_finished());
+    }
+
+    #[test]
+    fn a_full_table_purges_old_entries_then_drops_and_counts() {
+        let c = Correlator::new(1, 0);
+        c.publish(0, 0, 0);
+        // Fill with entries learned at time 0.
+        let mut batch = Vec::new();
+        for i in 0..LEARNED_CAP as u32 {
+            let ip = std::net::Ipv4Addr::from(0x0a00_0000 + i);
+            batch.push(LearnedEndpoint {
+                addr: SocketAddr::new(ip.into(), 5004),
+                label: AppProtocol::Rtp,
+            });
+        }
+        c.learn(1, 0, &batch);
+        assert_eq!(c.counters().endpoints_dropped, 0);
+        // Still recent: nothing can be purged, so a new endpoint is dropped.
+        c.learn(2, 10, &[ep("192.0.2.1:1", AppProtocol::Rtp)]);
+        assert_eq!(c.counters().endpoints_dropped, 1);
+        // Time moves past the horizon: the old ones go, the new one fits.
+        c.publish(0, 3, LEARNED_TTL_US + 20);
+        c.learn(
+            3,
+            LEARNED_TTL_US + 20,
+            &[ep("192.0.2.2:1", AppProtocol::Rtp)],
+        );
+        let k = c.counters();
+        assert_eq!(k.endpoints_purged, LEARNED_CAP as u64);
+        assert_eq!(k.endpoints_learned, LEARNED_CAP as u64 + 2);
+        assert_eq!(
+            c.lookup("192.0.2.2:1".parse().unwrap(), 3, LEARNED_TTL_US + 20),
+            Some(AppProtocol::Rtp)
+        );
+    }
+}
