@@ -12,12 +12,14 @@ use crate::counters::FlowCounters;
 use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
+use pathlens_classify::dissect::rtp::rfc4571_first;
+use pathlens_classify::media::MediaTracker;
 use pathlens_classify::prefix::{FlowDirection, LocalNets};
 use pathlens_classify::{
-    AppSource, EndReason, FlowClassifier, FlowKey, FlowShape, Side, Signatures, TrafficType,
-    Transport,
+    AppProtocol, AppSource, EndReason, FlowClassifier, FlowKey, FlowShape, Side, Signatures,
+    TrafficType, Transport,
 };
-use pathlens_export::{ConnState, FlowRecord};
+use pathlens_export::{ConnState, FlowRecord, MediaFields};
 use std::sync::Arc;
 
 /// Read-only knowledge every worker shares.
@@ -142,6 +144,8 @@ struct Flow {
     tcp_hist: u8,
     closed_us: Option<i64>,
     classifier: FlowClassifier,
+    // Boxed: most flows never carry RTP and keep only the pointer.
+    media: Option<Box<MediaTracker>>,
 }
 
 impl Flow {
@@ -182,6 +186,10 @@ impl Flow {
         self.truncated = 0;
         self.tcp_hist = 0;
         self.closed_us = None;
+        // The next row's streams start afresh: figures describe their row.
+        if let Some(m) = self.media.as_deref_mut() {
+            *m = MediaTracker::new();
+        }
     }
 
     fn conn_state(&self) -> ConnState {
@@ -306,6 +314,7 @@ impl FlowTable {
             truncated: 0,
             tcp_hist: 0,
             closed_us: None,
+            media: None,
             classifier: if self.cfg.inspect_payload {
                 FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
             } else {
@@ -511,8 +520,51 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures) {
             f.closed_us = Some(p.ts_us);
         }
     }
-    if f.classifier.wants_more() && !payload.is_empty() {
+    let inspecting = f.classifier.wants_more();
+    if inspecting && !payload.is_empty() {
         f.classifier.feed(sig, side, payload);
+    }
+    feed_media(f, p, side, inspecting, payload);
+}
+
+fn is_media(app: AppProtocol) -> bool {
+    matches!(
+        app,
+        AppProtocol::Rtp | AppProtocol::Srtp | AppProtocol::Rtcp
+    )
+}
+
+/// Media metrics must see a stream from its first packet, but the classifier
+/// decides only after a few. So a tracker starts at the first RTP-looking
+/// packet while the flow is still being inspected (earlier packets of such a
+/// flow are STUN or DTLS, nothing a tracker reads) and is dropped as soon as
+/// the flow is decided as something else; flows still undecided at the end
+/// are settled in `build_record`. Over TCP only the first RFC 4571 frame of a
+/// segment is read (no reassembly, as nDPI); MS-TURN framed media is not read.
+#[inline]
+fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8]) {
+    let rtp = match p.key.proto {
+        17 => payload,
+        6 => match rfc4571_first(payload) {
+            Some(inner) => inner,
+            None => return,
+        },
+        _ => return,
+    };
+    match f.media.as_deref_mut() {
+        Some(m) => m.feed(side, p.ts_us, rtp),
+        None if inspecting && MediaTracker::looks_like_rtp(rtp) => {
+            let mut m = Box::new(MediaTracker::new());
+            m.feed(side, p.ts_us, rtp);
+            f.media = Some(m);
+        }
+        None => {}
+    }
+    if inspecting
+        && !f.classifier.wants_more()
+        && !f.classifier.payload_label().is_some_and(is_media)
+    {
+        f.media = None;
     }
 }
 
@@ -558,6 +610,12 @@ fn build_record(
         duration_us: f.last_us - f.first_us,
     };
     let class = f.classifier.result(&ctx.signatures, &shape);
+    let media = match f.media.as_deref() {
+        Some(m) if is_media(class.app()) => {
+            MediaFields::from_tracker(f.flow_id, m, &ctx.signatures.media)
+        }
+        _ => MediaFields::default(),
+    };
     FlowRecord {
         flow_id: f.flow_id,
         interface: Arc::clone(iface),
@@ -602,6 +660,7 @@ fn build_record(
         direction: FlowDirection::from_locality(local_src, local_dst),
         egress_label: m.as_ref().map(|m| m.label.to_string()),
         egress_prefix: m.map(|m| m.prefix.to_string()),
+        media,
     }
 }
 
