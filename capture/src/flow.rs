@@ -527,24 +527,32 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures) {
     feed_media(f, p, side, inspecting, payload);
 }
 
-fn is_media(app: AppProtocol) -> bool {
+/// Classes whose flows carry RTP: plain or secure media, RTCP, and the ICE
+/// flows (STUN checks, then DTLS-SRTP or relayed media) that go on to carry it.
+fn carries_media(app: AppProtocol) -> bool {
     matches!(
         app,
-        AppProtocol::Rtp | AppProtocol::Srtp | AppProtocol::Rtcp
+        AppProtocol::Rtp
+            | AppProtocol::Srtp
+            | AppProtocol::Rtcp
+            | AppProtocol::Dtls
+            | AppProtocol::StunTurn
     )
 }
 
 /// Media metrics must see a stream from its first packet, but the classifier
 /// decides only after a few. So a tracker starts at the first RTP-looking
-/// packet while the flow is still being inspected (earlier packets of such a
-/// flow are STUN or DTLS, nothing a tracker reads) and is dropped as soon as
-/// the flow is decided as something else; flows still undecided at the end
-/// are settled in `build_record`. Over TCP only the first RFC 4571 frame of a
-/// segment is read (no reassembly, as nDPI); MS-TURN framed media is not read.
+/// packet while the flow is still being inspected, or later on a flow already
+/// decided as media-carrying (an ICE flow labelled `dtls` at its handshake
+/// sends SRTP afterwards); it is dropped as soon as the flow is decided as
+/// anything else, and flows still undecided at the end are settled in
+/// `build_record`. Packets before a tracker starts are STUN or DTLS, nothing
+/// it reads. Over TCP only the first RFC 4571 frame of a segment is read (no
+/// reassembly, as nDPI); MS-TURN framed media over TCP is not read.
 #[inline]
 fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8]) {
     let rtp = match p.key.proto {
-        17 => payload,
+        17 => MediaTracker::unwrap_udp(payload),
         6 => match rfc4571_first(payload) {
             Some(inner) => inner,
             None => return,
@@ -553,7 +561,9 @@ fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8
     };
     match f.media.as_deref_mut() {
         Some(m) => m.feed(side, p.ts_us, rtp),
-        None if inspecting && MediaTracker::looks_like_rtp(rtp) => {
+        None if MediaTracker::looks_like_rtp(rtp)
+            && (inspecting || f.classifier.payload_label().is_some_and(carries_media)) =>
+        {
             let mut m = Box::new(MediaTracker::new());
             m.feed(side, p.ts_us, rtp);
             f.media = Some(m);
@@ -562,7 +572,7 @@ fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8
     }
     if inspecting
         && !f.classifier.wants_more()
-        && !f.classifier.payload_label().is_some_and(is_media)
+        && !f.classifier.payload_label().is_some_and(carries_media)
     {
         f.media = None;
     }
@@ -611,7 +621,7 @@ fn build_record(
     };
     let class = f.classifier.result(&ctx.signatures, &shape);
     let media = match f.media.as_deref() {
-        Some(m) if is_media(class.app()) => {
+        Some(m) if carries_media(class.app()) && m.rtp_packets + m.rtcp_packets > 0 => {
             MediaFields::from_tracker(f.flow_id, m, &ctx.signatures.media)
         }
         _ => MediaFields::default(),

@@ -111,7 +111,7 @@ pub struct StreamStats {
     pub restarts: u32,
     /// The stream passed RFC 3550 probation (MIN_SEQUENTIAL in-order packets).
     pub valid: bool,
-    /// Mean of the running jitter over the packets it was computed for, ms.
+    /// Mean of the running jitter over regular packets (tshark's average), ms.
     pub jitter_mean_ms: Option<f64>,
     /// Largest running jitter, ms.
     pub jitter_max_ms: Option<f64>,
@@ -286,7 +286,8 @@ struct Stream {
     last_ts: u32,
     prev_transit: Option<i64>,
     jitter: f64,
-    jitter_sum: f64,
+    jitter_mean: f64,
+    last_cn: bool,
     jitter_n: u64,
     jitter_max: f64,
     // Burst loss window.
@@ -329,7 +330,8 @@ impl Stream {
             last_ts: h.ts,
             prev_transit: None,
             jitter: 0.0,
-            jitter_sum: 0.0,
+            jitter_mean: 0.0,
+            last_cn: false,
             jitter_n: 0,
             jitter_max: 0.0,
             burst_start_us: arrival_us,
@@ -460,25 +462,41 @@ impl Stream {
     }
 
     /// RFC 3550 §6.4.1 jitter, in timestamp units, in arrival order.
-    fn update_jitter(&mut self, arrival_us: i64, ts: u32) {
+    ///
+    /// The running J moves on every packet. Its max and mean take only
+    /// "regular" packets, as tshark 4.0 does (`rtppacket_analyse`): not the
+    /// first, not a marker packet (talk-spurt start, end of a video frame),
+    /// not one whose timestamp steps back, not comfort noise or the packet
+    /// after it. The mean is tshark's running average over the packets
+    /// received so far: a plain mean of J when no packet is skipped.
+    fn update_jitter(&mut self, arrival_us: i64, h: &RtpHeader) {
         // Extend the timestamp with signed deltas so a wrap or a step back
         // never turns into a 2^32 jump.
-        self.ext_ts += i64::from(ts.wrapping_sub(self.last_ts) as i32);
-        self.last_ts = ts;
+        let step = i64::from(h.ts.wrapping_sub(self.last_ts) as i32);
+        self.ext_ts += step;
+        self.last_ts = h.ts;
+        let cn = matches!(h.pt, 13 | 19);
+        let after_cn = std::mem::replace(&mut self.last_cn, cn);
         let Some((clock, _)) = self.clock else {
             return;
         };
-        // Arrival relative to the stream's start keeps the product in range.
+        // Transit in millionths of a tick, signed 64-bit: exact for any clock,
+        // and relative to the stream's start so the product stays in range.
         let rel_us = i128::from(arrival_us - self.first_us);
-        let arrival_ts = (rel_us * i128::from(clock) / 1_000_000) as i64;
-        let transit = arrival_ts - self.ext_ts;
+        let transit = rel_us * i128::from(clock) - i128::from(self.ext_ts) * 1_000_000;
+        let transit = i64::try_from(transit).unwrap_or(i64::MAX);
         if let Some(prev) = self.prev_transit {
-            let d = (transit - prev).unsigned_abs() as f64;
+            let d = transit.saturating_sub(prev).unsigned_abs() as f64 / 1e6;
             self.jitter += (d - self.jitter) / 16.0;
-            self.jitter_sum += self.jitter;
-            self.jitter_n += 1;
-            if self.jitter > self.jitter_max {
-                self.jitter_max = self.jitter;
+            let regular = !h.marker && step >= 0 && !cn && !after_cn;
+            if regular {
+                // Packets received before this one, as tshark's total_nr.
+                let k = self.packets.saturating_sub(1).max(1) as f64;
+                self.jitter_mean = (self.jitter_mean * (k - 1.0) + self.jitter) / k;
+                self.jitter_n += 1;
+                if self.jitter > self.jitter_max {
+                    self.jitter_max = self.jitter;
+                }
             }
         }
         self.prev_transit = Some(transit);
@@ -526,7 +544,7 @@ impl Stream {
         self.update_burst(arrival_us);
         self.update_seq(h.seq);
         self.update_clock(arrival_us, h.ts);
-        self.update_jitter(arrival_us, h.ts);
+        self.update_jitter(arrival_us, h);
     }
 
     fn stats(&self) -> StreamStats {
@@ -559,11 +577,7 @@ impl Stream {
             reordered: s.reordered,
             restarts: s.restarts,
             valid: s.valid,
-            jitter_mean_ms: if has_jitter {
-                ms(s.jitter_sum / s.jitter_n as f64)
-            } else {
-                None
-            },
+            jitter_mean_ms: if has_jitter { ms(s.jitter_mean) } else { None },
             jitter_max_ms: if has_jitter { ms(s.jitter_max) } else { None },
             longest_gap_us: s.longest_gap_us,
             burst_loss_max_pct: s.burst_worst,
@@ -605,6 +619,19 @@ impl MediaTracker {
     /// An empty tracker.
     pub fn new() -> Self {
         MediaTracker::default()
+    }
+
+    /// The RTP or RTCP bytes of a UDP payload: the payload itself, or the
+    /// inside of a TURN ChannelData message (RFC 8656 §12: channel numbers
+    /// 0x4000-0x7FFF, then a length), which is how relayed media travels.
+    pub fn unwrap_udp(payload: &[u8]) -> &[u8] {
+        match payload {
+            [0x40..=0x7f, _, hi, lo, rest @ ..] => {
+                let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+                rest.get(..n).unwrap_or(payload)
+            }
+            _ => payload,
+        }
     }
 
     /// Whether a UDP payload's first byte is worth a tracker (RTP/RTCP version 2).
@@ -878,6 +905,28 @@ mod test {
     }
 
     #[test]
+    fn marker_packets_are_left_out_of_max_and_mean_as_tshark_does() {
+        // The same arrivals as above, the third packet with the marker bit:
+        // J3 = 5 still moves the running J but is not counted. tshark's
+        // running mean weights by packets received before: after packet 2
+        // (1 before) 0; after 4 (3 before) (0 * 2 + 9.6875) / 3; after 5
+        // (4 before) (that * 3 + 9.08203125) / 4.
+        let mut t = MediaTracker::new();
+        for (i, at) in [0i64, 20, 50, 60, 80].iter().enumerate() {
+            let i = i as u32;
+            let mut p = rtp(0, 1 + i as u16, 160 * i, 1);
+            if i == 2 {
+                p[1] |= 0x80;
+            }
+            t.feed(S2D, at * 1000, &p);
+        }
+        let s = &t.streams()[0];
+        let mean = (9.6875 + 9.082_031_25) / 4.0 / 8.0;
+        assert!((s.jitter_mean_ms.unwrap() - mean).abs() < 1e-9);
+        assert!((s.jitter_max_ms.unwrap() - 9.6875 / 8.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn jitter_survives_timestamp_wrap() {
         // Timestamps straddle 2^32: a u32 transit would jump by 2^32.
         let mut t = MediaTracker::new();
@@ -911,6 +960,22 @@ mod test {
         // Arrival window [800, 1000) ms holds seqs 40, 41, 45..=52: 13
         // expected since seq 39, 10 received.
         assert_eq!(s.burst_loss_max_pct, Some(300.0 / 13.0));
+    }
+
+    #[test]
+    fn turn_channel_data_is_unwrapped() {
+        let inner = rtp(0, 1, 160, 3);
+        let mut cd = vec![0x40, 0x01];
+        cd.extend(u16::try_from(inner.len()).unwrap().to_be_bytes());
+        cd.extend(&inner);
+        cd.extend([0, 0, 0]); // padding to 4 bytes
+        assert_eq!(MediaTracker::unwrap_udp(&cd), &inner[..]);
+        assert_eq!(MediaTracker::unwrap_udp(&inner), &inner[..]);
+        assert_eq!(
+            MediaTracker::unwrap_udp(&cd[..10]),
+            &cd[..10],
+            "length past the end"
+        );
     }
 
     #[test]
