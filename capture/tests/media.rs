@@ -442,4 +442,125 @@ fn ssrc_churn_and_hostile_rtcp_stay_capped() {
     assert_eq!(f("rtp_overflow_packets"), (3000 - 20).to_string());
     let st = read_batches(&pathlens_export::streams_path(&out));
     assert_eq!(rows(&st), 16);
+    // The run summary counts what the cap left out.
+    let o = pathlens(&["read", pcap.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("2980 RTP packets of SSRCs beyond the per-flow cap of 16 streams"),
+        "{text}"
+    );
+}
+
+/// RTCP in clear: every SR/RR report block, as tshark decodes it, lands on
+/// the stream it reports on (its SSRC, flowing towards the block's sender)
+/// with the latest fraction and cumulative lost; the round trip pairs an
+/// SR with the block echoing its NTP time as LSR, computed here from
+/// tshark's fields and the capture times.
+#[test]
+fn rtcp_reports_agree_with_tshark_decoding() {
+    let file = corpus().join("pcap/rtcp_multiple_pkts_in_the_same_datagram.pcap");
+    let fields = tool(
+        "tshark",
+        &[
+            "-r",
+            file.to_str().unwrap(),
+            "-Y",
+            "rtcp",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "ip.src",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "rtcp.timestamp.ntp.msw",
+            "-e",
+            "rtcp.timestamp.ntp.lsw",
+            "-e",
+            "rtcp.ssrc.identifier",
+            "-e",
+            "rtcp.ssrc.fraction",
+            "-e",
+            "rtcp.ssrc.cum_nr",
+            "-e",
+            "rtcp.ssrc.lsr",
+            "-e",
+            "rtcp.ssrc.dlsr",
+        ],
+    );
+    // (reporter ip, reporter port, ssrc) -> (blocks, last fraction, last cum)
+    let mut want: BTreeMap<(String, u16, u32), (i64, f64, i64)> = BTreeMap::new();
+    let mut srs: Vec<(f64, u32)> = Vec::new();
+    let mut rtts = Vec::new();
+    for line in fields.lines() {
+        let c: Vec<&str> = line.split('\t').collect();
+        let list = |i: usize| -> Vec<&str> {
+            c.get(i)
+                .map(|s| s.split(',').filter(|x| !x.is_empty()).collect())
+                .unwrap_or_default()
+        };
+        let t: f64 = c[0].parse().unwrap();
+        if let (Ok(msw), Ok(lsw)) = (c[3].parse::<u64>(), c[4].parse::<u64>()) {
+            srs.push((t, (((msw << 32) | lsw) >> 16) as u32));
+        }
+        let fractions = list(6);
+        // Report blocks come first in a compound; later identifiers are SDES chunks.
+        for (b, fr) in fractions.iter().enumerate() {
+            let ssrc = u32::from_str_radix(&list(5)[b][2..], 16).unwrap();
+            let cum: i64 = list(7)[b].parse().unwrap();
+            let lsr: u32 = list(8)[b].parse().unwrap();
+            let dlsr: f64 = list(9)[b].parse().unwrap();
+            let e = want
+                .entry((c[1].to_string(), c[2].parse().unwrap(), ssrc))
+                .or_insert((0, 0.0, 0));
+            *e = (e.0 + 1, fr.parse::<f64>().unwrap() / 256.0, cum);
+            if let Some((ts, _)) = srs.iter().find(|(_, mid)| lsr != 0 && *mid == lsr) {
+                rtts.push((t - ts - dlsr / 65536.0) * 1000.0);
+            }
+        }
+    }
+    assert!(!want.is_empty() && !rtts.is_empty(), "{fields}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rtcp.parquet");
+    read_ok(&[file.to_str().unwrap()], &out);
+    let flows = read_batches(&out);
+    let fcol = |n: &str| column_text(&flows, n);
+    let st = read_batches(&pathlens_export::streams_path(&out));
+    let s = |n: &str| column_text(&st, n);
+    let mut got: BTreeMap<(String, u16, u32), (i64, f64, i64)> = BTreeMap::new();
+    for i in 0..rows(&st) {
+        let j = fcol("flow_id")
+            .iter()
+            .position(|f| *f == s("flow_id")[i])
+            .unwrap();
+        // A stream flowing src -> dst is reported on by dst.
+        let (ip, port) = if s("direction")[i] == "src2dst" {
+            (
+                fcol("dst_ip")[j].clone(),
+                fcol("dst_port")[j].parse().unwrap(),
+            )
+        } else {
+            (
+                fcol("src_ip")[j].clone(),
+                fcol("src_port")[j].parse().unwrap(),
+            )
+        };
+        got.insert(
+            (ip, port, s("ssrc")[i].parse().unwrap()),
+            (
+                s("rtcp_reports")[i].parse().unwrap(),
+                s("rtcp_fraction_lost")[i].parse().unwrap(),
+                s("rtcp_cumulative_lost")[i].parse().unwrap(),
+            ),
+        );
+    }
+    assert_eq!(got, want);
+    assert_eq!(fcol("app_protocol"), vec!["rtcp"]);
+    let rtt: f64 = fcol("rtcp_rtt_ms")[0].parse().unwrap();
+    let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    // DLSR is converted to whole µs before subtracting: within 1 µs.
+    assert!((rtt - mean).abs() < 0.002, "{rtt} vs {mean} from {rtts:?}");
 }

@@ -69,6 +69,8 @@ pub struct Summary {
     pub total: Totals,
     /// RTP streams by egress group.
     pub media: BTreeMap<String, MediaGroup>,
+    /// RTP packets dropped by the per-flow stream cap, over all flows.
+    pub rtp_overflow_packets: u64,
 }
 
 impl Summary {
@@ -86,6 +88,7 @@ impl Summary {
 
     /// Counts the RTP streams of one record (those with RTP packets).
     pub fn add_streams(&mut self, r: &FlowRecord, streams: &[StreamRecord]) {
+        self.rtp_overflow_packets += u64::try_from(r.media.rtp_overflow_packets).unwrap_or(0);
         for st in streams.iter().filter(|s| s.stats.packets > 0) {
             let g = self.media.entry(media_group(r).to_string()).or_default();
             g.loss_pct.push(st.stats.loss_pct());
@@ -131,6 +134,14 @@ impl Summary {
                 f(percentile(&g.jitter_ms, 95.0)),
                 g.judged,
                 g.poor
+            );
+        }
+        if self.rtp_overflow_packets > 0 {
+            let _ = writeln!(
+                s,
+                "{} RTP packets of SSRCs beyond the per-flow cap of {} streams were not tracked",
+                self.rtp_overflow_packets,
+                pathlens_classify::media::MAX_STREAMS
             );
         }
         s
