@@ -943,6 +943,44 @@ mod test {
         assert_eq!((out[0].src_port, out[0].dst_port), (53432, 443));
     }
 
+    fn rtp_payload(seq: u16, ssrc: u32) -> Vec<u8> {
+        let mut v = vec![0x80, 0];
+        v.extend(seq.to_be_bytes());
+        v.extend((u32::from(seq) * 160).to_be_bytes());
+        v.extend(ssrc.to_be_bytes());
+        v.extend([0u8; 160]);
+        v
+    }
+
+    #[test]
+    fn media_is_tracked_from_the_first_packet_and_only_on_media_flows() {
+        let mut g = Gen { seq: 0 };
+        let mut t = table(FlowConfig::default());
+        let mut out = Vec::new();
+        let (a, b) = (("192.168.1.10", 50020), ("52.112.3.4", 3479));
+        for i in 0..60u16 {
+            let p = g.pkt(i64::from(i) * 20_000, a, b, 17, 0, 200);
+            t.packet(&p, &rtp_payload(700 + i, 5), &mut out);
+        }
+        // A DNS query whose id starts like RTP: decided as DNS, no media.
+        let q = g.pkt(0, ("192.168.1.10", 40000), ("192.168.1.1", 53), 17, 0, 60);
+        let dns = [
+            0x80, 0x01, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ];
+        t.packet(&q, &dns, &mut out);
+        t.flush(i64::MIN, &mut out);
+        out.sort_by_key(|r| r.flow_id);
+        assert_eq!(out[0].app_protocol, AppProtocol::Rtp);
+        let m = &out[0].media;
+        assert_eq!(m.streams.len(), 1);
+        let s = &m.streams[0].stats;
+        // The classifier decided after a few packets; the stream starts at the first.
+        assert_eq!((s.first_seq, s.packets, s.expected), (700, 60, 60));
+        assert_eq!(m.media_quality.map(|q| q.as_str()), Some("good"));
+        assert_eq!(out[1].app_protocol, AppProtocol::Dns);
+        assert_eq!(out[1].media, MediaFields::default());
+    }
+
     #[test]
     fn syn_after_close_starts_a_new_record() {
         let mut g = Gen { seq: 0 };

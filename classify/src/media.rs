@@ -1047,6 +1047,29 @@ mod test {
     }
 
     #[test]
+    fn malformed_rtp_is_ignored_at_every_length() {
+        let mut t = MediaTracker::new();
+        // 15 CSRCs announced, an extension and padding: every cut is refused
+        // until the whole header is there.
+        let mut p = vec![0xbf, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
+        p.extend([0u8; 60]);
+        p.extend([0xbe, 0xde, 0, 1, 0, 0, 0, 0]);
+        p.push(1);
+        for cut in 0..p.len() {
+            t.feed(S2D, 0, &p[..cut]);
+        }
+        assert_eq!((t.rtp_packets, t.stream_count()), (0, 0));
+        t.feed(S2D, 0, &p);
+        assert_eq!((t.rtp_packets, t.stream_count()), (1, 1));
+        // An extension length past the end.
+        let mut x = rtp(0, 2, 0, 9);
+        x[0] = 0x90;
+        x[14..16].copy_from_slice(&[0xff, 0xff]);
+        t.feed(S2D, 0, &x);
+        assert_eq!(t.rtp_packets, 1);
+    }
+
+    #[test]
     fn hostile_rtcp_is_bounded() {
         let mut t = MediaTracker::new();
         // Count field 31 with one block; a length past the end; SRTCP-like tail.
