@@ -1,6 +1,8 @@
 //! RTP and RTCP headers (RFC 3550 §5.1, §6.4; RFC 5761 muxing; RFC 4571
 //! framing over TCP). One packet proves little: the classifier confirms RTP
-//! across packets (stable SSRC, advancing sequence and timestamp).
+//! across packets (stable SSRC, advancing sequence and timestamp). The SR/RR
+//! report blocks of a compound are read by [`rtcp_reports`], bounded by the
+//! bytes present whatever the count fields claim.
 
 use super::cursor::Cursor;
 
