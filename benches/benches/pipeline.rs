@@ -15,11 +15,14 @@
 //!
 //! Environment: `PATHLENS_BENCH_BYTES` (file size, e.g. `100M`, `1G`,
 //! default `1G`), `PATHLENS_BENCH_SEED` (default 42), `PATHLENS_BENCH_RUNS`,
-//! `PATHLENS_BENCH_WORKERS` (comma-separated, default `1,2`), `CARGO`.
+//! `PATHLENS_BENCH_WORKERS` (comma-separated, default `1,2`),
+//! `PATHLENS_BENCH_PROFILE` (`mixed`, the default, or `media`: the
+//! media-heavy capture of `GenConfig::media_heavy`, where most packets are
+//! RTP and go through the media tracker), `CARGO`.
 //!
 //! Run with `cargo bench -p pathlens-benches --bench pipeline`.
 
-use pathlens_benches::{generate_pcap, FlowKind, GenStats, GENERATOR_VERSION};
+use pathlens_benches::{generate_pcap_with, FlowKind, GenConfig, GenStats, GENERATOR_VERSION};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -92,16 +95,56 @@ fn build_pathlens(root: &Path) -> Res<PathBuf> {
     Ok(bin)
 }
 
-fn sidecar_text(seed: u64, target: u64, s: &GenStats) -> String {
+/// Which generated capture the bench reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Profile {
+    Mixed,
+    Media,
+}
+
+impl Profile {
+    fn parse(s: &str) -> Option<Self> {
+        match s.trim() {
+            "mixed" => Some(Profile::Mixed),
+            "media" => Some(Profile::Media),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Profile::Mixed => "mixed",
+            Profile::Media => "media",
+        }
+    }
+
+    fn config(self, target: u64, seed: u64) -> GenConfig {
+        match self {
+            Profile::Mixed => GenConfig::new(target, seed),
+            Profile::Media => GenConfig::media_heavy(target, seed),
+        }
+    }
+
+    /// File name stem; the mixed profile keeps the name older runs cached.
+    fn stem(self, seed: u64, target: u64) -> String {
+        match self {
+            Profile::Mixed => format!("synthetic-s{seed}-{target}"),
+            Profile::Media => format!("synthetic-media-s{seed}-{target}"),
+        }
+    }
+}
+
+fn sidecar_text(profile: Profile, seed: u64, target: u64, s: &GenStats) -> String {
     let kinds: Vec<String> = FlowKind::ALL
         .iter()
         .zip(s.flows_by_kind)
         .map(|(k, n)| format!("{}:{n}", k.name()))
         .collect();
     format!(
-        "generator_version={GENERATOR_VERSION}\nseed={seed}\ntarget_bytes={target}\n\
+        "generator_version={GENERATOR_VERSION}\nprofile={}\nseed={seed}\ntarget_bytes={target}\n\
          file_bytes={}\npackets={}\nbytes={}\nflows={}\nfirst_ts_us={}\nlast_ts_us={}\n\
          flows_by_kind={}\n",
+        profile.name(),
         s.file_bytes,
         s.packets,
         s.bytes,
@@ -113,7 +156,7 @@ fn sidecar_text(seed: u64, target: u64, s: &GenStats) -> String {
 }
 
 /// The stats of a cached file, if its sidecar matches and its size is right.
-fn cached(pcap: &Path, meta: &Path, seed: u64, target: u64) -> Option<GenStats> {
+fn cached(pcap: &Path, meta: &Path, profile: Profile, seed: u64, target: u64) -> Option<GenStats> {
     let text = std::fs::read_to_string(meta).ok()?;
     let get = |k: &str| -> Option<&str> {
         text.lines()
@@ -123,6 +166,7 @@ fn cached(pcap: &Path, meta: &Path, seed: u64, target: u64) -> Option<GenStats> 
     if num("generator_version")? != i64::from(GENERATOR_VERSION)
         || get("seed")? != seed.to_string()
         || get("target_bytes")? != target.to_string()
+        || get("profile").unwrap_or("mixed") != profile.name()
     {
         return None;
     }
@@ -149,10 +193,11 @@ fn cached(pcap: &Path, meta: &Path, seed: u64, target: u64) -> Option<GenStats> 
     })
 }
 
-fn input(dir: &Path, target: u64, seed: u64) -> Res<(PathBuf, GenStats)> {
-    let pcap = dir.join(format!("synthetic-s{seed}-{target}.pcap"));
-    let meta = dir.join(format!("synthetic-s{seed}-{target}.pcap.meta"));
-    if let Some(s) = cached(&pcap, &meta, seed, target) {
+fn input(dir: &Path, profile: Profile, target: u64, seed: u64) -> Res<(PathBuf, GenStats)> {
+    let stem = profile.stem(seed, target);
+    let pcap = dir.join(format!("{stem}.pcap"));
+    let meta = dir.join(format!("{stem}.pcap.meta"));
+    if let Some(s) = cached(&pcap, &meta, profile, seed, target) {
         eprintln!("reusing {}", pcap.display());
         return Ok((pcap, s));
     }
@@ -166,9 +211,10 @@ fn input(dir: &Path, target: u64, seed: u64) -> Res<(PathBuf, GenStats)> {
     // the (identical) results replace one another atomically.
     let tmp = pcap.with_extension(format!("pcap.tmp{}", std::process::id()));
     let t = Instant::now();
-    let s = generate_pcap(&tmp, target, seed).map_err(|e| format!("{}: {e}", tmp.display()))?;
+    let s = generate_pcap_with(&tmp, &profile.config(target, seed))
+        .map_err(|e| format!("{}: {e}", tmp.display()))?;
     std::fs::rename(&tmp, &pcap).map_err(|e| format!("{}: {e}", pcap.display()))?;
-    std::fs::write(&meta, sidecar_text(seed, target, &s))
+    std::fs::write(&meta, sidecar_text(profile, seed, target, &s))
         .map_err(|e| format!("{}: {e}", meta.display()))?;
     let secs = t.elapsed().as_secs_f64();
     eprintln!(
@@ -321,17 +367,18 @@ fn run() -> Res<()> {
     let workers: Vec<usize> = env_or("PATHLENS_BENCH_WORKERS", vec![1, 2], |s| {
         s.split(',').map(|w| w.trim().parse().ok()).collect()
     })?;
+    let profile = env_or("PATHLENS_BENCH_PROFILE", Profile::Mixed, Profile::parse)?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
     let root = workspace_root();
     let bin = build_pathlens(&root)?;
     let dir = target_dir(&root).join("bench-data");
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let (pcap, stats) = input(&dir, target, seed)?;
+    let (pcap, stats) = input(&dir, profile, target, seed)?;
     warm_cache(&pcap).map_err(|e| format!("{}: {e}", pcap.display()))?;
 
     println!();
-    println!("input: {}", pcap.display());
+    println!("input: {} (profile {})", pcap.display(), profile.name());
     println!(
         "  {} bytes on disk, {} packets, {} frame bytes (mean {:.0} B), {} flows, {:.1} s of capture",
         stats.file_bytes,
@@ -439,8 +486,13 @@ fn run() -> Res<()> {
         }
     }
     println!("load average after the runs: {}", load());
-    for (_, out) in &outputs {
+    for (w, out) in &outputs {
+        let streams = pathlens_export::streams_path(out);
+        if let Ok(n) = parquet_rows(&streams) {
+            println!("output --workers {w}: streams table of {n} rows");
+        }
         let _ = std::fs::remove_file(out);
+        let _ = std::fs::remove_file(&streams);
     }
     let _ = std::fs::remove_file(&log);
     Ok(())

@@ -23,6 +23,10 @@
 //!   frames every 20 ms both ways, from ports 50000-50059 to
 //!   52.112.0.0/14:3478-3481, 15 to 75 s long.
 //!
+//! [`GenConfig::media_heavy`] is a second profile for the cost of media
+//! metrics: a quarter of the flows are Teams-like calls (most packets are
+//! then RTP), at a lower arrival rate so about a thousand calls overlap.
+//!
 //! About 12 % of the DNS, TCP and QUIC flows run over IPv6. Flows arrive as a
 //! Poisson process ([`GenConfig::flows_per_sec`]); the capture point sits near
 //! the clients, so a server's reply comes one round trip after the request.
@@ -134,6 +138,9 @@ pub struct GenConfig {
     pub ipv6_share: f64,
     /// Time of the first flow arrival, µs since the epoch.
     pub start_us: i64,
+    /// Share of media flows, overriding [`FlowKind::weight`] (the other
+    /// kinds keep their proportions in the rest).
+    pub media_share: Option<f64>,
 }
 
 impl GenConfig {
@@ -149,6 +156,28 @@ impl GenConfig {
             flows_per_sec: 2_000.0,
             ipv6_share: 0.12,
             start_us: DEFAULT_START_US,
+            media_share: None,
+        }
+    }
+
+    /// The media-heavy profile: 25 % of flows are calls, 100 flow arrivals
+    /// per second (about 1 100 concurrent calls), about 4 000 flows per GB.
+    pub fn media_heavy(target_bytes: u64, seed: u64) -> Self {
+        let flows = (u128::from(target_bytes) * 4_000 / 1_000_000_000).max(100);
+        GenConfig {
+            flows: u64::try_from(flows).unwrap_or(u64::MAX),
+            flows_per_sec: 100.0,
+            media_share: Some(0.25),
+            ..GenConfig::new(target_bytes, seed)
+        }
+    }
+
+    /// Share of flows of `kind` in this config.
+    pub fn weight(&self, kind: FlowKind) -> f64 {
+        match self.media_share {
+            None => kind.weight(),
+            Some(m) if kind == FlowKind::Media => m.clamp(0.0, 1.0),
+            Some(m) => kind.weight() * (1.0 - m.clamp(0.0, 1.0)) / (1.0 - FlowKind::Media.weight()),
         }
     }
 }
@@ -933,7 +962,7 @@ impl Generator {
         let mut cum = [0.0; 7];
         let mut acc = 0.0;
         for (c, k) in cum.iter_mut().zip(FlowKind::ALL) {
-            acc += k.weight();
+            acc += cfg.weight(k);
             *c = acc;
         }
         let mut g = Generator {
@@ -997,13 +1026,13 @@ impl Generator {
                 FlowKind::Media => 100,
                 _ => 3_000,
             };
-            others += k.weight() * self.mean_flow_bytes(k, n, &mut rng, 0);
+            others += self.cfg.weight(k) * self.mean_flow_bytes(k, n, &mut rng, 0);
         }
         // Frame bytes per payload byte of a transfer, with its ACKs.
         let unit = 1_000_000u64;
         let per = self.mean_flow_bytes(FlowKind::Bulk, 20, &mut rng, unit) / unit as f64;
         // File bytes include a 16-byte record header per frame (~2 %).
-        let bulk_frames = (want / 1.02 - others) / FlowKind::Bulk.weight();
+        let bulk_frames = (want / 1.02 - others) / self.cfg.weight(FlowKind::Bulk);
         (bulk_frames / per).max(16_384.0)
     }
 

@@ -14,12 +14,14 @@ use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
 use pathlens_classify::classifier::needs_correlation;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
+use pathlens_classify::dissect::rtp::rfc4571_first;
+use pathlens_classify::media::MediaTracker;
 use pathlens_classify::prefix::{FlowDirection, LocalNets};
 use pathlens_classify::{
-    AppSource, EndReason, FlowClassifier, FlowKey, FlowShape, Side, Signatures, TrafficType,
-    Transport,
+    AppProtocol, AppSource, EndReason, FlowClassifier, FlowKey, FlowShape, Side, Signatures,
+    TrafficType, Transport,
 };
-use pathlens_export::{ConnState, FlowRecord};
+use pathlens_export::{ConnState, FlowRecord, MediaFields};
 use std::sync::Arc;
 
 /// Read-only knowledge every worker shares.
@@ -145,6 +147,8 @@ struct Flow {
     tcp_hist: u8,
     closed_us: Option<i64>,
     classifier: FlowClassifier,
+    // Boxed: most flows never carry RTP and keep only the pointer.
+    media: Option<Box<MediaTracker>>,
 }
 
 impl Flow {
@@ -185,6 +189,10 @@ impl Flow {
         self.truncated = 0;
         self.tcp_hist = 0;
         self.closed_us = None;
+        // The next row's streams start afresh: figures describe their row.
+        if let Some(m) = self.media.as_deref_mut() {
+            *m = MediaTracker::new();
+        }
     }
 
     fn conn_state(&self) -> ConnState {
@@ -399,6 +407,7 @@ impl FlowTable {
             truncated: 0,
             tcp_hist: 0,
             closed_us: None,
+            media: None,
             classifier: if self.cfg.inspect_payload {
                 FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
             } else {
@@ -612,7 +621,8 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures, corr: Option<
             f.closed_us = Some(p.ts_us);
         }
     }
-    if f.classifier.wants_more() && !payload.is_empty() {
+    let inspecting = f.classifier.wants_more();
+    if inspecting && !payload.is_empty() {
         f.classifier.feed(sig, side, payload);
         if f.classifier.has_learned() {
             let learned = f.classifier.take_learned();
@@ -620,6 +630,58 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures, corr: Option<
                 c.learn(p.seq, p.ts_us, &learned);
             }
         }
+    }
+    feed_media(f, p, side, inspecting, payload);
+}
+
+/// Classes whose flows carry RTP: plain or secure media, RTCP, and the ICE
+/// flows (STUN checks, then DTLS-SRTP or relayed media) that go on to carry it.
+fn carries_media(app: AppProtocol) -> bool {
+    matches!(
+        app,
+        AppProtocol::Rtp
+            | AppProtocol::Srtp
+            | AppProtocol::Rtcp
+            | AppProtocol::Dtls
+            | AppProtocol::StunTurn
+    )
+}
+
+/// Media metrics must see a stream from its first packet, but the classifier
+/// decides only after a few. So a tracker starts at the first RTP-looking
+/// packet while the flow is still being inspected, or later on a flow already
+/// decided as media-carrying (an ICE flow labelled `dtls` at its handshake
+/// sends SRTP afterwards); it is dropped as soon as the flow is decided as
+/// anything else, and flows still undecided at the end are settled in
+/// `build_record`. Packets before a tracker starts are STUN or DTLS, nothing
+/// it reads. Over TCP only the first RFC 4571 frame of a segment is read (no
+/// reassembly, as nDPI); MS-TURN framed media over TCP is not read.
+#[inline]
+fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8]) {
+    let rtp = match p.key.proto {
+        17 => MediaTracker::unwrap_udp(payload),
+        6 => match rfc4571_first(payload) {
+            Some(inner) => inner,
+            None => return,
+        },
+        _ => return,
+    };
+    match f.media.as_deref_mut() {
+        Some(m) => m.feed(side, p.ts_us, rtp),
+        None if MediaTracker::looks_like_rtp(rtp)
+            && (inspecting || f.classifier.payload_label().is_some_and(carries_media)) =>
+        {
+            let mut m = Box::new(MediaTracker::new());
+            m.feed(side, p.ts_us, rtp);
+            f.media = Some(m);
+        }
+        None => {}
+    }
+    if inspecting
+        && !f.classifier.wants_more()
+        && !f.classifier.payload_label().is_some_and(carries_media)
+    {
+        f.media = None;
     }
 }
 
@@ -665,6 +727,12 @@ fn build_record(
         duration_us: f.last_us - f.first_us,
     };
     let class = f.classifier.result(&ctx.signatures, &shape);
+    let media = match f.media.as_deref() {
+        Some(m) if carries_media(class.app()) && m.rtp_packets + m.rtcp_packets > 0 => {
+            MediaFields::from_tracker(f.flow_id, m, &ctx.signatures.media)
+        }
+        _ => MediaFields::default(),
+    };
     FlowRecord {
         flow_id: f.flow_id,
         interface: Arc::clone(iface),
@@ -709,6 +777,7 @@ fn build_record(
         direction: FlowDirection::from_locality(local_src, local_dst),
         egress_label: m.as_ref().map(|m| m.label.to_string()),
         egress_prefix: m.map(|m| m.prefix.to_string()),
+        media,
     }
 }
 
@@ -979,6 +1048,44 @@ mod test {
         );
         t.flush(i64::MIN, &mut out);
         assert_eq!((out[0].src_port, out[0].dst_port), (53432, 443));
+    }
+
+    fn rtp_payload(seq: u16, ssrc: u32) -> Vec<u8> {
+        let mut v = vec![0x80, 0];
+        v.extend(seq.to_be_bytes());
+        v.extend((u32::from(seq) * 160).to_be_bytes());
+        v.extend(ssrc.to_be_bytes());
+        v.extend([0u8; 160]);
+        v
+    }
+
+    #[test]
+    fn media_is_tracked_from_the_first_packet_and_only_on_media_flows() {
+        let mut g = Gen { seq: 0 };
+        let mut t = table(FlowConfig::default());
+        let mut out = Vec::new();
+        let (a, b) = (("192.168.1.10", 50020), ("52.112.3.4", 3479));
+        for i in 0..60u16 {
+            let p = g.pkt(i64::from(i) * 20_000, a, b, 17, 0, 200);
+            t.packet(&p, &rtp_payload(700 + i, 5), &mut out);
+        }
+        // A DNS query whose id starts like RTP: decided as DNS, no media.
+        let q = g.pkt(0, ("192.168.1.10", 40000), ("192.168.1.1", 53), 17, 0, 60);
+        let dns = [
+            0x80, 0x01, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1, b'a', 0, 0, 1, 0, 1,
+        ];
+        t.packet(&q, &dns, &mut out);
+        t.flush(i64::MIN, &mut out);
+        out.sort_by_key(|r| r.flow_id);
+        assert_eq!(out[0].app_protocol, AppProtocol::Rtp);
+        let m = &out[0].media;
+        assert_eq!(m.streams.len(), 1);
+        let s = &m.streams[0].stats;
+        // The classifier decided after a few packets; the stream starts at the first.
+        assert_eq!((s.first_seq, s.packets, s.expected), (700, 60, 60));
+        assert_eq!(m.media_quality.map(|q| q.as_str()), Some("good"));
+        assert_eq!(out[1].app_protocol, AppProtocol::Dns);
+        assert_eq!(out[1].media, MediaFields::default());
     }
 
     #[test]

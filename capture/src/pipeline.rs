@@ -17,7 +17,10 @@ use crate::source::{PacketSource, SourceError};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
 use pathlens_classify::FlowKey;
-use pathlens_export::{FlowRecord, ParquetSink, Summary, WriterError, WriterOptions};
+use pathlens_export::{
+    streams_path, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary, WriterError,
+    WriterOptions,
+};
 use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +61,8 @@ pub struct RunReport {
     pub output_error: Option<String>,
     /// Inputs read (names).
     pub inputs: Vec<String>,
+    /// Rows written to the `streams` table.
+    pub stream_rows: u64,
 }
 
 impl RunReport {
@@ -116,6 +121,7 @@ enum WriterMsg {
 struct WriterOutcome {
     summary: Summary,
     rows: u64,
+    stream_rows: u64,
     error: Option<String>,
 }
 
@@ -133,35 +139,59 @@ fn writer_thread(
 ) -> WriterOutcome {
     let mut summary = Summary::default();
     let mut error: Option<String> = None;
-    let mut sink = match output.as_deref().map(|p| ParquetSink::create(p, opts)) {
-        Some(Ok(s)) => Some(s),
-        Some(Err(e)) => {
-            error = Some(e.to_string());
-            None
-        }
+    // The flows file and its streams file: both written, both renamed only
+    // when both are complete.
+    let mut sinks = match output.as_deref() {
+        Some(p) => match ParquetSink::create(p, opts.clone())
+            .and_then(|f| StreamsSink::create_table(&streams_path(p), opts).map(|s| (f, s)))
+        {
+            Ok(pair) => Some(pair),
+            Err(e) => {
+                error = Some(e.to_string());
+                None
+            }
+        },
         None => None,
     };
     let mut rows = 0;
+    let mut stream_rows = 0;
+    let mut streams: Vec<StreamRecord> = Vec::new();
     for msg in rx {
         match msg {
-            WriterMsg::Records(recs) => {
-                for r in &recs {
+            WriterMsg::Records(mut recs) => {
+                streams.clear();
+                for r in &mut recs {
                     summary.add(r);
+                    if !r.media.streams.is_empty() {
+                        summary.add_streams(r, &r.media.streams);
+                        streams.append(&mut r.media.streams);
+                    }
                 }
-                if let Some(s) = sink.as_mut() {
-                    if let Err(e) = s.write(&recs) {
-                        // Keep draining so workers never block; the file is abandoned.
+                if let Some((f, s)) = sinks.as_mut() {
+                    if let Err(e) = f.write(&recs).and_then(|()| s.write(&streams)) {
+                        // Keep draining so workers never block; the files are abandoned.
                         error = Some(e.to_string());
-                        if let Some(s) = sink.take() {
+                        if let Some((f, s)) = sinks.take() {
+                            f.abort();
                             s.abort();
                         }
                     }
                 }
             }
             WriterMsg::Finish(meta) => {
-                if let Some(s) = sink.take() {
-                    match s.finish(meta) {
-                        Ok(n) => rows = n,
+                if let Some((f, s)) = sinks.take() {
+                    let done = s
+                        .finish_unrenamed(meta.clone())
+                        .and_then(|s| f.finish_unrenamed(meta).map(|f| (f, s)));
+                    // Streams first: a flows file never appears without them.
+                    match done.and_then(|(f, s)| s.commit().map(|n| (f, n))) {
+                        Ok((f, n)) => {
+                            stream_rows = n;
+                            match f.commit() {
+                                Ok(n) => rows = n,
+                                Err(e) => error = Some(e.to_string()),
+                            }
+                        }
                         Err(e) => error = Some(e.to_string()),
                     }
                 }
@@ -171,6 +201,7 @@ fn writer_thread(
     WriterOutcome {
         summary,
         rows,
+        stream_rows,
         error,
     }
 }
@@ -441,6 +472,7 @@ where
     match writer.join() {
         Ok(o) => {
             report.summary = o.summary;
+            report.stream_rows = o.stream_rows;
             report.output_error = o.error;
             if opts.output.is_some()
                 && report.output_error.is_none()

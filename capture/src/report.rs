@@ -3,7 +3,7 @@
 use crate::pipeline::RunReport;
 use std::fmt::Write;
 
-/// Renders the summary: inputs, counters and the flows table.
+/// Renders the summary: inputs, counters, the flows table and the media table.
 pub fn render(r: &RunReport, output: Option<&std::path::Path>) -> String {
     let c = &r.counters;
     let mut s = String::new();
@@ -51,6 +51,12 @@ pub fn render(r: &RunReport, output: Option<&std::path::Path>) -> String {
         }
         (Some(p), None) => {
             let _ = writeln!(s, "output:   {} ({} rows)", p.display(), c.records_written);
+            let _ = writeln!(
+                s,
+                "streams:  {} ({} rows)",
+                pathlens_export::streams_path(p).display(),
+                r.stream_rows
+            );
         }
         (None, None) => {
             let _ = writeln!(s, "output:   none (no -w given)");
@@ -58,5 +64,10 @@ pub fn render(r: &RunReport, output: Option<&std::path::Path>) -> String {
     }
     s.push('\n');
     s.push_str(&r.summary.table());
+    let media = r.summary.media_table();
+    if !media.is_empty() {
+        s.push_str("\nRTP streams by egress (loss %, mean jitter ms):\n");
+        s.push_str(&media);
+    }
     s
 }

@@ -247,6 +247,13 @@ impl FlowClassifier {
         self.probe.is_some()
     }
 
+    /// The class payload inspection settled on, once it has (None while
+    /// inspecting or when it found nothing).
+    #[inline]
+    pub fn payload_label(&self) -> Option<AppProtocol> {
+        self.label.map(|(a, _)| a)
+    }
+
     /// Media endpoints this flow announced (SDP, STUN mapped/relayed
     /// addresses) since the last call, for correlation with other flows.
     pub fn take_learned(&mut self) -> Vec<LearnedEndpoint> {

@@ -15,6 +15,7 @@
 pub mod classifier;
 pub mod community_id;
 pub mod dissect;
+pub mod media;
 pub mod prefix;
 pub mod rules;
 pub mod vocab;

@@ -362,6 +362,8 @@ pub struct Signatures {
     pub ports: PortRules,
     /// Server-name rules.
     pub sni: SniRules,
+    /// Media quality thresholds (`media.toml`).
+    pub media: crate::media::QualityRules,
     /// A short digest of the rule texts, written to the output metadata so a
     /// row can be traced to the rules that labelled it.
     pub digest: String,
@@ -400,11 +402,30 @@ impl Signatures {
         };
         let ports = read("ports.toml", DEFAULT_PORTS_TOML)?;
         let sni = read("sni.toml", DEFAULT_SNI_TOML)?;
+        // media.toml replaces the built-in thresholds as a whole: a partial
+        // merge of numbers would be hard to reason about.
+        let media_path = dir.join("media.toml");
+        let media = if media_path.exists() {
+            let text = std::fs::read_to_string(&media_path).map_err(|source| RuleError::Io {
+                file: media_path.display().to_string(),
+                source,
+            })?;
+            Some(crate::media::QualityRules::from_toml(
+                &text,
+                &media_path.display().to_string(),
+            )?)
+        } else {
+            None
+        };
         let b = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
         let (p, n) = (b(&ports), b(&sni));
         let pr: Vec<(&str, &str)> = p.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
         let nr: Vec<(&str, &str)> = n.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
-        Self::from_texts(&pr, &nr)
+        let mut sig = Self::from_texts(&pr, &nr)?;
+        if let Some(m) = media {
+            sig.media = m;
+        }
+        Ok(sig)
     }
 
     fn from_texts(
@@ -425,7 +446,12 @@ impl Signatures {
         }
         let d = h.finalize();
         let digest = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
-        Ok(Signatures { ports, sni, digest })
+        Ok(Signatures {
+            ports,
+            sni,
+            media: crate::media::QualityRules::builtin()?,
+            digest,
+        })
     }
 }
 

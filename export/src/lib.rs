@@ -8,13 +8,17 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod media_cols;
 pub mod record;
 pub mod schema;
 pub mod score;
 pub mod summary;
 pub mod writer;
 
+pub use media_cols::{streams_schema, DirMedia, MediaFields, StreamRecord};
 pub use record::{ConnState, FlowRecord};
 pub use schema::{flow_schema, SCHEMA_VERSION};
 pub use summary::Summary;
-pub use writer::{Compression, ParquetSink, WriterError, WriterOptions};
+pub use writer::{
+    streams_path, Compression, Finished, ParquetSink, StreamsSink, WriterError, WriterOptions,
+};

@@ -25,7 +25,7 @@ pub fn flow_schema() -> SchemaRef {
         .get_or_init(|| {
             use DataType::*;
             let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
-            Arc::new(Schema::new(vec![
+            let mut fields = vec![
                 f("flow_id", Int64, false),
                 f("run_id", dict(), false),
                 f("sensor", dict(), false),
@@ -74,7 +74,10 @@ pub fn flow_schema() -> SchemaRef {
                 f("stun_seen", Boolean, false),
                 f("media_over_tcp", Boolean, false),
                 f("service", dict(), true),
-            ]))
+            ];
+            // Media columns come after `service` (schema.md §3).
+            fields.extend(crate::media_cols::media_fields());
+            Arc::new(Schema::new(fields))
         })
         .clone()
 }

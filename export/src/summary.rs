@@ -1,7 +1,11 @@
 //! The end-of-run summary: flows, packets and bytes by app protocol and
-//! transport, accumulated by the writer as records pass.
+//! transport, and RTP streams by egress with their loss and jitter
+//! percentiles and how many are poor, accumulated by the writer as records
+//! pass.
 
+use crate::media_cols::StreamRecord;
 use crate::record::FlowRecord;
+use pathlens_classify::media::Quality;
 use std::collections::BTreeMap;
 use std::fmt::Write;
 
@@ -24,6 +28,38 @@ impl Totals {
     }
 }
 
+/// RTP streams of one egress group.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MediaGroup {
+    /// Loss percent of each stream.
+    pub loss_pct: Vec<f64>,
+    /// Mean jitter (ms) of each stream with a known clock.
+    pub jitter_ms: Vec<f64>,
+    /// Streams judged.
+    pub judged: u64,
+    /// Streams judged poor.
+    pub poor: u64,
+}
+
+/// The nearest-rank percentile `p` (0-100) of `v`; None when empty.
+pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((p / 100.0) * s.len() as f64).ceil() as usize;
+    s.get(rank.saturating_sub(1)).copied()
+}
+
+/// The media summary's grouping key. Egress attribution lands on another
+/// branch; until then streams group by the flow's `direction`.
+fn media_group(r: &FlowRecord) -> &str {
+    r.direction.as_str()
+}
+
 /// Totals by (app_protocol, transport) and overall.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -31,6 +67,10 @@ pub struct Summary {
     pub by_app: BTreeMap<(String, String), Totals>,
     /// Everything.
     pub total: Totals,
+    /// RTP streams by egress group.
+    pub media: BTreeMap<String, MediaGroup>,
+    /// RTP packets dropped by the per-flow stream cap, over all flows.
+    pub rtp_overflow_packets: u64,
 }
 
 impl Summary {
@@ -44,6 +84,67 @@ impl Summary {
             ))
             .or_default()
             .add(r);
+    }
+
+    /// Counts the RTP streams of one record (those with RTP packets).
+    pub fn add_streams(&mut self, r: &FlowRecord, streams: &[StreamRecord]) {
+        self.rtp_overflow_packets += u64::try_from(r.media.rtp_overflow_packets).unwrap_or(0);
+        for st in streams.iter().filter(|s| s.stats.packets > 0) {
+            let g = self.media.entry(media_group(r).to_string()).or_default();
+            g.loss_pct.push(st.stats.loss_pct());
+            if let Some(j) = st.stats.jitter_mean_ms {
+                g.jitter_ms.push(j);
+            }
+            if let Some(q) = st.quality {
+                g.judged += 1;
+                g.poor += u64::from(q == Quality::Poor);
+            }
+        }
+    }
+
+    /// The media table: streams by egress group, median and 95th percentile
+    /// of loss and mean jitter, judged and poor streams. Empty without RTP.
+    pub fn media_table(&self) -> String {
+        let mut s = String::new();
+        if self.media.is_empty() {
+            return s;
+        }
+        let _ = writeln!(
+            s,
+            "{:<10} {:>8} {:>9} {:>9} {:>11} {:>11} {:>7} {:>6}",
+            "egress",
+            "streams",
+            "loss_p50",
+            "loss_p95",
+            "jitter_p50",
+            "jitter_p95",
+            "judged",
+            "poor"
+        );
+        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
+        for (k, g) in &self.media {
+            let _ = writeln!(
+                s,
+                "{:<10} {:>8} {:>9} {:>9} {:>11} {:>11} {:>7} {:>6}",
+                k,
+                g.loss_pct.len(),
+                f(percentile(&g.loss_pct, 50.0)),
+                f(percentile(&g.loss_pct, 95.0)),
+                f(percentile(&g.jitter_ms, 50.0)),
+                f(percentile(&g.jitter_ms, 95.0)),
+                g.judged,
+                g.poor
+            );
+        }
+        if self.rtp_overflow_packets > 0 {
+            let _ = writeln!(
+                s,
+                "{} RTP packets of SSRCs beyond the per-flow cap of {} streams were not tracked",
+                self.rtp_overflow_packets,
+                pathlens_classify::media::MAX_STREAMS
+            );
+        }
+        s
     }
 
     /// A plain-text table, largest byte count first.
@@ -99,5 +200,39 @@ mod test {
             "{table}"
         );
         assert!(table.contains("total"));
+        assert_eq!(s.media_table(), "");
+    }
+
+    #[test]
+    fn percentiles_and_media_groups() {
+        let v: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&v, 50.0), Some(50.0));
+        assert_eq!(percentile(&v, 95.0), Some(95.0));
+        assert_eq!(percentile(&[], 50.0), None);
+        use pathlens_classify::media::MediaTracker;
+        let mut t = MediaTracker::new();
+        for i in 0..100u16 {
+            if i == 7 {
+                continue;
+            }
+            let mut p = vec![0x80, 0];
+            p.extend(i.to_be_bytes());
+            p.extend((u32::from(i) * 160).to_be_bytes());
+            p.extend(9u32.to_be_bytes());
+            t.feed(pathlens_classify::Side::Src2Dst, i64::from(i) * 20_000, &p);
+        }
+        let rules = pathlens_classify::media::QualityRules::builtin().unwrap();
+        let m = crate::MediaFields::from_tracker(1, &t, &rules);
+        let mut s = Summary::default();
+        let r = FlowRecord::example();
+        s.add_streams(&r, &m.streams);
+        let g = &s.media["outbound"];
+        assert_eq!((g.loss_pct.len(), g.judged, g.poor), (1, 1, 0));
+        assert_eq!(g.loss_pct[0], 1.0);
+        let table = s.media_table();
+        assert!(
+            table.lines().nth(1).unwrap().starts_with("outbound"),
+            "{table}"
+        );
     }
 }

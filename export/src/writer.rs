@@ -5,6 +5,7 @@
 //! to `NAME` only once its footer is written, so a reader never sees half a
 //! file and an earlier complete file is never clobbered by a failed run.
 
+use crate::media_cols::{streams_schema, MediaColumns, StreamColumns, StreamRecord};
 use crate::record::FlowRecord;
 use crate::schema::{flow_schema, SCHEMA_VERSION};
 use arrow::array::{
@@ -12,6 +13,7 @@ use arrow::array::{
     Int8Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::Int32Type;
+use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, ZstdLevel};
@@ -81,8 +83,24 @@ pub fn temp_path(final_path: &Path) -> PathBuf {
     final_path.with_file_name(format!(".{name}.inprogress"))
 }
 
+/// The column builders of one output table: what a [`ParquetSink`] needs
+/// to turn rows into Arrow batches.
+pub trait Table: Default {
+    /// One row as the workers hand it over.
+    type Row;
+    /// The table's Arrow schema.
+    fn schema() -> SchemaRef;
+    /// Appends one row.
+    fn append_row(&mut self, row: &Self::Row, opts: &WriterOptions);
+    /// Finishes the rows appended so far into a batch.
+    ///
+    /// # Errors
+    /// Only if the columns disagree with the schema, which tests rule out.
+    fn finish_batch(&mut self) -> Result<RecordBatch, arrow::error::ArrowError>;
+}
+
 /// Column builders for one batch of flow records.
-struct Columns {
+pub struct Columns {
     flow_id: Int64Builder,
     run_id: StringDictionaryBuilder<Int32Type>,
     sensor: StringDictionaryBuilder<Int32Type>,
@@ -131,7 +149,43 @@ struct Columns {
     stun_seen: BooleanBuilder,
     media_over_tcp: BooleanBuilder,
     service: StringDictionaryBuilder<Int32Type>,
+    media: MediaColumns,
 }
+
+impl Default for Columns {
+    fn default() -> Self {
+        Columns::new()
+    }
+}
+
+impl Table for Columns {
+    type Row = FlowRecord;
+    fn schema() -> SchemaRef {
+        flow_schema()
+    }
+    fn append_row(&mut self, row: &FlowRecord, opts: &WriterOptions) {
+        self.append(row, opts);
+    }
+    fn finish_batch(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
+        self.finish()
+    }
+}
+
+impl Table for StreamColumns {
+    type Row = StreamRecord;
+    fn schema() -> SchemaRef {
+        streams_schema()
+    }
+    fn append_row(&mut self, row: &StreamRecord, opts: &WriterOptions) {
+        self.append(row, opts);
+    }
+    fn finish_batch(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
+        self.finish()
+    }
+}
+
+/// The `streams` table's sink.
+pub type StreamsSink = ParquetSink<StreamColumns>;
 
 fn i64c(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
@@ -189,6 +243,7 @@ impl Columns {
             stun_seen: BooleanBuilder::new(),
             media_over_tcp: BooleanBuilder::new(),
             service: d(),
+            media: MediaColumns::default(),
         }
     }
 
@@ -250,10 +305,11 @@ impl Columns {
         self.stun_seen.append_value(r.stun_seen);
         self.media_over_tcp.append_value(r.media_over_tcp);
         self.service.append_option(r.service.as_deref());
+        self.media.append(&r.media);
     }
 
     fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let cols: Vec<ArrayRef> = vec![
+        let mut cols: Vec<ArrayRef> = vec![
             Arc::new(self.flow_id.finish()),
             Arc::new(self.run_id.finish()),
             Arc::new(self.sensor.finish()),
@@ -303,6 +359,7 @@ impl Columns {
             Arc::new(self.media_over_tcp.finish()),
             Arc::new(self.service.finish()),
         ];
+        self.media.finish(&mut cols);
         RecordBatch::try_new(flow_schema(), cols)
     }
 }
@@ -322,10 +379,11 @@ pub fn records_to_batch(
     c.finish()
 }
 
-/// A Parquet file being written.
-pub struct ParquetSink {
+/// A Parquet file being written: the flows table by default, or any
+/// [`Table`] (the `streams` table) with the same settings and lifecycle.
+pub struct ParquetSink<T: Table = Columns> {
     writer: Option<ArrowWriter<BufWriter<File>>>,
-    columns: Columns,
+    columns: T,
     pending: usize,
     rows: u64,
     opts: WriterOptions,
@@ -334,11 +392,21 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    /// Creates `path`'s temporary twin and starts writing into it.
+    /// Creates `path`'s temporary twin and starts writing flow records into it.
     ///
     /// # Errors
     /// The directory is missing or not writable.
     pub fn create(path: &Path, opts: WriterOptions) -> Result<Self, WriterError> {
+        Self::create_table(path, opts)
+    }
+}
+
+impl<T: Table> ParquetSink<T> {
+    /// Creates `path`'s temporary twin and starts writing `T`'s rows into it.
+    ///
+    /// # Errors
+    /// The directory is missing or not writable.
+    pub fn create_table(path: &Path, opts: WriterOptions) -> Result<Self, WriterError> {
         let tmp = temp_path(path);
         let file = File::create(&tmp).map_err(|source| WriterError::Io {
             path: tmp.clone(),
@@ -356,7 +424,7 @@ impl ParquetSink {
             .build();
         let writer = ArrowWriter::try_new(
             BufWriter::with_capacity(1 << 20, file),
-            flow_schema(),
+            T::schema(),
             Some(props),
         )
         .map_err(|source| WriterError::Parquet {
@@ -365,7 +433,7 @@ impl ParquetSink {
         })?;
         Ok(ParquetSink {
             writer: Some(writer),
-            columns: Columns::new(),
+            columns: T::default(),
             pending: 0,
             rows: 0,
             opts,
@@ -378,9 +446,9 @@ impl ParquetSink {
     ///
     /// # Errors
     /// Writing failed (e.g. the disk is full); the final file is untouched.
-    pub fn write(&mut self, records: &[FlowRecord]) -> Result<(), WriterError> {
+    pub fn write(&mut self, records: &[T::Row]) -> Result<(), WriterError> {
         for r in records {
-            self.columns.append(r, &self.opts);
+            self.columns.append_row(r, &self.opts);
             self.pending += 1;
             if self.pending >= BATCH_ROWS {
                 self.flush_batch()?;
@@ -393,7 +461,7 @@ impl ParquetSink {
         if self.pending == 0 {
             return Ok(());
         }
-        let batch = self.columns.finish()?;
+        let batch = self.columns.finish_batch()?;
         self.rows += self.pending as u64;
         self.pending = 0;
         if let Some(w) = self.writer.as_mut() {
@@ -415,12 +483,30 @@ impl ParquetSink {
     ///
     /// # Errors
     /// Writing or renaming failed; the temporary file is removed.
-    pub fn finish(mut self, metadata: Vec<(String, String)>) -> Result<u64, WriterError> {
+    pub fn finish(self, metadata: Vec<(String, String)>) -> Result<u64, WriterError> {
+        self.finish_unrenamed(metadata)?.commit()
+    }
+
+    /// Writes the footer and syncs the temporary file, but leaves the rename
+    /// to [`Finished::commit`], so files that belong together (flows and
+    /// streams) appear only once all of them are complete.
+    ///
+    /// # Errors
+    /// Writing failed; the temporary file is removed.
+    pub fn finish_unrenamed(
+        mut self,
+        metadata: Vec<(String, String)>,
+    ) -> Result<Finished, WriterError> {
         let res = self.finish_inner(metadata);
         if res.is_err() {
             let _ = std::fs::remove_file(&self.tmp);
         }
-        res
+        res.map(|rows| Finished {
+            tmp: self.tmp.clone(),
+            path: self.path.clone(),
+            rows,
+            done: false,
+        })
     }
 
     fn finish_inner(&mut self, metadata: Vec<(String, String)>) -> Result<u64, WriterError> {
@@ -461,11 +547,6 @@ impl ParquetSink {
             path: self.tmp.clone(),
             source,
         })?;
-        drop(file);
-        std::fs::rename(&self.tmp, &self.path).map_err(|source| WriterError::Io {
-            path: self.path.clone(),
-            source,
-        })?;
         Ok(self.rows)
     }
 
@@ -481,7 +562,53 @@ impl ParquetSink {
     }
 }
 
-impl Drop for ParquetSink {
+/// A complete file still under its temporary name.
+pub struct Finished {
+    tmp: PathBuf,
+    path: PathBuf,
+    rows: u64,
+    done: bool,
+}
+
+impl Finished {
+    /// Renames the file to its final name. Returns the rows.
+    ///
+    /// # Errors
+    /// The rename failed; the temporary file is removed.
+    pub fn commit(mut self) -> Result<u64, WriterError> {
+        self.done = true;
+        std::fs::rename(&self.tmp, &self.path).map_err(|source| {
+            let _ = std::fs::remove_file(&self.tmp);
+            WriterError::Io {
+                path: self.path.clone(),
+                source,
+            }
+        })?;
+        Ok(self.rows)
+    }
+}
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        // Never committed: a sibling failed, so this file must not appear alone.
+        if !self.done {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Where the `streams` table of a flows file goes: `OUT.parquet` gives
+/// `OUT.streams.parquet` in the same directory.
+pub fn streams_path(flows: &Path) -> PathBuf {
+    let name = flows
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name.strip_suffix(".parquet").unwrap_or(&name);
+    flows.with_file_name(format!("{stem}.streams.parquet"))
+}
+
+impl<T: Table> Drop for ParquetSink<T> {
     fn drop(&mut self) {
         // A sink dropped without finish() never produced a complete file.
         if self.writer.is_some() {
@@ -612,6 +739,30 @@ mod test {
                 .contains("/nonexistent-dir/.x.parquet.inprogress"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn streams_file_sits_beside_the_flows_file() {
+        assert_eq!(
+            streams_path(Path::new("/x/out.parquet")),
+            PathBuf::from("/x/out.streams.parquet")
+        );
+        assert_eq!(
+            streams_path(Path::new("run1")),
+            PathBuf::from("run1.streams.parquet")
+        );
+    }
+
+    #[test]
+    fn an_uncommitted_file_is_removed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("flows.parquet");
+        let mut sink = ParquetSink::create(&out, opts()).unwrap();
+        sink.write(&[FlowRecord::example()]).unwrap();
+        let done = sink.finish_unrenamed(vec![]).unwrap();
+        assert!(temp_path(&out).exists() && !out.exists());
+        drop(done);
+        assert!(!temp_path(&out).exists() && !out.exists());
     }
 
     #[test]

@@ -1,6 +1,8 @@
 """Reads a pathlens flows file with pyarrow, pandas, polars and DuckDB and
 checks the types of the output contract (schema.md section 1), then checks
-every community_id against the reference `communityid` package.
+every community_id against the reference `communityid` package. The streams
+table beside it (FLOWS.streams.parquet) is read with pyarrow and DuckDB and
+joined to the flows on flow_id.
 
 Usage: check_readers.py FLOWS.parquet   (exit 0 when every check passes)
 """
@@ -127,9 +129,50 @@ for r in t.select(["src_ip", "dst_ip", "src_port", "dst_port", "ip_proto", "icmp
     checked += 1
     ipaddress.ip_address(r["src_ip"])  # addresses parse
 
+# Media columns of the flows table (schema.md section 3).
+MEDIA_INT = {"rtp_ssrc_count": pa.int32(), "rtp_payload_type": pa.int16(),
+             "src2dst_rtp_packets_lost": pa.int64(), "dst2src_rtp_packets_lost": pa.int64(),
+             "src2dst_rtp_reordered": pa.int64(), "dst2src_rtp_reordered": pa.int64(),
+             "src2dst_rtp_duplicates": pa.int64(), "dst2src_rtp_duplicates": pa.int64(),
+             "rtp_overflow_packets": pa.int64()}
+MEDIA_F64 = ["src2dst_rtp_loss_pct", "dst2src_rtp_loss_pct", "src2dst_jitter_mean_ms",
+             "dst2src_jitter_mean_ms", "src2dst_jitter_max_ms", "dst2src_jitter_max_ms",
+             "rtcp_rtt_ms", "rtcp_fraction_lost"]
+for c, ty in MEDIA_INT.items():
+    check(s.field(c).type == ty, f"pyarrow {c}: {s.field(c).type}")
+    check(t.column(c).null_count == 0, f"pyarrow {c} has nulls")
+for c in MEDIA_F64:
+    check(s.field(c).type == pa.float64(), f"pyarrow {c}: {s.field(c).type}")
+for c in ["codec", "media_quality"]:
+    ty = s.field(c).type
+    check(pa.types.is_dictionary(ty) and ty.value_type == pa.string(), f"pyarrow {c}: {ty}")
+check(s.names.index("rtp_ssrc_count") == s.names.index("service") + 1, "media columns follow service")
+
+# The streams table: pyarrow types, then a DuckDB join on flow_id.
+spath = path[: -len(".parquet")] + ".streams.parquet" if path.endswith(".parquet") else path + ".streams.parquet"
+st = pq.read_table(spath)
+ss = st.schema
+for c in ["flow_id", "ssrc", "packets", "expected", "lost", "duplicates", "reordered"]:
+    check(ss.field(c).type == pa.int64(), f"streams pyarrow {c}: {ss.field(c).type}")
+for c in ["first_seen", "last_seen"]:
+    check(ss.field(c).type == pa.timestamp("us", tz="UTC"), f"streams pyarrow {c}")
+for c in ["direction", "codec", "clock_source", "quality", "run_id"]:
+    check(pa.types.is_dictionary(ss.field(c).type), f"streams pyarrow {c}: {ss.field(c).type}")
+check(pq.read_metadata(spath).metadata.get(b"pathlens.schema_version") == b"1", "streams metadata")
+orphans, joined, non_media = con.execute(f"""
+    SELECT count(*) FILTER (WHERE f.flow_id IS NULL),
+           count(*) FILTER (WHERE f.flow_id IS NOT NULL),
+           count(*) FILTER (WHERE f.rtp_ssrc_count < 0)
+    FROM read_parquet('{spath}') s LEFT JOIN read_parquet('{path}') f USING (flow_id)""").fetchone()
+check(orphans == 0, f"{orphans} stream rows join no flow")
+check(non_media == 0, f"{non_media} stream rows join a non-media flow")
+check(joined == st.num_rows, "duckdb streams rows")
+with_rtp = con.execute(f"SELECT count(*) FROM read_parquet('{path}') WHERE rtp_ssrc_count > 0").fetchone()[0]
+check(st.num_rows == 0 or with_rtp > 0, "streams but no flow with RTP")
+
 if failures:
     print(f"{len(failures)} failed checks:")
     for f in failures[:50]:
         print("  " + f)
     sys.exit(1)
-print(f"readers ok: {t.num_rows} rows, {checked} community ids checked")
+print(f"readers ok: {t.num_rows} rows, {checked} community ids checked, {st.num_rows} streams joined")

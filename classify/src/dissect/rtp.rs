@@ -1,6 +1,8 @@
 //! RTP and RTCP headers (RFC 3550 §5.1, §6.4; RFC 5761 muxing; RFC 4571
 //! framing over TCP). One packet proves little: the classifier confirms RTP
-//! across packets (stable SSRC, advancing sequence and timestamp).
+//! across packets (stable SSRC, advancing sequence and timestamp). The SR/RR
+//! report blocks of a compound are read by [`rtcp_reports`], bounded by the
+//! bytes present whatever the count fields claim.
 
 use super::cursor::Cursor;
 
@@ -106,6 +108,124 @@ pub fn parse_rtcp(p: &[u8]) -> Option<RtcpInfo> {
     matches!(i.first_type, 200 | 201 | 205 | 206 | 207).then_some(i)
 }
 
+/// Sender info of an SR (RFC 3550 §6.4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SenderInfo {
+    /// Middle 32 bits of the NTP timestamp: what a later report echoes as LSR.
+    pub ntp_mid: u32,
+    /// RTP timestamp matching the NTP time.
+    pub rtp_ts: u32,
+    /// Sender's packet count.
+    pub packets: u32,
+    /// Sender's octet count.
+    pub octets: u32,
+}
+
+/// One 24-byte report block of an SR or RR (RFC 3550 §6.4.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReportBlock {
+    /// The source this block reports on.
+    pub ssrc: u32,
+    /// Fraction lost since the previous report, × 256.
+    pub fraction_lost: u8,
+    /// Cumulative packets lost (24-bit signed).
+    pub cumulative_lost: i32,
+    /// Extended highest sequence number received.
+    pub ext_highest_seq: u32,
+    /// Interarrival jitter in timestamp units.
+    pub jitter: u32,
+    /// Middle 32 bits of the NTP time of the last SR received from the source.
+    pub lsr: u32,
+    /// Delay since that SR, in 1/65536 s.
+    pub dlsr: u32,
+}
+
+impl ReportBlock {
+    fn parse(b: &[u8]) -> Option<Self> {
+        let mut c = Cursor::new(b);
+        let ssrc = c.u32()?;
+        let word = c.u32()?;
+        // The low 24 bits are a two's complement count: shift the sign in.
+        let cumulative_lost = ((word << 8) as i32) >> 8;
+        Some(ReportBlock {
+            ssrc,
+            fraction_lost: (word >> 24) as u8,
+            cumulative_lost,
+            ext_highest_seq: c.u32()?,
+            jitter: c.u32()?,
+            lsr: c.u32()?,
+            dlsr: c.u32()?,
+        })
+    }
+}
+
+/// One SR or RR of a compound, as [`rtcp_reports`] yields it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RtcpReport<'a> {
+    /// 200 (SR) or 201 (RR).
+    pub packet_type: u8,
+    /// SSRC of the report's sender.
+    pub sender_ssrc: u32,
+    /// The SR's sender info.
+    pub sender: Option<SenderInfo>,
+    /// The report count field claimed more blocks than the packet holds.
+    pub count_overflow: bool,
+    blocks: &'a [u8],
+}
+
+impl<'a> RtcpReport<'a> {
+    /// The report blocks that fit in the packet (never more than it holds).
+    pub fn blocks(&self) -> impl Iterator<Item = ReportBlock> + 'a {
+        self.blocks.chunks_exact(24).filter_map(ReportBlock::parse)
+    }
+}
+
+/// The SRs and RRs of an RTCP datagram, front to back; other packet types
+/// are skipped. Iteration stops at the first header whose length runs past
+/// the datagram, so a hostile length or report count costs nothing: blocks
+/// are bounded by the bytes present, never by the count field.
+pub fn rtcp_reports(p: &[u8]) -> impl Iterator<Item = RtcpReport<'_>> {
+    let mut c = Cursor::new(p);
+    std::iter::from_fn(move || loop {
+        let b0 = c.u8()?;
+        let pt = c.u8()?;
+        let words = usize::from(c.u16()?);
+        if b0 >> 6 != 2 {
+            return None;
+        }
+        let body = c.bytes(4 * words)?;
+        if pt != 200 && pt != 201 {
+            continue;
+        }
+        let mut b = Cursor::new(body);
+        let sender_ssrc = b.u32()?;
+        let sender = if pt == 200 {
+            let _ntp_hi = b.u16()?;
+            let ntp_mid = b.u32()?;
+            let _ntp_lo = b.u16()?;
+            Some(SenderInfo {
+                ntp_mid,
+                rtp_ts: b.u32()?,
+                packets: b.u32()?,
+                octets: b.u32()?,
+            })
+        } else {
+            None
+        };
+        let count = usize::from(b0 & 0x1f);
+        let avail = b.remaining() / 24;
+        let n = count.min(avail);
+        let blocks = b.bytes(24 * n)?;
+        return Some(RtcpReport {
+            packet_type: pt,
+            sender_ssrc,
+            sender,
+            count_overflow: count > avail,
+            blocks,
+        });
+    })
+}
+
 /// Splits RFC 4571 framing (a 2-byte length before each packet) off the
 /// start of a TCP segment: the first framed packet, if the length fits.
 pub fn rfc4571_first(p: &[u8]) -> Option<&[u8]> {
@@ -195,6 +315,87 @@ mod test {
             Some(12)
         );
         assert_eq!(static_payload_type(0), Some(("PCMU", 8000)));
+    }
+
+    fn rr(count_field: u8, blocks: usize) -> Vec<u8> {
+        let words = 1 + 6 * blocks;
+        let mut v = vec![0x80 | count_field, 201, 0, words as u8, 0, 0, 0, 7];
+        for i in 0..blocks {
+            v.extend((100 + i as u32).to_be_bytes());
+            // fraction 64/256, cumulative lost -3
+            v.extend([64, 0xff, 0xff, 0xfd]);
+            v.extend(65_600u32.to_be_bytes());
+            v.extend(160u32.to_be_bytes());
+            v.extend(0x1234_5678u32.to_be_bytes());
+            v.extend(65_536u32.to_be_bytes());
+        }
+        v
+    }
+
+    #[test]
+    fn report_blocks_of_sr_and_rr() {
+        let r = hex(RTCP);
+        let sr = &r[..4 + 4 * 12];
+        let reps: Vec<_> = rtcp_reports(sr).collect();
+        assert_eq!(reps.len(), 1);
+        assert_eq!(reps[0].packet_type, 200);
+        assert_eq!(reps[0].sender_ssrc, 0x5d93_1534);
+        // NTP dd3ac170.4d614df8: the middle 32 bits are c1704d61.
+        assert_eq!(reps[0].sender.map(|s| s.ntp_mid), Some(0xc170_4d61));
+        let b: Vec<_> = reps[0].blocks().collect();
+        assert_eq!(b.len(), 1);
+        assert_eq!((b[0].ssrc, b[0].cumulative_lost), (0, 1));
+
+        let v = rr(2, 2);
+        let reps: Vec<_> = rtcp_reports(&v).collect();
+        let b: Vec<_> = reps[0].blocks().collect();
+        assert_eq!(b.len(), 2);
+        assert_eq!(
+            b[1],
+            ReportBlock {
+                ssrc: 101,
+                fraction_lost: 64,
+                cumulative_lost: -3,
+                ext_highest_seq: 65_600,
+                jitter: 160,
+                lsr: 0x1234_5678,
+                dlsr: 65_536,
+            }
+        );
+        assert!(!reps[0].count_overflow);
+    }
+
+    #[test]
+    fn report_count_larger_than_the_packet_is_bounded_and_flagged() {
+        // Claims 31 blocks, holds one.
+        let v = rr(31, 1);
+        let reps: Vec<_> = rtcp_reports(&v).collect();
+        assert_eq!(reps.len(), 1);
+        assert!(reps[0].count_overflow);
+        assert_eq!(reps[0].blocks().count(), 1);
+        // A length past the end yields nothing at all.
+        let mut bad = rr(1, 1);
+        bad[3] = 200;
+        assert_eq!(rtcp_reports(&bad).count(), 0);
+        // Compound: SDES skipped, then an RR.
+        let mut comp = vec![0x81, 202, 0, 1, 0, 0, 0, 9];
+        comp.extend(rr(1, 1));
+        let reps: Vec<_> = rtcp_reports(&comp).collect();
+        assert_eq!(reps.len(), 1);
+        assert_eq!(reps[0].packet_type, 201);
+    }
+
+    #[test]
+    fn report_truncation_at_every_offset() {
+        let mut full = hex(RTCP)[..4 + 4 * 12].to_vec();
+        full.extend(rr(1, 1));
+        let whole: usize = rtcp_reports(&full).map(|r| r.blocks().count()).sum();
+        assert_eq!(whole, 2);
+        for cut in 0..full.len() {
+            let m = &full[..cut];
+            let blocks: usize = rtcp_reports(m).map(|r| r.blocks().count()).sum();
+            assert!(blocks < 2, "cut {cut}");
+        }
     }
 
     #[test]

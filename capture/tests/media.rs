@@ -1,0 +1,566 @@
+//! Media quality end to end: the streams table against tshark's RTP stream
+//! analysis on every corpus capture with RTP, a generated call with known
+//! loss, duplication, reordering and jitter read back from both Parquet
+//! files, and hostile RTP that must not grow the streams table.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use support::*;
+
+/// tshark streams pathlens does not report, with why.
+const TSHARK_ONLY: &[(&str, u32, &str)] = &[
+    ("stun_dtls_rtp.pcapng", 0x2F69_6C70, "RTP inside TURN over TCP (RFC 6062 / MS-TURN framing): pathlens reads RTP over TCP only with RFC 4571 framing"),
+    ("stun_dtls_rtp.pcapng", 0x321D_28BB, "RTP inside TURN over TCP, as above"),
+];
+
+/// pathlens streams tshark does not report, with why.
+const PATHLENS_ONLY: &[(&str, u32, &str)] = &[(
+    "rtp.pcapng",
+    0,
+    "RTP over TCP with RFC 4571 framing: tshark's RTP heuristic runs on UDP only",
+)];
+
+/// One line of `tshark -z rtp,streams`.
+#[derive(Debug)]
+struct TsharkStream {
+    key: (String, u16, String, u16, u32),
+    payload: String,
+    packets: i64,
+    lost: i64,
+    mean_jitter_ms: f64,
+    max_jitter_ms: f64,
+}
+
+fn tshark_streams(file: &Path) -> Vec<TsharkStream> {
+    let out = tool(
+        "tshark",
+        &[
+            "-q",
+            "-o",
+            "rtp.heuristic_rtp:TRUE",
+            "-z",
+            "rtp,streams",
+            "-r",
+            file.to_str().unwrap(),
+        ],
+    );
+    let mut v = Vec::new();
+    for line in out.lines() {
+        let mut p: Vec<&str> = line.split_whitespace().collect();
+        if p.len() < 17 || !p[6].starts_with("0x") {
+            continue;
+        }
+        if p.last() == Some(&"X") {
+            p.pop();
+        }
+        // Columns from the right: pkts, lost, (lost%), 3 deltas, 3 jitters.
+        let n = p.len();
+        v.push(TsharkStream {
+            key: (
+                p[2].to_string(),
+                p[3].parse().unwrap(),
+                p[4].to_string(),
+                p[5].parse().unwrap(),
+                u32::from_str_radix(&p[6][2..], 16).unwrap(),
+            ),
+            payload: p[7..n - 9].join(" "),
+            packets: p[n - 9].parse().unwrap(),
+            lost: p[n - 8].parse().unwrap(),
+            mean_jitter_ms: p[n - 2].parse().unwrap(),
+            max_jitter_ms: p[n - 1].parse().unwrap(),
+        });
+    }
+    v
+}
+
+/// One stream row joined to its flow: (sender, sport, receiver, dport, ssrc).
+#[derive(Debug, Clone)]
+struct OurStream {
+    packets: i64,
+    lost: i64,
+    mean_jitter_ms: Option<f64>,
+    max_jitter_ms: Option<f64>,
+    clock_source: String,
+    flow_app: String,
+}
+
+fn our_streams(out: &Path) -> BTreeMap<(String, u16, String, u16, u32), Vec<OurStream>> {
+    let flows = read_batches(out);
+    let fid = column_text(&flows, "flow_id");
+    let col = |n: &str| column_text(&flows, n);
+    let (sip, sp, dip, dp, app) = (
+        col("src_ip"),
+        col("src_port"),
+        col("dst_ip"),
+        col("dst_port"),
+        col("app_protocol"),
+    );
+    let by_id: BTreeMap<String, usize> = fid.iter().cloned().zip(0..).collect();
+    let st = read_batches(&pathlens_export::streams_path(out));
+    let s = |n: &str| column_text(&st, n);
+    let (sfid, dir, ssrc, pk, lost, mj, xj, clk) = (
+        s("flow_id"),
+        s("direction"),
+        s("ssrc"),
+        s("packets"),
+        s("lost"),
+        s("jitter_mean_ms"),
+        s("jitter_max_ms"),
+        s("clock_source"),
+    );
+    let f = |t: &str| (!t.is_empty()).then(|| t.parse::<f64>().unwrap());
+    let mut m: BTreeMap<_, Vec<OurStream>> = BTreeMap::new();
+    for i in 0..sfid.len() {
+        let j = *by_id
+            .get(&sfid[i])
+            .unwrap_or_else(|| panic!("stream of flow {} has no flow row", sfid[i]));
+        let (a, b) = if dir[i] == "src2dst" {
+            ((sip[j].clone(), &sp[j]), (dip[j].clone(), &dp[j]))
+        } else {
+            ((dip[j].clone(), &dp[j]), (sip[j].clone(), &sp[j]))
+        };
+        let key = (
+            a.0,
+            a.1.parse().unwrap(),
+            b.0,
+            b.1.parse().unwrap(),
+            ssrc[i].parse().unwrap(),
+        );
+        m.entry(key).or_default().push(OurStream {
+            packets: pk[i].parse().unwrap(),
+            lost: lost[i].parse().unwrap(),
+            mean_jitter_ms: f(&mj[i]),
+            max_jitter_ms: f(&xj[i]),
+            clock_source: clk[i].clone(),
+            flow_app: app[j].clone(),
+        });
+    }
+    m
+}
+
+fn close(ours: f64, theirs: f64) -> bool {
+    (ours - theirs).abs() <= 0.5_f64.max(theirs.abs() * 0.05)
+}
+
+/// Every corpus capture with RTP: the same SSRCs per 5-tuple and direction,
+/// equal packet counts, loss within one packet, and jitter within 5% or
+/// 0.5 ms where both sides know the clock.
+///
+/// Documented differences, checked rather than skipped:
+/// - tshark knows a dynamic payload type's clock only from SDP it saw; for
+///   the rest it reports jitter 0. pathlens estimates the clock from
+///   timestamps and arrivals after about a second (`clock_source =
+///   estimated`) or reports null before that; for those streams the test
+///   asserts that tshark reported 0.
+/// - tshark's mean jitter is its running average over "regular" packets
+///   (no marker, no CN, timestamp not stepping back); pathlens computes the
+///   same figure on purpose, so it is compared like the max.
+/// - Streams listed in TSHARK_ONLY / PATHLENS_ONLY, each with its reason.
+#[test]
+fn streams_agree_with_tshark_on_the_corpus() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    let mut files = BTreeSet::new();
+    let mut worst = (0.0f64, 0.0f64);
+    for file in corpus_files() {
+        let name = file.file_name().unwrap().to_string_lossy().into_owned();
+        let theirs = tshark_streams(&file);
+        if theirs.is_empty() {
+            continue;
+        }
+        let out = dir.path().join(format!("{name}.parquet"));
+        read_ok(&[file.to_str().unwrap()], &out);
+        let ours = our_streams(&out);
+        files.insert(name.clone());
+        let mut seen = BTreeSet::new();
+        for t in &theirs {
+            let explained = TSHARK_ONLY
+                .iter()
+                .any(|(f, s, _)| *f == name && *s == t.key.4);
+            let Some(o) = ours.get(&t.key) else {
+                assert!(explained, "{name}: tshark stream {t:?} missing");
+                continue;
+            };
+            assert!(
+                !explained,
+                "{name}: {t:?} is listed as tshark-only but was found"
+            );
+            assert_eq!(o.len(), 1, "{name}: {t:?} split into {o:?}");
+            let o = &o[0];
+            seen.insert(t.key.clone());
+            let ctx = format!("{name}: {t:?} vs {o:?}");
+            assert_eq!(o.packets, t.packets, "{ctx}");
+            assert!((o.lost - t.lost).abs() <= 1, "{ctx}");
+            if o.clock_source == "static" {
+                let (m, x) = (o.mean_jitter_ms.unwrap(), o.max_jitter_ms.unwrap());
+                assert!(close(m, t.mean_jitter_ms), "mean jitter {ctx}");
+                assert!(close(x, t.max_jitter_ms), "max jitter {ctx}");
+                worst.0 = worst.0.max((m - t.mean_jitter_ms).abs());
+                worst.1 = worst.1.max((x - t.max_jitter_ms).abs());
+            } else {
+                assert!(
+                    t.mean_jitter_ms == 0.0 && t.max_jitter_ms == 0.0,
+                    "tshark computed jitter without a clock pathlens lacks: {ctx}"
+                );
+                // Only dynamic (or unassigned) payload types lack a static clock.
+                assert!(
+                    t.payload.contains("RTPType")
+                        || t.payload.contains("rtpevent")
+                        || t.payload == "Unassigned",
+                    "{ctx}"
+                );
+            }
+            compared += 1;
+        }
+        for (k, v) in &ours {
+            if seen.contains(k) || v.iter().all(|s| s.packets == 0) {
+                // Streams known only from RTCP reports have no RTP to compare.
+                continue;
+            }
+            let explained = PATHLENS_ONLY
+                .iter()
+                .any(|(f, s, _)| *f == name && *s == k.4);
+            assert!(
+                explained,
+                "{name}: pathlens stream {k:?} {v:?} unknown to tshark"
+            );
+        }
+        // Media columns are filled exactly on flows with streams.
+        let flows = read_batches(&out);
+        let n_ssrc = column_text(&flows, "rtp_ssrc_count");
+        let app = column_text(&flows, "app_protocol");
+        for (n, a) in n_ssrc.iter().zip(&app) {
+            if !matches!(a.as_str(), "rtp" | "srtp" | "rtcp" | "dtls" | "stun_turn") {
+                assert_eq!(n, "-1", "{name}: a {a} flow has media columns");
+            }
+        }
+        for s in ours.values().flatten() {
+            assert!(
+                matches!(
+                    s.flow_app.as_str(),
+                    "rtp" | "srtp" | "rtcp" | "dtls" | "stun_turn"
+                ),
+                "{name}: a stream on a {} flow",
+                s.flow_app
+            );
+        }
+    }
+    eprintln!(
+        "compared {compared} streams in {} files {files:?}; worst jitter difference mean {:.4} ms, max {:.4} ms",
+        files.len(),
+        worst.0,
+        worst.1
+    );
+    assert!(compared >= 30, "only {compared} streams compared");
+    assert!(files.len() >= 8, "{files:?}");
+}
+
+// --- a generated call -------------------------------------------------------
+
+fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+    let mut v = vec![0x80, pt | if marker { 0x80 } else { 0 }];
+    v.extend(seq.to_be_bytes());
+    v.extend(ts.to_be_bytes());
+    v.extend(ssrc.to_be_bytes());
+    v.extend([0xd5u8; 160]);
+    v
+}
+
+fn udp(w: &mut PcapWriter, ts_us: i64, from_client: bool, payload: &[u8]) {
+    let (a, b, pa, pb) = if from_client {
+        ([192, 168, 1, 20], [52, 112, 0, 9], 50010, 3480)
+    } else {
+        ([52, 112, 0, 9], [192, 168, 1, 20], 3480, 50010)
+    };
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4(a, b, 64)
+        .udp(pa, pb)
+        .write(&mut f, payload)
+        .unwrap();
+    w.frame(ts_us, &f);
+}
+
+const T0: i64 = 1_700_000_000_000_000;
+
+/// A PCMU call: the client sends 300 packets 20 ms apart with seq 65400..
+/// (it wraps), 3 lost (two of them back to back), 2 duplicated, one pair
+/// swapped; the server sends 200 PCMA packets on a second SSRC whose
+/// arrivals alternate 5 ms early and late.
+fn call(path: &Path) {
+    let mut w = PcapWriter::create(path, 1, 65535);
+    let mut pkts: Vec<(i64, bool, Vec<u8>)> = Vec::new();
+    let lost = [65450u16, 20, 21];
+    for i in 0..300u16 {
+        let seq = 65400u16.wrapping_add(i);
+        if lost.contains(&seq) {
+            continue;
+        }
+        let t = T0 + i64::from(i) * 20_000;
+        let p = rtp(0, false, seq, u32::from(i) * 160, 0xC11E);
+        if i == 100 || i == 200 {
+            pkts.push((t + 1, true, p.clone()));
+        }
+        pkts.push((t, true, p));
+    }
+    for i in 0..200u16 {
+        let skew = if i % 2 == 0 { -5_000 } else { 5_000 };
+        let t = T0 + 10_000 + i64::from(i) * 20_000 + if i == 0 { 0 } else { skew };
+        pkts.push((
+            t,
+            false,
+            rtp(8, false, 1000 + i, u32::from(i) * 160, 0x5E4F),
+        ));
+    }
+    pkts.sort_by_key(|p| p.0);
+    // Swap the client's seqs 65460 and 65461 in arrival order (not their times).
+    let a = pkts
+        .iter()
+        .position(|p| p.1 && p.2[2..4] == 65460u16.to_be_bytes())
+        .unwrap();
+    let b = pkts
+        .iter()
+        .position(|p| p.1 && p.2[2..4] == 65461u16.to_be_bytes())
+        .unwrap();
+    let (pa, pb) = (pkts[a].2.clone(), pkts[b].2.clone());
+    pkts[a].2 = pb;
+    pkts[b].2 = pa;
+    for (t, c, p) in &pkts {
+        udp(&mut w, *t, *c, p);
+    }
+    w.finish();
+}
+
+#[test]
+fn a_generated_call_reads_back_with_exact_figures_in_both_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("call.pcap");
+    call(&pcap);
+    let out = dir.path().join("call.parquet");
+    read_ok(&[pcap.to_str().unwrap()], &out);
+    let streams_file = dir.path().join("call.streams.parquet");
+    assert!(streams_file.exists());
+
+    let flows = read_batches(&out);
+    assert_eq!(rows(&flows), 1);
+    let f = |n: &str| column_text(&flows, n)[0].clone();
+    assert_eq!(f("app_protocol"), "rtp");
+    assert_eq!(f("rtp_ssrc_count"), "2");
+    assert_eq!(f("rtp_payload_type"), "0");
+    assert_eq!(f("codec"), "PCMU");
+    assert_eq!(f("src2dst_rtp_packets_lost"), "1", "3 lost, 2 duplicates");
+    assert_eq!(f("src2dst_rtp_duplicates"), "2");
+    assert_eq!(f("src2dst_rtp_reordered"), "1");
+    assert_eq!(f("dst2src_rtp_packets_lost"), "0");
+    assert_eq!(f("dst2src_rtp_duplicates"), "0");
+    assert_eq!(f("rtp_overflow_packets"), "0");
+    // RFC 3550 A.3: 300 expected - 299 received (duplicates included).
+    assert_eq!(f("src2dst_rtp_loss_pct"), (100.0 / 300.0).to_string());
+    // Two back-to-back losses put some 200 ms window above the 10% burst
+    // target, so the client stream and the flow are poor.
+    assert_eq!(f("media_quality"), "poor");
+    let flow_id = f("flow_id");
+
+    let st = read_batches(&streams_file);
+    assert_eq!(rows(&st), 2);
+    let s = |n: &str| column_text(&st, n);
+    assert!(
+        s("flow_id").iter().all(|id| *id == flow_id),
+        "streams join their flow"
+    );
+    let i = s("ssrc").iter().position(|x| x == "49438").unwrap(); // 0xC11E
+    let j = 1 - i;
+    assert_eq!(s("direction")[i], "src2dst");
+    assert_eq!(s("packets")[i], "299", "297 sent once + 2 duplicates");
+    assert_eq!(s("expected")[i], "300");
+    assert_eq!(s("lost")[i], "1");
+    assert_eq!(s("duplicates")[i], "2");
+    assert_eq!(s("reordered")[i], "1");
+    assert_eq!(s("first_seq")[i], "65400");
+    assert_eq!(s("last_seq")[i], "163", "65400 + 299 wraps to 163");
+    assert_eq!(s("clock_source")[i], "static");
+    let burst: f64 = s("burst_loss_max_pct")[i].parse().unwrap();
+    assert!(burst > 10.0 && burst <= 20.0, "{burst}");
+    assert_eq!(s("quality")[i], "poor");
+    assert_eq!(s("codec")[j], "PCMA");
+    assert_eq!(s("direction")[j], "dst2src");
+    assert_eq!(s("packets")[j], "200");
+    assert_eq!(s("lost")[j], "0");
+    // Server stream: arrival deltas are 25 ms for the second packet, then
+    // alternately 10 and 30 ms, against a 20 ms (160-tick) timestamp step:
+    // |D| = 5 ms (40 ticks) once, then 10 ms (80 ticks). RFC 3550:
+    // J += (|D| - J) / 16; no marker bits, so every J counts for max and mean.
+    let mut jit = 0.0f64;
+    let mut js = Vec::new();
+    for n in 1..200 {
+        let d = if n == 1 { 40.0 } else { 80.0 };
+        jit += (d - jit) / 16.0;
+        js.push(jit / 8.0);
+    }
+    let want_max = js.iter().copied().fold(0.0, f64::max);
+    let want_mean = js.iter().sum::<f64>() / js.len() as f64;
+    let max: f64 = s("jitter_max_ms")[j].parse().unwrap();
+    let mean: f64 = s("jitter_mean_ms")[j].parse().unwrap();
+    assert!((max - want_max).abs() < 1e-9, "{max} vs {want_max}");
+    assert!((mean - want_mean).abs() < 1e-9, "{mean} vs {want_mean}");
+    assert_eq!(s("quality")[j], "good");
+}
+
+#[test]
+fn ssrc_churn_and_hostile_rtcp_stay_capped() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("churn.pcap");
+    let mut w = PcapWriter::create(&pcap, 1, 65535);
+    // Five well-formed packets make it RTP; then a new SSRC every packet.
+    for i in 0..5u16 {
+        udp(
+            &mut w,
+            T0 + i64::from(i) * 20_000,
+            true,
+            &rtp(0, false, i, u32::from(i) * 160, 7),
+        );
+    }
+    for i in 5..3000u32 {
+        let t = T0 + i64::from(i) * 1000;
+        udp(&mut w, t, true, &rtp(0, false, i as u16, i * 160, 1000 + i));
+        // RTCP RR claiming 31 blocks with a length past the end.
+        let mut rr = vec![0x9f, 201, 0xff, 0xff];
+        rr.extend(i.to_be_bytes());
+        udp(&mut w, t + 1, false, &rr);
+    }
+    w.finish();
+    let out = dir.path().join("churn.parquet");
+    read_ok(&[pcap.to_str().unwrap()], &out);
+    let flows = read_batches(&out);
+    let f = |n: &str| column_text(&flows, n)[0].clone();
+    assert_eq!(f("rtp_ssrc_count"), "16");
+    // Tracked: 5 packets of SSRC 7, then one each of 15 new SSRCs.
+    assert_eq!(f("rtp_overflow_packets"), (3000 - 20).to_string());
+    let st = read_batches(&pathlens_export::streams_path(&out));
+    assert_eq!(rows(&st), 16);
+    // The run summary counts what the cap left out.
+    let o = pathlens(&["read", pcap.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.contains("2980 RTP packets of SSRCs beyond the per-flow cap of 16 streams"),
+        "{text}"
+    );
+}
+
+/// RTCP in clear: every SR/RR report block, as tshark decodes it, lands on
+/// the stream it reports on (its SSRC, flowing towards the block's sender)
+/// with the latest fraction and cumulative lost; the round trip pairs an
+/// SR with the block echoing its NTP time as LSR, computed here from
+/// tshark's fields and the capture times.
+#[test]
+fn rtcp_reports_agree_with_tshark_decoding() {
+    let file = corpus().join("pcap/rtcp_multiple_pkts_in_the_same_datagram.pcap");
+    let fields = tool(
+        "tshark",
+        &[
+            "-r",
+            file.to_str().unwrap(),
+            "-Y",
+            "rtcp",
+            "-T",
+            "fields",
+            "-e",
+            "frame.time_epoch",
+            "-e",
+            "ip.src",
+            "-e",
+            "udp.srcport",
+            "-e",
+            "rtcp.timestamp.ntp.msw",
+            "-e",
+            "rtcp.timestamp.ntp.lsw",
+            "-e",
+            "rtcp.ssrc.identifier",
+            "-e",
+            "rtcp.ssrc.fraction",
+            "-e",
+            "rtcp.ssrc.cum_nr",
+            "-e",
+            "rtcp.ssrc.lsr",
+            "-e",
+            "rtcp.ssrc.dlsr",
+        ],
+    );
+    // (reporter ip, reporter port, ssrc) -> (blocks, last fraction, last cum)
+    let mut want: BTreeMap<(String, u16, u32), (i64, f64, i64)> = BTreeMap::new();
+    let mut srs: Vec<(f64, u32)> = Vec::new();
+    let mut rtts = Vec::new();
+    for line in fields.lines() {
+        let c: Vec<&str> = line.split('\t').collect();
+        let list = |i: usize| -> Vec<&str> {
+            c.get(i)
+                .map(|s| s.split(',').filter(|x| !x.is_empty()).collect())
+                .unwrap_or_default()
+        };
+        let t: f64 = c[0].parse().unwrap();
+        if let (Ok(msw), Ok(lsw)) = (c[3].parse::<u64>(), c[4].parse::<u64>()) {
+            srs.push((t, (((msw << 32) | lsw) >> 16) as u32));
+        }
+        let fractions = list(6);
+        // Report blocks come first in a compound; later identifiers are SDES chunks.
+        for (b, fr) in fractions.iter().enumerate() {
+            let ssrc = u32::from_str_radix(&list(5)[b][2..], 16).unwrap();
+            let cum: i64 = list(7)[b].parse().unwrap();
+            let lsr: u32 = list(8)[b].parse().unwrap();
+            let dlsr: f64 = list(9)[b].parse().unwrap();
+            let e = want
+                .entry((c[1].to_string(), c[2].parse().unwrap(), ssrc))
+                .or_insert((0, 0.0, 0));
+            *e = (e.0 + 1, fr.parse::<f64>().unwrap() / 256.0, cum);
+            if let Some((ts, _)) = srs.iter().find(|(_, mid)| lsr != 0 && *mid == lsr) {
+                rtts.push((t - ts - dlsr / 65536.0) * 1000.0);
+            }
+        }
+    }
+    assert!(!want.is_empty() && !rtts.is_empty(), "{fields}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rtcp.parquet");
+    read_ok(&[file.to_str().unwrap()], &out);
+    let flows = read_batches(&out);
+    let fcol = |n: &str| column_text(&flows, n);
+    let st = read_batches(&pathlens_export::streams_path(&out));
+    let s = |n: &str| column_text(&st, n);
+    let mut got: BTreeMap<(String, u16, u32), (i64, f64, i64)> = BTreeMap::new();
+    for i in 0..rows(&st) {
+        let j = fcol("flow_id")
+            .iter()
+            .position(|f| *f == s("flow_id")[i])
+            .unwrap();
+        // A stream flowing src -> dst is reported on by dst.
+        let (ip, port) = if s("direction")[i] == "src2dst" {
+            (
+                fcol("dst_ip")[j].clone(),
+                fcol("dst_port")[j].parse().unwrap(),
+            )
+        } else {
+            (
+                fcol("src_ip")[j].clone(),
+                fcol("src_port")[j].parse().unwrap(),
+            )
+        };
+        got.insert(
+            (ip, port, s("ssrc")[i].parse().unwrap()),
+            (
+                s("rtcp_reports")[i].parse().unwrap(),
+                s("rtcp_fraction_lost")[i].parse().unwrap(),
+                s("rtcp_cumulative_lost")[i].parse().unwrap(),
+            ),
+        );
+    }
+    assert_eq!(got, want);
+    assert_eq!(fcol("app_protocol"), vec!["rtcp"]);
+    let rtt: f64 = fcol("rtcp_rtt_ms")[0].parse().unwrap();
+    let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
+    // DLSR is converted to whole µs before subtracting: within 1 µs.
+    assert!((rtt - mean).abs() < 0.002, "{rtt} vs {mean} from {rtts:?}");
+}
