@@ -47,6 +47,22 @@ impl<T> PrefixTable<T> {
         }
     }
 
+    /// Every stored prefix containing `net` (`net` itself included).
+    pub fn covering(&self, net: IpNet) -> Vec<(IpNet, &T)> {
+        match net.trunc() {
+            IpNet::V4(n) => self.v4.cover(&n).map(|(p, v)| (IpNet::V4(p), v)).collect(),
+            IpNet::V6(n) => self.v6.cover(&n).map(|(p, v)| (IpNet::V6(p), v)).collect(),
+        }
+    }
+
+    /// Every prefix and its value, IPv4 first.
+    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &T)> {
+        self.v4
+            .iter()
+            .map(|(p, v)| (IpNet::V4(p), v))
+            .chain(self.v6.iter().map(|(p, v)| (IpNet::V6(p), v)))
+    }
+
     /// Number of prefixes.
     pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
