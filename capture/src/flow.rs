@@ -12,12 +12,13 @@ use crate::counters::FlowCounters;
 use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
-use pathlens_classify::prefix::{FlowDirection, LocalNets};
+use pathlens_classify::egress::{FlowFacts, Site};
+use pathlens_classify::prefix::LocalNets;
 use pathlens_classify::{
     AppSource, EndReason, FlowClassifier, FlowKey, FlowShape, Side, Signatures, TrafficType,
     Transport,
 };
-use pathlens_export::{ConnState, FlowRecord};
+use pathlens_export::{ConnState, EgressFields, FlowRecord};
 use std::sync::Arc;
 
 /// Read-only knowledge every worker shares.
@@ -27,6 +28,8 @@ pub struct Context {
     pub signatures: Signatures,
     /// Local networks.
     pub local: LocalNets,
+    /// Egress attribution: prefix sources, edge routers, call-flow table.
+    pub egress: Site,
 }
 
 /// Timeouts and limits, in microseconds of packet time.
@@ -86,6 +89,10 @@ pub struct Pkt {
     pub sport: u16,
     /// Receiver port as seen on the wire.
     pub dport: u16,
+    /// Edge router the packet crossed (index into the site's edges, 0 =
+    /// none), resolved by the reader from the MACs or VLAN only when edges
+    /// are configured: one byte instead of two MACs in every batch.
+    pub edge: u8,
 }
 
 impl Pkt {
@@ -111,6 +118,7 @@ impl Pkt {
             truncated,
             sport: d.sport,
             dport: d.dport,
+            edge: 0,
         }
     }
 }
@@ -141,6 +149,10 @@ struct Flow {
     truncated: u64,
     tcp_hist: u8,
     closed_us: Option<i64>,
+    /// First edge seen per direction (0 = none yet).
+    hops: [u8; 2],
+    /// A later packet of that direction crossed another edge.
+    hop_changed: [bool; 2],
     classifier: FlowClassifier,
 }
 
@@ -182,6 +194,8 @@ impl Flow {
         self.truncated = 0;
         self.tcp_hist = 0;
         self.closed_us = None;
+        self.hops = [0; 2];
+        self.hop_changed = [false; 2];
     }
 
     fn conn_state(&self) -> ConnState {
@@ -306,6 +320,8 @@ impl FlowTable {
             truncated: 0,
             tcp_hist: 0,
             closed_us: None,
+            hops: [0; 2],
+            hop_changed: [false; 2],
             classifier: if self.cfg.inspect_payload {
                 FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
             } else {
@@ -490,6 +506,15 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures) {
         *fl |= p.tcp_flags;
     }
     f.truncated += u64::from(p.truncated);
+    if p.edge != 0 {
+        if let (Some(h), Some(c)) = (f.hops.get_mut(i), f.hop_changed.get_mut(i)) {
+            if *h == 0 {
+                *h = p.edge;
+            } else if *h != p.edge {
+                *c = true;
+            }
+        }
+    }
     if p.key.proto == 6 && p.tcp_flags != 0 {
         let mut h = 0u8;
         if p.tcp_flags & (SYN | ACK) == SYN {
@@ -541,16 +566,6 @@ fn build_record(
         (0, 0)
     };
     let community_id = community_id_v1(src, dst, cid_sport, cid_dport, k.proto, one_way, 0);
-    let local_src = ctx.local.is_local(src);
-    let local_dst = ctx.local.is_local(dst);
-    let remote = if local_src && !local_dst {
-        dst
-    } else if local_dst && !local_src {
-        src
-    } else {
-        dst
-    };
-    let m = ctx.local.lookup(remote);
     let shape = FlowShape {
         src2dst_packets: f.pkts[0],
         dst2src_packets: f.pkts[1],
@@ -558,6 +573,37 @@ fn build_record(
         duration_us: f.last_us - f.first_us,
     };
     let class = f.classifier.result(&ctx.signatures, &shape);
+    let traffic_type = class.traffic_type.unwrap_or(TrafficType::Other);
+    let v = ctx.egress.judge(
+        &ctx.local,
+        &FlowFacts {
+            src,
+            dst,
+            traffic_type,
+            hops: f.hops,
+            hop_changed: f.hop_changed,
+        },
+    );
+    let o365 = v.o365;
+    // The endpoint set names the service when the server name did not.
+    let service = class
+        .service
+        .clone()
+        .or_else(|| o365.and_then(|s| s.service.clone()));
+    let egress = EgressFields {
+        egress: v.egress,
+        egress_list: v.list.map(Arc::from),
+        o365_endpoint_id: o365.map(|s| s.id),
+        o365_service_area: o365.map(|s| Arc::clone(&s.service_area)),
+        o365_category: o365.map(|s| s.category.as_str()),
+        o365_expressroute: o365.map(|s| s.expressroute),
+        src2dst_next_hop: v.next_hop[0].map(|e| Arc::clone(&e.name)),
+        dst2src_next_hop: v.next_hop[1].map(|e| Arc::clone(&e.name)),
+        asymmetric: v.asymmetric,
+        expected_path: v.expected,
+        path_conformant: v.conformant,
+        path_note: v.note,
+    };
     FlowRecord {
         flow_id: f.flow_id,
         interface: Arc::clone(iface),
@@ -587,7 +633,7 @@ fn build_record(
         conn_state: (transport == Transport::Tcp).then(|| f.conn_state()),
         app_protocol: class.app(),
         app_protocol_source: class.source.unwrap_or(AppSource::None),
-        traffic_type: class.traffic_type.unwrap_or(TrafficType::Other),
+        traffic_type,
         server_name: class.server_name,
         alpn: class.alpn,
         tls_version: class.tls_version,
@@ -596,18 +642,20 @@ fn build_record(
         starttls: class.starttls,
         stun_seen: class.stun_seen,
         media_over_tcp: class.media_over_tcp,
-        service: class.service,
-        local_src,
-        local_dst,
-        direction: FlowDirection::from_locality(local_src, local_dst),
-        egress_label: m.as_ref().map(|m| m.label.to_string()),
-        egress_prefix: m.map(|m| m.prefix.to_string()),
+        service,
+        local_src: v.local_src,
+        local_dst: v.local_dst,
+        direction: v.direction,
+        egress_label: v.label.map(str::to_string),
+        egress_prefix: v.prefix.map(|p| p.to_string()),
+        egress,
     }
 }
 
 #[cfg(test)]
 mod test {
     use super::*;
+    use pathlens_classify::prefix::FlowDirection;
     use pathlens_classify::AppProtocol;
     use std::net::IpAddr;
 
@@ -617,6 +665,7 @@ mod test {
         Arc::new(Context {
             signatures: Signatures::builtin().unwrap(),
             local: LocalNets::default(),
+            egress: Site::default(),
         })
     }
 
@@ -650,6 +699,7 @@ mod test {
                 truncated: false,
                 sport: src.1,
                 dport: dst.1,
+                edge: 0,
             }
         }
     }

@@ -8,12 +8,14 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod egress_cols;
 pub mod record;
 pub mod schema;
 pub mod score;
 pub mod summary;
 pub mod writer;
 
+pub use egress_cols::EgressFields;
 pub use record::{ConnState, FlowRecord};
 pub use schema::{flow_schema, SCHEMA_VERSION};
 pub use summary::Summary;

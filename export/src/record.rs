@@ -1,5 +1,6 @@
 //! One output row per flow record, as the workers hand it to the writer.
 
+use crate::egress_cols::EgressFields;
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{AppProtocol, AppSource, EndReason, TrafficType, Transport};
 use std::net::IpAddr;
@@ -134,6 +135,8 @@ pub struct FlowRecord {
     pub media_over_tcp: bool,
     /// SfB/Teams, Exchange, SharePoint or common service.
     pub service: Option<Arc<str>>,
+    /// Egress attribution, next hops and call-flow conformance.
+    pub egress: EgressFields,
 }
 
 impl FlowRecord {
@@ -193,6 +196,7 @@ impl FlowRecord {
             stun_seen: false,
             media_over_tcp: false,
             service: Some(Arc::from("skype_teams")),
+            egress: EgressFields::default(),
         }
     }
 }

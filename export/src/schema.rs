@@ -1,5 +1,6 @@
 //! The Arrow schema of the flows table: names and types of `schema.md`
-//! sections 1 and 2, then the classification columns of section 3.
+//! sections 1 and 2, then the classification columns of section 3, then the
+//! egress block (`egress_cols`).
 //!
 //! Why these types (signed integers, µs UTC timestamps, dictionary strings,
 //! no nulls in numeric columns) is argued in `docs/schema.md`.
@@ -25,7 +26,7 @@ pub fn flow_schema() -> SchemaRef {
         .get_or_init(|| {
             use DataType::*;
             let f = |name: &str, dt: DataType, nullable: bool| Field::new(name, dt, nullable);
-            Arc::new(Schema::new(vec![
+            let mut fields = vec![
                 f("flow_id", Int64, false),
                 f("run_id", dict(), false),
                 f("sensor", dict(), false),
@@ -74,7 +75,9 @@ pub fn flow_schema() -> SchemaRef {
                 f("stun_seen", Boolean, false),
                 f("media_over_tcp", Boolean, false),
                 f("service", dict(), true),
-            ]))
+            ];
+            fields.extend(crate::egress_cols::egress_fields());
+            Arc::new(Schema::new(fields))
         })
         .clone()
 }

@@ -32,9 +32,14 @@ INT16 = ["ip_proto", "icmp_type", "icmp_code", "src2dst_tcp_flags", "dst2src_tcp
 INT8 = ["ip_version"]
 DICT = ["run_id", "sensor", "interface", "end_reason", "transport", "conn_state", "app_protocol",
         "app_protocol_source", "direction", "egress_label", "traffic_type", "tls_version", "sip_method",
-        "service"]
-STR = ["community_id", "src_ip", "dst_ip", "server_name", "egress_prefix", "alpn", "sip_user_agent"]
+        "service", "egress", "egress_list", "o365_service_area", "o365_category",
+        "src2dst_next_hop", "dst2src_next_hop", "expected_path"]
+STR = ["community_id", "src_ip", "dst_ip", "server_name", "egress_prefix", "alpn", "sip_user_agent",
+       "path_note"]
 BOOL = ["local_src", "local_dst", "starttls", "stun_seen", "media_over_tcp"]
+# Egress columns that are null when unknown (schema.md section 3).
+NULLABLE_INT32 = ["o365_endpoint_id"]
+NULLABLE_BOOL = ["o365_expressroute", "asymmetric", "path_conformant"]
 TS = ["first_seen", "last_seen"]
 
 # pyarrow
@@ -55,8 +60,11 @@ for c in DICT:
     check(pa.types.is_dictionary(ty) and ty.value_type == pa.string(), f"pyarrow {c}: {ty}")
 for c in STR:
     check(s.field(c).type == pa.string(), f"pyarrow {c}: {s.field(c).type}")
-for c in BOOL:
+for c in BOOL + NULLABLE_BOOL:
     check(s.field(c).type == pa.bool_(), f"pyarrow {c}: {s.field(c).type}")
+for c in NULLABLE_INT32:
+    check(s.field(c).type == pa.int32(), f"pyarrow {c}: {s.field(c).type}")
+check(t.column("egress").null_count == 0, "pyarrow egress has nulls")
 for c in INT64 + INT32 + INT16 + INT8 + BOOL + TS:
     check(t.column(c).null_count == 0, f"pyarrow {c} has nulls")
 meta = pq.read_metadata(path).metadata

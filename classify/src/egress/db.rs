@@ -96,8 +96,8 @@ pub struct PrefixMatch<'a> {
     pub list: &'a str,
     /// Its label (CIDR list label, service tag name, O365 service area).
     pub label: Option<&'a str>,
-    /// The longest containing prefix advertised over ExpressRoute, and its source.
-    pub expressroute: Option<(IpNet, &'a str)>,
+    /// The longest containing prefix advertised over ExpressRoute, its source and label.
+    pub expressroute: Option<(IpNet, &'a str, Option<&'a str>)>,
     /// The Office 365 set the address belongs to.
     pub o365: Option<&'a O365Set>,
 }
@@ -286,9 +286,11 @@ impl EgressDb {
             prefix,
             list: &best.list,
             label: best.label.as_deref(),
-            expressroute: r
-                .er
-                .and_then(|(p, i)| self.entries.get(i as usize).map(|e| (p, e.list.as_ref()))),
+            expressroute: r.er.and_then(|(p, i)| {
+                self.entries
+                    .get(i as usize)
+                    .map(|e| (p, e.list.as_ref(), e.label.as_deref()))
+            }),
             o365: r.o365.and_then(|i| self.sets.get(i as usize)),
         })
     }

@@ -220,11 +220,11 @@ impl Site {
             let m = self.db.lookup(remote);
             v.o365 = m.and_then(|m| m.o365);
             match m.and_then(|m| m.expressroute) {
-                Some((prefix, list)) => {
+                Some((prefix, list, label)) => {
                     v.egress = Egress::ExpressRoute;
                     v.prefix = Some(prefix);
                     v.list = Some(list);
-                    v.label = m.and_then(|m| (m.prefix == prefix).then_some(m.label).flatten());
+                    v.label = label;
                 }
                 None => {
                     v.egress = if is_public(remote) {
