@@ -88,7 +88,7 @@ pub struct EdgeConfig {
     pub path: Spanned<String>,
     /// MAC addresses of its interfaces toward the tap.
     #[serde(default)]
-    pub macs: Vec<String>,
+    pub macs: Vec<Spanned<String>>,
     /// VLANs that lead to it.
     #[serde(default)]
     pub vlans: Vec<u16>,
@@ -318,7 +318,20 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
                 "edge path: expected expressroute or internet",
             )
         })?;
-        edges.add(&ec.name, path, &ec.macs, &ec.vlans, &file, line)?;
+        let mut macs = Vec::with_capacity(ec.macs.len());
+        for m in &ec.macs {
+            if pathlens_classify::egress::edge::parse_mac(m.get_ref()).is_none() {
+                return Err(EgressError::new(
+                    &file,
+                    line_of(&text, m.span().start),
+                    m.get_ref(),
+                    "not a MAC address",
+                )
+                .into());
+            }
+            macs.push(m.get_ref().clone());
+        }
+        edges.add(&ec.name, path, &macs, &ec.vlans, &file, line)?;
     }
     let callflow = match args
         .callflow
