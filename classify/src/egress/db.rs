@@ -16,7 +16,7 @@
 //!   non-O365 prefix names it.
 
 use super::sources::{Category, O365Set, ServiceTag};
-use crate::prefix::PrefixTable;
+use crate::prefix::{FrozenTable, PrefixTable};
 use ipnet::IpNet;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::IpAddr;
@@ -80,10 +80,13 @@ impl Entry {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default)]
+/// Everything a lookup answers, stored with the prefix so that one lookup
+/// touches the range table and this record only.
+#[derive(Clone, Debug, Default)]
 struct Resolved {
-    best: u32,
-    er: Option<(IpNet, u32)>,
+    list: Arc<str>,
+    label: Option<Arc<str>>,
+    er: Option<(IpNet, Arc<str>, Option<Arc<str>>)>,
     o365: Option<u32>,
 }
 
@@ -241,10 +244,15 @@ impl EgressDbBuilder {
                 .filter_map(|(p, n)| n.o365.map(|(c, s)| ((c, p.prefix_len()), s)))
                 .max_by_key(|x| x.0)
                 .map(|x| x.1);
+            let Some(best) = at(node.best) else {
+                continue;
+            };
+            let er = er.and_then(|(p, i)| at(i).map(|e| (p, Arc::clone(&e.list), e.label.clone())));
             table.insert(
                 net,
                 Resolved {
-                    best: node.best,
+                    list: Arc::clone(&best.list),
+                    label: best.label.clone(),
                     er,
                     o365,
                 },
@@ -252,8 +260,8 @@ impl EgressDbBuilder {
         }
         EgressDb {
             sets: self.sets,
-            entries,
-            table,
+            table: FrozenTable::new(&table),
+            prefixes: table.len(),
             area_prefixes: self
                 .area_prefixes
                 .into_iter()
@@ -269,8 +277,8 @@ impl EgressDbBuilder {
 #[derive(Clone, Debug, Default)]
 pub struct EgressDb {
     sets: Vec<O365Set>,
-    entries: Vec<Entry>,
-    table: PrefixTable<Resolved>,
+    table: FrozenTable<Resolved>,
+    prefixes: usize,
     area_prefixes: BTreeMap<String, usize>,
     advertised: usize,
     sources: Vec<(String, usize)>,
@@ -281,28 +289,26 @@ impl EgressDb {
     #[inline]
     pub fn lookup(&self, addr: IpAddr) -> Option<PrefixMatch<'_>> {
         let (prefix, r) = self.table.lookup(addr)?;
-        let best = self.entries.get(r.best as usize)?;
         Some(PrefixMatch {
             prefix,
-            list: &best.list,
-            label: best.label.as_deref(),
-            expressroute: r.er.and_then(|(p, i)| {
-                self.entries
-                    .get(i as usize)
-                    .map(|e| (p, e.list.as_ref(), e.label.as_deref()))
-            }),
+            list: &r.list,
+            label: r.label.as_deref(),
+            expressroute: r
+                .er
+                .as_ref()
+                .map(|(p, l, lb)| (*p, l.as_ref(), lb.as_deref())),
             o365: r.o365.and_then(|i| self.sets.get(i as usize)),
         })
     }
 
     /// Distinct prefixes in the table.
     pub fn len(&self) -> usize {
-        self.table.len()
+        self.prefixes
     }
 
     /// Whether no source was loaded.
     pub fn is_empty(&self) -> bool {
-        self.table.is_empty()
+        self.prefixes == 0
     }
 
     /// Distinct O365 prefixes per service area (a prefix listed by two areas counts in both).
