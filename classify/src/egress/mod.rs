@@ -21,7 +21,8 @@
 //!   prefix-predicted `egress`.
 //! - `expected_path`: from the call-flow table, for media and signaling
 //!   (including web conferencing) flows whose two roles are both known; else
-//!   null, and `path_conformant` null too. Conformant when every observed path
+//!   null, and `path_conformant` null too. A public address outside every
+//!   Office 365 set has the role `internet` only when an O365 list is loaded. Conformant when every observed path
 //!   is one the expectation allows.
 
 pub mod callflow;
@@ -180,7 +181,9 @@ impl Site {
         match self.db.lookup(addr).and_then(|m| m.o365) {
             Some(s) if s.expressroute => Some(Role::O365Er),
             Some(_) => Some(Role::O365Internet),
-            None => is_public(addr).then_some(Role::Internet),
+            // Without an Office 365 list a public address may well be
+            // Office 365: its role is unknown, not "internet".
+            None => (is_public(addr) && !self.db.o365_sets().is_empty()).then_some(Role::Internet),
         }
     }
 
@@ -478,6 +481,28 @@ mod test {
         assert_eq!(
             (v.egress, v.expected, v.conformant),
             (Egress::Internet, Some(ExpectedPath::Internet), Some(true))
+        );
+    }
+
+    #[test]
+    fn without_an_o365_list_public_roles_are_unknown() {
+        let s = Site::default();
+        let l = LocalNets::default();
+        let v = s.judge(
+            &l,
+            &facts("10.0.0.5", "52.112.1.1", TrafficType::Media, [0, 0]),
+        );
+        assert_eq!(
+            (v.egress, v.expected, v.conformant),
+            (Egress::Internet, None, None)
+        );
+        let v = s.judge(
+            &l,
+            &facts("10.0.0.5", "10.0.0.6", TrafficType::Media, [0, 0]),
+        );
+        assert_eq!(
+            (v.egress, v.expected),
+            (Egress::Local, Some(ExpectedPath::Local))
         );
     }
 
