@@ -80,14 +80,18 @@ impl Entry {
     }
 }
 
+/// Index into the name table meaning "none".
+const NO_NAME: u32 = u32::MAX;
+
 /// Everything a lookup answers, stored with the prefix so that one lookup
-/// touches the range table and this record only.
-#[derive(Clone, Debug, Default)]
+/// touches the range table and this record only. Names are indices into a
+/// small shared table, which keeps the record within one cache line.
+#[derive(Clone, Copy, Debug, Default)]
 struct Resolved {
-    list: Arc<str>,
-    label: Option<Arc<str>>,
-    er: Option<(IpNet, Arc<str>, Option<Arc<str>>)>,
-    o365: Option<u32>,
+    list: u32,
+    label: u32,
+    er: Option<(IpNet, u32, u32)>,
+    o365: u32,
 }
 
 /// The result of one lookup.
@@ -232,6 +236,17 @@ impl EgressDbBuilder {
                 nodes.insert(*net, Node { best, adv, o365 });
             }
         }
+        let mut names: Vec<Arc<str>> = Vec::new();
+        let mut name_ids: HashMap<Arc<str>, u32> = HashMap::new();
+        let mut intern = |n: Option<&Arc<str>>| -> u32 {
+            let Some(n) = n else {
+                return NO_NAME;
+            };
+            *name_ids.entry(Arc::clone(n)).or_insert_with(|| {
+                names.push(Arc::clone(n));
+                u32::try_from(names.len() - 1).unwrap_or(NO_NAME)
+            })
+        };
         let mut table = PrefixTable::new();
         for (net, node) in nodes.iter() {
             let cover = nodes.covering(net);
@@ -247,19 +262,22 @@ impl EgressDbBuilder {
             let Some(best) = at(node.best) else {
                 continue;
             };
-            let er = er.and_then(|(p, i)| at(i).map(|e| (p, Arc::clone(&e.list), e.label.clone())));
+            let er = er.and_then(|(p, i)| {
+                at(i).map(|e| (p, intern(Some(&e.list)), intern(e.label.as_ref())))
+            });
             table.insert(
                 net,
                 Resolved {
-                    list: Arc::clone(&best.list),
-                    label: best.label.clone(),
+                    list: intern(Some(&best.list)),
+                    label: intern(best.label.as_ref()),
                     er,
-                    o365,
+                    o365: o365.unwrap_or(NO_NAME),
                 },
             );
         }
         EgressDb {
             sets: self.sets,
+            names,
             table: FrozenTable::new(&table),
             prefixes: table.len(),
             area_prefixes: self
@@ -277,6 +295,7 @@ impl EgressDbBuilder {
 #[derive(Clone, Debug, Default)]
 pub struct EgressDb {
     sets: Vec<O365Set>,
+    names: Vec<Arc<str>>,
     table: FrozenTable<Resolved>,
     prefixes: usize,
     area_prefixes: BTreeMap<String, usize>,
@@ -289,15 +308,15 @@ impl EgressDb {
     #[inline]
     pub fn lookup(&self, addr: IpAddr) -> Option<PrefixMatch<'_>> {
         let (prefix, r) = self.table.lookup(addr)?;
+        let name = |i: u32| self.names.get(i as usize).map(AsRef::as_ref);
         Some(PrefixMatch {
             prefix,
-            list: &r.list,
-            label: r.label.as_deref(),
+            list: name(r.list).unwrap_or_default(),
+            label: name(r.label),
             expressroute: r
                 .er
-                .as_ref()
-                .map(|(p, l, lb)| (*p, l.as_ref(), lb.as_deref())),
-            o365: r.o365.and_then(|i| self.sets.get(i as usize)),
+                .map(|(p, l, lb)| (p, name(l).unwrap_or_default(), name(lb))),
+            o365: self.sets.get(r.o365 as usize),
         })
     }
 
