@@ -30,7 +30,7 @@ pub struct EgressFields {
     pub src2dst_next_hop: Option<Arc<str>>,
     /// Edge the responder's packets crossed.
     pub dst2src_next_hop: Option<Arc<str>>,
-    /// The directions used different edges (null without edge evidence).
+    /// The directions used different edges (null unless both crossed an edge).
     pub asymmetric: Option<bool>,
     /// Path the call-flow principles predict.
     pub expected_path: Option<ExpectedPath>,

@@ -88,6 +88,8 @@ enum Via {
     Both([u8; 6]),
     /// Out through the first, back through the second.
     Split([u8; 6], [u8; 6]),
+    /// Out through this edge; the reply is never seen (a one-way flow).
+    OutOnly([u8; 6]),
 }
 
 #[derive(Clone, Copy)]
@@ -199,13 +201,13 @@ impl Gen {
         };
         let c = (client, cport);
         let s = (server, sport);
-        let server_is_host = matches!(via, Via::Lan);
         let (out_dmac, in_smac) = match via {
             Via::Lan => (mac_of(server), mac_of(server)),
             Via::Both(m) => (m, m),
             Via::Split(a, b) => (a, b),
+            Via::OutOnly(m) => (m, m),
         };
-        let _ = server_is_host;
+        let replies = !matches!(via, Via::OutOnly(_));
         let cmac = mac_of(client);
         match kind {
             Kind::Media => {
@@ -231,8 +233,13 @@ impl Gen {
             }
             Kind::Signaling | Kind::Web => {
                 self.frame(c, s, cmac, out_dmac, Some((true, false, 1)), &[]);
-                self.frame(s, c, in_smac, cmac, Some((true, true, 9)), &[]);
-                self.frame(c, s, cmac, out_dmac, Some((false, true, 2)), &[]);
+                if replies {
+                    self.frame(s, c, in_smac, cmac, Some((true, true, 9)), &[]);
+                    self.frame(c, s, cmac, out_dmac, Some((false, true, 2)), &[]);
+                } else {
+                    // SYN retransmissions, as when a firewall drops the reply.
+                    self.frame(c, s, cmac, out_dmac, Some((true, false, 1)), &[]);
+                }
             }
         }
         self.now += 10_000;
@@ -331,6 +338,15 @@ pub fn write(pcap: &Path, seed: u64) -> Vec<Intent> {
             teams6,
             asym,
             (er_e, Some(11), Some(true), Some(er_e), Some(false)),
+        );
+        // Only the outbound half seen: asymmetry unknown, the path still judged.
+        g.flow(
+            "teams signaling, no reply seen",
+            Signaling,
+            c4,
+            teams4,
+            Via::OutOnly(ER_MAC),
+            (er_e, Some(11), None, Some(er_e), Some(true)),
         );
         // Predicted over ER, seen on the Internet edge both ways.
         g.flow(

@@ -14,8 +14,9 @@
 //!   `internet` when it is a public address, `unknown` otherwise.
 //! - next hop: per direction, the first configured edge seen (destination MAC
 //!   of packets sent to a router, source MAC of packets from one, or VLAN).
-//!   `asymmetric` is null without edges or without any edge evidence on the
-//!   flow, true when both directions have an edge and they differ. A
+//!   `asymmetric` is set only when both directions crossed a configured
+//!   edge: true when the edges differ; null otherwise (no edges configured,
+//!   or a direction without edge evidence, such as a one-way flow). A
 //!   direction whose edge changes mid-record gets a `path_note`.
 //! - observed path: the paths of the edges seen; without edge evidence, the
 //!   prefix-predicted `egress`.
@@ -169,7 +170,7 @@ pub struct Verdict<'a> {
 const DIR_NAMES: [&str; 2] = ["src2dst", "dst2src"];
 
 impl Site {
-    fn role(&self, local: &LocalNets, addr: IpAddr, is_local: bool) -> Option<Role> {
+    fn role(&self, addr: IpAddr, is_local: bool) -> Option<Role> {
         if is_local {
             return Some(if self.onprem.lookup(addr).is_some() {
                 Role::OnpremServer
@@ -177,7 +178,6 @@ impl Site {
                 Role::Client
             });
         }
-        let _ = local;
         match self.db.lookup(addr).and_then(|m| m.o365) {
             Some(s) if s.expressroute => Some(Role::O365Er),
             Some(_) => Some(Role::O365Internet),
@@ -257,11 +257,10 @@ impl Site {
             .enumerate()
             .filter_map(|(i, e)| e.map(|e| (i, e)))
             .collect();
-        if !self.edges.is_empty() && !seen.is_empty() {
-            v.asymmetric = Some(match v.next_hop {
-                [Some(a), Some(b)] => a.name != b.name,
-                _ => false,
-            });
+        // Only a flow seen crossing an edge both ways can be judged: a
+        // one-way flow may have its other half on an untapped path.
+        if let [Some(a), Some(b)] = v.next_hop {
+            v.asymmetric = Some(a.name != b.name);
         }
         for (i, changed) in f.hop_changed.iter().enumerate() {
             if *changed {
@@ -286,8 +285,8 @@ impl Site {
         }
 
         let rule = TrafficKind::of(f.traffic_type).and_then(|kind| {
-            let a = self.role(local, f.src, local_src)?;
-            let b = self.role(local, f.dst, local_dst)?;
+            let a = self.role(f.src, local_src)?;
+            let b = self.role(f.dst, local_dst)?;
             self.callflow
                 .expect(self.profile, kind, a, b)
                 .map(|r| (r, kind, a, b))
@@ -432,6 +431,12 @@ mod test {
             &facts("10.0.0.5", "52.112.1.1", TrafficType::Signaling, [1, 2]),
         );
         assert_eq!((v.asymmetric, v.conformant), (Some(true), Some(false)));
+        // One direction seen at an edge: asymmetry unknown, the path still judged.
+        let v = s.judge(
+            &l,
+            &facts("10.0.0.5", "52.112.1.1", TrafficType::Media, [1, 0]),
+        );
+        assert_eq!((v.asymmetric, v.conformant), (None, Some(true)));
         // No edge evidence: prefix prediction decides.
         let v = s.judge(
             &l,
