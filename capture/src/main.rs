@@ -287,6 +287,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     for (name, n) in &built.sources {
         tracing::info!(source = %name, prefixes = n, "prefix source loaded");
     }
+    let prefix_sources = built.sources.clone();
     let filter = match &args.filter_file {
         Some(f) => Some(
             std::fs::read_to_string(f)
@@ -412,7 +413,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         eprintln!("pathlens: output: {e}");
     }
     if !quiet {
-        let text = pathlens::report::render(&report, args.write.as_deref());
+        let text = pathlens::report::render(&report, args.write.as_deref(), &prefix_sources);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()?;
