@@ -1,7 +1,7 @@
 //! Longest-prefix match of the egress attribution database: the real Office
 //! 365 endpoints list plus 100,000 random prefixes, one lookup per address.
 //!
-//! Input (seeded, `StdRng` 42): 100,000 random prefixes, 85 % IPv4 of
+//! Input (seeded, `StdRng` 42): 100,000 distinct random prefixes, 85 % IPv4 of
 //! length /8 to /32, 15 % IPv6 of length /16 to /64, as a plain CIDR list;
 //! the O365 list from `$PATHLENS_CORPUS/o365/endpoints-worldwide.json`
 //! (default `../shared/corpus`; skipped with a note when missing). Lookup
@@ -79,9 +79,15 @@ fn setup() -> (EgressDb, Vec<IpAddr>) {
             o365_file.display()
         ),
     }
-    let random: Vec<IpNet> = (0..RANDOM_PREFIXES)
-        .map(|_| random_prefix(&mut rng))
-        .collect();
+    // Distinct prefixes: short random prefixes collide often.
+    let mut seen = std::collections::HashSet::new();
+    let mut random: Vec<IpNet> = Vec::with_capacity(RANDOM_PREFIXES);
+    while random.len() < RANDOM_PREFIXES {
+        let n = random_prefix(&mut rng);
+        if seen.insert(n) {
+            random.push(n);
+        }
+    }
     b.add_cidrs("random", random.iter().map(|n| (*n, None)).collect(), false);
     let db = b.build();
     let mut addrs = Vec::with_capacity(LOOKUPS);
