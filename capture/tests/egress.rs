@@ -377,3 +377,65 @@ fn the_commented_example_config_is_valid() {
     assert_eq!(c.edge.len(), 2);
     assert_eq!(c.sources.prefixes.len(), 2);
 }
+
+#[test]
+fn flags_override_the_config_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("o365.json"), egress_gen::O365_JSON).unwrap();
+    // The file names a list that does not exist and a profile the flag replaces;
+    // the flags win, so neither is read.
+    let site = dir.path().join("site.toml");
+    std::fs::write(
+        &site,
+        "deployment = \"online\"\nlocal_networks = [\"93.184.216.0/24\"]\n[sources]\no365 = \"missing.json\"\n",
+    )
+    .unwrap();
+    let pcap = dir.path().join("e.pcap");
+    let intents = egress_gen::write(&pcap, 5);
+    let out = dir.path().join("e.parquet");
+    let o365 = dir.path().join("o365.json");
+    read_ok(
+        &[
+            pcap.to_str().unwrap(),
+            "--config",
+            site.to_str().unwrap(),
+            "--o365",
+            o365.to_str().unwrap(),
+            "--local",
+            "10.0.0.0/8",
+        ],
+        &out,
+    );
+    let b = read_batches(&out);
+    let (dst, egress, id) = (
+        column_text(&b, "dst_ip"),
+        column_text(&b, "egress"),
+        column_text(&b, "o365_endpoint_id"),
+    );
+    // --local replaced the file's list: 93.184.216.x is public again.
+    let public = intents.iter().find(|i| i.what == "public media").unwrap();
+    let i = dst
+        .iter()
+        .position(|d| *d == public.dst.0.to_string())
+        .unwrap();
+    assert_eq!(egress[i], "internet");
+    // --o365 replaced the missing file: Teams addresses carry set 11.
+    let teams = intents
+        .iter()
+        .find(|i| i.what == "teams media over ER")
+        .unwrap();
+    let i = dst
+        .iter()
+        .position(|d| *d == teams.dst.0.to_string())
+        .unwrap();
+    assert_eq!(id[i], "11");
+    // Without the flag the missing file is an error naming it.
+    let o = pathlens(&[
+        "read",
+        pcap.to_str().unwrap(),
+        "--config",
+        site.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("missing.json"));
+}
