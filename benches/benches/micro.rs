@@ -103,6 +103,7 @@ fn ctx() -> Arc<Context> {
     Arc::new(Context {
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
+        egress: Default::default(),
     })
 }
 

@@ -15,13 +15,14 @@ use hashlink::LinkedHashMap;
 use pathlens_classify::classifier::needs_correlation;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
 use pathlens_classify::dissect::rtp::rfc4571_first;
+use pathlens_classify::egress::{FlowFacts, Site};
 use pathlens_classify::media::MediaTracker;
-use pathlens_classify::prefix::{FlowDirection, LocalNets};
+use pathlens_classify::prefix::LocalNets;
 use pathlens_classify::{
     AppProtocol, AppSource, EndReason, FlowClassifier, FlowKey, FlowShape, Side, Signatures,
     TrafficType, Transport,
 };
-use pathlens_export::{ConnState, FlowRecord, MediaFields};
+use pathlens_export::{ConnState, EgressFields, FlowRecord, MediaFields};
 use std::sync::Arc;
 
 /// Read-only knowledge every worker shares.
@@ -31,6 +32,8 @@ pub struct Context {
     pub signatures: Signatures,
     /// Local networks.
     pub local: LocalNets,
+    /// Egress attribution: prefix sources, edge routers, call-flow table.
+    pub egress: Site,
 }
 
 /// Timeouts and limits, in microseconds of packet time.
@@ -90,6 +93,10 @@ pub struct Pkt {
     pub sport: u16,
     /// Receiver port as seen on the wire.
     pub dport: u16,
+    /// Edge router the packet crossed (index into the site's edges, 0 =
+    /// none), resolved by the reader from the MACs or VLAN only when edges
+    /// are configured: one byte instead of two MACs in every batch.
+    pub edge: u8,
 }
 
 impl Pkt {
@@ -115,6 +122,7 @@ impl Pkt {
             truncated,
             sport: d.sport,
             dport: d.dport,
+            edge: 0,
         }
     }
 }
@@ -146,6 +154,10 @@ struct Flow {
     truncated: u64,
     tcp_hist: u8,
     closed_us: Option<i64>,
+    /// First edge seen per direction (0 = none yet).
+    hops: [u8; 2],
+    /// A later packet of that direction crossed another edge.
+    hop_changed: [bool; 2],
     classifier: FlowClassifier,
     // Boxed: most flows never carry RTP and keep only the pointer.
     media: Option<Box<MediaTracker>>,
@@ -189,6 +201,8 @@ impl Flow {
         self.truncated = 0;
         self.tcp_hist = 0;
         self.closed_us = None;
+        self.hops = [0; 2];
+        self.hop_changed = [false; 2];
         // The next row's streams start afresh: figures describe their row.
         if let Some(m) = self.media.as_deref_mut() {
             *m = MediaTracker::new();
@@ -256,23 +270,31 @@ pub struct FlowTable {
     pub counters: FlowCounters,
     correlator: Option<Arc<Correlator>>,
     // Records that may be labelled by correlation, with their last packet's
-    // input position, held until every worker has passed it.
-    pending: Vec<(FlowRecord, u64)>,
+    // input position and what egress judged them on, held until every worker
+    // has passed that position.
+    pending: Vec<(FlowRecord, u64, FlowFacts)>,
 }
 
 /// Where a finished record goes: straight out, or held for correlation.
 struct Sink<'a> {
     out: &'a mut Vec<FlowRecord>,
-    pending: &'a mut Vec<(FlowRecord, u64)>,
+    pending: &'a mut Vec<(FlowRecord, u64, FlowFacts)>,
     correlate: bool,
 }
 
 impl Sink<'_> {
-    fn push(&mut self, rec: FlowRecord, last_seq: u64) {
+    fn push(&mut self, rec: FlowRecord, f: &Flow) {
         if self.correlate
             && needs_correlation(rec.transport, rec.app_protocol, rec.app_protocol_source)
         {
-            self.pending.push((rec, last_seq));
+            let facts = FlowFacts {
+                src: rec.src_ip,
+                dst: rec.dst_ip,
+                traffic_type: rec.traffic_type,
+                hops: f.hops,
+                hop_changed: f.hop_changed,
+            };
+            self.pending.push((rec, f.last_seq, facts));
         } else {
             self.out.push(rec);
         }
@@ -319,8 +341,12 @@ impl FlowTable {
         let mark = c.watermark();
         let mut i = 0;
         while i < self.pending.len() {
-            if self.pending.get(i).is_some_and(|(_, last)| *last <= mark) {
-                let (mut rec, last) = self.pending.swap_remove(i);
+            if self
+                .pending
+                .get(i)
+                .is_some_and(|(_, last, _)| *last <= mark)
+            {
+                let (mut rec, last, mut facts) = self.pending.swap_remove(i);
                 let label = c
                     .lookup(
                         std::net::SocketAddr::new(rec.dst_ip, rec.dst_port),
@@ -339,6 +365,12 @@ impl FlowTable {
                     rec.app_protocol_source = AppSource::Correlation;
                     rec.traffic_type = app.default_traffic_type();
                     self.counters.correlated += 1;
+                    // The call-flow expectation depends on the traffic type.
+                    facts.traffic_type = rec.traffic_type;
+                    let v = self.ctx.egress.judge(&self.ctx.local, &facts);
+                    rec.egress.expected_path = v.expected;
+                    rec.egress.path_conformant = v.conformant;
+                    rec.egress.path_note = v.note;
                 }
                 out.push(rec);
             } else {
@@ -349,7 +381,7 @@ impl FlowTable {
 
     fn sink<'a>(
         out: &'a mut Vec<FlowRecord>,
-        pending: &'a mut Vec<(FlowRecord, u64)>,
+        pending: &'a mut Vec<(FlowRecord, u64, FlowFacts)>,
         correlator: &Option<Arc<Correlator>>,
     ) -> Sink<'a> {
         Sink {
@@ -407,6 +439,8 @@ impl FlowTable {
             truncated: 0,
             tcp_hist: 0,
             closed_us: None,
+            hops: [0; 2],
+            hop_changed: [false; 2],
             media: None,
             classifier: if self.cfg.inspect_payload {
                 FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
@@ -437,7 +471,7 @@ impl FlowTable {
             };
             if !f.is_empty() {
                 let rec = build_record(&self.ctx, &self.interface, &p.key, f, reason);
-                Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
+                Self::sink(out, &mut self.pending, &self.correlator).push(rec, f);
                 self.counters.ended(reason);
             }
             // Exactly what a sweep at the deadline would have done: an active
@@ -476,7 +510,7 @@ impl FlowTable {
                     &f,
                     EndReason::LackOfResources,
                 );
-                Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
+                Self::sink(out, &mut self.pending, &self.correlator).push(rec, &f);
                 self.counters.ended(EndReason::LackOfResources);
                 self.counters.evicted += 1;
             }
@@ -498,7 +532,7 @@ impl FlowTable {
             if let Some((k, f)) = self.map.pop_front() {
                 if !f.is_empty() {
                     let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
-                    Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
+                    Self::sink(out, &mut self.pending, &self.correlator).push(rec, &f);
                     self.counters.ended(reason);
                 }
             }
@@ -516,7 +550,7 @@ impl FlowTable {
                     return true;
                 }
                 if !f.is_empty() {
-                    sink.push(build_record(ctx, iface, k, f, reason), f.last_seq);
+                    sink.push(build_record(ctx, iface, k, f, reason), f);
                     counters.ended(reason);
                 }
                 if reason == EndReason::ActiveTimeout {
@@ -559,7 +593,7 @@ impl FlowTable {
                 EndReason::ForcedEnd
             };
             let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
-            Self::sink(out, &mut self.pending, &self.correlator).push(rec, f.last_seq);
+            Self::sink(out, &mut self.pending, &self.correlator).push(rec, &f);
             self.counters.ended(reason);
         }
         if self.map.is_empty() {
@@ -600,6 +634,15 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures, corr: Option<
         *fl |= p.tcp_flags;
     }
     f.truncated += u64::from(p.truncated);
+    if p.edge != 0 {
+        if let (Some(h), Some(c)) = (f.hops.get_mut(i), f.hop_changed.get_mut(i)) {
+            if *h == 0 {
+                *h = p.edge;
+            } else if *h != p.edge {
+                *c = true;
+            }
+        }
+    }
     if p.key.proto == 6 && p.tcp_flags != 0 {
         let mut h = 0u8;
         if p.tcp_flags & (SYN | ACK) == SYN {
@@ -710,16 +753,6 @@ fn build_record(
         (0, 0)
     };
     let community_id = community_id_v1(src, dst, cid_sport, cid_dport, k.proto, one_way, 0);
-    let local_src = ctx.local.is_local(src);
-    let local_dst = ctx.local.is_local(dst);
-    let remote = if local_src && !local_dst {
-        dst
-    } else if local_dst && !local_src {
-        src
-    } else {
-        dst
-    };
-    let m = ctx.local.lookup(remote);
     let shape = FlowShape {
         src2dst_packets: f.pkts[0],
         dst2src_packets: f.pkts[1],
@@ -727,6 +760,37 @@ fn build_record(
         duration_us: f.last_us - f.first_us,
     };
     let class = f.classifier.result(&ctx.signatures, &shape);
+    let traffic_type = class.traffic_type.unwrap_or(TrafficType::Other);
+    let v = ctx.egress.judge(
+        &ctx.local,
+        &FlowFacts {
+            src,
+            dst,
+            traffic_type,
+            hops: f.hops,
+            hop_changed: f.hop_changed,
+        },
+    );
+    let o365 = v.o365;
+    // The endpoint set names the service when the server name did not.
+    let service = class
+        .service
+        .clone()
+        .or_else(|| o365.and_then(|s| s.service.clone()));
+    let egress = EgressFields {
+        egress: v.egress,
+        egress_list: v.list.map(Arc::from),
+        o365_endpoint_id: o365.map(|s| s.id),
+        o365_service_area: o365.map(|s| Arc::clone(&s.service_area)),
+        o365_category: o365.map(|s| s.category.as_str()),
+        o365_expressroute: o365.map(|s| s.expressroute),
+        src2dst_next_hop: v.next_hop[0].map(|e| Arc::clone(&e.name)),
+        dst2src_next_hop: v.next_hop[1].map(|e| Arc::clone(&e.name)),
+        asymmetric: v.asymmetric,
+        expected_path: v.expected,
+        path_conformant: v.conformant,
+        path_note: v.note,
+    };
     let media = match f.media.as_deref() {
         Some(m) if carries_media(class.app()) && m.rtp_packets + m.rtcp_packets > 0 => {
             MediaFields::from_tracker(f.flow_id, m, &ctx.signatures.media)
@@ -762,7 +826,7 @@ fn build_record(
         conn_state: (transport == Transport::Tcp).then(|| f.conn_state()),
         app_protocol: class.app(),
         app_protocol_source: class.source.unwrap_or(AppSource::None),
-        traffic_type: class.traffic_type.unwrap_or(TrafficType::Other),
+        traffic_type,
         server_name: class.server_name,
         alpn: class.alpn,
         tls_version: class.tls_version,
@@ -771,12 +835,13 @@ fn build_record(
         starttls: class.starttls,
         stun_seen: class.stun_seen,
         media_over_tcp: class.media_over_tcp,
-        service: class.service,
-        local_src,
-        local_dst,
-        direction: FlowDirection::from_locality(local_src, local_dst),
-        egress_label: m.as_ref().map(|m| m.label.to_string()),
-        egress_prefix: m.map(|m| m.prefix.to_string()),
+        service,
+        local_src: v.local_src,
+        local_dst: v.local_dst,
+        direction: v.direction,
+        egress_label: v.label.map(str::to_string),
+        egress_prefix: v.prefix.map(|p| p.to_string()),
+        egress,
         media,
     }
 }
@@ -784,6 +849,7 @@ fn build_record(
 #[cfg(test)]
 mod test {
     use super::*;
+    use pathlens_classify::prefix::FlowDirection;
     use pathlens_classify::AppProtocol;
     use std::net::IpAddr;
 
@@ -793,6 +859,7 @@ mod test {
         Arc::new(Context {
             signatures: Signatures::builtin().unwrap(),
             local: LocalNets::default(),
+            egress: Site::default(),
         })
     }
 
@@ -826,6 +893,7 @@ mod test {
                 truncated: false,
                 sport: src.1,
                 dport: dst.1,
+                edge: 0,
             }
         }
     }

@@ -3,10 +3,10 @@
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use pathlens::config::EgressArgs;
 use pathlens::flow::{Context, FlowConfig};
 use pathlens::pipeline::{self, Progress, RunOptions};
 use pathlens::source::{expand_inputs, PacketSource, PcapFileSource};
-use pathlens_classify::prefix::LocalNets;
 use pathlens_classify::{PortRules, Signatures};
 use pathlens_export::{Compression, WriterOptions};
 use std::io::{IsTerminal, Write};
@@ -127,6 +127,33 @@ struct ReadArgs {
     /// Directory whose ports.toml overrides the built-in port rules.
     #[arg(long, value_name = "DIR")]
     signatures: Option<PathBuf>,
+    /// Site config (TOML; see signatures/site.example.toml). Flags override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Office 365 endpoints JSON (the endpoints web service output).
+    #[arg(long, value_name = "FILE")]
+    o365: Option<PathBuf>,
+    /// A plain prefix list (one prefix a line, optional label), named NAME. Repeatable.
+    #[arg(long, value_name = "NAME=FILE", value_parser = pathlens::config::name_eq_file)]
+    prefixes: Vec<(String, PathBuf)>,
+    /// A prefix list the ExpressRoute circuit receives (e.g. ER-learned routes). Repeatable.
+    #[arg(long, value_name = "NAME=FILE", value_parser = pathlens::config::name_eq_file)]
+    expressroute_prefixes: Vec<(String, PathBuf)>,
+    /// Azure service tags JSON.
+    #[arg(long, value_name = "FILE")]
+    service_tags: Option<PathBuf>,
+    /// A site network counted as local (besides RFC 1918/ULA). Repeatable; replaces the config's list.
+    #[arg(long, value_name = "NET")]
+    local: Vec<String>,
+    /// A network of on-premises SfB servers (call-flow role onprem_server). Repeatable.
+    #[arg(long, value_name = "NET")]
+    onprem: Vec<String>,
+    /// Deployment profile for call-flow expectations: online, hybrid, cloud_connector.
+    #[arg(long, value_name = "PROFILE")]
+    deployment: Option<String>,
+    /// Call-flow table replacing the built-in signatures/callflow.toml.
+    #[arg(long, value_name = "FILE")]
+    callflow: Option<PathBuf>,
 }
 
 struct Bar {
@@ -245,6 +272,22 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         Some(dir) => Signatures::with_dir(dir)?,
         None => Signatures::builtin()?,
     };
+    // Every egress source is read and checked before any packet is.
+    let built = pathlens::config::build(&EgressArgs {
+        config: args.config.clone(),
+        o365: args.o365.clone(),
+        prefixes: args.prefixes.clone(),
+        er_prefixes: args.expressroute_prefixes.clone(),
+        service_tags: args.service_tags.clone(),
+        local: args.local.clone(),
+        onprem: args.onprem.clone(),
+        deployment: args.deployment.clone(),
+        callflow: args.callflow.clone(),
+    })?;
+    for (name, n) in &built.sources {
+        tracing::info!(source = %name, prefixes = n, "prefix source loaded");
+    }
+    let prefix_sources = built.sources.clone();
     let filter = match &args.filter_file {
         Some(f) => Some(
             std::fs::read_to_string(f)
@@ -315,6 +358,10 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
             "pathlens.filter".to_string(),
             filter.clone().unwrap_or_default(),
         ),
+        (
+            "pathlens.prefix_sources".to_string(),
+            serde_json::to_string(&built.sources).unwrap_or_default(),
+        ),
     ];
     let opts = RunOptions {
         workers,
@@ -325,7 +372,8 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     };
     let ctx = Arc::new(Context {
         signatures,
-        local: LocalNets::default(),
+        local: built.local,
+        egress: built.site,
     });
 
     let sizes: Vec<u64> = inputs
@@ -365,7 +413,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         eprintln!("pathlens: output: {e}");
     }
     if !quiet {
-        let text = pathlens::report::render(&report, args.write.as_deref());
+        let text = pathlens::report::render(&report, args.write.as_deref(), &prefix_sources);
         let mut out = std::io::stdout().lock();
         out.write_all(text.as_bytes())?;
         out.flush()?;

@@ -297,6 +297,7 @@ where
     I: IntoIterator<Item = Result<Box<dyn PacketSource>, SourceError>>,
 {
     let n = opts.workers.max(1);
+    let has_edges = !ctx.egress.edges.is_empty();
     let mut report = RunReport::default();
     let (wtx, wrx) = bounded::<WriterMsg>(64);
     let out_path = opts.output.clone();
@@ -398,7 +399,10 @@ where
                 }
             }
             rc.packets_decoded += 1;
-            let pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
+            let mut pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
+            if has_edges {
+                pkt.edge = ctx.egress.edges.resolve(d.src_mac, d.dst_mac, d.vlan);
+            }
             let key = pkt.key;
             now = now.max(frame.ts_us);
             let w = worker_of(&hasher, &key, n);

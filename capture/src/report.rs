@@ -1,10 +1,18 @@
-//! The end-of-run summary printed to the terminal.
+//! The end-of-run summary printed to the terminal: inputs, counters, the
+//! prefix sources egress attribution used, the flows by app protocol, and
+//! the flows by traffic type and egress with the asymmetric and
+//! non-conformant counts.
 
 use crate::pipeline::RunReport;
 use std::fmt::Write;
 
-/// Renders the summary: inputs, counters, the flows table and the media table.
-pub fn render(r: &RunReport, output: Option<&std::path::Path>) -> String {
+/// Renders the summary: inputs, counters, prefix sources (name and prefix
+/// count), the flows tables and the media table.
+pub fn render(
+    r: &RunReport,
+    output: Option<&std::path::Path>,
+    prefix_sources: &[(String, usize)],
+) -> String {
     let c = &r.counters;
     let mut s = String::new();
     let _ = writeln!(
@@ -62,6 +70,13 @@ pub fn render(r: &RunReport, output: Option<&std::path::Path>) -> String {
             let _ = writeln!(s, "output:   none (no -w given)");
         }
     }
+    if !prefix_sources.is_empty() {
+        let list: Vec<String> = prefix_sources
+            .iter()
+            .map(|(name, n)| format!("{name} {n}"))
+            .collect();
+        let _ = writeln!(s, "prefixes: {}", list.join(", "));
+    }
     s.push('\n');
     s.push_str(&r.summary.table());
     let media = r.summary.media_table();
@@ -70,4 +85,23 @@ pub fn render(r: &RunReport, output: Option<&std::path::Path>) -> String {
         s.push_str(&media);
     }
     s
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn prefix_sources_and_egress_table_are_shown() {
+        let mut r = RunReport::default();
+        let mut rec = pathlens_export::FlowRecord::example();
+        rec.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
+        rec.egress.asymmetric = Some(true);
+        r.summary.add(&rec);
+        let text = render(&r, None, &[("o365".into(), 294), ("er".into(), 3)]);
+        assert!(text.contains("prefixes: o365 294, er 3"), "{text}");
+        assert!(text.contains("web               expressroute"), "{text}");
+        assert!(text.contains("asymmetric flows: 1;"), "{text}");
+        assert!(!render(&r, None, &[]).contains("prefixes:"));
+    }
 }

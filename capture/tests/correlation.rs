@@ -211,6 +211,52 @@ fn port_only_classification_learns_nothing() {
     assert_eq!(support::counters(&out)["correlated"], 0);
 }
 
+#[test]
+fn a_correlated_flow_is_judged_by_the_call_flow_rules_as_media() {
+    // An SDP offer names a Teams media relay address; a flow to it carries
+    // nothing the dissectors know. As media from a client to an Office 365
+    // ExpressRoute address it has an expected path; as `other` it had none.
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("relay.pcap");
+    let mut g = Gen::new(&pcap);
+    let invite = "INVITE sip:conf@example.com SIP/2.0\r\n\r\nv=0\r\n\
+        c=IN IP4 52.112.1.10\r\nm=audio 3480 RTP/SAVP 0\r\n";
+    g.udp(("10.1.1.1", 5060), ("10.9.9.9", 5060), invite.as_bytes());
+    opaque_exchange(&mut g, ("10.1.1.1", 50020), ("52.112.1.10", 3480));
+    g.w.finish();
+    let o365 = support::corpus().join("o365/endpoints-worldwide.json");
+    let out = dir.path().join("relay.parquet");
+    read_ok(
+        &[pcap.to_str().unwrap(), "--o365", o365.to_str().unwrap()],
+        &out,
+    );
+    let b = read_batches(&out);
+    let col = |n: &str| column_text(&b, n);
+    let r = col("dst_port").iter().position(|p| p == "3480").unwrap();
+    let got: Vec<String> = [
+        "app_protocol",
+        "app_protocol_source",
+        "traffic_type",
+        "egress",
+        "expected_path",
+        "path_conformant",
+    ]
+    .iter()
+    .map(|c| col(c)[r].clone())
+    .collect();
+    assert_eq!(
+        got,
+        [
+            "srtp",
+            "correlation",
+            "media",
+            "expressroute",
+            "expressroute",
+            "true"
+        ]
+    );
+}
+
 /// ServerHello + ServerHelloDone in one record, as MS-TURN's pseudo-TLS
 /// server answers ([MS-TURN] 2.1.1).
 fn pseudo_server_hello() -> Vec<u8> {

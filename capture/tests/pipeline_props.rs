@@ -150,6 +150,7 @@ fn run_with(
     let ctx = Arc::new(Context {
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
+        egress: Default::default(),
     });
     let opts = RunOptions {
         workers,

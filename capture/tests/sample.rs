@@ -71,6 +71,12 @@ const GOLDEN_COLUMNS: &[&str] = &[
     "stun_seen",
     "media_over_tcp",
     "service",
+    "egress",
+    "egress_list",
+    "asymmetric",
+    "expected_path",
+    "path_conformant",
+    "path_note",
 ];
 
 #[test]

@@ -2,8 +2,8 @@
 //!
 //! This crate owns what a flow *is* (its key, its labels) and how it is labelled:
 //! signature rules parsed from `signatures/` text, the per-flow classifier that
-//! payload dissectors plug into, and the prefix tables used for local/egress
-//! attribution. It spawns no threads and does no I/O, so everything here can be
+//! payload dissectors plug into, the prefix tables used for local/egress
+//! attribution, and the call-flow expectations egress is checked against. It spawns no threads and does no I/O, so everything here can be
 //! unit-tested, fuzzed and benchmarked alone.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
@@ -15,6 +15,7 @@
 pub mod classifier;
 pub mod community_id;
 pub mod dissect;
+pub mod egress;
 pub mod media;
 pub mod prefix;
 pub mod rules;

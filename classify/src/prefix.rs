@@ -47,6 +47,22 @@ impl<T> PrefixTable<T> {
         }
     }
 
+    /// Every stored prefix containing `net` (`net` itself included).
+    pub fn covering(&self, net: IpNet) -> Vec<(IpNet, &T)> {
+        match net.trunc() {
+            IpNet::V4(n) => self.v4.cover(&n).map(|(p, v)| (IpNet::V4(p), v)).collect(),
+            IpNet::V6(n) => self.v6.cover(&n).map(|(p, v)| (IpNet::V6(p), v)).collect(),
+        }
+    }
+
+    /// Every prefix and its value, IPv4 first.
+    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &T)> {
+        self.v4
+            .iter()
+            .map(|(p, v)| (IpNet::V4(p), v))
+            .chain(self.v6.iter().map(|(p, v)| (IpNet::V6(p), v)))
+    }
+
     /// Number of prefixes.
     pub fn len(&self) -> usize {
         self.v4.len() + self.v6.len()
@@ -55,6 +71,167 @@ impl<T> PrefixTable<T> {
     /// Whether the table is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+/// Disjoint address ranges of one family, each with the index of the route
+/// (longest prefix) covering it, and a first-level index on the top 16 bits
+/// so a lookup is one index read plus a binary search over a few entries.
+#[derive(Clone, Debug, Default)]
+struct Ranges<K> {
+    /// Sorted range starts; the first is always 0.
+    starts: Vec<K>,
+    /// Route index per range, `u32::MAX` for none.
+    routes: Vec<u32>,
+    /// For each 16-bit bucket, the range containing the bucket's first
+    /// address; one extra entry closes the last bucket.
+    index: Vec<u32>,
+}
+
+const NO_ROUTE: u32 = u32::MAX;
+
+impl<K: Copy + Ord + Default> Ranges<K> {
+    /// Builds from the ranges' boundaries (sorted, unique, starting at 0) and
+    /// the route of each; `bucket_start(b)` is the first address of bucket b.
+    fn build(points: Vec<(K, u32)>, bucket_start: impl Fn(u32) -> K) -> Self {
+        let mut starts = Vec::with_capacity(points.len());
+        let mut routes: Vec<u32> = Vec::with_capacity(points.len());
+        for (k, r) in points {
+            // Neighbouring ranges with the same route are one range.
+            if routes.last() != Some(&r) {
+                starts.push(k);
+                routes.push(r);
+            }
+        }
+        let last = u32::try_from(starts.len().saturating_sub(1)).unwrap_or(0);
+        let mut index = Vec::with_capacity((1 << 16) + 1);
+        for b in 0..(1u32 << 16) {
+            let k = bucket_start(b);
+            let i = starts.partition_point(|s| *s <= k).saturating_sub(1);
+            index.push(u32::try_from(i).unwrap_or(last));
+        }
+        index.push(last);
+        Ranges {
+            starts,
+            routes,
+            index,
+        }
+    }
+
+    #[inline]
+    fn find(&self, key: K, bucket: usize) -> u32 {
+        let lo = self.index.get(bucket).copied().unwrap_or(0) as usize;
+        let hi = self.index.get(bucket + 1).copied().unwrap_or(0) as usize;
+        let Some(slice) = self.starts.get(lo..=hi.max(lo)) else {
+            return NO_ROUTE;
+        };
+        // slice[0] <= key by construction; find the last start <= key. The
+        // loop has a fixed trip count for a given length and the step is a
+        // conditional move, so random keys cost no branch mispredictions.
+        let mut base = 0usize;
+        let mut len = slice.len();
+        while len > 1 {
+            let half = len / 2;
+            if slice.get(base + half).is_some_and(|s| *s <= key) {
+                base += half;
+            }
+            len -= half;
+        }
+        self.routes.get(lo + base).copied().unwrap_or(NO_ROUTE)
+    }
+}
+
+/// A read-only longest-prefix-match table compiled from a [`PrefixTable`]:
+/// the same answers, flattened into disjoint ranges so a lookup reads two or
+/// three cache lines instead of walking a trie (independent lookups then
+/// overlap their memory accesses).
+#[derive(Clone, Debug, Default)]
+pub struct FrozenTable<T> {
+    v4: Ranges<u32>,
+    v6: Ranges<u128>,
+    routes: Vec<(IpNet, T)>,
+}
+
+impl<T: Clone> FrozenTable<T> {
+    /// Compiles `table`.
+    pub fn new(table: &PrefixTable<T>) -> Self {
+        let mut routes: Vec<(IpNet, T)> = Vec::with_capacity(table.len());
+        let mut ids: std::collections::HashMap<IpNet, u32> = std::collections::HashMap::new();
+        let mut route_of = |net: Option<(IpNet, &T)>, routes: &mut Vec<(IpNet, T)>| -> u32 {
+            match net {
+                None => NO_ROUTE,
+                Some((n, v)) => *ids.entry(n).or_insert_with(|| {
+                    routes.push((n, v.clone()));
+                    u32::try_from(routes.len() - 1).unwrap_or(NO_ROUTE)
+                }),
+            }
+        };
+        // Between two consecutive prefix boundaries the covering prefixes do
+        // not change, so the route at each boundary holds up to the next one.
+        let mut b4: Vec<u32> = vec![0];
+        let mut b6: Vec<u128> = vec![0];
+        for (net, _) in table.iter() {
+            match net {
+                IpNet::V4(n) => {
+                    b4.push(u32::from(n.network()));
+                    if let Some(e) = u32::from(n.broadcast()).checked_add(1) {
+                        b4.push(e);
+                    }
+                }
+                IpNet::V6(n) => {
+                    b6.push(u128::from(n.network()));
+                    if let Some(e) = u128::from(n.broadcast()).checked_add(1) {
+                        b6.push(e);
+                    }
+                }
+            }
+        }
+        b4.sort_unstable();
+        b4.dedup();
+        b6.sort_unstable();
+        b6.dedup();
+        let p4: Vec<(u32, u32)> = b4
+            .into_iter()
+            .map(|k| {
+                let m = table.lookup(IpAddr::V4(k.into()));
+                (k, route_of(m, &mut routes))
+            })
+            .collect();
+        let p6: Vec<(u128, u32)> = b6
+            .into_iter()
+            .map(|k| {
+                let m = table.lookup(IpAddr::V6(k.into()));
+                (k, route_of(m, &mut routes))
+            })
+            .collect();
+        FrozenTable {
+            v4: Ranges::build(p4, |b| b << 16),
+            v6: Ranges::build(p6, |b| u128::from(b) << 112),
+            routes,
+        }
+    }
+}
+
+impl<T> FrozenTable<T> {
+    /// The longest prefix containing `addr`, with its value.
+    #[inline]
+    pub fn lookup(&self, addr: IpAddr) -> Option<(IpNet, &T)> {
+        let r = match addr {
+            IpAddr::V4(a) => {
+                let k = u32::from(a);
+                self.v4.find(k, (k >> 16) as usize)
+            }
+            IpAddr::V6(a) => {
+                let k = u128::from(a);
+                self.v6.find(k, (k >> 112) as usize)
+            }
+        };
+        self.routes.get(r as usize).map(|(n, v)| (*n, v))
+    }
+
+    /// Number of distinct prefixes that answer some lookup.
+    pub fn routes(&self) -> usize {
+        self.routes.len()
     }
 }
 
@@ -179,6 +356,54 @@ mod test {
         let (net, v) = t.lookup(ip("2603:1063::1")).unwrap();
         assert_eq!((net.to_string().as_str(), *v), ("2603:1063::/38", "v6"));
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn frozen_table_answers_like_the_trie() {
+        let mut t = PrefixTable::new();
+        let nets = [
+            "0.0.0.0/1",
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.0/24",
+            "10.1.2.3/32",
+            "10.255.255.255/32",
+            "52.112.0.0/14",
+            "52.113.0.0/16",
+            "255.255.255.0/24",
+            "2603:1063::/38",
+            "2603:1063:1::/48",
+            "ffff::/16",
+            "::/0",
+        ];
+        for (i, n) in nets.iter().enumerate() {
+            t.insert(n.parse().unwrap(), i);
+        }
+        let f = FrozenTable::new(&t);
+        let mut probes: Vec<IpAddr> = Vec::new();
+        for (net, _) in t.iter() {
+            probes.push(net.network());
+            probes.push(net.broadcast());
+            if let (IpAddr::V4(a), IpNet::V4(_)) = (net.network(), net) {
+                probes.push(IpAddr::V4((u32::from(a).wrapping_sub(1)).into()));
+            }
+        }
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            probes.push(IpAddr::V4(((x >> 16) as u32).into()));
+            probes.push(IpAddr::V4((0x0a01_0000 | (x as u32 & 0x3ff)).into()));
+            probes.push(IpAddr::V6(
+                (0x2603_1063u128 << 96 | u128::from(x) << 40).into(),
+            ));
+        }
+        probes.push("255.255.255.255".parse().unwrap());
+        probes.push("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap());
+        for p in probes {
+            assert_eq!(f.lookup(p), t.lookup(p), "{p}");
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod egress_cols;
 pub mod media_cols;
 pub mod record;
 pub mod schema;
@@ -15,6 +16,7 @@ pub mod score;
 pub mod summary;
 pub mod writer;
 
+pub use egress_cols::EgressFields;
 pub use media_cols::{streams_schema, DirMedia, MediaFields, StreamRecord};
 pub use record::{ConnState, FlowRecord};
 pub use schema::{flow_schema, SCHEMA_VERSION};

@@ -1,5 +1,6 @@
 //! One output row per flow record, as the workers hand it to the writer.
 
+use crate::egress_cols::EgressFields;
 use crate::media_cols::MediaFields;
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{AppProtocol, AppSource, EndReason, TrafficType, Transport};
@@ -135,6 +136,8 @@ pub struct FlowRecord {
     pub media_over_tcp: bool,
     /// SfB/Teams, Exchange, SharePoint or common service.
     pub service: Option<Arc<str>>,
+    /// Egress attribution, next hops and call-flow conformance.
+    pub egress: EgressFields,
     /// Media quality columns (schema.md §3); default for non-media flows.
     pub media: MediaFields,
 }
@@ -196,6 +199,7 @@ impl FlowRecord {
             stun_seen: false,
             media_over_tcp: false,
             service: Some(Arc::from("skype_teams")),
+            egress: EgressFields::default(),
             media: MediaFields::default(),
         }
     }

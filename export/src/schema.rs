@@ -1,5 +1,6 @@
 //! The Arrow schema of the flows table: names and types of `schema.md`
-//! sections 1 and 2, then the classification columns of section 3.
+//! sections 1 and 2, then the classification columns of section 3, then the
+//! egress block (`egress_cols`).
 //!
 //! Why these types (signed integers, µs UTC timestamps, dictionary strings,
 //! no nulls in numeric columns) is argued in `docs/schema.md`.
@@ -8,7 +9,7 @@ use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use std::sync::{Arc, OnceLock};
 
 /// Value of the `pathlens.schema_version` metadata key.
-pub const SCHEMA_VERSION: &str = "1";
+pub const SCHEMA_VERSION: &str = "2";
 
 fn dict() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
@@ -75,7 +76,8 @@ pub fn flow_schema() -> SchemaRef {
                 f("media_over_tcp", Boolean, false),
                 f("service", dict(), true),
             ];
-            // Media columns come after `service` (schema.md §3).
+            fields.extend(crate::egress_cols::egress_fields());
+            // Egress, then media columns, after `service` (schema.md §3).
             fields.extend(crate::media_cols::media_fields());
             Arc::new(Schema::new(fields))
         })

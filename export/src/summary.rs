@@ -1,7 +1,8 @@
 //! The end-of-run summary: flows, packets and bytes by app protocol and
-//! transport, and RTP streams by egress with their loss and jitter
-//! percentiles and how many are poor, accumulated by the writer as records
-//! pass.
+//! transport and by traffic type and egress, the asymmetric and
+//! non-conformant flow counts, and RTP streams by egress with their loss and
+//! jitter percentiles and how many are poor, accumulated by the writer as
+//! records pass.
 
 use crate::media_cols::StreamRecord;
 use crate::record::FlowRecord;
@@ -54,10 +55,9 @@ pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
     s.get(rank.saturating_sub(1)).copied()
 }
 
-/// The media summary's grouping key. Egress attribution lands on another
-/// branch; until then streams group by the flow's `direction`.
+/// The media summary's grouping key: the flow's egress.
 fn media_group(r: &FlowRecord) -> &str {
-    r.direction.as_str()
+    r.egress.egress.as_str()
 }
 
 /// Totals by (app_protocol, transport) and overall.
@@ -65,6 +65,14 @@ fn media_group(r: &FlowRecord) -> &str {
 pub struct Summary {
     /// By (app_protocol, transport).
     pub by_app: BTreeMap<(String, String), Totals>,
+    /// By (traffic_type, egress).
+    pub by_egress: BTreeMap<(String, String), Totals>,
+    /// Records whose two directions crossed different edges.
+    pub asymmetric: u64,
+    /// Records whose observed path contradicts the call-flow expectation.
+    pub non_conformant: u64,
+    /// Records with a call-flow expectation at all.
+    pub with_expectation: u64,
     /// Everything.
     pub total: Totals,
     /// RTP streams by egress group.
@@ -84,6 +92,16 @@ impl Summary {
             ))
             .or_default()
             .add(r);
+        self.by_egress
+            .entry((
+                r.traffic_type.as_str().to_string(),
+                r.egress.egress.as_str().to_string(),
+            ))
+            .or_default()
+            .add(r);
+        self.asymmetric += u64::from(r.egress.asymmetric == Some(true));
+        self.non_conformant += u64::from(r.egress.path_conformant == Some(false));
+        self.with_expectation += u64::from(r.egress.expected_path.is_some());
     }
 
     /// Counts the RTP streams of one record (those with RTP packets).
@@ -169,6 +187,34 @@ impl Summary {
             "{:<14} {:<9} {:>10} {:>12} {:>16}",
             "total", "", self.total.flows, self.total.packets, self.total.bytes
         );
+        s.push('\n');
+        s.push_str(&self.egress_table());
+        s
+    }
+
+    /// Bytes and flows by traffic type and egress, largest byte count first,
+    /// then the asymmetric and non-conformant counts.
+    pub fn egress_table(&self) -> String {
+        let mut rows: Vec<_> = self.by_egress.iter().collect();
+        rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{:<17} {:<13} {:>10} {:>12} {:>16}",
+            "traffic_type", "egress", "flows", "packets", "bytes"
+        );
+        for ((tt, eg), t) in rows {
+            let _ = writeln!(
+                s,
+                "{:<17} {:<13} {:>10} {:>12} {:>16}",
+                tt, eg, t.flows, t.packets, t.bytes
+            );
+        }
+        let _ = writeln!(
+            s,
+            "asymmetric flows: {}; non-conformant flows: {} of {} with a call-flow expectation",
+            self.asymmetric, self.non_conformant, self.with_expectation
+        );
         s
     }
 }
@@ -224,14 +270,57 @@ mod test {
         let rules = pathlens_classify::media::QualityRules::builtin().unwrap();
         let m = crate::MediaFields::from_tracker(1, &t, &rules);
         let mut s = Summary::default();
-        let r = FlowRecord::example();
+        let mut r = FlowRecord::example();
+        r.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
         s.add_streams(&r, &m.streams);
-        let g = &s.media["outbound"];
+        assert!(!s.media.contains_key("outbound"), "grouped by egress");
+        let g = &s.media["expressroute"];
         assert_eq!((g.loss_pct.len(), g.judged, g.poor), (1, 1, 0));
         assert_eq!(g.loss_pct[0], 1.0);
         let table = s.media_table();
         assert!(
-            table.lines().nth(1).unwrap().starts_with("outbound"),
+            table.lines().nth(1).unwrap().starts_with("expressroute"),
+            "{table}"
+        );
+    }
+
+    #[test]
+    fn egress_groups_and_path_counts() {
+        use pathlens_classify::egress::{Egress, ExpectedPath};
+        let mut s = Summary::default();
+        let mut a = FlowRecord::example();
+        a.traffic_type = pathlens_classify::TrafficType::Media;
+        a.egress.egress = Egress::ExpressRoute;
+        a.egress.asymmetric = Some(true);
+        a.egress.expected_path = Some(ExpectedPath::ExpressRoute);
+        a.egress.path_conformant = Some(false);
+        let mut b = FlowRecord::example();
+        b.egress.egress = Egress::Internet;
+        b.egress.asymmetric = Some(false);
+        s.add(&a);
+        s.add(&a);
+        s.add(&b);
+        let t = s.by_egress[&("media".to_string(), "expressroute".to_string())];
+        assert_eq!((t.flows, t.bytes), (2, 10_000));
+        assert_eq!(
+            s.by_egress[&("web".to_string(), "internet".to_string())].flows,
+            1
+        );
+        assert_eq!(
+            (s.asymmetric, s.non_conformant, s.with_expectation),
+            (2, 2, 2)
+        );
+        let table = s.egress_table();
+        assert!(
+            table
+                .lines()
+                .nth(1)
+                .unwrap()
+                .starts_with("media             expressroute"),
+            "{table}"
+        );
+        assert!(
+            table.contains("asymmetric flows: 2; non-conformant flows: 2 of 2"),
             "{table}"
         );
     }

@@ -5,6 +5,7 @@
 //! to `NAME` only once its footer is written, so a reader never sees half a
 //! file and an earlier complete file is never clobbered by a failed run.
 
+use crate::egress_cols::EgressColumns;
 use crate::media_cols::{streams_schema, MediaColumns, StreamColumns, StreamRecord};
 use crate::record::FlowRecord;
 use crate::schema::{flow_schema, SCHEMA_VERSION};
@@ -149,6 +150,7 @@ pub struct Columns {
     stun_seen: BooleanBuilder,
     media_over_tcp: BooleanBuilder,
     service: StringDictionaryBuilder<Int32Type>,
+    egress: EgressColumns,
     media: MediaColumns,
 }
 
@@ -243,6 +245,7 @@ impl Columns {
             stun_seen: BooleanBuilder::new(),
             media_over_tcp: BooleanBuilder::new(),
             service: d(),
+            egress: EgressColumns::new(),
             media: MediaColumns::default(),
         }
     }
@@ -305,6 +308,7 @@ impl Columns {
         self.stun_seen.append_value(r.stun_seen);
         self.media_over_tcp.append_value(r.media_over_tcp);
         self.service.append_option(r.service.as_deref());
+        self.egress.append(&r.egress);
         self.media.append(&r.media);
     }
 
@@ -359,6 +363,7 @@ impl Columns {
             Arc::new(self.media_over_tcp.finish()),
             Arc::new(self.service.finish()),
         ];
+        self.egress.finish_into(&mut cols);
         self.media.finish(&mut cols);
         RecordBatch::try_new(flow_schema(), cols)
     }
@@ -663,7 +668,8 @@ mod test {
             .clone();
         assert!(kv
             .iter()
-            .any(|k| k.key == "pathlens.schema_version" && k.value.as_deref() == Some("1")));
+            .any(|k| k.key == "pathlens.schema_version"
+                && k.value.as_deref() == Some(SCHEMA_VERSION)));
         assert!(kv.iter().any(|k| k.key == "pathlens.counters"));
         assert_eq!(
             b.schema()
@@ -774,5 +780,47 @@ mod test {
         assert_eq!(b.num_rows(), 2);
         assert_eq!(b.column_by_name("conn_state").unwrap().null_count(), 1);
         assert_eq!(b.schema(), flow_schema());
+    }
+
+    #[test]
+    fn egress_block_follows_service_and_round_trips() {
+        use pathlens_classify::egress::{Egress, ExpectedPath};
+        let schema = flow_schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let at = names.iter().position(|n| *n == "service").unwrap();
+        // The egress block comes first; the media columns follow it.
+        assert_eq!(
+            &names[at + 1..at + 13],
+            &[
+                "egress",
+                "egress_list",
+                "o365_endpoint_id",
+                "o365_service_area",
+                "o365_category",
+                "o365_expressroute",
+                "src2dst_next_hop",
+                "dst2src_next_hop",
+                "asymmetric",
+                "expected_path",
+                "path_conformant",
+                "path_note"
+            ]
+        );
+        let mut r = FlowRecord::example();
+        r.egress.egress = Egress::ExpressRoute;
+        r.egress.o365_endpoint_id = Some(11);
+        r.egress.o365_category = Some("Optimize");
+        r.egress.src2dst_next_hop = Some(Arc::from("er-1"));
+        r.egress.expected_path = Some(ExpectedPath::ExpressRoute);
+        r.egress.path_conformant = Some(true);
+        let b = records_to_batch(&[r, FlowRecord::example()], &opts()).unwrap();
+        let ids = b
+            .column_by_name("o365_endpoint_id")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int32Type>();
+        assert_eq!((ids.value(0), ids.null_count()), (11, 1));
+        assert_eq!(b.column_by_name("egress").unwrap().null_count(), 0);
+        assert_eq!(b.column_by_name("path_conformant").unwrap().null_count(), 1);
+        assert_eq!(b.column_by_name("path_note").unwrap().null_count(), 2);
     }
 }

@@ -428,6 +428,7 @@ fn builtin_context() -> Arc<Context> {
         Arc::new(Context {
             signatures,
             local: LocalNets::default(),
+            egress: Default::default(),
         })
     });
     Arc::clone(ctx)
@@ -484,6 +485,7 @@ pub fn check_flow_table(data: &[u8]) -> Option<FlowOutcome> {
             truncated: s.truncated,
             sport: s.sport,
             dport: s.dport,
+            edge: 0,
         };
         let payload = payload_buf
             .get(..usize::try_from(s.payload_len).unwrap_or(0))

@@ -34,9 +34,14 @@ INT16 = ["ip_proto", "icmp_type", "icmp_code", "src2dst_tcp_flags", "dst2src_tcp
 INT8 = ["ip_version"]
 DICT = ["run_id", "sensor", "interface", "end_reason", "transport", "conn_state", "app_protocol",
         "app_protocol_source", "direction", "egress_label", "traffic_type", "tls_version", "sip_method",
-        "service"]
-STR = ["community_id", "src_ip", "dst_ip", "server_name", "egress_prefix", "alpn", "sip_user_agent"]
+        "service", "egress", "egress_list", "o365_service_area", "o365_category",
+        "src2dst_next_hop", "dst2src_next_hop", "expected_path"]
+STR = ["community_id", "src_ip", "dst_ip", "server_name", "egress_prefix", "alpn", "sip_user_agent",
+       "path_note"]
 BOOL = ["local_src", "local_dst", "starttls", "stun_seen", "media_over_tcp"]
+# Egress columns that are null when unknown (schema.md section 3).
+NULLABLE_INT32 = ["o365_endpoint_id"]
+NULLABLE_BOOL = ["o365_expressroute", "asymmetric", "path_conformant"]
 TS = ["first_seen", "last_seen"]
 
 # pyarrow
@@ -57,12 +62,15 @@ for c in DICT:
     check(pa.types.is_dictionary(ty) and ty.value_type == pa.string(), f"pyarrow {c}: {ty}")
 for c in STR:
     check(s.field(c).type == pa.string(), f"pyarrow {c}: {s.field(c).type}")
-for c in BOOL:
+for c in BOOL + NULLABLE_BOOL:
     check(s.field(c).type == pa.bool_(), f"pyarrow {c}: {s.field(c).type}")
+for c in NULLABLE_INT32:
+    check(s.field(c).type == pa.int32(), f"pyarrow {c}: {s.field(c).type}")
+check(t.column("egress").null_count == 0, "pyarrow egress has nulls")
 for c in INT64 + INT32 + INT16 + INT8 + BOOL + TS:
     check(t.column(c).null_count == 0, f"pyarrow {c} has nulls")
 meta = pq.read_metadata(path).metadata
-check(meta.get(b"pathlens.schema_version") == b"1", "schema version metadata")
+check(meta.get(b"pathlens.schema_version") == b"2", "schema version metadata")
 counters = json.loads(meta[b"pathlens.counters"])
 check(counters["records_written"] == t.num_rows, f"rows {t.num_rows} vs counters {counters['records_written']}")
 check(pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD", "zstd compression")
@@ -146,7 +154,8 @@ for c in MEDIA_F64:
 for c in ["codec", "media_quality"]:
     ty = s.field(c).type
     check(pa.types.is_dictionary(ty) and ty.value_type == pa.string(), f"pyarrow {c}: {ty}")
-check(s.names.index("rtp_ssrc_count") == s.names.index("service") + 1, "media columns follow service")
+check(s.names.index("egress") == s.names.index("service") + 1, "egress columns follow service")
+check(s.names.index("rtp_ssrc_count") == s.names.index("path_note") + 1, "media columns follow the egress block")
 
 # The streams table: pyarrow types, then a DuckDB join on flow_id.
 spath = path[: -len(".parquet")] + ".streams.parquet" if path.endswith(".parquet") else path + ".streams.parquet"
@@ -158,7 +167,7 @@ for c in ["first_seen", "last_seen"]:
     check(ss.field(c).type == pa.timestamp("us", tz="UTC"), f"streams pyarrow {c}")
 for c in ["direction", "codec", "clock_source", "quality", "run_id"]:
     check(pa.types.is_dictionary(ss.field(c).type), f"streams pyarrow {c}: {ss.field(c).type}")
-check(pq.read_metadata(spath).metadata.get(b"pathlens.schema_version") == b"1", "streams metadata")
+check(pq.read_metadata(spath).metadata.get(b"pathlens.schema_version") == b"2", "streams metadata")
 orphans, joined, non_media = con.execute(f"""
     SELECT count(*) FILTER (WHERE f.flow_id IS NULL),
            count(*) FILTER (WHERE f.flow_id IS NOT NULL),

@@ -221,4 +221,5 @@ impl PcapWriter {
     }
 }
 
+pub mod egress_gen;
 pub mod sample;

@@ -1,0 +1,380 @@
+//! The site config file (`--config site.toml`) and the egress flags that
+//! override it, turned into the local networks and the egress [`Site`] once,
+//! before any packet is read.
+//!
+//! Two layers: [`SiteConfig`] is the file as written (serde, every key
+//! documented, unknown keys rejected); [`EgressArgs`] are the command-line
+//! overrides; [`build`] reads every prefix source, hands the text to the pure
+//! parsers of `pathlens_classify::egress`, and returns the validated tables.
+//! Every error names the file, the line and the offending value. Relative
+//! paths in the file are relative to the file's directory. A commented
+//! example is `signatures/site.example.toml`.
+
+use anyhow::{Context as _, Result};
+use pathlens_classify::egress::callflow::{CallFlow, Profile};
+use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
+use pathlens_classify::egress::{Egress, EgressDbBuilder, EgressError, O365Advertised, Site};
+use pathlens_classify::prefix::{LocalNets, PrefixTable};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The site config file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SiteConfig {
+    /// Deployment profile: `online` (default), `hybrid`, `cloud_connector`.
+    pub deployment: Option<Spanned<String>>,
+    /// The site's own networks, local in addition to RFC 1918, ULA,
+    /// loopback, link-local and multicast (CIDR strings).
+    pub local_networks: Vec<Spanned<String>>,
+    /// Networks of on-premises servers (SfB pools, Edges, Cloud Connector):
+    /// their role in the call-flow table is `onprem_server`.
+    pub onprem_servers: Vec<Spanned<String>>,
+    /// Prefix sources.
+    pub sources: SourcesConfig,
+    /// What the ExpressRoute circuit receives.
+    pub expressroute: ExpressRouteConfig,
+    /// Edge routers, one `[[edge]]` table each.
+    pub edge: Vec<Spanned<EdgeConfig>>,
+    /// A call-flow table replacing the built-in `signatures/callflow.toml`.
+    pub callflow: Option<PathBuf>,
+}
+
+/// `[sources]`: where prefixes come from.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesConfig {
+    /// The Office 365 endpoints JSON (source name `o365`).
+    pub o365: Option<PathBuf>,
+    /// An Azure service tags JSON (source name `service_tags`).
+    pub service_tags: Option<PathBuf>,
+    /// Plain prefix lists, one `[[sources.prefixes]]` table each.
+    pub prefixes: Vec<PrefixListConfig>,
+}
+
+/// One plain prefix list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PrefixListConfig {
+    /// Source name (`egress_list` value).
+    pub name: String,
+    /// The file: one prefix a line, `#` comments, optional label after it.
+    pub path: PathBuf,
+    /// The circuit receives these prefixes (e.g. an export of ER-learned routes). Default false.
+    #[serde(default)]
+    pub expressroute: bool,
+}
+
+/// `[expressroute]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExpressRouteConfig {
+    /// Which O365 sets with `expressRoute: true` the route filter lets
+    /// through: `"all"` (default), `"none"`, or a list of service areas
+    /// (`["Skype", "Exchange"]`).
+    pub o365: Option<Spanned<toml::Value>>,
+    /// The service tags source is received over the circuit. Default false.
+    pub service_tags: bool,
+}
+
+/// One `[[edge]]` router.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeConfig {
+    /// Its name (`src2dst_next_hop` value).
+    pub name: String,
+    /// `expressroute` or `internet`.
+    pub path: Spanned<String>,
+    /// MAC addresses of its interfaces toward the tap.
+    #[serde(default)]
+    pub macs: Vec<Spanned<String>>,
+    /// VLANs that lead to it.
+    #[serde(default)]
+    pub vlans: Vec<u16>,
+}
+
+/// Egress flags; each overrides the config file.
+#[derive(Debug, Default, Clone)]
+pub struct EgressArgs {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--o365`.
+    pub o365: Option<PathBuf>,
+    /// `--prefixes NAME=FILE` (replaces a same-named list of the file).
+    pub prefixes: Vec<(String, PathBuf)>,
+    /// `--expressroute-prefixes NAME=FILE`: a list the circuit receives.
+    pub er_prefixes: Vec<(String, PathBuf)>,
+    /// `--service-tags`.
+    pub service_tags: Option<PathBuf>,
+    /// `--local` (replaces the file's `local_networks` when given).
+    pub local: Vec<String>,
+    /// `--onprem` (replaces the file's `onprem_servers` when given).
+    pub onprem: Vec<String>,
+    /// `--deployment`.
+    pub deployment: Option<String>,
+    /// `--callflow`.
+    pub callflow: Option<PathBuf>,
+}
+
+/// What [`build`] produces.
+#[derive(Debug)]
+pub struct Built {
+    /// Local networks.
+    pub local: LocalNets,
+    /// Egress tables.
+    pub site: Site,
+    /// Each prefix source and its prefix count, for the file metadata.
+    pub sources: Vec<(String, usize)>,
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset.min(text.len()))
+        .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
+}
+
+fn read(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+}
+
+fn net(file: &str, text: &str, s: &Spanned<String>) -> Result<ipnet::IpNet, EgressError> {
+    pathlens_classify::egress::sources::parse_prefix(s.get_ref()).ok_or_else(|| {
+        EgressError::new(
+            file,
+            line_of(text, s.span().start),
+            s.get_ref(),
+            "not an IP prefix",
+        )
+    })
+}
+
+/// Parses the config text (`file` names it in errors).
+///
+/// # Errors
+/// Invalid TOML or an unknown key, with its line and the key.
+pub fn parse(text: &str, file: &str) -> Result<SiteConfig, EgressError> {
+    toml::from_str(text).map_err(|e| {
+        let span = e.span().unwrap_or(0..0);
+        let value = text.get(span.clone()).unwrap_or_default().trim();
+        let value: String = value.chars().take(60).collect();
+        EgressError::new(file, line_of(text, span.start), &value, e.message().trim())
+    })
+}
+
+fn split_flag(v: &str) -> Option<(String, PathBuf)> {
+    let (name, path) = v.split_once('=')?;
+    (!name.is_empty() && !path.is_empty()).then(|| (name.to_string(), PathBuf::from(path)))
+}
+
+/// Parses a `NAME=FILE` flag value.
+///
+/// # Errors
+/// No `=`, or an empty side.
+pub fn name_eq_file(v: &str) -> Result<(String, PathBuf), String> {
+    split_flag(v).ok_or_else(|| format!("expected NAME=FILE, got {v:?}"))
+}
+
+/// Reads the config (if any) and every prefix source, and builds the tables.
+///
+/// # Errors
+/// A file that cannot be read, or any parse error (file, line, value).
+pub fn build(args: &EgressArgs) -> Result<Built> {
+    let (cfg, text, file, base) = match &args.config {
+        Some(p) => {
+            let text = read(p)?;
+            let file = p.display().to_string();
+            let cfg = parse(&text, &file)?;
+            let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+            (cfg, text, file, base)
+        }
+        None => (
+            SiteConfig::default(),
+            String::new(),
+            String::new(),
+            PathBuf::new(),
+        ),
+    };
+    let rel = |p: &Path| {
+        if p.is_absolute() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+
+    let mut local = LocalNets::default();
+    if args.local.is_empty() {
+        for s in &cfg.local_networks {
+            local.add(net(&file, &text, s)?, "site");
+        }
+    } else {
+        for s in &args.local {
+            let n = pathlens_classify::egress::sources::parse_prefix(s)
+                .ok_or_else(|| EgressError::new("--local", 0, s, "not an IP prefix"))?;
+            local.add(n, "site");
+        }
+    }
+    let mut onprem = PrefixTable::new();
+    if args.onprem.is_empty() {
+        for s in &cfg.onprem_servers {
+            onprem.insert(net(&file, &text, s)?, ());
+        }
+    } else {
+        for s in &args.onprem {
+            let n = pathlens_classify::egress::sources::parse_prefix(s)
+                .ok_or_else(|| EgressError::new("--onprem", 0, s, "not an IP prefix"))?;
+            onprem.insert(n, ());
+        }
+    }
+    let profile = match (&args.deployment, &cfg.deployment) {
+        (Some(d), _) => Profile::parse(d).ok_or_else(|| {
+            EgressError::new(
+                "--deployment",
+                0,
+                d,
+                "expected online, hybrid or cloud_connector",
+            )
+        })?,
+        (None, Some(d)) => Profile::parse(d.get_ref()).ok_or_else(|| {
+            EgressError::new(
+                &file,
+                line_of(&text, d.span().start),
+                d.get_ref(),
+                "expected online, hybrid or cloud_connector",
+            )
+        })?,
+        (None, None) => Profile::default(),
+    };
+    let er_o365 = match &cfg.expressroute.o365 {
+        None => O365Advertised::All,
+        Some(v) => {
+            let bad = || {
+                EgressError::new(
+                    &file,
+                    line_of(&text, v.span().start),
+                    &v.get_ref().to_string(),
+                    "expressroute.o365: expected \"all\", \"none\" or a list of service areas",
+                )
+            };
+            match v.get_ref() {
+                toml::Value::String(s) if s == "all" => O365Advertised::All,
+                toml::Value::String(s) if s == "none" => O365Advertised::None,
+                toml::Value::Array(a) => O365Advertised::Areas(
+                    a.iter()
+                        .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
+                        .collect::<Result<_, _>>()?,
+                ),
+                _ => return Err(bad().into()),
+            }
+        }
+    };
+
+    let mut db = EgressDbBuilder::default();
+    let o365 = args
+        .o365
+        .clone()
+        .or_else(|| cfg.sources.o365.as_deref().map(rel));
+    if let Some(p) = o365 {
+        let sets = parse_o365(&read(&p)?, &p.display().to_string())?;
+        db.add_o365("o365", sets, &er_o365);
+    }
+    let mut lists: Vec<(String, PathBuf, bool)> = cfg
+        .sources
+        .prefixes
+        .iter()
+        .map(|l| (l.name.clone(), rel(&l.path), l.expressroute))
+        .collect();
+    let flag_lists = args
+        .prefixes
+        .iter()
+        .map(|(n, p)| (n, p, false))
+        .chain(args.er_prefixes.iter().map(|(n, p)| (n, p, true)));
+    for (name, path, er) in flag_lists {
+        lists.retain(|l| &l.0 != name);
+        lists.push((name.clone(), path.clone(), er));
+    }
+    for (name, path, er) in lists {
+        let items = parse_cidr_list(&read(&path)?, &path.display().to_string())?;
+        db.add_cidrs(&name, items, er);
+    }
+    let tags = args
+        .service_tags
+        .clone()
+        .or_else(|| cfg.sources.service_tags.as_deref().map(rel));
+    if let Some(p) = tags {
+        let t = parse_service_tags(&read(&p)?, &p.display().to_string())?;
+        db.add_service_tags("service_tags", t, cfg.expressroute.service_tags);
+    }
+
+    let mut edges = pathlens_classify::egress::Edges::default();
+    for e in &cfg.edge {
+        let line = line_of(&text, e.span().start);
+        let ec = e.get_ref();
+        let path = Egress::parse_edge_path(ec.path.get_ref()).ok_or_else(|| {
+            EgressError::new(
+                &file,
+                line_of(&text, ec.path.span().start),
+                ec.path.get_ref(),
+                "edge path: expected expressroute or internet",
+            )
+        })?;
+        let mut macs = Vec::with_capacity(ec.macs.len());
+        for m in &ec.macs {
+            if pathlens_classify::egress::edge::parse_mac(m.get_ref()).is_none() {
+                return Err(EgressError::new(
+                    &file,
+                    line_of(&text, m.span().start),
+                    m.get_ref(),
+                    "not a MAC address",
+                )
+                .into());
+            }
+            macs.push(m.get_ref().clone());
+        }
+        edges.add(&ec.name, path, &macs, &ec.vlans, &file, line)?;
+    }
+    let callflow = match args
+        .callflow
+        .clone()
+        .or_else(|| cfg.callflow.as_deref().map(rel))
+    {
+        Some(p) => CallFlow::parse(&read(&p)?, &p.display().to_string())?,
+        None => CallFlow::default(),
+    };
+    let db = db.build();
+    let sources = db.sources().to_vec();
+    Ok(Built {
+        local,
+        site: Site {
+            db,
+            edges,
+            callflow,
+            profile,
+            onprem,
+        },
+        sources,
+    })
+}
+
+#[cfg(test)]
+mod test {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let text = include_str!("../../signatures/site.example.toml");
+        let c = parse(text, "site.example.toml").unwrap();
+        assert_eq!(c.edge.len(), 2);
+        assert!(c.deployment.is_some());
+    }
+
+    #[test]
+    fn unknown_key_names_line_and_key() {
+        let text = "deployment = \"online\"\n\n[[edge]]\nname = \"er\"\npath = \"expressroute\"\nmac = [\"00:11:22:33:44:55\"]\n";
+        let e = parse(text, "site.toml").unwrap_err();
+        assert_eq!((e.file.as_str(), e.line), ("site.toml", 6), "{e}");
+        assert_eq!(e.value, "mac");
+        assert!(e.message.contains("unknown field"), "{e}");
+    }
+}
