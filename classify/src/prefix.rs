@@ -75,54 +75,87 @@ impl<T> PrefixTable<T> {
 }
 
 /// Disjoint address ranges of one family, each with the index of the route
-/// (longest prefix) covering it, and a first-level index on the top 16 bits
-/// so a lookup is one index read plus a binary search over a few entries.
+/// (longest prefix) covering it, and a first-level index on the top 16 bits.
+/// A bucket that one range covers whole answers from the index alone; any
+/// other is a binary search over its few ranges, whose starts and routes sit
+/// side by side so that search touches one or two cache lines.
 #[derive(Clone, Debug, Default)]
 struct Ranges<K> {
-    /// Sorted range starts; the first is always 0.
-    starts: Vec<K>,
-    /// Route index per range, `u32::MAX` for none.
-    routes: Vec<u32>,
-    /// For each 16-bit bucket, the range containing the bucket's first
-    /// address; one extra entry closes the last bucket.
+    /// Sorted range starts with their route (`NO_ROUTE` for none); the first
+    /// start is always 0.
+    entries: Vec<(K, u32)>,
+    /// Per 16-bit bucket, 4 bytes so both families' indexes stay in L2:
+    /// `DIRECT | route` when one range covers the bucket; else the position
+    /// of the range holding the bucket's first address (low 24 bits) and the
+    /// number of ranges to search (7 bits), or `CROWDED` when either does not
+    /// fit (a search of all the ranges from that position, or of all).
     index: Vec<u32>,
 }
 
 const NO_ROUTE: u32 = u32::MAX;
+const DIRECT: u32 = 1 << 31;
+const POS_BITS: u32 = 24;
+const POS_MASK: u32 = (1 << POS_BITS) - 1;
+const MAX_COUNT: usize = 126;
+const CROWDED: u32 = 127;
 
 impl<K: Copy + Ord + Default> Ranges<K> {
     /// Builds from the ranges' boundaries (sorted, unique, starting at 0) and
     /// the route of each; `bucket_start(b)` is the first address of bucket b.
     fn build(points: Vec<(K, u32)>, bucket_start: impl Fn(u32) -> K) -> Self {
-        let mut starts = Vec::with_capacity(points.len());
-        let mut routes: Vec<u32> = Vec::with_capacity(points.len());
+        let mut entries: Vec<(K, u32)> = Vec::with_capacity(points.len());
         for (k, r) in points {
             // Neighbouring ranges with the same route are one range.
-            if routes.last() != Some(&r) {
-                starts.push(k);
-                routes.push(r);
+            if entries.last().map(|e| e.1) != Some(r) {
+                entries.push((k, r));
             }
         }
-        let last = u32::try_from(starts.len().saturating_sub(1)).unwrap_or(0);
-        let mut index = Vec::with_capacity((1 << 16) + 1);
-        for b in 0..(1u32 << 16) {
-            let k = bucket_start(b);
-            let i = starts.partition_point(|s| *s <= k).saturating_sub(1);
-            index.push(u32::try_from(i).unwrap_or(last));
+        let first_of = |k: K| entries.partition_point(|e| e.0 <= k).saturating_sub(1);
+        let buckets = 1usize << 16;
+        let mut index = Vec::with_capacity(buckets);
+        for b in 0..buckets {
+            let lo = first_of(bucket_start(b as u32));
+            // The range holding the next bucket's first address is the last
+            // one this bucket can need.
+            let hi = u32::try_from(b + 1).ok().filter(|&n| n < 1 << 16).map_or(
+                entries.len().saturating_sub(1),
+                |n| {
+                    let next = bucket_start(n);
+                    let i = first_of(next);
+                    // A range starting exactly at the next bucket is not ours.
+                    if entries.get(i).is_some_and(|e| e.0 == next) {
+                        i.saturating_sub(1).max(lo)
+                    } else {
+                        i
+                    }
+                },
+            );
+            let n = hi.saturating_sub(lo) + 1;
+            let route = entries.get(lo).map_or(NO_ROUTE, |e| e.1);
+            index.push(match u32::try_from(lo) {
+                _ if n == 1 && route < DIRECT => DIRECT | route,
+                Ok(pos) if pos <= POS_MASK && n <= MAX_COUNT => pos | ((n as u32) << POS_BITS),
+                Ok(pos) if pos <= POS_MASK => pos | (CROWDED << POS_BITS),
+                _ => CROWDED << POS_BITS,
+            });
         }
-        index.push(last);
-        Ranges {
-            starts,
-            routes,
-            index,
-        }
+        Ranges { entries, index }
     }
 
     #[inline]
     fn find(&self, key: K, bucket: usize) -> u32 {
-        let lo = self.index.get(bucket).copied().unwrap_or(0) as usize;
-        let hi = self.index.get(bucket + 1).copied().unwrap_or(0) as usize;
-        let Some(slice) = self.starts.get(lo..=hi.max(lo)) else {
+        let Some(&e) = self.index.get(bucket) else {
+            return NO_ROUTE;
+        };
+        if e & DIRECT != 0 {
+            return e & !DIRECT;
+        }
+        let lo = (e & POS_MASK) as usize;
+        let slice = match e >> POS_BITS {
+            CROWDED => self.entries.get(lo..),
+            n => self.entries.get(lo..lo + n as usize),
+        };
+        let Some(slice) = slice else {
             return NO_ROUTE;
         };
         // slice[0] <= key by construction; find the last start <= key. The
@@ -132,12 +165,12 @@ impl<K: Copy + Ord + Default> Ranges<K> {
         let mut len = slice.len();
         while len > 1 {
             let half = len / 2;
-            if slice.get(base + half).is_some_and(|s| *s <= key) {
+            if slice.get(base + half).is_some_and(|s| s.0 <= key) {
                 base += half;
             }
             len -= half;
         }
-        self.routes.get(lo + base).copied().unwrap_or(NO_ROUTE)
+        slice.get(base).map_or(NO_ROUTE, |s| s.1)
     }
 }
 
@@ -356,6 +389,33 @@ mod test {
         let (net, v) = t.lookup(ip("2603:1063::1")).unwrap();
         assert_eq!((net.to_string().as_str(), *v), ("2603:1063::/38", "v6"));
         assert_eq!(t.len(), 3);
+    }
+
+    #[test]
+    fn crowded_buckets_answer_like_the_trie() {
+        // 300 host routes and a /24 inside one 16-bit bucket: more ranges
+        // than the index can count, so the lookup takes the long search.
+        let mut t = PrefixTable::new();
+        t.insert("10.7.0.0/16".parse().unwrap(), 0usize);
+        t.insert("10.7.9.0/24".parse().unwrap(), 1);
+        for i in 0..300u32 {
+            let a = std::net::Ipv4Addr::from(0x0a07_0000 + i * 97);
+            t.insert(IpNet::V4(Ipv4Net::from(a)), 2 + i as usize);
+        }
+        let f = FrozenTable::new(&t);
+        assert!(f
+            .v4
+            .index
+            .iter()
+            .any(|e| e & DIRECT == 0 && e >> POS_BITS == CROWDED));
+        for k in 0x0a06_ff00u32..0x0a08_0100 {
+            let a = IpAddr::V4(k.into());
+            assert_eq!(
+                f.lookup(a).map(|(n, v)| (n, *v)),
+                t.lookup(a).map(|(n, v)| (n, *v)),
+                "{a}"
+            );
+        }
     }
 
     #[test]
