@@ -18,7 +18,13 @@
 //! `PATHLENS_BENCH_WORKERS` (comma-separated, default `1,2`),
 //! `PATHLENS_BENCH_PROFILE` (`mixed`, the default, or `media`: the
 //! media-heavy capture of `GenConfig::media_heavy`, where most packets are
-//! RTP and go through the media tracker), `CARGO`.
+//! RTP and go through the media tracker), `PATHLENS_BENCH_VARIANTS`
+//! (`;`-separated `label:extra pathlens flags`, each run with every worker
+//! count, to price a feature on the same input: e.g.
+//! `payload:;port:--classify port` for classification on and off, or
+//! `plain:;o365:--o365 ../shared/corpus/o365/endpoints-worldwide.json` for
+//! egress attribution; default one unlabelled variant with no extra flags),
+//! `CARGO`.
 //!
 //! Run with `cargo bench -p pathlens-benches --bench pipeline`.
 
@@ -360,6 +366,21 @@ fn has_tcpdump() -> bool {
         .is_ok_and(|s| s.success())
 }
 
+/// Parses `label:flags;label:flags` (flags split on white space).
+fn parse_variants(s: &str) -> Option<Vec<(String, Vec<String>)>> {
+    s.split(';')
+        .filter(|v| !v.trim().is_empty())
+        .map(|v| {
+            let (label, flags) = v.split_once(':')?;
+            Some((
+                label.trim().to_string(),
+                flags.split_whitespace().map(str::to_string).collect(),
+            ))
+        })
+        .collect::<Option<Vec<_>>>()
+        .filter(|v| !v.is_empty())
+}
+
 fn run() -> Res<()> {
     let target = env_or("PATHLENS_BENCH_BYTES", 1_000_000_000, parse_size)?;
     let seed = env_or("PATHLENS_BENCH_SEED", 42, |s| s.trim().parse().ok())?;
@@ -368,6 +389,11 @@ fn run() -> Res<()> {
         s.split(',').map(|w| w.trim().parse().ok()).collect()
     })?;
     let profile = env_or("PATHLENS_BENCH_PROFILE", Profile::Mixed, Profile::parse)?;
+    let variants = env_or(
+        "PATHLENS_BENCH_VARIANTS",
+        vec![(String::new(), Vec::new())],
+        parse_variants,
+    )?;
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
 
     let root = workspace_root();
@@ -416,22 +442,34 @@ fn run() -> Res<()> {
         println!("tcpdump not found: no libpcap baseline (apt-get install tcpdump)");
     }
     let mut outputs = Vec::new();
-    for &w in &workers {
-        let out = dir.join(format!("pipeline-w{w}-{pid}.parquet"));
-        let _ = std::fs::remove_file(&out);
-        eprintln!("pathlens read FILE -w {} -q --workers {w}", out.display());
-        let u = measure(&format!("pathlens w{w}"), runs, &log, || {
-            let mut c = Command::new(&bin);
-            c.arg("read")
-                .arg(&pcap)
-                .arg("-w")
-                .arg(&out)
-                .args(["-q", "--workers", &w.to_string()])
-                .env_remove("RUST_LOG");
-            c
-        })?;
-        rows.push((format!("pathlens --workers {w}"), u));
-        outputs.push((w, out));
+    for (label, extra) in &variants {
+        for &w in &workers {
+            let name = if label.is_empty() {
+                format!("w{w}")
+            } else {
+                format!("{label} w{w}")
+            };
+            let out = dir.join(format!("pipeline-{}-{pid}.parquet", name.replace(' ', "-")));
+            let _ = std::fs::remove_file(&out);
+            eprintln!(
+                "pathlens read FILE -w {} -q --workers {w} {}",
+                out.display(),
+                extra.join(" ")
+            );
+            let u = measure(&format!("pathlens {name}"), runs, &log, || {
+                let mut c = Command::new(&bin);
+                c.arg("read")
+                    .arg(&pcap)
+                    .arg("-w")
+                    .arg(&out)
+                    .args(["-q", "--workers", &w.to_string()])
+                    .args(extra)
+                    .env_remove("RUST_LOG");
+                c
+            })?;
+            rows.push((format!("pathlens {name}"), u));
+            outputs.push((name, out));
+        }
     }
 
     let base = rows
@@ -477,19 +515,19 @@ fn run() -> Res<()> {
         let size = std::fs::metadata(out).map(|m| m.len());
         match (size, parquet_rows(out)) {
             (Ok(size), Ok(n)) => println!(
-                "output --workers {w}: Parquet of {size} bytes, {n} rows ({} flows generated); \
+                "output {w}: Parquet of {size} bytes, {n} rows ({} flows generated); \
                  removed after this check",
                 stats.flows
             ),
-            (Err(e), _) => println!("output --workers {w}: {} missing: {e}", out.display()),
-            (_, Err(e)) => println!("output --workers {w}: unreadable: {e}"),
+            (Err(e), _) => println!("output {w}: {} missing: {e}", out.display()),
+            (_, Err(e)) => println!("output {w}: unreadable: {e}"),
         }
     }
     println!("load average after the runs: {}", load());
     for (w, out) in &outputs {
         let streams = pathlens_export::streams_path(out);
         if let Ok(n) = parquet_rows(&streams) {
-            println!("output --workers {w}: streams table of {n} rows");
+            println!("output {w}: streams table of {n} rows");
         }
         let _ = std::fs::remove_file(out);
         let _ = std::fs::remove_file(&streams);
