@@ -15,6 +15,7 @@ use hashlink::LinkedHashMap;
 use pathlens_classify::classifier::needs_correlation;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
 use pathlens_classify::dissect::rtp::rfc4571_first;
+use pathlens_classify::dissect::stun::ms_turn_data;
 use pathlens_classify::egress::{FlowFacts, Site};
 use pathlens_classify::media::MediaTracker;
 use pathlens_classify::prefix::LocalNets;
@@ -697,13 +698,13 @@ fn carries_media(app: AppProtocol) -> bool {
 /// sends SRTP afterwards); it is dropped as soon as the flow is decided as
 /// anything else, and flows still undecided at the end are settled in
 /// `build_record`. Packets before a tracker starts are STUN or DTLS, nothing
-/// it reads. Over TCP only the first RFC 4571 frame of a segment is read (no
-/// reassembly, as nDPI); MS-TURN framed media over TCP is not read.
+/// it reads. Over TCP only the first RFC 4571 frame, or MS-TURN data frame,
+/// of a segment is read (no reassembly, as nDPI).
 #[inline]
 fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8]) {
     let rtp = match p.key.proto {
         17 => MediaTracker::unwrap_udp(payload),
-        6 => match rfc4571_first(payload) {
+        6 => match rfc4571_first(payload).or_else(|| ms_turn_data(payload)) {
             Some(inner) => inner,
             None => return,
         },

@@ -299,11 +299,19 @@ fn ms_turn_after_pseudo_tls_is_media_and_real_tls_stays_https() {
     allocate.extend([0x5au8; 16]);
     allocate.extend([0, 0x0f, 0, 4, 0x72, 0xc6, 0x4b, 0xc6]);
     g.tcp(client, relay, false, &ms_frame(2, &allocate));
+    // Media in MS-TURN data frames, one SSRC each way; the relay's packet 10
+    // never arrives.
+    let rtp = |i: u8, ssrc: [u8; 4]| {
+        let mut v = vec![0x80, 0, 0, i, 0, 0, u8::from(i > 12), i.wrapping_mul(160)];
+        v.extend(ssrc);
+        v.extend([i; 80]);
+        v
+    };
     for i in 0..30u8 {
-        let mut rtp = vec![0x80, 0, 0, i, 0, 0, 0, i, 1, 2, 3, 4];
-        rtp.extend([i; 80]);
-        g.tcp(client, relay, false, &ms_frame(3, &rtp));
-        g.tcp(relay, client, false, &ms_frame(3, &rtp));
+        g.tcp(client, relay, false, &ms_frame(3, &rtp(i, [1, 2, 3, 4])));
+        if i != 10 {
+            g.tcp(relay, client, false, &ms_frame(3, &rtp(i, [9, 9, 9, 9])));
+        }
     }
     // Real TLS to a web server on the same port.
     let web = ("52.96.1.1", 443);
@@ -335,6 +343,15 @@ fn ms_turn_after_pseudo_tls_is_media_and_real_tls_stays_https() {
     assert_eq!(
         (app[t].as_str(), tt[t].as_str(), stun[t].as_str()),
         ("stun_turn", "media", "true")
+    );
+    // The media tracker reads the RTP inside the MS-TURN data frames.
+    assert_eq!(
+        (
+            col("rtp_ssrc_count")[t].as_str(),
+            col("src2dst_rtp_packets_lost")[t].as_str(),
+            col("dst2src_rtp_packets_lost")[t].as_str()
+        ),
+        ("2", "0", "1")
     );
     let h = row("50101");
     assert_eq!(

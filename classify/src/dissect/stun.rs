@@ -216,6 +216,17 @@ pub fn is_ms_turn_frame(p: &[u8]) -> bool {
     }
 }
 
+/// The body of an MS-TURN end-to-end data frame (type 3) at the start of a
+/// TCP segment: the relayed media (RTP or RTCP) a client sends over TCP.
+pub fn ms_turn_data(p: &[u8]) -> Option<&[u8]> {
+    match p {
+        [3, 0, hi, lo, rest @ ..] if is_ms_turn_frame(p) => {
+            rest.get(..usize::from(u16::from_be_bytes([*hi, *lo])))
+        }
+        _ => None,
+    }
+}
+
 fn is_channel_data(p: &[u8], tcp: bool) -> bool {
     match p {
         [a, b, hi, lo, rest @ ..] => {
@@ -262,6 +273,13 @@ mod test {
             "second byte not zero"
         );
         assert!(!is_ms_turn_frame(&[3, 0, 0, 0]), "empty frame");
+        assert_eq!(ms_turn_data(&f).map(<[u8]>::len), Some(12));
+        assert_eq!(ms_turn_data(&f[..16]).map(|d| d[0]), Some(0x80));
+        assert_eq!(
+            ms_turn_data(&[2, 0, 0, 4, 0, 1, 0, 0]),
+            None,
+            "control, not data"
+        );
         for cut in 0..f.len() {
             let _ = is_ms_turn_frame(&f[..cut]);
         }
