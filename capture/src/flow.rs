@@ -761,23 +761,32 @@ fn build_record(
         duration_us: f.last_us - f.first_us,
     };
     let class = f.classifier.result(&ctx.signatures, &shape);
-    let traffic_type = class.traffic_type.unwrap_or(TrafficType::Other);
-    let v = ctx.egress.judge(
-        &ctx.local,
-        &FlowFacts {
-            src,
-            dst,
-            traffic_type,
-            hops: f.hops,
-            hop_changed: f.hop_changed,
-        },
-    );
-    let o365 = v.o365;
-    // The endpoint set names the service when the server name did not.
+    let app = class.app();
+    let mut facts = FlowFacts {
+        src,
+        dst,
+        traffic_type: class
+            .traffic_type
+            .unwrap_or(TrafficType::Other)
+            .for_service(app, class.service.as_deref()),
+        hops: f.hops,
+        hop_changed: f.hop_changed,
+    };
+    let mut v = ctx.egress.judge(&ctx.local, &facts);
+    // The endpoint set names the service when the server name did not; the
+    // service may make web traffic signaling or mail, which the call-flow
+    // expectation depends on.
     let service = class
         .service
         .clone()
-        .or_else(|| o365.and_then(|s| s.service.clone()));
+        .or_else(|| v.o365.and_then(|s| s.service.clone()));
+    let refined = facts.traffic_type.for_service(app, service.as_deref());
+    if refined != facts.traffic_type {
+        facts.traffic_type = refined;
+        v = ctx.egress.judge(&ctx.local, &facts);
+    }
+    let traffic_type = facts.traffic_type;
+    let o365 = v.o365;
     let egress = EgressFields {
         egress: v.egress,
         egress_list: v.list.map(Arc::from),

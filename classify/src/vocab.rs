@@ -284,6 +284,22 @@ impl TrafficType {
         }
     }
 
+    /// The type of a web-class flow (HTTPS, TLS, HTTP) once its service is
+    /// known: the seeds count HTTP/HTTPS/TLS control traffic to SfB/Teams as
+    /// signaling, and Exchange client traffic as mail (domain.md §1.3, rules 3
+    /// and 5). Any other flow keeps its type.
+    pub fn for_service(self, app: AppProtocol, service: Option<&str>) -> Self {
+        let web_class = matches!(
+            app,
+            AppProtocol::Https | AppProtocol::Tls | AppProtocol::Http
+        );
+        match (self, web_class, service) {
+            (TrafficType::Web, true, Some("skype_teams")) => TrafficType::Signaling,
+            (TrafficType::Web, true, Some("exchange")) => TrafficType::Mail,
+            (t, _, _) => t,
+        }
+    }
+
     /// Parses a column value.
     pub fn parse(s: &str) -> Option<Self> {
         [
@@ -352,6 +368,25 @@ mod test {
         // Same address, ports decide the order.
         let (k3, _) = FlowKey::new(a, 9, a, 8, 17, 0);
         assert_eq!((k3.lo_port, k3.hi_port), (8, 9));
+    }
+
+    #[test]
+    fn web_control_traffic_takes_its_service_type() {
+        use AppProtocol as A;
+        use TrafficType as T;
+        assert_eq!(
+            T::Web.for_service(A::Https, Some("skype_teams")),
+            T::Signaling
+        );
+        assert_eq!(T::Web.for_service(A::Tls, Some("exchange")), T::Mail);
+        assert_eq!(T::Web.for_service(A::Https, Some("sharepoint")), T::Web);
+        assert_eq!(T::Web.for_service(A::Https, None), T::Web);
+        // Media over TCP 443 stays media; a port-only SIP flow keeps its type.
+        assert_eq!(
+            T::Media.for_service(A::Https, Some("skype_teams")),
+            T::Media
+        );
+        assert_eq!(T::Web.for_service(A::Other, Some("skype_teams")), T::Web);
     }
 
     #[test]
