@@ -159,3 +159,55 @@ fn sample_flows_match_the_golden_file() {
     assert_eq!(by_name("alpn", "teams.microsoft.com"), "h2");
     assert_eq!(by_name("tls_version", "teams.microsoft.com"), "TLS 1.3");
 }
+
+/// The README's quick start reads the sample with the bundled site config
+/// and Office 365 snapshot: every flow must get the path its site predicts.
+#[test]
+fn quick_start_site_config_attributes_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("sample.parquet");
+    let site = repo().join("testdata/sample-site.toml");
+    read_ok(
+        &[
+            repo().join("testdata/sample.pcap").to_str().unwrap(),
+            "--config",
+            site.to_str().unwrap(),
+        ],
+        &out,
+    );
+    let b = read_batches(&out);
+    let cols = [
+        "dst_port",
+        "traffic_type",
+        "egress",
+        "o365_service_area",
+        "expected_path",
+        "path_conformant",
+    ];
+    let text: Vec<Vec<String>> = cols.iter().map(|c| column_text(&b, c)).collect();
+    let mut rows: Vec<String> = (0..rows(&b))
+        .map(|i| {
+            text.iter()
+                .map(|c| c[i].as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .collect();
+    rows.sort();
+    // HTTPS to Teams is signaling over ExpressRoute; SfB Server signaling
+    // and PSOM stay local; media to the Teams relay takes ExpressRoute;
+    // peer-to-peer media stays local (the hybrid table of the principles).
+    let want = [
+        "0 other expressroute Skype  ",
+        "25 mail expressroute Exchange  ",
+        "3478 media expressroute Skype expressroute true",
+        "443 signaling expressroute Skype expressroute true",
+        "443 web internet   ",
+        "50014 media local  local true",
+        "5060 signaling local  local true",
+        "5061 signaling local  local true",
+        "53 infrastructure local   ",
+        "8057 web_conferencing local  local true",
+    ];
+    assert_eq!(rows, want);
+}
