@@ -702,6 +702,11 @@ fn carries_media(app: AppProtocol) -> bool {
 /// of a segment is read (no reassembly, as nDPI).
 #[inline]
 fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8]) {
+    // Decided flows that carry no media cost two checks per packet.
+    if f.media.is_none() && !inspecting && !f.classifier.payload_label().is_some_and(carries_media)
+    {
+        return;
+    }
     let rtp = match p.key.proto {
         17 => MediaTracker::unwrap_udp(payload),
         6 => match rfc4571_first(payload).or_else(|| ms_turn_data(payload)) {
