@@ -115,6 +115,9 @@ pub struct EgressArgs {
     pub deployment: Option<String>,
     /// `--callflow`.
     pub callflow: Option<PathBuf>,
+    /// Check the config's own values only; do not read the files it names
+    /// (`pathlens signatures check`).
+    pub check_only: bool,
 }
 
 /// What [`build`] produces.
@@ -274,7 +277,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         .o365
         .clone()
         .or_else(|| cfg.sources.o365.as_deref().map(rel));
-    if let Some(p) = o365 {
+    if let Some(p) = o365.filter(|_| !args.check_only) {
         let sets = parse_o365(&read(&p)?, &p.display().to_string())?;
         db.add_o365("o365", sets, &er_o365);
     }
@@ -293,7 +296,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         lists.retain(|l| &l.0 != name);
         lists.push((name.clone(), path.clone(), er));
     }
-    for (name, path, er) in lists {
+    for (name, path, er) in lists.into_iter().filter(|_| !args.check_only) {
         let items = parse_cidr_list(&read(&path)?, &path.display().to_string())?;
         db.add_cidrs(&name, items, er);
     }
@@ -301,7 +304,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         .service_tags
         .clone()
         .or_else(|| cfg.sources.service_tags.as_deref().map(rel));
-    if let Some(p) = tags {
+    if let Some(p) = tags.filter(|_| !args.check_only) {
         let t = parse_service_tags(&read(&p)?, &p.display().to_string())?;
         db.add_service_tags("service_tags", t, cfg.expressroute.service_tags);
     }
@@ -337,6 +340,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         .callflow
         .clone()
         .or_else(|| cfg.callflow.as_deref().map(rel))
+        .filter(|_| !args.check_only)
     {
         Some(p) => CallFlow::parse(&read(&p)?, &p.display().to_string())?,
         None => CallFlow::default(),

@@ -47,7 +47,7 @@ enum Cmd {
 
 #[derive(Subcommand, Debug)]
 enum SigCmd {
-    /// Check a rule file and report errors with line numbers.
+    /// Check a rule file (ports.toml, sni.toml, media.toml, callflow.toml) or a site config and report errors with line numbers.
     Check {
         /// The TOML file.
         file: PathBuf,
@@ -248,15 +248,46 @@ fn cmd_sig_check(file: &Path) -> Result<ExitCode> {
     let text =
         std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
     let name = file.display().to_string();
-    // A file of [[sni]] rules is checked as such; anything else as port rules.
-    let res = if text.contains("[[sni]]") {
+    // The kind comes from the file name as shipped, else from what it holds.
+    let base = file
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let has = |marker: &str| text.lines().any(|l| l.trim_start().starts_with(marker));
+    let site = base.ends_with("site.toml")
+        || base.ends_with("site.example.toml")
+        || has("[[edge]]")
+        || has("[sources]")
+        || has("deployment");
+    let res: Result<(), String> = if site {
+        // Every value it holds; the files it names are read by `read`.
+        pathlens::config::build(&pathlens::config::EgressArgs {
+            config: Some(file.to_path_buf()),
+            check_only: true,
+            ..Default::default()
+        })
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+    } else if base == "sni.toml" || has("[[sni]]") {
         let mut r = pathlens_classify::rules::SniRules::default();
-        r.add_text(&text, &name).map(|_| ())
+        r.add_text(&text, &name)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    } else if base == "media.toml" || has("[targets]") || has("[cqd_audio_poor]") {
+        pathlens_classify::media::QualityRules::from_toml(&text, &name)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    } else if base == "callflow.toml" || has("[[rule]]") {
+        pathlens_classify::egress::CallFlow::parse(&text, &name)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     } else {
-        PortRules::parse(&text, &name).map(|_| ())
+        PortRules::parse(&text, &name)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     };
     match res {
-        Ok(_) => {
+        Ok(()) => {
             println!("{}: ok", file.display());
             Ok(ExitCode::SUCCESS)
         }
@@ -283,6 +314,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         onprem: args.onprem.clone(),
         deployment: args.deployment.clone(),
         callflow: args.callflow.clone(),
+        check_only: false,
     })?;
     for (name, n) in &built.sources {
         tracing::info!(source = %name, prefixes = n, "prefix source loaded");

@@ -378,11 +378,16 @@ impl Signatures {
         Self::from_texts(
             &[("signatures/ports.toml (built in)", DEFAULT_PORTS_TOML)],
             &[("signatures/sni.toml (built in)", DEFAULT_SNI_TOML)],
+            (
+                "signatures/media.toml (built in)",
+                crate::media::DEFAULT_MEDIA_TOML,
+            ),
         )
     }
 
     /// Loads `ports.toml` and `sni.toml` from a directory in front of the
-    /// built-in rules, so its rules win and the defaults still apply.
+    /// built-in rules, so its rules win and the defaults still apply; a
+    /// `media.toml` there replaces the built-in media thresholds.
     ///
     /// # Errors
     /// A file cannot be read or is invalid.
@@ -410,27 +415,27 @@ impl Signatures {
                 file: media_path.display().to_string(),
                 source,
             })?;
-            Some(crate::media::QualityRules::from_toml(
-                &text,
-                &media_path.display().to_string(),
-            )?)
+            (media_path.display().to_string(), text)
         } else {
-            None
+            (
+                "signatures/media.toml (built in)".to_string(),
+                crate::media::DEFAULT_MEDIA_TOML.to_string(),
+            )
         };
-        let b = |v: &[(String, String)]| -> Vec<(String, String)> { v.to_vec() };
-        let (p, n) = (b(&ports), b(&sni));
-        let pr: Vec<(&str, &str)> = p.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
-        let nr: Vec<(&str, &str)> = n.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
-        let mut sig = Self::from_texts(&pr, &nr)?;
-        if let Some(m) = media {
-            sig.media = m;
-        }
-        Ok(sig)
+        let pr: Vec<(&str, &str)> = ports
+            .iter()
+            .map(|(a, t)| (a.as_str(), t.as_str()))
+            .collect();
+        let nr: Vec<(&str, &str)> = sni.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
+        Self::from_texts(&pr, &nr, (&media.0, &media.1))
     }
 
+    /// Rules from texts; the digest covers every text, the media
+    /// thresholds included, since they judge the rows too.
     fn from_texts(
         ports_texts: &[(&str, &str)],
         sni_texts: &[(&str, &str)],
+        media_text: (&str, &str),
     ) -> Result<Self, RuleError> {
         use sha1::Digest;
         let mut ports = PortRules::empty();
@@ -444,12 +449,14 @@ impl Signatures {
             sni.add_text(text, name)?;
             h.update(text.as_bytes());
         }
+        let media = crate::media::QualityRules::from_toml(media_text.1, media_text.0)?;
+        h.update(media_text.1.as_bytes());
         let d = h.finalize();
         let digest = d.iter().take(8).map(|b| format!("{b:02x}")).collect();
         Ok(Signatures {
             ports,
             sni,
-            media: crate::media::QualityRules::builtin()?,
+            media,
             digest,
         })
     }
