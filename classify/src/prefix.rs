@@ -110,27 +110,29 @@ impl<K: Copy + Ord + Default> Ranges<K> {
                 entries.push((k, r));
             }
         }
-        let first_of = |k: K| entries.partition_point(|e| e.0 <= k).saturating_sub(1);
+        // One sweep: bucket starts only grow, so the range holding each one
+        // (and the last range the bucket reaches) only moves forward.
+        let starts_after = |i: usize, k: K| entries.get(i + 1).is_some_and(|e| e.0 <= k);
         let buckets = 1usize << 16;
         let mut index = Vec::with_capacity(buckets);
+        let mut lo = 0usize;
         for b in 0..buckets {
-            let lo = first_of(bucket_start(b as u32));
-            // The range holding the next bucket's first address is the last
-            // one this bucket can need.
-            let hi = u32::try_from(b + 1).ok().filter(|&n| n < 1 << 16).map_or(
-                entries.len().saturating_sub(1),
-                |n| {
+            let first = bucket_start(b as u32);
+            while starts_after(lo, first) {
+                lo += 1;
+            }
+            // The last range starting before the next bucket's first address.
+            let mut hi = lo;
+            match u32::try_from(b + 1).ok().filter(|&n| n < 1 << 16) {
+                Some(n) => {
                     let next = bucket_start(n);
-                    let i = first_of(next);
-                    // A range starting exactly at the next bucket is not ours.
-                    if entries.get(i).is_some_and(|e| e.0 == next) {
-                        i.saturating_sub(1).max(lo)
-                    } else {
-                        i
+                    while entries.get(hi + 1).is_some_and(|e| e.0 < next) {
+                        hi += 1;
                     }
-                },
-            );
-            let n = hi.saturating_sub(lo) + 1;
+                }
+                None => hi = entries.len().saturating_sub(1).max(lo),
+            }
+            let n = hi - lo + 1;
             let route = entries.get(lo).map_or(NO_ROUTE, |e| e.1);
             index.push(match u32::try_from(lo) {
                 _ if n == 1 && route < DIRECT => DIRECT | route,
