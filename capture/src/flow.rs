@@ -52,6 +52,8 @@ pub struct FlowConfig {
     pub scan_every_us: i64,
     /// Inspect payloads (false: port rules only, `--classify port`).
     pub inspect_payload: bool,
+    /// Track RTP/RTCP streams of media flows (false: `--no-media`).
+    pub media_metrics: bool,
 }
 
 impl Default for FlowConfig {
@@ -63,6 +65,7 @@ impl Default for FlowConfig {
             capacity: 4_000_000,
             scan_every_us: 10_000_000,
             inspect_payload: true,
+            media_metrics: true,
         }
     }
 }
@@ -459,10 +462,11 @@ impl FlowTable {
         let is_syn = p.tcp_flags & (SYN | ACK) == SYN && p.key.proto == 6;
         // One hash lookup on the common path: an existing, live flow.
         let corr = self.correlator.as_deref();
+        let media = self.cfg.media_metrics;
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
             if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
-                update(f, p, payload, &self.ctx.signatures, corr);
+                update(f, p, payload, &self.ctx.signatures, corr, media);
                 return;
             }
             let reason = if p.ts_us >= deadline {
@@ -482,7 +486,7 @@ impl FlowTable {
                 && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
             {
                 f.make_continuation();
-                update(f, p, payload, &self.ctx.signatures, corr);
+                update(f, p, payload, &self.ctx.signatures, corr, media);
                 return;
             }
             self.map.remove(&p.key);
@@ -497,7 +501,7 @@ impl FlowTable {
         {
             let (_, f) = v.insert(p.key, f);
             let corr = self.correlator.as_deref();
-            update(f, p, payload, &self.ctx.signatures, corr);
+            update(f, p, payload, &self.ctx.signatures, corr, media);
         }
     }
 
@@ -608,7 +612,14 @@ impl FlowTable {
 
 /// Accounts one packet in a live flow record.
 #[inline]
-fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures, corr: Option<&Correlator>) {
+fn update(
+    f: &mut Flow,
+    p: &Pkt,
+    payload: &[u8],
+    sig: &Signatures,
+    corr: Option<&Correlator>,
+    media: bool,
+) {
     if f.is_empty() {
         // First packet of this record (new flow or continuation).
         f.flow_id = i64::try_from(p.seq).unwrap_or(i64::MAX);
@@ -675,7 +686,9 @@ fn update(f: &mut Flow, p: &Pkt, payload: &[u8], sig: &Signatures, corr: Option<
             }
         }
     }
-    feed_media(f, p, side, inspecting, payload);
+    if media {
+        feed_media(f, p, side, inspecting, payload);
+    }
 }
 
 /// Classes whose flows carry RTP: plain or secure media, RTCP, and the ICE

@@ -121,6 +121,9 @@ struct ReadArgs {
     /// How flows are classified: from their payload, or from port rules only.
     #[arg(long, value_enum, default_value = "payload")]
     classify: ClassifyArg,
+    /// Skip RTP/RTCP stream metrics: no media columns, empty streams table (cheaper on media-heavy links).
+    #[arg(long)]
+    no_media: bool,
     /// Sensor name written to every row (default: the host name).
     #[arg(long)]
     sensor: Option<String>,
@@ -358,6 +361,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         active_us: to_us(args.active_timeout).max(1),
         capacity: args.max_flows.max(1),
         inspect_payload: matches!(args.classify, ClassifyArg::Payload),
+        media_metrics: !args.no_media,
         ..FlowConfig::default()
     };
     let run_id = uuid::Uuid::new_v4().to_string();

@@ -411,6 +411,22 @@ fn a_generated_call_reads_back_with_exact_figures_in_both_tables() {
 }
 
 #[test]
+fn no_media_skips_the_metrics_but_not_the_classification() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("call.pcap");
+    call(&pcap);
+    let out = dir.path().join("call.parquet");
+    read_ok(&[pcap.to_str().unwrap(), "--no-media"], &out);
+    let flows = read_batches(&out);
+    let f = |n: &str| column_text(&flows, n)[0].clone();
+    assert_eq!(f("app_protocol"), "rtp");
+    assert_eq!(f("rtp_ssrc_count"), "-1");
+    assert_eq!(f("media_quality"), "");
+    let st = read_batches(&dir.path().join("call.streams.parquet"));
+    assert_eq!(rows(&st), 0);
+}
+
+#[test]
 fn ssrc_churn_and_hostile_rtcp_stay_capped() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("churn.pcap");
