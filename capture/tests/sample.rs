@@ -175,25 +175,18 @@ fn quick_start_site_config_attributes_the_sample() {
         ],
         &out,
     );
-    let b = read_batches(&out);
-    let cols = [
-        "dst_port",
-        "traffic_type",
-        "egress",
-        "o365_service_area",
-        "expected_path",
-        "path_conformant",
-    ];
-    let text: Vec<Vec<String>> = cols.iter().map(|c| column_text(&b, c)).collect();
-    let mut rows: Vec<String> = (0..rows(&b))
-        .map(|i| {
-            text.iter()
-                .map(|c| c[i].as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .collect();
-    rows.sort();
+    let rows = rows_of(
+        &read_batches(&out),
+        &[
+            "dst_port",
+            "traffic_type",
+            "egress",
+            "o365_service_area",
+            "expected_path",
+            "path_conformant",
+        ],
+        " ",
+    );
     // HTTPS to Teams is signaling over ExpressRoute; SfB Server signaling
     // and PSOM stay local; media to the Teams relay takes ExpressRoute;
     // peer-to-peer media stays local (the hybrid table of the principles).

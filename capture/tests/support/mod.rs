@@ -166,14 +166,19 @@ pub fn row_texts(batches: &[RecordBatch], except: &[&str]) -> Vec<String> {
         .map(|f| f.name().clone())
         .filter(|n| !except.contains(&n.as_str()))
         .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    rows_of(batches, &names, "|")
+}
+
+/// Every row as one line of the named columns joined by `sep`, sorted.
+pub fn rows_of(batches: &[RecordBatch], names: &[&str], sep: &str) -> Vec<String> {
     let cols: Vec<Vec<String>> = names.iter().map(|n| column_text(batches, n)).collect();
-    let n = rows(batches);
-    let mut out: Vec<String> = (0..n)
+    let mut out: Vec<String> = (0..rows(batches))
         .map(|i| {
             cols.iter()
                 .map(|c| c[i].as_str())
                 .collect::<Vec<_>>()
-                .join("|")
+                .join(sep)
         })
         .collect();
     out.sort();
