@@ -60,6 +60,31 @@ fn media_group(r: &FlowRecord) -> &str {
     r.egress.egress.as_str()
 }
 
+/// Rows of totals keyed by two labels, largest byte count first, under a
+/// header; each label is given with its column width.
+fn totals_table(
+    rows: &BTreeMap<(String, String), Totals>,
+    (a, wa): (&str, usize),
+    (b, wb): (&str, usize),
+) -> String {
+    let mut rows: Vec<_> = rows.iter().collect();
+    rows.sort_by(|x, y| y.1.bytes.cmp(&x.1.bytes).then(x.0.cmp(y.0)));
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "{a:<wa$} {b:<wb$} {:>10} {:>12} {:>16}",
+        "flows", "packets", "bytes"
+    );
+    for ((x, y), t) in rows {
+        let _ = writeln!(
+            s,
+            "{x:<wa$} {y:<wb$} {:>10} {:>12} {:>16}",
+            t.flows, t.packets, t.bytes
+        );
+    }
+    s
+}
+
 /// Totals by (app_protocol, transport) and overall.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
@@ -167,21 +192,7 @@ impl Summary {
 
     /// A plain-text table, largest byte count first.
     pub fn table(&self) -> String {
-        let mut rows: Vec<_> = self.by_app.iter().collect();
-        rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "{:<14} {:<9} {:>10} {:>12} {:>16}",
-            "app_protocol", "transport", "flows", "packets", "bytes"
-        );
-        for ((app, tr), t) in rows {
-            let _ = writeln!(
-                s,
-                "{:<14} {:<9} {:>10} {:>12} {:>16}",
-                app, tr, t.flows, t.packets, t.bytes
-            );
-        }
+        let mut s = totals_table(&self.by_app, ("app_protocol", 14), ("transport", 9));
         let _ = writeln!(
             s,
             "{:<14} {:<9} {:>10} {:>12} {:>16}",
@@ -195,21 +206,7 @@ impl Summary {
     /// Bytes and flows by traffic type and egress, largest byte count first,
     /// then the asymmetric and non-conformant counts.
     pub fn egress_table(&self) -> String {
-        let mut rows: Vec<_> = self.by_egress.iter().collect();
-        rows.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
-        let mut s = String::new();
-        let _ = writeln!(
-            s,
-            "{:<17} {:<13} {:>10} {:>12} {:>16}",
-            "traffic_type", "egress", "flows", "packets", "bytes"
-        );
-        for ((tt, eg), t) in rows {
-            let _ = writeln!(
-                s,
-                "{:<17} {:<13} {:>10} {:>12} {:>16}",
-                tt, eg, t.flows, t.packets, t.bytes
-            );
-        }
+        let mut s = totals_table(&self.by_egress, ("traffic_type", 17), ("egress", 13));
         let _ = writeln!(
             s,
             "asymmetric flows: {}; non-conformant flows: {} of {} with a call-flow expectation",
