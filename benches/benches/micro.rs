@@ -336,8 +336,10 @@ fn bench_prefix(c: &mut Criterion) {
 /// RTP headers of a two-way PCMU call (20 ms pacing, 0-3 ms arrival jitter
 /// from a fixed LCG, one packet in 100 swapped with the next, one in 250
 /// dropped), as `(side, arrival_us, header bytes)`: the per-packet input of
-/// the media tracker. Headers only, as the worker hands them over.
-fn media_packets(n: usize) -> Vec<(Side, i64, [u8; 12])> {
+/// the media tracker. Headers only, as the worker hands them over. `pt` 0
+/// is PCMU's static clock; a dynamic type is timed under every candidate
+/// clock until the record is written.
+fn media_packets(n: usize, pt: u8) -> Vec<(Side, i64, [u8; 12])> {
     let mut lcg: u64 = 42;
     let mut v = Vec::with_capacity(n);
     for i in 0..n {
@@ -360,6 +362,7 @@ fn media_packets(n: usize) -> Vec<(Side, i64, [u8; 12])> {
         } as u16;
         let mut h = [0u8; 12];
         h[0] = 0x80;
+        h[1] = pt;
         h[2..4].copy_from_slice(&seq.to_be_bytes());
         h[4..8].copy_from_slice(&(k * 160).to_be_bytes());
         h[8..12].copy_from_slice(&(0x1000 + u32::from(i % 2 == 1)).to_be_bytes());
@@ -370,21 +373,23 @@ fn media_packets(n: usize) -> Vec<(Side, i64, [u8; 12])> {
 }
 
 fn bench_media(c: &mut Criterion) {
-    let pkts = media_packets(100_000);
     let mut g = c.benchmark_group("media");
-    g.throughput(Throughput::Elements(pkts.len() as u64));
-    g.bench_function("tracker_feed", |b| {
-        b.iter_batched(
-            MediaTracker::new,
-            |mut t| {
-                for (side, at, h) in &pkts {
-                    t.feed(*side, *at, black_box(h));
-                }
-                t
-            },
-            BatchSize::LargeInput,
-        );
-    });
+    for (name, pt) in [("tracker_feed", 0u8), ("tracker_feed_dynamic_pt", 111)] {
+        let pkts = media_packets(100_000, pt);
+        g.throughput(Throughput::Elements(pkts.len() as u64));
+        g.bench_function(name, |b| {
+            b.iter_batched(
+                MediaTracker::new,
+                |mut t| {
+                    for (side, at, h) in &pkts {
+                        t.feed(*side, *at, black_box(h));
+                    }
+                    t
+                },
+                BatchSize::LargeInput,
+            );
+        });
+    }
     g.finish();
 }
 

@@ -13,14 +13,18 @@
 //! - the lookup then accepts only entries learned at or before that packet.
 //!
 //! So a lookup sees exactly the endpoints learned before the record's last
-//! packet, as a single-threaded run would.
+//! packet, as a single-threaded run would. The same holds for the payload
+//! types an SDP bound (`a=rtpmap`), which name the codec and clock of media
+//! streams with dynamic payload types.
 
 use foldhash::fast::FixedState;
 use pathlens_classify::classifier::LearnedEndpoint;
+use pathlens_classify::media::RtpMap;
 use pathlens_classify::AppProtocol;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// How long before a record's first packet an endpoint may have been learned.
 /// A call's media starts within seconds of its offer; an hour covers long
@@ -30,11 +34,14 @@ pub const LEARNED_TTL_US: i64 = 3_600_000_000;
 /// Entries kept before old ones are purged.
 pub const LEARNED_CAP: usize = 262_144;
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Entry {
     seq: u64,
     ts_us: i64,
     label: AppProtocol,
+    // The earliest SDP binding of payload types, with its input position: an
+    // endpoint first seen in a STUN check may be described by SDP later.
+    rtpmap: Option<(u64, Arc<[RtpMap]>)>,
 }
 
 /// What correlation did over a run.
@@ -85,23 +92,34 @@ impl Correlator {
             self.purge();
         }
         for e in endpoints {
-            let new = Entry {
-                seq,
-                ts_us,
-                label: e.label,
-            };
             if self.learned.len() >= LEARNED_CAP && !self.learned.contains_key(&e.addr) {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
+            let rtpmap = e.rtpmap.clone().map(|m| (seq, m));
             self.learned
                 .entry(e.addr)
                 .and_modify(|old| {
                     if seq < old.seq {
-                        *old = new;
+                        old.seq = seq;
+                        old.ts_us = ts_us;
+                        old.label = e.label;
+                    }
+                    let earlier = match (&old.rtpmap, &rtpmap) {
+                        (Some((at, _)), Some((new_at, _))) => new_at < at,
+                        (None, Some(_)) => true,
+                        _ => false,
+                    };
+                    if earlier {
+                        old.rtpmap.clone_from(&rtpmap);
                     }
                 })
-                .or_insert(new);
+                .or_insert(Entry {
+                    seq,
+                    ts_us,
+                    label: e.label,
+                    rtpmap,
+                });
         }
     }
 
@@ -153,8 +171,26 @@ impl Correlator {
     /// The label of an endpoint learned at or before input position
     /// `last_seq` and not long before `first_us`.
     pub fn lookup(&self, addr: SocketAddr, last_seq: u64, first_us: i64) -> Option<AppProtocol> {
-        let e = *self.learned.get(&addr)?;
+        let e = self.learned.get(&addr)?;
         (e.seq <= last_seq && e.ts_us >= first_us.saturating_sub(LEARNED_TTL_US)).then_some(e.label)
+    }
+
+    /// What the SDP announcing `addr` bound payload type `pt` to, if that SDP
+    /// was learned at or before input position `last_seq` and not long before
+    /// `first_us`.
+    pub fn lookup_rtpmap(
+        &self,
+        addr: SocketAddr,
+        pt: u8,
+        last_seq: u64,
+        first_us: i64,
+    ) -> Option<RtpMap> {
+        let e = self.learned.get(&addr)?;
+        let (at, maps) = e.rtpmap.as_ref()?;
+        if *at > last_seq || e.ts_us < first_us.saturating_sub(LEARNED_TTL_US) {
+            return None;
+        }
+        maps.iter().find(|m| m.pt == pt).cloned()
     }
 
     /// The run's correlation counters.
@@ -175,6 +211,7 @@ mod test {
         LearnedEndpoint {
             addr: s.parse().unwrap(),
             label,
+            rtpmap: None,
         }
     }
 
@@ -233,6 +270,7 @@ mod test {
             batch.push(LearnedEndpoint {
                 addr: SocketAddr::new(ip.into(), 5004),
                 label: AppProtocol::Rtp,
+                rtpmap: None,
             });
         }
         c.learn(1, 0, &batch);

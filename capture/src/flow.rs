@@ -24,6 +24,7 @@ use pathlens_classify::{
     TrafficType, Transport,
 };
 use pathlens_export::{ConnState, EgressFields, FlowRecord, MediaFields};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Read-only knowledge every worker shares.
@@ -273,35 +274,60 @@ pub struct FlowTable {
     /// What this table did.
     pub counters: FlowCounters,
     correlator: Option<Arc<Correlator>>,
-    // Records that may be labelled by correlation, with their last packet's
-    // input position and what egress judged them on, held until every worker
-    // has passed that position.
-    pending: Vec<(FlowRecord, u64, FlowFacts)>,
+    // Records that other flows' signaling may complete, held until every
+    // worker has passed their last packet.
+    pending: Vec<Held>,
+}
+
+/// A finished record waiting for what other workers learn.
+struct Held {
+    rec: FlowRecord,
+    // Input position of its last packet.
+    last: u64,
+    // What egress judged it on, to judge again if correlation relabels it.
+    facts: FlowFacts,
+    relabel: bool,
+    // Its streams, when a dynamic payload type waits for an SDP binding.
+    media: Option<Box<MediaTracker>>,
 }
 
 /// Where a finished record goes: straight out, or held for correlation.
 struct Sink<'a> {
     out: &'a mut Vec<FlowRecord>,
-    pending: &'a mut Vec<(FlowRecord, u64, FlowFacts)>,
+    pending: &'a mut Vec<Held>,
     correlate: bool,
 }
 
 impl Sink<'_> {
     fn push(&mut self, rec: FlowRecord, f: &Flow) {
-        if self.correlate
-            && needs_correlation(rec.transport, rec.app_protocol, rec.app_protocol_source)
-        {
-            let facts = FlowFacts {
-                src: rec.src_ip,
-                dst: rec.dst_ip,
-                traffic_type: rec.traffic_type,
-                hops: f.hops,
-                hop_changed: f.hop_changed,
-            };
-            self.pending.push((rec, f.last_seq, facts));
-        } else {
+        if !self.correlate {
             self.out.push(rec);
+            return;
         }
+        let relabel = needs_correlation(rec.transport, rec.app_protocol, rec.app_protocol_source);
+        let media = f
+            .media
+            .as_ref()
+            .filter(|m| rec.media.is_media && m.has_dynamic_payload())
+            .cloned();
+        if !relabel && media.is_none() {
+            self.out.push(rec);
+            return;
+        }
+        let facts = FlowFacts {
+            src: rec.src_ip,
+            dst: rec.dst_ip,
+            traffic_type: rec.traffic_type,
+            hops: f.hops,
+            hop_changed: f.hop_changed,
+        };
+        self.pending.push(Held {
+            rec,
+            last: f.last_seq,
+            facts,
+            relabel,
+            media,
+        });
     }
 }
 
@@ -345,25 +371,41 @@ impl FlowTable {
         let mark = c.watermark();
         let mut i = 0;
         while i < self.pending.len() {
-            if self
-                .pending
-                .get(i)
-                .is_some_and(|(_, last, _)| *last <= mark)
-            {
-                let (mut rec, last, mut facts) = self.pending.swap_remove(i);
-                let label = c
-                    .lookup(
-                        std::net::SocketAddr::new(rec.dst_ip, rec.dst_port),
-                        last,
-                        rec.first_seen_us,
-                    )
-                    .or_else(|| {
-                        c.lookup(
-                            std::net::SocketAddr::new(rec.src_ip, rec.src_port),
-                            last,
-                            rec.first_seen_us,
-                        )
-                    });
+            if self.pending.get(i).is_some_and(|h| h.last <= mark) {
+                let Held {
+                    mut rec,
+                    last,
+                    mut facts,
+                    relabel,
+                    media,
+                } = self.pending.swap_remove(i);
+                let dst = SocketAddr::new(rec.dst_ip, rec.dst_port);
+                let src = SocketAddr::new(rec.src_ip, rec.src_port);
+                if let Some(m) = media {
+                    // A stream's payload types are the ones the SDP of the
+                    // endpoint it goes to bound; else its sender's.
+                    let first = rec.first_seen_us;
+                    let sdp = |side: Side, pt: u8| {
+                        let (to, from) = match side {
+                            Side::Src2Dst => (dst, src),
+                            Side::Dst2Src => (src, dst),
+                        };
+                        c.lookup_rtpmap(to, pt, last, first)
+                            .or_else(|| c.lookup_rtpmap(from, pt, last, first))
+                    };
+                    rec.media = MediaFields::from_tracker(
+                        rec.flow_id,
+                        &m,
+                        &self.ctx.signatures.media,
+                        &sdp,
+                    );
+                }
+                let label = relabel
+                    .then(|| {
+                        c.lookup(dst, last, rec.first_seen_us)
+                            .or_else(|| c.lookup(src, last, rec.first_seen_us))
+                    })
+                    .flatten();
                 if let Some(app) = label {
                     rec.app_protocol = app;
                     rec.app_protocol_source = AppSource::Correlation;
@@ -385,7 +427,7 @@ impl FlowTable {
 
     fn sink<'a>(
         out: &'a mut Vec<FlowRecord>,
-        pending: &'a mut Vec<(FlowRecord, u64, FlowFacts)>,
+        pending: &'a mut Vec<Held>,
         correlator: &Option<Arc<Correlator>>,
     ) -> Sink<'a> {
         Sink {
@@ -456,6 +498,49 @@ impl FlowTable {
 
     /// Accounts one packet; records that end because of it go to `out`.
     pub fn packet(&mut self, p: &Pkt, payload: &[u8], out: &mut Vec<FlowRecord>) {
+        self.packet_own(p, payload, out);
+        // Both ports odd: RTCP on port+1 of an RTP flow, which the reader
+        // sent to this worker too (`worker_of`).
+        if self.cfg.media_metrics && p.key.proto == 17 && p.key.lo_port & p.key.hi_port & 1 == 1 {
+            self.forward_rtcp(p, payload);
+        }
+    }
+
+    /// Accounts an RTCP datagram on the RTP flow one port below, so its
+    /// reports land on the streams they describe; the RTCP flow keeps its
+    /// own figures but leaves those streams' rows to the RTP flow.
+    fn forward_rtcp(&mut self, p: &Pkt, payload: &[u8]) {
+        let bytes = MediaTracker::unwrap_udp(payload);
+        if !MediaTracker::looks_like_rtcp(bytes) {
+            return;
+        }
+        let rtp_key = FlowKey {
+            lo_port: p.key.lo_port - 1,
+            hi_port: p.key.hi_port - 1,
+            ..p.key
+        };
+        let Some(f) = self.map.get_mut(&rtp_key) else {
+            return;
+        };
+        let Some(m) = f.media.as_deref_mut().filter(|m| m.rtp_packets > 0) else {
+            return;
+        };
+        let side = if p.from_lo == f.src_is_lo {
+            Side::Src2Dst
+        } else {
+            Side::Dst2Src
+        };
+        m.feed(side, p.ts_us, bytes);
+        if let Some(own) = self
+            .map
+            .get_mut(&p.key)
+            .and_then(|f| f.media.as_deref_mut())
+        {
+            own.reports_forwarded = true;
+        }
+    }
+
+    fn packet_own(&mut self, p: &Pkt, payload: &[u8], out: &mut Vec<FlowRecord>) {
         if p.ts_us > self.now_us {
             self.now_us = p.ts_us;
         }
@@ -821,7 +906,7 @@ fn build_record(
     };
     let media = match f.media.as_deref() {
         Some(m) if carries_media(class.app()) && m.rtp_packets + m.rtcp_packets > 0 => {
-            MediaFields::from_tracker(f.flow_id, m, &ctx.signatures.media)
+            MediaFields::from_tracker(f.flow_id, m, &ctx.signatures.media, &|_, _| None)
         }
         _ => MediaFields::default(),
     };

@@ -126,10 +126,21 @@ struct WriterOutcome {
 }
 
 /// The worker a key belongs to: a seeded hash of the canonical key, so both
-/// directions of a flow land on the same worker.
+/// directions of a flow land on the same worker. UDP ports are hashed without
+/// their lowest bit, so RTP on even ports and its RTCP on the next odd ones
+/// share a worker, which matches the reports to the streams.
 #[inline]
 pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
-    (hasher.hash_one(key) % n as u64) as usize
+    let h = if key.proto == 17 {
+        hasher.hash_one(FlowKey {
+            lo_port: key.lo_port & !1,
+            hi_port: key.hi_port & !1,
+            ..*key
+        })
+    } else {
+        hasher.hash_one(key)
+    };
+    (h % n as u64) as usize
 }
 
 fn writer_thread(

@@ -7,6 +7,7 @@
 
 mod support;
 
+use pathlens_classify::dissect::rtp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use support::*;
@@ -153,9 +154,11 @@ fn close(ours: f64, theirs: f64) -> bool {
 /// Documented differences, checked rather than skipped:
 /// - tshark knows a dynamic payload type's clock only from SDP it saw; for
 ///   the rest it reports jitter 0. pathlens estimates the clock from
-///   timestamps and arrivals after about a second (`clock_source =
-///   estimated`) or reports null before that; for those streams the test
-///   asserts that tshark reported 0.
+///   timestamps and arrivals over about a second (`clock_source =
+///   estimated`) or reports null for a shorter stream; for those streams the
+///   test asserts that tshark reported 0. (No corpus capture binds a dynamic
+///   type in SDP; `sdp_clocks_and_rtcp_on_port_plus_one_reach_their_streams`
+///   compares that case with tshark on a generated call.)
 /// - tshark's mean jitter is its running average over "regular" packets
 ///   (no marker, no CN, timestamp not stepping back); pathlens computes the
 ///   same figure on purpose, so it is compared like the max.
@@ -271,18 +274,7 @@ fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
 }
 
 fn udp(w: &mut PcapWriter, ts_us: i64, from_client: bool, payload: &[u8]) {
-    let (a, b, pa, pb) = if from_client {
-        ([192, 168, 1, 20], [52, 112, 0, 9], 50010, 3480)
-    } else {
-        ([52, 112, 0, 9], [192, 168, 1, 20], 3480, 50010)
-    };
-    let mut f = Vec::new();
-    etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
-        .ipv4(a, b, 64)
-        .udp(pa, pb)
-        .write(&mut f, payload)
-        .unwrap();
-    w.frame(ts_us, &f);
+    udp_at(w, ts_us, from_client, (50010, 3480), payload);
 }
 
 const T0: i64 = 1_700_000_000_000_000;
@@ -579,4 +571,216 @@ fn rtcp_reports_agree_with_tshark_decoding() {
     let mean = rtts.iter().sum::<f64>() / rtts.len() as f64;
     // DLSR is converted to whole µs before subtracting: within 1 µs.
     assert!((rtt - mean).abs() < 0.002, "{rtt} vs {mean} from {rtts:?}");
+}
+
+// --- a call with its signaling and RTCP on port + 1 -------------------------
+
+const CLIENT_IP: [u8; 4] = [192, 168, 1, 20];
+const SERVER_IP: [u8; 4] = [52, 112, 0, 9];
+const SILK_SSRC: u32 = 0x5117_0001;
+const SERVER_SSRC: u32 = 0x5E4F_0002;
+
+fn udp_at(w: &mut PcapWriter, ts_us: i64, from_client: bool, ports: (u16, u16), payload: &[u8]) {
+    let (a, b, pa, pb) = if from_client {
+        (CLIENT_IP, SERVER_IP, ports.0, ports.1)
+    } else {
+        (SERVER_IP, CLIENT_IP, ports.1, ports.0)
+    };
+    let mut f = Vec::new();
+    etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
+        .ipv4(a, b, 64)
+        .udp(pa, pb)
+        .write(&mut f, payload)
+        .unwrap();
+    w.frame(ts_us, &f);
+}
+
+/// A SIP call whose offer binds dynamic type 104 to SILK/16000: the INVITE
+/// (client, port 5060) names the client's media at 192.168.1.20:50010, the
+/// answer the server's at 52.112.0.9:3480. 0.8 s of media follows: too short
+/// for a clock estimate, so only the SDP can time it. The client sends SILK
+/// (320 ticks per 20 ms) arriving alternately 3 ms early and late; the server
+/// sends PCMU. RTCP flows between ports 50011 and 3481: an SR from the
+/// client, then an RR from the server about the client's stream echoing it.
+fn sdp_call(path: &Path) {
+    let mut w = PcapWriter::create(path, 1, 65535);
+    let sdp = |ip: &str, port: u16| {
+        format!(
+            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
+             m=audio {port} RTP/AVP 104 0 101\r\na=rtpmap:104 SILK/16000\r\n\
+             a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
+        )
+    };
+    let invite = format!(
+        "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.20:5060\r\n\
+         Content-Type: application/sdp\r\n\r\n{}",
+        sdp("192.168.1.20", 50010)
+    );
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.20:5060\r\n\
+         Content-Type: application/sdp\r\n\r\n{}",
+        sdp("52.112.0.9", 3480)
+    );
+    udp_at(&mut w, T0, true, (5060, 5060), invite.as_bytes());
+    udp_at(&mut w, T0 + 100_000, false, (5060, 5060), ok.as_bytes());
+    let start = T0 + 200_000;
+    // (time, from the client, ports, payload)
+    type Frame = (i64, bool, (u16, u16), Vec<u8>);
+    let mut pkts: Vec<Frame> = Vec::new();
+    for i in 0..40u32 {
+        let skew = match i {
+            0 => 0,
+            _ if i % 2 == 0 => -3_000,
+            _ => 3_000,
+        };
+        let t = start + i64::from(i) * 20_000 + skew;
+        pkts.push((
+            t,
+            true,
+            (50010, 3480),
+            rtp(104, false, i as u16, 320 * i, SILK_SSRC),
+        ));
+        let t = start + 10_000 + i64::from(i) * 20_000;
+        pkts.push((
+            t,
+            false,
+            (50010, 3480),
+            rtp(0, false, 500 + i as u16, 160 * i, SERVER_SSRC),
+        ));
+    }
+    // SR from the client at +300 ms; the server's RR at +475 ms held it
+    // 125 ms (8192 / 65536 s).
+    pkts.push((
+        start + 300_001,
+        true,
+        (50011, 3481),
+        rtp::sender_report(SILK_SSRC, 0x1234_5678),
+    ));
+    let dlsr = 8192;
+    pkts.push((
+        start + 475_001,
+        false,
+        (50011, 3481),
+        rtp::ReportBlock {
+            ssrc: SILK_SSRC,
+            fraction_lost: 26,
+            cumulative_lost: 2,
+            ext_highest_seq: 1040,
+            jitter: 48,
+            lsr: 0x1234_5678,
+            dlsr,
+        }
+        .receiver_report(SERVER_SSRC),
+    ));
+    pkts.sort_by_key(|p| p.0);
+    for (t, c, ports, p) in &pkts {
+        udp_at(&mut w, *t, *c, *ports, p);
+    }
+    w.finish();
+}
+
+/// The SDP names the dynamic type's codec and clock (`clock_source = sdp`),
+/// which times a stream too short to estimate; RTCP on port + 1 lands on the
+/// RTP flow's stream it reports on. Whatever the number of workers (the SIP
+/// flow and the media flows may be on different workers), both tables are
+/// the same, and tshark, which reads the same SDP, agrees on the jitter.
+#[test]
+fn sdp_clocks_and_rtcp_on_port_plus_one_reach_their_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("sdp.pcap");
+    sdp_call(&pcap);
+    // RFC 3550 by hand at 16 ticks per ms: |D| = 3 ms once, then 6 ms.
+    let (mut j, mut js) = (0.0f64, Vec::new());
+    for n in 1..40 {
+        let d = if n == 1 { 48.0 } else { 96.0 };
+        j += (d - j) / 16.0;
+        js.push(j / 16.0);
+    }
+    let want_max = js.iter().copied().fold(0.0, f64::max);
+    let want_mean = js.iter().sum::<f64>() / js.len() as f64;
+
+    let mut runs = Vec::new();
+    for workers in ["1", "2", "3", "4"] {
+        let out = dir.path().join(format!("w{workers}.parquet"));
+        read_ok(&[pcap.to_str().unwrap(), "--workers", workers], &out);
+        let flows = read_batches(&out);
+        let st = read_batches(&pathlens_export::streams_path(&out));
+        let cols = [
+            "ssrc",
+            "direction",
+            "payload_type",
+            "codec",
+            "clock_rate",
+            "clock_source",
+            "packets",
+            "rtcp_reports",
+            "rtcp_fraction_lost",
+            "rtcp_cumulative_lost",
+            "rtcp_jitter_ms",
+            "rtcp_rtt_ms",
+        ];
+        let rows = rows_of(&st, &cols, " ");
+        let silk = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("{SILK_SSRC} ")))
+            .unwrap_or_else(|| panic!("{rows:?}"));
+        // 26/256 lost, 2 cumulative, jitter 48 ticks = 3 ms at 16 kHz, and
+        // RTT = 175 ms between SR and RR - 125 ms held.
+        assert_eq!(
+            silk,
+            &format!(
+                "{SILK_SSRC} src2dst 104 SILK 16000 sdp 40 1 {} 2 3.0 50.0",
+                26.0 / 256.0
+            )
+        );
+        let server = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("{SERVER_SSRC} ")))
+            .unwrap();
+        assert_eq!(
+            server,
+            &format!("{SERVER_SSRC} dst2src 0 PCMU 8000 static 40 0    ")
+        );
+        assert_eq!(
+            rows.len(),
+            2,
+            "the RTCP flow leaves its streams to the RTP flow: {rows:?}"
+        );
+        let i = column_text(&st, "ssrc")
+            .iter()
+            .position(|s| *s == SILK_SSRC.to_string())
+            .unwrap();
+        let max: f64 = column_text(&st, "jitter_max_ms")[i].parse().unwrap();
+        let mean: f64 = column_text(&st, "jitter_mean_ms")[i].parse().unwrap();
+        assert!((max - want_max).abs() < 1e-9, "{max} vs {want_max}");
+        assert!((mean - want_mean).abs() < 1e-9, "{mean} vs {want_mean}");
+
+        // Flow level: the RTP flow carries the round trip and the codec of
+        // its largest stream; the RTCP flow keeps its own round trip.
+        let f = rows_of(
+            &flows,
+            &["dst_port", "app_protocol", "codec", "rtcp_rtt_ms"],
+            " ",
+        );
+        assert!(f.contains(&"3480 rtp SILK 50.0".to_string()), "{f:?}");
+        assert!(f.contains(&"3481 rtcp  50.0".to_string()), "{f:?}");
+        runs.push((row_texts(&flows, &["run_id"]), row_texts(&st, &["run_id"])));
+    }
+    for r in &runs[1..] {
+        assert_eq!(r, &runs[0], "rows depend on the number of workers");
+    }
+
+    // tshark binds the same type from the same SDP.
+    let theirs: Vec<TsharkStream> = tshark_streams(&pcap)
+        .into_iter()
+        .filter(|t| t.key.4 == SILK_SSRC)
+        .collect();
+    assert_eq!(theirs.len(), 1, "{theirs:?}");
+    assert!(theirs[0].payload.contains("SILK"), "{:?}", theirs[0]);
+    assert!(close(want_max, theirs[0].max_jitter_ms), "{:?}", theirs[0]);
+    assert!(
+        close(want_mean, theirs[0].mean_jitter_ms),
+        "{:?}",
+        theirs[0]
+    );
 }

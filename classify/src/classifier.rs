@@ -44,6 +44,7 @@
 //! `srtp` for an ICE candidate learned from STUN (the stacks that run ICE,
 //! SfB, Teams and WebRTC, send only SRTP or DTLS-SRTP media).
 
+use crate::dissect::sip::RtpMap;
 use crate::dissect::{dns, dtls, rtp, sip, stun, text, tls};
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
@@ -62,12 +63,14 @@ const AFTER_HELLO_BUDGET: u8 = 6;
 const MAX_LEARNED: usize = 8;
 
 /// A media endpoint a flow announced, and what a flow reaching it carries.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct LearnedEndpoint {
     /// Address and port the media goes to.
     pub addr: SocketAddr,
     /// The class a flow to it with no evidence of its own gets.
     pub label: AppProtocol,
+    /// The payload types its SDP bound (`a=rtpmap`), when it came from SDP.
+    pub rtpmap: Option<Arc<[RtpMap]>>,
 }
 
 /// Whether a finished flow's labels leave room for correlation: a UDP flow
@@ -266,8 +269,12 @@ impl FlowClassifier {
         !self.learned.is_empty()
     }
 
-    fn learn(&mut self, addr: SocketAddr, label: AppProtocol) {
-        let e = LearnedEndpoint { addr, label };
+    fn learn(&mut self, addr: SocketAddr, label: AppProtocol, rtpmap: Option<Arc<[RtpMap]>>) {
+        let e = LearnedEndpoint {
+            addr,
+            label,
+            rtpmap,
+        };
         if self.learned.len() < MAX_LEARNED && !self.learned.contains(&e) {
             self.learned.push(e);
         }
@@ -446,7 +453,7 @@ impl FlowClassifier {
         p.stun_ms |= m.microsoft || m.dialect == stun::Dialect::MsTurn;
         self.meta().stun_seen = true;
         for a in [m.mapped, m.relayed].into_iter().flatten() {
-            self.learn(a, AppProtocol::Srtp);
+            self.learn(a, AppProtocol::Srtp, None);
         }
     }
 
@@ -468,10 +475,11 @@ impl FlowClassifier {
             } else {
                 AppProtocol::Rtp
             };
-            self.learn(SocketAddr::new(media.addr, media.port), rtp);
+            let maps = (!media.rtpmap.is_empty()).then(|| Arc::from(media.rtpmap.as_slice()));
+            self.learn(SocketAddr::new(media.addr, media.port), rtp, maps);
             let rtcp = media.rtcp_port.or_else(|| media.port.checked_add(1));
             if let Some(port) = rtcp {
-                self.learn(SocketAddr::new(media.addr, port), AppProtocol::Rtcp);
+                self.learn(SocketAddr::new(media.addr, port), AppProtocol::Rtcp, None);
             }
         }
     }

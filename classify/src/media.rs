@@ -17,6 +17,7 @@
 
 use crate::dissect::rtp::{self, RtpHeader};
 use crate::vocab::Side;
+use std::sync::Arc;
 
 /// Streams kept per flow; more SSRCs are counted, not stored.
 pub const MAX_STREAMS: usize = 16;
@@ -28,8 +29,13 @@ const MAX_MISORDER: u16 = 100;
 const MIN_SEQUENTIAL: u8 = 2;
 /// Arrival span the clock estimate waits for.
 const ESTIMATE_SPAN_US: i64 = 1_000_000;
-/// Clock rates an estimate snaps to.
-const CLOCKS: [u32; 4] = [8000, 16000, 48000, 90000];
+/// Clock rates a dynamic payload type may have. Its jitter is computed for
+/// each of them from the first packet, and the rate is chosen when the record
+/// is written (SDP, else the estimate, which snaps to one of them): the SDP
+/// may be read by another worker after the media started, and the rows must
+/// not depend on that. These cover the rtpmaps of SfB/Teams (SILK, SATIN,
+/// RTAudio, G.722, Opus, H.264, RTVideo) and common SIP trunks.
+const CLOCKS: [u32; 7] = [8000, 12000, 16000, 24000, 32000, 48000, 90000];
 /// Window of the burst loss figure (domain.md §3.5: "in any 200 ms").
 const BURST_US: i64 = 200_000;
 /// A burst window with fewer expected packets says too little to count.
@@ -82,6 +88,9 @@ pub struct RtcpFigures {
     pub rtt_ms: Option<f64>,
 }
 
+/// What signaling said a dynamic payload type is (an SDP `a=rtpmap`).
+pub use crate::dissect::sip::RtpMap;
+
 /// The figures of one stream when the flow record is written.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StreamStats {
@@ -91,8 +100,8 @@ pub struct StreamStats {
     pub ssrc: u32,
     /// Payload type of the latest packet.
     pub payload_type: u8,
-    /// Codec name, when the payload type says it.
-    pub codec: Option<&'static str>,
+    /// Codec name: the static table's, or the SDP's for a dynamic type.
+    pub codec: Option<Arc<str>>,
     /// RTP clock rate in Hz, when known.
     pub clock_rate: Option<u32>,
     /// Where the clock rate came from.
@@ -279,17 +288,19 @@ struct Stream {
     first_us: i64,
     last_us: i64,
     longest_gap_us: i64,
-    // Clock and jitter.
+    // Clock and jitter: the payload type the clock is read from (the first
+    // packet's), the static clock or the estimate, and the jitter for the
+    // static clock or for every candidate clock.
+    clock_pt: u8,
     clock: Option<(u32, ClockSource)>,
     est_start: Option<(u32, i64)>,
     ext_ts: i64,
     last_ts: u32,
-    prev_transit: Option<i64>,
-    jitter: f64,
-    jitter_mean: f64,
     last_cn: bool,
+    // Arrival of the previous packet, once there is one.
+    prev_arrival_us: Option<i64>,
     jitter_n: u64,
-    jitter_max: f64,
+    jit: Box<[Jitter]>,
     // Burst loss window.
     burst_start_us: i64,
     burst_start_ext: u64,
@@ -301,9 +312,33 @@ struct Stream {
     from_report: bool,
 }
 
+/// RFC 3550 §6.4.1 jitter of a stream under one clock rate.
+#[derive(Clone, Copy, Debug)]
+struct Jitter {
+    clock: u32,
+    running: f64,
+    mean: f64,
+    max: f64,
+}
+
+impl Jitter {
+    fn new(clock: u32) -> Self {
+        Jitter {
+            clock,
+            running: 0.0,
+            mean: 0.0,
+            max: 0.0,
+        }
+    }
+}
+
 impl Stream {
     fn new(side: Side, arrival_us: i64, h: &RtpHeader) -> Self {
         let clock = payload_type_info(h.pt).map(|(_, c)| (c, ClockSource::Static));
+        let jit: Box<[Jitter]> = match clock {
+            Some((c, _)) => Box::new([Jitter::new(c)]),
+            None => CLOCKS.iter().map(|&c| Jitter::new(c)).collect(),
+        };
         Stream {
             side,
             ssrc: h.ssrc,
@@ -324,16 +359,15 @@ impl Stream {
             first_us: arrival_us,
             last_us: arrival_us,
             longest_gap_us: 0,
+            clock_pt: h.pt,
             clock,
             est_start: None,
             ext_ts: 0,
             last_ts: h.ts,
-            prev_transit: None,
-            jitter: 0.0,
-            jitter_mean: 0.0,
             last_cn: false,
+            prev_arrival_us: None,
             jitter_n: 0,
-            jitter_max: 0.0,
+            jit,
             burst_start_us: arrival_us,
             burst_start_ext: u64::from(h.seq).wrapping_sub(1),
             burst_received: 0,
@@ -358,6 +392,7 @@ impl Stream {
         };
         let mut s = Stream::new(side, arrival_us, &h);
         s.clock = None;
+        s.jit = Box::new([]);
         s.from_report = true;
         s
     }
@@ -432,6 +467,7 @@ impl Stream {
         self.expected_before + (self.ext_max() + 1).saturating_sub(self.base_ext)
     }
 
+    /// Estimates a dynamic payload type's clock from its own packets.
     fn update_clock(&mut self, arrival_us: i64, ts: u32) {
         if self.clock.is_some() {
             return;
@@ -461,7 +497,8 @@ impl Stream {
         }
     }
 
-    /// RFC 3550 §6.4.1 jitter, in timestamp units, in arrival order.
+    /// RFC 3550 §6.4.1 jitter, in timestamp units, in arrival order, under
+    /// each clock the stream may have.
     ///
     /// The running J moves on every packet. Its max and mean take only
     /// "regular" packets, as tshark 4.0 does (`rtppacket_analyse`): not the
@@ -477,29 +514,34 @@ impl Stream {
         self.last_ts = h.ts;
         let cn = matches!(h.pt, 13 | 19);
         let after_cn = std::mem::replace(&mut self.last_cn, cn);
-        let Some((clock, _)) = self.clock else {
+        let regular = !h.marker && step >= 0 && !cn && !after_cn;
+        let Some(prev_us) = self.prev_arrival_us.replace(arrival_us) else {
             return;
         };
-        // Transit in millionths of a tick, signed 64-bit: exact for any clock,
-        // and relative to the stream's start so the product stays in range.
-        let rel_us = i128::from(arrival_us - self.first_us);
-        let transit = rel_us * i128::from(clock) - i128::from(self.ext_ts) * 1_000_000;
-        let transit = i64::try_from(transit).unwrap_or(i64::MAX);
-        if let Some(prev) = self.prev_transit {
-            let d = transit.saturating_sub(prev).unsigned_abs() as f64 / 1e6;
-            self.jitter += (d - self.jitter) / 16.0;
-            let regular = !h.marker && step >= 0 && !cn && !after_cn;
+        // Packets received before this one, as tshark's total_nr.
+        let k = self.packets.saturating_sub(1).max(1) as f64;
+        // One division per packet, not per candidate clock.
+        let inv_k = 1.0 / k;
+        // D(i-1, i) = Δarrival × clock - Δtimestamp, in millionths of a tick:
+        // exact integers for any gap under three years at 90 kHz (|step| is
+        // under 2^31 ticks), saturating beyond.
+        let d_arrival = arrival_us.saturating_sub(prev_us);
+        let d_ts = step * 1_000_000;
+        for j in self.jit.iter_mut() {
+            let d = d_arrival
+                .saturating_mul(i64::from(j.clock))
+                .saturating_sub(d_ts)
+                .unsigned_abs() as f64
+                * 1e-6;
+            j.running += (d - j.running) / 16.0;
             if regular {
-                // Packets received before this one, as tshark's total_nr.
-                let k = self.packets.saturating_sub(1).max(1) as f64;
-                self.jitter_mean = (self.jitter_mean * (k - 1.0) + self.jitter) / k;
-                self.jitter_n += 1;
-                if self.jitter > self.jitter_max {
-                    self.jitter_max = self.jitter;
-                }
+                j.mean = (j.mean * (k - 1.0) + j.running) * inv_k;
+                j.max = j.max.max(j.running);
             }
         }
-        self.prev_transit = Some(transit);
+        if regular {
+            self.jitter_n += 1;
+        }
     }
 
     fn update_burst(&mut self, arrival_us: i64) {
@@ -547,24 +589,42 @@ impl Stream {
         self.update_jitter(arrival_us, h);
     }
 
-    fn stats(&self) -> StreamStats {
+    /// The stream's figures; `sdp` says what signaling bound a dynamic
+    /// payload type to, for this stream's direction.
+    fn stats(&self, sdp: &dyn Fn(Side, u8) -> Option<RtpMap>) -> StreamStats {
         let mut s = self.clone();
         s.close_burst();
         let expected = s.expected();
-        let ms = |ts_units: f64| s.clock.map(|(c, _)| ts_units * 1000.0 / f64::from(c));
+        // Static table, else the SDP, else the estimate.
+        let bound = if s.clock.is_some_and(|(_, src)| src == ClockSource::Static) {
+            None
+        } else {
+            sdp(s.side, s.clock_pt)
+        };
+        let clock = match &bound {
+            Some(m) => Some((m.clock_rate, ClockSource::Sdp)),
+            None => s.clock,
+        };
+        let jit = clock.and_then(|(c, _)| s.jit.iter().find(|j| j.clock == c));
+        let ms = |ts_units: f64| clock.map(|(c, _)| ts_units * 1000.0 / f64::from(c));
         let mut rtcp = s.rtcp;
         if let Some(r) = rtcp.as_mut() {
             r.jitter_ms = ms(f64::from(r.jitter_ts));
             r.rtt_ms = (s.rtt_n > 0).then(|| s.rtt_sum_ms / s.rtt_n as f64);
         }
-        let has_jitter = s.jitter_n > 0;
+        let jitter = |v: fn(&Jitter) -> f64| jit.filter(|_| s.jitter_n > 0).and_then(|j| ms(v(j)));
+        let codec = match payload_type_info(s.pt) {
+            Some((name, _)) => Some(Arc::from(name)),
+            None if s.pt == s.clock_pt => bound.map(|m| m.codec),
+            None => sdp(s.side, s.pt).map(|m| m.codec),
+        };
         StreamStats {
             side: s.side,
             ssrc: s.ssrc,
             payload_type: s.pt,
-            codec: payload_type_info(s.pt).map(|(n, _)| n),
-            clock_rate: s.clock.map(|(c, _)| c),
-            clock_source: s.clock.map(|(_, src)| src),
+            codec,
+            clock_rate: clock.map(|(c, _)| c),
+            clock_source: clock.map(|(_, src)| src),
             packets: s.packets,
             expected: if s.packets == 0 { 0 } else { expected },
             lost: if s.packets == 0 {
@@ -577,8 +637,8 @@ impl Stream {
             reordered: s.reordered,
             restarts: s.restarts,
             valid: s.valid,
-            jitter_mean_ms: if has_jitter { ms(s.jitter_mean) } else { None },
-            jitter_max_ms: if has_jitter { ms(s.jitter_max) } else { None },
+            jitter_mean_ms: jitter(|j| j.mean),
+            jitter_max_ms: jitter(|j| j.max),
             longest_gap_us: s.longest_gap_us,
             burst_loss_max_pct: s.burst_worst,
             first_seq: s.first_seq,
@@ -587,6 +647,12 @@ impl Stream {
             last_us: s.last_us,
             rtcp,
         }
+    }
+
+    /// Whether a payload type of this stream is bound only by signaling.
+    fn is_dynamic(&self) -> bool {
+        self.packets > 0
+            && (payload_type_info(self.clock_pt).is_none() || payload_type_info(self.pt).is_none())
     }
 }
 
@@ -613,6 +679,9 @@ pub struct MediaTracker {
     /// RTCP datagrams that were not a clean compound (SRTCP, truncated,
     /// lying counts): their report blocks were not used.
     pub rtcp_unreadable: u64,
+    /// This flow's RTCP was also accounted on its RTP flow (RTCP on port+1):
+    /// the streams its reports describe belong to that flow's rows.
+    pub reports_forwarded: bool,
 }
 
 impl MediaTracker {
@@ -637,6 +706,12 @@ impl MediaTracker {
     /// Whether a UDP payload's first byte is worth a tracker (RTP/RTCP version 2).
     pub fn looks_like_rtp(payload: &[u8]) -> bool {
         matches!(payload.first(), Some(128..=191))
+    }
+
+    /// Whether a payload starts like an RTCP packet (version 2, packet type
+    /// 192-223), the test [`MediaTracker::feed`] routes on.
+    pub fn looks_like_rtcp(payload: &[u8]) -> bool {
+        Self::looks_like_rtp(payload) && payload.get(1).is_some_and(|&b| rtp::is_rtcp_type(b))
     }
 
     /// Accounts one packet: an RTP header or an RTCP datagram; anything else
@@ -756,9 +831,21 @@ impl MediaTracker {
         self.streams.len()
     }
 
-    /// The figures of every stream, in the order they were first seen.
+    /// The figures of every stream, in the order they were first seen, with
+    /// clocks from the static table or the estimate.
     pub fn streams(&self) -> Vec<StreamStats> {
-        self.streams.iter().map(Stream::stats).collect()
+        self.streams_with(&|_, _| None)
+    }
+
+    /// The figures of every stream, with dynamic payload types bound by
+    /// `sdp(direction, payload_type)` where signaling was seen.
+    pub fn streams_with(&self, sdp: &dyn Fn(Side, u8) -> Option<RtpMap>) -> Vec<StreamStats> {
+        self.streams.iter().map(|s| s.stats(sdp)).collect()
+    }
+
+    /// Whether some stream has a payload type only SDP can name.
+    pub fn has_dynamic_payload(&self) -> bool {
+        self.streams.iter().any(Stream::is_dynamic)
     }
 }
 
@@ -821,7 +908,7 @@ mod test {
         assert_eq!((s.duplicates, s.reordered), (0, 0));
         assert!(s.valid);
         assert_eq!((s.first_seq, s.last_seq), (1000, 1099));
-        assert_eq!(s.codec, Some("PCMU"));
+        assert_eq!(s.codec.as_deref(), Some("PCMU"));
         assert_eq!(s.clock_source, Some(ClockSource::Static));
         assert_eq!(s.jitter_max_ms, Some(0.0));
         assert_eq!(s.longest_gap_us, 20_000);
@@ -951,6 +1038,117 @@ mod test {
         assert_eq!(s.jitter_max_ms, Some(0.0));
     }
 
+    fn silk(pt: u8, clock: u32) -> RtpMap {
+        RtpMap {
+            pt,
+            codec: Arc::from("SILK"),
+            clock_rate: clock,
+        }
+    }
+
+    /// A 16 kHz stream on dynamic type 104, arrivals alternately 3 ms early
+    /// and late, for `n` packets.
+    fn wideband(n: u32) -> MediaTracker {
+        let mut t = MediaTracker::new();
+        for i in 0..n {
+            let skew = if i == 0 {
+                0
+            } else if i % 2 == 0 {
+                -3_000
+            } else {
+                3_000
+            };
+            let arrival = i64::from(i) * 20_000 + skew;
+            t.feed(S2D, arrival, &rtp(104, i as u16, 320 * i, 9));
+        }
+        t
+    }
+
+    #[test]
+    fn sdp_binding_names_the_codec_and_clock_of_a_dynamic_type() {
+        // 0.6 s: too short for an estimate, so only the SDP gives a clock.
+        let t = wideband(30);
+        assert!(t.has_dynamic_payload());
+        let plain = &t.streams()[0];
+        assert_eq!((plain.clock_rate, plain.jitter_max_ms), (None, None));
+        let s =
+            &t.streams_with(&|side, pt| (side == S2D && pt == 104).then(|| silk(104, 16000)))[0];
+        assert_eq!(s.clock_source, Some(ClockSource::Sdp));
+        assert_eq!(
+            (s.clock_rate, s.codec.as_deref()),
+            (Some(16000), Some("SILK"))
+        );
+        // RFC 3550 by hand: |D| is 3 ms once, then 6 ms, at 16 ticks per ms.
+        let mut j = 0.0f64;
+        let mut max = 0.0f64;
+        for n in 1..30 {
+            let d = if n == 1 { 48.0 } else { 96.0 };
+            j += (d - j) / 16.0;
+            max = max.max(j);
+        }
+        assert!(
+            (s.jitter_max_ms.unwrap() - max / 16.0).abs() < 1e-9,
+            "{s:?}"
+        );
+    }
+
+    #[test]
+    fn sdp_wins_over_the_estimate_and_an_unusual_rate_has_no_jitter() {
+        let t = wideband(150);
+        let est = &t.streams()[0];
+        assert_eq!(est.clock_source, Some(ClockSource::Estimated));
+        assert_eq!(est.clock_rate, Some(16000));
+        // The SDP names 8 kHz: its word is taken, and the jitter is the one
+        // computed under 8 kHz from the first packet.
+        let s8 = &t.streams_with(&|_, _| Some(silk(104, 8000)))[0];
+        assert_eq!(
+            (s8.clock_rate, s8.clock_source),
+            (Some(8000), Some(ClockSource::Sdp))
+        );
+        assert_ne!(s8.jitter_max_ms, est.jitter_max_ms);
+        let s16 = &t.streams_with(&|_, _| Some(silk(104, 16000)))[0];
+        assert_eq!(
+            s16.jitter_max_ms, est.jitter_max_ms,
+            "same clock, same jitter"
+        );
+        assert_eq!(s16.jitter_mean_ms, est.jitter_mean_ms);
+        // A rate outside the candidates is reported, without a jitter.
+        let odd = &t.streams_with(&|_, _| Some(silk(104, 11025)))[0];
+        assert_eq!(odd.clock_rate, Some(11025));
+        assert_eq!((odd.jitter_max_ms, odd.jitter_mean_ms), (None, None));
+    }
+
+    #[test]
+    fn candidate_jitter_equals_the_static_computation() {
+        // The same packets as PCMU (static, 8 kHz) and as dynamic 96 bound
+        // to 8 kHz by SDP give the same figures.
+        let feed = |pt: u8| {
+            let mut t = MediaTracker::new();
+            for i in 0..200u32 {
+                let skew = i64::from((i * 7919) % 11) * 1_000;
+                t.feed(
+                    S2D,
+                    i64::from(i) * 20_000 + skew,
+                    &rtp(pt, i as u16, 160 * i, 3),
+                );
+            }
+            t
+        };
+        let pcmu = &feed(0).streams()[0];
+        let dynamic = feed(96);
+        let bound = &dynamic.streams_with(&|_, _| {
+            Some(RtpMap {
+                pt: 96,
+                codec: Arc::from("PCMU"),
+                clock_rate: 8000,
+            })
+        })[0];
+        assert!(pcmu.jitter_max_ms.unwrap() > 0.0);
+        assert_eq!(pcmu.jitter_max_ms, bound.jitter_max_ms);
+        assert_eq!(pcmu.jitter_mean_ms, bound.jitter_mean_ms);
+        assert!(!feed(0).has_dynamic_payload());
+    }
+
     #[test]
     fn burst_loss_over_200ms_windows() {
         // 50 pps; in one window of 10 packets, 3 are lost.
@@ -990,13 +1188,7 @@ mod test {
     }
 
     fn sr(ssrc: u32, ntp_mid: u32) -> Vec<u8> {
-        let mut v = vec![0x80, 200, 0, 6];
-        v.extend(ssrc.to_be_bytes());
-        v.extend([0, 0]);
-        v.extend(ntp_mid.to_be_bytes());
-        v.extend([0, 0]);
-        v.extend([0u8; 12]);
-        v
+        rtp::sender_report(ssrc, ntp_mid)
     }
 
     fn rr(
@@ -1008,16 +1200,16 @@ mod test {
         lsr: u32,
         dlsr: u32,
     ) -> Vec<u8> {
-        let mut v = vec![0x81, 201, 0, 7];
-        v.extend(sender.to_be_bytes());
-        v.extend(about.to_be_bytes());
-        let w = (u32::from(frac) << 24) | (lost as u32 & 0x00ff_ffff);
-        v.extend(w.to_be_bytes());
-        v.extend(0u32.to_be_bytes());
-        v.extend(jitter.to_be_bytes());
-        v.extend(lsr.to_be_bytes());
-        v.extend(dlsr.to_be_bytes());
-        v
+        rtp::ReportBlock {
+            ssrc: about,
+            fraction_lost: frac,
+            cumulative_lost: lost,
+            ext_highest_seq: 0,
+            jitter,
+            lsr,
+            dlsr,
+        }
+        .receiver_report(sender)
     }
 
     #[test]

@@ -13,7 +13,7 @@ use arrow::array::{
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use pathlens_classify::media::{MediaTracker, Quality, QualityRules, StreamStats};
+use pathlens_classify::media::{MediaTracker, Quality, QualityRules, RtpMap, StreamStats};
 use pathlens_classify::Side;
 use std::sync::{Arc, OnceLock};
 
@@ -57,8 +57,8 @@ pub struct MediaFields {
     pub rtp_ssrc_count: i32,
     /// Payload type of the flow's largest stream, -1 if none.
     pub rtp_payload_type: i16,
-    /// Codec of that payload type, when the number says it.
-    pub codec: Option<&'static str>,
+    /// Codec of that payload type: the static table's or the SDP's.
+    pub codec: Option<Arc<str>>,
     /// Main stream initiator to responder.
     pub src2dst: Option<DirMedia>,
     /// Main stream responder to initiator.
@@ -76,9 +76,15 @@ pub struct MediaFields {
 }
 
 impl MediaFields {
-    /// The media columns and stream rows of a media flow's record.
-    pub fn from_tracker(flow_id: i64, t: &MediaTracker, rules: &QualityRules) -> Self {
-        let stats = t.streams();
+    /// The media columns and stream rows of a media flow's record; `sdp`
+    /// binds dynamic payload types (see [`MediaTracker::streams_with`]).
+    pub fn from_tracker(
+        flow_id: i64,
+        t: &MediaTracker,
+        rules: &QualityRules,
+        sdp: &dyn Fn(Side, u8) -> Option<RtpMap>,
+    ) -> Self {
+        let stats = t.streams_with(sdp);
         let streams: Vec<StreamRecord> = stats
             .into_iter()
             .map(|s| StreamRecord {
@@ -108,19 +114,27 @@ impl MediaFields {
         let rtt = mean(rtcp().filter_map(|r| r.rtt_ms).collect());
         let fraction = mean(rtcp().map(|r| r.fraction_lost).collect());
         let judged: Vec<Option<Quality>> = streams.iter().map(|r| r.quality).collect();
-        MediaFields {
+
+        let mut fields = MediaFields {
             is_media: true,
             rtp_ssrc_count: i32::try_from(rtp().count()).unwrap_or(i32::MAX),
             rtp_payload_type: top.map_or(-1, |s| i16::from(s.payload_type)),
-            codec: top.and_then(|s| s.codec),
+            codec: top.and_then(|s| s.codec.clone()),
             src2dst: main(Some(Side::Src2Dst)).map(DirMedia::from_stats),
             dst2src: main(Some(Side::Dst2Src)).map(DirMedia::from_stats),
             rtcp_rtt_ms: rtt,
             rtcp_fraction_lost: fraction,
             media_quality: rules.judge_flow(&judged, rtt),
             rtp_overflow_packets: i64::try_from(t.overflow_packets).unwrap_or(i64::MAX),
-            streams,
+            streams: Vec::new(),
+        };
+        fields.streams = streams;
+        // Streams known only from reports that the RTP flow also received are
+        // that flow's rows; this flow keeps its round trip and fraction lost.
+        if t.reports_forwarded {
+            fields.streams.retain(|r| r.stats.packets > 0);
         }
+        fields
     }
 }
 
@@ -235,7 +249,7 @@ impl MediaColumns {
     pub fn append(&mut self, m: &MediaFields) {
         self.ssrc_count.append_value(m.rtp_ssrc_count);
         self.payload_type.append_value(m.rtp_payload_type);
-        self.codec.append_option(m.codec);
+        self.codec.append_option(m.codec.as_deref());
         self.s2d.append(m.src2dst.as_ref());
         self.d2s.append(m.dst2src.as_ref());
         self.rtt.append_option(m.rtcp_rtt_ms);
@@ -374,7 +388,7 @@ impl StreamColumns {
         self.ssrc.append_value(i64::from(s.ssrc));
         self.payload_type
             .append_option(rtp.then_some(i16::from(s.payload_type)));
-        self.codec.append_option(s.codec.filter(|_| rtp));
+        self.codec.append_option(s.codec.as_deref().filter(|_| rtp));
         self.clock_rate
             .append_option(s.clock_rate.and_then(|c| i32::try_from(c).ok()));
         self.clock_source

@@ -265,7 +265,7 @@ mod test {
             t.feed(pathlens_classify::Side::Src2Dst, i64::from(i) * 20_000, &p);
         }
         let rules = pathlens_classify::media::QualityRules::builtin().unwrap();
-        let m = crate::MediaFields::from_tracker(1, &t, &rules);
+        let m = crate::MediaFields::from_tracker(1, &t, &rules, &|_, _| None);
         let mut s = Summary::default();
         let mut r = FlowRecord::example();
         r.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;

@@ -40,6 +40,19 @@ pub fn is_rtcp_type(b1: u8) -> bool {
     (192..=223).contains(&b1)
 }
 
+/// A minimal RTCP sender report without report blocks whose NTP time has
+/// `ntp_mid` as its middle 32 bits, what a receiver echoes as LSR (for tests
+/// and fuzz seeds).
+pub fn sender_report(ssrc: u32, ntp_mid: u32) -> Vec<u8> {
+    let mut v = vec![0x80, 200, 0, 6];
+    v.extend(ssrc.to_be_bytes());
+    v.extend([0, 0]);
+    v.extend(ntp_mid.to_be_bytes());
+    v.extend([0, 0]);
+    v.extend([0u8; 12]);
+    v
+}
+
 /// Parses an RTP header; `None` unless version 2 with consistent lengths.
 pub fn parse_rtp(p: &[u8]) -> Option<RtpHeader> {
     let mut c = Cursor::new(p);
@@ -141,6 +154,20 @@ pub struct ReportBlock {
 }
 
 impl ReportBlock {
+    /// A minimal RTCP receiver report from `sender` holding this one block
+    /// (for tests and fuzz seeds; the inverse of [`rtcp_reports`]).
+    pub fn receiver_report(&self, sender: u32) -> Vec<u8> {
+        let mut v = vec![0x81, 201, 0, 7];
+        v.extend(sender.to_be_bytes());
+        v.extend(self.ssrc.to_be_bytes());
+        let lost = (self.cumulative_lost as u32) & 0x00ff_ffff;
+        v.extend(((u32::from(self.fraction_lost) << 24) | lost).to_be_bytes());
+        for w in [self.ext_highest_seq, self.jitter, self.lsr, self.dlsr] {
+            v.extend(w.to_be_bytes());
+        }
+        v
+    }
+
     fn parse(b: &[u8]) -> Option<Self> {
         let mut c = Cursor::new(b);
         let ssrc = c.u32()?;

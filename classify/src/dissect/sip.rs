@@ -42,6 +42,20 @@ pub enum StartLine {
     },
 }
 
+/// Payload type bindings read per media line.
+const MAX_RTPMAP: usize = 16;
+
+/// An SDP `a=rtpmap`: what a payload type number means on one media line.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RtpMap {
+    /// The payload type number.
+    pub pt: u8,
+    /// Its encoding name, as written.
+    pub codec: std::sync::Arc<str>,
+    /// Its RTP clock rate in Hz.
+    pub clock_rate: u32,
+}
+
 /// A media line of an SDP body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SdpMedia {
@@ -51,10 +65,8 @@ pub struct SdpMedia {
     pub port: u16,
     /// First payload type offered.
     pub payload_type: Option<u8>,
-    /// Its encoding name from `a=rtpmap`, if given.
-    pub codec: Option<String>,
-    /// Its clock rate from `a=rtpmap`, if given.
-    pub clock_rate: Option<u32>,
+    /// The `a=rtpmap` bindings of the offered payload types (at most 16).
+    pub rtpmap: Vec<RtpMap>,
     /// A separate RTCP port from `a=rtcp:`, if given.
     pub rtcp_port: Option<u16>,
     /// The transport profile is a secure one (`RTP/SAVP`, `RTP/SAVPF`,
@@ -246,8 +258,7 @@ pub fn parse_sdp(body: &[u8]) -> Vec<SdpMedia> {
                         addr,
                         port,
                         payload_type: pt,
-                        codec: None,
-                        clock_rate: None,
+                        rtpmap: Vec::new(),
                         rtcp_port: None,
                         secure,
                     });
@@ -256,13 +267,18 @@ pub fn parse_sdp(body: &[u8]) -> Vec<SdpMedia> {
         } else if let (Some(m), Some(a)) = (&mut current, text.strip_prefix("a=rtpmap:")) {
             let mut f = a.split_whitespace();
             let pt = f.next().and_then(|p| p.parse::<u8>().ok());
-            if pt.is_some() && pt == m.payload_type && m.codec.is_none() {
-                let mut enc = f.next().unwrap_or("").split('/');
-                m.codec = enc
-                    .next()
-                    .filter(|s| !s.is_empty() && s.len() <= 32)
-                    .map(str::to_string);
-                m.clock_rate = enc.next().and_then(|r| r.parse().ok());
+            let mut enc = f.next().unwrap_or("").split('/');
+            let codec = enc.next().filter(|s| !s.is_empty() && s.len() <= 32);
+            let clock = enc.next().and_then(|r| r.parse::<u32>().ok());
+            if let (Some(pt), Some(codec), Some(clock_rate)) = (pt, codec, clock) {
+                let known = m.rtpmap.iter().any(|r| r.pt == pt);
+                if pt < 128 && clock_rate > 0 && !known && m.rtpmap.len() < MAX_RTPMAP {
+                    m.rtpmap.push(RtpMap {
+                        pt,
+                        codec: codec.into(),
+                        clock_rate,
+                    });
+                }
             }
         } else if let (Some(m), Some(a)) = (&mut current, text.strip_prefix("a=rtcp:")) {
             m.rtcp_port = a.split_whitespace().next().and_then(|p| p.parse().ok());
@@ -305,9 +321,20 @@ mod test {
             (s.addr.to_string().as_str(), s.port, s.payload_type),
             ("192.168.1.2", 30000, Some(0))
         );
+        let maps: Vec<(u8, &str, u32)> = s
+            .rtpmap
+            .iter()
+            .map(|r| (r.pt, &*r.codec, r.clock_rate))
+            .collect();
         assert_eq!(
-            (s.codec.as_deref(), s.clock_rate),
-            (Some("pcmu"), Some(8000))
+            maps,
+            [
+                (0, "pcmu", 8000),
+                (8, "pcma", 8000),
+                (97, "iLBC", 8000),
+                (2, "G726-32", 8000),
+                (3, "GSM", 8000)
+            ]
         );
         assert!(!s.secure, "RTP/AVP is plain RTP");
     }
