@@ -94,8 +94,11 @@ struct ReadArgs {
     /// Input file (tcpdump's -r; same as a positional input).
     #[arg(short = 'r', value_name = "FILE")]
     read_file: Vec<PathBuf>,
-    /// Output Parquet file (written under a temporary name, renamed when complete).
-    #[arg(short = 'w', long = "write", value_name = "OUT.parquet")]
+    /// Output Parquet file (written under a temporary name, renamed when
+    /// complete); an existing directory or a path ending in / gets a dataset
+    /// partitioned by hour: DIR/flows/date=…/hour=…/part-….parquet and
+    /// DIR/streams/…
+    #[arg(short = 'w', long = "write", value_name = "OUT.parquet|DIR/")]
     write: Option<PathBuf>,
     /// BPF filter, as tcpdump takes it.
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
@@ -399,10 +402,15 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
             serde_json::to_string(&built.sources).unwrap_or_default(),
         ),
     ];
+    let dataset = args
+        .write
+        .as_ref()
+        .is_some_and(|p| p.is_dir() || p.to_string_lossy().ends_with('/'));
     let opts = RunOptions {
         workers,
         flow,
         output: args.write.clone(),
+        dataset,
         writer,
         metadata,
     };

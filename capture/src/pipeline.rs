@@ -18,11 +18,11 @@ use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
 use pathlens_classify::FlowKey;
 use pathlens_export::{
-    streams_path, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary, WriterError,
-    WriterOptions,
+    streams_path, DatasetSink, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary,
+    WriterError, WriterOptions,
 };
 use std::hash::BuildHasher;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::thread;
 
@@ -40,8 +40,11 @@ pub struct RunOptions {
     pub workers: usize,
     /// Flow timeouts and the total flow cap (split across workers).
     pub flow: FlowConfig,
-    /// Output file; `None` computes the summary only.
+    /// Output file (or dataset directory); `None` computes the summary only.
     pub output: Option<PathBuf>,
+    /// Write `output` as a partitioned dataset (`flows/` and `streams/`
+    /// under it) instead of one file and its streams file.
+    pub dataset: bool,
     /// Output settings.
     pub writer: WriterOptions,
     /// Extra key-value metadata for the output file.
@@ -143,20 +146,74 @@ pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
     (h % n as u64) as usize
 }
 
+/// Where the writer puts rows: one flows file and its streams file, or a
+/// partitioned dataset.
+enum Sinks {
+    File(Box<(ParquetSink, StreamsSink)>),
+    Dataset(Box<DatasetSink>),
+}
+
+impl Sinks {
+    fn create(
+        output: &Path,
+        dataset: bool,
+        opts: WriterOptions,
+        meta: Vec<(String, String)>,
+    ) -> Result<Self, WriterError> {
+        if dataset {
+            return DatasetSink::create(output, opts, meta).map(|d| Sinks::Dataset(Box::new(d)));
+        }
+        let f = ParquetSink::create(output, opts.clone())?;
+        let s = StreamsSink::create_table(&streams_path(output), opts)?;
+        Ok(Sinks::File(Box::new((f, s))))
+    }
+
+    fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) -> Result<(), WriterError> {
+        match self {
+            Sinks::File(pair) => pair.0.write(recs).and_then(|()| pair.1.write(streams)),
+            Sinks::Dataset(d) => d.write(recs, streams),
+        }
+    }
+
+    fn abort(self) {
+        match self {
+            Sinks::File(pair) => {
+                let (f, s) = *pair;
+                f.abort();
+                s.abort();
+            }
+            Sinks::Dataset(d) => (*d).abort(),
+        }
+    }
+
+    /// Closes everything; returns (flow rows, stream rows).
+    fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64), WriterError> {
+        match self {
+            Sinks::File(pair) => {
+                let (f, s) = *pair;
+                let s = s.finish_unrenamed(meta.clone())?;
+                let f = f.finish_unrenamed(meta)?;
+                // Streams first: a flows file never appears without them.
+                let n = s.commit()?;
+                Ok((f.commit()?, n))
+            }
+            Sinks::Dataset(d) => (*d).finish(meta).map(|t| (t.rows, t.stream_rows)),
+        }
+    }
+}
+
 fn writer_thread(
     rx: Receiver<WriterMsg>,
-    output: Option<PathBuf>,
+    output: Option<(PathBuf, bool)>,
     opts: WriterOptions,
+    meta: Vec<(String, String)>,
 ) -> WriterOutcome {
     let mut summary = Summary::default();
     let mut error: Option<String> = None;
-    // The flows file and its streams file: both written, both renamed only
-    // when both are complete.
-    let mut sinks = match output.as_deref() {
-        Some(p) => match ParquetSink::create(p, opts.clone())
-            .and_then(|f| StreamsSink::create_table(&streams_path(p), opts).map(|s| (f, s)))
-        {
-            Ok(pair) => Some(pair),
+    // Everything written, everything renamed only when complete.
+    let mut sinks = match output {
+        Some((p, dataset)) => match Sinks::create(&p, dataset, opts, meta) {
+            Ok(s) => Some(s),
             Err(e) => {
                 error = Some(e.to_string());
                 None
@@ -178,31 +235,20 @@ fn writer_thread(
                         streams.append(&mut r.media.streams);
                     }
                 }
-                if let Some((f, s)) = sinks.as_mut() {
-                    if let Err(e) = f.write(&recs).and_then(|()| s.write(&streams)) {
+                if let Some(s) = sinks.as_mut() {
+                    if let Err(e) = s.write(&recs, &streams) {
                         // Keep draining so workers never block; the files are abandoned.
                         error = Some(e.to_string());
-                        if let Some((f, s)) = sinks.take() {
-                            f.abort();
+                        if let Some(s) = sinks.take() {
                             s.abort();
                         }
                     }
                 }
             }
             WriterMsg::Finish(meta) => {
-                if let Some((f, s)) = sinks.take() {
-                    let done = s
-                        .finish_unrenamed(meta.clone())
-                        .and_then(|s| f.finish_unrenamed(meta).map(|f| (f, s)));
-                    // Streams first: a flows file never appears without them.
-                    match done.and_then(|(f, s)| s.commit().map(|n| (f, n))) {
-                        Ok((f, n)) => {
-                            stream_rows = n;
-                            match f.commit() {
-                                Ok(n) => rows = n,
-                                Err(e) => error = Some(e.to_string()),
-                            }
-                        }
+                if let Some(s) = sinks.take() {
+                    match s.finish(meta) {
+                        Ok((f, n)) => (rows, stream_rows) = (f, n),
                         Err(e) => error = Some(e.to_string()),
                     }
                 }
@@ -311,9 +357,10 @@ where
     let has_edges = !ctx.egress.edges.is_empty();
     let mut report = RunReport::default();
     let (wtx, wrx) = bounded::<WriterMsg>(64);
-    let out_path = opts.output.clone();
+    let out_path = opts.output.clone().map(|p| (p, opts.dataset));
     let wopts = opts.writer.clone();
-    let writer = thread::spawn(move || writer_thread(wrx, out_path, wopts));
+    let wmeta = opts.metadata.clone();
+    let writer = thread::spawn(move || writer_thread(wrx, out_path, wopts, wmeta));
 
     let (pool_tx, pool_rx) = bounded::<Batch>(n * 12);
     let mut worker_tx = Vec::with_capacity(n);

@@ -57,6 +57,20 @@ pub fn render(
         (_, Some(e)) => {
             let _ = writeln!(s, "output:   FAILED: {e}");
         }
+        (Some(p), None) if p.is_dir() => {
+            let _ = writeln!(
+                s,
+                "output:   {} ({} rows, partitioned by date and hour)",
+                p.join("flows").display(),
+                c.records_written
+            );
+            let _ = writeln!(
+                s,
+                "streams:  {} ({} rows)",
+                p.join("streams").display(),
+                r.stream_rows
+            );
+        }
         (Some(p), None) => {
             let _ = writeln!(s, "output:   {} ({} rows)", p.display(), c.records_written);
             let _ = writeln!(

@@ -257,9 +257,8 @@ fn a_missing_output_directory_fails_before_reading() {
     );
 }
 
-#[test]
-fn a_full_disk_fails_cleanly_and_keeps_the_previous_output() {
-    // Needs root for a small tmpfs; CI runs as root.
+/// Runs `f` on a 128 KiB tmpfs; false when it cannot be mounted (not root).
+fn on_small_tmpfs(f: impl FnOnce(&std::path::Path, &std::path::Path)) -> bool {
     let dir = tempfile::tempdir().unwrap();
     let mnt = dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
@@ -281,7 +280,7 @@ fn a_full_disk_fails_cleanly_and_keeps_the_previous_output() {
             "mount failed although running as root"
         );
         eprintln!("skipped: mounting a tmpfs needs root");
-        return;
+        return false;
     }
     struct Unmount(std::path::PathBuf);
     impl Drop for Unmount {
@@ -290,36 +289,74 @@ fn a_full_disk_fails_cleanly_and_keeps_the_previous_output() {
         }
     }
     let _guard = Unmount(mnt.clone());
-    let previous = mnt.join("flows.parquet");
-    std::fs::write(&previous, b"previous complete output").unwrap();
-    let f = dir.path().join("flood.pcap");
-    flood(&f, 40_000);
-    let o = pathlens(&[
-        "read",
-        "-q",
-        f.to_str().unwrap(),
-        "-w",
-        previous.to_str().unwrap(),
-    ]);
+    f(dir.path(), &mnt);
+    true
+}
+
+fn assert_out_of_space(o: &std::process::Output) {
     assert_eq!(o.status.code(), Some(2));
-    let err = stderr_of(&o);
+    let err = stderr_of(o);
     assert!(
         err.contains("No space left on device") || err.contains("os error 28"),
         "{err}"
     );
-    assert_eq!(
-        std::fs::read(&previous).unwrap(),
-        b"previous complete output"
-    );
-    let leftovers: Vec<_> = std::fs::read_dir(&mnt)
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .collect();
-    assert_eq!(
-        leftovers.len(),
-        1,
-        "no temporary file is left behind: {leftovers:?}"
-    );
+}
+
+#[test]
+fn a_full_disk_fails_cleanly_and_keeps_the_previous_output() {
+    // Needs root for a small tmpfs; CI runs as root.
+    on_small_tmpfs(|dir, mnt| {
+        let previous = mnt.join("flows.parquet");
+        std::fs::write(&previous, b"previous complete output").unwrap();
+        let f = dir.join("flood.pcap");
+        flood(&f, 40_000);
+        let o = pathlens(&[
+            "read",
+            "-q",
+            f.to_str().unwrap(),
+            "-w",
+            previous.to_str().unwrap(),
+        ]);
+        assert_out_of_space(&o);
+        assert_eq!(
+            std::fs::read(&previous).unwrap(),
+            b"previous complete output"
+        );
+        let leftovers: Vec<_> = std::fs::read_dir(mnt)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(
+            leftovers.len(),
+            1,
+            "no temporary file is left behind: {leftovers:?}"
+        );
+    });
+}
+
+#[test]
+fn a_full_disk_under_a_dataset_leaves_only_complete_parts() {
+    on_small_tmpfs(|dir, mnt| {
+        let f = dir.join("flood.pcap");
+        flood(&f, 40_000);
+        let ds = format!("{}/", mnt.join("ds").display());
+        let o = pathlens(&["read", "-q", f.to_str().unwrap(), "-w", &ds]);
+        assert_out_of_space(&o);
+        let mut stack = vec![mnt.join("ds")];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                    continue;
+                }
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                assert!(!name.starts_with('.'), "temporary file left: {p:?}");
+                // A part that was renamed is complete and readable.
+                read_batches(&p);
+            }
+        }
+    });
 }
 
 fn euid_is_root() -> Option<bool> {

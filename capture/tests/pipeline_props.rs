@@ -160,6 +160,7 @@ fn run_with(
             ..FlowConfig::default()
         },
         output: Some(out.clone()),
+        dataset: false,
         writer: WriterOptions {
             compression: Compression::Zstd,
             run_id: "r".into(),

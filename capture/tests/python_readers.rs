@@ -9,19 +9,24 @@ mod support;
 
 use support::*;
 
-fn check_with_python(parquet: &std::path::Path) {
-    let script = repo().join("capture/tests/python/check_readers.py");
+/// Runs `capture/tests/python/SCRIPT ARGS...`, asserts success, returns stdout.
+fn python(script: &str, args: &[&std::path::Path]) -> String {
     let o = std::process::Command::new("python3")
-        .arg(&script)
-        .arg(parquet)
+        .arg(repo().join("capture/tests/python").join(script))
+        .args(args)
         .output()
         .expect("python3 is needed by this test");
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = String::from_utf8_lossy(&o.stdout).into_owned();
     assert!(
         o.status.success(),
         "{stdout}\n{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    stdout
+}
+
+fn check_with_python(parquet: &std::path::Path) {
+    let stdout = python("check_readers.py", &[parquet]);
     assert!(stdout.contains("readers ok"), "{stdout}");
 }
 
@@ -48,4 +53,20 @@ fn python_readers_on_the_sample_with_snappy() {
         parquet::basic::Compression::SNAPPY
     );
     assert_eq!(rows(&read_batches(&out)), 10);
+}
+
+/// A dataset directory reads in DuckDB, polars, pyarrow and pandas with hive
+/// partitioning (integer `hour`, `date` typed as a date), with the single
+/// file's rows, every row in its partition, streams joined on the partition.
+#[test]
+fn python_readers_on_a_dataset_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let single = dir.path().join("one.parquet");
+    let input = corpus().join("pcap");
+    read_ok(&[input.to_str().unwrap()], &single);
+    let ds = format!("{}/", dir.path().join("ds").display());
+    let o = pathlens(&["read", "-q", input.to_str().unwrap(), "-w", &ds]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let stdout = python("check_dataset.py", &[std::path::Path::new(&ds), &single]);
+    assert!(stdout.contains("dataset ok: 356 flows"), "{stdout}");
 }

@@ -8,6 +8,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod dataset;
 pub mod egress_cols;
 pub mod media_cols;
 pub mod record;
@@ -16,6 +17,7 @@ pub mod score;
 pub mod summary;
 pub mod writer;
 
+pub use dataset::{DatasetSink, DatasetTotals, Partition};
 pub use egress_cols::EgressFields;
 pub use media_cols::{streams_schema, DirMedia, MediaFields, StreamRecord};
 pub use record::{ConnState, FlowRecord};

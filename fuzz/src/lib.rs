@@ -691,6 +691,7 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
             ..FlowConfig::default()
         },
         output: None,
+        dataset: false,
         writer: pathlens_export::WriterOptions {
             compression: pathlens_export::Compression::default(),
             run_id: "fuzz".into(),

@@ -1,0 +1,314 @@
+//! A partitioned Parquet dataset: `DIR/flows/date=YYYY-MM-DD/hour=HH/part-…`
+//! and `DIR/streams/…` with the same partitions (schema.md §5).
+//!
+//! A record goes to the hour of its `first_seen` (UTC); its streams go to
+//! the same partition of `streams/`, so a join on `flow_id` can stay within
+//! one partition. `date` and `hour` are directory names only, never columns
+//! (engines disagree on a duplicate field). Each part is written under a
+//! dot-prefixed `.inprogress` name that dataset readers skip and renamed when
+//! complete, streams part first. A handful of hours stay open; a late record
+//! for an hour already closed opens a new part there, so nothing is lost and
+//! no finished file is rewritten.
+
+use crate::media_cols::StreamRecord;
+use crate::record::FlowRecord;
+use crate::writer::{ParquetSink, StreamsSink, WriterError, WriterOptions};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// Hours written to at once; the least recently used is closed past this.
+pub const OPEN_PARTITIONS: usize = 4;
+
+/// A partition: UTC date and hour of a record's `first_seen`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Partition {
+    /// `YYYY-MM-DD`.
+    pub date: String,
+    /// 0-23.
+    pub hour: u32,
+}
+
+impl Partition {
+    /// The partition of a time in µs since the epoch (UTC); times outside
+    /// chrono's range fall in 1970-01-01, hour 0.
+    pub fn of(ts_us: i64) -> Self {
+        let t = chrono::DateTime::from_timestamp_micros(ts_us).unwrap_or_default();
+        Partition {
+            date: t.format("%Y-%m-%d").to_string(),
+            hour: chrono::Timelike::hour(&t),
+        }
+    }
+
+    /// The partition's directory under a table's directory.
+    pub fn dir(&self, table: &Path) -> PathBuf {
+        table
+            .join(format!("date={}", self.date))
+            .join(format!("hour={}", self.hour))
+    }
+}
+
+struct Part {
+    flows: ParquetSink,
+    // Created with the first stream row: most hours of a busy link have
+    // media, but a part without any gets no empty streams file.
+    streams: Option<StreamsSink>,
+    streams_path: PathBuf,
+    last_used: u64,
+}
+
+/// What a finished dataset run wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DatasetTotals {
+    /// Flow rows over all parts.
+    pub rows: u64,
+    /// Stream rows over all parts.
+    pub stream_rows: u64,
+    /// Parts of the flows table (each with its streams part).
+    pub parts: u64,
+}
+
+/// Writes flow and stream rows into the partitioned layout under a root.
+pub struct DatasetSink {
+    root: PathBuf,
+    opts: WriterOptions,
+    sensor: String,
+    // The first characters of the run id, in every part name.
+    run: String,
+    open: HashMap<Partition, Part>,
+    clock: u64,
+    seq: u64,
+    meta: Vec<(String, String)>,
+    totals: DatasetTotals,
+}
+
+impl DatasetSink {
+    /// Prepares `root/flows` and `root/streams` (created if missing).
+    /// `meta` is the key-value metadata of parts closed during the run; the
+    /// parts still open at the end get the run's final metadata instead.
+    ///
+    /// # Errors
+    /// The directories cannot be created.
+    pub fn create(
+        root: &Path,
+        opts: WriterOptions,
+        meta: Vec<(String, String)>,
+    ) -> Result<Self, WriterError> {
+        for t in ["flows", "streams"] {
+            let d = root.join(t);
+            std::fs::create_dir_all(&d).map_err(|source| WriterError::Io { path: d, source })?;
+        }
+        let sensor: String = opts
+            .sensor
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '.' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        let run: String = opts
+            .run_id
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect();
+        Ok(DatasetSink {
+            root: root.to_path_buf(),
+            opts,
+            sensor,
+            run,
+            open: HashMap::new(),
+            clock: 0,
+            seq: 0,
+            meta,
+            totals: DatasetTotals::default(),
+        })
+    }
+
+    /// Appends records and the stream rows of those records.
+    ///
+    /// # Errors
+    /// A part could not be created, written or closed (e.g. a full disk).
+    pub fn write(
+        &mut self,
+        records: &[FlowRecord],
+        streams: &[StreamRecord],
+    ) -> Result<(), WriterError> {
+        let mut by_part: HashMap<Partition, (Vec<usize>, Vec<usize>)> = HashMap::new();
+        let mut part_of: HashMap<i64, Partition> = HashMap::new();
+        for (i, r) in records.iter().enumerate() {
+            let p = Partition::of(r.first_seen_us);
+            by_part.entry(p.clone()).or_default().0.push(i);
+            part_of.insert(r.flow_id, p);
+        }
+        for (i, s) in streams.iter().enumerate() {
+            if let Some(p) = part_of.get(&s.flow_id) {
+                by_part.entry(p.clone()).or_default().1.push(i);
+            }
+        }
+        let mut parts: Vec<_> = by_part.into_iter().collect();
+        parts.sort_by(|a, b| a.0.cmp(&b.0));
+        for (p, (ri, si)) in parts {
+            let first = ri
+                .first()
+                .and_then(|&i| records.get(i))
+                .map_or(0, |r| r.first_seen_us);
+            let rows: Vec<FlowRecord> =
+                ri.iter().filter_map(|&i| records.get(i).cloned()).collect();
+            let srows: Vec<StreamRecord> =
+                si.iter().filter_map(|&i| streams.get(i).cloned()).collect();
+            let opts = self.opts.clone();
+            let part = self.part(&p, first)?;
+            part.flows.write(&rows)?;
+            if !srows.is_empty() {
+                let sink = match part.streams.as_mut() {
+                    Some(s) => s,
+                    None => {
+                        if let Some(d) = part.streams_path.parent() {
+                            std::fs::create_dir_all(d).map_err(|source| WriterError::Io {
+                                path: d.to_path_buf(),
+                                source,
+                            })?;
+                        }
+                        part.streams
+                            .insert(StreamsSink::create_table(&part.streams_path, opts)?)
+                    }
+                };
+                sink.write(&srows)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn part(&mut self, p: &Partition, first_us: i64) -> Result<&mut Part, WriterError> {
+        self.clock += 1;
+        if !self.open.contains_key(p) {
+            if self.open.len() >= OPEN_PARTITIONS {
+                let oldest = self
+                    .open
+                    .iter()
+                    .min_by_key(|(_, part)| part.last_used)
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    self.close(&k)?;
+                }
+            }
+            let part = self.open_part(p, first_us)?;
+            self.open.insert(p.clone(), part);
+        }
+        let clock = self.clock;
+        let part = self.open.get_mut(p).ok_or_else(|| WriterError::Io {
+            path: self.root.clone(),
+            source: std::io::Error::other("partition vanished"),
+        })?;
+        part.last_used = clock;
+        Ok(part)
+    }
+
+    fn open_part(&mut self, p: &Partition, first_us: i64) -> Result<Part, WriterError> {
+        let fdir = p.dir(&self.root.join("flows"));
+        let sdir = p.dir(&self.root.join("streams"));
+        std::fs::create_dir_all(&fdir).map_err(|source| WriterError::Io {
+            path: fdir.clone(),
+            source,
+        })?;
+        let stamp = chrono::DateTime::from_timestamp_micros(first_us)
+            .unwrap_or_default()
+            .format("%Y%m%dT%H%M%S%.6fZ");
+        // Never reuse a name: an earlier run may have it, and a concurrent
+        // run of the same sensor differs by its run id.
+        let name = loop {
+            self.seq += 1;
+            let name = format!(
+                "part-{stamp}-{}-{}-{:06}.parquet",
+                self.sensor, self.run, self.seq
+            );
+            let taken = [&fdir, &sdir].iter().any(|d| {
+                d.join(&name).exists() || crate::writer::temp_path(&d.join(&name)).exists()
+            });
+            if !taken {
+                break name;
+            }
+        };
+        let flows = ParquetSink::create(&fdir.join(&name), self.opts.clone())?;
+        Ok(Part {
+            flows,
+            streams: None,
+            streams_path: sdir.join(&name),
+            last_used: self.clock,
+        })
+    }
+
+    /// Closes one partition's parts: streams renamed first, so a flows part
+    /// never appears without its streams.
+    fn close(&mut self, p: &Partition) -> Result<(), WriterError> {
+        let Some(part) = self.open.remove(p) else {
+            return Ok(());
+        };
+        let s = match part.streams {
+            Some(s) => Some(s.finish_unrenamed(self.meta.clone())?),
+            None => None,
+        };
+        let f = part.flows.finish_unrenamed(self.meta.clone())?;
+        if let Some(s) = s {
+            self.totals.stream_rows += s.commit()?;
+        }
+        self.totals.rows += f.commit()?;
+        self.totals.parts += 1;
+        Ok(())
+    }
+
+    /// Closes every open part with `meta` and returns what the run wrote.
+    ///
+    /// # Errors
+    /// A part could not be finished or renamed; parts closed before stay.
+    pub fn finish(mut self, meta: Vec<(String, String)>) -> Result<DatasetTotals, WriterError> {
+        self.meta = meta;
+        let mut keys: Vec<Partition> = self.open.keys().cloned().collect();
+        keys.sort();
+        for k in keys {
+            self.close(&k)?;
+        }
+        Ok(self.totals.clone())
+    }
+
+    /// Drops every open part's temporary files; closed parts stay.
+    pub fn abort(mut self) {
+        for (_, part) in self.open.drain() {
+            part.flows.abort();
+            if let Some(s) = part.streams {
+                s.abort();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn partitions_are_utc_date_and_hour() {
+        // 2026-11-21 13:59:59.999999 UTC and the next µs.
+        let t = 1_795_269_599_999_999;
+        assert_eq!(
+            Partition::of(t),
+            Partition {
+                date: "2026-11-21".into(),
+                hour: 13
+            }
+        );
+        assert_eq!(Partition::of(t + 1).hour, 14);
+        assert_eq!(
+            Partition::of(t).dir(Path::new("out/flows")),
+            PathBuf::from("out/flows/date=2026-11-21/hour=13")
+        );
+        assert_eq!(
+            Partition::of(1_795_248_000_000_000).dir(Path::new("f")),
+            PathBuf::from("f/date=2026-11-21/hour=8"),
+            "unpadded, so engines infer an integer"
+        );
+    }
+}
