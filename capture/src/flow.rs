@@ -508,10 +508,23 @@ impl FlowTable {
 
     /// Accounts an RTCP datagram on the RTP flow one port below, so its
     /// reports land on the streams they describe; the RTCP flow keeps its
-    /// own figures but leaves those streams' rows to the RTP flow.
+    /// own figures but leaves those streams' rows to the RTP flow. Only for
+    /// an RTCP-only flow (muxed RTCP on odd ports stays on its own flow) and
+    /// an RTP flow still live at this packet's time.
     fn forward_rtcp(&mut self, p: &Pkt, payload: &[u8]) {
         let bytes = MediaTracker::unwrap_udp(payload);
         if !MediaTracker::looks_like_rtcp(bytes) {
+            return;
+        }
+        let Some(own) = self.map.get(&p.key) else {
+            return;
+        };
+        let own_side = if p.from_lo == own.src_is_lo {
+            Side::Src2Dst
+        } else {
+            Side::Dst2Src
+        };
+        if own.media.as_deref().is_none_or(|m| m.rtp_packets > 0) {
             return;
         }
         let rtp_key = FlowKey {
@@ -522,6 +535,9 @@ impl FlowTable {
         let Some(f) = self.map.get_mut(&rtp_key) else {
             return;
         };
+        if p.ts_us >= f.deadline(&self.cfg).0 {
+            return;
+        }
         let Some(m) = f.media.as_deref_mut().filter(|m| m.rtp_packets > 0) else {
             return;
         };
@@ -530,13 +546,16 @@ impl FlowTable {
         } else {
             Side::Dst2Src
         };
-        m.feed(side, p.ts_us, bytes);
+        let landed = m.feed_forwarded(side, p.ts_us, bytes);
+        if landed.is_empty() {
+            return;
+        }
         if let Some(own) = self
             .map
             .get_mut(&p.key)
             .and_then(|f| f.media.as_deref_mut())
         {
-            own.reports_forwarded = true;
+            own.mark_forwarded(own_side, &landed);
         }
     }
 

@@ -784,3 +784,82 @@ fn sdp_clocks_and_rtcp_on_port_plus_one_reach_their_streams() {
         theirs[0]
     );
 }
+
+/// Forwarding RTCP to the flow one port below happens only from an RTCP-only
+/// flow to a live RTP flow, and a report-only row disappears from the RTCP
+/// flow only when every report about it was forwarded:
+/// - flows 50000/3478 and 50001/3479 both carry RTP; the latter's muxed RR
+///   stays on it and adds nothing to the former;
+/// - an RR on 50021/3491 arrives before its RTP flow 50020/3490 exists, a
+///   second one after: the RTP stream gets one report, and the RTCP flow
+///   keeps its row (two reports), since one of them reached no RTP flow.
+#[test]
+fn rtcp_goes_to_the_flow_below_only_from_an_rtcp_only_flow() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("odd.pcap");
+    let mut w = PcapWriter::create(&pcap, 1, 65535);
+    let block = |about: u32| {
+        rtp::ReportBlock {
+            ssrc: about,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            ext_highest_seq: 30,
+            jitter: 8,
+            lsr: 0,
+            dlsr: 0,
+        }
+        .receiver_report(0x5E4F)
+    };
+    type Frame = (i64, bool, (u16, u16), Vec<u8>);
+    let mut pkts: Vec<Frame> = vec![(T0, false, (50021, 3491), block(0xC))];
+    for i in 0..30u32 {
+        let t = T0 + 100_000 + i64::from(i) * 20_000;
+        let seq = i as u16;
+        pkts.push((t, true, (50000, 3478), rtp(0, false, seq, 160 * i, 0xA)));
+        pkts.push((t + 1, true, (50001, 3479), rtp(0, false, seq, 160 * i, 0xB)));
+        pkts.push((t + 2, true, (50020, 3490), rtp(0, false, seq, 160 * i, 0xC)));
+    }
+    pkts.push((T0 + 500_000, false, (50001, 3479), block(0xB)));
+    pkts.push((T0 + 500_001, false, (50021, 3491), block(0xC)));
+    pkts.sort_by_key(|p| p.0);
+    for (t, c, ports, p) in &pkts {
+        udp_at(&mut w, *t, *c, *ports, p);
+    }
+    w.finish();
+    let out = dir.path().join("odd.parquet");
+    read_ok(&[pcap.to_str().unwrap()], &out);
+    let flows = read_batches(&out);
+    let st = read_batches(&pathlens_export::streams_path(&out));
+    // (the flow's ports, ssrc, packets, rtcp_reports)
+    let ports: Vec<String> = column_text(&flows, "src_port")
+        .into_iter()
+        .zip(column_text(&flows, "dst_port"))
+        .map(|(a, b)| {
+            let (a, b): (u16, u16) = (a.parse().unwrap(), b.parse().unwrap());
+            format!("{}/{}", a.max(b), a.min(b))
+        })
+        .collect();
+    let port_of: BTreeMap<String, String> = column_text(&flows, "flow_id")
+        .into_iter()
+        .zip(ports)
+        .collect();
+    let (ids, ssrc, pk, rep) = (
+        column_text(&st, "flow_id"),
+        column_text(&st, "ssrc"),
+        column_text(&st, "packets"),
+        column_text(&st, "rtcp_reports"),
+    );
+    let mut got: Vec<String> = (0..ids.len())
+        .map(|i| format!("{} {} {} {}", port_of[&ids[i]], ssrc[i], pk[i], rep[i]))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "50000/3478 10 30 0", // 0xA: nothing from the muxed flow above
+            "50001/3479 11 30 1", // 0xB: its own muxed RR
+            "50020/3490 12 30 1", // 0xC: the RR that came after its RTP
+            "50021/3491 12 0 2",  // 0xC on the RTCP flow: one RR reached no RTP flow
+        ]
+    );
+}

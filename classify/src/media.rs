@@ -138,6 +138,9 @@ pub struct StreamStats {
     pub last_us: i64,
     /// RTCP reports about this stream.
     pub rtcp: Option<RtcpFigures>,
+    /// Known only from RTCP on a port+1 flow whose every report about it
+    /// also landed on the RTP flow one port below: that flow has its row.
+    pub reported_elsewhere: bool,
 }
 
 impl StreamStats {
@@ -294,7 +297,6 @@ struct Stream {
     clock_pt: u8,
     clock: Option<(u32, ClockSource)>,
     est_start: Option<(u32, i64)>,
-    ext_ts: i64,
     last_ts: u32,
     last_cn: bool,
     // Arrival of the previous packet, once there is one.
@@ -310,6 +312,9 @@ struct Stream {
     rtt_sum_ms: f64,
     rtt_n: u64,
     from_report: bool,
+    // Report blocks about this stream that also landed on the RTP flow one
+    // port below (RTCP on port + 1).
+    forwarded: u64,
 }
 
 /// RFC 3550 §6.4.1 jitter of a stream under one clock rate.
@@ -362,7 +367,6 @@ impl Stream {
             clock_pt: h.pt,
             clock,
             est_start: None,
-            ext_ts: 0,
             last_ts: h.ts,
             last_cn: false,
             prev_arrival_us: None,
@@ -376,6 +380,7 @@ impl Stream {
             rtt_sum_ms: 0.0,
             rtt_n: 0,
             from_report: false,
+            forwarded: 0,
         }
     }
 
@@ -507,10 +512,8 @@ impl Stream {
     /// after it. The mean is tshark's running average over the packets
     /// received so far: a plain mean of J when no packet is skipped.
     fn update_jitter(&mut self, arrival_us: i64, h: &RtpHeader) {
-        // Extend the timestamp with signed deltas so a wrap or a step back
-        // never turns into a 2^32 jump.
+        // A signed delta, so a wrap or a step back never becomes a 2^32 jump.
         let step = i64::from(h.ts.wrapping_sub(self.last_ts) as i32);
-        self.ext_ts += step;
         self.last_ts = h.ts;
         let cn = matches!(h.pt, 13 | 19);
         let after_cn = std::mem::replace(&mut self.last_cn, cn);
@@ -573,11 +576,12 @@ impl Stream {
             // A stream an RTCP report created first: its RTP starts here.
             let fresh = Stream::new(self.side, arrival_us, h);
             let rtcp = self.rtcp.take();
-            let (sum, n) = (self.rtt_sum_ms, self.rtt_n);
+            let (sum, n, fwd) = (self.rtt_sum_ms, self.rtt_n, self.forwarded);
             *self = fresh;
             self.rtcp = rtcp;
             self.rtt_sum_ms = sum;
             self.rtt_n = n;
+            self.forwarded = fwd;
         }
         self.packets += 1;
         self.last_us = self.last_us.max(arrival_us);
@@ -595,8 +599,10 @@ impl Stream {
         let mut s = self.clone();
         s.close_burst();
         let expected = s.expected();
-        // Static table, else the SDP, else the estimate.
-        let bound = if s.clock.is_some_and(|(_, src)| src == ClockSource::Static) {
+        // Static table, else the SDP, else the estimate. A stream known only
+        // from reports has no payload type to look up.
+        let bound = if s.packets == 0 || s.clock.is_some_and(|(_, src)| src == ClockSource::Static)
+        {
             None
         } else {
             sdp(s.side, s.clock_pt)
@@ -614,6 +620,7 @@ impl Stream {
         }
         let jitter = |v: fn(&Jitter) -> f64| jit.filter(|_| s.jitter_n > 0).and_then(|j| ms(v(j)));
         let codec = match payload_type_info(s.pt) {
+            _ if s.packets == 0 => None,
             Some((name, _)) => Some(Arc::from(name)),
             None if s.pt == s.clock_pt => bound.map(|m| m.codec),
             None => sdp(s.side, s.pt).map(|m| m.codec),
@@ -646,6 +653,9 @@ impl Stream {
             first_us: s.first_us,
             last_us: s.last_us,
             rtcp,
+            reported_elsewhere: s.packets == 0
+                && s.forwarded > 0
+                && s.rtcp.is_some_and(|r| s.forwarded >= r.reports),
         }
     }
 
@@ -679,9 +689,6 @@ pub struct MediaTracker {
     /// RTCP datagrams that were not a clean compound (SRTCP, truncated,
     /// lying counts): their report blocks were not used.
     pub rtcp_unreadable: u64,
-    /// This flow's RTCP was also accounted on its RTP flow (RTCP on port+1):
-    /// the streams its reports describe belong to that flow's rows.
-    pub reports_forwarded: bool,
 }
 
 impl MediaTracker {
@@ -724,7 +731,7 @@ impl MediaTracker {
             return;
         }
         if rtp::is_rtcp_type(b1) {
-            self.rtcp(side, arrival_us, bytes);
+            self.rtcp(side, arrival_us, bytes, None);
         } else if let Some(h) = rtp::parse_rtp(bytes) {
             self.rtp_packets += 1;
             if let Some(s) = self.stream_mut(side, h.ssrc, arrival_us, Some(&h)) {
@@ -762,7 +769,29 @@ impl MediaTracker {
         }
     }
 
-    fn rtcp(&mut self, side: Side, arrival_us: i64, bytes: &[u8]) {
+    /// Accounts an RTCP datagram of the RTCP flow one port above (RTCP on
+    /// port + 1) and returns the SSRCs whose report blocks landed on a stream
+    /// here. Anything but RTCP is ignored.
+    pub fn feed_forwarded(&mut self, side: Side, arrival_us: i64, bytes: &[u8]) -> Vec<u32> {
+        let mut landed = Vec::new();
+        if Self::looks_like_rtcp(bytes) {
+            self.rtcp(side, arrival_us, bytes, Some(&mut landed));
+        }
+        landed
+    }
+
+    /// Notes that the report blocks about `ssrcs`, in a datagram this flow
+    /// received from `side`, also landed on the RTP flow one port below.
+    pub fn mark_forwarded(&mut self, side: Side, ssrcs: &[u32]) {
+        for s in &mut self.streams {
+            if s.side == side.flip() && ssrcs.contains(&s.ssrc) {
+                s.forwarded += ssrcs.iter().filter(|&&x| x == s.ssrc).count() as u64;
+            }
+        }
+    }
+
+    fn rtcp(&mut self, side: Side, arrival_us: i64, bytes: &[u8], landed: Option<&mut Vec<u32>>) {
+        let mut landed = landed;
         self.rtcp_packets += 1;
         // Only an exact compound is in clear: SRTCP appends an index and a
         // tag (so the lengths no longer add up) and encrypts the blocks.
@@ -787,6 +816,9 @@ impl MediaTracker {
                 let Some(s) = self.stream_mut(side.flip(), b.ssrc, arrival_us, None) else {
                     continue;
                 };
+                if let Some(l) = landed.as_deref_mut() {
+                    l.push(b.ssrc);
+                }
                 let r = s.rtcp.get_or_insert_with(RtcpFigures::default);
                 r.reports += 1;
                 r.fraction_lost = f64::from(b.fraction_lost) / 256.0;
@@ -1116,6 +1148,44 @@ mod test {
         let odd = &t.streams_with(&|_, _| Some(silk(104, 11025)))[0];
         assert_eq!(odd.clock_rate, Some(11025));
         assert_eq!((odd.jitter_max_ms, odd.jitter_mean_ms), (None, None));
+    }
+
+    #[test]
+    fn a_stream_known_only_from_reports_takes_no_sdp_clock() {
+        let mut t = MediaTracker::new();
+        for i in 0..10u32 {
+            t.feed(S2D, i64::from(i) * 20_000, &rtp(111, i as u16, 960 * i, 1));
+        }
+        // A report about a source that sent no RTP here.
+        t.feed(S2D.flip(), 300_000, &rr(2, 0x77, 0, 0, 480, 0, 0));
+        let sdp = |_: Side, pt: u8| {
+            Some(match pt {
+                0 => RtpMap {
+                    pt,
+                    codec: Arc::from("PCMU"),
+                    clock_rate: 8000,
+                },
+                _ => RtpMap {
+                    pt,
+                    codec: Arc::from("opus"),
+                    clock_rate: 48000,
+                },
+            })
+        };
+        let v = t.streams_with(&sdp);
+        let only = v.iter().find(|s| s.ssrc == 0x77).unwrap();
+        assert_eq!(only.packets, 0);
+        assert_eq!(
+            (only.clock_rate, only.clock_source, only.codec.clone()),
+            (None, None, None)
+        );
+        assert_eq!(
+            only.rtcp.unwrap().jitter_ms,
+            None,
+            "no clock, no made-up ms"
+        );
+        let opus = v.iter().find(|s| s.ssrc == 1).unwrap();
+        assert_eq!(opus.clock_rate, Some(48000));
     }
 
     #[test]

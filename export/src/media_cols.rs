@@ -131,9 +131,7 @@ impl MediaFields {
         fields.streams = streams;
         // Streams known only from reports that the RTP flow also received are
         // that flow's rows; this flow keeps its round trip and fraction lost.
-        if t.reports_forwarded {
-            fields.streams.retain(|r| r.stats.packets > 0);
-        }
+        fields.streams.retain(|r| !r.stats.reported_elsewhere);
         fields
     }
 }

@@ -43,7 +43,7 @@ pub enum StartLine {
 }
 
 /// Payload type bindings read per media line.
-const MAX_RTPMAP: usize = 16;
+const MAX_RTPMAP: usize = 32;
 
 /// An SDP `a=rtpmap`: what a payload type number means on one media line.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -65,7 +65,8 @@ pub struct SdpMedia {
     pub port: u16,
     /// First payload type offered.
     pub payload_type: Option<u8>,
-    /// The `a=rtpmap` bindings of the offered payload types (at most 16).
+    /// The `a=rtpmap` bindings of the offered payload types (at most 32: a
+    /// browser's video offer lists about 30).
     pub rtpmap: Vec<RtpMap>,
     /// A separate RTCP port from `a=rtcp:`, if given.
     pub rtcp_port: Option<u16>,
