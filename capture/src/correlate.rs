@@ -13,9 +13,11 @@
 //! - the lookup then accepts only entries learned at or before that packet.
 //!
 //! So a lookup sees exactly the endpoints learned before the record's last
-//! packet, as a single-threaded run would. The same holds for the payload
-//! types an SDP bound (`a=rtpmap`), which name the codec and clock of media
-//! streams with dynamic payload types.
+//! packet, as a single-threaded run would. The payload types an SDP bound
+//! (`a=rtpmap`), which name the codec and clock of media streams with dynamic
+//! payload types, are looked up the same way, except that the latest binding
+//! learned at or before the record's last packet wins: a port reused by a
+//! later call, or a re-INVITE, brings its own SDP before its media.
 
 use foldhash::fast::FixedState;
 use pathlens_classify::classifier::LearnedEndpoint;
@@ -39,10 +41,20 @@ struct Entry {
     seq: u64,
     ts_us: i64,
     label: AppProtocol,
-    // The earliest SDP binding of payload types, with its input position: an
-    // endpoint first seen in a STUN check may be described by SDP later.
-    rtpmap: Option<(u64, Arc<[RtpMap]>)>,
+    // The latest SDP bindings of payload types, by input position.
+    rtpmap: Vec<Binding>,
 }
+
+/// Payload types an SDP bound for an endpoint, and where and when it was read.
+#[derive(Clone, Debug)]
+struct Binding {
+    seq: u64,
+    ts_us: i64,
+    maps: Arc<[RtpMap]>,
+}
+
+/// SDP bindings kept per endpoint (the latest by input position).
+const BINDINGS_KEPT: usize = 4;
 
 /// What correlation did over a run.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -96,30 +108,28 @@ impl Correlator {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let rtpmap = e.rtpmap.clone().map(|m| (seq, m));
-            self.learned
-                .entry(e.addr)
-                .and_modify(|old| {
-                    if seq < old.seq {
-                        old.seq = seq;
-                        old.ts_us = ts_us;
-                        old.label = e.label;
+            let binding = e.rtpmap.clone().map(|maps| Binding { seq, ts_us, maps });
+            let mut entry = self.learned.entry(e.addr).or_insert(Entry {
+                seq,
+                ts_us,
+                label: e.label,
+                rtpmap: Vec::new(),
+            });
+            if seq < entry.seq {
+                entry.seq = seq;
+                entry.ts_us = ts_us;
+                entry.label = e.label;
+            }
+            if let Some(b) = binding {
+                let list = &mut entry.rtpmap;
+                if !list.iter().any(|x| x.seq == b.seq) {
+                    let at = list.partition_point(|x| x.seq < b.seq);
+                    list.insert(at, b);
+                    if list.len() > BINDINGS_KEPT {
+                        list.remove(0);
                     }
-                    let earlier = match (&old.rtpmap, &rtpmap) {
-                        (Some((at, _)), Some((new_at, _))) => new_at < at,
-                        (None, Some(_)) => true,
-                        _ => false,
-                    };
-                    if earlier {
-                        old.rtpmap.clone_from(&rtpmap);
-                    }
-                })
-                .or_insert(Entry {
-                    seq,
-                    ts_us,
-                    label: e.label,
-                    rtpmap,
-                });
+                }
+            }
         }
     }
 
@@ -133,7 +143,8 @@ impl Correlator {
             .unwrap_or(i64::MIN);
         let cutoff = oldest_clock.saturating_sub(self.horizon_us);
         let before = self.learned.len();
-        self.learned.retain(|_, e| e.ts_us >= cutoff);
+        self.learned
+            .retain(|_, e| e.ts_us >= cutoff || e.rtpmap.iter().any(|b| b.ts_us >= cutoff));
         let gone = before.saturating_sub(self.learned.len());
         self.purged.fetch_add(gone as u64, Ordering::Relaxed);
     }
@@ -175,9 +186,9 @@ impl Correlator {
         (e.seq <= last_seq && e.ts_us >= first_us.saturating_sub(LEARNED_TTL_US)).then_some(e.label)
     }
 
-    /// What the SDP announcing `addr` bound payload type `pt` to, if that SDP
-    /// was learned at or before input position `last_seq` and not long before
-    /// `first_us`.
+    /// What the latest SDP announcing `addr` learned at or before input
+    /// position `last_seq`, and not long before `first_us`, bound payload
+    /// type `pt` to.
     pub fn lookup_rtpmap(
         &self,
         addr: SocketAddr,
@@ -186,11 +197,11 @@ impl Correlator {
         first_us: i64,
     ) -> Option<RtpMap> {
         let e = self.learned.get(&addr)?;
-        let (at, maps) = e.rtpmap.as_ref()?;
-        if *at > last_seq || e.ts_us < first_us.saturating_sub(LEARNED_TTL_US) {
+        let b = e.rtpmap.iter().rev().find(|b| b.seq <= last_seq)?;
+        if b.ts_us < first_us.saturating_sub(LEARNED_TTL_US) {
             return None;
         }
-        maps.iter().find(|m| m.pt == pt).cloned()
+        b.maps.iter().find(|m| m.pt == pt).cloned()
     }
 
     /// The run's correlation counters.
@@ -231,6 +242,54 @@ mod test {
             assert_eq!(c.lookup(a, 4, 1_000), None, "learned after the record");
             assert_eq!(c.lookup(a, 5, 1_000), Some(AppProtocol::Rtp));
             assert_eq!(c.lookup(a, 100, 1_000), Some(AppProtocol::Rtp));
+        }
+    }
+
+    fn sdp(s: &str, clock: u32) -> LearnedEndpoint {
+        LearnedEndpoint {
+            rtpmap: Some(Arc::from(
+                [RtpMap {
+                    pt: 111,
+                    codec: Arc::from("opus"),
+                    clock_rate: clock,
+                }]
+                .as_slice(),
+            )),
+            ..ep(s, AppProtocol::Rtp)
+        }
+    }
+
+    #[test]
+    fn the_latest_binding_before_the_record_wins_whatever_the_order() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let hour = 3_600_000_000;
+        // A STUN check first, then two calls' SDP on the same port.
+        let learns = [
+            (2u64, 0i64, ep("10.0.0.1:40000", AppProtocol::Srtp)),
+            (10, 2 * hour, sdp("10.0.0.1:40000", 48000)),
+            (20, 3 * hour, sdp("10.0.0.1:40000", 16000)),
+        ];
+        for order in [[0usize, 1, 2], [2, 1, 0], [1, 2, 0]] {
+            let c = Correlator::new(2, 0);
+            for i in order {
+                let (seq, ts, e) = &learns[i];
+                c.learn(*seq, *ts, std::slice::from_ref(e));
+            }
+            let clock = |last, first| c.lookup_rtpmap(a, 111, last, first).map(|m| m.clock_rate);
+            assert_eq!(clock(9, 2 * hour), None, "before any SDP");
+            // The TTL counts from the binding, not from the STUN check.
+            assert_eq!(clock(15, 2 * hour + 60), Some(48000));
+            assert_eq!(
+                clock(25, 3 * hour + 60),
+                Some(16000),
+                "a later call on the port"
+            );
+            assert_eq!(c.lookup_rtpmap(a, 0, 25, 3 * hour), None, "an unbound type");
+            assert_eq!(
+                c.lookup(a, 25, 0),
+                Some(AppProtocol::Srtp),
+                "labels: earliest"
+            );
         }
     }
 
