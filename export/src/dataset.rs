@@ -5,14 +5,16 @@
 //! the same partition of `streams/`, so a join on `flow_id` can stay within
 //! one partition. `date` and `hour` are directory names only, never columns
 //! (engines disagree on a duplicate field). Each part is written under a
-//! dot-prefixed `.inprogress` name that dataset readers skip and renamed when
-//! complete, streams part first. A handful of hours stay open; a late record
-//! for an hour already closed opens a new part there, so nothing is lost and
-//! no finished file is rewritten.
+//! dot-prefixed `.inprogress` name that dataset readers skip. A handful of
+//! hours stay open; a late record for an hour already closed opens a new part
+//! there, so nothing is lost and no finished file is rewritten. Closed parts
+//! keep their temporary names until the run completes, then every streams
+//! part is renamed, then every flows part: a failed run adds nothing to the
+//! dataset, and a rerun cannot duplicate rows.
 
 use crate::media_cols::StreamRecord;
 use crate::record::FlowRecord;
-use crate::writer::{ParquetSink, StreamsSink, WriterError, WriterOptions};
+use crate::writer::{Finished, ParquetSink, StreamsSink, WriterError, WriterOptions};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -78,6 +80,8 @@ pub struct DatasetSink {
     clock: u64,
     seq: u64,
     meta: Vec<(String, String)>,
+    // Closed parts waiting for the run to complete: (streams, flows).
+    closed: Vec<(Option<Finished>, Finished)>,
     totals: DatasetTotals,
 }
 
@@ -123,6 +127,7 @@ impl DatasetSink {
             clock: 0,
             seq: 0,
             meta,
+            closed: Vec::new(),
             totals: DatasetTotals::default(),
         })
     }
@@ -241,8 +246,7 @@ impl DatasetSink {
         })
     }
 
-    /// Closes one partition's parts: streams renamed first, so a flows part
-    /// never appears without its streams.
+    /// Closes one partition's parts; they are renamed when the run completes.
     fn close(&mut self, p: &Partition) -> Result<(), WriterError> {
         let Some(part) = self.open.remove(p) else {
             return Ok(());
@@ -252,18 +256,15 @@ impl DatasetSink {
             None => None,
         };
         let f = part.flows.finish_unrenamed(self.meta.clone())?;
-        if let Some(s) = s {
-            self.totals.stream_rows += s.commit()?;
-        }
-        self.totals.rows += f.commit()?;
-        self.totals.parts += 1;
+        self.closed.push((s, f));
         Ok(())
     }
 
     /// Closes every open part with `meta` and returns what the run wrote.
     ///
     /// # Errors
-    /// A part could not be finished or renamed; parts closed before stay.
+    /// A part could not be finished or renamed; the parts not yet renamed
+    /// are removed.
     pub fn finish(mut self, meta: Vec<(String, String)>) -> Result<DatasetTotals, WriterError> {
         self.meta = meta;
         let mut keys: Vec<Partition> = self.open.keys().cloned().collect();
@@ -271,11 +272,25 @@ impl DatasetSink {
         for k in keys {
             self.close(&k)?;
         }
+        // Streams first, so a flows part never appears without its streams.
+        let mut flows = Vec::with_capacity(self.closed.len());
+        for (s, f) in std::mem::take(&mut self.closed) {
+            if let Some(s) = s {
+                self.totals.stream_rows += s.commit()?;
+            }
+            flows.push(f);
+        }
+        for f in flows {
+            self.totals.rows += f.commit()?;
+            self.totals.parts += 1;
+        }
         Ok(self.totals.clone())
     }
 
-    /// Drops every open part's temporary files; closed parts stay.
+    /// Drops every part's temporary files: the run adds nothing.
     pub fn abort(mut self) {
+        // Dropping a `Finished` removes its temporary file.
+        self.closed.clear();
         for (_, part) in self.open.drain() {
             part.flows.abort();
             if let Some(s) = part.streams {
@@ -288,6 +303,71 @@ impl DatasetSink {
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::writer::Compression;
+
+    fn files(dir: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![dir.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    out.push(p.strip_prefix(dir).unwrap().display().to_string());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Six hours, one record each: the first two hours are closed (LRU)
+    /// before the run ends.
+    fn six_hours(root: &Path) -> DatasetSink {
+        let opts = WriterOptions {
+            compression: Compression::Zstd,
+            run_id: "abc-123-def".into(),
+            sensor: "edge 1".into(),
+        };
+        let mut d = DatasetSink::create(root, opts, Vec::new()).unwrap();
+        for h in 0..6i64 {
+            let mut r = FlowRecord::example();
+            r.flow_id = h;
+            r.first_seen_us = 1_795_248_000_000_000 + h * 3_600_000_000;
+            d.write(&[r], &[]).unwrap();
+        }
+        d
+    }
+
+    #[test]
+    fn parts_appear_only_when_the_run_completes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = six_hours(dir.path());
+        let before = files(dir.path());
+        assert_eq!(before.len(), 6);
+        assert!(
+            before
+                .iter()
+                .all(|f| f.contains("/.part-") && f.ends_with(".inprogress")),
+            "{before:?}"
+        );
+        let t = d.finish(vec![("k".into(), "v".into())]).unwrap();
+        assert_eq!((t.rows, t.stream_rows, t.parts), (6, 0, 6));
+        let after = files(dir.path());
+        assert_eq!(after.len(), 6);
+        assert_eq!(
+            after[0],
+            "flows/date=2026-11-21/hour=10/part-20261121T100000.000000Z-edge_1-abc123de-000003.parquet"
+        );
+    }
+
+    #[test]
+    fn an_aborted_run_adds_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        six_hours(dir.path()).abort();
+        assert_eq!(files(dir.path()), Vec::<String>::new());
+    }
 
     #[test]
     fn partitions_are_utc_date_and_hour() {

@@ -43,7 +43,7 @@ check(mismatch == 0, f"{mismatch} rows outside their partition")
 join = con.sql(
     f"""SELECT count(*) FROM read_parquet('{streams_glob}', hive_partitioning = true) s
         JOIN read_parquet('{flows_glob}', hive_partitioning = true) f
-        USING (flow_id, date, hour)"""
+        USING (run_id, flow_id, date, hour)"""
 ).fetchall()[0][0]
 check(join == want_join, f"duckdb streams join {join} != {want_join}")
 
