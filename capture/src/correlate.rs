@@ -41,7 +41,8 @@ struct Entry {
     seq: u64,
     ts_us: i64,
     label: AppProtocol,
-    // The latest SDP bindings of payload types, by input position.
+    // SDP bindings of payload types by input position, each differing from
+    // the one before it (a repeat adds nothing a lookup could tell apart).
     rtpmap: Vec<Binding>,
 }
 
@@ -53,8 +54,11 @@ struct Binding {
     maps: Arc<[RtpMap]>,
 }
 
-/// SDP bindings kept per endpoint (the latest by input position).
-const BINDINGS_KEPT: usize = 4;
+/// Distinct SDP bindings kept per endpoint. A lookup may need any binding
+/// learned before its record, and other workers may already have learned
+/// later ones, so none is evicted for a newer one: past this (hostile
+/// signaling) new bindings are dropped and counted.
+pub const BINDINGS_CAP: usize = 64;
 
 /// What correlation did over a run.
 #[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
@@ -65,6 +69,9 @@ pub struct CorrelationCounters {
     pub endpoints_purged: u64,
     /// Endpoints not kept because the table was full of recent ones.
     pub endpoints_dropped: u64,
+    /// SDP bindings not kept because their endpoint already had
+    /// [`BINDINGS_CAP`] distinct ones.
+    pub sdp_bindings_dropped: u64,
 }
 
 /// The shared table of learned endpoints and the workers' watermarks.
@@ -77,6 +84,7 @@ pub struct Correlator {
     learned_n: AtomicU64,
     purged: AtomicU64,
     dropped: AtomicU64,
+    bindings_dropped: AtomicU64,
 }
 
 impl Correlator {
@@ -93,6 +101,7 @@ impl Correlator {
             learned_n: AtomicU64::new(0),
             purged: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            bindings_dropped: AtomicU64::new(0),
         }
     }
 
@@ -122,11 +131,21 @@ impl Correlator {
             }
             if let Some(b) = binding {
                 let list = &mut entry.rtpmap;
-                if !list.iter().any(|x| x.seq == b.seq) {
-                    let at = list.partition_point(|x| x.seq < b.seq);
-                    list.insert(at, b);
-                    if list.len() > BINDINGS_KEPT {
-                        list.remove(0);
+                let at = list.partition_point(|x| x.seq < b.seq);
+                let before_same = at
+                    .checked_sub(1)
+                    .and_then(|i| list.get(i))
+                    .is_some_and(|x| x.maps == b.maps);
+                let at_same_seq = list.get(at).is_some_and(|x| x.seq == b.seq);
+                if !before_same && !at_same_seq {
+                    if list.len() >= BINDINGS_CAP {
+                        self.bindings_dropped.fetch_add(1, Ordering::Relaxed);
+                    } else {
+                        // The next one, if equal, is now covered by this one.
+                        if list.get(at).is_some_and(|x| x.maps == b.maps) {
+                            list.remove(at);
+                        }
+                        list.insert(at, b);
                     }
                 }
             }
@@ -143,8 +162,10 @@ impl Correlator {
             .unwrap_or(i64::MIN);
         let cutoff = oldest_clock.saturating_sub(self.horizon_us);
         let before = self.learned.len();
-        self.learned
-            .retain(|_, e| e.ts_us >= cutoff || e.rtpmap.iter().any(|b| b.ts_us >= cutoff));
+        self.learned.retain(|_, e| {
+            e.rtpmap.retain(|b| b.ts_us >= cutoff);
+            e.ts_us >= cutoff || !e.rtpmap.is_empty()
+        });
         let gone = before.saturating_sub(self.learned.len());
         self.purged.fetch_add(gone as u64, Ordering::Relaxed);
     }
@@ -210,6 +231,7 @@ impl Correlator {
             endpoints_learned: self.learned_n.load(Ordering::Relaxed),
             endpoints_purged: self.purged.load(Ordering::Relaxed),
             endpoints_dropped: self.dropped.load(Ordering::Relaxed),
+            sdp_bindings_dropped: self.bindings_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -291,6 +313,35 @@ mod test {
                 "labels: earliest"
             );
         }
+    }
+
+    #[test]
+    fn later_bindings_never_hide_an_earlier_one() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        let c = Correlator::new(2, 0);
+        c.learn(10, 0, &[sdp("10.0.0.1:40000", 48000)]);
+        // Retransmissions and re-offers learned by faster workers before the
+        // record ending at position 50 is resolved.
+        for seq in 60..80u64 {
+            let clock = if seq % 2 == 0 { 16000 } else { 48000 };
+            c.learn(seq, 1, &[sdp("10.0.0.1:40000", clock)]);
+        }
+        let clock = |last| c.lookup_rtpmap(a, 111, last, 0).map(|m| m.clock_rate);
+        assert_eq!(clock(50), Some(48000));
+        assert_eq!(clock(60), Some(16000));
+        assert_eq!(clock(61), Some(48000));
+        // Repeats of the same SDP add nothing.
+        for seq in 100..200u64 {
+            c.learn(seq, 2, &[sdp("10.0.0.1:40000", 8000)]);
+        }
+        assert_eq!(clock(150), Some(8000));
+        assert_eq!(c.counters().sdp_bindings_dropped, 0);
+        // Hostile churn past the cap is counted, and never evicts.
+        for seq in 1000..1100u64 {
+            c.learn(seq, 3, &[sdp("10.0.0.1:40000", 8000 + seq as u32)]);
+        }
+        assert!(c.counters().sdp_bindings_dropped > 0);
+        assert_eq!(clock(50), Some(48000));
     }
 
     #[test]
