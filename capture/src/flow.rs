@@ -510,7 +510,8 @@ impl FlowTable {
     /// reports land on the streams they describe; the RTCP flow keeps its
     /// own figures but leaves those streams' rows to the RTP flow. Only for
     /// an RTCP-only flow (muxed RTCP on odd ports stays on its own flow) and
-    /// an RTP flow still live at this packet's time.
+    /// an RTP flow still live at this packet's time and already decided as
+    /// media (an undecided one may end as anything, and write no streams).
     fn forward_rtcp(&mut self, p: &Pkt, payload: &[u8]) {
         let bytes = MediaTracker::unwrap_udp(payload);
         if !MediaTracker::looks_like_rtcp(bytes) {
@@ -535,7 +536,10 @@ impl FlowTable {
         let Some(f) = self.map.get_mut(&rtp_key) else {
             return;
         };
-        if p.ts_us >= f.deadline(&self.cfg).0 {
+        if p.ts_us >= f.deadline(&self.cfg).0
+            || f.classifier.wants_more()
+            || !f.classifier.payload_label().is_some_and(carries_media)
+        {
             return;
         }
         let Some(m) = f.media.as_deref_mut().filter(|m| m.rtp_packets > 0) else {

@@ -792,7 +792,9 @@ fn sdp_clocks_and_rtcp_on_port_plus_one_reach_their_streams() {
 ///   stays on it and adds nothing to the former;
 /// - an RR on 50021/3491 arrives before its RTP flow 50020/3490 exists, a
 ///   second one after: the RTP stream gets one report, and the RTCP flow
-///   keeps its row (two reports), since one of them reached no RTP flow.
+///   keeps its row (two reports), since one of them reached no RTP flow;
+/// - two RTP packets on 50030/3500 are too few to decide the flow as media,
+///   so the RRs on 50031/3501 stay on their flow, which keeps the row.
 #[test]
 fn rtcp_goes_to_the_flow_below_only_from_an_rtcp_only_flow() {
     let dir = tempfile::tempdir().unwrap();
@@ -819,6 +821,20 @@ fn rtcp_goes_to_the_flow_below_only_from_an_rtcp_only_flow() {
         pkts.push((t + 1, true, (50001, 3479), rtp(0, false, seq, 160 * i, 0xB)));
         pkts.push((t + 2, true, (50020, 3490), rtp(0, false, seq, 160 * i, 0xC)));
     }
+    pkts.push((
+        T0 + 100_003,
+        true,
+        (50030, 3500),
+        rtp(0, false, 1, 160, 0xD),
+    ));
+    pkts.push((
+        T0 + 120_003,
+        true,
+        (50030, 3500),
+        rtp(0, false, 2, 320, 0xD),
+    ));
+    pkts.push((T0 + 400_000, false, (50031, 3501), block(0xD)));
+    pkts.push((T0 + 600_000, false, (50031, 3501), block(0xD)));
     pkts.push((T0 + 500_000, false, (50001, 3479), block(0xB)));
     pkts.push((T0 + 500_001, false, (50021, 3491), block(0xC)));
     pkts.sort_by_key(|p| p.0);
@@ -860,6 +876,7 @@ fn rtcp_goes_to_the_flow_below_only_from_an_rtcp_only_flow() {
             "50001/3479 11 30 1", // 0xB: its own muxed RR
             "50020/3490 12 30 1", // 0xC: the RR that came after its RTP
             "50021/3491 12 0 2",  // 0xC on the RTCP flow: one RR reached no RTP flow
+            "50031/3501 13 0 2",  // 0xD: its RTP flow was never decided as media
         ]
     );
 }
