@@ -273,16 +273,46 @@ impl DatasetSink {
             self.close(&k)?;
         }
         // Streams first, so a flows part never appears without its streams.
-        let mut flows = Vec::with_capacity(self.closed.len());
-        for (s, f) in std::mem::take(&mut self.closed) {
-            if let Some(s) = s {
-                self.totals.stream_rows += s.commit()?;
+        let closed = std::mem::take(&mut self.closed);
+        let (streams, flows): (Vec<_>, Vec<_>) = closed.into_iter().unzip();
+        let mut renamed: Vec<PathBuf> = Vec::new();
+        let commit = |f: Finished, renamed: &mut Vec<PathBuf>| {
+            let path = f.path().to_path_buf();
+            let n = f.commit()?;
+            renamed.push(path);
+            Ok::<u64, WriterError>(n)
+        };
+        let mut outcome = Ok(());
+        for s in streams.into_iter().flatten() {
+            match commit(s, &mut renamed) {
+                Ok(n) => self.totals.stream_rows += n,
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
             }
-            flows.push(f);
         }
-        for f in flows {
-            self.totals.rows += f.commit()?;
-            self.totals.parts += 1;
+        if outcome.is_ok() {
+            for f in flows {
+                match commit(f, &mut renamed) {
+                    Ok(n) => {
+                        self.totals.rows += n;
+                        self.totals.parts += 1;
+                    }
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+            }
+        }
+        // A rename failed: take back the ones done, so the run adds nothing
+        // (the parts not renamed are removed as they drop).
+        if let Err(e) = outcome {
+            for p in renamed {
+                let _ = std::fs::remove_file(p);
+            }
+            return Err(e);
         }
         Ok(self.totals.clone())
     }

@@ -576,6 +576,11 @@ pub struct Finished {
 }
 
 impl Finished {
+    /// The final name the file gets on [`Finished::commit`].
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Renames the file to its final name. Returns the rows.
     ///
     /// # Errors
