@@ -49,6 +49,11 @@ impl Partition {
     }
 }
 
+/// Whole hours since the epoch (UTC) of a time in µs: the partition key.
+fn hour_index(ts_us: i64) -> i64 {
+    ts_us.div_euclid(3_600_000_000)
+}
+
 struct Part {
     flows: ParquetSink,
     // Created with the first stream row: most hours of a busy link have
@@ -76,7 +81,9 @@ pub struct DatasetSink {
     sensor: String,
     // The first characters of the run id, in every part name.
     run: String,
-    open: HashMap<Partition, Part>,
+    // Keyed by hours since the epoch; the date and hour names are derived
+    // only when a part is opened.
+    open: HashMap<i64, Part>,
     clock: u64,
     seq: u64,
     meta: Vec<(String, String)>,
@@ -141,33 +148,30 @@ impl DatasetSink {
         records: &[FlowRecord],
         streams: &[StreamRecord],
     ) -> Result<(), WriterError> {
-        let mut by_part: HashMap<Partition, (Vec<usize>, Vec<usize>)> = HashMap::new();
-        let mut part_of: HashMap<i64, Partition> = HashMap::new();
+        let mut by_hour: HashMap<i64, (Vec<usize>, Vec<usize>)> = HashMap::new();
+        let mut hour_of: HashMap<i64, i64> = HashMap::new();
         for (i, r) in records.iter().enumerate() {
-            let p = Partition::of(r.first_seen_us);
-            by_part.entry(p.clone()).or_default().0.push(i);
-            part_of.insert(r.flow_id, p);
+            let h = hour_index(r.first_seen_us);
+            by_hour.entry(h).or_default().0.push(i);
+            hour_of.insert(r.flow_id, h);
         }
         for (i, s) in streams.iter().enumerate() {
-            if let Some(p) = part_of.get(&s.flow_id) {
-                by_part.entry(p.clone()).or_default().1.push(i);
+            if let Some(h) = hour_of.get(&s.flow_id) {
+                by_hour.entry(*h).or_default().1.push(i);
             }
         }
-        let mut parts: Vec<_> = by_part.into_iter().collect();
-        parts.sort_by(|a, b| a.0.cmp(&b.0));
-        for (p, (ri, si)) in parts {
+        let mut hours: Vec<_> = by_hour.into_iter().collect();
+        hours.sort_by_key(|h| h.0);
+        for (h, (ri, si)) in hours {
             let first = ri
                 .first()
                 .and_then(|&i| records.get(i))
                 .map_or(0, |r| r.first_seen_us);
-            let rows: Vec<FlowRecord> =
-                ri.iter().filter_map(|&i| records.get(i).cloned()).collect();
-            let srows: Vec<StreamRecord> =
-                si.iter().filter_map(|&i| streams.get(i).cloned()).collect();
             let opts = self.opts.clone();
-            let part = self.part(&p, first)?;
-            part.flows.write(&rows)?;
-            if !srows.is_empty() {
+            let part = self.part(h, first)?;
+            part.flows
+                .write_each(ri.iter().filter_map(|&i| records.get(i)))?;
+            if !si.is_empty() {
                 let sink = match part.streams.as_mut() {
                     Some(s) => s,
                     None => {
@@ -181,30 +185,30 @@ impl DatasetSink {
                             .insert(StreamsSink::create_table(&part.streams_path, opts)?)
                     }
                 };
-                sink.write(&srows)?;
+                sink.write_each(si.iter().filter_map(|&i| streams.get(i)))?;
             }
         }
         Ok(())
     }
 
-    fn part(&mut self, p: &Partition, first_us: i64) -> Result<&mut Part, WriterError> {
+    fn part(&mut self, hour: i64, first_us: i64) -> Result<&mut Part, WriterError> {
         self.clock += 1;
-        if !self.open.contains_key(p) {
+        if !self.open.contains_key(&hour) {
             if self.open.len() >= OPEN_PARTITIONS {
                 let oldest = self
                     .open
                     .iter()
                     .min_by_key(|(_, part)| part.last_used)
-                    .map(|(k, _)| k.clone());
+                    .map(|(k, _)| *k);
                 if let Some(k) = oldest {
-                    self.close(&k)?;
+                    self.close(k)?;
                 }
             }
-            let part = self.open_part(p, first_us)?;
-            self.open.insert(p.clone(), part);
+            let part = self.open_part(&Partition::of(first_us), first_us)?;
+            self.open.insert(hour, part);
         }
         let clock = self.clock;
-        let part = self.open.get_mut(p).ok_or_else(|| WriterError::Io {
+        let part = self.open.get_mut(&hour).ok_or_else(|| WriterError::Io {
             path: self.root.clone(),
             source: std::io::Error::other("partition vanished"),
         })?;
@@ -247,8 +251,8 @@ impl DatasetSink {
     }
 
     /// Closes one partition's parts; they are renamed when the run completes.
-    fn close(&mut self, p: &Partition) -> Result<(), WriterError> {
-        let Some(part) = self.open.remove(p) else {
+    fn close(&mut self, hour: i64) -> Result<(), WriterError> {
+        let Some(part) = self.open.remove(&hour) else {
             return Ok(());
         };
         let s = match part.streams {
@@ -267,10 +271,10 @@ impl DatasetSink {
     /// are removed.
     pub fn finish(mut self, meta: Vec<(String, String)>) -> Result<DatasetTotals, WriterError> {
         self.meta = meta;
-        let mut keys: Vec<Partition> = self.open.keys().cloned().collect();
-        keys.sort();
+        let mut keys: Vec<i64> = self.open.keys().copied().collect();
+        keys.sort_unstable();
         for k in keys {
-            self.close(&k)?;
+            self.close(k)?;
         }
         // Streams first, so a flows part never appears without its streams.
         let closed = std::mem::take(&mut self.closed);

@@ -452,6 +452,20 @@ impl<T: Table> ParquetSink<T> {
     /// # Errors
     /// Writing failed (e.g. the disk is full); the final file is untouched.
     pub fn write(&mut self, records: &[T::Row]) -> Result<(), WriterError> {
+        self.write_each(records)
+    }
+
+    /// Appends rows picked out of a larger set, without copying them.
+    ///
+    /// # Errors
+    /// As [`ParquetSink::write`].
+    pub fn write_each<'a>(
+        &mut self,
+        records: impl IntoIterator<Item = &'a T::Row>,
+    ) -> Result<(), WriterError>
+    where
+        T::Row: 'a,
+    {
         for r in records {
             self.columns.append_row(r, &self.opts);
             self.pending += 1;
