@@ -4,7 +4,7 @@
 //! Input (seeded, `StdRng` 42): 100,000 distinct random prefixes, 85 % IPv4 of
 //! length /8 to /32, 15 % IPv6 of length /16 to /64, as a plain CIDR list;
 //! the O365 list from `$PATHLENS_CORPUS/o365/endpoints-worldwide.json`
-//! (default `../shared/corpus`; skipped with a note when missing). Lookup
+//! (default `testdata/corpus`; skipped with a note when missing). Lookup
 //! addresses: 200,000, a third inside O365 prefixes, a third inside random
 //! prefixes, a third uniform (mostly misses), 15 % IPv6. One thread, so the
 //! reported elements/s is lookups per second per core.
@@ -65,7 +65,7 @@ fn setup() -> (EgressDb, Vec<IpAddr>) {
     let mut b = EgressDbBuilder::default();
     let corpus = std::env::var_os("PATHLENS_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/corpus"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/corpus"));
     let o365_file = corpus.join("o365/endpoints-worldwide.json");
     let mut o365_nets = Vec::new();
     match std::fs::read_to_string(&o365_file) {

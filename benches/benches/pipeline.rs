@@ -22,7 +22,7 @@
 //! (`;`-separated `label:extra pathlens flags`, each run with every worker
 //! count, to price a feature on the same input: e.g.
 //! `payload:;port:--classify port` for classification on and off, or
-//! `plain:;o365:--o365 ../shared/corpus/o365/endpoints-worldwide.json` for
+//! `plain:;o365:--o365 testdata/corpus/o365/endpoints-worldwide.json` for
 //! egress attribution; default one unlabelled variant with no extra flags),
 //! `CARGO`.
 //!

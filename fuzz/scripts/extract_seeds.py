@@ -3,7 +3,7 @@
 captures (pcap or pcapng) plus a few hand-made edge cases.
 
 Usage: python3 fuzz/scripts/extract_seeds.py [PCAP_DIR] [SEEDS_DIR]
-  PCAP_DIR   default /work/shared/corpus/pcap (any directory of captures)
+  PCAP_DIR   default testdata/corpus/pcap (any directory of captures)
   SEEDS_DIR  default fuzz/seeds next to this script
 
 pcapng files are converted with `tcpdump -r F -w -` (or `editcap -F pcap`);
@@ -20,7 +20,7 @@ import subprocess
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-PCAP_DIR = sys.argv[1] if len(sys.argv) > 1 else "/work/shared/corpus/pcap"
+PCAP_DIR = sys.argv[1] if len(sys.argv) > 1 else "testdata/corpus/pcap"
 SEEDS = sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "seeds")
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
 

@@ -21,11 +21,11 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
-/// The real-traffic corpus beside the repository (or $PATHLENS_CORPUS).
+/// The real-traffic corpus in `testdata/corpus` (or $PATHLENS_CORPUS).
 pub fn corpus() -> PathBuf {
     let p = std::env::var_os("PATHLENS_CORPUS")
         .map(PathBuf::from)
-        .unwrap_or_else(|| repo().join("../shared/corpus"));
+        .unwrap_or_else(|| repo().join("testdata/corpus"));
     assert!(
         p.join("pcap").is_dir(),
         "corpus not found at {} (set PATHLENS_CORPUS)",
