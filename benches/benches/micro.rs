@@ -15,7 +15,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
 use pathlens::decode::decode;
-use pathlens::flow::{Context, FlowConfig, FlowTable, Pkt};
+use pathlens::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use pathlens::link::LinkType;
 use pathlens_benches::{generate_frames, FrameSet, GenConfig, Generator};
 use pathlens_classify::media::MediaTracker;
@@ -99,8 +99,8 @@ fn decoded() -> &'static Decoded {
     })
 }
 
-fn ctx() -> Arc<Context> {
-    Arc::new(Context {
+fn ctx() -> Arc<Knowledge> {
+    Arc::new(Knowledge {
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
         egress: Default::default(),

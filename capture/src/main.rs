@@ -4,7 +4,7 @@
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use pathlens::config::EgressArgs;
-use pathlens::flow::{Context, FlowConfig};
+use pathlens::flow::{FlowConfig, Knowledge};
 use pathlens::pipeline::{self, Progress, RunOptions};
 use pathlens::source::{expand_inputs, PacketSource, PcapFileSource};
 use pathlens_classify::{PortRules, Signatures};
@@ -414,7 +414,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         writer,
         metadata,
     };
-    let ctx = Arc::new(Context {
+    let ctx = Arc::new(Knowledge {
         signatures,
         local: built.local,
         egress: built.site,

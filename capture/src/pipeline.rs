@@ -11,7 +11,7 @@
 use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, ReadCounters, RunCounters};
 use crate::decode::{decode, FragTracker, Skip};
-use crate::flow::{Context, FlowConfig, FlowTable, Pkt};
+use crate::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use crate::link::LinkType;
 use crate::source::{PacketSource, SourceError};
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -230,9 +230,9 @@ fn writer_thread(
                 streams.clear();
                 for r in &mut recs {
                     summary.add(r);
-                    if !r.media.streams.is_empty() {
-                        summary.add_streams(r, &r.media.streams);
-                        streams.append(&mut r.media.streams);
+                    if !r.labels.media.streams.is_empty() {
+                        summary.add_streams(r, &r.labels.media.streams);
+                        streams.append(&mut r.labels.media.streams);
                     }
                 }
                 if let Some(s) = sinks.as_mut() {
@@ -347,7 +347,7 @@ fn worker_thread(
 pub fn run<I>(
     sources: I,
     opts: &RunOptions,
-    ctx: Arc<Context>,
+    ctx: Arc<Knowledge>,
     progress: &mut dyn Progress,
 ) -> RunReport
 where

@@ -109,8 +109,8 @@ mod test {
     fn prefix_sources_and_egress_table_are_shown() {
         let mut r = RunReport::default();
         let mut rec = pathlens_export::FlowRecord::example();
-        rec.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
-        rec.egress.asymmetric = Some(true);
+        rec.labels.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
+        rec.labels.egress.asymmetric = Some(true);
         r.summary.add(&rec);
         let text = render(&r, None, &[("o365".into(), 294), ("er".into(), 3)]);
         assert!(text.contains("prefixes: o365 294, er 3"), "{text}");

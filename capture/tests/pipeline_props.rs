@@ -9,7 +9,7 @@
 mod support;
 
 use etherparse::PacketBuilder;
-use pathlens::flow::{Context, FlowConfig};
+use pathlens::flow::{FlowConfig, Knowledge};
 use pathlens::pipeline::{run, RunOptions};
 use pathlens::source::{MemorySource, PacketSource, SourceError};
 use pathlens_classify::prefix::LocalNets;
@@ -147,7 +147,7 @@ fn run_with(
     dir: &std::path::Path,
 ) -> (Vec<String>, serde_json::Value) {
     let out = dir.join(format!("w{workers}.parquet"));
-    let ctx = Arc::new(Context {
+    let ctx = Arc::new(Knowledge {
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
         egress: Default::default(),

@@ -17,6 +17,7 @@ pub mod community_id;
 pub mod dissect;
 pub mod egress;
 pub mod media;
+pub mod outcome;
 pub mod prefix;
 pub mod rules;
 pub mod vocab;

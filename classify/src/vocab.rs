@@ -205,6 +205,13 @@ impl AppProtocol {
         AppProtocol::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
+    /// Classes whose flows carry RTP: plain or secure media, RTCP, and the
+    /// ICE flows (STUN checks, then DTLS-SRTP or relayed media) that go on to
+    /// carry it. They are the media traffic type.
+    pub fn carries_media(self) -> bool {
+        self.default_traffic_type() == TrafficType::Media
+    }
+
     /// The traffic type the seeds assign to this class (domain.md §1.3).
     pub fn default_traffic_type(self) -> TrafficType {
         match self {

@@ -1,7 +1,6 @@
 //! One output row per flow record, as the workers hand it to the writer.
 
-use crate::egress_cols::EgressFields;
-use crate::media_cols::MediaFields;
+use pathlens_classify::outcome::Labels;
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{AppProtocol, AppSource, EndReason, TrafficType, Transport};
 use std::net::IpAddr;
@@ -102,44 +101,8 @@ pub struct FlowRecord {
     pub dst2src_tcp_flags: u16,
     /// TCP connection state, None for other transports.
     pub conn_state: Option<ConnState>,
-    /// The flow's class.
-    pub app_protocol: AppProtocol,
-    /// How the class was reached.
-    pub app_protocol_source: AppSource,
-    /// Traffic type.
-    pub traffic_type: TrafficType,
-    /// TLS SNI, SIP host, SMTP HELO name.
-    pub server_name: Option<String>,
-    /// Initiator inside the local networks.
-    pub local_src: bool,
-    /// Responder inside the local networks.
-    pub local_dst: bool,
-    /// Direction relative to the site.
-    pub direction: FlowDirection,
-    /// Label of the remote endpoint's longest-prefix match.
-    pub egress_label: Option<String>,
-    /// The matched CIDR.
-    pub egress_prefix: Option<String>,
-    /// First ALPN id offered.
-    pub alpn: Option<String>,
-    /// TLS version (highest offered or chosen).
-    pub tls_version: Option<&'static str>,
-    /// First SIP request method.
-    pub sip_method: Option<&'static str>,
-    /// SIP User-Agent or Server header.
-    pub sip_user_agent: Option<String>,
-    /// A mail or XMPP session upgraded to TLS.
-    pub starttls: bool,
-    /// STUN/TURN messages were seen.
-    pub stun_seen: bool,
-    /// Media carried over TCP.
-    pub media_over_tcp: bool,
-    /// SfB/Teams, Exchange, SharePoint or common service.
-    pub service: Option<Arc<str>>,
-    /// Egress attribution, next hops and call-flow conformance.
-    pub egress: EgressFields,
-    /// Media quality columns (schema.md §3); default for non-media flows.
-    pub media: MediaFields,
+    /// What the flow is, where it goes and how good its media is.
+    pub labels: Labels,
 }
 
 impl FlowRecord {
@@ -182,25 +145,18 @@ impl FlowRecord {
             src2dst_tcp_flags: 0x1b,
             dst2src_tcp_flags: 0x1b,
             conn_state: Some(ConnState::SF),
-            app_protocol: AppProtocol::Https,
-            app_protocol_source: AppSource::Port,
-            traffic_type: TrafficType::Web,
-            server_name: None,
-            local_src: true,
-            local_dst: false,
-            direction: FlowDirection::Outbound,
-            egress_label: None,
-            egress_prefix: None,
-            alpn: Some("h2".into()),
-            tls_version: Some("TLS 1.3"),
-            sip_method: None,
-            sip_user_agent: None,
-            starttls: false,
-            stun_seen: false,
-            media_over_tcp: false,
-            service: Some(Arc::from("skype_teams")),
-            egress: EgressFields::default(),
-            media: MediaFields::default(),
+            labels: Labels {
+                app_protocol: AppProtocol::Https,
+                app_protocol_source: AppSource::Port,
+                traffic_type: TrafficType::Web,
+                local_src: true,
+                local_dst: false,
+                direction: FlowDirection::Outbound,
+                alpn: Some("h2".into()),
+                tls_version: Some("TLS 1.3"),
+                service: Some(Arc::from("skype_teams")),
+                ..Labels::unknown()
+            },
         }
     }
 }

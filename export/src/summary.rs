@@ -57,7 +57,7 @@ pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
 
 /// The media summary's grouping key: the flow's egress.
 fn media_group(r: &FlowRecord) -> &str {
-    r.egress.egress.as_str()
+    r.labels.egress.egress.as_str()
 }
 
 /// Rows of totals keyed by two labels, largest byte count first, under a
@@ -112,26 +112,27 @@ impl Summary {
         self.total.add(r);
         self.by_app
             .entry((
-                r.app_protocol.as_str().to_string(),
+                r.labels.app_protocol.as_str().to_string(),
                 r.transport.as_str().to_string(),
             ))
             .or_default()
             .add(r);
         self.by_egress
             .entry((
-                r.traffic_type.as_str().to_string(),
-                r.egress.egress.as_str().to_string(),
+                r.labels.traffic_type.as_str().to_string(),
+                r.labels.egress.egress.as_str().to_string(),
             ))
             .or_default()
             .add(r);
-        self.asymmetric += u64::from(r.egress.asymmetric == Some(true));
-        self.non_conformant += u64::from(r.egress.path_conformant == Some(false));
-        self.with_expectation += u64::from(r.egress.expected_path.is_some());
+        self.asymmetric += u64::from(r.labels.egress.asymmetric == Some(true));
+        self.non_conformant += u64::from(r.labels.egress.path_conformant == Some(false));
+        self.with_expectation += u64::from(r.labels.egress.expected_path.is_some());
     }
 
     /// Counts the RTP streams of one record (those with RTP packets).
     pub fn add_streams(&mut self, r: &FlowRecord, streams: &[StreamRecord]) {
-        self.rtp_overflow_packets += u64::try_from(r.media.rtp_overflow_packets).unwrap_or(0);
+        self.rtp_overflow_packets +=
+            u64::try_from(r.labels.media.rtp_overflow_packets).unwrap_or(0);
         for st in streams.iter().filter(|s| s.stats.packets > 0) {
             let g = self.media.entry(media_group(r).to_string()).or_default();
             g.loss_pct.push(st.stats.loss_pct());
@@ -268,7 +269,7 @@ mod test {
         let m = crate::MediaFields::from_tracker(1, &t, &rules, &|_, _| None);
         let mut s = Summary::default();
         let mut r = FlowRecord::example();
-        r.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
+        r.labels.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
         s.add_streams(&r, &m.streams);
         assert!(!s.media.contains_key("outbound"), "grouped by egress");
         let g = &s.media["expressroute"];
@@ -286,14 +287,14 @@ mod test {
         use pathlens_classify::egress::{Egress, ExpectedPath};
         let mut s = Summary::default();
         let mut a = FlowRecord::example();
-        a.traffic_type = pathlens_classify::TrafficType::Media;
-        a.egress.egress = Egress::ExpressRoute;
-        a.egress.asymmetric = Some(true);
-        a.egress.expected_path = Some(ExpectedPath::ExpressRoute);
-        a.egress.path_conformant = Some(false);
+        a.labels.traffic_type = pathlens_classify::TrafficType::Media;
+        a.labels.egress.egress = Egress::ExpressRoute;
+        a.labels.egress.asymmetric = Some(true);
+        a.labels.egress.expected_path = Some(ExpectedPath::ExpressRoute);
+        a.labels.egress.path_conformant = Some(false);
         let mut b = FlowRecord::example();
-        b.egress.egress = Egress::Internet;
-        b.egress.asymmetric = Some(false);
+        b.labels.egress.egress = Egress::Internet;
+        b.labels.egress.asymmetric = Some(false);
         s.add(&a);
         s.add(&a);
         s.add(&b);

@@ -290,26 +290,32 @@ impl Columns {
             Some(c) => self.conn_state.append_value(c.as_str()),
             None => self.conn_state.append_null(),
         }
-        self.app_protocol.append_value(r.app_protocol.as_str());
-        self.app_source.append_value(r.app_protocol_source.as_str());
-        self.server_name.append_option(r.server_name.as_deref());
-        self.local_src.append_value(r.local_src);
-        self.local_dst.append_value(r.local_dst);
-        self.direction.append_value(r.direction.as_str());
-        self.egress_label.append_option(r.egress_label.as_deref());
-        self.egress_prefix.append_option(r.egress_prefix.as_deref());
-        self.traffic_type.append_value(r.traffic_type.as_str());
-        self.alpn.append_option(r.alpn.as_deref());
-        self.tls_version.append_option(r.tls_version);
-        self.sip_method.append_option(r.sip_method);
+        self.app_protocol
+            .append_value(r.labels.app_protocol.as_str());
+        self.app_source
+            .append_value(r.labels.app_protocol_source.as_str());
+        self.server_name
+            .append_option(r.labels.server_name.as_deref());
+        self.local_src.append_value(r.labels.local_src);
+        self.local_dst.append_value(r.labels.local_dst);
+        self.direction.append_value(r.labels.direction.as_str());
+        self.egress_label
+            .append_option(r.labels.egress_label.as_deref());
+        self.egress_prefix
+            .append_option(r.labels.egress_prefix.as_deref());
+        self.traffic_type
+            .append_value(r.labels.traffic_type.as_str());
+        self.alpn.append_option(r.labels.alpn.as_deref());
+        self.tls_version.append_option(r.labels.tls_version);
+        self.sip_method.append_option(r.labels.sip_method);
         self.sip_user_agent
-            .append_option(r.sip_user_agent.as_deref());
-        self.starttls.append_value(r.starttls);
-        self.stun_seen.append_value(r.stun_seen);
-        self.media_over_tcp.append_value(r.media_over_tcp);
-        self.service.append_option(r.service.as_deref());
-        self.egress.append(&r.egress);
-        self.media.append(&r.media);
+            .append_option(r.labels.sip_user_agent.as_deref());
+        self.starttls.append_value(r.labels.starttls);
+        self.stun_seen.append_value(r.labels.stun_seen);
+        self.media_over_tcp.append_value(r.labels.media_over_tcp);
+        self.service.append_option(r.labels.service.as_deref());
+        self.egress.append(&r.labels.egress);
+        self.media.append(&r.labels.media);
     }
 
     fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
@@ -794,7 +800,7 @@ mod test {
     fn batch_matches_schema_with_nulls() {
         let mut r = FlowRecord::example();
         r.conn_state = None;
-        r.server_name = Some("teams.microsoft.com".into());
+        r.labels.server_name = Some("teams.microsoft.com".into());
         let b = records_to_batch(&[r, FlowRecord::example()], &opts()).unwrap();
         assert_eq!(b.num_rows(), 2);
         assert_eq!(b.column_by_name("conn_state").unwrap().null_count(), 1);
@@ -826,12 +832,12 @@ mod test {
             ]
         );
         let mut r = FlowRecord::example();
-        r.egress.egress = Egress::ExpressRoute;
-        r.egress.o365_endpoint_id = Some(11);
-        r.egress.o365_category = Some("Optimize");
-        r.egress.src2dst_next_hop = Some(Arc::from("er-1"));
-        r.egress.expected_path = Some(ExpectedPath::ExpressRoute);
-        r.egress.path_conformant = Some(true);
+        r.labels.egress.egress = Egress::ExpressRoute;
+        r.labels.egress.o365_endpoint_id = Some(11);
+        r.labels.egress.o365_category = Some("Optimize");
+        r.labels.egress.src2dst_next_hop = Some(Arc::from("er-1"));
+        r.labels.egress.expected_path = Some(ExpectedPath::ExpressRoute);
+        r.labels.egress.path_conformant = Some(true);
         let b = records_to_batch(&[r, FlowRecord::example()], &opts()).unwrap();
         let ids = b
             .column_by_name("o365_endpoint_id")

@@ -7,7 +7,7 @@
 //! regression test tell that the code under test still does real work.
 
 use pathlens::decode::{decode, Decoded, Frag, FragTracker, Skip};
-use pathlens::flow::{Context, FlowConfig, FlowTable, Pkt};
+use pathlens::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use pathlens::link::{peel, L2Error, LinkType};
 use pathlens::pipeline::{run, RunOptions};
 use pathlens::source::{MemorySource, PacketSource, SourceError};
@@ -418,14 +418,14 @@ pub fn synth_pkt(b: &[u8; FLOW_PKT]) -> SynthPkt {
     }
 }
 
-fn builtin_context() -> Arc<Context> {
-    static CTX: OnceLock<Arc<Context>> = OnceLock::new();
+fn builtin_context() -> Arc<Knowledge> {
+    static CTX: OnceLock<Arc<Knowledge>> = OnceLock::new();
     let ctx = CTX.get_or_init(|| {
         let signatures = match Signatures::builtin() {
             Ok(s) => s,
             Err(e) => panic!("the built-in signatures do not parse: {e}"),
         };
-        Arc::new(Context {
+        Arc::new(Knowledge {
             signatures,
             local: LocalNets::default(),
             egress: Default::default(),

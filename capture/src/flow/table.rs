@@ -1,0 +1,357 @@
+//! The flow table one worker owns, and what happens to a flow at each
+//! packet, tick and deadline.
+
+use super::hold::{self, Held, Outlet};
+use super::record::build_record;
+use super::state::{update, Flow};
+use super::*;
+use crate::correlate::Correlator;
+use crate::counters::FlowCounters;
+use foldhash::fast::FixedState;
+use hashlink::LinkedHashMap;
+use pathlens_classify::outcome::{rtcp_to_forward, takes_forwarded_rtcp};
+use pathlens_classify::{EndReason, FlowClassifier, Side, Transport};
+use pathlens_export::FlowRecord;
+use std::sync::Arc;
+
+/// A worker's flow table.
+pub struct FlowTable {
+    map: LinkedHashMap<FlowKey, Flow, FixedState>,
+    cfg: FlowConfig,
+    ctx: Arc<Knowledge>,
+    now_us: i64,
+    next_scan_us: i64,
+    /// The input the current flows come from (`interface` column).
+    pub interface: Arc<str>,
+    /// What this table did.
+    pub counters: FlowCounters,
+    correlator: Option<Arc<Correlator>>,
+    // Records that other flows' signaling may complete, held until every
+    // worker has passed their last packet.
+    held: Vec<Held>,
+}
+
+impl FlowTable {
+    /// An empty table.
+    pub fn new(cfg: FlowConfig, ctx: Arc<Knowledge>) -> Self {
+        FlowTable {
+            map: LinkedHashMap::with_hasher(FixedState::with_seed(0x5eed_f10e)),
+            cfg,
+            ctx,
+            now_us: i64::MIN,
+            next_scan_us: i64::MIN,
+            interface: Arc::from(""),
+            counters: FlowCounters::default(),
+            correlator: None,
+            held: Vec::new(),
+        }
+    }
+
+    /// Shares learned endpoints with the other workers through `c` and
+    /// labels this table's records from them.
+    pub fn with_correlator(mut self, c: Arc<Correlator>) -> Self {
+        self.correlator = Some(c);
+        self
+    }
+
+    /// Records held for correlation.
+    pub fn pending(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Resolves and hands on the held records whose last packet every worker
+    /// has processed (all of them once every worker has finished).
+    pub fn release(&mut self, out: &mut Vec<FlowRecord>) {
+        let Some(c) = self.correlator.as_deref() else {
+            return;
+        };
+        if !self.held.is_empty() {
+            self.counters.correlated += hold::release(&mut self.held, c, &self.ctx, out);
+        }
+    }
+
+    fn outlet<'a>(
+        out: &'a mut Vec<FlowRecord>,
+        held: &'a mut Vec<Held>,
+        correlator: &Option<Arc<Correlator>>,
+    ) -> Outlet<'a> {
+        Outlet {
+            out,
+            held,
+            correlate: correlator.is_some(),
+        }
+    }
+
+    /// Live entries (flows and pending continuations).
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    fn new_flow(&self, p: &Pkt) -> Flow {
+        let transport = Transport::from_ip_proto(p.key.proto);
+        // The initiator: the SYN sender; the receiver of a SYN-ACK; else the
+        // first sender unless its port looks more like a server's.
+        let sender_is_src = if transport == Transport::Tcp && p.tcp_flags & SYN != 0 {
+            p.tcp_flags & ACK == 0
+        } else if transport.has_ports() {
+            let ports = &self.ctx.signatures.ports;
+            ports.server_rank(transport, p.sport) <= ports.server_rank(transport, p.dport)
+        } else {
+            true
+        };
+        let src_is_lo = p.from_lo == sender_is_src;
+        let (sp, dp) = if sender_is_src {
+            (p.sport, p.dport)
+        } else {
+            (p.dport, p.sport)
+        };
+        let (sp, dp) = if transport.has_ports() {
+            (sp, dp)
+        } else {
+            (0, 0)
+        };
+        Flow {
+            flow_id: i64::try_from(p.seq).unwrap_or(i64::MAX),
+            first_us: p.ts_us,
+            last_us: p.ts_us,
+            last_seq: p.seq,
+            src_is_lo,
+            ip_version: p.ip_version,
+            icmp: None,
+            pkts: [0; 2],
+            bytes: [0; 2],
+            payload: [0; 2],
+            flags: [0; 2],
+            truncated: 0,
+            tcp_hist: 0,
+            closed_us: None,
+            hops: [0; 2],
+            hop_changed: [false; 2],
+            media: None,
+            classifier: if self.cfg.inspect_payload {
+                FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
+            } else {
+                FlowClassifier::port_only(&self.ctx.signatures, transport, sp, dp)
+            },
+        }
+    }
+
+    /// Accounts one packet; records that end because of it go to `out`.
+    pub fn packet(&mut self, p: &Pkt, payload: &[u8], out: &mut Vec<FlowRecord>) {
+        self.packet_own(p, payload, out);
+        // Both ports odd: RTCP on port+1 of an RTP flow, which the reader
+        // sent to this worker too (`worker_of`).
+        if self.cfg.media_metrics && p.key.proto == 17 && p.key.lo_port & p.key.hi_port & 1 == 1 {
+            self.forward_rtcp(p, payload);
+        }
+    }
+
+    /// Accounts an RTCP datagram on the RTP flow one port below, so its
+    /// reports land on the streams they describe; the RTCP flow keeps its
+    /// own figures but leaves those streams' rows to the RTP flow. Only for
+    /// an RTCP-only flow (muxed RTCP on odd ports stays on its own flow) and
+    /// an RTP flow still live at this packet's time and already decided as
+    /// media (an undecided one may end as anything, and write no streams).
+    fn forward_rtcp(&mut self, p: &Pkt, payload: &[u8]) {
+        let Some(own) = self.map.get(&p.key) else {
+            return;
+        };
+        let Some(bytes) = rtcp_to_forward(own.media.as_deref(), payload) else {
+            return;
+        };
+        let own_side = if p.from_lo == own.src_is_lo {
+            Side::Src2Dst
+        } else {
+            Side::Dst2Src
+        };
+        let rtp_key = FlowKey {
+            lo_port: p.key.lo_port - 1,
+            hi_port: p.key.hi_port - 1,
+            ..p.key
+        };
+        let Some(f) = self.map.get_mut(&rtp_key) else {
+            return;
+        };
+        if p.ts_us >= f.deadline(&self.cfg).0 {
+            return;
+        }
+        let Some(m) = takes_forwarded_rtcp(&f.classifier, f.media.as_deref_mut()) else {
+            return;
+        };
+        let side = if p.from_lo == f.src_is_lo {
+            Side::Src2Dst
+        } else {
+            Side::Dst2Src
+        };
+        let landed = m.feed_forwarded(side, p.ts_us, bytes);
+        if landed.is_empty() {
+            return;
+        }
+        if let Some(own) = self
+            .map
+            .get_mut(&p.key)
+            .and_then(|f| f.media.as_deref_mut())
+        {
+            own.mark_forwarded(own_side, &landed);
+        }
+    }
+
+    fn packet_own(&mut self, p: &Pkt, payload: &[u8], out: &mut Vec<FlowRecord>) {
+        if p.ts_us > self.now_us {
+            self.now_us = p.ts_us;
+        }
+        let is_syn = p.tcp_flags & (SYN | ACK) == SYN && p.key.proto == 6;
+        // One hash lookup on the common path: an existing, live flow.
+        let corr = self.correlator.as_deref();
+        let media = self.cfg.media_metrics;
+        if let Some(f) = self.map.to_back(&p.key) {
+            let (deadline, reason) = f.deadline(&self.cfg);
+            if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
+                update(f, p, payload, &self.ctx.signatures, corr, media);
+                return;
+            }
+            let reason = if p.ts_us >= deadline {
+                reason
+            } else {
+                EndReason::EndOfFlow
+            };
+            if !f.is_empty() {
+                let rec = build_record(&self.ctx, &self.interface, &p.key, f, reason);
+                Self::outlet(out, &mut self.held, &self.correlator).push(rec, f);
+                self.counters.ended(reason);
+            }
+            // Exactly what a sweep at the deadline would have done: an active
+            // cut continues the flow, anything else (an idle gap, a close, a
+            // new SYN on a closed 5-tuple) starts a fresh one.
+            if reason == EndReason::ActiveTimeout
+                && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
+            {
+                f.make_continuation();
+                update(f, p, payload, &self.ctx.signatures, corr, media);
+                return;
+            }
+            self.map.remove(&p.key);
+        }
+        if self.map.len() >= self.cfg.capacity {
+            self.evict_one(out);
+        }
+        let f = self.new_flow(p);
+        self.counters.flows_created += 1;
+        if let hashlink::linked_hash_map::RawEntryMut::Vacant(v) =
+            self.map.raw_entry_mut().from_key(&p.key)
+        {
+            let (_, f) = v.insert(p.key, f);
+            let corr = self.correlator.as_deref();
+            update(f, p, payload, &self.ctx.signatures, corr, media);
+        }
+    }
+
+    fn evict_one(&mut self, out: &mut Vec<FlowRecord>) {
+        if let Some((k, f)) = self.map.pop_front() {
+            if !f.is_empty() {
+                let rec = build_record(
+                    &self.ctx,
+                    &self.interface,
+                    &k,
+                    &f,
+                    EndReason::LackOfResources,
+                );
+                Self::outlet(out, &mut self.held, &self.correlator).push(rec, &f);
+                self.counters.ended(EndReason::LackOfResources);
+                self.counters.evicted += 1;
+            }
+        }
+    }
+
+    /// Moves packet time to `now_us` (a tick) and ends what has expired.
+    pub fn advance(&mut self, now_us: i64, out: &mut Vec<FlowRecord>) {
+        if now_us > self.now_us {
+            self.now_us = now_us;
+        }
+        let now = self.now_us;
+        // Cheap and frequent: the least recently seen flows, from the front.
+        while let Some((_, f)) = self.map.front() {
+            let (deadline, reason) = f.deadline(&self.cfg);
+            if deadline > now || reason != EndReason::IdleTimeout {
+                break;
+            }
+            if let Some((k, f)) = self.map.pop_front() {
+                if !f.is_empty() {
+                    let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
+                    Self::outlet(out, &mut self.held, &self.correlator).push(rec, &f);
+                    self.counters.ended(reason);
+                }
+            }
+        }
+        // Occasional full scan for active-timeout and TCP-close deadlines,
+        // which do not follow the idle order.
+        if now >= self.next_scan_us {
+            self.next_scan_us = now.saturating_add(self.cfg.scan_every_us);
+            let (ctx, iface, cfg, counters) =
+                (&self.ctx, &self.interface, &self.cfg, &mut self.counters);
+            let mut sink = Self::outlet(out, &mut self.held, &self.correlator);
+            self.map.retain(|k, f| {
+                let (deadline, reason) = f.deadline(cfg);
+                if deadline > now {
+                    return true;
+                }
+                if !f.is_empty() {
+                    sink.push(build_record(ctx, iface, k, f, reason), f);
+                    counters.ended(reason);
+                }
+                if reason == EndReason::ActiveTimeout {
+                    f.make_continuation();
+                    true
+                } else {
+                    false
+                }
+            });
+        }
+    }
+
+    /// Ends every flow (end of input or shutdown). Flows already past a
+    /// deadline end with that deadline's reason, closed TCP flows with
+    /// `end_of_flow`, the rest with `forced_end`.
+    /// `end_us` is the time the input ended (the reader's last packet time),
+    /// so every worker judges deadlines against the same clock.
+    pub fn flush(&mut self, end_us: i64, out: &mut Vec<FlowRecord>) {
+        while !self.flush_some(end_us, usize::MAX, out) {}
+    }
+
+    /// Ends up to `max` flows as [`FlowTable::flush`] does, longest-idle
+    /// first, so a caller can hand records on in bounded chunks. Returns true
+    /// when the table is empty (and resets its clock for the next input).
+    pub fn flush_some(&mut self, end_us: i64, max: usize, out: &mut Vec<FlowRecord>) -> bool {
+        let now = self.now_us.max(end_us);
+        for _ in 0..max {
+            let Some((k, f)) = self.map.pop_front() else {
+                break;
+            };
+            if f.is_empty() {
+                continue;
+            }
+            let (deadline, reason) = f.deadline(&self.cfg);
+            let reason = if deadline <= now {
+                reason
+            } else if f.closed_us.is_some() {
+                EndReason::EndOfFlow
+            } else {
+                EndReason::ForcedEnd
+            };
+            let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
+            Self::outlet(out, &mut self.held, &self.correlator).push(rec, &f);
+            self.counters.ended(reason);
+        }
+        if self.map.is_empty() {
+            self.now_us = i64::MIN;
+            self.next_scan_us = i64::MIN;
+            return true;
+        }
+        false
+    }
+}

@@ -1,0 +1,313 @@
+//! The flow-outcome step: from what the runtime gathered about a finished
+//! flow (its endpoints, packet shape, edges crossed, classifier and media
+//! tracker) to the labelled fields of its output row: what it is, where it
+//! goes, whether that is the path the call-flow principles predict, and how
+//! good its media is.
+//!
+//! Every decision about a flow's labels lives here, so the runtime only
+//! keeps the mechanics (flow table, timeouts, threads) and the writer only
+//! turns rows into columns.
+
+pub mod media;
+
+pub use media::{
+    media_bytes, rtcp_to_forward, takes_forwarded_rtcp, DirMedia, MediaFields, StreamRecord,
+};
+
+use crate::classifier::{needs_correlation, FlowShape};
+use crate::egress::{Egress, ExpectedPath, FlowFacts, Site};
+use crate::media::{MediaTracker, RtpMap};
+use crate::prefix::{FlowDirection, LocalNets};
+use crate::{AppProtocol, AppSource, FlowClassifier, Side, Signatures, TrafficType, Transport};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+/// What every flow is judged against: the rules, the site's local networks
+/// and its egress knowledge. Read-only and shared by every worker.
+#[derive(Debug)]
+pub struct Knowledge {
+    /// Signature rules.
+    pub signatures: Signatures,
+    /// Local networks.
+    pub local: LocalNets,
+    /// Egress attribution: prefix sources, edge routers, call-flow table.
+    pub egress: Site,
+}
+
+/// Egress attribution of one flow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EgressFields {
+    /// `expressroute`, `internet`, `local`, `unknown`.
+    pub egress: Egress,
+    /// Which prefix source matched (file name, `o365`, `local`).
+    pub egress_list: Option<Arc<str>>,
+    /// Office 365 endpoint set id of the remote address.
+    pub o365_endpoint_id: Option<i32>,
+    /// Its service area.
+    pub o365_service_area: Option<Arc<str>>,
+    /// Its category.
+    pub o365_category: Option<&'static str>,
+    /// Whether the set is ExpressRoute-capable.
+    pub o365_expressroute: Option<bool>,
+    /// Edge the initiator's packets crossed.
+    pub src2dst_next_hop: Option<Arc<str>>,
+    /// Edge the responder's packets crossed.
+    pub dst2src_next_hop: Option<Arc<str>>,
+    /// The directions used different edges (null unless both crossed an edge).
+    pub asymmetric: Option<bool>,
+    /// Path the call-flow principles predict.
+    pub expected_path: Option<ExpectedPath>,
+    /// Whether the observed path matches it.
+    pub path_conformant: Option<bool>,
+    /// Why not, or what else looks wrong with the path.
+    pub path_note: Option<String>,
+}
+
+/// The labelled fields of a flow's row (everything but its key, times and
+/// counters).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Labels {
+    /// The flow's class.
+    pub app_protocol: AppProtocol,
+    /// How the class was reached.
+    pub app_protocol_source: AppSource,
+    /// Traffic type.
+    pub traffic_type: TrafficType,
+    /// TLS SNI, SIP host, SMTP HELO name.
+    pub server_name: Option<String>,
+    /// Initiator inside the local networks.
+    pub local_src: bool,
+    /// Responder inside the local networks.
+    pub local_dst: bool,
+    /// Direction relative to the site.
+    pub direction: FlowDirection,
+    /// Label of the remote endpoint's longest-prefix match.
+    pub egress_label: Option<String>,
+    /// The matched CIDR.
+    pub egress_prefix: Option<String>,
+    /// First ALPN id offered.
+    pub alpn: Option<String>,
+    /// TLS version (highest offered or chosen).
+    pub tls_version: Option<&'static str>,
+    /// First SIP request method.
+    pub sip_method: Option<&'static str>,
+    /// SIP User-Agent or Server header.
+    pub sip_user_agent: Option<String>,
+    /// A mail or XMPP session upgraded to TLS.
+    pub starttls: bool,
+    /// STUN/TURN messages were seen.
+    pub stun_seen: bool,
+    /// Media carried over TCP.
+    pub media_over_tcp: bool,
+    /// SfB/Teams, Exchange, SharePoint or common service.
+    pub service: Option<Arc<str>>,
+    /// Egress attribution, next hops and call-flow conformance.
+    pub egress: EgressFields,
+    /// Media quality columns (schema.md §3); default for non-media flows.
+    pub media: MediaFields,
+}
+
+impl Labels {
+    /// The labels of a flow nothing is known about.
+    pub fn unknown() -> Self {
+        Labels {
+            app_protocol: AppProtocol::Unknown,
+            app_protocol_source: AppSource::None,
+            traffic_type: TrafficType::Other,
+            server_name: None,
+            local_src: false,
+            local_dst: false,
+            direction: FlowDirection::External,
+            egress_label: None,
+            egress_prefix: None,
+            alpn: None,
+            tls_version: None,
+            sip_method: None,
+            sip_user_agent: None,
+            starttls: false,
+            stun_seen: false,
+            media_over_tcp: false,
+            service: None,
+            egress: EgressFields::default(),
+            media: MediaFields::default(),
+        }
+    }
+}
+
+/// What the runtime hands the outcome step about a finished flow.
+#[derive(Clone, Copy, Debug)]
+pub struct Evidence<'a> {
+    /// The record's id (the streams rows join on it).
+    pub flow_id: i64,
+    /// Initiator.
+    pub src: IpAddr,
+    /// Responder.
+    pub dst: IpAddr,
+    /// Transport class.
+    pub transport: Transport,
+    /// Packet counts and timing.
+    pub shape: FlowShape,
+    /// First edge index seen per direction (src2dst, dst2src), 0 = none.
+    pub hops: [u8; 2],
+    /// The edge changed within a direction.
+    pub hop_changed: [bool; 2],
+    /// The flow's classifier, with what its payloads showed.
+    pub classifier: &'a FlowClassifier,
+    /// The flow's RTP/RTCP tracker, when one started.
+    pub media: Option<&'a MediaTracker>,
+}
+
+impl Evidence<'_> {
+    fn facts(&self, traffic_type: TrafficType) -> FlowFacts {
+        FlowFacts {
+            src: self.src,
+            dst: self.dst,
+            traffic_type,
+            hops: self.hops,
+            hop_changed: self.hop_changed,
+        }
+    }
+}
+
+/// The labelled fields of a finished flow.
+pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
+    let class = e.classifier.result(&k.signatures, &e.shape);
+    let app = class.app();
+    let mut traffic_type = class
+        .traffic_type
+        .unwrap_or(TrafficType::Other)
+        .for_service(app, class.service.as_deref());
+    // The endpoint set names the service when the server name did not; the
+    // service may make web traffic signaling or mail, which the call-flow
+    // expectation depends on, so egress is judged once the type is final.
+    let located = k.egress.judge(&k.local, &e.facts(traffic_type));
+    let service = class
+        .service
+        .clone()
+        .or_else(|| located.o365.and_then(|s| s.service.clone()));
+    let refined = traffic_type.for_service(app, service.as_deref());
+    let v = if refined != traffic_type {
+        traffic_type = refined;
+        k.egress.judge(&k.local, &e.facts(traffic_type))
+    } else {
+        located
+    };
+    let o365 = v.o365;
+    let egress = EgressFields {
+        egress: v.egress,
+        egress_list: v.list.map(Arc::from),
+        o365_endpoint_id: o365.map(|s| s.id),
+        o365_service_area: o365.map(|s| Arc::clone(&s.service_area)),
+        o365_category: o365.map(|s| s.category.as_str()),
+        o365_expressroute: o365.map(|s| s.expressroute),
+        src2dst_next_hop: v.next_hop[0].map(|e| Arc::clone(&e.name)),
+        dst2src_next_hop: v.next_hop[1].map(|e| Arc::clone(&e.name)),
+        asymmetric: v.asymmetric,
+        expected_path: v.expected,
+        path_conformant: v.conformant,
+        path_note: v.note,
+    };
+    let media = match e.media {
+        Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
+            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None)
+        }
+        _ => MediaFields::default(),
+    };
+    Labels {
+        app_protocol: app,
+        app_protocol_source: class.source.unwrap_or(AppSource::None),
+        traffic_type,
+        server_name: class.server_name,
+        local_src: v.local_src,
+        local_dst: v.local_dst,
+        direction: v.direction,
+        egress_label: v.label.map(str::to_string),
+        egress_prefix: v.prefix.map(|p| p.to_string()),
+        alpn: class.alpn,
+        tls_version: class.tls_version,
+        sip_method: class.sip_method,
+        sip_user_agent: class.sip_user_agent,
+        starttls: class.starttls,
+        stun_seen: class.stun_seen,
+        media_over_tcp: class.media_over_tcp,
+        service,
+        egress,
+        media,
+    }
+}
+
+/// Why a finished record must wait for what other flows' signaling teaches
+/// (learned media endpoints, SDP payload-type bindings) before it is final.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// What egress judged it on, to judge again if correlation relabels it.
+    pub facts: FlowFacts,
+    /// Its class came from a port or from nothing: a learned endpoint may name it.
+    pub relabel: bool,
+    /// Its streams, when a dynamic payload type waits for an SDP binding.
+    pub media: Option<Box<MediaTracker>>,
+}
+
+impl Pending {
+    /// What a finished record waits for, or None when it is final now.
+    pub fn of(transport: Transport, labels: &Labels, e: &Evidence<'_>) -> Option<Self> {
+        let relabel = needs_correlation(transport, labels.app_protocol, labels.app_protocol_source);
+        let media = e
+            .media
+            .filter(|m| labels.media.is_media && m.has_dynamic_payload())
+            .map(|m| Box::new(m.clone()));
+        (relabel || media.is_some()).then(|| Pending {
+            facts: e.facts(labels.traffic_type),
+            relabel,
+            media,
+        })
+    }
+
+    /// Completes a held record's labels from what was learned: `sdp` finds
+    /// the payload-type binding an endpoint's SDP announced, `learned` the
+    /// class of a learned media endpoint. Returns whether correlation
+    /// relabelled it.
+    pub fn resolve(
+        self,
+        k: &Knowledge,
+        flow_id: i64,
+        (src, dst): (SocketAddr, SocketAddr),
+        labels: &mut Labels,
+        sdp: &dyn Fn(SocketAddr, u8) -> Option<RtpMap>,
+        learned: &dyn Fn(SocketAddr) -> Option<AppProtocol>,
+    ) -> bool {
+        let Pending {
+            mut facts,
+            relabel,
+            media,
+        } = self;
+        if let Some(m) = media {
+            // A stream's payload types are the ones the SDP of the endpoint
+            // it goes to bound; else its sender's.
+            let bound = |side: Side, pt: u8| {
+                let (to, from) = match side {
+                    Side::Src2Dst => (dst, src),
+                    Side::Dst2Src => (src, dst),
+                };
+                sdp(to, pt).or_else(|| sdp(from, pt))
+            };
+            labels.media = MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound);
+        }
+        let Some(app) = relabel
+            .then(|| learned(dst).or_else(|| learned(src)))
+            .flatten()
+        else {
+            return false;
+        };
+        labels.app_protocol = app;
+        labels.app_protocol_source = AppSource::Correlation;
+        labels.traffic_type = app.default_traffic_type();
+        // The call-flow expectation depends on the traffic type.
+        facts.traffic_type = labels.traffic_type;
+        let v = k.egress.judge(&k.local, &facts);
+        labels.egress.expected_path = v.expected;
+        labels.egress.path_conformant = v.conformant;
+        labels.egress.path_note = v.note;
+        true
+    }
+}
