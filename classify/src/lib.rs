@@ -21,6 +21,6 @@ pub mod prefix;
 pub mod rules;
 pub mod vocab;
 
-pub use classifier::{Classification, FlowClassifier, FlowShape, Progress};
+pub use classifier::{Classification, FlowClassifier, FlowShape, Inspection};
 pub use rules::{PortRules, RuleError, Signatures};
 pub use vocab::{AppProtocol, AppSource, EndReason, FlowKey, Side, TrafficType, Transport};
