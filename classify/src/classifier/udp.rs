@@ -7,6 +7,13 @@ use crate::vocab::AppProtocol;
 
 impl FlowClassifier {
     pub(super) fn feed_udp(&mut self, p: &mut Probe, payload: &[u8]) -> Option<AppProtocol> {
+        self.demux_udp(p, payload, false)
+    }
+
+    /// `relayed`: the payload is the data of a TURN channel, which is not
+    /// unwrapped again (a channel inside a channel is no TURN, and hostile
+    /// nesting must not run the stack out).
+    fn demux_udp(&mut self, p: &mut Probe, payload: &[u8], relayed: bool) -> Option<AppProtocol> {
         // DNS ids are random, so their first byte may look like anything:
         // on the DNS port, ask the DNS dissector first.
         if self.dns_port() && dns::is_dns(payload, false) {
@@ -16,13 +23,7 @@ impl FlowClassifier {
         match b0 {
             0..=3 => match stun::parse_udp(payload) {
                 stun::StunProbe::Message(m) => self.on_stun(p, &m),
-                stun::StunProbe::ChannelData => {
-                    // The wrapped payload demultiplexes like any other.
-                    if let Some(inner) = payload.get(4..) {
-                        return self.feed_udp(p, inner);
-                    }
-                }
-                stun::StunProbe::NotStun => self.other_udp(p, payload),
+                _ => self.other_udp(p, payload),
             },
             0xff if payload.get(1) == Some(&0x10) => {
                 if let stun::StunProbe::Message(m) = stun::parse_udp(payload) {
@@ -36,14 +37,12 @@ impl FlowClassifier {
                 }
                 self.other_udp(p, payload);
             }
-            64..=79 => {
-                if let stun::StunProbe::ChannelData = stun::parse_udp(payload) {
-                    if let Some(inner) = payload.get(4..) {
-                        return self.feed_udp(p, inner);
-                    }
-                }
-                self.other_udp(p, payload);
-            }
+            0x40..=0x7f => match stun::channel_data(payload, false) {
+                // Relayed media: the channel's data, without its padding,
+                // demultiplexes like any other payload.
+                Some(data) if !relayed => return self.demux_udp(p, data, true),
+                _ => self.other_udp(p, payload),
+            },
             128..=191 => {
                 let b1 = payload.get(1).copied().unwrap_or(0);
                 if rtp::is_rtcp_type(b1) {
@@ -133,6 +132,50 @@ mod test {
         assert_eq!(
             (r.app(), r.stun_seen, r.traffic_type),
             (AppProtocol::Srtp, true, Some(TrafficType::Media))
+        );
+    }
+
+    /// A ChannelData message on channel 0x4001 carrying `data`, padded to
+    /// 4 bytes.
+    fn channel(data: &[u8]) -> Vec<u8> {
+        let mut m = vec![0x40, 0x01];
+        m.extend(u16::try_from(data.len()).unwrap().to_be_bytes());
+        m.extend(data);
+        m.resize(4 + data.len().div_ceil(4) * 4, 0);
+        m
+    }
+
+    #[test]
+    fn relayed_media_is_read_inside_its_channel_without_the_padding() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 50010, 3478);
+        // RTP with one byte of RTP padding (P bit, count 1): a 33-byte
+        // packet, so the channel pads it with 3 zeros that, read as RTP,
+        // would claim a zero-byte padding and be refused.
+        for i in 0..4u16 {
+            let mut p = rtp_pkt(i, 160 * u32::from(i), 5);
+            p[0] |= 0x20;
+            p.truncate(32);
+            p.push(1);
+            let m = channel(&p);
+            assert_eq!(m.len(), 40);
+            let want = if i == 3 {
+                Inspection::Done
+            } else {
+                Inspection::NeedMore
+            };
+            assert_eq!(c.feed(&s, Side::Src2Dst, &m), want, "packet {i}");
+        }
+        assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Rtp);
+        // A channel inside a channel is not unwrapped twice.
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 50010, 3478);
+        let nested = channel(&channel(&rtp_pkt(1, 160, 5)));
+        for _ in 0..usize::from(super::super::PACKET_BUDGET) * 2 {
+            c.feed(&s, Side::Src2Dst, &nested);
+        }
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Other
         );
     }
 

@@ -5,6 +5,7 @@
 use super::stream::Stream;
 use super::{RtcpFigures, RtpMap, StreamStats, MAX_STREAMS};
 use crate::dissect::rtp::{self, RtpHeader};
+use crate::dissect::stun;
 use crate::vocab::Side;
 
 /// SRs remembered per flow for RTT pairing.
@@ -42,16 +43,10 @@ impl MediaTracker {
     }
 
     /// The RTP or RTCP bytes of a UDP payload: the payload itself, or the
-    /// inside of a TURN ChannelData message (RFC 8656 §12: channel numbers
-    /// 0x4000-0x7FFF, then a length), which is how relayed media travels.
+    /// data of a TURN ChannelData message ([`stun::channel_data`]), which is
+    /// how relayed media travels.
     pub fn unwrap_udp(payload: &[u8]) -> &[u8] {
-        match payload {
-            [0x40..=0x7f, _, hi, lo, rest @ ..] => {
-                let n = usize::from(u16::from_be_bytes([*hi, *lo]));
-                rest.get(..n).unwrap_or(payload)
-            }
-            _ => payload,
-        }
+        stun::channel_data(payload, false).unwrap_or(payload)
     }
 
     /// Whether a UDP payload's first byte is worth a tracker (RTP/RTCP version 2).
@@ -271,18 +266,28 @@ mod test {
 
     #[test]
     fn turn_channel_data_is_unwrapped() {
-        let inner = rtp(0, 1, 160, 3);
+        // A 33-byte RTP packet in a ChannelData message padded to 4 bytes.
+        let mut inner = rtp(0, 1, 160, 3);
+        inner.push(0x55);
         let mut cd = vec![0x40, 0x01];
         cd.extend(u16::try_from(inner.len()).unwrap().to_be_bytes());
         cd.extend(&inner);
-        cd.extend([0, 0, 0]); // padding to 4 bytes
-        assert_eq!(MediaTracker::unwrap_udp(&cd), &inner[..]);
+        cd.extend([0, 0, 0]);
+        assert_eq!(MediaTracker::unwrap_udp(&cd), &inner[..], "padding dropped");
+        assert_eq!(
+            MediaTracker::unwrap_udp(&cd[..4 + inner.len()]),
+            &inner[..],
+            "unpadded over UDP"
+        );
         assert_eq!(MediaTracker::unwrap_udp(&inner), &inner[..]);
         assert_eq!(
             MediaTracker::unwrap_udp(&cd[..10]),
             &cd[..10],
             "length past the end"
         );
+        let mut t = MediaTracker::new();
+        t.feed(S2D, 0, MediaTracker::unwrap_udp(&cd));
+        assert_eq!(t.rtp_packets, 1);
     }
 
     #[test]
