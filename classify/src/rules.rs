@@ -83,8 +83,10 @@ pub struct PortRules {
     udp: Vec<u16>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset)
+/// The 1-based line a byte offset of `text` falls on, for error messages
+/// about hand-edited files (an offset past the end is on the last line).
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset.min(text.len()))
         .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
 }
 

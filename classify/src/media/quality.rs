@@ -72,9 +72,7 @@ impl QualityRules {
     pub fn from_toml(text: &str, file: &str) -> Result<Self, crate::RuleError> {
         toml::from_str(text).map_err(|e| crate::RuleError::Invalid {
             file: file.to_string(),
-            line: e
-                .span()
-                .map_or(0, |s| text.get(..s.start).map_or(0, |t| t.lines().count())),
+            line: crate::rules::line_of(text, e.span().map_or(0, |s| s.start)),
             message: e.message().to_string(),
         })
     }
@@ -145,5 +143,8 @@ mod test {
             .unwrap_err()
             .to_string()
             .starts_with("x.toml"));
+        // A key at the start of a line is on that line, not the one before.
+        let e = QualityRules::from_toml("min_packets = 50\nbogus = 1\n", "m.toml").unwrap_err();
+        assert!(e.to_string().starts_with("m.toml:2:"), "{e}");
     }
 }
