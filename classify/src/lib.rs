@@ -22,5 +22,5 @@ pub mod rules;
 pub mod vocab;
 
 pub use classifier::{Classification, FlowClassifier, FlowShape, Inspection};
-pub use rules::{PortRules, RuleError, Signatures};
+pub use rules::{PortRules, RuleError, RuleText, SignatureTexts, Signatures};
 pub use vocab::{AppProtocol, AppSource, EndReason, FlowKey, Side, TrafficType, Transport};
