@@ -15,6 +15,7 @@ use pathlens_classify::egress::callflow::{CallFlow, Profile};
 use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
 use pathlens_classify::egress::{Egress, EgressDbBuilder, EgressError, O365Advertised, Site};
 use pathlens_classify::prefix::{LocalNets, PrefixTable};
+use pathlens_classify::rules::line_of;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use toml::Spanned;
@@ -129,11 +130,6 @@ pub struct Built {
     pub site: Site,
     /// Each prefix source and its prefix count, for the file metadata.
     pub sources: Vec<(String, usize)>,
-}
-
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len()))
-        .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
 }
 
 fn read(path: &Path) -> Result<String> {

@@ -7,7 +7,7 @@ use pathlens::config::EgressArgs;
 use pathlens::flow::{FlowConfig, Knowledge};
 use pathlens::pipeline::{self, Progress, RunOptions};
 use pathlens::source::{expand_inputs, PacketSource, PcapFileSource};
-use pathlens_classify::{PortRules, Signatures};
+use pathlens_classify::{PortRules, RuleError, RuleText, SignatureTexts, Signatures};
 use pathlens_export::{Compression, WriterOptions};
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -304,9 +304,30 @@ fn cmd_sig_check(file: &Path) -> Result<ExitCode> {
     }
 }
 
+/// The rules of `--signatures DIR`: its `ports.toml`, `sni.toml` and
+/// `media.toml`, each where it exists, with the built-in rules.
+fn read_signatures(dir: &Path) -> Result<Signatures, RuleError> {
+    let read = |name: &str| -> Result<Option<RuleText>, RuleError> {
+        let path = dir.join(name);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let file = path.display().to_string();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(Some(RuleText { file, text })),
+            Err(source) => Err(RuleError::Io { file, source }),
+        }
+    };
+    Signatures::from_texts(&SignatureTexts {
+        ports: read("ports.toml")?,
+        sni: read("sni.toml")?,
+        media: read("media.toml")?,
+    })
+}
+
 fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     let signatures = match &args.signatures {
-        Some(dir) => Signatures::with_dir(dir)?,
+        Some(dir) => read_signatures(dir)?,
         None => Signatures::builtin()?,
     };
     // Every egress source is read and checked before any packet is.

@@ -22,6 +22,6 @@ pub mod prefix;
 pub mod rules;
 pub mod vocab;
 
-pub use classifier::{Classification, FlowClassifier, FlowShape, Progress};
-pub use rules::{PortRules, RuleError, Signatures};
+pub use classifier::{Classification, FlowClassifier, FlowShape, Inspection};
+pub use rules::{PortRules, RuleError, RuleText, SignatureTexts, Signatures};
 pub use vocab::{AppProtocol, AppSource, EndReason, FlowKey, Side, TrafficType, Transport};

@@ -6,7 +6,6 @@
 
 use crate::vocab::{AppProtocol, TrafficType, Transport};
 use serde::Deserialize;
-use std::path::Path;
 use std::sync::Arc;
 
 /// The built-in port rules (`signatures/ports.toml`).
@@ -17,7 +16,7 @@ pub const DEFAULT_SNI_TOML: &str = include_str!("../../signatures/sni.toml");
 /// A rule file could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum RuleError {
-    /// The file could not be read.
+    /// The file could not be read (by the caller: this crate reads no files).
     #[error("{file}: {source}")]
     Io {
         /// The file.
@@ -83,8 +82,10 @@ pub struct PortRules {
     udp: Vec<u16>,
 }
 
-fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset)
+/// The 1-based line a byte offset of `text` falls on, for error messages
+/// about hand-edited files (an offset past the end is on the last line).
+pub fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset.min(text.len()))
         .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
 }
 
@@ -355,6 +356,36 @@ impl SniRules {
     }
 }
 
+/// A rule file's text and the name its errors give it (its path).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleText {
+    /// The file, as errors name it.
+    pub file: String,
+    /// Its contents.
+    pub text: String,
+}
+
+/// The rule files a user gave (`--signatures DIR`), each one if present.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SignatureTexts {
+    /// `ports.toml`.
+    pub ports: Option<RuleText>,
+    /// `sni.toml`.
+    pub sni: Option<RuleText>,
+    /// `media.toml`.
+    pub media: Option<RuleText>,
+}
+
+/// A user's rule file in front of the built-in one of the same name.
+fn layered<'a>(user: Option<&'a RuleText>, name: &str, builtin: &'a str) -> Vec<(String, &'a str)> {
+    let mut v: Vec<(String, &str)> = user
+        .map(|u| (u.file.clone(), u.text.as_str()))
+        .into_iter()
+        .collect();
+    v.push((format!("signatures/{name} (built in)"), builtin));
+    v
+}
+
 /// Every rule set a run uses, loaded once at start.
 #[derive(Clone, Debug)]
 pub struct Signatures {
@@ -375,66 +406,37 @@ impl Signatures {
     /// # Errors
     /// Only if the embedded files are broken, which the tests rule out.
     pub fn builtin() -> Result<Self, RuleError> {
-        Self::from_texts(
-            &[("signatures/ports.toml (built in)", DEFAULT_PORTS_TOML)],
-            &[("signatures/sni.toml (built in)", DEFAULT_SNI_TOML)],
-            (
-                "signatures/media.toml (built in)",
-                crate::media::DEFAULT_MEDIA_TOML,
-            ),
-        )
+        Self::from_texts(&SignatureTexts::default())
     }
 
-    /// Loads `ports.toml` and `sni.toml` from a directory in front of the
-    /// built-in rules, so its rules win and the defaults still apply; a
-    /// `media.toml` there replaces the built-in media thresholds.
+    /// The rules of a user's rule files (`--signatures DIR`) with the
+    /// built-in ones: `ports.toml` and `sni.toml` go in front of the built-in
+    /// rules, so theirs win and the defaults still apply; a `media.toml`
+    /// replaces the built-in media thresholds.
     ///
     /// # Errors
-    /// A file cannot be read or is invalid.
-    pub fn with_dir(dir: &Path) -> Result<Self, RuleError> {
-        let read = |name: &str, builtin: &str| -> Result<Vec<(String, String)>, RuleError> {
-            let path = dir.join(name);
-            let mut texts = Vec::new();
-            if path.exists() {
-                let text = std::fs::read_to_string(&path).map_err(|source| RuleError::Io {
-                    file: path.display().to_string(),
-                    source,
-                })?;
-                texts.push((path.display().to_string(), text));
-            }
-            texts.push((format!("signatures/{name} (built in)"), builtin.to_string()));
-            Ok(texts)
-        };
-        let ports = read("ports.toml", DEFAULT_PORTS_TOML)?;
-        let sni = read("sni.toml", DEFAULT_SNI_TOML)?;
+    /// A text is invalid; the error names its file and line.
+    pub fn from_texts(texts: &SignatureTexts) -> Result<Self, RuleError> {
+        let ports = layered(texts.ports.as_ref(), "ports.toml", DEFAULT_PORTS_TOML);
+        let sni = layered(texts.sni.as_ref(), "sni.toml", DEFAULT_SNI_TOML);
         // media.toml replaces the built-in thresholds as a whole: a partial
         // merge of numbers would be hard to reason about.
-        let media_path = dir.join("media.toml");
-        let media = if media_path.exists() {
-            let text = std::fs::read_to_string(&media_path).map_err(|source| RuleError::Io {
-                file: media_path.display().to_string(),
-                source,
-            })?;
-            (media_path.display().to_string(), text)
-        } else {
-            (
+        let media = match &texts.media {
+            Some(m) => (m.file.clone(), m.text.as_str()),
+            None => (
                 "signatures/media.toml (built in)".to_string(),
-                crate::media::DEFAULT_MEDIA_TOML.to_string(),
-            )
+                crate::media::DEFAULT_MEDIA_TOML,
+            ),
         };
-        let pr: Vec<(&str, &str)> = ports
-            .iter()
-            .map(|(a, t)| (a.as_str(), t.as_str()))
-            .collect();
-        let nr: Vec<(&str, &str)> = sni.iter().map(|(a, t)| (a.as_str(), t.as_str())).collect();
-        Self::from_texts(&pr, &nr, (&media.0, &media.1))
+        Self::from_parts(&ports, &sni, (&media.0, media.1))
     }
 
-    /// Rules from texts; the digest covers every text, the media
-    /// thresholds included, since they judge the rows too.
-    fn from_texts(
-        ports_texts: &[(&str, &str)],
-        sni_texts: &[(&str, &str)],
+    /// Rules from named texts, in the order they apply; the digest covers
+    /// every text, the media thresholds included, since they judge the rows
+    /// too.
+    fn from_parts(
+        ports_texts: &[(String, &str)],
+        sni_texts: &[(String, &str)],
         media_text: (&str, &str),
     ) -> Result<Self, RuleError> {
         use sha1::Digest;
@@ -504,6 +506,42 @@ mod test {
             p.get(Transport::Tcp, 5061).unwrap().app_protocol,
             AppProtocol::SipTls
         );
+    }
+
+    #[test]
+    fn user_texts_go_in_front_of_the_builtin_rules() {
+        let text = |file: &str, text: &str| {
+            Some(RuleText {
+                file: file.to_string(),
+                text: text.to_string(),
+            })
+        };
+        let builtin = Signatures::builtin().unwrap();
+        let s = Signatures::from_texts(&SignatureTexts {
+            ports: text(
+                "dir/ports.toml",
+                "[[port]]\ntransport='tcp'\nports=['443']\napp_protocol='psom'\n",
+            ),
+            ..Default::default()
+        })
+        .unwrap();
+        let app = |s: &Signatures, port| s.ports.get(Transport::Tcp, port).unwrap().app_protocol;
+        assert_eq!(app(&s, 443), AppProtocol::Psom);
+        assert_eq!(app(&s, 5061), AppProtocol::SipTls, "defaults still apply");
+        assert_ne!(s.digest, builtin.digest);
+        let media = crate::media::DEFAULT_MEDIA_TOML.replace("min_packets = 50", "min_packets = 5");
+        let s = Signatures::from_texts(&SignatureTexts {
+            media: text("dir/media.toml", &media),
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!((s.media.min_packets, builtin.media.min_packets), (5, 50));
+        let e = Signatures::from_texts(&SignatureTexts {
+            sni: text("dir/sni.toml", "[[sni]]\npattern = 1\n"),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().starts_with("dir/sni.toml:2:"), "{e}");
     }
 
     #[test]

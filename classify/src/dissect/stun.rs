@@ -165,7 +165,7 @@ pub fn parse_udp(p: &[u8]) -> StunProbe {
             }
         }
     }
-    if is_channel_data(p, false) {
+    if channel_data(p, false).is_some() {
         return StunProbe::ChannelData;
     }
     StunProbe::NotStun
@@ -197,7 +197,7 @@ pub fn parse_tcp(p: &[u8]) -> StunProbe {
             }
         }
     }
-    if is_channel_data(p, true) {
+    if channel_data(p, true).is_some() {
         return StunProbe::ChannelData;
     }
     StunProbe::NotStun
@@ -227,18 +227,34 @@ pub fn ms_turn_data(p: &[u8]) -> Option<&[u8]> {
     }
 }
 
-fn is_channel_data(p: &[u8], tcp: bool) -> bool {
-    match p {
-        [a, b, hi, lo, rest @ ..] => {
-            let ch = u16::from_be_bytes([*a, *b]);
-            let n = usize::from(u16::from_be_bytes([*hi, *lo]));
-            let padded = n.div_ceil(4) * 4;
-            (0x4000..=0x7fff).contains(&ch)
-                && n > 0
-                && (rest.len() == n
-                    || (tcp || rest.len() == padded) && rest.len() >= n && rest.len() <= padded)
-        }
-        _ => false,
+/// The data of one TURN ChannelData message (RFC 8656 §12): a channel
+/// number, a length, that many bytes of application data, then padding to a
+/// multiple of 4 that is never part of the data.
+///
+/// Channel numbers are 0x4000-0x7FFF, RFC 5766's range: RFC 8656 narrows new
+/// bindings to 0x4000-0x4FFF but only reserves the rest, and relays built on
+/// RFC 5766 still hand it out. Over TCP the padding is mandatory, so the
+/// message may end anywhere inside it (a segment cut after the data); over
+/// UDP it is optional, so the datagram ends right after the data or after the
+/// whole padding. Anything else, an empty message included, is not
+/// ChannelData: its first byte is also an ASCII letter, and only a consistent
+/// length tells the two apart.
+pub fn channel_data(p: &[u8], over_tcp: bool) -> Option<&[u8]> {
+    let [a, b, hi, lo, rest @ ..] = p else {
+        return None;
+    };
+    let channel = u16::from_be_bytes([*a, *b]);
+    let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+    let padded = n.div_ceil(4) * 4;
+    let ends_well = if over_tcp {
+        (n..=padded).contains(&rest.len())
+    } else {
+        rest.len() == n || rest.len() == padded
+    };
+    if (0x4000..=0x7fff).contains(&channel) && n > 0 && ends_well {
+        rest.get(..n)
+    } else {
+        None
     }
 }
 
@@ -254,6 +270,58 @@ mod test {
     const TEAMS_RESP: &str = "010100342112a442567009c2ae00e698d98f01908070000400000007002000080001e24473a09b3900080014081c187c4cf903476de30538dee3554682a1e5d080280004513d0c54"; // stun_msteams_unidir.pcapng #1
     const SKYPE_REQ: &str = "000100542112a442c55a4fdfde0c325e304c60c700060009677070653a7a57796b000000002400046efffeff802a00080000000000bf43178054000131000000807000040000000300080014c3926666385c09a134e40a0c6c2ef3061a8b62ab802800041fb59b6b"; // skype-conference-call.pcap #1
     const TCP_TWO: &str = "000300082112a442704b6e453952586746596c590019000411000000"; // stun_tcp_multiple_msgs_same_pkt.pcap #2
+                                                                                      // TURN ChannelData on channel 0x4003 over UDP: 22 bytes of SRTCP, not
+                                                                                      // padded (#113), and a STUN Binding success response (#112).
+    const CHANNEL_SRTCP: &str = "4003001680c9000100000001800000031ff01345009e4583923d"; // stun.pcap #113
+    const CHANNEL_STUN: &str = "400300400101002c2112a442424a6650522b3470464652370020000800010e8298b82f4300080014a36bc8da81b21e6181dc646035008dbf2f5cc79b8028000454570d0b"; // stun.pcap #112
+
+    #[test]
+    fn channel_data_honours_its_length_and_padding() {
+        let m = hex(CHANNEL_SRTCP);
+        let data = &m[4..];
+        assert_eq!(data.len(), 22);
+        assert_eq!(channel_data(&m, false), Some(data));
+        assert_eq!(channel_data(&m, true), Some(data));
+        // Padded to 4 bytes, as TCP requires and UDP allows: the padding is
+        // not data.
+        let mut padded = m.clone();
+        padded.extend([0, 0]);
+        assert_eq!(channel_data(&padded, false), Some(data));
+        assert_eq!(channel_data(&padded, true), Some(data));
+        // Half the padding: a TCP segment may stop there, a datagram may not.
+        let half = &padded[..padded.len() - 1];
+        assert_eq!(channel_data(half, true), Some(data));
+        assert_eq!(channel_data(half, false), None);
+        // Bytes beyond the padding: not one message.
+        let mut long = padded.clone();
+        long.extend([0, 0, 0, 0]);
+        assert_eq!(channel_data(&long, false), None);
+        assert_eq!(channel_data(&long, true), None);
+        // A length past the end, at every cut.
+        for cut in 0..m.len() {
+            assert_eq!(channel_data(&m[..cut], false), None, "cut {cut}");
+            assert_eq!(channel_data(&m[..cut], true), None, "cut {cut}");
+        }
+        // Channel numbers: RFC 5766's 0x4000-0x7FFF.
+        for (channel, ok) in [
+            (0x3fffu16, false),
+            (0x4000, true),
+            (0x4fff, true),
+            (0x5000, true),
+            (0x7fff, true),
+            (0x8000, false),
+        ] {
+            let mut x = m.clone();
+            x[..2].copy_from_slice(&channel.to_be_bytes());
+            assert_eq!(channel_data(&x, false).is_some(), ok, "{channel:#x}");
+        }
+        assert_eq!(channel_data(&[0x40, 0, 0, 0], false), None, "no data");
+        // STUN relayed through the channel.
+        let s = hex(CHANNEL_STUN);
+        assert_eq!(parse_udp(&s), StunProbe::ChannelData);
+        let inner = channel_data(&s, false).unwrap();
+        assert!(matches!(parse_udp(inner), StunProbe::Message(m) if m.msg_type == 0x0101));
+    }
 
     #[test]
     fn ms_turn_frames() {

@@ -7,7 +7,8 @@
 //! [`super::Site`] from the local networks, the on-premises server networks
 //! and the Office 365 endpoint sets.
 
-use super::sources::{line_of, EgressError};
+use super::sources::EgressError;
+use crate::rules::line_of;
 use crate::vocab::TrafficType;
 use serde::Deserialize;
 

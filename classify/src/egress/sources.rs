@@ -5,6 +5,7 @@
 //! messages) and either returns every prefix or the first error, naming the
 //! source, the line and the offending value. Nothing here reads files.
 
+use crate::rules::line_of;
 use ipnet::IpNet;
 use serde::Deserialize;
 use std::net::IpAddr;
@@ -34,12 +35,6 @@ impl EgressError {
             message: message.into(),
         }
     }
-}
-
-/// 1-based line of a byte offset.
-pub(crate) fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len()))
-        .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
 }
 
 /// Line of the first occurrence of `"value"` in a JSON text: serde_json does

@@ -1,0 +1,506 @@
+//! The per-flow classifier: combines the evidence of the payload dissectors
+//! over the first packets of each direction with port rules, server-name
+//! rules and the flow's shape.
+//!
+//! A worker creates one [`FlowClassifier`] per flow and feeds it the transport
+//! payload of each packet while [`FlowClassifier::wants_more`] is true; once
+//! the flow is decided (or the packet budget is spent) the inspection state is
+//! dropped and decided flows cost only counters. Payload evidence outranks
+//! port evidence (domain.md §1.3).
+//!
+//! The rules, in order, for the class of a flow:
+//! 1. DTLS records: `dtls` (ICE flows that carry STUN then DTLS-SRTP too).
+//! 2. RTP confirmed across packets (version 2, one SSRC, sequence and
+//!    timestamp advancing): `srtp` when the same flow also carried RFC 5389
+//!    STUN (ICE stacks key SRTP over it) or a Microsoft STUN attribute, else
+//!    `rtp`. A flow with only valid RTCP compounds is `rtcp`.
+//! 3. STUN/TURN messages and nothing else: `stun_turn`.
+//! 4. A TLS hello: the class a server-name rule gives (`sip_tls`, `psom`),
+//!    else the mail, XMPP, SIP-TLS or PSOM class of the port (implicit TLS,
+//!    5061, 8057), else `https` when either port is 443, else `tls`.
+//! 5. Clear-text SIP, HTTP, SMTP, POP3, IMAP, XMPP, DNS from their first
+//!    lines or headers; a mail or XMPP session that then sends STARTTLS keeps
+//!    its class with `starttls = true`.
+//! 6. Payload inspected but none of the above: `other`.
+//! 7. No payload seen: the port rule, then `unknown`.
+//!
+//! Behaviour, judged when the record is written: a TCP flow to a
+//! media-capable port (443, 3478-3481, 50000-59999) with media cadence (many
+//! small packets both ways at a steady rate) is media over TCP.
+//!
+//! MS-TURN over TCP ([MS-TURN] 2.1.1): a TLS hello on a media-capable TCP
+//! port that no server-name rule decides is not settled at once. The flow is
+//! watched a few payloads more: a non-handshake TLS record (change cipher
+//! spec, alert, application data) settles it as TLS; a 4-byte MS-TURN frame
+//! (type 2 or 3, zero, length of the rest) after the fake handshake makes it
+//! `stun_turn`, media.
+//!
+//! Correlation: flows announce media endpoints ([`LearnedEndpoint`]) from
+//! clear-text SDP (`c=`/`m=`, `a=rtcp:` or port + 1) and from STUN
+//! XOR-MAPPED- and XOR-RELAYED-ADDRESS. A UDP flow with no header evidence
+//! of its own ([`needs_correlation`]) that reaches such an endpoint takes the
+//! endpoint's label with `app_protocol_source = correlation`: `rtp` or `srtp`
+//! by the SDP profile (`RTP/SAVP*` is SRTP), `rtcp` on the RTCP port, and
+//! `srtp` for an ICE candidate learned from STUN (the stacks that run ICE,
+//! SfB, Teams and WebRTC, send only SRTP or DTLS-SRTP media).
+//!
+//! Layout: this module holds the per-flow state and the rules that combine
+//! evidence; `udp` and `tcp` read each transport's payloads, `correlation`
+//! the media endpoints a flow announces for others.
+
+mod correlation;
+mod tcp;
+mod udp;
+
+pub use correlation::{needs_correlation, LearnedEndpoint};
+
+use crate::dissect::{rtp, sip, stun};
+use crate::rules::Signatures;
+use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// Payload-carrying packets per direction a flow is inspected for.
+pub const PACKET_BUDGET: u8 = 16;
+
+/// Whether the classifier wants more packets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inspection {
+    /// Keep feeding payloads.
+    NeedMore,
+    /// The flow is decided; stop feeding.
+    Done,
+}
+
+/// The labels a classifier gives a flow.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Classification {
+    /// `app_protocol` column.
+    pub app_protocol: Option<AppProtocol>,
+    /// `app_protocol_source` column.
+    pub source: Option<AppSource>,
+    /// `traffic_type` column.
+    pub traffic_type: Option<TrafficType>,
+    /// `service` (SfB/Teams, Exchange, SharePoint, common), when known.
+    pub service: Option<Arc<str>>,
+    /// `server_name`: TLS SNI, SIP request host, HTTP Host, SMTP HELO name.
+    pub server_name: Option<String>,
+    /// `alpn`: the first ALPN id offered.
+    pub alpn: Option<String>,
+    /// `tls_version`: highest offered by the client or chosen by the server.
+    pub tls_version: Option<&'static str>,
+    /// `sip_method`: the first SIP request method.
+    pub sip_method: Option<&'static str>,
+    /// `sip_user_agent`: User-Agent or Server header.
+    pub sip_user_agent: Option<String>,
+    /// `starttls`: a mail or XMPP session upgraded to TLS.
+    pub starttls: bool,
+    /// `stun_seen`: STUN/TURN messages were seen on the flow.
+    pub stun_seen: bool,
+    /// `media_over_tcp`: media cadence on a TCP flow to a media port.
+    pub media_over_tcp: bool,
+}
+
+impl Classification {
+    /// The class, `unknown` when nothing is known.
+    pub fn app(&self) -> AppProtocol {
+        self.app_protocol.unwrap_or(AppProtocol::Unknown)
+    }
+}
+
+/// Packet counts and timing of a flow, for behaviour rules.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FlowShape {
+    /// Packets initiator to responder.
+    pub src2dst_packets: u64,
+    /// Packets responder to initiator.
+    pub dst2src_packets: u64,
+    /// Payload bytes both ways.
+    pub payload_bytes: u64,
+    /// Duration of the record in µs.
+    pub duration_us: i64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct RtpTrack {
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    good: u8,
+}
+
+impl RtpTrack {
+    fn push(&mut self, h: &rtp::RtpHeader) {
+        let dseq = h.seq.wrapping_sub(self.seq);
+        let dts = h.ts.wrapping_sub(self.ts);
+        if self.good > 0 && h.ssrc == self.ssrc && (1..=64).contains(&dseq) && dts < 1 << 30 {
+            self.good = self.good.saturating_add(1);
+        } else if self.good > 0 && h.ssrc == self.ssrc && dseq == 0 {
+            // A duplicate proves nothing either way.
+        } else {
+            self.good = 1;
+            self.ssrc = h.ssrc;
+        }
+        self.seq = h.seq;
+        self.ts = h.ts;
+    }
+}
+
+/// Inspection state, dropped once the flow is decided.
+#[derive(Debug, Default)]
+struct Probe {
+    fed: [u8; 2],
+    // Start of each TCP direction, for hellos spanning segments.
+    stream: [Vec<u8>; 2],
+    stream_done: [bool; 2],
+    rtp: [RtpTrack; 2],
+    rtcp: u8,
+    rtcp_bad: bool,
+    stun: u8,
+    stun5389: bool,
+    stun_ms: bool,
+    dtls: u8,
+    tls: bool,
+    text: Option<AppProtocol>,
+    smtp_greeting: bool,
+    other_payload: u8,
+    // A TLS hello on a media-capable port, class held until MS-TURN is ruled out.
+    tls_pending: Option<AppProtocol>,
+    after_hello: u8,
+}
+
+/// Per-flow classification state. Small when decided: the inspection state
+/// lives in a box that is freed when the flow is decided.
+#[derive(Clone, Debug)]
+pub struct FlowClassifier {
+    transport: Transport,
+    src_port: u16,
+    dst_port: u16,
+    port_rule: Option<(AppProtocol, TrafficType, Option<Arc<str>>)>,
+    label: Option<(AppProtocol, AppSource)>,
+    meta: Option<Box<Classification>>,
+    probe: Option<Box<ProbeBox>>,
+    learned: Vec<LearnedEndpoint>,
+}
+
+// Probe is not Clone (buffers); flows are never cloned while inspecting.
+#[derive(Debug, Default)]
+struct ProbeBox(Probe);
+
+impl Clone for ProbeBox {
+    fn clone(&self) -> Self {
+        ProbeBox::default()
+    }
+}
+
+fn is_media_port(p: u16) -> bool {
+    p == 443 || (3478..=3481).contains(&p) || (50000..=59999).contains(&p)
+}
+
+impl FlowClassifier {
+    /// Starts a flow's classification from its oriented ports.
+    pub fn new(sig: &Signatures, transport: Transport, src_port: u16, dst_port: u16) -> Self {
+        let port_rule = sig
+            .ports
+            .lookup(transport, src_port, dst_port)
+            .map(|r| (r.app_protocol, r.traffic_type, r.service.clone()));
+        let inspect = matches!(transport, Transport::Tcp | Transport::Udp);
+        FlowClassifier {
+            transport,
+            src_port,
+            dst_port,
+            port_rule,
+            label: None,
+            meta: None,
+            probe: inspect.then(|| Box::new(ProbeBox::default())),
+            learned: Vec::new(),
+        }
+    }
+
+    /// A classifier that labels from port rules only and never asks for
+    /// payloads (the cheapest mode, `--classify port`).
+    pub fn port_only(sig: &Signatures, transport: Transport, src_port: u16, dst_port: u16) -> Self {
+        let mut c = Self::new(sig, transport, src_port, dst_port);
+        c.probe = None;
+        c
+    }
+
+    /// Whether the worker should keep feeding payloads.
+    #[inline]
+    pub fn wants_more(&self) -> bool {
+        self.probe.is_some()
+    }
+
+    /// The class payload inspection settled on, once it has (None while
+    /// inspecting or when it found nothing).
+    #[inline]
+    pub fn payload_label(&self) -> Option<AppProtocol> {
+        self.label.map(|(a, _)| a)
+    }
+
+    fn meta(&mut self) -> &mut Classification {
+        self.meta.get_or_insert_with(Box::default)
+    }
+
+    fn decide(&mut self, app: AppProtocol) -> Inspection {
+        self.label = Some((app, AppSource::Payload));
+        self.probe = None;
+        Inspection::Done
+    }
+
+    /// Feeds one packet's transport payload; empty payloads do not count
+    /// against the budget.
+    pub fn feed(&mut self, sig: &Signatures, side: Side, payload: &[u8]) -> Inspection {
+        let Some(mut pb) = self.probe.take() else {
+            return Inspection::Done;
+        };
+        if payload.is_empty() {
+            self.probe = Some(pb);
+            return Inspection::NeedMore;
+        }
+        let i = usize::from(side == Side::Dst2Src);
+        let p = &mut pb.0;
+        if let Some(n) = p.fed.get_mut(i) {
+            *n = n.saturating_add(1);
+        }
+        let verdict = match self.transport {
+            Transport::Udp => self.feed_udp(p, payload),
+            Transport::Tcp => self.feed_tcp(sig, p, i, payload),
+            _ => Some(AppProtocol::Other),
+        };
+        if let Some(app) = verdict {
+            return self.decide(app);
+        }
+        let spent = p.fed.iter().all(|&n| n >= PACKET_BUDGET)
+            || p.fed.iter().any(|&n| n >= PACKET_BUDGET * 2);
+        if spent {
+            let app = Self::settle(p);
+            self.label = app.map(|a| (a, AppSource::Payload));
+            return Inspection::Done;
+        }
+        self.probe = Some(pb);
+        Inspection::NeedMore
+    }
+
+    /// The class a probe supports when inspection ends without certainty.
+    fn settle(p: &Probe) -> Option<AppProtocol> {
+        if p.tls_pending.is_some() {
+            return p.tls_pending;
+        }
+        let rtp_ok = p.rtp.iter().any(|t| t.good >= 3) || p.rtp.iter().all(|t| t.good >= 2);
+        if p.dtls > 0 {
+            Some(AppProtocol::Dtls)
+        } else if rtp_ok {
+            Some(if p.stun5389 || p.stun_ms {
+                AppProtocol::Srtp
+            } else {
+                AppProtocol::Rtp
+            })
+        } else if p.stun > 0 {
+            Some(AppProtocol::StunTurn)
+        } else if p.rtcp > 0 && !p.rtcp_bad && p.rtp.iter().all(|t| t.good == 0) {
+            Some(AppProtocol::Rtcp)
+        } else if p.text.is_some() {
+            p.text
+        } else if p.fed.iter().any(|&n| n > 0) {
+            // Payload was inspected and is none of the named classes: a port
+            // guess (a client port inside a media range, say) would be worse.
+            Some(AppProtocol::Other)
+        } else {
+            None
+        }
+    }
+
+    fn dns_port(&self) -> bool {
+        matches!(self.src_port, 53 | 5353) || matches!(self.dst_port, 53 | 5353)
+    }
+
+    fn on_stun(&mut self, p: &mut Probe, m: &stun::StunMessage) {
+        p.stun = p.stun.saturating_add(1);
+        p.stun5389 |= m.dialect == stun::Dialect::Rfc5389;
+        p.stun_ms |= m.microsoft || m.dialect == stun::Dialect::MsTurn;
+        self.meta().stun_seen = true;
+        for a in [m.mapped, m.relayed].into_iter().flatten() {
+            self.learn(a, AppProtocol::Srtp, None);
+        }
+    }
+
+    fn on_sip(&mut self, p: &mut Probe, m: &sip::SipMessage) {
+        p.text = Some(AppProtocol::Sip);
+        let meta = self.meta();
+        if let sip::StartLine::Request { method, host } = &m.start {
+            if meta.sip_method.is_none() {
+                meta.sip_method = Some(method);
+                meta.server_name = meta.server_name.take().or_else(|| host.clone());
+            }
+        }
+        if meta.sip_user_agent.is_none() {
+            meta.sip_user_agent = m.user_agent.clone();
+        }
+        for media in &m.media {
+            let rtp = if media.secure {
+                AppProtocol::Srtp
+            } else {
+                AppProtocol::Rtp
+            };
+            let maps = (!media.rtpmap.is_empty()).then(|| Arc::from(media.rtpmap.as_slice()));
+            self.learn(SocketAddr::new(media.addr, media.port), rtp, maps);
+            let rtcp = media.rtcp_port.or_else(|| media.port.checked_add(1));
+            if let Some(port) = rtcp {
+                self.learn(SocketAddr::new(media.addr, port), AppProtocol::Rtcp, None);
+            }
+        }
+    }
+    /// The labels, given the flow's shape for behaviour rules.
+    pub fn result(&self, sig: &Signatures, shape: &FlowShape) -> Classification {
+        let mut c = self.meta.as_deref().cloned().unwrap_or_default();
+        let (mut app, mut source) = match (&self.label, &self.probe) {
+            (Some((a, s)), _) => (Some(*a), Some(*s)),
+            (None, Some(pb)) => (Self::settle(&pb.0), None),
+            (None, None) => (None, None),
+        };
+        if app.is_some() && source.is_none() {
+            source = Some(AppSource::Payload);
+        }
+        let mut traffic = app.map(AppProtocol::default_traffic_type);
+        if app.is_none() {
+            if let Some((a, t, _)) = &self.port_rule {
+                app = Some(*a);
+                source = Some(AppSource::Port);
+                traffic = Some(*t);
+            }
+        }
+        // Media cadence over TCP: many small packets both ways at a steady rate.
+        if self.transport == Transport::Tcp
+            && (is_media_port(self.src_port) || is_media_port(self.dst_port))
+        {
+            let pk = shape.src2dst_packets.min(shape.dst2src_packets);
+            let total = shape.src2dst_packets + shape.dst2src_packets;
+            let secs = shape.duration_us as f64 / 1e6;
+            let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
+            let mean = shape.payload_bytes.checked_div(total).unwrap_or(0);
+            if pk >= 50 && mean <= 400 && (20.0..=200.0).contains(&rate) && secs >= 2.0 {
+                c.media_over_tcp = true;
+                traffic = Some(TrafficType::Media);
+                if !matches!(
+                    app,
+                    Some(AppProtocol::Rtp | AppProtocol::Srtp | AppProtocol::StunTurn)
+                ) {
+                    source = Some(AppSource::Behaviour);
+                }
+            }
+        }
+        let sni_rule = c.server_name.as_deref().and_then(|n| sig.sni.lookup(n));
+        c.service = sni_rule
+            .map(|r| r.service.clone())
+            .or_else(|| self.port_rule.as_ref().and_then(|r| r.2.clone()));
+        c.app_protocol = app;
+        c.source = Some(source.unwrap_or(AppSource::None));
+        c.traffic_type = Some(traffic.unwrap_or(TrafficType::Other));
+        c
+    }
+}
+
+#[cfg(test)]
+mod test_support {
+    use crate::rules::Signatures;
+
+    pub(super) fn sig() -> Signatures {
+        Signatures::builtin().unwrap()
+    }
+
+    pub(super) fn rtp_pkt(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
+        let mut v = vec![0x80, 0];
+        v.extend(seq.to_be_bytes());
+        v.extend(ts.to_be_bytes());
+        v.extend(ssrc.to_be_bytes());
+        v.extend([0u8; 160]);
+        v
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::test_support::sig;
+    use super::*;
+
+    #[test]
+    fn port_rule_without_payload() {
+        let s = sig();
+        let c = FlowClassifier::new(&s, Transport::Tcp, 50123, 5061);
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.source, r.traffic_type),
+            (
+                AppProtocol::SipTls,
+                Some(AppSource::Port),
+                Some(TrafficType::Signaling)
+            )
+        );
+        assert_eq!(r.service.as_deref(), Some("skype_teams"));
+        let c = FlowClassifier::new(&s, Transport::Udp, 40000, 40001);
+        assert_eq!(
+            (
+                c.result(&s, &FlowShape::default()).app(),
+                c.result(&s, &FlowShape::default()).source
+            ),
+            (AppProtocol::Unknown, Some(AppSource::None))
+        );
+    }
+
+    #[test]
+    fn media_cadence_over_tcp_443() {
+        let s = sig();
+        let c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        let shape = FlowShape {
+            src2dst_packets: 500,
+            dst2src_packets: 500,
+            payload_bytes: 1000 * 180,
+            duration_us: 10_000_000,
+        };
+        let r = c.result(&s, &shape);
+        assert_eq!(
+            (r.traffic_type, r.source),
+            (Some(TrafficType::Media), Some(AppSource::Behaviour))
+        );
+        assert!(r.media_over_tcp);
+        let bulk = FlowShape {
+            src2dst_packets: 500,
+            dst2src_packets: 500,
+            payload_bytes: 1000 * 1400,
+            duration_us: 10_000_000,
+        };
+        assert!(!c.result(&s, &bulk).media_over_tcp);
+    }
+
+    #[test]
+    fn budget_bounds_inspection() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 40001);
+        let mut n = 0;
+        while c.wants_more() && n < 1000 {
+            c.feed(&s, Side::Src2Dst, &[0x55; 40]);
+            n += 1;
+        }
+        assert_eq!(n, usize::from(PACKET_BUDGET) * 2);
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Other,
+            "inspected, none of ours"
+        );
+        // A client port inside the media range is no evidence once payload was seen.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 52915, 60163);
+        c.feed(&s, Side::Src2Dst, b"\x13BitTorrent protocol");
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Other
+        );
+        // DNS whose id looks like an RTP header is still DNS on port 53.
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 53);
+        let q = [
+            0x9a, 0x01, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        assert_eq!(c.feed(&s, Side::Src2Dst, &q), Inspection::Done);
+        assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Dns);
+    }
+}
