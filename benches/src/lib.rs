@@ -1,5 +1,8 @@
-//! Seeded synthetic traffic for the pathlens benches: Ethernet frames of a
-//! realistic enterprise mix and a fast classic-pcap writer.
+//! Seeded synthetic traffic for the pathlens benches, and the one home of
+//! the capture builders that benches and tests share: the classic-pcap
+//! writer ([`pcap`]), application payloads ([`payload`]: RTP, STUN, TLS, DNS,
+//! SIP/SDP) and Ethernet frame assembly ([`frame`]). It depends on no
+//! pathlens crate, so `pathlens` takes it as a dev-dependency.
 //!
 //! [`Generator`] interleaves many concurrent flows by packet time (a heap of
 //! per-flow next-packet times) and builds every frame with etherparse's
@@ -30,6 +33,11 @@
 //! About 12 % of the DNS, TCP and QUIC flows run over IPv6. Flows arrive as a
 //! Poisson process ([`GenConfig::flows_per_sec`]); the capture point sits near
 //! the clients, so a server's reply comes one round trip after the request.
+//!
+//! Layout: `model.rs` holds each flow's state and packet plan, `generator.rs`
+//! interleaves the flows and builds their frames; this file holds what to
+//! generate ([`GenConfig`]) and the ways to run it ([`generate_pcap`],
+//! [`generate_frames`]).
 
 pub mod frame;
 mod generator;
