@@ -7,6 +7,7 @@
 
 mod support;
 
+use pathlens_benches::frame::{udp_frame, Eth};
 use std::path::Path;
 use support::*;
 
@@ -196,15 +197,15 @@ fn garbage_frames_are_counted_never_fatal() {
 fn flood(path: &Path, n: u32) {
     let mut w = PcapWriter::create(path, 1, 65535);
     for i in 0..n {
-        let b = etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
-            .ipv4(
+        let f = udp_frame(
+            Eth::new([1; 6], [2; 6]),
+            (
                 [10, 1, (i >> 16) as u8, (i >> 8) as u8],
-                [52, 112, 0, (i & 0xff) as u8],
-                64,
-            )
-            .udp(40000 + (i % 20000) as u16, 3478);
-        let mut f = Vec::new();
-        b.write(&mut f, &[0u8; 60]).unwrap();
+                40000 + (i % 20000) as u16,
+            ),
+            ([52, 112, 0, (i & 0xff) as u8], 3478),
+            &[0u8; 60],
+        );
         w.frame(1_600_000_000_000_000 + i64::from(i) * 1000, &f);
     }
     w.finish();

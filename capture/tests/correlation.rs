@@ -6,7 +6,10 @@
 
 mod support;
 
-use etherparse::PacketBuilder;
+use pathlens_benches::frame::{tcp_frame, udp_frame, Eth, Tcp, ACK, PSH, SYN};
+use pathlens_benches::payload::{
+    client_hello, rtp, sdp_audio, server_hello, sip_with_sdp, stun, tls_data, xor_mapped_v4,
+};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
@@ -35,21 +38,11 @@ impl Gen {
         }
     }
 
-    fn builder(a: IpAddr, b: IpAddr) -> etherparse::PacketBuilderStep<etherparse::IpHeaders> {
-        let eth = PacketBuilder::ethernet2([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
-        match (a, b) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => eth.ipv4(a.octets(), b.octets(), 64),
-            (IpAddr::V6(a), IpAddr::V6(b)) => eth.ipv6(a.octets(), b.octets(), 64),
-            _ => unreachable!("mixed families"),
-        }
-    }
+    /// Both directions use the same MAC pair: these tests are about labels.
+    const ETH: Eth = Eth::new([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
 
     fn udp(&mut self, a: (&str, u16), b: (&str, u16), payload: &[u8]) {
-        let mut f = Vec::new();
-        Self::builder(ip(a.0), ip(b.0))
-            .udp(a.1, b.1)
-            .write(&mut f, payload)
-            .unwrap();
+        let f = udp_frame(Self::ETH, (ip(a.0), a.1), (ip(b.0), b.1), payload);
         self.w.frame(self.now, &f);
         self.now += 20_000;
     }
@@ -58,13 +51,18 @@ impl Gen {
         let (sa, sb) = ((ip(a.0), a.1), (ip(b.0), b.1));
         let ack = *self.tcp_seq.get(&sb).unwrap_or(&0);
         let seq = *self.tcp_seq.entry(sa).or_insert(7_000);
-        let mut t = Self::builder(sa.0, sb.0).tcp(a.1, b.1, seq, 64_000);
-        t = if syn { t.syn() } else { t.ack(ack).psh() };
-        if syn && ack != 0 {
-            t = t.ack(ack);
-        }
-        let mut f = Vec::new();
-        t.write(&mut f, payload).unwrap();
+        let flags = match (syn, ack) {
+            (true, 0) => SYN,
+            (true, _) => SYN | ACK,
+            (false, _) => ACK | PSH,
+        };
+        let tcp = Tcp {
+            seq,
+            ack,
+            flags,
+            window: 64_000,
+        };
+        let f = tcp_frame(Self::ETH, sa, sb, tcp, payload);
         self.w.frame(self.now, &f);
         self.tcp_seq
             .insert(sa, seq.wrapping_add(payload.len() as u32 + u32::from(syn)));
@@ -95,14 +93,7 @@ fn opaque_exchange(g: &mut Gen, a: (&str, u16), b: (&str, u16)) {
 }
 
 fn stun_binding_response(mapped: ([u8; 4], u16)) -> Vec<u8> {
-    let port = mapped.1 ^ 0x2112;
-    let addr = u32::from_be_bytes(mapped.0) ^ 0x2112_a442;
-    let mut v = vec![0x01, 0x01, 0, 12, 0x21, 0x12, 0xa4, 0x42];
-    v.extend([9u8; 12]);
-    v.extend([0, 0x20, 0, 8, 0, 1]);
-    v.extend(port.to_be_bytes());
-    v.extend(addr.to_be_bytes());
-    v
+    stun(0x0101, &[9; 12], &xor_mapped_v4(mapped.0, mapped.1))
 }
 
 const CLIENT: (&str, u16) = ("10.1.1.1", 40000);
@@ -114,9 +105,11 @@ fn write_correlation_capture(path: &Path) {
     // endpoint is learned only later, so this flow must stay unlabelled.
     opaque_exchange(&mut g, CLIENT, ("198.51.100.7", 30002));
     g.now += SEC;
-    let invite = "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 10.1.1.1:5060\r\n\
-        Content-Type: application/sdp\r\n\r\nv=0\r\no=- 1 1 IN IP4 10.1.1.1\r\ns=-\r\n\
-        c=IN IP4 10.1.1.1\r\nt=0 0\r\nm=audio 40000 RTP/SAVP 0\r\n";
+    let invite = sip_with_sdp(
+        "INVITE sip:bob@example.com SIP/2.0",
+        "10.1.1.1:5060",
+        &sdp_audio("10.1.1.1", 40000, "RTP/SAVP", "0", &[]),
+    );
     g.udp(
         ("10.1.1.1", 5060),
         ("198.51.100.7", 5060),
@@ -287,12 +280,7 @@ fn ms_turn_after_pseudo_tls_is_media_and_real_tls_stays_https() {
     let relay = ("52.112.9.9", 443);
     let client = ("10.1.1.30", 50100);
     g.tcp_open(client, relay);
-    g.tcp(
-        client,
-        relay,
-        false,
-        &support::sample::client_hello("", "", 3),
-    );
+    g.tcp(client, relay, false, &client_hello("", "", 3));
     g.tcp(relay, client, false, &pseudo_server_hello());
     // MS-TURN Allocate request: no cookie, MAGIC-COOKIE attribute first.
     let mut allocate = vec![0, 3, 0, 8];
@@ -302,10 +290,8 @@ fn ms_turn_after_pseudo_tls_is_media_and_real_tls_stays_https() {
     // Media in MS-TURN data frames, one SSRC each way; the relay's packet 10
     // never arrives.
     let rtp = |i: u8, ssrc: [u8; 4]| {
-        let mut v = vec![0x80, 0, 0, i, 0, 0, u8::from(i > 12), i.wrapping_mul(160)];
-        v.extend(ssrc);
-        v.extend([i; 80]);
-        v
+        let ts = u32::from_be_bytes([0, 0, u8::from(i > 12), i.wrapping_mul(160)]);
+        rtp(0, u16::from(i), ts, u32::from_be_bytes(ssrc), &[i; 80])
     };
     for i in 0..30u8 {
         g.tcp(client, relay, false, &ms_frame(3, &rtp(i, [1, 2, 3, 4])));
@@ -321,11 +307,11 @@ fn ms_turn_after_pseudo_tls_is_media_and_real_tls_stays_https() {
         client2,
         web,
         false,
-        &support::sample::client_hello("outlook.office365.com", "h2", 4),
+        &client_hello("outlook.office365.com", "h2", 4),
     );
-    g.tcp(web, client2, false, &support::sample::server_hello(90, 4));
-    g.tcp(web, client2, false, &support::sample::tls_data(300, 4));
-    g.tcp(client2, web, false, &support::sample::tls_data(100, 5));
+    g.tcp(web, client2, false, &server_hello(90, 4));
+    g.tcp(web, client2, false, &tls_data(300, 4));
+    g.tcp(client2, web, false, &tls_data(100, 5));
     g.w.finish();
 
     let out = dir.path().join("msturn.parquet");

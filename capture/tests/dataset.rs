@@ -8,6 +8,8 @@
 
 mod support;
 
+use pathlens_benches::frame::{udp_frame, Eth};
+use pathlens_benches::payload;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use support::{column_text, read_batches, read_ok, row_texts, PcapWriter};
@@ -17,22 +19,17 @@ const H10: i64 = 1_795_255_200_000_000;
 const SEC: i64 = 1_000_000;
 
 fn udp(w: &mut PcapWriter, t: i64, a: ([u8; 4], u16), b: ([u8; 4], u16), payload: &[u8]) {
-    let mut f = Vec::new();
-    etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
-        .ipv4(a.0, b.0, 64)
-        .udp(a.1, b.1)
-        .write(&mut f, payload)
-        .unwrap();
-    w.frame(t, &f);
+    w.frame(t, &udp_frame(Eth::new([1; 6], [2; 6]), a, b, payload));
 }
 
 fn rtp(seq: u16, ssrc: u32) -> Vec<u8> {
-    let mut v = vec![0x80, 0];
-    v.extend(seq.to_be_bytes());
-    v.extend((u32::from(seq) * 160).to_be_bytes());
-    v.extend(ssrc.to_be_bytes());
-    v.extend([0xd5u8; 160]);
-    v
+    payload::rtp(
+        0,
+        seq,
+        u32::from(seq) * 160,
+        ssrc,
+        &payload::PCMU_SILENCE_20MS,
+    )
 }
 
 /// Six hours from 10:00 UTC. Each hour: 400 short opaque exchanges from :30

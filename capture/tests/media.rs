@@ -7,6 +7,8 @@
 
 mod support;
 
+use pathlens_benches::frame::{udp_frame, Eth};
+use pathlens_benches::payload::{self, sdp_audio, sip_with_sdp, PCMU_SILENCE_20MS, RTP_MARKER};
 use pathlens_classify::dissect::rtp;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -265,12 +267,8 @@ fn streams_agree_with_tshark_on_the_corpus() {
 // --- a generated call -------------------------------------------------------
 
 fn rtp(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
-    let mut v = vec![0x80, pt | if marker { 0x80 } else { 0 }];
-    v.extend(seq.to_be_bytes());
-    v.extend(ts.to_be_bytes());
-    v.extend(ssrc.to_be_bytes());
-    v.extend([0xd5u8; 160]);
-    v
+    let pt = if marker { pt | RTP_MARKER } else { pt };
+    payload::rtp(pt, seq, ts, ssrc, &PCMU_SILENCE_20MS)
 }
 
 fn udp(w: &mut PcapWriter, ts_us: i64, from_client: bool, payload: &[u8]) {
@@ -586,13 +584,10 @@ fn udp_at(w: &mut PcapWriter, ts_us: i64, from_client: bool, ports: (u16, u16), 
     } else {
         (SERVER_IP, CLIENT_IP, ports.1, ports.0)
     };
-    let mut f = Vec::new();
-    etherparse::PacketBuilder::ethernet2([1; 6], [2; 6])
-        .ipv4(a, b, 64)
-        .udp(pa, pb)
-        .write(&mut f, payload)
-        .unwrap();
-    w.frame(ts_us, &f);
+    w.frame(
+        ts_us,
+        &udp_frame(Eth::new([1; 6], [2; 6]), (a, pa), (b, pb), payload),
+    );
 }
 
 /// A SIP call whose offer binds dynamic type 104 to SILK/16000: the INVITE
@@ -605,22 +600,16 @@ fn udp_at(w: &mut PcapWriter, ts_us: i64, from_client: bool, ports: (u16, u16), 
 fn sdp_call(path: &Path) {
     let mut w = PcapWriter::create(path, 1, 65535);
     let sdp = |ip: &str, port: u16| {
-        format!(
-            "v=0\r\no=- 1 1 IN IP4 {ip}\r\ns=-\r\nc=IN IP4 {ip}\r\nt=0 0\r\n\
-             m=audio {port} RTP/AVP 104 0 101\r\na=rtpmap:104 SILK/16000\r\n\
-             a=rtpmap:0 PCMU/8000\r\na=rtpmap:101 telephone-event/8000\r\n"
-        )
+        let maps = ["104 SILK/16000", "0 PCMU/8000", "101 telephone-event/8000"];
+        sdp_audio(ip, port, "RTP/AVP", "104 0 101", &maps)
     };
-    let invite = format!(
-        "INVITE sip:bob@example.com SIP/2.0\r\nVia: SIP/2.0/UDP 192.168.1.20:5060\r\n\
-         Content-Type: application/sdp\r\n\r\n{}",
-        sdp("192.168.1.20", 50010)
+    let via = "192.168.1.20:5060";
+    let invite = sip_with_sdp(
+        "INVITE sip:bob@example.com SIP/2.0",
+        via,
+        &sdp("192.168.1.20", 50010),
     );
-    let ok = format!(
-        "SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 192.168.1.20:5060\r\n\
-         Content-Type: application/sdp\r\n\r\n{}",
-        sdp("52.112.0.9", 3480)
-    );
+    let ok = sip_with_sdp("SIP/2.0 200 OK", via, &sdp("52.112.0.9", 3480));
     udp_at(&mut w, T0, true, (5060, 5060), invite.as_bytes());
     udp_at(&mut w, T0 + 100_000, false, (5060, 5060), ok.as_bytes());
     let start = T0 + 200_000;

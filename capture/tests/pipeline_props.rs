@@ -8,14 +8,15 @@
 
 mod support;
 
-use etherparse::PacketBuilder;
 use pathlens::flow::{FlowConfig, Knowledge};
 use pathlens::pipeline::{run, RunOptions};
 use pathlens::source::{MemorySource, PacketSource, SourceError};
+use pathlens_benches::frame::{tcp_frame, udp_frame, Eth, Tcp, ACK, FIN, RST, SYN};
 use pathlens_classify::prefix::LocalNets;
 use pathlens_classify::Signatures;
 use pathlens_export::{Compression, WriterOptions};
 use proptest::prelude::*;
+use std::net::IpAddr;
 use std::sync::Arc;
 use support::*;
 
@@ -95,44 +96,39 @@ fn frames(flows: &[GenFlow], start_offsets: &[u32]) -> Vec<(i64, u32, Vec<u8>)> 
             let s6 = [
                 0x26, 3, 0x10, 0x63, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, f.server,
             ];
-            let eth = if from_client {
-                PacketBuilder::ethernet2([1; 6], [2; 6])
+            let (client, server): (IpAddr, IpAddr) = if f.v6 {
+                (c6.into(), s6.into())
             } else {
-                PacketBuilder::ethernet2([2; 6], [1; 6])
+                (c4.into(), s4.into())
             };
-            let ip = match (f.v6, f.vlan, from_client) {
-                (false, None, true) => eth.ipv4(c4, s4, 64),
-                (false, None, false) => eth.ipv4(s4, c4, 64),
-                (false, Some(v), true) => eth.single_vlan(v.try_into().unwrap()).ipv4(c4, s4, 64),
-                (false, Some(v), false) => eth.single_vlan(v.try_into().unwrap()).ipv4(s4, c4, 64),
-                (true, _, true) => eth.ipv6(c6, s6, 64),
-                (true, _, false) => eth.ipv6(s6, c6, 64),
-            };
-            let (a, b) = if from_client {
-                (f.sport, f.dport)
+            let (eth, a, b) = if from_client {
+                (
+                    Eth::new([1; 6], [2; 6]),
+                    (client, f.sport),
+                    (server, f.dport),
+                )
             } else {
-                (f.dport, f.sport)
+                (
+                    Eth::new([2; 6], [1; 6]),
+                    (server, f.dport),
+                    (client, f.sport),
+                )
             };
+            // The VLAN tag is drawn for every flow but only IPv4 frames carry it.
+            let eth = eth.vlan(f.vlan.filter(|_| !f.v6));
             let payload = vec![0x42u8; usize::from(len)];
-            let mut frame = Vec::new();
-            if f.tcp {
-                let mut tb = ip.tcp(a, b, 1, 1000);
-                if flags & 0x02 != 0 {
-                    tb = tb.syn();
-                }
-                if flags & 0x10 != 0 {
-                    tb = tb.ack(1);
-                }
-                if flags & 0x01 != 0 {
-                    tb = tb.fin();
-                }
-                if flags & 0x04 != 0 {
-                    tb = tb.rst();
-                }
-                tb.write(&mut frame, &payload).unwrap();
+            let frame = if f.tcp {
+                let tcp = Tcp {
+                    seq: 1,
+                    ack: 1,
+                    // PSH is drawn but not sent.
+                    flags: flags & (SYN | ACK | FIN | RST),
+                    window: 1000,
+                };
+                tcp_frame(eth, a, b, tcp, &payload)
             } else {
-                ip.udp(a, b).write(&mut frame, &payload).unwrap();
-            }
+                udp_frame(eth, a, b, &payload)
+            };
             let wire = frame.len() as u32;
             out.push((t, wire, frame));
         }

@@ -9,7 +9,8 @@
 //! from pathlens. Payloads are built field by field.
 
 use super::PcapWriter;
-use etherparse::PacketBuilder;
+use pathlens_benches::frame::{tcp_frame, udp_frame, Eth, Tcp, ACK, SYN};
+use pathlens_benches::payload::{rtp, PCMU_SILENCE_20MS};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -110,15 +111,6 @@ fn mac_of(ip: IpAddr) -> [u8; 6] {
     [0x02, 0xaa, o[0], o[1], o[2], o[3]]
 }
 
-fn rtp(seq: u16, ts: u32, ssrc: u32) -> Vec<u8> {
-    let mut v = vec![0x80, 0x00];
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&ts.to_be_bytes());
-    v.extend_from_slice(&ssrc.to_be_bytes());
-    v.extend(std::iter::repeat_n(0xd5, 160));
-    v
-}
-
 struct Gen {
     w: PcapWriter,
     rng: StdRng,
@@ -152,26 +144,20 @@ impl Gen {
         tcp: Option<(bool, bool, u32)>,
         payload: &[u8],
     ) {
-        let eth = PacketBuilder::ethernet2(smac, dmac);
-        let mut frame = Vec::new();
-        let ip = match (s.0, d.0) {
-            (IpAddr::V4(a), IpAddr::V4(b)) => eth.ipv4(a.octets(), b.octets(), 64),
-            (IpAddr::V6(a), IpAddr::V6(b)) => eth.ipv6(a.octets(), b.octets(), 64),
-            _ => unreachable!("mixed families"),
-        };
-        match tcp {
-            None => ip.udp(s.1, d.1).write(&mut frame, payload).unwrap(),
+        let eth = Eth::new(smac, dmac);
+        let frame = match tcp {
+            None => udp_frame(eth, s, d, payload),
             Some((syn, ack, seq)) => {
-                let mut t = ip.tcp(s.1, d.1, seq, 64_000);
-                if syn {
-                    t = t.syn();
-                }
-                if ack {
-                    t = t.ack(1);
-                }
-                t.write(&mut frame, payload).unwrap()
+                let flags = if syn { SYN } else { 0 } | if ack { ACK } else { 0 };
+                let tcp = Tcp {
+                    seq,
+                    ack: 1,
+                    flags,
+                    window: 64_000,
+                };
+                tcp_frame(eth, s, d, tcp, payload)
             }
-        }
+        };
         self.now += 1_000;
         self.w.frame(self.now, &frame);
     }
@@ -219,7 +205,7 @@ impl Gen {
                         cmac,
                         out_dmac,
                         None,
-                        &rtp(1000 + i, u32::from(i) * 160, ss_c),
+                        &rtp(0, 1000 + i, u32::from(i) * 160, ss_c, &PCMU_SILENCE_20MS),
                     );
                     self.frame(
                         s,
@@ -227,7 +213,7 @@ impl Gen {
                         in_smac,
                         cmac,
                         None,
-                        &rtp(7000 + i, u32::from(i) * 160, ss_s),
+                        &rtp(0, 7000 + i, u32::from(i) * 160, ss_s, &PCMU_SILENCE_20MS),
                     );
                 }
             }

@@ -7,7 +7,6 @@ use arrow::datatypes::{DataType, Int64Type};
 use arrow::util::display::{ArrayFormatter, FormatOptions};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fs::File;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -185,46 +184,9 @@ pub fn rows_of(batches: &[RecordBatch], names: &[&str], sep: &str) -> Vec<String
     out
 }
 
-/// A classic pcap writer (µs timestamps) for generated test captures.
-pub struct PcapWriter {
-    f: std::io::BufWriter<File>,
-}
-
-impl PcapWriter {
-    /// Creates a file with the given link type and snap length.
-    pub fn create(path: &Path, linktype: u32, snaplen: u32) -> Self {
-        let mut f = std::io::BufWriter::new(File::create(path).unwrap());
-        f.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
-        f.write_all(&2u16.to_le_bytes()).unwrap();
-        f.write_all(&4u16.to_le_bytes()).unwrap();
-        f.write_all(&0i32.to_le_bytes()).unwrap();
-        f.write_all(&0u32.to_le_bytes()).unwrap();
-        f.write_all(&snaplen.to_le_bytes()).unwrap();
-        f.write_all(&linktype.to_le_bytes()).unwrap();
-        PcapWriter { f }
-    }
-
-    /// Appends a frame captured in full.
-    pub fn frame(&mut self, ts_us: i64, data: &[u8]) {
-        self.frame_cut(ts_us, data, data.len());
-    }
-
-    /// Appends a frame whose capture is cut to `caplen` bytes.
-    pub fn frame_cut(&mut self, ts_us: i64, data: &[u8], caplen: usize) {
-        let caplen = caplen.min(data.len());
-        let sec = (ts_us / 1_000_000) as u32;
-        let usec = (ts_us % 1_000_000) as u32;
-        for v in [sec, usec, caplen as u32, data.len() as u32] {
-            self.f.write_all(&v.to_le_bytes()).unwrap();
-        }
-        self.f.write_all(&data[..caplen]).unwrap();
-    }
-
-    /// Flushes the file.
-    pub fn finish(mut self) {
-        self.f.flush().unwrap();
-    }
-}
+/// The classic pcap writer of generated test captures (`create`, `frame`,
+/// `frame_cut`, `finish`), shared with the benches.
+pub use pathlens_benches::PcapFile as PcapWriter;
 
 pub mod egress_gen;
 pub mod sample;

@@ -6,7 +6,11 @@
 //! copied from real traffic.
 
 use super::PcapWriter;
-use etherparse::PacketBuilder;
+use pathlens_benches::frame::{
+    icmp_echo_frame, tcp_frame, udp_frame, Eth, Tcp, ACK, FIN, PSH, SYN,
+};
+pub use pathlens_benches::payload::{client_hello, server_hello, tls_data};
+use pathlens_benches::payload::{dns_message, rtp, stun, xor_mapped_v4};
 use std::net::IpAddr;
 use std::path::Path;
 
@@ -56,51 +60,25 @@ impl Sample {
         };
         let smac = if local(s) { mac_of(s) } else { GW_MAC };
         let dmac = if local(d) { mac_of(d) } else { GW_MAC };
-        let eth = PacketBuilder::ethernet2(smac, dmac);
-        let ip = match (s, d, vlan) {
-            (IpAddr::V4(a), IpAddr::V4(b), Some(v)) => {
-                eth.single_vlan(v.try_into().unwrap())
-                    .ipv4(a.octets(), b.octets(), 64)
-            }
-            (IpAddr::V4(a), IpAddr::V4(b), None) => eth.ipv4(a.octets(), b.octets(), 64),
-            (IpAddr::V6(a), IpAddr::V6(b), _) => eth.ipv6(a.octets(), b.octets(), 64),
-            _ => unreachable!("mixed families"),
-        };
-        let mut frame = Vec::new();
-        match l4 {
-            L4::Udp => ip.udp(src.1, dst.1).write(&mut frame, payload).unwrap(),
-            L4::Icmp { ty } => {
-                let b = if ty == 8 {
-                    ip.icmpv4_echo_request(7, 1)
-                } else {
-                    ip.icmpv4_echo_reply(7, 1)
-                };
-                b.write(&mut frame, payload).unwrap()
-            }
+        // Only IPv4 frames carry the site's VLAN tag.
+        let eth = Eth::new(smac, dmac).vlan(vlan.filter(|_| s.is_ipv4()));
+        let frame = match l4 {
+            L4::Udp => udp_frame(eth, (s, src.1), (d, dst.1), payload),
+            L4::Icmp { ty } => icmp_echo_frame(eth, s, d, ty == 8, (7, 1), payload),
             L4::Tcp { flags } => {
                 let ack = *self.seqs.get(&(d, dst.1, s, src.1)).unwrap_or(&0);
                 let seq = *self.seqs.entry((s, src.1, d, dst.1)).or_insert(1000);
-                let mut b = ip.tcp(src.1, dst.1, seq, 64240);
-                if flags & 0x02 != 0 {
-                    b = b.syn();
-                }
-                if flags & 0x10 != 0 {
-                    b = b.ack(ack);
-                }
-                if flags & 0x01 != 0 {
-                    b = b.fin();
-                }
-                if flags & 0x04 != 0 {
-                    b = b.rst();
-                }
-                if flags & 0x08 != 0 {
-                    b = b.psh();
-                }
                 let s2 = self.seqs.get_mut(&(s, src.1, d, dst.1)).unwrap();
-                *s2 = s2.wrapping_add(payload.len() as u32 + u32::from(flags & 0x03 != 0));
-                b.write(&mut frame, payload).unwrap()
+                *s2 = s2.wrapping_add(payload.len() as u32 + u32::from(flags & (SYN | FIN) != 0));
+                let tcp = Tcp {
+                    seq,
+                    ack,
+                    flags,
+                    window: 64240,
+                };
+                tcp_frame(eth, (s, src.1), (d, dst.1), tcp, payload)
             }
-        }
+        };
         self.w.frame(self.now, &frame);
     }
 
@@ -130,10 +108,6 @@ impl Sample {
         close: bool,
         vlan: Option<u16>,
     ) {
-        const SYN: u8 = 0x02;
-        const ACK: u8 = 0x10;
-        const PSH: u8 = 0x08;
-        const FIN: u8 = 0x01;
         self.tcp(c, s, SYN, &[], vlan);
         self.tcp(s, c, SYN | ACK, &[], vlan);
         self.tcp(c, s, ACK, &[], vlan);
@@ -155,93 +129,21 @@ impl Sample {
     }
 }
 
-fn u16be(v: usize) -> [u8; 2] {
-    (v as u16).to_be_bytes()
+/// A transaction id of twelve bytes counting up from `first`.
+fn tid(first: u8) -> [u8; 12] {
+    std::array::from_fn(|i| first.wrapping_add(i as u8))
 }
 
-/// A TLS 1.3-style ClientHello record carrying SNI and ALPN.
-pub fn client_hello(sni: &str, alpn: &str, seed: u8) -> Vec<u8> {
-    let mut ext = Vec::new();
-    let name = sni.as_bytes();
-    ext.extend_from_slice(&[0, 0]);
-    ext.extend_from_slice(&u16be(name.len() + 5));
-    ext.extend_from_slice(&u16be(name.len() + 3));
-    ext.push(0);
-    ext.extend_from_slice(&u16be(name.len()));
-    ext.extend_from_slice(name);
-    let a = alpn.as_bytes();
-    ext.extend_from_slice(&[0, 0x10]);
-    ext.extend_from_slice(&u16be(a.len() + 3));
-    ext.extend_from_slice(&u16be(a.len() + 1));
-    ext.push(a.len() as u8);
-    ext.extend_from_slice(a);
-    ext.extend_from_slice(&[0, 0x2b, 0, 3, 2, 3, 4]);
-    let mut body = vec![3, 3];
-    body.extend((0..32).map(|i| seed.wrapping_mul(31).wrapping_add(i)));
-    body.extend_from_slice(&[0, 0, 4, 0x13, 0x01, 0x13, 0x02, 1, 0]);
-    body.extend_from_slice(&u16be(ext.len()));
-    body.extend_from_slice(&ext);
-    let mut hs = vec![1, 0];
-    hs.extend_from_slice(&u16be(body.len()));
-    hs.extend_from_slice(&body);
-    let mut rec = vec![0x16, 3, 1];
-    rec.extend_from_slice(&u16be(hs.len()));
-    rec.extend_from_slice(&hs);
-    rec
-}
-
-/// Opaque TLS application-data records totalling about `len` bytes.
-pub fn tls_data(len: usize, seed: u8) -> Vec<u8> {
-    let mut v = vec![0x17, 3, 3];
-    v.extend_from_slice(&u16be(len));
-    v.extend((0..len).map(|i| (i as u8).wrapping_mul(seed | 1).wrapping_add(seed)));
-    v
-}
-
-/// A server's reply to a ClientHello: ServerHello-like handshake bytes.
-pub fn server_hello(len: usize, seed: u8) -> Vec<u8> {
-    let mut v = vec![0x16, 3, 3];
-    v.extend_from_slice(&u16be(len));
-    v.push(2);
-    v.extend((1..len).map(|i| (i as u8) ^ seed));
-    v
-}
-
-fn stun(msg_type: u16, tid: u8, attrs: &[u8]) -> Vec<u8> {
-    let mut v = msg_type.to_be_bytes().to_vec();
-    v.extend_from_slice(&u16be(attrs.len()));
-    v.extend_from_slice(&0x2112_a442u32.to_be_bytes());
-    v.extend((0..12).map(|i| tid.wrapping_add(i)));
-    v.extend_from_slice(attrs);
-    v
-}
-
-fn rtp(pt: u8, seq: u16, ts: u32, ssrc: u32, len: usize) -> Vec<u8> {
-    let mut v = vec![0x80, pt];
-    v.extend_from_slice(&seq.to_be_bytes());
-    v.extend_from_slice(&ts.to_be_bytes());
-    v.extend_from_slice(&ssrc.to_be_bytes());
-    v.extend((0..len).map(|i| (i as u8).wrapping_mul(7)));
-    v
+/// 160 bytes of a recognisable ramp: the sample's voice payload.
+fn voice() -> Vec<u8> {
+    (0..160).map(|i| (i as u8).wrapping_mul(7)).collect()
 }
 
 fn dns_query(id: u16, name: &str, answer: Option<[u8; 4]>) -> Vec<u8> {
-    let mut v = id.to_be_bytes().to_vec();
-    v.extend_from_slice(if answer.is_some() {
-        &[0x81, 0x80, 0, 1, 0, 1, 0, 0, 0, 0]
-    } else {
-        &[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
-    });
-    for label in name.split('.') {
-        v.push(label.len() as u8);
-        v.extend_from_slice(label.as_bytes());
+    match answer {
+        Some(a) => dns_message(id, name, 1, 60, &[&a]),
+        None => dns_message(id, name, 1, 60, &[]),
     }
-    v.extend_from_slice(&[0, 0, 1, 0, 1]);
-    if let Some(a) = answer {
-        v.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4]);
-        v.extend_from_slice(&a);
-    }
-    v
 }
 
 /// Writes the sample capture.
@@ -323,40 +225,22 @@ pub fn write_sample(path: &Path) {
     // STUN binding to a Teams media relay, then 5 s of audio both ways.
     let relay = ("52.114.76.10", 3478);
     let media = (client, 50010);
-    s.udp(media, relay, &stun(0x0001, 1, &[]), v);
-    let xor = [
-        0,
-        0x20,
-        0,
-        8,
-        0,
-        1,
-        (50010u16 ^ 0x2112).to_be_bytes()[0],
-        (50010u16 ^ 0x2112).to_be_bytes()[1],
-    ];
-    // XOR-MAPPED-ADDRESS 203.0.113.9: the address XORed with the magic cookie.
-    let xor: Vec<u8> = xor
-        .iter()
-        .copied()
-        .chain(
-            [203u8, 0, 113, 9]
-                .iter()
-                .zip([0x21, 0x12, 0xa4, 0x42])
-                .map(|(a, m)| a ^ m),
-        )
-        .collect();
-    s.udp(relay, media, &stun(0x0101, 1, &xor), v);
+    s.udp(media, relay, &stun(0x0001, &tid(1), &[]), v);
+    // The relay saw the client as 203.0.113.9.
+    let xor = xor_mapped_v4([203, 0, 113, 9], 50010);
+    s.udp(relay, media, &stun(0x0101, &tid(1), &xor), v);
+    let voice = voice();
     for i in 0..250u16 {
         s.udp(
             media,
             relay,
-            &rtp(0, 4000 + i, 160 * u32::from(i), 0x1111_2222, 160),
+            &rtp(0, 4000 + i, 160 * u32::from(i), 0x1111_2222, &voice),
             v,
         );
         s.udp(
             relay,
             media,
-            &rtp(0, 9000 + i, 320 * u32::from(i), 0x3333_4444, 160),
+            &rtp(0, 9000 + i, 320 * u32::from(i), 0x3333_4444, &voice),
             v,
         );
         s.now += 19_400;
@@ -368,13 +252,13 @@ pub fn write_sample(path: &Path) {
         s.udp(
             me,
             peer,
-            &rtp(8, 100 + i, 160 * u32::from(i), 0x5555_6666, 160),
+            &rtp(8, 100 + i, 160 * u32::from(i), 0x5555_6666, &voice),
             None,
         );
         s.udp(
             peer,
             me,
-            &rtp(8, 700 + i, 160 * u32::from(i), 0x7777_8888, 160),
+            &rtp(8, 700 + i, 160 * u32::from(i), 0x7777_8888, &voice),
             None,
         );
         s.now += 19_400;
