@@ -1,7 +1,7 @@
 //! One output row per flow record, as the workers hand it to the writer.
 
-use crate::egress_cols::EgressFields;
-use crate::media_cols::MediaFields;
+use crate::media::MediaFields;
+use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{AppProtocol, AppSource, EndReason, TrafficType, Transport};
 use std::net::IpAddr;
@@ -45,6 +45,35 @@ impl ConnState {
             ConnState::OTH => "OTH",
         }
     }
+}
+
+/// Egress attribution of one flow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EgressFields {
+    /// `expressroute`, `internet`, `local`, `unknown`.
+    pub egress: Egress,
+    /// Which prefix source matched (file name, `o365`, `local`).
+    pub egress_list: Option<Arc<str>>,
+    /// Office 365 endpoint set id of the remote address.
+    pub o365_endpoint_id: Option<i32>,
+    /// Its service area.
+    pub o365_service_area: Option<Arc<str>>,
+    /// Its category.
+    pub o365_category: Option<&'static str>,
+    /// Whether the set is ExpressRoute-capable.
+    pub o365_expressroute: Option<bool>,
+    /// Edge the initiator's packets crossed.
+    pub src2dst_next_hop: Option<Arc<str>>,
+    /// Edge the responder's packets crossed.
+    pub dst2src_next_hop: Option<Arc<str>>,
+    /// The directions used different edges (null unless both crossed an edge).
+    pub asymmetric: Option<bool>,
+    /// Path the call-flow principles predict.
+    pub expected_path: Option<ExpectedPath>,
+    /// Whether the observed path matches it.
+    pub path_conformant: Option<bool>,
+    /// Why not, or what else looks wrong with the path.
+    pub path_note: Option<String>,
 }
 
 /// A finished flow record. `src` is the initiator. Counters are per direction.

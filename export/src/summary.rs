@@ -4,7 +4,7 @@
 //! jitter percentiles and how many are poor, accumulated by the writer as
 //! records pass.
 
-use crate::media_cols::StreamRecord;
+use crate::media::StreamRecord;
 use crate::record::FlowRecord;
 use pathlens_classify::media::Quality;
 use std::collections::BTreeMap;
