@@ -1,7 +1,9 @@
 //! The output opens in pyarrow, pandas, polars and DuckDB with the types of
 //! schema.md section 1, and every community_id matches the reference Python
-//! implementation. Needs python3 with capture/tests/python/requirements.txt
-//! (installed by the README's test command).
+//! implementation. The expected columns and types come from the column
+//! declarations of `pathlens_export`, handed to the script as JSON. Needs
+//! python3 with capture/tests/python/requirements.txt (installed by the
+//! README's test command).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
@@ -25,8 +27,29 @@ fn python(script: &str, args: &[&std::path::Path]) -> String {
     stdout
 }
 
+/// The declared columns of one table as JSON: name, type as SCHEMA.md
+/// writes it, nullability.
+fn declared<R>(columns: &[pathlens_export::column::Column<R>]) -> serde_json::Value {
+    columns
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "name": c.name,
+                "type": c.value.type_name(),
+                "nullable": c.value.nullable(),
+            })
+        })
+        .collect()
+}
+
 fn check_with_python(parquet: &std::path::Path) {
-    let stdout = python("check_readers.py", &[parquet]);
+    let columns = parquet.with_extension("columns.json");
+    let json = serde_json::json!({
+        "flows": declared(pathlens_export::FLOW_COLUMNS),
+        "streams": declared(pathlens_export::STREAM_COLUMNS),
+    });
+    std::fs::write(&columns, json.to_string()).unwrap();
+    let stdout = python("check_readers.py", &[parquet, &columns]);
     assert!(stdout.contains("readers ok"), "{stdout}");
 }
 

@@ -12,9 +12,10 @@
 //! part is renamed, then every flows part: a failed run adds nothing to the
 //! dataset, and a rerun cannot duplicate rows.
 
-use crate::media_cols::StreamRecord;
+use crate::options::WriterOptions;
 use crate::record::FlowRecord;
-use crate::writer::{Finished, ParquetSink, StreamsSink, WriterError, WriterOptions};
+use crate::sink::{ParquetSink, StreamsSink, UncommittedFile, WriterError};
+use crate::StreamRecord;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -88,7 +89,7 @@ pub struct DatasetSink {
     seq: u64,
     meta: Vec<(String, String)>,
     // Closed parts waiting for the run to complete: (streams, flows).
-    closed: Vec<(Option<Finished>, Finished)>,
+    closed: Vec<(Option<UncommittedFile>, UncommittedFile)>,
     totals: DatasetTotals,
 }
 
@@ -234,9 +235,9 @@ impl DatasetSink {
                 "part-{stamp}-{}-{}-{:06}.parquet",
                 self.sensor, self.run, self.seq
             );
-            let taken = [&fdir, &sdir].iter().any(|d| {
-                d.join(&name).exists() || crate::writer::temp_path(&d.join(&name)).exists()
-            });
+            let taken = [&fdir, &sdir]
+                .iter()
+                .any(|d| d.join(&name).exists() || crate::sink::temp_path(&d.join(&name)).exists());
             if !taken {
                 break name;
             }
@@ -280,7 +281,7 @@ impl DatasetSink {
         let closed = std::mem::take(&mut self.closed);
         let (streams, flows): (Vec<_>, Vec<_>) = closed.into_iter().unzip();
         let mut renamed: Vec<PathBuf> = Vec::new();
-        let commit = |f: Finished, renamed: &mut Vec<PathBuf>| {
+        let commit = |f: UncommittedFile, renamed: &mut Vec<PathBuf>| {
             let path = f.path().to_path_buf();
             let n = f.commit()?;
             renamed.push(path);
@@ -323,7 +324,7 @@ impl DatasetSink {
 
     /// Drops every part's temporary files: the run adds nothing.
     pub fn abort(mut self) {
-        // Dropping a `Finished` removes its temporary file.
+        // Dropping an `UncommittedFile` removes its temporary file.
         self.closed.clear();
         for (_, part) in self.open.drain() {
             part.flows.abort();
@@ -337,7 +338,7 @@ impl DatasetSink {
 #[cfg(test)]
 mod test {
     use super::*;
-    use crate::writer::Compression;
+    use crate::options::Compression;
 
     fn files(dir: &Path) -> Vec<String> {
         let mut out = Vec::new();

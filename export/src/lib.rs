@@ -4,25 +4,31 @@
 //! column names and types, writer settings, key-value metadata, and the file
 //! lifecycle (written under a temporary name, renamed when complete). It does
 //! no classification and no capture.
+//!
+//! Each output column is declared once, in `flows_table` or `streams_table`;
+//! `column` derives the Arrow schema, the builders and `SCHEMA.md`'s tables
+//! from those declarations, and `sink` writes the batches to files.
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod column;
 pub mod dataset;
-pub mod egress_cols;
-pub mod media_cols;
+pub mod flows_table;
+pub mod options;
 pub mod record;
-pub mod schema;
 pub mod score;
+pub mod sink;
+pub mod streams_table;
 pub mod summary;
-pub mod writer;
 
 pub use dataset::{DatasetSink, DatasetTotals, Partition};
-pub use egress_cols::EgressFields;
-pub use media_cols::{streams_schema, DirMedia, MediaFields, StreamRecord};
+pub use flows_table::{flow_schema, records_to_batch, FLOW_COLUMNS};
+pub use options::{Compression, WriterOptions};
+pub use pathlens_classify::outcome::{DirMedia, EgressFields, MediaFields, StreamRecord};
 pub use record::{ConnState, FlowRecord};
-pub use schema::{flow_schema, SCHEMA_VERSION};
-pub use summary::Summary;
-pub use writer::{
-    streams_path, Compression, Finished, ParquetSink, StreamsSink, WriterError, WriterOptions,
+pub use sink::{
+    streams_path, ParquetSink, StreamsSink, UncommittedFile, WriterError, SCHEMA_VERSION,
 };
+pub use streams_table::{streams_schema, STREAM_COLUMNS};
+pub use summary::Summary;

@@ -4,8 +4,8 @@
 //! jitter percentiles and how many are poor, accumulated by the writer as
 //! records pass.
 
-use crate::media_cols::StreamRecord;
 use crate::record::FlowRecord;
+use crate::StreamRecord;
 use pathlens_classify::media::Quality;
 use std::collections::BTreeMap;
 use std::fmt::Write;

@@ -1,10 +1,12 @@
 """Reads a pathlens flows file with pyarrow, pandas, polars and DuckDB and
-checks the types of the output contract (schema.md section 1), then checks
+checks the columns and types of the output contract (schema.md section 1)
+against COLUMNS.json, which the Rust test writes from the column
+declarations, then checks
 every community_id against the reference `communityid` package. The streams
 table beside it (FLOWS.streams.parquet) is read with pyarrow and DuckDB and
 joined to the flows on flow_id.
 
-Usage: check_readers.py FLOWS.parquet   (exit 0 when every check passes)
+Usage: check_readers.py FLOWS.parquet COLUMNS.json   (exit 0 when every check passes)
 """
 import ipaddress
 import json
@@ -26,49 +28,45 @@ def check(cond, what):
         failures.append(what)
 
 
-INT64 = ["flow_id", "src2dst_packets", "dst2src_packets", "src2dst_bytes", "dst2src_bytes",
-         "src2dst_payload_bytes", "dst2src_payload_bytes", "bidirectional_packets",
-         "bidirectional_bytes", "truncated_packets"]
-INT32 = ["src_port", "dst_port", "vlan_id"]
-INT16 = ["ip_proto", "icmp_type", "icmp_code", "src2dst_tcp_flags", "dst2src_tcp_flags"]
-INT8 = ["ip_version"]
-DICT = ["run_id", "sensor", "interface", "end_reason", "transport", "conn_state", "app_protocol",
-        "app_protocol_source", "direction", "egress_label", "traffic_type", "tls_version", "sip_method",
-        "service", "egress", "egress_list", "o365_service_area", "o365_category",
-        "src2dst_next_hop", "dst2src_next_hop", "expected_path"]
-STR = ["community_id", "src_ip", "dst_ip", "server_name", "egress_prefix", "alpn", "sip_user_agent",
-       "path_note"]
-BOOL = ["local_src", "local_dst", "starttls", "stun_seen", "media_over_tcp"]
-# Egress columns that are null when unknown (schema.md section 3).
-NULLABLE_INT32 = ["o365_endpoint_id"]
-NULLABLE_BOOL = ["o365_expressroute", "asymmetric", "path_conformant"]
-TS = ["first_seen", "last_seen"]
+# The declared columns (from the Rust column declarations): name, type as
+# SCHEMA.md writes it, nullability.
+with open(sys.argv[2]) as f:
+    declared = json.load(f)
+FLOWS = declared["flows"]
+STREAMS = declared["streams"]
+
+PYARROW = {"Int8": pa.int8(), "Int16": pa.int16(), "Int32": pa.int32(), "Int64": pa.int64(),
+           "Float64": pa.float64(), "Boolean": pa.bool_(), "Utf8": pa.string(),
+           "Timestamp(µs, UTC)": pa.timestamp("us", tz="UTC")}
+# pandas' default backend keeps these dtypes only without nulls, which the
+# contract promises for every non-nullable column.
+PANDAS = {"Int8": "int8", "Int16": "int16", "Int32": "int32", "Int64": "int64", "Boolean": "bool",
+          "Timestamp(µs, UTC)": "datetime64[us, UTC]", "Dict Utf8": "category"}
+POLARS = {"Int8": pl.Int8, "Int16": pl.Int16, "Int32": pl.Int32, "Int64": pl.Int64,
+          "Float64": pl.Float64, "Boolean": pl.Boolean, "Utf8": pl.Utf8,
+          "Timestamp(µs, UTC)": pl.Datetime("us", "UTC")}
+DUCKDB = {"Int8": "TINYINT", "Int16": "SMALLINT", "Int32": "INTEGER", "Int64": "BIGINT",
+          "Float64": "DOUBLE", "Boolean": "BOOLEAN", "Utf8": "VARCHAR", "Dict Utf8": "VARCHAR",
+          "Timestamp(µs, UTC)": "TIMESTAMP WITH TIME ZONE"}
+
+
+def check_pyarrow(t, columns, what):
+    """Column names in order, each column's type, no nulls where none are allowed."""
+    s = t.schema
+    check(s.names == [c["name"] for c in columns], f"{what} columns: {s.names}")
+    for c in columns:
+        name, ty = c["name"], s.field(c["name"]).type
+        if c["type"] == "Dict Utf8":
+            check(pa.types.is_dictionary(ty) and ty.value_type == pa.string(), f"{what} pyarrow {name}: {ty}")
+        else:
+            check(ty == PYARROW[c["type"]], f"{what} pyarrow {name}: {ty}")
+        if not c["nullable"]:
+            check(t.column(name).null_count == 0, f"{what} pyarrow {name} has nulls")
+
 
 # pyarrow
 t = pq.read_table(path)
-s = t.schema
-for c in INT64:
-    check(s.field(c).type == pa.int64(), f"pyarrow {c}: {s.field(c).type}")
-for c in INT32:
-    check(s.field(c).type == pa.int32(), f"pyarrow {c}: {s.field(c).type}")
-for c in INT16:
-    check(s.field(c).type == pa.int16(), f"pyarrow {c}: {s.field(c).type}")
-check(s.field("ip_version").type == pa.int8(), "pyarrow ip_version")
-check(s.field("duration_s").type == pa.float64(), "pyarrow duration_s")
-for c in TS:
-    check(s.field(c).type == pa.timestamp("us", tz="UTC"), f"pyarrow {c}: {s.field(c).type}")
-for c in DICT:
-    ty = s.field(c).type
-    check(pa.types.is_dictionary(ty) and ty.value_type == pa.string(), f"pyarrow {c}: {ty}")
-for c in STR:
-    check(s.field(c).type == pa.string(), f"pyarrow {c}: {s.field(c).type}")
-for c in BOOL + NULLABLE_BOOL:
-    check(s.field(c).type == pa.bool_(), f"pyarrow {c}: {s.field(c).type}")
-for c in NULLABLE_INT32:
-    check(s.field(c).type == pa.int32(), f"pyarrow {c}: {s.field(c).type}")
-check(t.column("egress").null_count == 0, "pyarrow egress has nulls")
-for c in INT64 + INT32 + INT16 + INT8 + BOOL + TS:
-    check(t.column(c).null_count == 0, f"pyarrow {c} has nulls")
+check_pyarrow(t, FLOWS, "flows")
 meta = pq.read_metadata(path).metadata
 check(meta.get(b"pathlens.schema_version") == b"2", "schema version metadata")
 counters = json.loads(meta[b"pathlens.counters"])
@@ -77,43 +75,28 @@ check(pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD"
 
 # pandas with its default backend: no float-converted counters, no object booleans
 df = pd.read_parquet(path)
-for c in INT64:
-    check(str(df[c].dtype) == "int64", f"pandas {c}: {df[c].dtype}")
-for c in INT32:
-    check(str(df[c].dtype) == "int32", f"pandas {c}: {df[c].dtype}")
-for c in INT16:
-    check(str(df[c].dtype) == "int16", f"pandas {c}: {df[c].dtype}")
-check(str(df["ip_version"].dtype) == "int8", f"pandas ip_version: {df['ip_version'].dtype}")
-for c in BOOL:
-    check(str(df[c].dtype) == "bool", f"pandas {c}: {df[c].dtype}")
-for c in TS:
-    check(str(df[c].dtype) == "datetime64[us, UTC]", f"pandas {c}: {df[c].dtype}")
-for c in DICT:
-    check(str(df[c].dtype) == "category", f"pandas {c}: {df[c].dtype}")
+for c in FLOWS:
+    want = PANDAS.get(c["type"])
+    if want and (not c["nullable"] or c["type"] == "Dict Utf8"):
+        check(str(df[c["name"]].dtype) == want, f"pandas {c['name']}: {df[c['name']].dtype}")
 check((df["bidirectional_packets"] == df["src2dst_packets"] + df["dst2src_packets"]).all(), "pandas totals")
 
 # polars
 p = pl.read_parquet(path)
-check(p.schema["first_seen"] == pl.Datetime("us", "UTC"), f"polars first_seen: {p.schema['first_seen']}")
-check(p.schema["src2dst_bytes"] == pl.Int64, "polars Int64")
-check(p.schema["dst_port"] == pl.Int32, "polars Int32")
-check(p.schema["ip_proto"] == pl.Int16, "polars Int16")
-check(p.schema["ip_version"] == pl.Int8, "polars Int8")
-check(p.schema["local_src"] == pl.Boolean, "polars Boolean")
-for c in DICT:
-    check(p.schema[c] in (pl.Categorical, pl.Utf8) or isinstance(p.schema[c], pl.Categorical),
-          f"polars {c}: {p.schema[c]}")
+for c in FLOWS:
+    got = p.schema[c["name"]]
+    if c["type"] == "Dict Utf8":
+        check(got in (pl.Categorical, pl.Utf8) or isinstance(got, pl.Categorical), f"polars {c['name']}: {got}")
+    else:
+        check(got == POLARS[c["type"]], f"polars {c['name']}: {got}")
 check(p.height == t.num_rows, "polars rows")
 
 # DuckDB
 con = duckdb.connect()
 types = dict(con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall() and
              [(r[0], r[1]) for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{path}')").fetchall()])
-want = {"first_seen": "TIMESTAMP WITH TIME ZONE", "flow_id": "BIGINT", "src_port": "INTEGER",
-        "ip_proto": "SMALLINT", "ip_version": "TINYINT", "local_src": "BOOLEAN",
-        "app_protocol": "VARCHAR", "src_ip": "VARCHAR", "duration_s": "DOUBLE"}
-for c, ty in want.items():
-    check(types.get(c) == ty, f"duckdb {c}: {types.get(c)}")
+for c in FLOWS:
+    check(types.get(c["name"]) == DUCKDB[c["type"]], f"duckdb {c['name']}: {types.get(c['name'])}")
 n, b = con.execute(f"SELECT count(*), sum(bidirectional_bytes) FROM read_parquet('{path}')").fetchone()
 check(n == t.num_rows and b == int(df["bidirectional_bytes"].sum()), "duckdb aggregates")
 
@@ -137,36 +120,10 @@ for r in t.select(["src_ip", "dst_ip", "src_port", "dst_port", "ip_proto", "icmp
     checked += 1
     ipaddress.ip_address(r["src_ip"])  # addresses parse
 
-# Media columns of the flows table (schema.md section 3).
-MEDIA_INT = {"rtp_ssrc_count": pa.int32(), "rtp_payload_type": pa.int16(),
-             "src2dst_rtp_packets_lost": pa.int64(), "dst2src_rtp_packets_lost": pa.int64(),
-             "src2dst_rtp_reordered": pa.int64(), "dst2src_rtp_reordered": pa.int64(),
-             "src2dst_rtp_duplicates": pa.int64(), "dst2src_rtp_duplicates": pa.int64(),
-             "rtp_overflow_packets": pa.int64()}
-MEDIA_F64 = ["src2dst_rtp_loss_pct", "dst2src_rtp_loss_pct", "src2dst_jitter_mean_ms",
-             "dst2src_jitter_mean_ms", "src2dst_jitter_max_ms", "dst2src_jitter_max_ms",
-             "rtcp_rtt_ms", "rtcp_fraction_lost"]
-for c, ty in MEDIA_INT.items():
-    check(s.field(c).type == ty, f"pyarrow {c}: {s.field(c).type}")
-    check(t.column(c).null_count == 0, f"pyarrow {c} has nulls")
-for c in MEDIA_F64:
-    check(s.field(c).type == pa.float64(), f"pyarrow {c}: {s.field(c).type}")
-for c in ["codec", "media_quality"]:
-    ty = s.field(c).type
-    check(pa.types.is_dictionary(ty) and ty.value_type == pa.string(), f"pyarrow {c}: {ty}")
-check(s.names.index("egress") == s.names.index("service") + 1, "egress columns follow service")
-check(s.names.index("rtp_ssrc_count") == s.names.index("path_note") + 1, "media columns follow the egress block")
-
 # The streams table: pyarrow types, then a DuckDB join on flow_id.
 spath = path[: -len(".parquet")] + ".streams.parquet" if path.endswith(".parquet") else path + ".streams.parquet"
 st = pq.read_table(spath)
-ss = st.schema
-for c in ["flow_id", "ssrc", "packets", "expected", "lost", "duplicates", "reordered"]:
-    check(ss.field(c).type == pa.int64(), f"streams pyarrow {c}: {ss.field(c).type}")
-for c in ["first_seen", "last_seen"]:
-    check(ss.field(c).type == pa.timestamp("us", tz="UTC"), f"streams pyarrow {c}")
-for c in ["direction", "codec", "clock_source", "quality", "run_id"]:
-    check(pa.types.is_dictionary(ss.field(c).type), f"streams pyarrow {c}: {ss.field(c).type}")
+check_pyarrow(st, STREAMS, "streams")
 check(pq.read_metadata(spath).metadata.get(b"pathlens.schema_version") == b"2", "streams metadata")
 orphans, joined, non_media = con.execute(f"""
     SELECT count(*) FILTER (WHERE f.flow_id IS NULL),

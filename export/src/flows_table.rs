@@ -1,0 +1,239 @@
+//! The flows table: one row per flow record. Its columns are declared here,
+//! once, in file order: schema.md sections 1 and 2, the classification
+//! columns of section 3, then the egress block and the media columns.
+//!
+//! The Arrow schema, the batch builders and the column table of
+//! `export/SCHEMA.md` all come from [`FLOW_COLUMNS`]. Why these types (signed
+//! integers, µs UTC timestamps, dictionary strings, no nulls in numeric
+//! columns) is argued in `docs/schema.md`.
+
+use crate::column::{i64c, schema_of, Batch, Column, Row, Value::*};
+use crate::options::WriterOptions;
+use crate::record::{ConnState, FlowRecord};
+use arrow::datatypes::SchemaRef;
+use arrow::record_batch::RecordBatch;
+use pathlens_classify::egress::ExpectedPath;
+use pathlens_classify::media::Quality;
+use std::sync::OnceLock;
+
+type C = Column<FlowRecord>;
+
+/// Every column of the flows table, in file order.
+pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
+    C::new("flow_id", I64(|r| r.flow_id), "unique within the run: the index of the record's first packet in the run's input, so it is the same whatever the number of workers")
+        .like("uid", "id", "flowId (148)"),
+    C::new("run_id", Setting(|o| &o.run_id), "UUID of the pathlens process run"),
+    C::new("sensor", Setting(|o| &o.sensor), "`--sensor`, default the host name")
+        .like("", "", "observationDomainId (149)"),
+    C::new("interface", Dict(|r| &r.interface), "the input file as given (`-` for stdin)")
+        .like("", "", "interfaceName (82)"),
+    C::new("community_id", Str(|r| &r.community_id), "Community ID v1, seed 0")
+        .like("community_id", "", ""),
+    C::new("first_seen", Time(|r| r.first_seen_us), "first packet of this record")
+        .like("ts", "bidirectional_first_seen_ms", "flowStartMicroseconds (154)"),
+    C::new("last_seen", Time(|r| r.last_seen_us), "last packet of this record")
+        .like("ts + duration", "bidirectional_last_seen_ms", "flowEndMicroseconds (155)"),
+    C::new("duration_s", F64(|r| (r.last_seen_us - r.first_seen_us) as f64 / 1e6), "`last_seen - first_seen`, seconds")
+        .like("duration", "", "flowDurationMilliseconds (161)"),
+    C::new("end_reason", Dict(|r| r.end_reason.as_str()), "`idle_timeout` (no packet for `--idle-timeout`), `active_timeout` (record reached `--active-timeout`; the flow goes on in a new row with the same `community_id`), `end_of_flow` (TCP FIN both ways or RST, then 5 s of linger for the last ACKs; a new SYN starts a new record at once), `forced_end` (end of the input file while still open), `lack_of_resources` (evicted past `--max-flows`)")
+        .like("", "expiration_id", "flowEndReason (136)"),
+    C::new("ip_version", I8(|r| i8::try_from(r.ip_version).unwrap_or(0)), "4 or 6")
+        .like("", "ip_version", "ipVersion (60)"),
+    C::new("ip_proto", I16(|r| i16::from(r.ip_proto)), "IANA protocol number")
+        .like("", "protocol", "protocolIdentifier (4)"),
+    C::new("transport", Dict(|r| r.transport.as_str()), "`tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, `other`")
+        .like("proto", "", ""),
+    C::new("src_ip", Text(|r| &r.src_ip), "initiator address: dotted quad, RFC 5952 for IPv6")
+        .like("id.orig_h", "src_ip", "sourceIPv4Address (8), sourceIPv6Address (27)"),
+    C::new("dst_ip", Text(|r| &r.dst_ip), "responder address: dotted quad, RFC 5952 for IPv6")
+        .like("id.resp_h", "dst_ip", "destinationIPv4Address (12), destinationIPv6Address (28)"),
+    C::new("src_port", I32(|r| i32::from(r.src_port)), "initiator port; 0 when the protocol has no ports (ICMP too)")
+        .like("id.orig_p", "src_port", "sourceTransportPort (7)"),
+    C::new("dst_port", I32(|r| i32::from(r.dst_port)), "responder port; 0 when the protocol has no ports (ICMP too)")
+        .like("id.resp_p", "dst_port", "destinationTransportPort (11)"),
+    C::new("icmp_type", I16(|r| r.icmp_type), "type of the record's first ICMP packet; -1 for other protocols")
+        .like("", "", "icmpTypeCodeIPv4 (32)"),
+    C::new("icmp_code", I16(|r| r.icmp_code), "code of the record's first ICMP packet; -1 for other protocols")
+        .like("", "", "icmpTypeCodeIPv4 (32)"),
+    C::new("vlan_id", I32(|r| i32::from(r.vlan_id)), "outer 802.1Q/802.1ad VLAN, 0 if untagged; part of the flow key")
+        .like("vlan", "vlan_id", "vlanId (58)"),
+    C::new("src2dst_packets", I64(|r| i64c(r.src2dst_packets)), "packets initiator to responder, IP fragments included")
+        .like("orig_pkts", "src2dst_packets", "initiatorPackets (298)"),
+    C::new("dst2src_packets", I64(|r| i64c(r.dst2src_packets)), "packets responder to initiator, IP fragments included")
+        .like("resp_pkts", "dst2src_packets", "responderPackets (299)"),
+    C::new("src2dst_bytes", I64(|r| i64c(r.src2dst_bytes)), "IP bytes (header + payload) initiator to responder, from the IP length field, not the captured length")
+        .like("orig_ip_bytes", "src2dst_bytes (accounting_mode=1)", "initiatorOctets (231)"),
+    C::new("dst2src_bytes", I64(|r| i64c(r.dst2src_bytes)), "IP bytes (header + payload) responder to initiator, from the IP length field, not the captured length")
+        .like("resp_ip_bytes", "dst2src_bytes (accounting_mode=1)", "responderOctets (232)"),
+    C::new("src2dst_payload_bytes", I64(|r| i64c(r.src2dst_payload_bytes)), "transport payload bytes initiator to responder, from the headers")
+        .like("≈ orig_bytes", "accounting_mode=3", ""),
+    C::new("dst2src_payload_bytes", I64(|r| i64c(r.dst2src_payload_bytes)), "transport payload bytes responder to initiator, from the headers")
+        .like("≈ resp_bytes", "accounting_mode=3", ""),
+    C::new("bidirectional_packets", I64(|r| i64c(r.packets())), "packets both ways")
+        .like("", "bidirectional_packets", "packetTotalCount (86)"),
+    C::new("bidirectional_bytes", I64(|r| i64c(r.bytes())), "IP bytes both ways")
+        .like("", "bidirectional_bytes", "octetTotalCount (85)"),
+    C::new("truncated_packets", I64(|r| i64c(r.truncated_packets)), "packets whose captured length is below the wire length (snap length)"),
+    C::new("src2dst_tcp_flags", I16(|r| i16::try_from(r.src2dst_tcp_flags).unwrap_or(i16::MAX)), "OR of the TCP flags seen initiator to responder (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128, NS 256)")
+        .like("history", "", "tcpControlBits (6)"),
+    C::new("dst2src_tcp_flags", I16(|r| i16::try_from(r.dst2src_tcp_flags).unwrap_or(i16::MAX)), "OR of the TCP flags seen responder to initiator")
+        .like("history", "", "tcpControlBits (6)"),
+    C::new("conn_state", OptDict(|r| r.conn_state.map(ConnState::as_str)), "Zeek's codes for TCP: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH; null for other transports")
+        .like("conn_state", "", ""),
+    C::new("app_protocol", Dict(|r| r.labels.app_protocol.as_str()), "`sip`, `sip_tls`, `rtp`, `srtp`, `rtcp`, `stun_turn`, `dtls`, `psom`, `smtp`, `pop3`, `imap`, `xmpp`, `https`, `tls`, `http`, `dns`, `other`, or `unknown` when nothing matched")
+        .like("service", "application_name", "applicationName (96)"),
+    C::new("app_protocol_source", Dict(|r| r.labels.app_protocol_source.as_str()), "how `app_protocol` was decided: `payload` (a dissector recognised it, or inspected payload matched none of the classes: `other`), `port` (no payload at all: the rule of `signatures/ports.toml` for the server's port, never a client's; media port ranges only towards a known media server), `behaviour` (media cadence over TCP), `correlation` (a UDP flow with no evidence of its own reaching a media endpoint that another flow announced in SDP or STUN), `none`")
+        .like("", "application_is_guessed", ""),
+    C::new("server_name", OptStr(|r| r.labels.server_name.as_deref()), "TLS SNI, SIP Request-URI host, HTTP Host, SMTP EHLO/HELO name")
+        .like("(ssl.log server_name)", "requested_server_name", ""),
+    C::new("local_src", Bool(|r| r.labels.local_src), "initiator inside the local networks (RFC 1918, RFC 4193 ULA, loopback, link-local, multicast, broadcast, plus the site's own from `--local` or the config)")
+        .like("local_orig", "", ""),
+    C::new("local_dst", Bool(|r| r.labels.local_dst), "responder inside the local networks, as `local_src`")
+        .like("local_resp", "", ""),
+    C::new("direction", Dict(|r| r.labels.direction.as_str()), "`outbound` (local to remote), `inbound`, `internal` (both local), `external` (neither)")
+        .like("", "", "biflowDirection (239), loosely"),
+    C::new("egress_label", OptDict(|r| r.labels.egress_label.as_deref()), "label of the prefix in `egress_prefix`: the local network's label (e.g. `rfc1918`) for local flows, else the CIDR list's label, the service tag name or the O365 service area"),
+    C::new("egress_prefix", OptStr(|r| r.labels.egress_prefix.as_deref()), "for the remote endpoint (the non-local one; the responder when both or neither are local): the longest advertised prefix containing it when `egress` is `expressroute`, else its longest match in any source, e.g. `52.112.0.0/14`; for local flows the local network, e.g. `10.0.0.0/8`"),
+    C::new("traffic_type", Dict(|r| r.labels.traffic_type.as_str()), "the seeds' categories: `signaling`, `media`, `web_conferencing`, `mail`, `web`, `infrastructure`, `other`; HTTPS/TLS/HTTP to a SfB/Teams service (by server name or Office 365 endpoint set) is `signaling` and to Exchange `mail`, as the seeds count that control traffic"),
+    C::new("alpn", OptStr(|r| r.labels.alpn.as_deref()), "first ALPN id of the ClientHello (`h2`, `http/1.1`)")
+        .like("(ssl.log next_protocol)", "", ""),
+    C::new("tls_version", OptDict(|r| r.labels.tls_version), "`TLS 1.0` ... `TLS 1.3`: highest offered in supported_versions or chosen by the ServerHello")
+        .like("(ssl.log version)", "", ""),
+    C::new("sip_method", OptDict(|r| r.labels.sip_method), "first SIP request method (`INVITE`, `REGISTER`, SfB's `SERVICE`, ...)")
+        .like("(sip.log method)", "", ""),
+    C::new("sip_user_agent", OptStr(|r| r.labels.sip_user_agent.as_deref()), "SIP User-Agent or Server header (first 128 bytes)")
+        .like("(sip.log user_agent)", "", ""),
+    C::new("starttls", Bool(|r| r.labels.starttls), "a mail or XMPP session upgraded to TLS with STARTTLS/STLS"),
+    C::new("stun_seen", Bool(|r| r.labels.stun_seen), "STUN/TURN messages were seen on the flow (ICE flows that then carry media)"),
+    C::new("media_over_tcp", Bool(|r| r.labels.media_over_tcp), "a TCP flow to a media port (443, 3478-3481, 50000-59999) with media cadence: 50+ packets each way, mean payload at most 400 bytes, 20-200 packets/s over 2 s or more"),
+    C::new("service", OptDict(|r| r.labels.service.as_deref()), "`skype_teams`, `exchange`, `sharepoint`, `common`: from `signatures/sni.toml` on the server name, else from the port rule, else from the Office 365 endpoint set of the remote address (service area Skype, Exchange, SharePoint, Common)"),
+    // The egress block (schema.md §3): every column but `egress` is nullable.
+    C::new("egress", Dict(|r| r.labels.egress.egress.as_str()), "`local` (both ends local), `expressroute` (the remote end is inside a prefix advertised over ExpressRoute), `internet` (the remote end is public and not), `unknown` (otherwise: a non-public remote such as 100.64.0.0/10 or 2001:db8::/32)"),
+    C::new("egress_list", OptDict(|r| r.labels.egress.egress_list.as_deref()), "the prefix source behind `egress_prefix`: `o365` (the `--o365` list), the NAME of a `--prefixes`/`--expressroute-prefixes` list, `service_tags`, or `local`"),
+    C::new("o365_endpoint_id", OptI32(|r| r.labels.egress.o365_endpoint_id), "id of the Office 365 endpoint set containing the remote address (highest category when several do: Optimize > Allow > Default)"),
+    C::new("o365_service_area", OptDict(|r| r.labels.egress.o365_service_area.as_deref()), "its `serviceArea`: `Common`, `Exchange`, `SharePoint`, `Skype`"),
+    C::new("o365_category", OptDict(|r| r.labels.egress.o365_category), "its `category`: `Optimize`, `Allow`, `Default`"),
+    C::new("o365_expressroute", OptBool(|r| r.labels.egress.o365_expressroute), "its `expressRoute` flag (the set is ExpressRoute-capable; whether the site's circuit receives it is `egress`)"),
+    C::new("src2dst_next_hop", OptDict(|r| r.labels.egress.src2dst_next_hop.as_deref()), "name of the configured edge router the initiator's packets were seen through: the record's first edge that way, from the destination MAC (packets sent to it), else the source MAC (packets from it), else the VLAN; null when no edge matched"),
+    C::new("dst2src_next_hop", OptDict(|r| r.labels.egress.dst2src_next_hop.as_deref()), "the same for the responder's packets"),
+    C::new("asymmetric", OptBool(|r| r.labels.egress.asymmetric), "set when both directions crossed a configured edge: true when not the same one, false when the same; null otherwise (no edges configured, or a direction with no edge evidence, e.g. a one-way flow)"),
+    C::new("expected_path", OptDict(|r| r.labels.egress.expected_path.map(ExpectedPath::as_str)), "the path the call-flow principles predict (`local`, `expressroute`, `internet`, `internet_or_expressroute`) from `signatures/callflow.toml`, the deployment profile, the traffic type (media; signaling and web conferencing) and the roles of both ends; null when no rule applies"),
+    C::new("path_conformant", OptBool(|r| r.labels.egress.path_conformant), "every observed path (edges seen; without edge evidence, `egress`) is allowed by `expected_path`; null when there is no expectation or nothing observed"),
+    C::new("path_note", OptStr(|r| r.labels.egress.path_note.as_deref()), "why not, and other path findings: an edge contradicting the prefix-predicted egress, a direction whose edge changed within the record"),
+    // The media columns (schema.md §3): -1 or null on non-media flows.
+    C::new("rtp_ssrc_count", I32(|r| r.labels.media.rtp_ssrc_count), "streams (direction and SSRC) with RTP packets; -1 non-media"),
+    C::new("rtp_payload_type", I16(|r| r.labels.media.rtp_payload_type), "payload type of the flow's largest stream; -1 if none"),
+    C::new("codec", OptDict(|r| r.labels.media.codec.as_deref()), "encoding name of that payload type: the RFC 3551 static table's (`PCMU`, `PCMA`, `G722`, `G729`, ...) or, for a dynamic type, the `a=rtpmap` name of the call's SDP as written (`SILK`, `opus`, ...); null for a dynamic type no SDP seen bound"),
+    C::new("src2dst_rtp_packets_lost", I64(|r| r.labels.media.src2dst.map_or(-1, |d| d.packets_lost)), "main stream initiator to responder: RFC 3550 A.3 expected minus received (duplicates count as received), clamped at 0"),
+    C::new("src2dst_rtp_loss_pct", OptF64(|r| r.labels.media.src2dst.map(|d| d.loss_pct)), "the same as percent of expected"),
+    C::new("src2dst_jitter_mean_ms", OptF64(|r| r.labels.media.src2dst.and_then(|d| d.jitter_mean_ms)), "RFC 3550 §6.4.1 running jitter, averaged over regular packets as tshark does (no marker, no comfort noise, timestamp not stepping back); null when the clock rate is unknown"),
+    C::new("src2dst_jitter_max_ms", OptF64(|r| r.labels.media.src2dst.and_then(|d| d.jitter_max_ms)), "largest running jitter over regular packets"),
+    C::new("src2dst_rtp_reordered", I64(|r| r.labels.media.src2dst.map_or(-1, |d| d.reordered)), "packets older than the newest seen that were not duplicates"),
+    C::new("src2dst_rtp_duplicates", I64(|r| r.labels.media.src2dst.map_or(-1, |d| d.duplicates)), "packets whose sequence number was already seen in the last 128"),
+    C::new("dst2src_rtp_packets_lost", I64(|r| r.labels.media.dst2src.map_or(-1, |d| d.packets_lost)), "as `src2dst_rtp_packets_lost`, main stream responder to initiator"),
+    C::new("dst2src_rtp_loss_pct", OptF64(|r| r.labels.media.dst2src.map(|d| d.loss_pct)), "as `src2dst_rtp_loss_pct`, responder to initiator"),
+    C::new("dst2src_jitter_mean_ms", OptF64(|r| r.labels.media.dst2src.and_then(|d| d.jitter_mean_ms)), "as `src2dst_jitter_mean_ms`, responder to initiator"),
+    C::new("dst2src_jitter_max_ms", OptF64(|r| r.labels.media.dst2src.and_then(|d| d.jitter_max_ms)), "as `src2dst_jitter_max_ms`, responder to initiator"),
+    C::new("dst2src_rtp_reordered", I64(|r| r.labels.media.dst2src.map_or(-1, |d| d.reordered)), "as `src2dst_rtp_reordered`, responder to initiator"),
+    C::new("dst2src_rtp_duplicates", I64(|r| r.labels.media.dst2src.map_or(-1, |d| d.duplicates)), "as `src2dst_rtp_duplicates`, responder to initiator"),
+    C::new("rtcp_rtt_ms", OptF64(|r| r.labels.media.rtcp_rtt_ms), "round trip at the tap from an SR and the later report block echoing it (A - LSR - DLSR with the tap's clock), mean over the flow's streams"),
+    C::new("rtcp_fraction_lost", OptF64(|r| r.labels.media.rtcp_fraction_lost), "mean over the flow's streams of the latest report block's fraction lost (0-1)"),
+    C::new("media_quality", OptDict(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, domain.md §3.5); null when no stream has 50 packets"),
+    C::new("rtp_overflow_packets", I64(|r| r.labels.media.rtp_overflow_packets), "RTP packets of SSRCs beyond the 16 streams a flow keeps (hostile or churning SSRCs); -1 non-media"),
+];
+
+impl Row for FlowRecord {
+    fn columns() -> &'static [Column<FlowRecord>] {
+        FLOW_COLUMNS
+    }
+}
+
+/// The flows table schema, built once.
+pub fn flow_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA.get_or_init(|| schema_of(FLOW_COLUMNS)).clone()
+}
+
+/// Builds one Arrow batch from flow records (also used by benches).
+///
+/// # Errors
+/// Only if the columns disagree with the schema, which tests rule out.
+pub fn records_to_batch(
+    records: &[FlowRecord],
+    opts: &WriterOptions,
+) -> Result<RecordBatch, arrow::error::ArrowError> {
+    let mut b = Batch::<FlowRecord>::default();
+    for r in records {
+        b.append(r, opts);
+    }
+    b.finish()
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::options::Compression;
+    use arrow::array::{Array, AsArray};
+    use std::sync::Arc;
+
+    fn opts() -> WriterOptions {
+        WriterOptions {
+            compression: Compression::Zstd,
+            run_id: "run-1".into(),
+            sensor: "s1".into(),
+        }
+    }
+
+    #[test]
+    fn batch_matches_schema_with_nulls() {
+        let mut r = FlowRecord::example();
+        r.conn_state = None;
+        r.labels.server_name = Some("teams.microsoft.com".into());
+        let b = records_to_batch(&[r, FlowRecord::example()], &opts()).unwrap();
+        assert_eq!(b.num_rows(), 2);
+        assert_eq!(b.column_by_name("conn_state").unwrap().null_count(), 1);
+        assert_eq!(b.schema(), flow_schema());
+    }
+
+    #[test]
+    fn egress_block_follows_service_and_round_trips() {
+        use pathlens_classify::egress::{Egress, ExpectedPath};
+        let schema = flow_schema();
+        let names: Vec<&str> = schema.fields().iter().map(|f| f.name().as_str()).collect();
+        let at = names.iter().position(|n| *n == "service").unwrap();
+        // The egress block comes first; the media columns follow it.
+        assert_eq!(
+            &names[at + 1..at + 13],
+            &[
+                "egress",
+                "egress_list",
+                "o365_endpoint_id",
+                "o365_service_area",
+                "o365_category",
+                "o365_expressroute",
+                "src2dst_next_hop",
+                "dst2src_next_hop",
+                "asymmetric",
+                "expected_path",
+                "path_conformant",
+                "path_note"
+            ]
+        );
+        let mut r = FlowRecord::example();
+        r.labels.egress.egress = Egress::ExpressRoute;
+        r.labels.egress.o365_endpoint_id = Some(11);
+        r.labels.egress.o365_category = Some("Optimize");
+        r.labels.egress.src2dst_next_hop = Some(Arc::from("er-1"));
+        r.labels.egress.expected_path = Some(ExpectedPath::ExpressRoute);
+        r.labels.egress.path_conformant = Some(true);
+        let b = records_to_batch(&[r, FlowRecord::example()], &opts()).unwrap();
+        let ids = b
+            .column_by_name("o365_endpoint_id")
+            .unwrap()
+            .as_primitive::<arrow::datatypes::Int32Type>();
+        assert_eq!((ids.value(0), ids.null_count()), (11, 1));
+        assert_eq!(b.column_by_name("egress").unwrap().null_count(), 0);
+        assert_eq!(b.column_by_name("path_conformant").unwrap().null_count(), 1);
+        assert_eq!(b.column_by_name("path_note").unwrap().null_count(), 2);
+    }
+}

@@ -1,0 +1,66 @@
+//! The `streams` table: one row per RTP stream (SSRC and direction) of a
+//! media flow, keyed by `flow_id`. Its columns are declared here, once; the
+//! schema, the builders and `SCHEMA.md`'s table come from [`STREAM_COLUMNS`].
+//!
+//! Only header-derived figures are here: no payload byte ever reaches a
+//! column. A stream known only from RTCP has no RTP fields of its own, so
+//! those columns are null for it.
+
+use crate::column::{i64c, schema_of, Column, Row, Value::*};
+use crate::StreamRecord;
+use arrow::datatypes::SchemaRef;
+use pathlens_classify::media::{ClockSource, Quality};
+use std::sync::OnceLock;
+
+type C = Column<StreamRecord>;
+
+/// Whether the stream had RTP packets (else it is known from RTCP only).
+fn rtp(r: &StreamRecord) -> bool {
+    r.stats.packets > 0
+}
+
+/// Every column of the `streams` table, in file order.
+pub static STREAM_COLUMNS: &[Column<StreamRecord>] = &[
+    C::new("flow_id", I64(|r| r.flow_id), "the flow row the stream belongs to"),
+    C::new("run_id", Setting(|o| &o.run_id), "as in the flows table"),
+    C::new("direction", Dict(|r| r.direction()), "`src2dst` or `dst2src`, relative to the flow's `src`"),
+    C::new("ssrc", I64(|r| i64::from(r.stats.ssrc)), "synchronisation source (0 to 2^32-1)"),
+    C::new("payload_type", OptI16(|r| rtp(r).then_some(i16::from(r.stats.payload_type))), "payload type of the latest packet"),
+    C::new("codec", OptDict(|r| r.stats.codec.as_deref().filter(|_| rtp(r))), "encoding name of `payload_type`: static table, else SDP `a=rtpmap`"),
+    C::new("clock_rate", OptI32(|r| r.stats.clock_rate.and_then(|c| i32::try_from(c).ok())), "RTP clock in Hz"),
+    C::new("clock_source", OptDict(|r| r.stats.clock_source.map(ClockSource::as_str)), "`static` (RFC 3551 table); `sdp` (the `a=rtpmap` of the latest SDP, learned by any worker at or before the flow's last packet and within an hour before its first, that announced the address the stream goes to, else the one it comes from); `estimated` (Δtimestamp/Δarrival over about a second snapped to 8, 12, 16, 24, 32, 48 or 90 kHz). A dynamic type's jitter is computed under each of those rates from the first packet and the one chosen is reported; an SDP rate outside them gives `clock_rate` without jitter"),
+    C::new("packets", I64(|r| i64c(r.stats.packets)), "RTP packets received, duplicates included"),
+    C::new("expected", I64(|r| i64c(r.stats.expected)), "RFC 3550 A.3 expected packets, summed over restarts"),
+    C::new("lost", I64(|r| r.stats.lost), "expected - packets (negative when duplicates outnumber losses)"),
+    C::new("loss_pct", F64(|r| r.stats.loss_pct()), "lost (clamped at 0) as percent of expected"),
+    C::new("duplicates", I64(|r| i64c(r.stats.duplicates)), "packets whose sequence number was already seen in the last 128"),
+    C::new("reordered", I64(|r| i64c(r.stats.reordered)), "packets older than the newest seen that were not duplicates"),
+    C::new("restarts", I32(|r| i32::try_from(r.stats.restarts).unwrap_or(i32::MAX)), "sequence restarts (a jump of 3000 or more confirmed by the next packet)"),
+    C::new("valid", Bool(|r| r.stats.valid), "the source passed RFC 3550 probation (2 in-order packets)"),
+    C::new("jitter_mean_ms", OptF64(|r| r.stats.jitter_mean_ms), "as `src2dst_jitter_mean_ms` in the flows table"),
+    C::new("jitter_max_ms", OptF64(|r| r.stats.jitter_max_ms), "as `src2dst_jitter_max_ms` in the flows table"),
+    C::new("longest_gap_ms", F64(|r| r.stats.longest_gap_us as f64 / 1000.0), "longest arrival gap between consecutive packets"),
+    C::new("burst_loss_max_pct", OptF64(|r| r.stats.burst_loss_max_pct), "worst loss over 200 ms windows of arrival time (windows expecting at least 5 packets)"),
+    C::new("first_seq", OptI32(|r| rtp(r).then_some(i32::from(r.stats.first_seq))), "first sequence number"),
+    C::new("last_seq", OptI32(|r| rtp(r).then_some(i32::from(r.stats.last_seq))), "the highest sequence number"),
+    C::new("first_seen", Time(|r| r.stats.first_us), "first packet"),
+    C::new("last_seen", Time(|r| r.stats.last_us), "last packet"),
+    C::new("rtcp_reports", I64(|r| i64c(r.stats.rtcp.as_ref().map_or(0, |c| c.reports))), "RTCP report blocks about this stream"),
+    C::new("rtcp_fraction_lost", OptF64(|r| r.stats.rtcp.as_ref().map(|c| c.fraction_lost)), "latest block's fraction lost (0-1)"),
+    C::new("rtcp_cumulative_lost", OptI64(|r| r.stats.rtcp.as_ref().map(|c| c.cumulative_lost)), "latest block's cumulative lost"),
+    C::new("rtcp_jitter_ms", OptF64(|r| r.stats.rtcp.as_ref().and_then(|c| c.jitter_ms)), "latest block's jitter converted with the stream's clock"),
+    C::new("rtcp_rtt_ms", OptF64(|r| r.stats.rtcp.as_ref().and_then(|c| c.rtt_ms)), "mean round trip from SR/RR pairs about this stream"),
+    C::new("quality", OptDict(|r| r.quality.map(Quality::as_str)), "`good` / `poor` for this stream; null under 50 packets"),
+];
+
+impl Row for StreamRecord {
+    fn columns() -> &'static [Column<StreamRecord>] {
+        STREAM_COLUMNS
+    }
+}
+
+/// The `streams` table schema, built once.
+pub fn streams_schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA.get_or_init(|| schema_of(STREAM_COLUMNS)).clone()
+}
