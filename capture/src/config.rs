@@ -18,6 +18,7 @@ use pathlens_classify::prefix::{LocalNets, PrefixTable};
 use pathlens_classify::rules::line_of;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use toml::Spanned;
 
 /// The site config file as written.
@@ -29,9 +30,13 @@ pub struct SiteConfig {
     /// The site's own networks, local in addition to RFC 1918, ULA,
     /// loopback, link-local and multicast (CIDR strings).
     pub local_networks: Vec<Spanned<String>>,
-    /// Networks of on-premises servers (SfB pools, Edges, Cloud Connector):
-    /// their role in the call-flow table is `onprem_server`.
+    /// Networks of on-premises servers (SfB pools, Edges, Mediation, Cloud
+    /// Connector): their role in the call-flow table is `onprem_server`, and
+    /// their service `skype_teams`.
     pub onprem_servers: Vec<Spanned<String>>,
+    /// Networks of on-premises Exchange servers: call-flow role
+    /// `onprem_server`, service `exchange`.
+    pub onprem_exchange: Vec<Spanned<String>>,
     /// Prefix sources.
     pub sources: SourcesConfig,
     /// What the ExpressRoute circuit receives.
@@ -112,6 +117,8 @@ pub struct EgressArgs {
     pub local: Vec<String>,
     /// `--onprem` (replaces the file's `onprem_servers` when given).
     pub onprem: Vec<String>,
+    /// `--onprem-exchange` (replaces the file's `onprem_exchange` when given).
+    pub onprem_exchange: Vec<String>,
     /// `--deployment`.
     pub deployment: Option<String>,
     /// `--callflow`.
@@ -214,15 +221,26 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         }
     }
     let mut onprem = PrefixTable::new();
-    if args.onprem.is_empty() {
-        for s in &cfg.onprem_servers {
-            onprem.insert(net(&file, &text, s)?, ());
-        }
-    } else {
-        for s in &args.onprem {
-            let n = pathlens_classify::egress::sources::parse_prefix(s)
-                .ok_or_else(|| EgressError::new("--onprem", 0, s, "not an IP prefix"))?;
-            onprem.insert(n, ());
+    for (flag, given, listed, service) in [
+        ("--onprem", &args.onprem, &cfg.onprem_servers, "skype_teams"),
+        (
+            "--onprem-exchange",
+            &args.onprem_exchange,
+            &cfg.onprem_exchange,
+            "exchange",
+        ),
+    ] {
+        let service: Arc<str> = Arc::from(service);
+        if given.is_empty() {
+            for s in listed {
+                onprem.insert(net(&file, &text, s)?, Arc::clone(&service));
+            }
+        } else {
+            for s in given {
+                let n = pathlens_classify::egress::sources::parse_prefix(s)
+                    .ok_or_else(|| EgressError::new(flag, 0, s, "not an IP prefix"))?;
+                onprem.insert(n, Arc::clone(&service));
+            }
         }
     }
     let profile = match (&args.deployment, &cfg.deployment) {

@@ -41,6 +41,8 @@ struct Entry {
     seq: u64,
     ts_us: i64,
     label: AppProtocol,
+    // The service the announcing flow's protocol markers named.
+    service: Option<Arc<str>>,
     // SDP bindings of payload types by input position, each differing from
     // the one before it (a repeat adds nothing a lookup could tell apart).
     rtpmap: Vec<Binding>,
@@ -122,12 +124,14 @@ impl Correlator {
                 seq,
                 ts_us,
                 label: e.label,
+                service: e.service.clone(),
                 rtpmap: Vec::new(),
             });
             if seq < entry.seq {
                 entry.seq = seq;
                 entry.ts_us = ts_us;
                 entry.label = e.label;
+                entry.service = e.service.clone();
             }
             if let Some(b) = binding {
                 let list = &mut entry.rtpmap;
@@ -203,8 +207,21 @@ impl Correlator {
     /// The label of an endpoint learned at or before input position
     /// `last_seq` and not long before `first_us`.
     pub fn lookup(&self, addr: SocketAddr, last_seq: u64, first_us: i64) -> Option<AppProtocol> {
+        self.lookup_learned(addr, last_seq, first_us)
+            .map(|(l, _)| l)
+    }
+
+    /// The label of such an endpoint, and the service its announcing flow
+    /// named.
+    pub fn lookup_learned(
+        &self,
+        addr: SocketAddr,
+        last_seq: u64,
+        first_us: i64,
+    ) -> Option<(AppProtocol, Option<Arc<str>>)> {
         let e = self.learned.get(&addr)?;
-        (e.seq <= last_seq && e.ts_us >= first_us.saturating_sub(LEARNED_TTL_US)).then_some(e.label)
+        (e.seq <= last_seq && e.ts_us >= first_us.saturating_sub(LEARNED_TTL_US))
+            .then(|| (e.label, e.service.clone()))
     }
 
     /// What the latest SDP announcing `addr` learned at or before input
@@ -245,6 +262,7 @@ mod test {
             addr: s.parse().unwrap(),
             label,
             rtpmap: None,
+            service: None,
         }
     }
 
@@ -264,6 +282,26 @@ mod test {
             assert_eq!(c.lookup(a, 4, 1_000), None, "learned after the record");
             assert_eq!(c.lookup(a, 5, 1_000), Some(AppProtocol::Rtp));
             assert_eq!(c.lookup(a, 100, 1_000), Some(AppProtocol::Rtp));
+        }
+    }
+
+    #[test]
+    fn the_service_is_the_earliest_announcement_s() {
+        let a: SocketAddr = "10.0.0.1:40000".parse().unwrap();
+        for order in [[5u64, 9], [9, 5]] {
+            let c = Correlator::new(2, 0);
+            for seq in order {
+                let service = (seq == 5).then(|| Arc::from("skype_teams"));
+                let e = LearnedEndpoint {
+                    service,
+                    ..ep("10.0.0.1:40000", AppProtocol::Srtp)
+                };
+                c.learn(seq, 1_000, &[e]);
+            }
+            assert_eq!(
+                c.lookup_learned(a, 100, 1_000),
+                Some((AppProtocol::Srtp, Some(Arc::from("skype_teams"))))
+            );
         }
     }
 
@@ -381,6 +419,7 @@ mod test {
                 addr: SocketAddr::new(ip.into(), 5004),
                 label: AppProtocol::Rtp,
                 rtpmap: None,
+                service: None,
             });
         }
         c.learn(1, 0, &batch);

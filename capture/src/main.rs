@@ -151,9 +151,12 @@ struct ReadArgs {
     /// A site network counted as local (besides RFC 1918/ULA). Repeatable; replaces the config's list.
     #[arg(long, value_name = "NET")]
     local: Vec<String>,
-    /// A network of on-premises SfB servers (call-flow role onprem_server). Repeatable.
+    /// A network of on-premises SfB servers (call-flow role onprem_server, service skype_teams). Repeatable.
     #[arg(long, value_name = "NET")]
     onprem: Vec<String>,
+    /// A network of on-premises Exchange servers (call-flow role onprem_server, service exchange). Repeatable.
+    #[arg(long, value_name = "NET")]
+    onprem_exchange: Vec<String>,
     /// Deployment profile for call-flow expectations: online, hybrid, cloud_connector.
     #[arg(long, value_name = "PROFILE")]
     deployment: Option<String>,
@@ -339,6 +342,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         service_tags: args.service_tags.clone(),
         local: args.local.clone(),
         onprem: args.onprem.clone(),
+        onprem_exchange: args.onprem_exchange.clone(),
         deployment: args.deployment.clone(),
         callflow: args.callflow.clone(),
         check_only: false,

@@ -22,6 +22,8 @@ pub mod prefix;
 pub mod rules;
 pub mod vocab;
 
-pub use classifier::{Classification, FlowClassifier, FlowShape, Inspection};
+pub use classifier::{Classification, FlowClassifier, FlowShape, Inspection, KnownServer};
 pub use rules::{PortRules, RuleError, RuleText, SignatureTexts, Signatures};
-pub use vocab::{AppProtocol, AppSource, EndReason, FlowKey, Side, TrafficType, Transport};
+pub use vocab::{
+    AppProtocol, AppSource, EndReason, FlowKey, ServiceSource, Side, TrafficType, Transport,
+};

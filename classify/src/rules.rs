@@ -51,8 +51,9 @@ struct RawPortRule {
     app_protocol: toml::Spanned<String>,
     #[serde(default)]
     traffic_type: Option<toml::Spanned<String>>,
+    // Accepted only to refuse it with a reason: a port names no service.
     #[serde(default)]
-    service: Option<String>,
+    service: Option<toml::Spanned<String>>,
     #[serde(default)]
     #[allow(dead_code)]
     note: Option<String>,
@@ -65,8 +66,6 @@ pub struct PortRule {
     pub app_protocol: AppProtocol,
     /// The traffic type it assigns.
     pub traffic_type: TrafficType,
-    /// The service it names, if any.
-    pub service: Option<Arc<str>>,
     /// Whether the rule lists a wide range (more than 16 ports), such as a
     /// media port range: weak evidence of which end is the server.
     pub wide: bool,
@@ -156,6 +155,16 @@ impl PortRules {
             if r.ports.is_empty() {
                 return Err(bad(start, "ports is empty".to_string()));
             }
+            if let Some(sv) = &r.service {
+                return Err(bad(
+                    sv.span().start,
+                    format!(
+                        "service {:?}: a port is never evidence of a service \
+                         (name it by server name in sni.toml or by address in the site config)",
+                        sv.get_ref()
+                    ),
+                ));
+            }
             if self.rules.len() >= usize::from(u16::MAX) - 1 {
                 return Err(bad(start, "too many port rules".to_string()));
             }
@@ -172,7 +181,6 @@ impl PortRules {
             self.rules.push(PortRule {
                 app_protocol: app,
                 traffic_type,
-                service: r.service.map(Arc::from),
                 wide,
             });
             let idx = u16::try_from(self.rules.len()).unwrap_or(u16::MAX);
@@ -203,24 +211,18 @@ impl PortRules {
         self.rules.get(usize::from(idx).checked_sub(1)?)
     }
 
-    /// The rule for a flow: the responder's port first, then the initiator's.
-    pub fn lookup(&self, transport: Transport, src_port: u16, dst_port: u16) -> Option<&PortRule> {
-        self.get(transport, dst_port)
-            .or_else(|| self.get(transport, src_port))
-    }
-
     /// How strongly a port suggests a server: 3 for a system port (below
-    /// 1024), 2 for a port a rule names, 1 for a port inside a wide rule range
-    /// (client ephemeral ports often fall in media ranges), 0 otherwise. Used
-    /// to tell the initiator of a flow whose first packet was not seen.
+    /// 1024), 2 for a port a narrow rule names, 0 otherwise. A port inside a
+    /// wide range (a media range, say) says nothing: clients' ephemeral
+    /// ports fall there as often as servers' do. Used to tell the initiator
+    /// of a flow whose first packet was not seen.
     pub fn server_rank(&self, transport: Transport, port: u16) -> u8 {
         if port != 0 && port < 1024 {
             return 3;
         }
         match self.get(transport, port) {
-            Some(r) if r.wide => 1,
-            Some(_) => 2,
-            None => 0,
+            Some(r) if !r.wide => 2,
+            _ => 0,
         }
     }
 }
@@ -481,11 +483,10 @@ mod test {
         assert_eq!(app(Transport::Tcp, 993), Some(AppProtocol::Imap));
         assert_eq!(app(Transport::Udp, 443), Some(AppProtocol::Https));
         assert_eq!(app(Transport::Udp, 25), None, "SMTP rule is tcp only");
-        let r = p.lookup(Transport::Tcp, 50001, 443).unwrap();
-        assert_eq!(r.app_protocol, AppProtocol::Https, "responder port wins");
         assert_eq!(
-            p.get(Transport::Udp, 3478).unwrap().service.as_deref(),
-            Some("skype_teams")
+            app(Transport::Udp, 51820),
+            Some(AppProtocol::Other),
+            "WireGuard's port is not swallowed by the media range"
         );
         assert_eq!(
             p.get(Transport::Tcp, 853).unwrap().traffic_type,
@@ -596,8 +597,19 @@ mod test {
             "*.suffix needs a label before the suffix"
         );
         assert_eq!(
-            svc("sip.contoso.com"),
+            svc("sip.example.net"),
+            None,
+            "any provider's SIP server is sip.<domain>: no Microsoft evidence"
+        );
+        assert_eq!(svc("autodiscover.gmx.net"), None);
+        assert_eq!(
+            svc("sipexternal.contoso.com"),
             Some(("skype_teams".into(), Some(AppProtocol::SipTls)))
+        );
+        assert_eq!(
+            svc("teams.office.com"),
+            Some(("skype_teams".into(), None)),
+            "before *.office.com (common)"
         );
         assert_eq!(
             svc("webcon.contoso.com"),
@@ -625,6 +637,14 @@ mod test {
     }
 
     #[test]
+    fn a_port_rule_naming_a_service_is_refused_with_its_line() {
+        let text = "[[port]]\ntransport='udp'\nports=['3478']\napp_protocol='stun_turn'\nservice='skype_teams'\n";
+        let e = PortRules::parse(text, "p.toml").unwrap_err().to_string();
+        assert!(e.starts_with("p.toml:5:"), "{e}");
+        assert!(e.contains("never evidence of a service"), "{e}");
+    }
+
+    #[test]
     fn ranges_parse_strictly() {
         assert_eq!(parse_range("3478-3481"), Some((3478, 3481)));
         assert_eq!(parse_range(" 80 "), Some((80, 80)));
@@ -641,8 +661,8 @@ mod test {
         assert_eq!(p.server_rank(Transport::Udp, 3479), 2);
         assert_eq!(
             p.server_rank(Transport::Tcp, 53432),
-            1,
-            "inside the 50000-59999 media range"
+            0,
+            "inside the 50000-59999 media range: a client's port as often as a server's"
         );
         assert_eq!(p.server_rank(Transport::Tcp, 49152), 0);
         assert_eq!(p.server_rank(Transport::Udp, 0), 0);

@@ -236,6 +236,36 @@ impl fmt::Display for AppProtocol {
     }
 }
 
+/// What named a flow's service (`service_source` column), in the order the
+/// sources are consulted. A port is never one of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ServiceSource {
+    /// The TLS SNI / HTTP Host matched a server-name rule.
+    Sni,
+    /// The remote address is in an Office 365 endpoint set.
+    O365,
+    /// Microsoft's own protocol markers: MS-TURN / MS-ICE attributes, a
+    /// Lync / Skype for Business SIP agent, an Exchange mail greeting.
+    Protocol,
+    /// A configured on-premises server.
+    Config,
+    /// A media endpoint learned from a flow that had such evidence.
+    Correlation,
+}
+
+impl ServiceSource {
+    /// The column value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceSource::Sni => "sni",
+            ServiceSource::O365 => "o365",
+            ServiceSource::Protocol => "protocol",
+            ServiceSource::Config => "config",
+            ServiceSource::Correlation => "correlation",
+        }
+    }
+}
+
 /// How a label was reached (`app_protocol_source` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AppSource {

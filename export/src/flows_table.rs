@@ -14,6 +14,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use pathlens_classify::egress::ExpectedPath;
 use pathlens_classify::media::Quality;
+use pathlens_classify::ServiceSource;
 use std::sync::OnceLock;
 
 type C = Column<FlowRecord>;
@@ -106,7 +107,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("starttls", Bool(|r| r.labels.starttls), "a mail or XMPP session upgraded to TLS with STARTTLS/STLS"),
     C::new("stun_seen", Bool(|r| r.labels.stun_seen), "STUN/TURN messages were seen on the flow (ICE flows that then carry media)"),
     C::new("media_over_tcp", Bool(|r| r.labels.media_over_tcp), "a TCP flow to a media port (443, 3478-3481, 50000-59999) with media cadence: 50+ packets each way, mean payload at most 400 bytes, 20-200 packets/s over 2 s or more"),
-    C::new("service", OptDict(|r| r.labels.service.as_deref()), "`skype_teams`, `exchange`, `sharepoint`, `common`: from `signatures/sni.toml` on the server name, else from the port rule, else from the Office 365 endpoint set of the remote address (service area Skype, Exchange, SharePoint, Common)"),
+    C::new("service", OptDict(|r| r.labels.service.as_deref()), "`skype_teams`, `exchange`, `sharepoint`, `common`, only from evidence that names the service (see `service_source`): the server name (`signatures/sni.toml`), the remote address's Office 365 endpoint set, Microsoft's protocol markers, a configured on-premises server, a learned media endpoint; `common` yields to a specific service. Never from a port"),
     // The egress block (schema.md §3): every column but `egress` is nullable.
     C::new("egress", Dict(|r| r.labels.egress.egress.as_str()), "`local` (both ends local), `expressroute` (the remote end is inside a prefix advertised over ExpressRoute), `internet` (the remote end is public and not), `unknown` (otherwise: a non-public remote such as 100.64.0.0/10 or 2001:db8::/32)"),
     C::new("egress_list", OptDict(|r| r.labels.egress.egress_list.as_deref()), "the prefix source behind `egress_prefix`: `o365` (the `--o365` list), the NAME of a `--prefixes`/`--expressroute-prefixes` list, `service_tags`, or `local`"),
@@ -140,6 +141,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("rtcp_fraction_lost", OptF64(|r| r.labels.media.rtcp_fraction_lost), "mean over the flow's streams of the latest report block's fraction lost (0-1)"),
     C::new("media_quality", OptDict(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, domain.md §3.5); null when no stream has 50 packets"),
     C::new("rtp_overflow_packets", I64(|r| r.labels.media.rtp_overflow_packets), "RTP packets of SSRCs beyond the 16 streams a flow keeps (hostile or churning SSRCs); -1 non-media"),
+    C::new("service_source", OptDict(|r| r.labels.service_source.map(ServiceSource::as_str)), "what named `service`: `sni` (a server-name rule), `o365` (the remote address's Office 365 endpoint set), `protocol` (MS-TURN/MS-ICE attributes, a Lync/Skype for Business SIP agent or `ms-` header, an Exchange mail greeting), `config` (a configured on-premises server), `correlation` (a media endpoint learned from a flow with such evidence); null when no service. A port is never evidence of a service"),
 ];
 
 impl Row for FlowRecord {

@@ -16,7 +16,9 @@ use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::{ClockSource, Quality, RtcpFigures, StreamStats};
 use pathlens_classify::outcome::Labels;
 use pathlens_classify::prefix::FlowDirection;
-use pathlens_classify::{AppProtocol, AppSource, EndReason, Side, TrafficType, Transport};
+use pathlens_classify::{
+    AppProtocol, AppSource, EndReason, ServiceSource, Side, TrafficType, Transport,
+};
 use pathlens_export::{
     Compression, ConnState, DirMedia, EgressFields, FlowRecord, MediaFields, ParquetSink,
     StreamRecord, StreamsSink, WriterOptions,
@@ -166,6 +168,11 @@ fn flow(row: usize) -> FlowRecord {
             stun_seen: bit(0b100, row),
             media_over_tcp: bit(0b101, row),
             service: a("service"),
+            service_source: [
+                Some(ServiceSource::Sni),
+                Some(ServiceSource::Correlation),
+                None,
+            ][row],
             egress: EgressFields {
                 egress: [Egress::Internet, Egress::Local, Egress::Unknown][row],
                 egress_list: a("list"),
@@ -317,6 +324,10 @@ fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
         ("rtcp_fraction_lost", m.rtcp_fraction_lost.into()),
         ("media_quality", m.media_quality.map(Quality::as_str).into()),
         ("rtp_overflow_packets", m.rtp_overflow_packets.into()),
+        (
+            "service_source",
+            r.labels.service_source.map(ServiceSource::as_str).into(),
+        ),
     ]
 }
 

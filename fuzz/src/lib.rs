@@ -620,11 +620,12 @@ pub fn check_port_rules(data: &[u8]) -> Option<Result<usize, usize>> {
                     }
                     covered += usize::from(a.is_some());
                 }
-                assert_eq!(
-                    rules.lookup(Transport::Udp, 1, port),
-                    rules
-                        .get(Transport::Udp, port)
-                        .or_else(|| rules.get(Transport::Udp, 1))
+                let rank = rules.server_rank(Transport::Udp, port);
+                let named = rules.get(Transport::Udp, port).is_some_and(|r| !r.wide);
+                assert!(
+                    (port != 0 && port < 1024 && rank == 3)
+                        || (rank == 2) == named && rank != 1 && rank != 3,
+                    "server rank {rank} for udp/{port}"
                 );
             }
             Some(Ok(covered))

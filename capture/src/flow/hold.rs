@@ -69,7 +69,7 @@ pub(super) fn release(
             SocketAddr::new(rec.dst_ip, rec.dst_port),
         );
         let sdp = |at: SocketAddr, pt: u8| c.lookup_rtpmap(at, pt, last, first);
-        let learned = |at: SocketAddr| c.lookup(at, last, first);
+        let learned = |at: SocketAddr| c.lookup_learned(at, last, first);
         if pending.resolve(k, rec.flow_id, ends, &mut rec.labels, &sdp, &learned) {
             relabelled += 1;
         }

@@ -20,6 +20,10 @@ pub struct LearnedEndpoint {
     pub label: AppProtocol,
     /// The payload types its SDP bound (`a=rtpmap`), when it came from SDP.
     pub rtpmap: Option<Arc<[RtpMap]>>,
+    /// The service the announcing flow's own protocol markers named when it
+    /// announced this endpoint (a Skype for Business SIP agent, MS-TURN
+    /// attributes), which a flow to it inherits.
+    pub service: Option<Arc<str>>,
 }
 
 /// Whether a finished flow's labels leave room for correlation: a UDP flow
@@ -50,10 +54,12 @@ impl FlowClassifier {
         label: AppProtocol,
         rtpmap: Option<Arc<[RtpMap]>>,
     ) {
+        let service = self.meta.as_ref().and_then(|m| m.protocol_service.clone());
         let e = LearnedEndpoint {
             addr,
             label,
             rtpmap,
+            service,
         };
         if self.learned.len() < MAX_LEARNED && !self.learned.contains(&e) {
             self.learned.push(e);

@@ -81,8 +81,12 @@ pub struct Classification {
     pub source: Option<AppSource>,
     /// `traffic_type` column.
     pub traffic_type: Option<TrafficType>,
-    /// `service` (SfB/Teams, Exchange, SharePoint, common), when known.
-    pub service: Option<Arc<str>>,
+    /// The service the server name's rule names (`sni.toml`), when any.
+    pub sni_service: Option<Arc<str>>,
+    /// The service Microsoft's own protocol markers name: MS-TURN / MS-ICE
+    /// attributes in STUN, a Lync / Skype for Business SIP user agent or
+    /// `ms-` header, an Exchange mail banner.
+    pub protocol_service: Option<Arc<str>>,
     /// `server_name`: TLS SNI, SIP request host, HTTP Host, SMTP HELO name.
     pub server_name: Option<String>,
     /// `alpn`: the first ALPN id offered.
@@ -176,7 +180,12 @@ pub struct FlowClassifier {
     transport: Transport,
     src_port: u16,
     dst_port: u16,
-    port_rule: Option<(AppProtocol, TrafficType, Option<Arc<str>>)>,
+    // The server port's rule: class, traffic type, and whether it is a wide
+    // range (a media range names a flow only when its server is a known
+    // media server).
+    port_rule: Option<(AppProtocol, TrafficType, bool)>,
+    // Payloads are inspected (false: `--classify port`).
+    inspect: bool,
     label: Option<(AppProtocol, AppSource)>,
     meta: Option<Box<Classification>>,
     probe: Option<Box<ProbeBox>>,
@@ -193,23 +202,27 @@ impl Clone for ProbeBox {
     }
 }
 
-fn is_media_port(p: u16) -> bool {
-    p == 443 || (3478..=3481).contains(&p) || (50000..=59999).contains(&p)
+/// Server ports media can run on: TLS 443 (MS-TURN over TCP), the TURN
+/// ports, and the media range, the last only to a known media server.
+fn is_media_port(p: u16, media_server: bool) -> bool {
+    p == 443 || (3478..=3481).contains(&p) || (media_server && (50000..=59999).contains(&p))
 }
 
 impl FlowClassifier {
-    /// Starts a flow's classification from its oriented ports.
+    /// Starts a flow's classification from its oriented ports; only the
+    /// server's (the responder's) port is looked up in the port rules.
     pub fn new(sig: &Signatures, transport: Transport, src_port: u16, dst_port: u16) -> Self {
         let port_rule = sig
             .ports
-            .lookup(transport, src_port, dst_port)
-            .map(|r| (r.app_protocol, r.traffic_type, r.service.clone()));
+            .get(transport, dst_port)
+            .map(|r| (r.app_protocol, r.traffic_type, r.wide));
         let inspect = matches!(transport, Transport::Tcp | Transport::Udp);
         FlowClassifier {
             transport,
             src_port,
             dst_port,
             port_rule,
+            inspect: true,
             label: None,
             meta: None,
             probe: inspect.then(|| Box::new(ProbeBox::default())),
@@ -222,6 +235,7 @@ impl FlowClassifier {
     pub fn port_only(sig: &Signatures, transport: Transport, src_port: u16, dst_port: u16) -> Self {
         let mut c = Self::new(sig, transport, src_port, dst_port);
         c.probe = None;
+        c.inspect = false;
         c
     }
 
@@ -318,8 +332,13 @@ impl FlowClassifier {
     fn on_stun(&mut self, p: &mut Probe, m: &stun::StunMessage) {
         p.stun = p.stun.saturating_add(1);
         p.stun5389 |= m.dialect == stun::Dialect::Rfc5389;
-        p.stun_ms |= m.microsoft || m.dialect == stun::Dialect::MsTurn;
-        self.meta().stun_seen = true;
+        let ms = m.microsoft || m.dialect == stun::Dialect::MsTurn;
+        p.stun_ms |= ms;
+        let meta = self.meta();
+        meta.stun_seen = true;
+        if ms {
+            meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
+        }
         for a in [m.mapped, m.relayed].into_iter().flatten() {
             self.learn(a, AppProtocol::Srtp, None);
         }
@@ -337,6 +356,9 @@ impl FlowClassifier {
         if meta.sip_user_agent.is_none() {
             meta.sip_user_agent = m.user_agent.clone();
         }
+        if m.microsoft {
+            meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
+        }
         for media in &m.media {
             let rtp = if media.secure {
                 AppProtocol::Srtp
@@ -351,8 +373,23 @@ impl FlowClassifier {
             }
         }
     }
-    /// The labels, given the flow's shape for behaviour rules.
+    /// The labels, given the flow's shape for behaviour rules, when nothing
+    /// is known of its server.
     pub fn result(&self, sig: &Signatures, shape: &FlowShape) -> Classification {
+        self.result_with(sig, shape, KnownServer::default())
+    }
+
+    /// The labels, given the flow's shape and what is known of its server:
+    /// media port ranges name a flow only to a known media server, and a
+    /// flow that carried no payload takes its port rule's traffic type only
+    /// to a known server of the service.
+    pub fn result_with(
+        &self,
+        sig: &Signatures,
+        shape: &FlowShape,
+        server: KnownServer,
+    ) -> Classification {
+        let media_server = server.media;
         let mut c = self.meta.as_deref().cloned().unwrap_or_default();
         let (mut app, mut source) = match (&self.label, &self.probe) {
             (Some((a, s)), _) => (Some(*a), Some(*s)),
@@ -364,16 +401,31 @@ impl FlowClassifier {
         }
         let mut traffic = app.map(AppProtocol::default_traffic_type);
         if app.is_none() {
-            if let Some((a, t, _)) = &self.port_rule {
-                app = Some(*a);
-                source = Some(AppSource::Port);
-                traffic = Some(*t);
+            // Nothing in the payload (there was none): the server port's
+            // name. A flow that carried nothing is not signaling, media or
+            // mail from a port alone, only to a server known to run the
+            // service; `--classify port` asked for the rules' types.
+            match self.port_rule {
+                Some((a, t, wide)) if !wide || media_server => {
+                    app = Some(a);
+                    source = Some(AppSource::Port);
+                    let known = if a.carries_media() {
+                        media_server
+                    } else {
+                        server.microsoft
+                    };
+                    traffic = Some(if !self.inspect || known {
+                        t
+                    } else {
+                        TrafficType::Other
+                    });
+                }
+                _ => {}
             }
         }
-        // Media cadence over TCP: many small packets both ways at a steady rate.
-        if self.transport == Transport::Tcp
-            && (is_media_port(self.src_port) || is_media_port(self.dst_port))
-        {
+        // Media cadence over TCP: many small packets both ways at a steady
+        // rate, to a server port media runs on.
+        if self.transport == Transport::Tcp && is_media_port(self.dst_port, media_server) {
             let pk = shape.src2dst_packets.min(shape.dst2src_packets);
             let total = shape.src2dst_packets + shape.dst2src_packets;
             let secs = shape.duration_us as f64 / 1e6;
@@ -390,16 +442,33 @@ impl FlowClassifier {
                 }
             }
         }
-        let sni_rule = c.server_name.as_deref().and_then(|n| sig.sni.lookup(n));
-        c.service = sni_rule
-            .map(|r| r.service.clone())
-            .or_else(|| self.port_rule.as_ref().and_then(|r| r.2.clone()));
+        c.sni_service = c
+            .server_name
+            .as_deref()
+            .and_then(|n| sig.sni.lookup(n))
+            .map(|r| r.service.clone());
         c.app_protocol = app;
         c.source = Some(source.unwrap_or(AppSource::None));
         c.traffic_type = Some(traffic.unwrap_or(TrafficType::Other));
         c
     }
 }
+
+/// What is known of a flow's server (the responder) before its labels are
+/// decided, from the site's knowledge rather than from the flow itself.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KnownServer {
+    /// An Office 365 address or a configured on-premises server.
+    pub microsoft: bool,
+    /// One that relays or terminates media: an Office 365 Skype address, a
+    /// configured Skype for Business server.
+    pub media: bool,
+}
+
+/// The `service` value of Skype for Business / Teams.
+pub const SKYPE_TEAMS: &str = "skype_teams";
+/// The `service` value of Exchange.
+pub const EXCHANGE: &str = "exchange";
 
 #[cfg(test)]
 mod test_support {
@@ -434,10 +503,34 @@ mod test {
             (
                 AppProtocol::SipTls,
                 Some(AppSource::Port),
-                Some(TrafficType::Signaling)
-            )
+                Some(TrafficType::Other)
+            ),
+            "a flow that carried nothing is named by its server port, nothing more"
         );
-        assert_eq!(r.service.as_deref(), Some("skype_teams"));
+        assert_eq!((r.sni_service, r.protocol_service), (None, None));
+        let c = FlowClassifier::new(&s, Transport::Tcp, 5061, 50123);
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Unknown,
+            "the client's port is never looked up"
+        );
+        let c = FlowClassifier::new(&s, Transport::Udp, 40000, 50010);
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            r.app(),
+            AppProtocol::Unknown,
+            "a media range alone says nothing"
+        );
+        let media = KnownServer {
+            microsoft: true,
+            media: true,
+        };
+        let r = c.result_with(&s, &FlowShape::default(), media);
+        assert_eq!(
+            (r.app(), r.traffic_type),
+            (AppProtocol::Rtp, Some(TrafficType::Media)),
+            "a media range to a known media server"
+        );
         let c = FlowClassifier::new(&s, Transport::Udp, 40000, 40001);
         assert_eq!(
             (

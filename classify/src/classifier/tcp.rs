@@ -2,10 +2,11 @@
 //! pseudo-TLS watch after them), STUN and RTP in their TCP framings, and the
 //! clear-text protocols from their first lines.
 
-use super::{is_media_port, FlowClassifier, Probe};
+use super::{is_media_port, FlowClassifier, Probe, EXCHANGE};
 use crate::dissect::{dns, rtp, sip, stun, text, tls};
 use crate::rules::Signatures;
 use crate::vocab::AppProtocol;
+use std::sync::Arc;
 
 /// Payloads watched after a TLS hello on a media-capable port before the flow
 /// is settled as TLS (MS-TURN's fake handshake is followed at once by framed
@@ -97,10 +98,22 @@ impl FlowClassifier {
                 meta.server_name = meta.server_name.take().or(name);
                 p.text = Some(AppProtocol::Smtp);
             }
-            text::TextProbe::SmtpBanner => p.text = p.text.or(Some(AppProtocol::Smtp)),
-            text::TextProbe::Greeting220 => p.smtp_greeting = true,
-            text::TextProbe::Pop3 => p.text = p.text.or(Some(AppProtocol::Pop3)),
-            text::TextProbe::Imap => p.text = p.text.or(Some(AppProtocol::Imap)),
+            text::TextProbe::SmtpBanner => {
+                p.text = p.text.or(Some(AppProtocol::Smtp));
+                self.exchange_greeting(payload);
+            }
+            text::TextProbe::Greeting220 => {
+                p.smtp_greeting = true;
+                self.exchange_greeting(payload);
+            }
+            text::TextProbe::Pop3 => {
+                p.text = p.text.or(Some(AppProtocol::Pop3));
+                self.exchange_greeting(payload);
+            }
+            text::TextProbe::Imap => {
+                p.text = p.text.or(Some(AppProtocol::Imap));
+                self.exchange_greeting(payload);
+            }
             text::TextProbe::Xmpp => p.text = p.text.or(Some(AppProtocol::Xmpp)),
             text::TextProbe::StartTls => {
                 if let Some(app) = p.text {
@@ -121,8 +134,17 @@ impl FlowClassifier {
         None
     }
 
+    /// A mail greeting that names Exchange is Microsoft's own marker.
+    fn exchange_greeting(&mut self, payload: &[u8]) {
+        if text::exchange_greeting(payload) {
+            self.meta().protocol_service = Some(Arc::from(EXCHANGE));
+        }
+    }
+
     fn media_port(&self) -> bool {
-        is_media_port(self.src_port) || is_media_port(self.dst_port)
+        // The media range too: MS-TURN framing after the hello is the
+        // evidence here, the port only bounds the watch.
+        is_media_port(self.dst_port, true)
     }
 
     /// A payload after a TLS hello on a media-capable port: framed MS-TURN,
@@ -246,7 +268,7 @@ mod test {
         );
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.server_name.as_deref(), r.service.as_deref()),
+            (r.app(), r.server_name.as_deref(), r.sni_service.as_deref()),
             (
                 AppProtocol::Https,
                 Some("teams.microsoft.com"),
@@ -352,7 +374,7 @@ mod test {
         );
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.service.as_deref()),
+            (r.app(), r.sni_service.as_deref()),
             (AppProtocol::Https, Some("exchange"))
         );
         // A hello then silence: still https when the record is written.

@@ -84,6 +84,29 @@ pub struct SipMessage {
     pub user_agent: Option<String>,
     /// Media announced in an SDP body.
     pub media: Vec<SdpMedia>,
+    /// Microsoft's own markers: a Lync / Skype for Business / Teams user
+    /// agent or server, or one of the `ms-` headers of [MS-SIPRE].
+    pub microsoft: bool,
+}
+
+/// Whether a User-Agent or Server value is one of Microsoft's SIP stacks:
+/// the Lync / Skype for Business client (`UCCAPI/`, `OC/`), its servers and
+/// gateways (`RTC/`, `RTCC/`, `LCC/`), or a product name.
+fn microsoft_agent(value: &[u8]) -> bool {
+    let v = trim(value);
+    const PREFIXES: [&[u8]; 5] = [b"UCCAPI/", b"OC/", b"RTC/", b"RTCC/", b"LCC/"];
+    const NAMES: [&[u8]; 4] = [
+        b"Skype for Business",
+        b"Microsoft Lync",
+        b"Microsoft Teams",
+        b"Microsoft Office Communicator",
+    ];
+    PREFIXES
+        .iter()
+        .any(|p| v.get(..p.len()).is_some_and(|h| h.eq_ignore_ascii_case(p)))
+        || NAMES
+            .iter()
+            .any(|n| v.windows(n.len()).any(|w| w.eq_ignore_ascii_case(n)))
 }
 
 /// Outcome of looking at a payload.
@@ -192,6 +215,7 @@ pub fn parse(payload: &[u8]) -> SipProbe {
         return SipProbe::NotSip;
     };
     let mut user_agent = None;
+    let mut microsoft = false;
     let mut rest = payload.get(first + 1..).unwrap_or(&[]);
     let mut body: &[u8] = &[];
     while !rest.is_empty() {
@@ -210,6 +234,10 @@ pub fn parse(payload: &[u8]) -> SipProbe {
             if is_ua && user_agent.is_none() {
                 user_agent = bounded_text(value);
             }
+            microsoft |= (is_ua && microsoft_agent(value))
+                || name
+                    .get(..3)
+                    .is_some_and(|h| h.eq_ignore_ascii_case(b"ms-"));
         }
         rest = next;
     }
@@ -217,6 +245,7 @@ pub fn parse(payload: &[u8]) -> SipProbe {
         start,
         user_agent,
         media: parse_sdp(body),
+        microsoft,
     })
 }
 
@@ -362,6 +391,7 @@ mod test {
         let SipProbe::Message(m) = r else { panic!() };
         assert_eq!(m.start, StartLine::Response { code: 401 });
         assert_eq!(m.user_agent.as_deref(), Some("RTCC/7.0.0.0"));
+        assert!(m.microsoft, "RTCC/ is the Skype for Business server stack");
         let SipProbe::Message(m) = parse(b"SERVICE sip:alice@contoso.com;gruu SIP/2.0\r\n\r\n")
         else {
             panic!()
@@ -417,5 +447,26 @@ mod test {
         let sdp =
             b"c=IN IP4 10.0.0.1\nm=audio 99999 RTP/AVP\nm=audio\nm=video 0 RTP/AVP 96\n".repeat(20);
         assert!(parse_sdp(&sdp).len() <= 8);
+    }
+
+    #[test]
+    fn microsoft_markers_are_the_agent_or_an_ms_header_and_nothing_else() {
+        let msg = |headers: &str| {
+            let text = format!("OPTIONS sip:pbx.example.net SIP/2.0\r\n{headers}\r\n\r\n");
+            match parse(text.as_bytes()) {
+                SipProbe::Message(m) => m.microsoft,
+                other => panic!("{other:?}"),
+            }
+        };
+        assert!(msg(
+            "User-Agent: UCCAPI/16.0.13328.20130 OC/16.0.13328.20292 (Skype for Business)"
+        ));
+        assert!(msg("Server: RTC/6.0"));
+        assert!(msg("User-Agent: Microsoft Teams Direct Routing"));
+        assert!(msg("ms-keep-alive: UAC;hop-hop=yes"));
+        assert!(!msg("User-Agent: Yealink SIP-T46S 66.85.0.5"));
+        assert!(!msg("Server: Asterisk PBX 18.20.0"));
+        assert!(!msg("User-Agent: Linphone/5.2 (belle-sip/5.2)"));
+        assert!(!msg("Subject: notes on OC/RTC stacks"));
     }
 }

@@ -51,11 +51,18 @@ pub enum StunProbe {
 
 // Attributes that only Microsoft's stacks send (domain.md §2.4).
 fn is_microsoft_attr(t: u16) -> bool {
+    // Only attributes Microsoft's own specifications define, since this
+    // names the service: MS-VERSION (0x8008), MS-SEQUENCE-NUMBER (0x8050)
+    // and MAGIC-COOKIE (0x000F) of [MS-TURN]; the bandwidth-management and
+    // site attributes 0x8054-0x8068 of [MS-TURNBWM]/[MS-ICE2] (candidate
+    // identifier 0x8054, service quality 0x8055...); IMPLEMENTATION-VERSION
+    // (0x8070) and the multiplexed-session ids (0x8090, 0x8095). Not 0x8020:
+    // pre-RFC 5389 drafts gave XOR-MAPPED-ADDRESS that number and other
+    // stacks still send it.
     matches!(
         t,
-        0x8008 | 0x8020 | 0x8050 | 0x8054 | 0x8055 | 0x8056
-            ..=0x8068 | 0x8070 | 0x8090 | 0x8095 | 0x24df | 0x3802 | 0x8036 | 0x0800 | 0x8006
-    ) || t == 0x000f
+        0x000f | 0x8008 | 0x8050 | 0x8054..=0x8068 | 0x8070 | 0x8090 | 0x8095
+    )
 }
 
 fn xor_addr(v: &[u8], tid: &[u8]) -> Option<SocketAddr> {

@@ -161,6 +161,24 @@ pub fn probe(p: &[u8]) -> TextProbe {
     TextProbe::Unknown
 }
 
+/// Whether a mail server's greeting line is Exchange's own: "Microsoft ESMTP
+/// MAIL Service" (SMTP, Exchange and Exchange Online Protection) or
+/// "Microsoft Exchange" (its IMAP4 and POP3 greetings). Only the first line
+/// of a server's first payload is read.
+pub fn exchange_greeting(payload: &[u8]) -> bool {
+    let end = payload
+        .iter()
+        .take(512)
+        .position(|&b| b == b'\n')
+        .unwrap_or(payload.len().min(512));
+    let line = payload.get(..end).unwrap_or(&[]);
+    let has = |needle: &[u8]| {
+        line.windows(needle.len())
+            .any(|w| w.eq_ignore_ascii_case(needle))
+    };
+    has(b"Microsoft ESMTP MAIL Service") || has(b"Microsoft Exchange")
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -224,5 +242,27 @@ mod test {
         for cut in 0..p.len() {
             let _ = probe(&p[..cut]);
         }
+    }
+
+    #[test]
+    fn exchange_greetings_and_others() {
+        assert!(exchange_greeting(
+            b"220 BN8NAM11FT066.mail.protection.outlook.com Microsoft ESMTP MAIL Service ready\r\n"
+        ));
+        assert!(exchange_greeting(
+            b"* OK The Microsoft Exchange IMAP4 service is ready.\r\n"
+        ));
+        assert!(exchange_greeting(
+            b"+OK The Microsoft Exchange POP3 service is ready.\r\n"
+        ));
+        assert!(!exchange_greeting(
+            b"220 mx.google.com ESMTP a1-20020a05 - gsmtp\r\n"
+        ));
+        assert!(!exchange_greeting(
+            b"* OK [CAPABILITY IMAP4rev1] Dovecot ready.\r\n"
+        ));
+        assert!(!exchange_greeting(
+            b"220 mail.example.org ESMTP Postfix\r\nX: Microsoft Exchange\r\n"
+        ));
     }
 }

@@ -41,6 +41,7 @@ use crate::vocab::TrafficType;
 use ipnet::IpNet;
 use std::fmt::Write;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 /// How a flow leaves the site (`egress` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -117,8 +118,10 @@ pub struct Site {
     pub callflow: CallFlow,
     /// Deployment profile.
     pub profile: Profile,
-    /// Networks of the on-premises servers (SfB pools, Edges, Cloud Connector).
-    pub onprem: PrefixTable<()>,
+    /// Networks of the on-premises servers, each with the service it runs:
+    /// `skype_teams` for SfB pools, Edges, Mediation and Cloud Connector,
+    /// `exchange` for Exchange servers.
+    pub onprem: PrefixTable<Arc<str>>,
 }
 
 /// What the flow table knows about a finished flow, for [`Site::judge`].
@@ -388,7 +391,7 @@ mod test {
             )
             .unwrap();
         let mut onprem = PrefixTable::new();
-        onprem.insert("10.9.0.0/24".parse().unwrap(), ());
+        onprem.insert("10.9.0.0/24".parse().unwrap(), Arc::from("skype_teams"));
         Site {
             db: b.build(),
             edges,

@@ -14,11 +14,13 @@ pub use media::{
     media_bytes, rtcp_to_forward, takes_forwarded_rtcp, DirMedia, MediaFields, StreamRecord,
 };
 
-use crate::classifier::{needs_correlation, FlowShape};
+use crate::classifier::{needs_correlation, FlowShape, KnownServer, EXCHANGE, SKYPE_TEAMS};
 use crate::egress::{Egress, ExpectedPath, FlowFacts, Site};
 use crate::media::{MediaTracker, RtpMap};
 use crate::prefix::{FlowDirection, LocalNets};
-use crate::{AppProtocol, AppSource, FlowClassifier, Side, Signatures, TrafficType, Transport};
+use crate::{
+    AppProtocol, AppSource, FlowClassifier, ServiceSource, Side, Signatures, TrafficType, Transport,
+};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -101,6 +103,8 @@ pub struct Labels {
     pub media_over_tcp: bool,
     /// SfB/Teams, Exchange, SharePoint or common service.
     pub service: Option<Arc<str>>,
+    /// What named the service (null when no service).
+    pub service_source: Option<ServiceSource>,
     /// Egress attribution, next hops and call-flow conformance.
     pub egress: EgressFields,
     /// Media quality columns (schema.md §3); default for non-media flows.
@@ -128,6 +132,7 @@ impl Labels {
             stun_seen: false,
             media_over_tcp: false,
             service: None,
+            service_source: None,
             egress: EgressFields::default(),
             media: MediaFields::default(),
         }
@@ -171,26 +176,44 @@ impl Evidence<'_> {
 
 /// The labelled fields of a finished flow.
 pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
-    let class = e.classifier.result(&k.signatures, &e.shape);
+    // Where the flow goes first: its remote end's Office 365 set and the
+    // site's own servers tell whether a media port range means media.
+    let located = k.egress.judge(&k.local, &e.facts(TrafficType::Other));
+    let onprem = |a: IpAddr| k.egress.onprem.lookup(a).map(|(_, s)| s);
+    let server = KnownServer {
+        microsoft: located.o365.is_some() || onprem(e.dst).is_some(),
+        media: located
+            .o365
+            .and_then(|s| s.service.as_deref())
+            .is_some_and(|s| s == SKYPE_TEAMS)
+            || [e.src, e.dst]
+                .into_iter()
+                .any(|a| onprem(a).is_some_and(|s| &**s == SKYPE_TEAMS)),
+    };
+    let class = e.classifier.result_with(&k.signatures, &e.shape, server);
     let app = class.app();
-    let mut traffic_type = class
+    let config = onprem(e.dst)
+        .or_else(|| onprem(e.src).filter(|s| serves(s, app)))
+        .cloned();
+    let service = decide_service([
+        (class.sni_service.clone(), ServiceSource::Sni),
+        (
+            located.o365.and_then(|s| s.service.clone()),
+            ServiceSource::O365,
+        ),
+        (class.protocol_service.clone(), ServiceSource::Protocol),
+        (config, ServiceSource::Config),
+    ]);
+    // The service may make web traffic signaling or mail, which the
+    // call-flow expectation depends on, so egress is judged on the final type.
+    let traffic_type = class
         .traffic_type
         .unwrap_or(TrafficType::Other)
-        .for_service(app, class.service.as_deref());
-    // The endpoint set names the service when the server name did not; the
-    // service may make web traffic signaling or mail, which the call-flow
-    // expectation depends on, so egress is judged once the type is final.
-    let located = k.egress.judge(&k.local, &e.facts(traffic_type));
-    let service = class
-        .service
-        .clone()
-        .or_else(|| located.o365.and_then(|s| s.service.clone()));
-    let refined = traffic_type.for_service(app, service.as_deref());
-    let v = if refined != traffic_type {
-        traffic_type = refined;
-        k.egress.judge(&k.local, &e.facts(traffic_type))
-    } else {
+        .for_service(app, service.as_ref().map(|(s, _)| &**s));
+    let v = if traffic_type == TrafficType::Other {
         located
+    } else {
+        k.egress.judge(&k.local, &e.facts(traffic_type))
     };
     let o365 = v.o365;
     let egress = EgressFields {
@@ -213,6 +236,7 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         }
         _ => MediaFields::default(),
     };
+    let (service, service_source) = service.unzip();
     Labels {
         app_protocol: app,
         app_protocol_source: class.source.unwrap_or(AppSource::None),
@@ -231,10 +255,50 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         stun_seen: class.stun_seen,
         media_over_tcp: class.media_over_tcp,
         service,
+        service_source,
         egress,
         media,
     }
 }
+
+/// The first service the evidence names, in the order given; `common` (the
+/// shared Office 365 endpoints: sign-in, portal) yields to a specific
+/// service from a later source.
+pub fn decide_service<const N: usize>(
+    evidence: [(Option<Arc<str>>, ServiceSource); N],
+) -> Option<(Arc<str>, ServiceSource)> {
+    let named = || {
+        evidence
+            .iter()
+            .filter_map(|(s, src)| s.as_ref().map(|s| (s, *src)))
+    };
+    named()
+        .find(|(s, _)| &***s != COMMON)
+        .or_else(|| named().next())
+        .map(|(s, src)| (Arc::clone(s), src))
+}
+
+/// Whether an on-premises server that runs `service` explains a flow of
+/// class `app` it initiated (a Front End's SIP, an Exchange server's mail),
+/// rather than, say, its own software updates.
+fn serves(service: &str, app: AppProtocol) -> bool {
+    match service {
+        SKYPE_TEAMS => {
+            matches!(
+                app,
+                AppProtocol::Sip | AppProtocol::SipTls | AppProtocol::Psom
+            ) || app.carries_media()
+        }
+        EXCHANGE => matches!(
+            app,
+            AppProtocol::Smtp | AppProtocol::Pop3 | AppProtocol::Imap
+        ),
+        _ => false,
+    }
+}
+
+/// The `service` value of the shared Office 365 endpoints.
+const COMMON: &str = "common";
 
 /// Why a finished record must wait for what other flows' signaling teaches
 /// (learned media endpoints, SDP payload-type bindings) before it is final.
@@ -274,7 +338,7 @@ impl Pending {
         (src, dst): (SocketAddr, SocketAddr),
         labels: &mut Labels,
         sdp: &dyn Fn(SocketAddr, u8) -> Option<RtpMap>,
-        learned: &dyn Fn(SocketAddr) -> Option<AppProtocol>,
+        learned: &dyn Fn(SocketAddr) -> Option<(AppProtocol, Option<Arc<str>>)>,
     ) -> bool {
         let Pending {
             mut facts,
@@ -293,12 +357,18 @@ impl Pending {
             };
             labels.media = MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound);
         }
-        let Some(app) = relabel
+        let Some((app, service)) = relabel
             .then(|| learned(dst).or_else(|| learned(src)))
             .flatten()
         else {
             return false;
         };
+        if labels.service.is_none() {
+            if let Some(s) = service {
+                labels.service = Some(s);
+                labels.service_source = Some(ServiceSource::Correlation);
+            }
+        }
         labels.app_protocol = app;
         labels.app_protocol_source = AppSource::Correlation;
         labels.traffic_type = app.default_traffic_type();
