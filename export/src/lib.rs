@@ -12,6 +12,7 @@ pub mod dataset;
 pub mod egress_cols;
 pub mod media_cols;
 pub mod record;
+pub mod report;
 pub mod schema;
 pub mod score;
 pub mod summary;
