@@ -76,7 +76,7 @@ pub fn bucket_minutes(span: i64) -> i64 {
     [1, 5, 10, 15, 30, 60, 120, 360, 720, 1440, 10080]
         .into_iter()
         .find(|b| span / b < MAX_BUCKETS)
-        .unwrap_or(43_200)
+        .unwrap_or_else(|| span / MAX_BUCKETS + 1)
 }
 
 /// Bytes over time (columns, by the minute of each record's `first_seen`)
@@ -460,6 +460,9 @@ mod test {
         assert_eq!(bucket_minutes(96), 5);
         assert_eq!(bucket_minutes(24 * 60), 30);
         assert_eq!(bucket_minutes(30 * 24 * 60), 720);
+        // Decades of captures still fit.
+        let span = 50 * 365 * 24 * 60;
+        assert!(span / bucket_minutes(span) < MAX_BUCKETS);
     }
 
     #[test]

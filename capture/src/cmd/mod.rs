@@ -76,11 +76,16 @@ pub fn summary(args: &SummaryArgs, out: &mut dyn Write) -> Result<()> {
     let text = match args.format {
         FormatArg::Table => {
             let inputs: usize = s.runs.values().map(Vec::len).sum();
+            // Files written by other tools carry no counters.
+            let counters = if s.counters.is_empty() {
+                String::new()
+            } else {
+                summary::counter_lines(&s.counters)
+            };
             format!(
-                "runs:     {} ({} inputs)\n{}\n{}",
+                "runs:     {} ({} inputs)\n{counters}\n{}",
                 s.runs.len(),
                 inputs,
-                summary::counter_lines(&s.counters),
                 s.table()
             )
         }
