@@ -2,6 +2,7 @@
 //! the reader/worker/writer pipeline, counters and the command line.
 #![deny(unsafe_code)]
 
+pub mod cmd;
 pub mod config;
 pub mod correlate;
 pub mod counters;

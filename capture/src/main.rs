@@ -36,6 +36,10 @@ struct Cli {
 enum Cmd {
     /// Read pcap/pcapng files (a directory means every capture below it; - is stdin) into one Parquet table of flows.
     Read(Box<ReadArgs>),
+    /// Summarise flows files or dataset directories written by `read`.
+    Summary(pathlens::cmd::SummaryArgs),
+    /// Write one self-contained HTML page of charts and tables of flows files or datasets.
+    Report(pathlens::cmd::ReportArgs),
     /// Score a flows file against labelled ground truth (a labels.tsv) and print a confusion matrix.
     Score(ScoreArgs),
     /// Work with signature rule files.
@@ -200,6 +204,10 @@ fn main() -> ExitCode {
     let res = match cli.cmd {
         Cmd::Read(args) => cmd_read(*args, cli.quiet),
         Cmd::Score(args) => cmd_score(&args),
+        Cmd::Summary(args) => {
+            pathlens::cmd::summary(&args, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
+        }
+        Cmd::Report(args) => pathlens::cmd::report(&args).map(|_| ExitCode::SUCCESS),
         Cmd::Signatures {
             cmd: SigCmd::Check { file },
         } => cmd_sig_check(&file),

@@ -1,7 +1,6 @@
 //! The end-of-run summary printed to the terminal: inputs, counters, the
-//! prefix sources egress attribution used, the flows by app protocol, and
-//! the flows by traffic type and egress with the asymmetric and
-//! non-conformant counts.
+//! output and the prefix sources egress attribution used, then the tables of
+//! `pathlens_export::summary` that `pathlens summary` prints for the output.
 
 use crate::pipeline::RunReport;
 use std::fmt::Write;
@@ -21,38 +20,13 @@ pub fn render(
         r.inputs.len(),
         r.failures.len()
     );
-    let malformed: Vec<String> = c
-        .read
-        .malformed
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
-    let _ = writeln!(
-        s,
-        "packets:  {} read, {} decoded, {} not IP, {} truncated by snaplen, {} fragments ({} untracked), {} malformed{}",
-        c.read.packets_read,
-        c.read.packets_decoded,
-        c.read.not_ip,
-        c.read.truncated,
-        c.read.fragments,
-        c.read.fragments_untracked,
-        c.read.malformed_total(),
-        if malformed.is_empty() { String::new() } else { format!(" ({})", malformed.join(", ")) }
-    );
-    let ended: Vec<String> = c
-        .flows
-        .ended
-        .iter()
-        .map(|(k, v)| format!("{k} {v}"))
-        .collect();
-    let _ = writeln!(
-        s,
-        "flows:    {} created, {} records ({}), {} evicted",
-        c.flows.flows_created,
-        c.records_written,
-        ended.join(", "),
-        c.flows.evicted
-    );
+    // The same lines `pathlens summary` prints from the files' metadata.
+    let counters: std::collections::BTreeMap<String, serde_json::Value> =
+        match serde_json::to_value(c) {
+            Ok(serde_json::Value::Object(m)) => m.into_iter().collect(),
+            _ => Default::default(),
+        };
+    s.push_str(&pathlens_export::summary::counter_lines(&counters));
     match (output, &r.output_error) {
         (_, Some(e)) => {
             let _ = writeln!(s, "output:   FAILED: {e}");
@@ -93,11 +67,6 @@ pub fn render(
     }
     s.push('\n');
     s.push_str(&r.summary.table());
-    let media = r.summary.media_table();
-    if !media.is_empty() {
-        s.push_str("\nRTP streams by egress (loss %, mean jitter ms):\n");
-        s.push_str(&media);
-    }
     s
 }
 

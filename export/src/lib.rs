@@ -17,6 +17,7 @@ pub mod dataset;
 pub mod flows_table;
 pub mod options;
 pub mod record;
+pub mod report;
 pub mod score;
 pub mod sink;
 pub mod streams_table;

@@ -1,17 +1,34 @@
-//! The end-of-run summary: flows, packets and bytes by app protocol and
-//! transport and by traffic type and egress, the asymmetric and
-//! non-conformant flow counts, and RTP streams by egress with their loss and
-//! jitter percentiles and how many are poor, accumulated by the writer as
-//! records pass.
+//! The summary of a run or of any set of flows files: flows, packets and
+//! bytes by app protocol and transport and by traffic type and egress, the
+//! top services and server names, the asymmetric and non-conformant flows
+//! with their notes, RTP streams by egress with their loss and jitter
+//! percentiles and how many are poor, and the runs' counters.
+//!
+//! It is aggregated from rows ([`FlowRow`], [`StreamRow`]) whether the rows
+//! come from the writer at the end of `read` or from Parquet files read back
+//! by `pathlens summary` and `pathlens report`, and printed by one renderer
+//! (`render`), so the two print the same figures.
+
+mod read;
+mod render;
+mod row;
+
+pub use read::{parse_time, summarize, Inputs, ReadError, TimeRange};
+pub use render::{counter_lines, Format};
+pub(crate) use render::{sorted, time_text};
+pub use row::{Addr, FlowRow, StreamRow};
 
 use crate::record::FlowRecord;
 use crate::StreamRecord;
-use pathlens_classify::media::Quality;
-use std::collections::BTreeMap;
-use std::fmt::Write;
+use std::collections::{BTreeMap, HashMap};
+
+/// Flagged flows kept for the listing, largest first.
+pub const FLAGGED_KEPT: usize = 25;
+/// Rows of the top services, server names and talkers tables.
+pub const TOP: usize = 10;
 
 /// Totals for one group.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Totals {
     /// Flow records.
     pub flows: u64,
@@ -22,10 +39,10 @@ pub struct Totals {
 }
 
 impl Totals {
-    fn add(&mut self, r: &FlowRecord) {
+    fn add(&mut self, r: &FlowRow<'_>) {
         self.flows += 1;
-        self.packets += r.packets();
-        self.bytes += r.bytes();
+        self.packets += r.packets;
+        self.bytes += r.bytes;
     }
 }
 
@@ -55,271 +72,226 @@ pub fn percentile(v: &[f64], p: f64) -> Option<f64> {
     s.get(rank.saturating_sub(1)).copied()
 }
 
-/// The media summary's grouping key: the flow's egress.
-fn media_group(r: &FlowRecord) -> &str {
-    r.labels.egress.egress.as_str()
+/// An asymmetric or non-conformant flow, as listed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Flagged {
+    /// `first_seen`, µs since the Unix epoch.
+    pub first_seen_us: i64,
+    /// Initiator address.
+    pub src_ip: String,
+    /// Responder address.
+    pub dst_ip: String,
+    /// Responder port.
+    pub dst_port: i32,
+    /// `app_protocol`.
+    pub app_protocol: String,
+    /// `traffic_type`.
+    pub traffic_type: String,
+    /// `egress`.
+    pub egress: String,
+    /// `expected_path`.
+    pub expected_path: Option<String>,
+    /// Edges of each direction, `src2dst/dst2src`.
+    pub next_hops: String,
+    /// `asymmetric`.
+    pub asymmetric: Option<bool>,
+    /// `path_conformant`.
+    pub path_conformant: Option<bool>,
+    /// `path_note`.
+    pub path_note: Option<String>,
+    /// Bytes both ways.
+    pub bytes: u64,
 }
 
-/// Rows of totals keyed by two labels, largest byte count first, under a
-/// header; each label is given with its column width.
-fn totals_table(
-    rows: &BTreeMap<(String, String), Totals>,
-    (a, wa): (&str, usize),
-    (b, wb): (&str, usize),
-) -> String {
-    let mut rows: Vec<_> = rows.iter().collect();
-    rows.sort_by(|x, y| y.1.bytes.cmp(&x.1.bytes).then(x.0.cmp(y.0)));
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "{a:<wa$} {b:<wb$} {:>10} {:>12} {:>16}",
-        "flows", "packets", "bytes"
-    );
-    for ((x, y), t) in rows {
-        let _ = writeln!(
-            s,
-            "{x:<wa$} {y:<wb$} {:>10} {:>12} {:>16}",
-            t.flows, t.packets, t.bytes
-        );
+impl Flagged {
+    fn of(r: &FlowRow<'_>) -> Self {
+        Flagged {
+            first_seen_us: r.first_seen_us,
+            src_ip: r.src_ip.to_string(),
+            dst_ip: r.dst_ip.to_string(),
+            dst_port: r.dst_port,
+            app_protocol: r.app_protocol.to_string(),
+            traffic_type: r.traffic_type.to_string(),
+            egress: r.egress.to_string(),
+            expected_path: r.expected_path.map(str::to_string),
+            next_hops: format!(
+                "{}/{}",
+                r.src2dst_next_hop.unwrap_or("-"),
+                r.dst2src_next_hop.unwrap_or("-")
+            ),
+            asymmetric: r.asymmetric,
+            path_conformant: r.path_conformant,
+            path_note: r.path_note.map(str::to_string),
+            bytes: r.bytes,
+        }
     }
-    s
+
+    /// Largest first; the rest only makes the order total.
+    fn order(a: &Self, b: &Self) -> std::cmp::Ordering {
+        b.bytes
+            .cmp(&a.bytes)
+            .then(a.first_seen_us.cmp(&b.first_seen_us))
+            .then_with(|| {
+                (&a.src_ip, &a.dst_ip, a.dst_port).cmp(&(&b.src_ip, &b.dst_ip, b.dst_port))
+            })
+            .then_with(|| a.path_note.cmp(&b.path_note))
+    }
 }
 
-/// Totals by (app_protocol, transport) and overall.
+/// What only the HTML report draws: bytes over time by egress, and the
+/// local hosts with the most bytes.
+#[derive(Clone, Debug, Default)]
+pub struct Detail {
+    /// Bytes by (minute of `first_seen`, egress).
+    pub by_minute: BTreeMap<(i64, String), u64>,
+    /// Totals by local host.
+    pub talkers: HashMap<String, Totals>,
+}
+
+/// The aggregate itself.
 #[derive(Clone, Debug, Default)]
 pub struct Summary {
     /// By (app_protocol, transport).
     pub by_app: BTreeMap<(String, String), Totals>,
     /// By (traffic_type, egress).
     pub by_egress: BTreeMap<(String, String), Totals>,
+    /// By service (`-` when none).
+    pub services: HashMap<String, Totals>,
+    /// By server name (flows that have one).
+    pub server_names: HashMap<String, Totals>,
     /// Records whose two directions crossed different edges.
     pub asymmetric: u64,
     /// Records whose observed path contradicts the call-flow expectation.
     pub non_conformant: u64,
     /// Records with a call-flow expectation at all.
     pub with_expectation: u64,
+    /// Records asymmetric or non-conformant (or both).
+    pub flagged_total: u64,
+    /// The largest asymmetric or non-conformant records.
+    pub flagged: Vec<Flagged>,
     /// Everything.
     pub total: Totals,
     /// RTP streams by egress group.
     pub media: BTreeMap<String, MediaGroup>,
     /// RTP packets dropped by the per-flow stream cap, over all flows.
     pub rtp_overflow_packets: u64,
+    /// Run counters summed over the runs seen (empty at the end of `read`,
+    /// whose counters are printed by the caller).
+    pub counters: BTreeMap<String, serde_json::Value>,
+    /// Runs seen (files' `pathlens.run_id`), with their inputs.
+    pub runs: BTreeMap<String, Vec<String>>,
+    /// Kept only for the report.
+    pub detail: Option<Box<Detail>>,
+}
+
+fn bump(m: &mut HashMap<String, Totals>, k: &str, r: &FlowRow<'_>) {
+    match m.get_mut(k) {
+        Some(t) => t.add(r),
+        None => m.entry(k.to_string()).or_default().add(r),
+    }
 }
 
 impl Summary {
+    /// An empty summary that also keeps what the report draws.
+    pub fn with_detail() -> Self {
+        Summary {
+            detail: Some(Box::default()),
+            ..Summary::default()
+        }
+    }
+
     /// Counts one record.
     pub fn add(&mut self, r: &FlowRecord) {
+        self.add_row(&FlowRow::from_record(r));
+    }
+
+    /// Counts the RTP streams of one record.
+    pub fn add_streams(&mut self, r: &FlowRecord, streams: &[StreamRecord]) {
+        for s in streams {
+            self.add_stream(r.labels.egress.egress.as_str(), &StreamRow::from_record(s));
+        }
+    }
+
+    /// Counts one flow row.
+    pub fn add_row(&mut self, r: &FlowRow<'_>) {
         self.total.add(r);
         self.by_app
-            .entry((
-                r.labels.app_protocol.as_str().to_string(),
-                r.transport.as_str().to_string(),
-            ))
+            .entry((r.app_protocol.to_string(), r.transport.to_string()))
             .or_default()
             .add(r);
         self.by_egress
-            .entry((
-                r.labels.traffic_type.as_str().to_string(),
-                r.labels.egress.egress.as_str().to_string(),
-            ))
+            .entry((r.traffic_type.to_string(), r.egress.to_string()))
             .or_default()
             .add(r);
-        self.asymmetric += u64::from(r.labels.egress.asymmetric == Some(true));
-        self.non_conformant += u64::from(r.labels.egress.path_conformant == Some(false));
-        self.with_expectation += u64::from(r.labels.egress.expected_path.is_some());
-    }
-
-    /// Counts the RTP streams of one record (those with RTP packets).
-    pub fn add_streams(&mut self, r: &FlowRecord, streams: &[StreamRecord]) {
-        self.rtp_overflow_packets +=
-            u64::try_from(r.labels.media.rtp_overflow_packets).unwrap_or(0);
-        for st in streams.iter().filter(|s| s.stats.packets > 0) {
-            let g = self.media.entry(media_group(r).to_string()).or_default();
-            g.loss_pct.push(st.stats.loss_pct());
-            if let Some(j) = st.stats.jitter_mean_ms {
-                g.jitter_ms.push(j);
-            }
-            if let Some(q) = st.quality {
-                g.judged += 1;
-                g.poor += u64::from(q == Quality::Poor);
+        bump(&mut self.services, r.service.unwrap_or("-"), r);
+        if let Some(n) = r.server_name {
+            bump(&mut self.server_names, n, r);
+        }
+        let asym = r.asymmetric == Some(true);
+        let nonconf = r.path_conformant == Some(false);
+        self.asymmetric += u64::from(asym);
+        self.non_conformant += u64::from(nonconf);
+        self.with_expectation += u64::from(r.expected_path.is_some());
+        if asym || nonconf {
+            self.flagged_total += 1;
+            self.flagged.push(Flagged::of(r));
+            // Trimmed in bulk: sorting on every push would cost a sort per flow.
+            if self.flagged.len() >= 4 * FLAGGED_KEPT {
+                self.trim_flagged();
             }
         }
+        self.rtp_overflow_packets += r.rtp_overflow_packets;
+        if let Some(d) = self.detail.as_mut() {
+            let minute = r.first_seen_us.div_euclid(60_000_000);
+            *d.by_minute
+                .entry((minute, r.egress.to_string()))
+                .or_default() += r.bytes;
+            let host = r.local_host().to_string();
+            d.talkers.entry(host).or_default().add(r);
+        }
     }
 
-    /// The media table: streams by egress group, median and 95th percentile
-    /// of loss and mean jitter, judged and poor streams. Empty without RTP.
-    pub fn media_table(&self) -> String {
-        let mut s = String::new();
-        if self.media.is_empty() {
-            return s;
+    /// Counts one RTP stream of a flow that went out by `egress`; a stream
+    /// known only from RTCP (no RTP packets) is not counted.
+    pub fn add_stream(&mut self, egress: &str, s: &StreamRow) {
+        if s.packets == 0 {
+            return;
         }
-        let _ = writeln!(
-            s,
-            "{:<10} {:>8} {:>9} {:>9} {:>11} {:>11} {:>7} {:>6}",
-            "egress",
-            "streams",
-            "loss_p50",
-            "loss_p95",
-            "jitter_p50",
-            "jitter_p95",
-            "judged",
-            "poor"
-        );
-        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
-        for (k, g) in &self.media {
-            let _ = writeln!(
-                s,
-                "{:<10} {:>8} {:>9} {:>9} {:>11} {:>11} {:>7} {:>6}",
-                k,
-                g.loss_pct.len(),
-                f(percentile(&g.loss_pct, 50.0)),
-                f(percentile(&g.loss_pct, 95.0)),
-                f(percentile(&g.jitter_ms, 50.0)),
-                f(percentile(&g.jitter_ms, 95.0)),
-                g.judged,
-                g.poor
-            );
+        let g = match self.media.get_mut(egress) {
+            Some(g) => g,
+            None => self.media.entry(egress.to_string()).or_default(),
+        };
+        g.loss_pct.push(s.loss_pct);
+        if let Some(j) = s.jitter_mean_ms {
+            g.jitter_ms.push(j);
         }
-        if self.rtp_overflow_packets > 0 {
-            let _ = writeln!(
-                s,
-                "{} RTP packets of SSRCs beyond the per-flow cap of {} streams were not tracked",
-                self.rtp_overflow_packets,
-                pathlens_classify::media::MAX_STREAMS
-            );
+        if let Some(p) = s.poor {
+            g.judged += 1;
+            g.poor += u64::from(p);
         }
-        s
     }
 
-    /// A plain-text table, largest byte count first.
-    pub fn table(&self) -> String {
-        let mut s = totals_table(&self.by_app, ("app_protocol", 14), ("transport", 9));
-        let _ = writeln!(
-            s,
-            "{:<14} {:<9} {:>10} {:>12} {:>16}",
-            "total", "", self.total.flows, self.total.packets, self.total.bytes
-        );
-        s.push('\n');
-        s.push_str(&self.egress_table());
-        s
+    fn trim_flagged(&mut self) {
+        self.flagged.sort_by(Flagged::order);
+        self.flagged.truncate(FLAGGED_KEPT);
     }
 
-    /// Bytes and flows by traffic type and egress, largest byte count first,
-    /// then the asymmetric and non-conformant counts.
-    pub fn egress_table(&self) -> String {
-        let mut s = totals_table(&self.by_egress, ("traffic_type", 17), ("egress", 13));
-        let _ = writeln!(
-            s,
-            "asymmetric flows: {}; non-conformant flows: {} of {} with a call-flow expectation",
-            self.asymmetric, self.non_conformant, self.with_expectation
-        );
-        s
+    /// The flagged flows kept, largest first.
+    pub fn flagged_sorted(&self) -> Vec<&Flagged> {
+        let mut v: Vec<&Flagged> = self.flagged.iter().collect();
+        v.sort_by(|a, b| Flagged::order(a, b));
+        v.truncate(FLAGGED_KEPT);
+        v
+    }
+
+    /// The largest `n` entries of a map by bytes (ties by name).
+    pub fn top(m: &HashMap<String, Totals>, n: usize) -> Vec<(&str, Totals)> {
+        let mut v: Vec<(&str, Totals)> = m.iter().map(|(k, t)| (k.as_str(), *t)).collect();
+        v.sort_by(|a, b| b.1.bytes.cmp(&a.1.bytes).then(a.0.cmp(b.0)));
+        v.truncate(n);
+        v
     }
 }
 
 #[cfg(test)]
-mod test {
-    use super::*;
-
-    #[test]
-    fn groups_and_totals() {
-        let mut s = Summary::default();
-        let a = FlowRecord::example();
-        let mut b = FlowRecord::example();
-        b.transport = pathlens_classify::Transport::Udp;
-        s.add(&a);
-        s.add(&a);
-        s.add(&b);
-        assert_eq!(s.total.flows, 3);
-        assert_eq!(s.total.packets, 3 * 18);
-        let t = s.by_app[&("https".to_string(), "tcp".to_string())];
-        assert_eq!((t.flows, t.bytes), (2, 10_000));
-        let table = s.table();
-        assert!(
-            table
-                .lines()
-                .nth(1)
-                .unwrap()
-                .starts_with("https          tcp"),
-            "{table}"
-        );
-        assert!(table.contains("total"));
-        assert_eq!(s.media_table(), "");
-    }
-
-    #[test]
-    fn percentiles_and_media_groups() {
-        let v: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&v, 50.0), Some(50.0));
-        assert_eq!(percentile(&v, 95.0), Some(95.0));
-        assert_eq!(percentile(&[], 50.0), None);
-        use pathlens_classify::media::MediaTracker;
-        let mut t = MediaTracker::new();
-        for i in 0..100u16 {
-            if i == 7 {
-                continue;
-            }
-            let mut p = vec![0x80, 0];
-            p.extend(i.to_be_bytes());
-            p.extend((u32::from(i) * 160).to_be_bytes());
-            p.extend(9u32.to_be_bytes());
-            t.feed(pathlens_classify::Side::Src2Dst, i64::from(i) * 20_000, &p);
-        }
-        let rules = pathlens_classify::media::QualityRules::builtin().unwrap();
-        let m = crate::MediaFields::from_tracker(1, &t, &rules, &|_, _| None);
-        let mut s = Summary::default();
-        let mut r = FlowRecord::example();
-        r.labels.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
-        s.add_streams(&r, &m.streams);
-        assert!(!s.media.contains_key("outbound"), "grouped by egress");
-        let g = &s.media["expressroute"];
-        assert_eq!((g.loss_pct.len(), g.judged, g.poor), (1, 1, 0));
-        assert_eq!(g.loss_pct[0], 1.0);
-        let table = s.media_table();
-        assert!(
-            table.lines().nth(1).unwrap().starts_with("expressroute"),
-            "{table}"
-        );
-    }
-
-    #[test]
-    fn egress_groups_and_path_counts() {
-        use pathlens_classify::egress::{Egress, ExpectedPath};
-        let mut s = Summary::default();
-        let mut a = FlowRecord::example();
-        a.labels.traffic_type = pathlens_classify::TrafficType::Media;
-        a.labels.egress.egress = Egress::ExpressRoute;
-        a.labels.egress.asymmetric = Some(true);
-        a.labels.egress.expected_path = Some(ExpectedPath::ExpressRoute);
-        a.labels.egress.path_conformant = Some(false);
-        let mut b = FlowRecord::example();
-        b.labels.egress.egress = Egress::Internet;
-        b.labels.egress.asymmetric = Some(false);
-        s.add(&a);
-        s.add(&a);
-        s.add(&b);
-        let t = s.by_egress[&("media".to_string(), "expressroute".to_string())];
-        assert_eq!((t.flows, t.bytes), (2, 10_000));
-        assert_eq!(
-            s.by_egress[&("web".to_string(), "internet".to_string())].flows,
-            1
-        );
-        assert_eq!(
-            (s.asymmetric, s.non_conformant, s.with_expectation),
-            (2, 2, 2)
-        );
-        let table = s.egress_table();
-        assert!(
-            table
-                .lines()
-                .nth(1)
-                .unwrap()
-                .starts_with("media             expressroute"),
-            "{table}"
-        );
-        assert!(
-            table.contains("asymmetric flows: 2; non-conformant flows: 2 of 2"),
-            "{table}"
-        );
-    }
-}
+mod test;

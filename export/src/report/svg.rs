@@ -1,0 +1,304 @@
+//! Two chart shapes drawn as plain inline SVG, enough for the report:
+//! stacked horizontal bars (one bar per category) and stacked columns (one
+//! column per category, with an optional vertical marker between columns).
+//! A single series is the same chart with one colour. Every rectangle has a
+//! `<title>` so a browser shows its value on hover; no script, no font file.
+
+use std::fmt::Write;
+
+/// Series colours, in order (colour-blind safe, from the Okabe-Ito set).
+const PALETTE: [&str; 8] = [
+    "#0072B2", "#E69F00", "#009E73", "#999999", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+];
+
+/// The colour of series `i`.
+pub fn colour(i: usize) -> &'static str {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Data of a stacked chart: `values[c][s]` is series `s` in category `c`.
+#[derive(Clone, Debug, Default)]
+pub struct Stacked {
+    /// Category labels (bars or columns).
+    pub categories: Vec<String>,
+    /// Series names (stack segments, the legend).
+    pub series: Vec<String>,
+    /// One row per category, one value per series.
+    pub values: Vec<Vec<f64>>,
+}
+
+impl Stacked {
+    fn total(&self, c: usize) -> f64 {
+        self.values.get(c).map_or(0.0, |v| v.iter().sum())
+    }
+
+    fn max_total(&self) -> f64 {
+        (0..self.categories.len())
+            .map(|c| self.total(c))
+            .fold(0.0, f64::max)
+    }
+}
+
+/// Escapes text for XML content and attribute values.
+pub fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for ch in s.chars() {
+        match ch {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
+
+/// A step of 1, 2 or 5 times a power of ten giving about `n` ticks up to `max`.
+pub fn nice_step(max: f64, n: u32) -> f64 {
+    if max <= 0.0 || !max.is_finite() {
+        return 1.0;
+    }
+    let raw = max / f64::from(n.max(1));
+    let p = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * p)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * p)
+}
+
+/// How a value is written on an axis and in a tooltip.
+pub type Fmt = fn(f64) -> String;
+
+fn legend(s: &mut String, series: &[String], x: f64, y: f64) {
+    let mut cx = x;
+    for (i, name) in series.iter().enumerate() {
+        let _ = write!(
+            s,
+            r#"<rect x="{cx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
+            y - 9.0,
+            colour(i),
+            cx + 14.0,
+            y,
+            esc(name)
+        );
+        // Roughly 6.5 px per character at 11 px.
+        #[allow(clippy::cast_precision_loss)]
+        let w = name.chars().count() as f64 * 6.5;
+        cx += 30.0 + w;
+    }
+}
+
+fn open_svg(s: &mut String, class: &str, w: f64, h: f64, title: &str) {
+    let _ = write!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart {class}" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" role="img" font-family="sans-serif"><title>{}</title>"#,
+        esc(title)
+    );
+}
+
+/// Horizontal stacked bars, one per category, values on the x axis.
+pub fn hbars(d: &Stacked, title: &str, fmt: Fmt) -> String {
+    let (left, right, top, bar, gap) = (170.0, 30.0, 34.0, 20.0, 8.0);
+    let width = 760.0;
+    #[allow(clippy::cast_precision_loss)]
+    let n = d.categories.len() as f64;
+    let plot_h = n * (bar + gap);
+    let height = top + plot_h + 40.0;
+    let plot_w = width - left - right;
+    let step = nice_step(d.max_total(), 5);
+    let max = (d.max_total() / step).ceil().max(1.0) * step;
+    let x = |v: f64| left + v / max * plot_w;
+    let mut s = String::new();
+    open_svg(&mut s, "hbars", width, height, title);
+    legend(&mut s, &d.series, left, 16.0);
+    let mut t = 0.0;
+    while t <= max + step / 2.0 {
+        let _ = write!(
+            s,
+            r##"<line x1="{xt:.1}" x2="{xt:.1}" y1="{top:.1}" y2="{y2:.1}" stroke="#ddd"/><text x="{xt:.1}" y="{ly:.1}" font-size="10" text-anchor="middle">{label}</text>"##,
+            xt = x(t),
+            y2 = top + plot_h,
+            ly = top + plot_h + 14.0,
+            label = esc(&fmt(t))
+        );
+        t += step;
+    }
+    for (c, name) in d.categories.iter().enumerate() {
+        #[allow(clippy::cast_precision_loss)]
+        let y = top + c as f64 * (bar + gap);
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="12" text-anchor="end">{}</text>"#,
+            left - 6.0,
+            y + bar * 0.7,
+            esc(name)
+        );
+        let mut acc = 0.0;
+        for (i, v) in d.values[c].iter().enumerate() {
+            if *v <= 0.0 {
+                continue;
+            }
+            let _ = write!(
+                s,
+                r#"<rect class="bar" x="{:.2}" y="{y:.1}" width="{:.2}" height="{bar:.1}" fill="{}"><title>{} / {}: {}</title></rect>"#,
+                x(acc),
+                (x(acc + v) - x(acc)).max(0.5),
+                colour(i),
+                esc(name),
+                esc(&d.series[i]),
+                esc(&fmt(*v))
+            );
+            acc += v;
+        }
+        let _ = write!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10">{}</text>"#,
+            x(acc) + 4.0,
+            y + bar * 0.7,
+            esc(&fmt(acc))
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// A vertical line drawn before column `at` (which may be fractional).
+#[derive(Clone, Debug)]
+pub struct Marker {
+    /// Column position, 0 = left edge of the first column.
+    pub at: f64,
+    /// Its label.
+    pub label: String,
+}
+
+/// Stacked columns, one per category; `every` labels every n-th column.
+pub fn columns(
+    d: &Stacked,
+    title: &str,
+    fmt: Fmt,
+    every: usize,
+    marker: Option<&Marker>,
+) -> String {
+    let (left, right, top, bottom) = (70.0, 20.0, 34.0, 56.0);
+    let (width, height) = (760.0, 300.0);
+    let plot_w = width - left - right;
+    let plot_h = height - top - bottom;
+    #[allow(clippy::cast_precision_loss)]
+    let n = d.categories.len().max(1) as f64;
+    let slot = plot_w / n;
+    let step = nice_step(d.max_total(), 4);
+    let max = (d.max_total() / step).ceil().max(1.0) * step;
+    let y = |v: f64| top + plot_h - v / max * plot_h;
+    let mut s = String::new();
+    open_svg(&mut s, "columns", width, height, title);
+    legend(&mut s, &d.series, left, 16.0);
+    let mut t = 0.0;
+    while t <= max + step / 2.0 {
+        let _ = write!(
+            s,
+            r##"<line x1="{left:.1}" x2="{x2:.1}" y1="{yt:.1}" y2="{yt:.1}" stroke="#ddd"/><text x="{lx:.1}" y="{ly:.1}" font-size="10" text-anchor="end">{label}</text>"##,
+            x2 = width - right,
+            yt = y(t),
+            lx = left - 4.0,
+            ly = y(t) + 3.0,
+            label = esc(&fmt(t))
+        );
+        t += step;
+    }
+    for (c, name) in d.categories.iter().enumerate() {
+        #[allow(clippy::cast_precision_loss)]
+        let x0 = left + c as f64 * slot + slot * 0.1;
+        let w = slot * 0.8;
+        let mut acc = 0.0;
+        for (i, v) in d.values[c].iter().enumerate() {
+            if *v <= 0.0 {
+                continue;
+            }
+            let _ = write!(
+                s,
+                r#"<rect class="bar" x="{x0:.2}" y="{:.2}" width="{w:.2}" height="{:.2}" fill="{}"><title>{} / {}: {}</title></rect>"#,
+                y(acc + v),
+                (y(acc) - y(acc + v)).max(0.5),
+                colour(i),
+                esc(name),
+                esc(&d.series[i]),
+                esc(&fmt(*v))
+            );
+            acc += v;
+        }
+        if every > 0 && c % every == 0 {
+            let _ = write!(
+                s,
+                r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
+                x0 + w / 2.0,
+                top + plot_h + 14.0,
+                esc(name)
+            );
+        }
+    }
+    if let Some(m) = marker {
+        let mx = left + m.at * slot;
+        let _ = write!(
+            s,
+            r##"<line class="target" x1="{mx:.1}" x2="{mx:.1}" y1="{top:.1}" y2="{:.1}" stroke="#D55E00" stroke-width="2" stroke-dasharray="5,3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#D55E00">{}</text>"##,
+            top + plot_h,
+            mx + 4.0,
+            top + 12.0,
+            esc(&m.label)
+        );
+    }
+    let _ = write!(
+        s,
+        r##"<line x1="{left:.1}" x2="{x2:.1}" y1="{y0:.1}" y2="{y0:.1}" stroke="#333"/></svg>"##,
+        x2 = width - right,
+        y0 = top + plot_h
+    );
+    s
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn data() -> Stacked {
+        Stacked {
+            categories: vec!["media".into(), "web<>".into()],
+            series: vec!["expressroute".into(), "internet".into()],
+            values: vec![vec![100.0, 50.0], vec![0.0, 30.0]],
+        }
+    }
+
+    #[test]
+    fn nice_steps() {
+        assert_eq!(nice_step(100.0, 5), 20.0);
+        assert_eq!(nice_step(7.0, 5), 2.0);
+        assert_eq!(nice_step(0.0, 5), 1.0);
+        assert_eq!(nice_step(1234.0, 4), 500.0);
+    }
+
+    #[test]
+    fn bars_scale_to_the_largest_total_and_escape_labels() {
+        let s = hbars(&data(), "t", |v| format!("{v}"));
+        assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
+        // Two segments for media, one for web (a zero value draws nothing).
+        assert_eq!(s.matches(r#"class="bar""#).count(), 3);
+        assert!(s.contains("web&lt;&gt;") && !s.contains("web<>"));
+        // The longest bar (150) ends on the last tick (steps of 30).
+        assert!(s.contains(">150<") && !s.contains(">180<"), "{s}");
+    }
+
+    #[test]
+    fn columns_draw_a_marker_and_every_nth_label() {
+        let m = Marker {
+            at: 1.0,
+            label: "target 1%".into(),
+        };
+        let s = columns(&data(), "t", |v| format!("{v}"), 2, Some(&m));
+        assert_eq!(s.matches(r#"class="bar""#).count(), 3);
+        assert_eq!(s.matches(r#"class="target""#).count(), 1);
+        assert!(s.contains(">media<") && !s.contains(">web&lt;&gt;</text>"));
+    }
+}

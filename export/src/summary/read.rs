@@ -1,0 +1,652 @@
+//! Reading flows back for the summary and the report: flows files and
+//! dataset directories in any mix, each file's streams table beside it
+//! (`OUT.streams.parquet`, or `streams/` beside `flows/`), `date=`/`hour=`
+//! partitions pruned against the time range, every column read by name so
+//! files with columns added or reordered read the same.
+
+use super::{FlowRow, StreamRow, Summary};
+use arrow::array::{Array, ArrayRef, AsArray, BooleanArray, Float64Array, Int64Array, RecordBatch};
+use arrow::datatypes::{DataType, Int32Type};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::ProjectionMask;
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Why flows could not be read back.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A file or directory could not be read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A file is not Parquet, or is damaged.
+    #[error("{}: {source}", path.display())]
+    Parquet {
+        /// The path.
+        path: PathBuf,
+        /// The cause.
+        source: parquet::errors::ParquetError,
+    },
+    /// A column could not be read as the summary needs it.
+    #[error("{}: column {column}: {source}", path.display())]
+    Arrow {
+        /// The path.
+        path: PathBuf,
+        /// The column.
+        column: String,
+        /// The cause.
+        source: arrow::error::ArrowError,
+    },
+    /// A column the summary needs is not in the file.
+    #[error("{}: no column {column} (not a pathlens flows file?)", path.display())]
+    Missing {
+        /// The path.
+        path: PathBuf,
+        /// The column.
+        column: &'static str,
+    },
+    /// Nothing to read at a path.
+    #[error("{}: no flows file or dataset found", .0.display())]
+    NotFound(PathBuf),
+    /// A time bound that does not parse.
+    #[error("bad time {0:?}: expected RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC)")]
+    Time(String),
+}
+
+/// A half-open range of `first_seen` times, µs since the Unix epoch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TimeRange {
+    /// Inclusive lower bound.
+    pub from_us: Option<i64>,
+    /// Exclusive upper bound.
+    pub to_us: Option<i64>,
+}
+
+impl TimeRange {
+    /// Whether `t` is inside.
+    pub fn contains(&self, t: i64) -> bool {
+        self.from_us.is_none_or(|f| t >= f) && self.to_us.is_none_or(|e| t < e)
+    }
+
+    /// Whether `[start, end)` meets the range.
+    pub fn overlaps(&self, start: i64, end: i64) -> bool {
+        self.from_us.is_none_or(|f| end > f) && self.to_us.is_none_or(|e| start < e)
+    }
+}
+
+/// A time given on the command line, in UTC: RFC 3339, `YYYY-MM-DD`, or
+/// `YYYY-MM-DDTHH:MM[:SS]` (a space works for the `T`).
+///
+/// # Errors
+/// [`ReadError::Time`] when none of these forms matches.
+pub fn parse_time(s: &str) -> Result<i64, ReadError> {
+    use chrono::{DateTime, NaiveDate, NaiveDateTime};
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_micros());
+    }
+    for f in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, f) {
+            return Ok(t.and_utc().timestamp_micros());
+        }
+    }
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|t| t.and_utc().timestamp_micros())
+        .ok_or_else(|| ReadError::Time(s.to_string()))
+}
+
+const HOUR_US: i64 = 3_600_000_000;
+
+/// The time span a partition directory name covers inside its parent's span.
+fn partition_span(name: &str, parent: Option<(i64, i64)>) -> Option<(i64, i64)> {
+    if let Some(d) = name.strip_prefix("date=") {
+        let start = parse_time(d).ok()?;
+        return Some((start, start + 24 * HOUR_US));
+    }
+    let h: i64 = name.strip_prefix("hour=")?.parse().ok()?;
+    let (day, _) = parent?;
+    Some((day + h * HOUR_US, day + (h + 1) * HOUR_US))
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> ReadError + '_ {
+    move |source| ReadError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Every visible `.parquet` file below `dir`, skipping partitions outside
+/// `range` and the dot- or underscore-named files writers are still writing.
+fn walk(
+    dir: &Path,
+    range: &TimeRange,
+    span: Option<(i64, i64)>,
+    out: &mut Vec<PathBuf>,
+) -> Result<(), ReadError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    entries.sort_by_key(std::fs::DirEntry::file_name);
+    for e in entries {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        let path = e.path();
+        if path.is_dir() {
+            let sub = partition_span(&name, span).or(span);
+            if sub.is_none_or(|(a, b)| range.overlaps(a, b)) {
+                walk(&path, range, sub, out)?;
+            }
+        } else if name.ends_with(".parquet") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The files a summary reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inputs {
+    /// Flows files.
+    pub flows: BTreeSet<PathBuf>,
+    /// Streams files.
+    pub streams: BTreeSet<PathBuf>,
+}
+
+impl Inputs {
+    /// Finds the flows and streams files of `paths`: a flows file (its
+    /// streams file beside it), a dataset directory (`flows/`, `streams/`),
+    /// a directory inside a dataset's `flows/` (the matching part of
+    /// `streams/`), or any directory of flows files.
+    ///
+    /// # Errors
+    /// A path that does not exist or holds no Parquet file.
+    pub fn find(paths: &[PathBuf], range: &TimeRange) -> Result<Self, ReadError> {
+        let mut inp = Inputs::default();
+        for p in paths {
+            let before = inp.flows.len();
+            if p.is_file() {
+                inp.flows.insert(p.clone());
+                let s = crate::streams_path(p);
+                if s.is_file() {
+                    inp.streams.insert(s);
+                }
+            } else if p.is_dir() {
+                let (flows_dir, streams_dir) = dataset_dirs(p);
+                let mut files = Vec::new();
+                walk(&flows_dir, range, None, &mut files)?;
+                let split = streams_dir.is_none();
+                for f in files {
+                    if split && f.to_string_lossy().ends_with(".streams.parquet") {
+                        inp.streams.insert(f);
+                    } else {
+                        inp.flows.insert(f);
+                    }
+                }
+                if let Some(s) = streams_dir.filter(|s| s.is_dir()) {
+                    let mut files = Vec::new();
+                    walk(&s, range, partition_span_of(&s), &mut files)?;
+                    inp.streams.extend(files);
+                }
+            } else {
+                return Err(ReadError::Io {
+                    path: p.clone(),
+                    source: std::io::Error::from(std::io::ErrorKind::NotFound),
+                });
+            }
+            if inp.flows.len() == before && range == &TimeRange::default() {
+                return Err(ReadError::NotFound(p.clone()));
+            }
+        }
+        Ok(inp)
+    }
+}
+
+/// The span of the innermost partition a path is in (for pruning below it).
+fn partition_span_of(p: &Path) -> Option<(i64, i64)> {
+    let mut span = None;
+    for c in p.components() {
+        let name = c.as_os_str().to_string_lossy();
+        span = partition_span(&name, span).or(span);
+    }
+    span
+}
+
+/// The flows directory to walk and, inside a dataset, its streams twin.
+fn dataset_dirs(p: &Path) -> (PathBuf, Option<PathBuf>) {
+    if p.join("flows").is_dir() {
+        return (p.join("flows"), Some(p.join("streams")));
+    }
+    for a in p.ancestors() {
+        if a.file_name().is_some_and(|n| n == "flows") {
+            if let (Some(root), Ok(rel)) = (a.parent(), p.strip_prefix(a)) {
+                if root.join("streams").is_dir() {
+                    return (p.to_path_buf(), Some(root.join("streams").join(rel)));
+                }
+            }
+        }
+    }
+    (p.to_path_buf(), None)
+}
+
+/// A string column, plain or dictionary-encoded.
+enum Strs<'a> {
+    Plain(&'a arrow::array::StringArray),
+    Dict(&'a arrow::array::Int32Array, &'a arrow::array::StringArray),
+    Absent,
+}
+
+impl<'a> Strs<'a> {
+    fn of(a: Option<&'a ArrayRef>) -> Self {
+        match a {
+            None => Strs::Absent,
+            Some(a) => match a.data_type() {
+                DataType::Dictionary(..) => {
+                    let d = a.as_dictionary::<Int32Type>();
+                    Strs::Dict(d.keys(), d.values().as_string::<i32>())
+                }
+                _ => Strs::Plain(a.as_string::<i32>()),
+            },
+        }
+    }
+
+    fn get(&self, i: usize) -> Option<&'a str> {
+        match self {
+            Strs::Plain(a) => a.is_valid(i).then(|| a.value(i)),
+            Strs::Dict(k, v) => {
+                let k = k.is_valid(i).then(|| k.value(i))?;
+                usize::try_from(k).ok().map(|k| v.value(k))
+            }
+            Strs::Absent => None,
+        }
+    }
+}
+
+/// One batch's columns, each cast once to the type the summary reads.
+struct Cols {
+    path: PathBuf,
+    cols: HashMap<&'static str, ArrayRef>,
+}
+
+impl Cols {
+    fn new(path: &Path, b: &RecordBatch, names: &[&'static str]) -> Result<Self, ReadError> {
+        let mut cols = HashMap::new();
+        for &n in names {
+            let Some(a) = b.column_by_name(n) else {
+                continue;
+            };
+            let want = match a.data_type() {
+                DataType::Utf8 | DataType::Boolean | DataType::Int64 | DataType::Float64 => None,
+                DataType::Dictionary(k, v) if **k == DataType::Int32 && **v == DataType::Utf8 => {
+                    None
+                }
+                DataType::Dictionary(..) | DataType::LargeUtf8 | DataType::Utf8View => {
+                    Some(DataType::Utf8)
+                }
+                DataType::Float32 => Some(DataType::Float64),
+                _ => Some(DataType::Int64),
+            };
+            let a = match want {
+                None => a.clone(),
+                Some(t) => arrow::compute::cast(a, &t).map_err(|source| ReadError::Arrow {
+                    path: path.to_path_buf(),
+                    column: n.to_string(),
+                    source,
+                })?,
+            };
+            cols.insert(n, a);
+        }
+        Ok(Cols {
+            path: path.to_path_buf(),
+            cols,
+        })
+    }
+
+    fn need(&self, n: &'static str) -> Result<&ArrayRef, ReadError> {
+        self.cols.get(n).ok_or_else(|| ReadError::Missing {
+            path: self.path.clone(),
+            column: n,
+        })
+    }
+
+    fn ints(&self, n: &'static str) -> Result<&Int64Array, ReadError> {
+        self.need(n)?
+            .as_primitive_opt()
+            .ok_or_else(|| self.wrong(n))
+    }
+
+    fn opt_ints(&self, n: &'static str) -> Option<&Int64Array> {
+        self.cols.get(n).and_then(|a| a.as_primitive_opt())
+    }
+
+    fn floats(&self, n: &'static str) -> Option<&Float64Array> {
+        self.cols.get(n).and_then(|a| a.as_primitive_opt())
+    }
+
+    fn bools(&self, n: &'static str) -> Option<&BooleanArray> {
+        self.cols.get(n).and_then(|a| a.as_boolean_opt())
+    }
+
+    fn strs(&self, n: &'static str) -> Strs<'_> {
+        Strs::of(self.cols.get(n))
+    }
+
+    fn wrong(&self, n: &'static str) -> ReadError {
+        ReadError::Arrow {
+            path: self.path.clone(),
+            column: n.to_string(),
+            source: arrow::error::ArrowError::CastError("unexpected type".into()),
+        }
+    }
+}
+
+fn opt_bool(a: Option<&BooleanArray>, i: usize) -> Option<bool> {
+    a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
+}
+
+fn opt_f64(a: Option<&Float64Array>, i: usize) -> Option<f64> {
+    a.filter(|a| a.is_valid(i)).map(|a| a.value(i))
+}
+
+fn u(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+/// Opens a file for reading only `names` (those it has), with its key-value
+/// metadata.
+fn open(
+    path: &Path,
+    names: &[&str],
+) -> Result<
+    (
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+        HashMap<String, String>,
+    ),
+    ReadError,
+> {
+    let pq = |source| ReadError::Parquet {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::File::open(path).map_err(io(path))?;
+    let b = ParquetRecordBatchReaderBuilder::try_new(f).map_err(pq)?;
+    let kv = b
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .map(|kv| {
+            kv.iter()
+                .map(|k| (k.key.clone(), k.value.clone().unwrap_or_default()))
+                .collect()
+        })
+        .unwrap_or_default();
+    let idx: Vec<usize> = b
+        .schema()
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| names.contains(&f.name().as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    let mask = ProjectionMask::roots(b.parquet_schema(), idx);
+    let r = b
+        .with_projection(mask)
+        .with_batch_size(16 * 1024)
+        .build()
+        .map_err(pq)?;
+    Ok((r, kv))
+}
+
+const STREAM_COLS: &[&str] = &[
+    "run_id",
+    "flow_id",
+    "packets",
+    "loss_pct",
+    "jitter_mean_ms",
+    "quality",
+];
+
+const FLOW_COLS: &[&str] = &[
+    "run_id",
+    "flow_id",
+    "first_seen",
+    "app_protocol",
+    "transport",
+    "traffic_type",
+    "egress",
+    "service",
+    "server_name",
+    "bidirectional_packets",
+    "bidirectional_bytes",
+    "src_ip",
+    "dst_ip",
+    "dst_port",
+    "local_src",
+    "local_dst",
+    "src2dst_next_hop",
+    "dst2src_next_hop",
+    "asymmetric",
+    "expected_path",
+    "path_conformant",
+    "path_note",
+    "rtp_overflow_packets",
+];
+
+/// Streams by (run, flow_id), runs interned.
+#[derive(Default)]
+struct StreamIndex {
+    runs: HashMap<String, u32>,
+    by_flow: HashMap<(u32, i64), Vec<StreamRow>>,
+}
+
+impl StreamIndex {
+    fn read(&mut self, path: &Path) -> Result<(), ReadError> {
+        let (r, kv) = open(path, STREAM_COLS)?;
+        let file_run = kv.get("pathlens.run_id").cloned().unwrap_or_default();
+        for b in r {
+            let b = b.map_err(|source| ReadError::Arrow {
+                path: path.to_path_buf(),
+                column: String::new(),
+                source,
+            })?;
+            let c = Cols::new(path, &b, STREAM_COLS)?;
+            let run = c.strs("run_id");
+            let flow = c.ints("flow_id")?;
+            let packets = c.ints("packets")?;
+            let loss = c.floats("loss_pct").ok_or_else(|| c.wrong("loss_pct"))?;
+            let jitter = c.floats("jitter_mean_ms");
+            let quality = c.strs("quality");
+            for i in 0..b.num_rows() {
+                let run = run.get(i).unwrap_or(&file_run);
+                let n = self.runs.len() as u32;
+                let id = *self.runs.entry(run.to_string()).or_insert(n);
+                self.by_flow
+                    .entry((id, flow.value(i)))
+                    .or_default()
+                    .push(StreamRow {
+                        packets: u(packets.value(i)),
+                        loss_pct: loss.value(i),
+                        jitter_mean_ms: opt_f64(jitter, i),
+                        poor: quality.get(i).map(|q| q == "poor"),
+                    });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Adds another run's counters: numbers add up, maps add up by key.
+fn add_counters(into: &mut BTreeMap<String, Value>, c: &serde_json::Map<String, Value>) {
+    for (k, v) in c {
+        let slot = into.entry(k.clone()).or_insert(Value::Null);
+        match (slot.as_u64(), v) {
+            (Some(a), Value::Number(b)) => *slot = Value::from(a + b.as_u64().unwrap_or(0)),
+            (_, Value::Object(m)) => {
+                let mut inner: BTreeMap<String, Value> = slot
+                    .as_object()
+                    .map(|o| o.clone().into_iter().collect())
+                    .unwrap_or_default();
+                add_counters(&mut inner, m);
+                *slot = Value::Object(inner.into_iter().collect());
+            }
+            _ => *slot = v.clone(),
+        }
+    }
+}
+
+/// Reads the flows (and streams) of `paths` inside `range` into a summary;
+/// `detail` also keeps what the HTML report draws. The counters are those
+/// of every run seen, whole (a time range does not cut them).
+///
+/// # Errors
+/// A path with nothing to read, a file that is not a readable flows table.
+pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<Summary, ReadError> {
+    let inputs = Inputs::find(paths, range)?;
+    let mut streams = StreamIndex::default();
+    for p in &inputs.streams {
+        streams.read(p)?;
+    }
+    let mut s = if detail {
+        Summary::with_detail()
+    } else {
+        Summary::default()
+    };
+    let mut counters: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
+    for p in &inputs.flows {
+        let (r, kv) = open(p, FLOW_COLS)?;
+        let file_run = kv.get("pathlens.run_id").cloned().unwrap_or_default();
+        if let Some(c) = kv.get("pathlens.counters") {
+            if let Ok(Value::Object(m)) = serde_json::from_str(c) {
+                counters.entry(file_run.clone()).or_insert(m);
+            }
+        }
+        let inputs: Vec<String> = kv
+            .get("pathlens.inputs")
+            .and_then(|v| serde_json::from_str(v).ok())
+            .unwrap_or_default();
+        let run_inputs = s.runs.entry(file_run.clone()).or_default();
+        if run_inputs.is_empty() {
+            *run_inputs = inputs;
+        }
+        for b in r {
+            let b = b.map_err(|source| ReadError::Arrow {
+                path: p.clone(),
+                column: String::new(),
+                source,
+            })?;
+            add_batch(
+                &mut s,
+                &streams,
+                &Cols::new(p, &b, FLOW_COLS)?,
+                b.num_rows(),
+                range,
+                &file_run,
+            )?;
+        }
+    }
+    for c in counters.values() {
+        add_counters(&mut s.counters, c);
+    }
+    Ok(s)
+}
+
+fn add_batch(
+    s: &mut Summary,
+    streams: &StreamIndex,
+    c: &Cols,
+    rows: usize,
+    range: &TimeRange,
+    file_run: &str,
+) -> Result<(), ReadError> {
+    let first = c.ints("first_seen")?;
+    let packets = c.ints("bidirectional_packets")?;
+    let bytes = c.ints("bidirectional_bytes")?;
+    let dst_port = c.ints("dst_port")?;
+    let flow_id = c.opt_ints("flow_id");
+    let overflow = c.opt_ints("rtp_overflow_packets");
+    let [run, app, transport, traffic, egress, service, server, src, dst, hop_a, hop_b, expected, note] =
+        [
+            "run_id",
+            "app_protocol",
+            "transport",
+            "traffic_type",
+            "egress",
+            "service",
+            "server_name",
+            "src_ip",
+            "dst_ip",
+            "src2dst_next_hop",
+            "dst2src_next_hop",
+            "expected_path",
+            "path_note",
+        ]
+        .map(|n| c.strs(n));
+    for n in [
+        "app_protocol",
+        "transport",
+        "traffic_type",
+        "egress",
+        "src_ip",
+        "dst_ip",
+    ] {
+        c.need(n)?;
+    }
+    let (local_src, local_dst) = (c.bools("local_src"), c.bools("local_dst"));
+    let (asym, conf) = (c.bools("asymmetric"), c.bools("path_conformant"));
+    for i in 0..rows {
+        let t = first.value(i);
+        if !range.contains(t) {
+            continue;
+        }
+        let row = FlowRow {
+            first_seen_us: t,
+            app_protocol: app.get(i).unwrap_or(""),
+            transport: transport.get(i).unwrap_or(""),
+            traffic_type: traffic.get(i).unwrap_or(""),
+            egress: egress.get(i).unwrap_or(""),
+            service: service.get(i),
+            server_name: server.get(i),
+            packets: u(packets.value(i)),
+            bytes: u(bytes.value(i)),
+            src_ip: super::Addr::Text(src.get(i).unwrap_or("")),
+            dst_ip: super::Addr::Text(dst.get(i).unwrap_or("")),
+            dst_port: i32::try_from(dst_port.value(i)).unwrap_or(0),
+            local_src: opt_bool(local_src, i).unwrap_or(false),
+            local_dst: opt_bool(local_dst, i).unwrap_or(false),
+            src2dst_next_hop: hop_a.get(i),
+            dst2src_next_hop: hop_b.get(i),
+            asymmetric: opt_bool(asym, i),
+            expected_path: expected.get(i),
+            path_conformant: opt_bool(conf, i),
+            path_note: note.get(i),
+            rtp_overflow_packets: overflow.map_or(0, |o| u(o.value(i))),
+        };
+        s.add_row(&row);
+        if let (false, Some(ids)) = (streams.by_flow.is_empty(), flow_id) {
+            let r = run.get(i).unwrap_or(file_run);
+            if let Some(list) = streams
+                .runs
+                .get(r)
+                .and_then(|id| streams.by_flow.get(&(*id, ids.value(i))))
+            {
+                for st in list {
+                    s.add_stream(row.egress, st);
+                }
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,140 @@
+//! The columns of one flow (and of one RTP stream) that the summary and the
+//! report aggregate, borrowed either from a record as the writer passes it or
+//! from a Parquet row read back by column name. Both the end-of-run summary
+//! and `pathlens summary` feed these to the same `Summary::add_row`, so they
+//! cannot disagree.
+
+use crate::record::FlowRecord;
+use pathlens_classify::media::Quality;
+use std::fmt;
+use std::net::IpAddr;
+
+/// An address as the record holds it or as the file stores it.
+#[derive(Clone, Copy, Debug)]
+pub enum Addr<'a> {
+    /// From a record.
+    Ip(IpAddr),
+    /// From a Parquet column (RFC 5952 text).
+    Text(&'a str),
+}
+
+impl fmt::Display for Addr<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Addr::Ip(ip) => ip.fmt(f),
+            Addr::Text(s) => f.write_str(s),
+        }
+    }
+}
+
+/// The summary's view of one flow row.
+#[derive(Clone, Copy, Debug)]
+pub struct FlowRow<'a> {
+    /// `first_seen`, µs since the Unix epoch.
+    pub first_seen_us: i64,
+    /// `app_protocol`.
+    pub app_protocol: &'a str,
+    /// `transport`.
+    pub transport: &'a str,
+    /// `traffic_type`.
+    pub traffic_type: &'a str,
+    /// `egress`.
+    pub egress: &'a str,
+    /// `service`.
+    pub service: Option<&'a str>,
+    /// `server_name`.
+    pub server_name: Option<&'a str>,
+    /// `bidirectional_packets`.
+    pub packets: u64,
+    /// `bidirectional_bytes`.
+    pub bytes: u64,
+    /// `src_ip`.
+    pub src_ip: Addr<'a>,
+    /// `dst_ip`.
+    pub dst_ip: Addr<'a>,
+    /// `dst_port`.
+    pub dst_port: i32,
+    /// `local_src`.
+    pub local_src: bool,
+    /// `local_dst`.
+    pub local_dst: bool,
+    /// `src2dst_next_hop`.
+    pub src2dst_next_hop: Option<&'a str>,
+    /// `dst2src_next_hop`.
+    pub dst2src_next_hop: Option<&'a str>,
+    /// `asymmetric`.
+    pub asymmetric: Option<bool>,
+    /// `expected_path`.
+    pub expected_path: Option<&'a str>,
+    /// `path_conformant`.
+    pub path_conformant: Option<bool>,
+    /// `path_note`.
+    pub path_note: Option<&'a str>,
+    /// `rtp_overflow_packets` (0 when the column is absent).
+    pub rtp_overflow_packets: u64,
+}
+
+impl<'a> FlowRow<'a> {
+    /// The row a record becomes in the flows table.
+    pub fn from_record(r: &'a FlowRecord) -> Self {
+        let l = &r.labels;
+        let e = &l.egress;
+        FlowRow {
+            first_seen_us: r.first_seen_us,
+            app_protocol: l.app_protocol.as_str(),
+            transport: r.transport.as_str(),
+            traffic_type: l.traffic_type.as_str(),
+            egress: e.egress.as_str(),
+            service: l.service.as_deref(),
+            server_name: l.server_name.as_deref(),
+            packets: r.packets(),
+            bytes: r.bytes(),
+            src_ip: Addr::Ip(r.src_ip),
+            dst_ip: Addr::Ip(r.dst_ip),
+            dst_port: i32::from(r.dst_port),
+            local_src: l.local_src,
+            local_dst: l.local_dst,
+            src2dst_next_hop: e.src2dst_next_hop.as_deref(),
+            dst2src_next_hop: e.dst2src_next_hop.as_deref(),
+            asymmetric: e.asymmetric,
+            expected_path: e.expected_path.map(|p| p.as_str()),
+            path_conformant: e.path_conformant,
+            path_note: e.path_note.as_deref(),
+            rtp_overflow_packets: u64::try_from(l.media.rtp_overflow_packets).unwrap_or(0),
+        }
+    }
+
+    /// The site's own end of the flow: the local one, else the initiator.
+    pub fn local_host(&self) -> Addr<'a> {
+        if !self.local_src && self.local_dst {
+            self.dst_ip
+        } else {
+            self.src_ip
+        }
+    }
+}
+
+/// The summary's view of one row of the `streams` table.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StreamRow {
+    /// `packets` (RTP packets; 0 for a stream known only from RTCP).
+    pub packets: u64,
+    /// `loss_pct`.
+    pub loss_pct: f64,
+    /// `jitter_mean_ms`.
+    pub jitter_mean_ms: Option<f64>,
+    /// `quality`: None unjudged, Some(true) poor.
+    pub poor: Option<bool>,
+}
+
+impl StreamRow {
+    /// The row a stream record becomes in the streams table.
+    pub fn from_record(s: &crate::StreamRecord) -> Self {
+        StreamRow {
+            packets: s.stats.packets,
+            loss_pct: s.stats.loss_pct(),
+            jitter_mean_ms: s.stats.jitter_mean_ms,
+            poor: s.quality.map(|q| q == Quality::Poor),
+        }
+    }
+}
