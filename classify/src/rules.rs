@@ -88,6 +88,25 @@ pub fn line_of(text: &str, offset: usize) -> usize {
         .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
 }
 
+/// An error of `file` at a byte offset of its `text`, for rule parsers.
+fn invalid_at<'a>(text: &'a str, file: &'a str) -> impl Fn(usize, String) -> RuleError + 'a {
+    move |offset, message| RuleError::Invalid {
+        file: file.to_string(),
+        line: line_of(text, offset),
+        message,
+    }
+}
+
+/// A rule file's TOML, its errors naming the file and line.
+pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
+    text: &str,
+    file: &str,
+) -> Result<T, RuleError> {
+    toml::from_str(text).map_err(|e| {
+        invalid_at(text, file)(e.span().map_or(0, |s| s.start), e.message().to_string())
+    })
+}
+
 impl PortRules {
     /// An empty rule set.
     pub fn empty() -> Self {
@@ -114,15 +133,8 @@ impl PortRules {
     /// # Errors
     /// As [`PortRules::parse`].
     pub fn add_text(&mut self, text: &str, file: &str) -> Result<(), RuleError> {
-        let bad = |offset: usize, message: String| RuleError::Invalid {
-            file: file.to_string(),
-            line: line_of(text, offset),
-            message,
-        };
-        let raw: RawPortFile = toml::from_str(text).map_err(|e| {
-            let off = e.span().map_or(0, |s| s.start);
-            bad(off, e.message().to_string())
-        })?;
+        let bad = invalid_at(text, file);
+        let raw: RawPortFile = parse_toml(text, file)?;
         for spanned in raw.port {
             let start = spanned.span().start;
             let r = spanned.into_inner();
@@ -294,15 +306,8 @@ impl SniRules {
     /// # Errors
     /// TOML errors, unknown keys, bad patterns or classes, with their line.
     pub fn add_text(&mut self, text: &str, file: &str) -> Result<(), RuleError> {
-        let bad = |offset: usize, message: String| RuleError::Invalid {
-            file: file.to_string(),
-            line: line_of(text, offset),
-            message,
-        };
-        let raw: RawSniFile = toml::from_str(text).map_err(|e| {
-            let off = e.span().map_or(0, |s| s.start);
-            bad(off, e.message().to_string())
-        })?;
+        let bad = invalid_at(text, file);
+        let raw: RawSniFile = parse_toml(text, file)?;
         for r in raw.sni {
             let r = r.into_inner();
             let pat = r.pattern.get_ref().to_ascii_lowercase();

@@ -70,11 +70,7 @@ impl QualityRules {
     /// # Errors
     /// The text is not valid TOML for these fields; the message names `file`.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, crate::RuleError> {
-        toml::from_str(text).map_err(|e| crate::RuleError::Invalid {
-            file: file.to_string(),
-            line: crate::rules::line_of(text, e.span().map_or(0, |s| s.start)),
-            message: e.message().to_string(),
-        })
+        crate::rules::parse_toml(text, file)
     }
 
     /// The built-in thresholds.
