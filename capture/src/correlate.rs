@@ -26,7 +26,7 @@ use pathlens_classify::AppProtocol;
 use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 
 /// How long before a record's first packet an endpoint may have been learned.
 /// A call's media starts within seconds of its offer; an hour covers long
@@ -87,6 +87,8 @@ pub struct Correlator {
     purged: AtomicU64,
     dropped: AtomicU64,
     bindings_dropped: AtomicU64,
+    // Wakes the workers waiting for every other one to finish.
+    finished: (Mutex<()>, Condvar),
 }
 
 impl Correlator {
@@ -104,6 +106,7 @@ impl Correlator {
             purged: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             bindings_dropped: AtomicU64::new(0),
+            finished: (Mutex::new(()), Condvar::new()),
         }
     }
 
@@ -188,6 +191,22 @@ impl Correlator {
     /// Worker `w` will process no more packets.
     pub fn finish(&self, w: usize) {
         self.publish(w, u64::MAX, i64::MAX);
+        // Taking the lock orders this with a waiter's check, so none misses it.
+        let _g = self
+            .finished
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        self.finished.1.notify_all();
+    }
+
+    /// Blocks until every worker has finished.
+    pub fn wait_all_finished(&self) {
+        let (lock, cv) = &self.finished;
+        let mut g = lock.lock().unwrap_or_else(PoisonError::into_inner);
+        while !self.all_finished() {
+            g = cv.wait(g).unwrap_or_else(PoisonError::into_inner);
+        }
     }
 
     /// The input position every worker has processed.

@@ -331,9 +331,7 @@ fn worker_thread(
     // Held records wait until every worker has learned all it will.
     drop(guard);
     if let Some(c) = &corr {
-        while !c.all_finished() {
-            thread::sleep(std::time::Duration::from_micros(200));
-        }
+        c.wait_all_finished();
     }
     table.release(&mut out);
     send(&mut out);
