@@ -16,7 +16,10 @@ fuzz_target!(|data: &[u8]| {
         assert!(matches!(r.packet_type, 200 | 201));
         blocks += r.blocks().count();
     }
-    assert!(blocks * 24 <= data.len(), "report blocks stay inside the datagram");
+    assert!(
+        blocks * 24 <= data.len(),
+        "report blocks stay inside the datagram"
+    );
     if let Some(p) = rtp::rfc4571_first(data) {
         assert!(p.len() + 2 <= data.len());
     }

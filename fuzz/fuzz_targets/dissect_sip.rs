@@ -12,7 +12,10 @@ fn check_media(media: &[sip::SdpMedia]) {
         for (i, r) in m.rtpmap.iter().enumerate() {
             assert!(r.pt < 128 && r.clock_rate > 0, "{r:?}");
             assert!(!r.codec.is_empty() && r.codec.len() <= 32, "{r:?}");
-            assert!(m.rtpmap[..i].iter().all(|o| o.pt != r.pt), "duplicate {r:?}");
+            assert!(
+                m.rtpmap[..i].iter().all(|o| o.pt != r.pt),
+                "duplicate {r:?}"
+            );
         }
     }
 }

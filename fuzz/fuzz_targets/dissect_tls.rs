@@ -6,7 +6,10 @@ use pathlens_classify::dissect::tls;
 fuzz_target!(|data: &[u8]| {
     let whole = tls::parse_hello(data);
     if let tls::TlsProbe::Hello(h) = &whole {
-        assert!(h.sni.as_ref().is_none_or(|n| n.len() <= 255 && n.bytes().all(|b| b.is_ascii_graphic())));
+        assert!(h
+            .sni
+            .as_ref()
+            .is_none_or(|n| n.len() <= 255 && n.bytes().all(|b| b.is_ascii_graphic())));
     }
     let kinds = tls::record_kinds(data);
     // A prefix of a stream never yields a hello the whole stream denies, and

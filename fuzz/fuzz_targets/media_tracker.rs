@@ -24,8 +24,16 @@ fuzz_target!(|data: &[u8]| {
         let (pkt, next) = tail.split_at(n);
         rest = next;
         now += i64::from(u16::from_be_bytes([*hi, *lo])) * 10;
-        let side = if flags & 1 == 0 { Side::Src2Dst } else { Side::Dst2Src };
-        let bytes = if flags & 2 != 0 { MediaTracker::unwrap_udp(pkt) } else { pkt };
+        let side = if flags & 1 == 0 {
+            Side::Src2Dst
+        } else {
+            Side::Dst2Src
+        };
+        let bytes = if flags & 2 != 0 {
+            MediaTracker::unwrap_udp(pkt)
+        } else {
+            pkt
+        };
         t.feed(side, now, bytes);
         fed += 1;
     }
@@ -33,7 +41,11 @@ fuzz_target!(|data: &[u8]| {
     assert!(t.rtp_packets + t.rtcp_packets <= fed);
     assert!(t.overflow_packets <= t.rtp_packets);
     let sdp = |_: Side, pt: u8| {
-        (clock != 0).then(|| RtpMap { pt, codec: "X".into(), clock_rate: clock })
+        (clock != 0).then(|| RtpMap {
+            pt,
+            codec: "X".into(),
+            clock_rate: clock,
+        })
     };
     let bound = t.streams_with(&sdp);
     assert_eq!(bound.len(), t.stream_count());
@@ -45,9 +57,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(s.longest_gap_us >= 0);
         assert!(s.loss_pct().is_finite());
         let rtcp_jitter = s.rtcp.and_then(|r| r.jitter_ms);
-        for j in [s.jitter_mean_ms, s.jitter_max_ms, s.burst_loss_max_pct, rtcp_jitter]
-            .into_iter()
-            .flatten()
+        for j in [
+            s.jitter_mean_ms,
+            s.jitter_max_ms,
+            s.burst_loss_max_pct,
+            rtcp_jitter,
+        ]
+        .into_iter()
+        .flatten()
         {
             assert!(j.is_finite() && j >= 0.0, "{s:?}");
         }
