@@ -158,6 +158,51 @@ fn learned_edges_match_generator_intent_for_any_worker_count() {
             unmarked.contains("src2dst video marked DSCP 0, not AF41 34"),
             "{unmarked}"
         );
+        // The summary: both edges with their inferred paths, the unanswered
+        // SYNs and STUN requests on the ER edge, the Teams leaks.
+        let rounds = intents.len() / 15;
+        let o = pathlens(&[
+            "read",
+            pcap.to_str().unwrap(),
+            "--config",
+            site.to_str().unwrap(),
+        ]);
+        let text = String::from_utf8_lossy(&o.stdout);
+        let er = format!(
+            "{:<28} {:<30} {:<12} {:>8}",
+            path_gen::learned_name(path_gen::ER_MAC),
+            "02:e0:00:00:00:01",
+            "expressroute",
+            8 * rounds
+        );
+        let inet = format!(
+            "{:<28} {:<30} {:<12} {:>8}",
+            path_gen::learned_name(path_gen::INET_MAC),
+            "02:11:00:00:00:01",
+            "internet",
+            9 * rounds
+        );
+        let line = |l: &str| text.lines().find(|x| x.starts_with(l)).map(str::to_string);
+        let er_line = line(&er).unwrap_or_else(|| panic!("{er}\n{text}"));
+        assert!(
+            er_line.ends_with(&format!(" {}", 2 * rounds)),
+            "one-way flows: {er_line}"
+        );
+        assert!(
+            line(&inet).is_some_and(|l| l.ends_with(" 0")),
+            "{inet}\n{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "Office 365 ExpressRoute traffic on the Internet edge: {} flows",
+                2 * rounds
+            )),
+            "{text}"
+        );
+        assert!(
+            text.contains("media bytes via internet marked DSCP 0:"),
+            "{text}"
+        );
         // Configured edges give the same verdicts under their own names.
         let out = dir.path().join(format!("paths-{seed}-edges.parquet"));
         let rows = read_rows(&pcap, &edges, "2", &out);
