@@ -389,3 +389,25 @@ fn handshake_split_matches_tshark_initial_rtt_on_the_corpus() {
     }
     assert!(compared >= 50, "only {compared} handshakes compared");
 }
+
+#[test]
+fn a_reply_on_another_vlan_is_one_asymmetric_flow() {
+    let (dir, site, _) = site_files();
+    let pcap = dir.path().join("vlan.pcap");
+    let (c, s) = path_gen::write_vlan_split(&pcap);
+    let out = dir.path().join("vlan.parquet");
+    let rows = read_rows(&pcap, &site, "2", &out);
+    // Were the VLAN part of the flow key, the reply would be a second flow.
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let r = &rows[&format!("{c} {s}")];
+    assert_eq!(
+        (&r[0][..], &r[1][..], &r[4][..], &r[5][..], &r[6][..]),
+        (
+            "edge-02:11:00:00:00:01",
+            "edge-02:11:00:00:00:01.200",
+            "true",
+            "30.0",
+            "1.0"
+        )
+    );
+}

@@ -422,3 +422,26 @@ pub fn write_no_pairs(pcap: &Path, seed: u64) -> Vec<Intent> {
     }
     g.intents
 }
+
+/// One handshake from a local client to a public server through the
+/// Internet router, its reply tagged with VLAN 200: one flow, asymmetric by
+/// VLAN. Returns (client, server) as `ip port`.
+pub fn write_vlan_split(pcap: &Path) -> (String, String) {
+    let mut w = PcapWriter::create(pcap, 1, 65_535);
+    let c: (IpAddr, u16) = ("10.1.0.9".parse().unwrap(), 50_123);
+    let s: (IpAddr, u16) = ("93.184.216.34".parse().unwrap(), 443);
+    let (cmac, t0) = (host_mac(c.0), 1_793_800_000_000_000);
+    let out = Eth::new(cmac, INET_MAC);
+    let back = Eth::new(INET_MAC, cmac).vlan(Some(200));
+    let seg = |flags| Tcp {
+        seq: 1,
+        ack: 1,
+        flags,
+        window: 64_000,
+    };
+    w.frame(t0, &tcp_frame(out, c, s, seg(SYN), &[]));
+    w.frame(t0 + 30_000, &tcp_frame(back, s, c, seg(SYN | ACK), &[]));
+    w.frame(t0 + 31_000, &tcp_frame(out, c, s, seg(ACK), &[]));
+    w.finish();
+    (format!("{} {}", c.0, c.1), format!("{} {}", s.0, s.1))
+}
