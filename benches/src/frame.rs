@@ -164,3 +164,42 @@ pub fn icmp_echo_frame(
     let r = b.write(&mut f, payload);
     written(r, f)
 }
+
+/// Writes `dscp` into the IP header of an Ethernet `frame` built here
+/// (IPv4 TOS with its header checksum recomputed, or the IPv6 traffic
+/// class), after the VLAN tag when there is one. Frames too short are left
+/// as they are.
+pub fn set_dscp(frame: &mut [u8], dscp: u8) {
+    let ip = if frame.get(12..14) == Some(&[0x81, 0x00]) {
+        18
+    } else {
+        14
+    };
+    let Some(&v) = frame.get(ip) else {
+        return;
+    };
+    match v >> 4 {
+        4 => {
+            let ihl = usize::from(v & 0x0f) * 4;
+            if frame.len() < ip + ihl {
+                return;
+            }
+            frame[ip + 1] = (dscp << 2) | (frame[ip + 1] & 0x03);
+            frame[ip + 10] = 0;
+            frame[ip + 11] = 0;
+            let sum = frame[ip..ip + ihl]
+                .chunks(2)
+                .map(|c| u32::from(u16::from_be_bytes([c[0], c[1]])))
+                .sum::<u32>();
+            let sum = (sum & 0xffff) + (sum >> 16);
+            let sum = !(((sum & 0xffff) + (sum >> 16)) as u16);
+            frame[ip + 10..ip + 12].copy_from_slice(&sum.to_be_bytes());
+        }
+        6 if frame.len() >= ip + 2 => {
+            let tc = dscp << 2;
+            frame[ip] = 0x60 | (tc >> 4);
+            frame[ip + 1] = (tc << 4) | (frame[ip + 1] & 0x0f);
+        }
+        _ => {}
+    }
+}

@@ -45,6 +45,8 @@ pub struct Decoded<'a> {
     pub src_mac: Option<[u8; 6]>,
     /// Ethernet destination MAC.
     pub dst_mac: Option<[u8; 6]>,
+    /// DSCP of the IPv4 TOS or IPv6 traffic class (upper six bits).
+    pub dscp: u8,
 }
 
 /// An IP fragment's identity.
@@ -110,7 +112,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
     // Offset of the payload inside the IP bytes = IP header + extensions.
     let hdr_len = (pl.payload.as_ptr() as usize).saturating_sub(ip_bytes.as_ptr() as usize);
     let hdr_len = u32::try_from(hdr_len).unwrap_or(u32::MAX);
-    let (ip_len, frag) = match &ip {
+    let (ip_len, frag, dscp) = match &ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
             let len = if pl.len_source == LenSource::Slice {
@@ -123,7 +125,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
                 first: h.fragments_offset().value() == 0,
                 more: h.more_fragments(),
             });
-            (len, frag)
+            (len, frag, h.dcp().value())
         }
         LaxIpSlice::Ipv6(v6) => {
             let plen = v6.header().payload_length();
@@ -136,7 +138,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
             // header lengths the lax parser did not check (out-of-bounds
             // get_unchecked on a cut destination-options header).
             let frag = ipv6_fragment(ip_bytes);
-            (len, frag)
+            (len, frag, v6.header().traffic_class() >> 2)
         }
     };
     let ip_payload_len = ip_len.saturating_sub(hdr_len);
@@ -157,6 +159,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
         payload: body,
         src_mac: l2.src_mac,
         dst_mac: l2.dst_mac,
+        dscp,
     };
     if frag.is_some_and(|f| !f.first) {
         // A later fragment: all of it is transport payload, ports come from

@@ -8,6 +8,7 @@ pub mod correlate;
 pub mod counters;
 pub mod decode;
 pub mod flow;
+pub mod learn;
 pub mod link;
 mod os;
 pub mod pipeline;

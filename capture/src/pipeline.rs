@@ -12,6 +12,7 @@ use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, ReadCounters, RunCounters};
 use crate::decode::{decode, FragTracker, Skip};
 use crate::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
+use crate::learn::EdgeLearner;
 use crate::link::LinkType;
 use crate::source::{PacketSource, SourceError};
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -113,6 +114,9 @@ impl Batch {
 enum WorkMsg {
     Source(Arc<str>),
     Batch(Batch),
+    // The edge-learning warm-up of the current input is over: every packet
+    // before it is in an earlier batch.
+    WarmupEnd,
     EndOfSource(i64),
 }
 
@@ -263,14 +267,17 @@ fn writer_thread(
     }
 }
 
-/// Tells the correlator that a worker is done, even if it panics, so the
-/// other workers never wait for it forever.
-struct Finished<'a>(Option<&'a Correlator>, usize);
+/// Tells the correlator and the edge learner that a worker is done, even
+/// if it panics, so the other workers never wait for it forever.
+struct Finished<'a>(Option<&'a Correlator>, Option<&'a EdgeLearner>, usize);
 
 impl Drop for Finished<'_> {
     fn drop(&mut self) {
         if let Some(c) = self.0 {
-            c.finish(self.1);
+            c.finish(self.2);
+        }
+        if let Some(l) = self.1 {
+            l.finish(self.2);
         }
     }
 }
@@ -281,9 +288,11 @@ fn worker_thread(
     out_tx: Sender<WriterMsg>,
     mut table: FlowTable,
     corr: Option<Arc<Correlator>>,
+    learner: Arc<EdgeLearner>,
     w: usize,
 ) -> FlowCounters {
-    let guard = Finished(corr.as_deref(), w);
+    let guard = Finished(corr.as_deref(), Some(&learner), w);
+    let mut first_input = true;
     let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_SEND);
     let send = |out: &mut Vec<FlowRecord>| {
         if !out.is_empty() {
@@ -292,7 +301,12 @@ fn worker_thread(
     };
     for msg in rx {
         match msg {
-            WorkMsg::Source(name) => table.interface = name,
+            WorkMsg::Source(name) => {
+                table.interface = name;
+                table.next_input(first_input);
+                first_input = false;
+            }
+            WorkMsg::WarmupEnd => table.end_warmup(),
             WorkMsg::Batch(mut b) => {
                 for (p, off, len) in &b.pkts {
                     let payload = b
@@ -318,6 +332,7 @@ fn worker_thread(
                 while !table.flush_some(end_us, RECORDS_PER_SEND, &mut out) {
                     send(&mut out);
                 }
+                table.end_warmup();
                 send(&mut out);
             }
         }
@@ -327,9 +342,11 @@ fn worker_thread(
         }
     }
     table.flush(i64::MIN, &mut out);
+    table.end_warmup();
     send(&mut out);
     // Held records wait until every worker has learned all it will.
     drop(guard);
+    learner.wait_all_finished();
     if let Some(c) = &corr {
         c.wait_all_finished();
     }
@@ -374,15 +391,18 @@ where
             opts.flow.active_us.saturating_add(opts.flow.idle_us),
         ))
     });
+    let learner = Arc::new(EdgeLearner::new(n));
     for w in 0..n {
         let (tx, rx) = bounded::<WorkMsg>(8);
-        let mut table = FlowTable::new(per_worker, Arc::clone(&ctx));
+        let mut table =
+            FlowTable::new(per_worker, Arc::clone(&ctx)).with_learner(Arc::clone(&learner), w);
         if let Some(c) = &corr {
             table = table.with_correlator(Arc::clone(c));
         }
         let (pool, out, corr) = (pool_tx.clone(), wtx.clone(), corr.clone());
+        let learner = Arc::clone(&learner);
         handles.push(thread::spawn(move || {
-            worker_thread(rx, pool, out, table, corr, w)
+            worker_thread(rx, pool, out, table, corr, learner, w)
         }));
         worker_tx.push(tx);
     }
@@ -419,6 +439,9 @@ where
         frags.clear();
         let mut next_tick = i64::MIN;
         let mut now = i64::MIN;
+        // Edges are learned until this packet time (set at the first packet).
+        let mut warmup_until: Option<i64> = None;
+        let mut warm = !has_edges;
         loop {
             if rc.packets_read % 4096 == 4095 {
                 let pos = src.position();
@@ -458,6 +481,21 @@ where
             let mut pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
             if has_edges {
                 pkt.edge = ctx.egress.edges.resolve(d.src_mac, d.dst_mac, d.vlan);
+            }
+            if warm {
+                let until = *warmup_until
+                    .get_or_insert(frame.ts_us.saturating_add(opts.flow.edge_warmup_us));
+                if frame.ts_us >= until {
+                    // Cut at a packet position: the same for any worker count.
+                    warm = false;
+                    for (b, tx) in batches.iter_mut().zip(&worker_tx) {
+                        let mut full = std::mem::replace(b, take_batch(&pool_rx));
+                        full.now_us = now;
+                        full.upto_seq = seq - 1;
+                        let _ = tx.send(WorkMsg::Batch(full));
+                        let _ = tx.send(WorkMsg::WarmupEnd);
+                    }
+                }
             }
             let key = pkt.key;
             now = now.max(frame.ts_us);

@@ -290,10 +290,12 @@ fn examples_notebook_answers_on_the_sample() {
     // 2. Both calls are from the clients' subnet, and none is poor.
     assert_eq!(a["subnets"]["10.10.1.0/24"]["streams"], 4);
     assert_eq!(a["subnets_with_poor_calls"], serde_json::json!([]));
-    // 3. Six flows have a call-flow expectation, all met; no edges configured.
+    // 3. Six flows have a call-flow expectation, none contradicted; no edges
+    // configured, but the five local-public flows crossed learned edges, the
+    // same one each way.
     assert_eq!(a["flows_with_expectation"], 6);
     assert_eq!(a["flagged_flows"], 0);
-    assert_eq!(a["flows_with_edge_evidence"], 0);
+    assert_eq!(a["flows_with_edge_evidence"], 5);
     // The notebook holds the script's cells.
     let ok = python(&repo().join("examples/make_notebook.py"), &["--check"], &[]);
     assert!(ok.contains("up to date"), "{ok}");

@@ -245,7 +245,10 @@ fn a_correlated_flow_is_judged_by_the_call_flow_rules_as_media() {
             "media",
             "expressroute",
             "expressroute",
-            "true"
+            // Judged as media (expected ExpressRoute), but with too few flows
+            // to infer its edge's path nothing was observed: a prefix alone
+            // predicts, it does not prove the path (issue 15).
+            ""
         ]
     );
 }

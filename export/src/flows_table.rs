@@ -12,7 +12,7 @@ use crate::options::WriterOptions;
 use crate::record::{ConnState, FlowRecord};
 use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
-use pathlens_classify::egress::ExpectedPath;
+use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::Quality;
 use pathlens_classify::ServiceSource;
 use std::sync::OnceLock;
@@ -56,7 +56,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("", "", "icmpTypeCodeIPv4 (32)"),
     C::new("icmp_code", I16(|r| r.icmp_code), "code of the record's first ICMP packet; -1 for other protocols")
         .like("", "", "icmpTypeCodeIPv4 (32)"),
-    C::new("vlan_id", I32(|r| i32::from(r.vlan_id)), "outer 802.1Q/802.1ad VLAN, 0 if untagged; part of the flow key")
+    C::new("vlan_id", I32(|r| i32::from(r.vlan_id)), "outer 802.1Q/802.1ad VLAN of the record's first packet, 0 if untagged; not part of the flow key, so a flow whose directions cross different VLANs stays one flow (see `src2dst_next_hop`)")
         .like("vlan", "vlan_id", "vlanId (58)"),
     C::new("src2dst_packets", I64(|r| i64c(r.src2dst_packets)), "packets initiator to responder, IP fragments included")
         .like("orig_pkts", "src2dst_packets", "initiatorPackets (298)"),
@@ -115,12 +115,12 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("o365_service_area", OptDict(|r| r.labels.egress.o365_service_area.as_deref()), "its `serviceArea`: `Common`, `Exchange`, `SharePoint`, `Skype`"),
     C::new("o365_category", OptDict(|r| r.labels.egress.o365_category), "its `category`: `Optimize`, `Allow`, `Default`"),
     C::new("o365_expressroute", OptBool(|r| r.labels.egress.o365_expressroute), "its `expressRoute` flag (the set is ExpressRoute-capable; whether the site's circuit receives it is `egress`)"),
-    C::new("src2dst_next_hop", OptDict(|r| r.labels.egress.src2dst_next_hop.as_deref()), "name of the configured edge router the initiator's packets were seen through: the record's first edge that way, from the destination MAC (packets sent to it), else the source MAC (packets from it), else the VLAN; null when no edge matched"),
+    C::new("src2dst_next_hop", OptDict(|r| r.labels.egress.src2dst_next_hop.as_deref()), "next hop the initiator's packets were seen through, for flows between a local and a public address: the destination MAC of packets going out, the source MAC of packets coming in, with their VLAN (`02:e0:00:00:00:01`, `02:e0:00:00:00:01 vlan 101`); the record's first one that way; null otherwise"),
     C::new("dst2src_next_hop", OptDict(|r| r.labels.egress.dst2src_next_hop.as_deref()), "the same for the responder's packets"),
-    C::new("asymmetric", OptBool(|r| r.labels.egress.asymmetric), "set when both directions crossed a configured edge: true when not the same one, false when the same; null otherwise (no edges configured, or a direction with no edge evidence, e.g. a one-way flow)"),
+    C::new("asymmetric", OptBool(|r| r.labels.egress.asymmetric), "set when both directions crossed an edge (configured or learned): true when not the same one (another MAC or VLAN), false when the same; null otherwise (a direction with no edge evidence, e.g. a one-way flow)"),
     C::new("expected_path", OptDict(|r| r.labels.egress.expected_path.map(ExpectedPath::as_str)), "the path the call-flow principles predict (`local`, `expressroute`, `internet`, `internet_or_expressroute`) from `signatures/callflow.toml`, the deployment profile, the traffic type (media; signaling and web conferencing) and the roles of both ends; null when no rule applies"),
-    C::new("path_conformant", OptBool(|r| r.labels.egress.path_conformant), "every observed path (edges seen; without edge evidence, `egress`) is allowed by `expected_path`; null when there is no expectation or nothing observed"),
-    C::new("path_note", OptStr(|r| r.labels.egress.path_note.as_deref()), "why not, and other path findings: an edge contradicting the prefix-predicted egress, a direction whose edge changed within the record"),
+    C::new("path_conformant", OptBool(|r| r.labels.egress.path_conformant), "every observed path (the known paths of the edges crossed; `local` when both ends are local) is allowed by `expected_path`; null when there is no expectation or no observed evidence (a prefix alone predicts, it does not observe)"),
+    C::new("path_note", OptStr(|r| r.labels.egress.path_note.as_deref()), "why not, and other path findings: an edge contradicting the prefix-predicted egress, an edge of unknown path with its shares, a direction whose edge changed within the record; round trips over Microsoft's targets (Office 365 remote ends: 60 ms edge to Microsoft for `server_rtt_ms`, `stun_rtt_ms`; 100 ms client to Microsoft for the whole handshake and `rtcp_rtt_ms`); media not marked EF 46 (audio) / AF41 34 (video) / AF21 18 (sharing), re-marked to 0 on the return path, or whose DSCP changed"),
     // The media columns (schema.md §3): -1 or null on non-media flows.
     C::new("rtp_ssrc_count", I32(|r| r.labels.media.rtp_ssrc_count), "streams (direction and SSRC) with RTP packets; -1 non-media"),
     C::new("rtp_payload_type", I16(|r| r.labels.media.rtp_payload_type), "payload type of the flow's largest stream; -1 if none"),
@@ -142,6 +142,20 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("media_quality", OptDict(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, domain.md §3.5); null when no stream has 50 packets"),
     C::new("rtp_overflow_packets", I64(|r| r.labels.media.rtp_overflow_packets), "RTP packets of SSRCs beyond the 16 streams a flow keeps (hostile or churning SSRCs); -1 non-media"),
     C::new("service_source", OptDict(|r| r.labels.service_source.map(ServiceSource::as_str)), "what named `service`: `sni` (a server-name rule), `o365` (the remote address's Office 365 endpoint set), `protocol` (MS-TURN/MS-ICE attributes, a Lync/Skype for Business SIP agent or `ms-` header, an Exchange mail greeting), `config` (a configured on-premises server), `correlation` (a media endpoint learned from a flow with such evidence); null when no service. A port is never evidence of a service"),
+    // Path seen on the wire (domain.md §4.5, §4.6) and latency and marking (§3.4, §3.5).
+    C::new("src2dst_edge", OptDict(|r| r.labels.egress.src2dst_edge.as_deref()), "edge the initiator's packets crossed: the configured `[[edge]]` matched (configured edges always win), else the edge learned from the wire for its next hop, `edge-<mac>` (`edge-<mac>.<vlan>` when tagged, `edge-vlan<vlan>` without a MAC); learned only for flows between a local and a public address; null when none")
+        .like("", "", "ingressInterface (10) / egressInterface (14), loosely"),
+    C::new("dst2src_edge", OptDict(|r| r.labels.egress.dst2src_edge.as_deref()), "the same for the responder's packets"),
+    C::new("observed_egress", OptDict(|r| r.labels.egress.observed_egress.map(Egress::as_str)), "the path of the edge crossed (`expressroute`, `internet`): the local sender's direction's edge, else the other's; a learned edge's path is inferred from the prefixes its flows reach; `local` when both ends are local; null when no edge of known path was crossed"),
+    C::new("server_rtt_ms", OptF64(|r| r.labels.path.server_rtt_ms), "TCP handshake, server side: the latest SYN before the SYN-ACK to the SYN-ACK, at the tap, ms"),
+    C::new("client_rtt_ms", OptF64(|r| r.labels.path.client_rtt_ms), "TCP handshake, client side: the latest SYN-ACK to the initiator's first ACK after it, ms; `server_rtt_ms + client_rtt_ms` is tshark's `tcp.analysis.initial_rtt`")
+        .like("", "", "tcpSynAckTime"),
+    C::new("stun_rtt_ms", OptF64(|r| r.labels.path.stun_rtt_ms), "median over the flow's STUN transactions sent by the initiator of request to response time (paired by transaction id), ms"),
+    C::new("src2dst_dscp", OptI16(|r| r.labels.path.marking[0].map(|m| i16::from(m.dscp))), "DSCP most of the initiator's packets carried (majority vote); null without packets")
+        .like("", "", "ipDiffServCodePoint (195)"),
+    C::new("dst2src_dscp", OptI16(|r| r.labels.path.marking[1].map(|m| i16::from(m.dscp))), "the same for the responder's packets"),
+    C::new("src2dst_dscp_changed", OptBool(|r| r.labels.path.marking[0].map(|m| m.changed)), "an initiator packet carried another DSCP than the first one"),
+    C::new("dst2src_dscp_changed", OptBool(|r| r.labels.path.marking[1].map(|m| m.changed)), "the same for the responder's packets"),
 ];
 
 impl Row for FlowRecord {

@@ -9,10 +9,12 @@
 //! by `pathlens summary` and `pathlens report`, and printed by one renderer
 //! (`render`), so the two print the same figures.
 
+mod paths;
 mod read;
 mod render;
 mod row;
 
+pub use paths::{EdgeFigures, PathRow, Paths};
 pub use read::{parse_time, summarize, Inputs, ReadError, TimeRange};
 pub use render::{counter_lines, Format};
 pub(crate) use render::{sorted, time_text};
@@ -180,6 +182,8 @@ pub struct Summary {
     pub counters: BTreeMap<String, serde_json::Value>,
     /// Runs seen (files' `pathlens.run_id`), with their inputs.
     pub runs: BTreeMap<String, Vec<String>>,
+    /// Edges, latency and marking.
+    pub paths: Paths,
     /// Kept only for the report.
     pub detail: Option<Box<Detail>>,
 }
@@ -241,6 +245,7 @@ impl Summary {
             }
         }
         self.rtp_overflow_packets += r.rtp_overflow_packets;
+        self.paths.add(r);
         if let Some(d) = self.detail.as_mut() {
             let minute = r.first_seen_us.div_euclid(60_000_000);
             *d.by_minute

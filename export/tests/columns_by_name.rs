@@ -14,7 +14,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::{ClockSource, Quality, RtcpFigures, StreamStats};
-use pathlens_classify::outcome::Labels;
+use pathlens_classify::outcome::{Labels, Marking, PathFields};
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{
     AppProtocol, AppSource, EndReason, ServiceSource, Side, TrafficType, Transport,
@@ -190,6 +190,9 @@ fn flow(row: usize) -> FlowRecord {
                 ][row],
                 path_conformant: Some(bit(0b011, row)).filter(|_| full),
                 path_note: s("note"),
+                src2dst_edge: a("edge-out"),
+                dst2src_edge: a("edge-in"),
+                observed_egress: [Some(Egress::ExpressRoute), Some(Egress::Internet), None][row],
             },
             media: if full {
                 MediaFields {
@@ -207,6 +210,23 @@ fn flow(row: usize) -> FlowRecord {
                 }
             } else {
                 MediaFields::default()
+            },
+            path: PathFields {
+                server_rtt_ms: Some(20.25 + i as f64).filter(|_| full),
+                client_rtt_ms: Some(30.25 + i as f64).filter(|_| full),
+                stun_rtt_ms: Some(40.25 + i as f64).filter(|_| full),
+                marking: [
+                    Some(Marking {
+                        dscp: 46 - row as u8,
+                        changed: bit(0b001, row),
+                    })
+                    .filter(|_| full),
+                    Some(Marking {
+                        dscp: 34 - row as u8,
+                        changed: bit(0b010, row),
+                    })
+                    .filter(|_| full),
+                ],
             },
         },
     }
@@ -327,6 +347,31 @@ fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
         (
             "service_source",
             r.labels.service_source.map(ServiceSource::as_str).into(),
+        ),
+        ("src2dst_edge", e.src2dst_edge.as_deref().into()),
+        ("dst2src_edge", e.dst2src_edge.as_deref().into()),
+        (
+            "observed_egress",
+            e.observed_egress.map(Egress::as_str).into(),
+        ),
+        ("server_rtt_ms", r.labels.path.server_rtt_ms.into()),
+        ("client_rtt_ms", r.labels.path.client_rtt_ms.into()),
+        ("stun_rtt_ms", r.labels.path.stun_rtt_ms.into()),
+        (
+            "src2dst_dscp",
+            r.labels.path.marking[0].map(|m| m.dscp).into(),
+        ),
+        (
+            "dst2src_dscp",
+            r.labels.path.marking[1].map(|m| m.dscp).into(),
+        ),
+        (
+            "src2dst_dscp_changed",
+            r.labels.path.marking[0].map(|m| m.changed).into(),
+        ),
+        (
+            "dst2src_dscp_changed",
+            r.labels.path.marking[1].map(|m| m.changed).into(),
         ),
     ]
 }

@@ -213,6 +213,7 @@ pub fn check_flow_table(data: &[u8]) -> Option<FlowOutcome> {
             sport: s.sport,
             dport: s.dport,
             edge: 0,
+            l2: Default::default(),
         };
         let payload = payload_buf
             .get(..usize::try_from(s.payload_len).unwrap_or(0))

@@ -1,10 +1,14 @@
 //! Records held back until every worker has passed their last packet, so
 //! what other flows' signaling teaches (learned media endpoints, SDP
-//! bindings) completes them the same way whatever the number of workers.
+//! bindings) completes them the same way whatever the number of workers;
+//! and records that crossed a next hop before the edges of their input
+//! are decided (see `crate::learn`).
 
 use super::record::evidence;
 use super::state::Flow;
 use crate::correlate::Correlator;
+use crate::learn::EdgeLearner;
+use pathlens_classify::egress::LearnedEdges;
 use pathlens_classify::outcome::{Knowledge, Pending};
 use pathlens_export::FlowRecord;
 use std::net::SocketAddr;
@@ -15,6 +19,8 @@ pub(super) struct Held {
     // Input position of its last packet.
     last: u64,
     pending: Pending,
+    // The input it came from (which learned edges judge it).
+    gen: usize,
 }
 
 /// Where a finished record goes: straight out, or held for correlation.
@@ -22,20 +28,30 @@ pub(super) struct Outlet<'a> {
     pub(super) out: &'a mut Vec<FlowRecord>,
     pub(super) held: &'a mut Vec<Held>,
     pub(super) correlate: bool,
+    /// Edges are learned and not decided yet for this input.
+    pub(super) edges_pending: bool,
+    /// The current input.
+    pub(super) gen: usize,
 }
 
 impl Outlet<'_> {
     /// Hands on `rec`, the record of `f`, or holds it.
     pub(super) fn push(&mut self, rec: FlowRecord, f: &Flow) {
-        let pending = self.correlate.then(|| {
-            let e = evidence(f, rec.src_ip, rec.dst_ip, rec.transport);
-            Pending::of(rec.transport, &rec.labels, &e)
+        let pending = (self.correlate || self.edges_pending).then(|| {
+            let e = evidence(f, rec.src_ip, rec.dst_ip, rec.dst_port, rec.transport, None);
+            let mut p = Pending::of(rec.transport, &rec.labels, &e, self.edges_pending)?;
+            if !self.correlate {
+                p.relabel = false;
+                p.media = None;
+            }
+            (p.relabel || p.media.is_some() || p.edges).then_some(p)
         });
         match pending.flatten() {
             Some(pending) => self.held.push(Held {
                 rec,
                 last: f.last_seq,
                 pending,
+                gen: self.gen,
             }),
             None => self.out.push(rec),
         }
@@ -46,15 +62,35 @@ impl Outlet<'_> {
 /// has processed; returns how many correlation relabelled.
 pub(super) fn release(
     held: &mut Vec<Held>,
-    c: &Correlator,
+    c: Option<&Correlator>,
+    l: Option<&EdgeLearner>,
     k: &Knowledge,
     out: &mut Vec<FlowRecord>,
 ) -> u64 {
-    let mark = c.watermark();
+    let mark = c.map_or(u64::MAX, Correlator::watermark);
     let mut relabelled = 0;
     let mut i = 0;
+    // One lookup per input, not per record.
+    let mut edges: Vec<(usize, Option<std::sync::Arc<LearnedEdges>>)> = Vec::new();
     while i < held.len() {
-        if held.get(i).is_none_or(|h| h.last > mark) {
+        let Some(h) = held.get(i) else {
+            break;
+        };
+        let gen = h.gen;
+        let learned = match edges.iter().find(|(g, _)| *g == gen) {
+            Some((_, e)) => e.clone(),
+            None => {
+                let e = l.and_then(|l| l.get(gen));
+                edges.push((gen, e.clone()));
+                e
+            }
+        };
+        if h.pending.edges && learned.is_none() {
+            i += 1;
+            continue;
+        }
+        let waits_mark = h.pending.relabel || h.pending.media.is_some();
+        if waits_mark && h.last > mark {
             i += 1;
             continue;
         }
@@ -62,15 +98,24 @@ pub(super) fn release(
             mut rec,
             last,
             pending,
+            gen: _,
         } = held.swap_remove(i);
         let first = rec.first_seen_us;
         let ends = (
             SocketAddr::new(rec.src_ip, rec.src_port),
             SocketAddr::new(rec.dst_ip, rec.dst_port),
         );
-        let sdp = |at: SocketAddr, pt: u8| c.lookup_rtpmap(at, pt, last, first);
-        let learned = |at: SocketAddr| c.lookup_learned(at, last, first);
-        if pending.resolve(k, rec.flow_id, ends, &mut rec.labels, &sdp, &learned) {
+        let sdp = |at: SocketAddr, pt: u8| c.and_then(|c| c.lookup_rtpmap(at, pt, last, first));
+        let endpoint = |at: SocketAddr| c.and_then(|c| c.lookup_learned(at, last, first));
+        if pending.resolve(
+            k,
+            learned.as_deref(),
+            rec.flow_id,
+            ends,
+            &mut rec.labels,
+            &sdp,
+            &endpoint,
+        ) {
             relabelled += 1;
         }
         out.push(rec);

@@ -37,6 +37,9 @@ pub struct FlowConfig {
     pub inspect_payload: bool,
     /// Track RTP/RTCP streams of media flows (false: `--no-media`).
     pub media_metrics: bool,
+    /// Packet time from the start of each input during which edges are
+    /// learned from the wire (when none is configured).
+    pub edge_warmup_us: i64,
 }
 
 impl Default for FlowConfig {
@@ -49,6 +52,7 @@ impl Default for FlowConfig {
             scan_every_us: 10_000_000,
             inspect_payload: true,
             media_metrics: true,
+            edge_warmup_us: 300_000_000,
         }
     }
 }
@@ -84,6 +88,24 @@ pub struct Pkt {
     /// none), resolved by the reader from the MACs or VLAN only when edges
     /// are configured: one byte instead of two MACs in every batch.
     pub edge: u8,
+    /// Link-layer addresses and marking, for the path evidence.
+    pub l2: L2,
+}
+
+/// What a packet shows of the path it took: its MACs (the next hop is one
+/// of them, depending on which end is local, which only the flow knows),
+/// VLAN and DSCP. The VLAN stays out of the flow key so a flow whose
+/// directions cross different VLANs is one flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct L2 {
+    /// Source MAC (zero when the link type has none).
+    pub src_mac: [u8; 6],
+    /// Destination MAC.
+    pub dst_mac: [u8; 6],
+    /// Outer VLAN, 0 if untagged.
+    pub vlan: u16,
+    /// DSCP.
+    pub dscp: u8,
 }
 
 impl Pkt {
@@ -95,7 +117,7 @@ impl Pkt {
         truncated: bool,
         d: &crate::decode::Decoded<'_>,
     ) -> Self {
-        let (key, from_lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, d.vlan);
+        let (key, from_lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, 0);
         Pkt {
             seq,
             ts_us,
@@ -110,6 +132,12 @@ impl Pkt {
             sport: d.sport,
             dport: d.dport,
             edge: 0,
+            l2: L2 {
+                src_mac: d.src_mac.unwrap_or_default(),
+                dst_mac: d.dst_mac.unwrap_or_default(),
+                vlan: d.vlan,
+                dscp: d.dscp,
+            },
         }
     }
 }

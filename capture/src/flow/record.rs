@@ -3,6 +3,7 @@
 
 use super::state::Flow;
 use pathlens_classify::community_id::{community_id_v1, icmp_ports};
+use pathlens_classify::egress::LearnedEdges;
 use pathlens_classify::outcome::{label, Evidence, Knowledge};
 use pathlens_classify::{EndReason, FlowKey, FlowShape, Transport};
 use pathlens_export::FlowRecord;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 /// The row of `f`, ended for `reason`, with the evidence it was labelled from.
 pub(super) fn build_record(
     k: &Knowledge,
+    learned: Option<&LearnedEdges>,
     iface: &Arc<str>,
     key: &FlowKey,
     f: &Flow,
@@ -34,7 +36,7 @@ pub(super) fn build_record(
         (0, 0)
     };
     let community_id = community_id_v1(src, dst, cid_sport, cid_dport, key.proto, one_way, 0);
-    let labels = label(k, &evidence(f, src, dst, transport));
+    let labels = label(k, &evidence(f, src, dst, dport, transport, learned));
     FlowRecord {
         flow_id: f.flow_id,
         interface: Arc::clone(iface),
@@ -51,7 +53,7 @@ pub(super) fn build_record(
         dst_port: dport,
         icmp_type: f.icmp.map_or(-1, |(t, _)| i16::from(t)),
         icmp_code: f.icmp.map_or(-1, |(_, c)| i16::from(c)),
-        vlan_id: key.vlan,
+        vlan_id: f.vlan,
         src2dst_packets: f.pkts[0],
         dst2src_packets: f.pkts[1],
         src2dst_bytes: f.bytes[0],
@@ -67,12 +69,14 @@ pub(super) fn build_record(
 }
 
 /// What the outcome step is told about `f`, oriented to its initiator.
-pub(super) fn evidence(
-    f: &Flow,
+pub(super) fn evidence<'a>(
+    f: &'a Flow,
     src: std::net::IpAddr,
     dst: std::net::IpAddr,
+    dport: u16,
     transport: Transport,
-) -> Evidence<'_> {
+    learned: Option<&'a LearnedEdges>,
+) -> Evidence<'a> {
     Evidence {
         flow_id: f.flow_id,
         src,
@@ -85,7 +89,15 @@ pub(super) fn evidence(
             duration_us: f.last_us - f.first_us,
         },
         hops: f.hops,
-        hop_changed: f.hop_changed,
+        // A configured edge's own change, else a learned next hop's.
+        hop_changed: if f.hops == [0; 2] {
+            f.path.changed
+        } else {
+            f.hop_changed
+        },
+        next_hops: f.path.hops,
+        learned,
+        path: f.path.evidence(dport),
         classifier: &f.classifier,
         media: f.media.as_deref(),
     }

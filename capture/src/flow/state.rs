@@ -4,8 +4,10 @@
 
 use super::*;
 use crate::correlate::Correlator;
+use pathlens_classify::egress::{NextHop, Tallies};
 use pathlens_classify::media::MediaTracker;
-use pathlens_classify::outcome::media_bytes;
+use pathlens_classify::outcome::path::stun_transaction;
+use pathlens_classify::outcome::{media_bytes, Marking, PathEvidence};
 use pathlens_classify::{AppProtocol, EndReason, FlowClassifier, Side, Signatures, Transport};
 use pathlens_export::ConnState;
 
@@ -31,6 +33,10 @@ pub(super) struct Flow {
     pub(super) hops: [u8; 2],
     /// A later packet of that direction crossed another edge.
     pub(super) hop_changed: [bool; 2],
+    /// VLAN of the record's first packet.
+    pub(super) vlan: u16,
+    /// Path evidence: next hops, marking, round trips.
+    pub(super) path: PathState,
     pub(super) classifier: FlowClassifier,
     // Boxed: most flows never carry RTP and keep only the pointer.
     pub(super) media: Option<Box<MediaTracker>>,
@@ -76,6 +82,7 @@ impl Flow {
         self.closed_us = None;
         self.hops = [0; 2];
         self.hop_changed = [false; 2];
+        self.path.reset();
         // The next row's streams start afresh: figures describe their row.
         if let Some(m) = self.media.as_deref_mut() {
             *m = MediaTracker::new();
@@ -139,12 +146,14 @@ pub(super) fn update(
     sig: &Signatures,
     corr: Option<&Correlator>,
     media: bool,
+    learn: Option<&mut Tallies>,
 ) {
     if f.is_empty() {
         // First packet of this record (new flow or continuation).
         f.flow_id = i64::try_from(p.seq).unwrap_or(i64::MAX);
         f.first_us = p.ts_us;
         f.icmp = p.icmp;
+        f.vlan = p.l2.vlan;
     }
     let side = if p.from_lo == f.src_is_lo {
         Side::Src2Dst
@@ -175,6 +184,7 @@ pub(super) fn update(
             }
         }
     }
+    f.path.packet(p, i, payload, learn);
     if p.key.proto == 6 && p.tcp_flags != 0 {
         let mut h = 0u8;
         if p.tcp_flags & (SYN | ACK) == SYN {
@@ -256,5 +266,196 @@ fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8
             .is_some_and(AppProtocol::carries_media)
     {
         f.media = None;
+    }
+}
+
+/// Where a flow's remote end is, for learning next hops: set only for a
+/// flow between a local and a public address.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Remote {
+    /// The remote end is the key's `lo` endpoint.
+    pub(super) is_lo: bool,
+    /// It is inside a prefix advertised over ExpressRoute; None when no
+    /// advertised prefix is loaded (then nothing is learned from it).
+    pub(super) advertised: Option<bool>,
+}
+
+/// One direction's DSCP: a majority vote (the value of most packets when
+/// one has more than half) and whether any packet differed from the first.
+#[derive(Clone, Copy, Debug, Default)]
+struct Vote {
+    seen: bool,
+    first: u8,
+    cand: u8,
+    count: u32,
+    changed: bool,
+}
+
+impl Vote {
+    fn add(&mut self, v: u8) {
+        if !self.seen {
+            (self.seen, self.first) = (true, v);
+        }
+        self.changed |= v != self.first;
+        if self.count == 0 {
+            (self.cand, self.count) = (v, 1);
+        } else if self.cand == v {
+            self.count += 1;
+        } else {
+            self.count -= 1;
+        }
+    }
+
+    fn marking(&self) -> Option<Marking> {
+        self.seen.then_some(Marking {
+            dscp: self.cand,
+            changed: self.changed,
+        })
+    }
+}
+
+/// STUN requests waiting for their response, and the round trips seen.
+#[derive(Debug, Default)]
+struct Stun {
+    pending: Vec<([u8; 16], i64, usize)>,
+    rtts: Vec<i64>,
+}
+
+/// Requests kept waiting; older ones are forgotten.
+const STUN_PENDING: usize = 16;
+/// Round trips kept per record.
+const STUN_SAMPLES: usize = 64;
+
+impl Stun {
+    fn feed(&mut self, ts: i64, side: usize, (request, id): (bool, [u8; 16])) {
+        if request {
+            if self.pending.len() >= STUN_PENDING {
+                self.pending.remove(0);
+            }
+            self.pending.push((id, ts, side));
+        } else if let Some(at) = self
+            .pending
+            .iter()
+            .position(|(x, _, s)| *x == id && *s != side)
+        {
+            let (_, t0, s) = self.pending.swap_remove(at);
+            // Only the initiator's requests: their round trip is to the responder.
+            if s == 0 && self.rtts.len() < STUN_SAMPLES {
+                self.rtts.push(ts - t0);
+            }
+        }
+    }
+
+    fn median(&self) -> Option<i64> {
+        let mut v = self.rtts.clone();
+        v.sort_unstable();
+        v.get(v.len().checked_sub(1)? / 2).copied()
+    }
+}
+
+/// A flow's path evidence.
+#[derive(Debug, Default)]
+pub(super) struct PathState {
+    /// Set at creation for local-public flows while edges are learned.
+    pub(super) remote: Option<Remote>,
+    /// First next hop per direction (default: none).
+    pub(super) hops: [NextHop; 2],
+    /// A later packet of that direction had another next hop.
+    pub(super) changed: [bool; 2],
+    dscp: [Vote; 2],
+    // The most recent SYN, the first SYN-ACK after it, the first ACK after
+    // that (µs, 0 = none): tshark's `initial_rtt` (most recent SYN to the
+    // ACK), split where the server answered that SYN.
+    syn_us: i64,
+    synack_us: i64,
+    ack_us: i64,
+    // Boxed: most flows never carry STUN.
+    stun: Option<Box<Stun>>,
+}
+
+impl PathState {
+    /// The evidence of a new flow whose remote end is `remote`.
+    pub(super) fn new(remote: Option<Remote>) -> Self {
+        PathState {
+            remote,
+            ..PathState::default()
+        }
+    }
+
+    fn reset(&mut self) {
+        *self = PathState {
+            remote: self.remote,
+            ..PathState::default()
+        };
+    }
+
+    #[inline]
+    fn packet(&mut self, p: &Pkt, i: usize, payload: &[u8], learn: Option<&mut Tallies>) {
+        if let Some(v) = self.dscp.get_mut(i) {
+            v.add(p.l2.dscp);
+        }
+        if let Some(r) = self.remote {
+            let from_remote = p.from_lo == r.is_lo;
+            let hop = NextHop {
+                mac: if from_remote {
+                    p.l2.src_mac
+                } else {
+                    p.l2.dst_mac
+                },
+                vlan: p.l2.vlan,
+            };
+            let other = self.hops.get(1 - i).copied().unwrap_or_default();
+            if let (Some(h), Some(c)) = (self.hops.get_mut(i), self.changed.get_mut(i)) {
+                if h.is_none() {
+                    *h = hop;
+                    // A flow counts once per edge it crosses.
+                    if let (Some(t), false) = (learn, other == hop) {
+                        let e = t.entry(hop).or_default();
+                        match r.advertised {
+                            Some(true) => e.advertised += 1,
+                            Some(false) => e.other += 1,
+                            None => e.unjudged += 1,
+                        }
+                    }
+                } else if *h != hop {
+                    *c = true;
+                }
+            }
+        }
+        match p.key.proto {
+            6 if p.tcp_flags & (SYN | ACK) != 0 && self.ack_us == 0 => {
+                let syn = p.tcp_flags & SYN != 0;
+                let ack = p.tcp_flags & ACK != 0;
+                match (i, syn, ack) {
+                    (0, true, false) => (self.syn_us, self.synack_us) = (p.ts_us, 0),
+                    (1, true, true) if self.syn_us != 0 && self.synack_us == 0 => {
+                        self.synack_us = p.ts_us;
+                    }
+                    (0, false, true) if self.synack_us != 0 => self.ack_us = p.ts_us,
+                    _ => {}
+                }
+            }
+            17 if payload.first().is_some_and(|b| b & 0xc0 == 0) => {
+                if let Some(tx) = stun_transaction(payload) {
+                    self.stun
+                        .get_or_insert_with(Box::default)
+                        .feed(p.ts_us, i, tx);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The timing and marking evidence of the record.
+    pub(super) fn evidence(&self, dst_port: u16) -> PathEvidence {
+        let server = (self.synack_us != 0).then(|| self.synack_us - self.syn_us);
+        let client = (self.ack_us != 0).then(|| self.ack_us - self.synack_us);
+        PathEvidence {
+            server_rtt_us: server,
+            client_rtt_us: client,
+            stun_rtt_us: self.stun.as_deref().and_then(Stun::median),
+            marking: [0, 1].map(|i| self.dscp.get(i).and_then(Vote::marking)),
+            dst_port,
+        }
     }
 }

@@ -3,12 +3,14 @@
 
 use super::hold::{self, Held, Outlet};
 use super::record::build_record;
-use super::state::{update, Flow};
+use super::state::{update, Flow, PathState, Remote};
 use super::*;
 use crate::correlate::Correlator;
 use crate::counters::FlowCounters;
+use crate::learn::EdgeLearner;
 use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
+use pathlens_classify::egress::{is_public, LearnedEdges, Tallies};
 use pathlens_classify::outcome::{rtcp_to_forward, takes_forwarded_rtcp};
 use pathlens_classify::{EndReason, FlowClassifier, Side, Transport};
 use pathlens_export::FlowRecord;
@@ -29,6 +31,14 @@ pub struct FlowTable {
     // Records that other flows' signaling may complete, held until every
     // worker has passed their last packet.
     held: Vec<Held>,
+    // Edges learned from the wire: the shared learner and this worker's index.
+    learner: Option<(Arc<EdgeLearner>, usize)>,
+    // The current input (generation), counted from 0.
+    gen: usize,
+    // This input's counts while its warm-up is open.
+    tally: Option<Tallies>,
+    // This input's edges, once decided.
+    learned: Option<Arc<LearnedEdges>>,
 }
 
 impl FlowTable {
@@ -44,7 +54,55 @@ impl FlowTable {
             counters: FlowCounters::default(),
             correlator: None,
             held: Vec::new(),
+            learner: None,
+            gen: 0,
+            tally: None,
+            learned: None,
         }
+    }
+
+    /// Learns edges from the wire with the other workers through `l` (this
+    /// is worker `w`); only when no edge is configured.
+    pub fn with_learner(mut self, l: Arc<EdgeLearner>, w: usize) -> Self {
+        if self.ctx.egress.edges.is_empty() {
+            self.learner = Some((l, w));
+            self.tally = Some(Tallies::new());
+        }
+        self
+    }
+
+    /// A new input starts (after the first): its edges are learned afresh.
+    pub fn next_input(&mut self, first: bool) {
+        if !first {
+            self.end_warmup();
+            self.gen += 1;
+        }
+        if self.learner.is_some() {
+            self.tally = Some(Tallies::new());
+            self.learned = None;
+        }
+    }
+
+    /// The warm-up of the current input is over: publish what was counted.
+    pub fn end_warmup(&mut self) {
+        if let (Some((l, w)), Some(t)) = (&self.learner, self.tally.take()) {
+            l.publish(self.gen, *w, &t);
+        }
+    }
+
+    /// The current input's edges, once decided (None too when not
+    /// learning). Over fields, so it can run while a flow is borrowed.
+    fn learned_of(
+        cache: &mut Option<Arc<LearnedEdges>>,
+        learner: &Option<(Arc<EdgeLearner>, usize)>,
+        gen: usize,
+    ) -> Option<Arc<LearnedEdges>> {
+        if cache.is_none() {
+            if let Some((l, _)) = learner {
+                *cache = l.get(gen);
+            }
+        }
+        cache.clone()
     }
 
     /// Shares learned endpoints with the other workers through `c` and
@@ -62,11 +120,14 @@ impl FlowTable {
     /// Resolves and hands on the held records whose last packet every worker
     /// has processed (all of them once every worker has finished).
     pub fn release(&mut self, out: &mut Vec<FlowRecord>) {
-        let Some(c) = self.correlator.as_deref() else {
-            return;
-        };
         if !self.held.is_empty() {
-            self.counters.correlated += hold::release(&mut self.held, c, &self.ctx, out);
+            self.counters.correlated += hold::release(
+                &mut self.held,
+                self.correlator.as_deref(),
+                self.learner.as_ref().map(|(l, _)| &**l),
+                &self.ctx,
+                out,
+            );
         }
     }
 
@@ -74,12 +135,37 @@ impl FlowTable {
         out: &'a mut Vec<FlowRecord>,
         held: &'a mut Vec<Held>,
         correlator: &Option<Arc<Correlator>>,
+        learned: &Option<Arc<LearnedEdges>>,
+        learning: bool,
+        gen: usize,
     ) -> Outlet<'a> {
         Outlet {
             out,
             held,
             correlate: correlator.is_some(),
+            edges_pending: learning && learned.is_none(),
+            gen,
         }
+    }
+
+    /// Where a flow's remote end is, for flows between a local and a public
+    /// address; whether it is advertised over ExpressRoute only matters
+    /// (and is looked up) while edges are learned.
+    fn remote_of(&self, key: &FlowKey) -> Option<Remote> {
+        let local = &self.ctx.local;
+        let is_lo = match (local.is_local(key.lo_addr), local.is_local(key.hi_addr)) {
+            (false, true) => true,
+            (true, false) => false,
+            _ => return None,
+        };
+        let remote = if is_lo { key.lo_addr } else { key.hi_addr };
+        if !is_public(remote) {
+            return None;
+        }
+        let db = &self.ctx.egress.db;
+        let advertised = (self.learner.is_some() && db.advertised_prefixes() > 0)
+            .then(|| db.lookup(remote).is_some_and(|m| m.expressroute.is_some()));
+        Some(Remote { is_lo, advertised })
     }
 
     /// Live entries (flows and pending continuations).
@@ -132,6 +218,8 @@ impl FlowTable {
             closed_us: None,
             hops: [0; 2],
             hop_changed: [false; 2],
+            vlan: p.l2.vlan,
+            path: PathState::new(self.remote_of(&p.key)),
             media: None,
             classifier: if self.cfg.inspect_payload {
                 FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
@@ -212,7 +300,15 @@ impl FlowTable {
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
             if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
-                update(f, p, payload, &self.ctx.signatures, corr, media);
+                update(
+                    f,
+                    p,
+                    payload,
+                    &self.ctx.signatures,
+                    corr,
+                    media,
+                    self.tally.as_mut(),
+                );
                 return;
             }
             let reason = if p.ts_us >= deadline {
@@ -221,8 +317,24 @@ impl FlowTable {
                 EndReason::EndOfFlow
             };
             if !f.is_empty() {
-                let rec = build_record(&self.ctx, &self.interface, &p.key, f, reason);
-                Self::outlet(out, &mut self.held, &self.correlator).push(rec, f);
+                let learned = Self::learned_of(&mut self.learned, &self.learner, self.gen);
+                let rec = build_record(
+                    &self.ctx,
+                    learned.as_deref(),
+                    &self.interface,
+                    &p.key,
+                    f,
+                    reason,
+                );
+                Self::outlet(
+                    out,
+                    &mut self.held,
+                    &self.correlator,
+                    &learned,
+                    self.learner.is_some(),
+                    self.gen,
+                )
+                .push(rec, f);
                 self.counters.ended(reason);
             }
             // Exactly what a sweep at the deadline would have done: an active
@@ -232,7 +344,15 @@ impl FlowTable {
                 && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
             {
                 f.make_continuation();
-                update(f, p, payload, &self.ctx.signatures, corr, media);
+                update(
+                    f,
+                    p,
+                    payload,
+                    &self.ctx.signatures,
+                    corr,
+                    media,
+                    self.tally.as_mut(),
+                );
                 return;
             }
             self.map.remove(&p.key);
@@ -247,21 +367,37 @@ impl FlowTable {
         {
             let (_, f) = v.insert(p.key, f);
             let corr = self.correlator.as_deref();
-            update(f, p, payload, &self.ctx.signatures, corr, media);
+            update(
+                f,
+                p,
+                payload,
+                &self.ctx.signatures,
+                corr,
+                media,
+                self.tally.as_mut(),
+            );
         }
+    }
+
+    /// Hands on the record of a flow taken out of the table.
+    fn end(&mut self, k: &FlowKey, f: &Flow, reason: EndReason, out: &mut Vec<FlowRecord>) {
+        let learned = Self::learned_of(&mut self.learned, &self.learner, self.gen);
+        let rec = build_record(&self.ctx, learned.as_deref(), &self.interface, k, f, reason);
+        Self::outlet(
+            out,
+            &mut self.held,
+            &self.correlator,
+            &learned,
+            self.learner.is_some(),
+            self.gen,
+        )
+        .push(rec, f);
     }
 
     fn evict_one(&mut self, out: &mut Vec<FlowRecord>) {
         if let Some((k, f)) = self.map.pop_front() {
             if !f.is_empty() {
-                let rec = build_record(
-                    &self.ctx,
-                    &self.interface,
-                    &k,
-                    &f,
-                    EndReason::LackOfResources,
-                );
-                Self::outlet(out, &mut self.held, &self.correlator).push(rec, &f);
+                self.end(&k, &f, EndReason::LackOfResources, out);
                 self.counters.ended(EndReason::LackOfResources);
                 self.counters.evicted += 1;
             }
@@ -282,8 +418,7 @@ impl FlowTable {
             }
             if let Some((k, f)) = self.map.pop_front() {
                 if !f.is_empty() {
-                    let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
-                    Self::outlet(out, &mut self.held, &self.correlator).push(rec, &f);
+                    self.end(&k, &f, reason, out);
                     self.counters.ended(reason);
                 }
             }
@@ -294,14 +429,25 @@ impl FlowTable {
             self.next_scan_us = now.saturating_add(self.cfg.scan_every_us);
             let (ctx, iface, cfg, counters) =
                 (&self.ctx, &self.interface, &self.cfg, &mut self.counters);
-            let mut sink = Self::outlet(out, &mut self.held, &self.correlator);
+            let learned = Self::learned_of(&mut self.learned, &self.learner, self.gen);
+            let mut sink = Self::outlet(
+                out,
+                &mut self.held,
+                &self.correlator,
+                &learned,
+                self.learner.is_some(),
+                self.gen,
+            );
             self.map.retain(|k, f| {
                 let (deadline, reason) = f.deadline(cfg);
                 if deadline > now {
                     return true;
                 }
                 if !f.is_empty() {
-                    sink.push(build_record(ctx, iface, k, f, reason), f);
+                    sink.push(
+                        build_record(ctx, learned.as_deref(), iface, k, f, reason),
+                        f,
+                    );
                     counters.ended(reason);
                 }
                 if reason == EndReason::ActiveTimeout {
@@ -343,8 +489,7 @@ impl FlowTable {
             } else {
                 EndReason::ForcedEnd
             };
-            let rec = build_record(&self.ctx, &self.interface, &k, &f, reason);
-            Self::outlet(out, &mut self.held, &self.correlator).push(rec, &f);
+            self.end(&k, &f, reason, out);
             self.counters.ended(reason);
         }
         if self.map.is_empty() {

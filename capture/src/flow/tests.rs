@@ -52,6 +52,7 @@ impl Gen {
             sport: src.1,
             dport: dst.1,
             edge: 0,
+            l2: Default::default(),
         }
     }
 }

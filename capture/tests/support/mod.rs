@@ -189,4 +189,5 @@ pub fn rows_of(batches: &[RecordBatch], names: &[&str], sep: &str) -> Vec<String
 pub use pathlens_benches::PcapFile as PcapWriter;
 
 pub mod egress_gen;
+pub mod path_gen;
 pub mod sample;

@@ -29,11 +29,13 @@
 pub mod callflow;
 pub mod db;
 pub mod edge;
+pub mod learn;
 pub mod sources;
 
 pub use callflow::{CallFlow, ExpectedPath, Profile, Role, TrafficKind};
 pub use db::{EgressDb, EgressDbBuilder, O365Advertised, PrefixMatch};
 pub use edge::{Edge, Edges};
+pub use learn::{LearnedEdges, NextHop, Tallies, Tally};
 pub use sources::{Category, EgressError, O365Set, ServiceTag};
 
 use crate::prefix::{FlowDirection, LocalNets, PrefixTable};
@@ -137,6 +139,8 @@ pub struct FlowFacts {
     pub hops: [u8; 2],
     /// The edge changed within a direction.
     pub hop_changed: [bool; 2],
+    /// Next hop per direction seen on the wire (local-public flows only).
+    pub next_hops: [NextHop; 2],
 }
 
 /// The egress columns of one flow.
@@ -158,8 +162,11 @@ pub struct Verdict<'a> {
     pub label: Option<&'a str>,
     /// The remote end's Office 365 set.
     pub o365: Option<&'a O365Set>,
-    /// Edge per direction.
-    pub next_hop: [Option<&'a Edge>; 2],
+    /// Edge per direction: configured, else learned.
+    pub next_hop: [Option<Edge>; 2],
+    /// The path of the edge crossed: the outbound direction's, else the
+    /// inbound one's; null when no edge of known path was crossed.
+    pub observed: Option<Egress>,
     /// The two directions used different edges.
     pub asymmetric: Option<bool>,
     /// What the call-flow principles predict.
@@ -190,8 +197,31 @@ impl Site {
         }
     }
 
-    /// The egress columns of a finished flow.
-    pub fn judge<'a>(&'a self, local: &'a LocalNets, f: &FlowFacts) -> Verdict<'a> {
+    /// The edge a direction crossed: the configured one when edges are
+    /// configured (they always win), else the one learned for its next hop;
+    /// a next hop first seen after the warm-up is an edge of unknown path.
+    fn edge_of(&self, f: &FlowFacts, i: usize, learned: Option<&LearnedEdges>) -> Option<Edge> {
+        if !self.edges.is_empty() {
+            return self.edges.get(*f.hops.get(i)?).cloned();
+        }
+        let hop = f.next_hops.get(i).filter(|h| !h.is_none())?;
+        Some(match learned.and_then(|l| l.get(hop)) {
+            Some(l) => l.edge.clone(),
+            None => Edge {
+                name: Arc::from(hop.edge_name()),
+                path: Egress::Unknown,
+            },
+        })
+    }
+
+    /// The egress columns of a finished flow; `learned` holds the edges
+    /// learned from the wire (used only when none is configured).
+    pub fn judge<'a>(
+        &'a self,
+        local: &'a LocalNets,
+        f: &FlowFacts,
+        learned: Option<&LearnedEdges>,
+    ) -> Verdict<'a> {
         let local_src = local.is_local(f.src);
         let local_dst = local.is_local(f.dst);
         let direction = FlowDirection::from_locality(local_src, local_dst);
@@ -209,7 +239,8 @@ impl Site {
             list: None,
             label: None,
             o365: None,
-            next_hop: [self.edges.get(f.hops[0]), self.edges.get(f.hops[1])],
+            next_hop: [self.edge_of(f, 0, learned), self.edge_of(f, 1, learned)],
+            observed: None,
             asymmetric: None,
             expected: None,
             conformant: None,
@@ -254,17 +285,27 @@ impl Site {
             }
             notes.push_str(s);
         };
-        let seen: Vec<(usize, &Edge)> = v
+        let seen: Vec<(usize, Edge)> = v
             .next_hop
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| e.map(|e| (i, e)))
+            .filter_map(|(i, e)| e.clone().map(|e| (i, e)))
             .collect();
         // Only a flow seen crossing an edge both ways can be judged: a
         // one-way flow may have its other half on an untapped path.
-        if let [Some(a), Some(b)] = v.next_hop {
+        if let [Some(a), Some(b)] = &v.next_hop {
             v.asymmetric = Some(a.name != b.name);
         }
+        let outbound = usize::from(local_dst && !local_src);
+        v.observed = if v.egress == Egress::Local {
+            Some(Egress::Local)
+        } else {
+            [outbound, 1 - outbound]
+                .iter()
+                .filter_map(|i| v.next_hop.get(*i).and_then(Option::as_ref))
+                .map(|e| e.path)
+                .find(|p| *p != Egress::Unknown)
+        };
         for (i, changed) in f.hop_changed.iter().enumerate() {
             if *changed {
                 note(&format!(
@@ -273,9 +314,33 @@ impl Site {
                 ));
             }
         }
+        for (n, (i, e)) in seen.iter().enumerate() {
+            // One note per edge, even when both directions crossed it.
+            if e.path != Egress::Unknown
+                || seen
+                    .get(..n)
+                    .is_some_and(|s| s.iter().any(|x| x.1.name == e.name))
+            {
+                continue;
+            }
+            let t = learned.and_then(|l| f.next_hops.get(*i).and_then(|h| l.get(h)));
+            note(&match t {
+                Some(l) if l.tally.advertised + l.tally.other > 0 => format!(
+                    "path of edge {} unknown: {:.0}% of its {} flows to ExpressRoute prefixes",
+                    e.name,
+                    l.tally.advertised_pct(),
+                    l.tally.advertised + l.tally.other
+                ),
+                Some(_) => format!(
+                    "path of edge {} unknown: no ExpressRoute prefix loaded to judge it by",
+                    e.name
+                ),
+                None => format!("path of edge {} unknown: not seen in the warm-up", e.name),
+            });
+        }
         if matches!(v.egress, Egress::ExpressRoute | Egress::Internet) {
             for (i, e) in &seen {
-                if e.path != v.egress {
+                if e.path != v.egress && e.path != Egress::Unknown {
                     note(&format!(
                         "prefix predicts {} but {} crossed edge {} ({})",
                         v.egress.as_str(),
@@ -296,13 +361,15 @@ impl Site {
         });
         if let Some((rule, kind, a, b)) = rule {
             v.expected = Some(rule.expected);
-            let mut observed: Vec<Egress> = if seen.is_empty() {
-                (v.egress != Egress::Unknown)
-                    .then_some(v.egress)
-                    .into_iter()
-                    .collect()
+            // Observed evidence only: the edges crossed, or both ends
+            // inside the site. A prefix alone predicts, it does not observe.
+            let mut observed: Vec<Egress> = if v.egress == Egress::Local {
+                vec![Egress::Local]
             } else {
-                seen.iter().map(|(_, e)| e.path).collect()
+                seen.iter()
+                    .map(|(_, e)| e.path)
+                    .filter(|p| *p != Egress::Unknown)
+                    .collect()
             };
             observed.sort();
             observed.dedup();
@@ -329,7 +396,7 @@ impl Site {
                         ", observed {}{}",
                         obs.join("+"),
                         if seen.is_empty() {
-                            " by prefix"
+                            " by address"
                         } else {
                             " at the edge"
                         }
@@ -408,6 +475,7 @@ mod test {
             traffic_type: t,
             hops,
             hop_changed: [false; 2],
+            next_hops: [NextHop::default(); 2],
         }
     }
 
@@ -419,6 +487,7 @@ mod test {
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "52.112.1.1", TrafficType::Media, [2, 2]),
+            None,
         );
         assert_eq!(v.egress, Egress::ExpressRoute);
         assert_eq!(v.o365.unwrap().id, 11);
@@ -432,37 +501,43 @@ mod test {
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "52.112.1.1", TrafficType::Signaling, [1, 2]),
+            None,
         );
         assert_eq!((v.asymmetric, v.conformant), (Some(true), Some(false)));
         // One direction seen at an edge: asymmetry unknown, the path still judged.
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "52.112.1.1", TrafficType::Media, [1, 0]),
+            None,
         );
         assert_eq!((v.asymmetric, v.conformant), (None, Some(true)));
         // No edge evidence: prefix prediction decides.
         let v = s.judge(
             &l,
             &facts("2603:1063::5", "fd00::5", TrafficType::Media, [0, 0]),
+            None,
         );
         assert_eq!(
             (v.egress, v.direction),
             (Egress::ExpressRoute, FlowDirection::Inbound)
         );
-        assert_eq!((v.asymmetric, v.conformant), (None, Some(true)));
+        // A prefix predicts; it observes nothing.
+        assert_eq!((v.asymmetric, v.conformant, v.observed), (None, None, None));
         // Non-ER O365 set: internet expected and predicted.
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "13.107.64.9", TrafficType::Signaling, [0, 0]),
+            None,
         );
         assert_eq!(
             (v.egress, v.expected, v.conformant),
-            (Egress::Internet, Some(ExpectedPath::Internet), Some(true))
+            (Egress::Internet, Some(ExpectedPath::Internet), None)
         );
         // Local: client to on-prem server (hybrid).
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "10.9.0.3", TrafficType::Signaling, [0, 0]),
+            None,
         );
         assert_eq!(
             (v.egress, v.list, v.label),
@@ -476,6 +551,7 @@ mod test {
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "192.0.2.1", TrafficType::Web, [0, 0]),
+            None,
         );
         assert_eq!(
             (v.egress, v.expected, v.conformant),
@@ -485,10 +561,11 @@ mod test {
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "8.8.4.4", TrafficType::Media, [0, 0]),
+            None,
         );
         assert_eq!(
             (v.egress, v.expected, v.conformant),
-            (Egress::Internet, Some(ExpectedPath::Internet), Some(true))
+            (Egress::Internet, Some(ExpectedPath::Internet), None)
         );
     }
 
@@ -499,6 +576,7 @@ mod test {
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "52.112.1.1", TrafficType::Media, [0, 0]),
+            None,
         );
         assert_eq!(
             (v.egress, v.expected, v.conformant),
@@ -507,6 +585,7 @@ mod test {
         let v = s.judge(
             &l,
             &facts("10.0.0.5", "10.0.0.6", TrafficType::Media, [0, 0]),
+            None,
         );
         assert_eq!(
             (v.egress, v.expected),

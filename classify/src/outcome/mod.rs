@@ -9,13 +9,16 @@
 //! turns rows into columns.
 
 pub mod media;
+pub mod path;
+
+pub use path::{Marking, PathEvidence, PathFields};
 
 pub use media::{
     media_bytes, rtcp_to_forward, takes_forwarded_rtcp, DirMedia, MediaFields, StreamRecord,
 };
 
 use crate::classifier::{needs_correlation, FlowShape, KnownServer, EXCHANGE, SKYPE_TEAMS};
-use crate::egress::{Egress, ExpectedPath, FlowFacts, Site};
+use crate::egress::{Egress, ExpectedPath, FlowFacts, LearnedEdges, NextHop, Site};
 use crate::media::{MediaTracker, RtpMap};
 use crate::prefix::{FlowDirection, LocalNets};
 use crate::{
@@ -51,10 +54,16 @@ pub struct EgressFields {
     pub o365_category: Option<&'static str>,
     /// Whether the set is ExpressRoute-capable.
     pub o365_expressroute: Option<bool>,
-    /// Edge the initiator's packets crossed.
+    /// Next hop (MAC, VLAN) the initiator's packets were seen through.
     pub src2dst_next_hop: Option<Arc<str>>,
-    /// Edge the responder's packets crossed.
+    /// Next hop the responder's packets were seen through.
     pub dst2src_next_hop: Option<Arc<str>>,
+    /// Edge the initiator's packets crossed (configured or learned).
+    pub src2dst_edge: Option<Arc<str>>,
+    /// Edge the responder's packets crossed.
+    pub dst2src_edge: Option<Arc<str>>,
+    /// The path of the edge crossed (or `local` when both ends are local).
+    pub observed_egress: Option<Egress>,
     /// The directions used different edges (null unless both crossed an edge).
     pub asymmetric: Option<bool>,
     /// Path the call-flow principles predict.
@@ -109,6 +118,8 @@ pub struct Labels {
     pub egress: EgressFields,
     /// Media quality columns (schema.md §3); default for non-media flows.
     pub media: MediaFields,
+    /// Handshake and STUN round trips, DSCP per direction.
+    pub path: PathFields,
 }
 
 impl Labels {
@@ -135,6 +146,7 @@ impl Labels {
             service_source: None,
             egress: EgressFields::default(),
             media: MediaFields::default(),
+            path: PathFields::default(),
         }
     }
 }
@@ -156,6 +168,12 @@ pub struct Evidence<'a> {
     pub hops: [u8; 2],
     /// The edge changed within a direction.
     pub hop_changed: [bool; 2],
+    /// Next hop per direction seen on the wire (local-public flows only).
+    pub next_hops: [NextHop; 2],
+    /// Edges learned from the wire, once decided for this input.
+    pub learned: Option<&'a LearnedEdges>,
+    /// Timing and marking.
+    pub path: PathEvidence,
     /// The flow's classifier, with what its payloads showed.
     pub classifier: &'a FlowClassifier,
     /// The flow's RTP/RTCP tracker, when one started.
@@ -170,6 +188,7 @@ impl Evidence<'_> {
             traffic_type,
             hops: self.hops,
             hop_changed: self.hop_changed,
+            next_hops: self.next_hops,
         }
     }
 }
@@ -178,7 +197,9 @@ impl Evidence<'_> {
 pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
     // Where the flow goes first: its remote end's Office 365 set and the
     // site's own servers tell whether a media port range means media.
-    let located = k.egress.judge(&k.local, &e.facts(TrafficType::Other));
+    let located = k
+        .egress
+        .judge(&k.local, &e.facts(TrafficType::Other), e.learned);
     let onprem = |a: IpAddr| k.egress.onprem.lookup(a).map(|(_, s)| s);
     let server = KnownServer {
         microsoft: located.o365.is_some() || onprem(e.dst).is_some(),
@@ -213,9 +234,16 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
     let v = if traffic_type == TrafficType::Other {
         located
     } else {
-        k.egress.judge(&k.local, &e.facts(traffic_type))
+        k.egress.judge(&k.local, &e.facts(traffic_type), e.learned)
     };
     let o365 = v.o365;
+    let media = match e.media {
+        Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
+            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None)
+        }
+        _ => MediaFields::default(),
+    };
+    let extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v));
     let egress = EgressFields {
         egress: v.egress,
         egress_list: v.list.map(Arc::from),
@@ -223,18 +251,15 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         o365_service_area: o365.map(|s| Arc::clone(&s.service_area)),
         o365_category: o365.map(|s| s.category.as_str()),
         o365_expressroute: o365.map(|s| s.expressroute),
-        src2dst_next_hop: v.next_hop[0].map(|e| Arc::clone(&e.name)),
-        dst2src_next_hop: v.next_hop[1].map(|e| Arc::clone(&e.name)),
+        src2dst_next_hop: hop_text(e.next_hops[0]),
+        dst2src_next_hop: hop_text(e.next_hops[1]),
+        src2dst_edge: v.next_hop[0].as_ref().map(|e| Arc::clone(&e.name)),
+        dst2src_edge: v.next_hop[1].as_ref().map(|e| Arc::clone(&e.name)),
+        observed_egress: v.observed,
         asymmetric: v.asymmetric,
         expected_path: v.expected,
         path_conformant: v.conformant,
-        path_note: v.note,
-    };
-    let media = match e.media {
-        Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
-            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None)
-        }
-        _ => MediaFields::default(),
+        path_note: join_notes(v.note, &extra),
     };
     let (service, service_source) = service.unzip();
     Labels {
@@ -258,7 +283,26 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         service_source,
         egress,
         media,
+        path: PathFields::of(&e.path),
     }
+}
+
+/// The wire evidence of a next hop (`02:e0:00:00:00:01`, `… vlan 101`).
+fn hop_text(h: NextHop) -> Option<Arc<str>> {
+    (!h.is_none()).then(|| Arc::from(h.to_string()))
+}
+
+/// Index of the direction the local end sends (src2dst unless only the
+/// responder is local).
+fn outbound(v: &crate::egress::Verdict<'_>) -> usize {
+    usize::from(v.local_dst && !v.local_src)
+}
+
+/// The path verdict's note followed by the latency and marking findings.
+fn join_notes(note: Option<String>, extra: &[String]) -> Option<String> {
+    let mut all: Vec<&str> = note.as_deref().into_iter().collect();
+    all.extend(extra.iter().map(String::as_str));
+    (!all.is_empty()).then(|| all.join("; "))
 }
 
 /// The first service the evidence names, in the order given; `common` (the
@@ -310,30 +354,51 @@ pub struct Pending {
     pub relabel: bool,
     /// Its streams, when a dynamic payload type waits for an SDP binding.
     pub media: Option<Box<MediaTracker>>,
+    /// It crossed a next hop whose edge is not decided yet.
+    pub edges: bool,
+    /// Latency and marking findings, kept to follow a new path verdict.
+    pub notes: Vec<String>,
 }
 
 impl Pending {
-    /// What a finished record waits for, or None when it is final now.
-    pub fn of(transport: Transport, labels: &Labels, e: &Evidence<'_>) -> Option<Self> {
+    /// What a finished record waits for, or None when it is final now:
+    /// `edges_pending` when edges are learned but not decided yet.
+    pub fn of(
+        transport: Transport,
+        labels: &Labels,
+        e: &Evidence<'_>,
+        edges_pending: bool,
+    ) -> Option<Self> {
         let relabel = needs_correlation(transport, labels.app_protocol, labels.app_protocol_source);
         let media = e
             .media
             .filter(|m| labels.media.is_media && m.has_dynamic_payload())
             .map(|m| Box::new(m.clone()));
-        (relabel || media.is_some()).then(|| Pending {
+        let edges = edges_pending && e.next_hops.iter().any(|h| !h.is_none());
+        (relabel || media.is_some() || edges).then(|| Pending {
             facts: e.facts(labels.traffic_type),
             relabel,
             media,
+            edges,
+            notes: path::notes(
+                &e.path,
+                labels.app_protocol,
+                &labels.media,
+                labels.egress.o365_endpoint_id.is_some(),
+                usize::from(labels.local_dst && !labels.local_src),
+            ),
         })
     }
 
-    /// Completes a held record's labels from what was learned: `sdp` finds
-    /// the payload-type binding an endpoint's SDP announced, `learned` the
-    /// class of a learned media endpoint. Returns whether correlation
-    /// relabelled it.
+    /// Completes a held record's labels from what was learned: `edges` the
+    /// edges learned from the wire, `sdp` finds the payload-type binding an
+    /// endpoint's SDP announced, `learned` the class of a learned media
+    /// endpoint. Returns whether correlation relabelled it.
+    #[allow(clippy::too_many_arguments)]
     pub fn resolve(
         self,
         k: &Knowledge,
+        edges: Option<&LearnedEdges>,
         flow_id: i64,
         (src, dst): (SocketAddr, SocketAddr),
         labels: &mut Labels,
@@ -344,7 +409,20 @@ impl Pending {
             mut facts,
             relabel,
             media,
+            edges: rejudge,
+            notes,
         } = self;
+        let judge = |facts: &FlowFacts, labels: &mut Labels| {
+            let v = k.egress.judge(&k.local, facts, edges);
+            let e = &mut labels.egress;
+            e.src2dst_edge = v.next_hop[0].as_ref().map(|e| Arc::clone(&e.name));
+            e.dst2src_edge = v.next_hop[1].as_ref().map(|e| Arc::clone(&e.name));
+            e.observed_egress = v.observed;
+            e.asymmetric = v.asymmetric;
+            e.expected_path = v.expected;
+            e.path_conformant = v.conformant;
+            e.path_note = join_notes(v.note, &notes);
+        };
         if let Some(m) = media {
             // A stream's payload types are the ones the SDP of the endpoint
             // it goes to bound; else its sender's.
@@ -361,6 +439,9 @@ impl Pending {
             .then(|| learned(dst).or_else(|| learned(src)))
             .flatten()
         else {
+            if rejudge {
+                judge(&facts, labels);
+            }
             return false;
         };
         if labels.service.is_none() {
@@ -374,10 +455,7 @@ impl Pending {
         labels.traffic_type = app.default_traffic_type();
         // The call-flow expectation depends on the traffic type.
         facts.traffic_type = labels.traffic_type;
-        let v = k.egress.judge(&k.local, &facts);
-        labels.egress.expected_path = v.expected;
-        labels.egress.path_conformant = v.conformant;
-        labels.egress.path_note = v.note;
+        judge(&facts, labels);
         true
     }
 }

@@ -443,6 +443,17 @@ const FLOW_COLS: &[&str] = &[
     "path_conformant",
     "path_note",
     "rtp_overflow_packets",
+    "src2dst_edge",
+    "dst2src_edge",
+    "observed_egress",
+    "src2dst_packets",
+    "dst2src_packets",
+    "src2dst_bytes",
+    "dst2src_bytes",
+    "src2dst_dscp",
+    "dst2src_dscp",
+    "server_rtt_ms",
+    "stun_rtt_ms",
 ];
 
 /// Streams by (run, flow_id), runs interned.
@@ -606,6 +617,19 @@ fn add_batch(
     }
     let (local_src, local_dst) = (c.bools("local_src"), c.bools("local_dst"));
     let (asym, conf) = (c.bools("asymmetric"), c.bools("path_conformant"));
+    let [edge_a, edge_b, observed] =
+        ["src2dst_edge", "dst2src_edge", "observed_egress"].map(|n| c.strs(n));
+    let [pk_a, pk_b, by_a, by_b, dscp_a, dscp_b] = [
+        "src2dst_packets",
+        "dst2src_packets",
+        "src2dst_bytes",
+        "dst2src_bytes",
+        "src2dst_dscp",
+        "dst2src_dscp",
+    ]
+    .map(|n| c.opt_ints(n));
+    let (server_rtt, stun_rtt) = (c.floats("server_rtt_ms"), c.floats("stun_rtt_ms"));
+    let int = |a: Option<&Int64Array>, i: usize| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
     for i in 0..rows {
         let t = first.value(i);
         if !range.contains(t) {
@@ -633,6 +657,16 @@ fn add_batch(
             path_conformant: opt_bool(conf, i),
             path_note: note.get(i),
             rtp_overflow_packets: overflow.map_or(0, |o| u(o.value(i))),
+            path: super::PathRow {
+                edges: [edge_a.get(i), edge_b.get(i)],
+                next_hops: [hop_a.get(i), hop_b.get(i)],
+                observed: observed.get(i),
+                packets: [pk_a, pk_b].map(|a| int(a, i).map_or(0, u)),
+                bytes: [by_a, by_b].map(|a| int(a, i).map_or(0, u)),
+                dscp: [int(dscp_a, i), int(dscp_b, i)],
+                server_rtt_ms: opt_f64(server_rtt, i),
+                stun_rtt_ms: opt_f64(stun_rtt, i),
+            },
         };
         s.add_row(&row);
         if let (false, Some(ids)) = (streams.by_flow.is_empty(), flow_id) {

@@ -148,6 +148,11 @@ impl Summary {
             s.push_str("\nRTP streams by egress (loss %, mean jitter ms):\n");
             s.push_str(&media);
         }
+        let paths = self.paths.table();
+        if !paths.is_empty() {
+            s.push_str("\nEdges, round trips and media marking by observed egress:\n");
+            s.push_str(&paths);
+        }
         s
     }
 
@@ -316,6 +321,7 @@ impl Summary {
             "server_names": top("server_name", &self.server_names),
             "media": media,
             "rtp_overflow_packets": self.rtp_overflow_packets,
+            "paths_seen": self.paths.json(),
         })
     }
 

@@ -72,6 +72,8 @@ pub struct FlowRow<'a> {
     pub path_note: Option<&'a str>,
     /// `rtp_overflow_packets` (0 when the column is absent).
     pub rtp_overflow_packets: u64,
+    /// Edges, per-direction counts, marking and round trips.
+    pub path: super::PathRow<'a>,
 }
 
 impl<'a> FlowRow<'a> {
@@ -101,6 +103,16 @@ impl<'a> FlowRow<'a> {
             path_conformant: e.path_conformant,
             path_note: e.path_note.as_deref(),
             rtp_overflow_packets: u64::try_from(l.media.rtp_overflow_packets).unwrap_or(0),
+            path: super::PathRow {
+                edges: [e.src2dst_edge.as_deref(), e.dst2src_edge.as_deref()],
+                next_hops: [e.src2dst_next_hop.as_deref(), e.dst2src_next_hop.as_deref()],
+                observed: e.observed_egress.map(|p| p.as_str()),
+                packets: [r.src2dst_packets, r.dst2src_packets],
+                bytes: [r.src2dst_bytes, r.dst2src_bytes],
+                dscp: l.path.marking.map(|m| m.map(|m| i64::from(m.dscp))),
+                server_rtt_ms: l.path.server_rtt_ms,
+                stun_rtt_ms: l.path.stun_rtt_ms,
+            },
         }
     }
 

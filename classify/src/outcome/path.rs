@@ -1,0 +1,302 @@
+//! Latency and QoS marking of a flow, judged against Microsoft's targets
+//! (domain.md §3.5) and the DSCP values of the recommended media ranges
+//! (domain.md §1.2, §4.6).
+//!
+//! The tap is taken to sit at the customer edge, so the server-side part
+//! of a TCP handshake (SYN to SYN-ACK), a STUN transaction answered by the
+//! remote end and an RTCP round trip measure the customer-edge-to-Microsoft
+//! segment (target 60 ms RTT), and the whole handshake (server side plus
+//! client side, SYN-ACK to ACK) the client-to-Microsoft one (100 ms).
+
+use super::MediaFields;
+use crate::AppProtocol;
+
+/// Round-trip target from the customer edge to the Microsoft network edge, ms.
+pub const EDGE_RTT_TARGET_MS: f64 = 60.0;
+/// Round-trip target from the client to the Microsoft network edge, ms.
+pub const CLIENT_RTT_TARGET_MS: f64 = 100.0;
+
+/// DSCP EF: audio.
+pub const DSCP_EF: u8 = 46;
+/// DSCP AF41: video.
+pub const DSCP_AF41: u8 = 34;
+/// DSCP AF21: application sharing.
+pub const DSCP_AF21: u8 = 18;
+
+/// One direction's marking: the value most packets carried and whether a
+/// packet carried another.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Marking {
+    /// The DSCP of most packets.
+    pub dscp: u8,
+    /// A packet of the direction carried another value.
+    pub changed: bool,
+}
+
+/// Timing and marking the runtime measured on a flow.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PathEvidence {
+    /// SYN to SYN-ACK at the tap, µs.
+    pub server_rtt_us: Option<i64>,
+    /// SYN-ACK to the initiator's ACK at the tap, µs.
+    pub client_rtt_us: Option<i64>,
+    /// Median STUN request to response time, µs (requests from the initiator).
+    pub stun_rtt_us: Option<i64>,
+    /// Marking per direction (src2dst, dst2src), none without packets.
+    pub marking: [Option<Marking>; 2],
+    /// Responder port (Teams: 3479 audio, 3480 video, 3481 sharing).
+    pub dst_port: u16,
+}
+
+/// The latency and marking columns of one flow.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PathFields {
+    /// `server_rtt_ms`.
+    pub server_rtt_ms: Option<f64>,
+    /// `client_rtt_ms`.
+    pub client_rtt_ms: Option<f64>,
+    /// `stun_rtt_ms`.
+    pub stun_rtt_ms: Option<f64>,
+    /// Marking per direction (src2dst, dst2src).
+    pub marking: [Option<Marking>; 2],
+}
+
+fn ms(us: Option<i64>) -> Option<f64> {
+    us.map(|u| u as f64 / 1000.0)
+}
+
+impl PathFields {
+    /// The columns of the measured evidence.
+    pub fn of(e: &PathEvidence) -> Self {
+        PathFields {
+            server_rtt_ms: ms(e.server_rtt_us),
+            client_rtt_ms: ms(e.client_rtt_us),
+            stun_rtt_ms: ms(e.stun_rtt_us),
+            marking: e.marking,
+        }
+    }
+}
+
+/// What kind of media a flow carries, for the marking it should have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Audio,
+    Video,
+    Sharing,
+}
+
+impl Kind {
+    fn expected(self) -> (u8, &'static str) {
+        match self {
+            Kind::Audio => (DSCP_EF, "EF 46"),
+            Kind::Video => (DSCP_AF41, "AF41 34"),
+            Kind::Sharing => (DSCP_AF21, "AF21 18"),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Audio => "audio",
+            Kind::Video => "video",
+            Kind::Sharing => "sharing",
+        }
+    }
+}
+
+/// Audio, video or sharing from the Teams QoS ports, else the RTP payload
+/// type (RFC 3551 static types) or the codec name.
+fn kind(e: &PathEvidence, m: &MediaFields) -> Option<Kind> {
+    match e.dst_port {
+        3479 => return Some(Kind::Audio),
+        3480 => return Some(Kind::Video),
+        3481 => return Some(Kind::Sharing),
+        _ => {}
+    }
+    match m.rtp_payload_type {
+        0..=23 => Some(Kind::Audio),
+        24..=34 => Some(Kind::Video),
+        _ => {
+            let c = m.codec.as_deref()?.to_ascii_uppercase();
+            let video = ["H26", "VP8", "VP9", "AV1", "RTVC", "X-H264UC"];
+            Some(if video.iter().any(|v| c.starts_with(v)) {
+                Kind::Video
+            } else {
+                Kind::Audio
+            })
+        }
+    }
+}
+
+/// Latency and marking findings for `path_note`: `o365` when the remote end
+/// is Office 365 (the targets are for the path to Microsoft), `outbound`
+/// the index of the local sender's direction.
+pub fn notes(
+    e: &PathEvidence,
+    app: AppProtocol,
+    media: &MediaFields,
+    o365: bool,
+    outbound: usize,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if o365 {
+        let over = |what: &str, v: f64, target: f64, seg: &str| {
+            (v > target).then(|| format!("{what} {v:.1} ms over the {target:.0} ms {seg} target"))
+        };
+        let edge = "edge-to-Microsoft";
+        out.extend(
+            ms(e.server_rtt_us).and_then(|v| over("server-side RTT", v, EDGE_RTT_TARGET_MS, edge)),
+        );
+        if let (Some(s), Some(c)) = (e.server_rtt_us, e.client_rtt_us) {
+            out.extend(over(
+                "handshake RTT",
+                (s + c) as f64 / 1000.0,
+                CLIENT_RTT_TARGET_MS,
+                "client-to-Microsoft",
+            ));
+        }
+        out.extend(ms(e.stun_rtt_us).and_then(|v| over("STUN RTT", v, EDGE_RTT_TARGET_MS, edge)));
+        out.extend(
+            media
+                .rtcp_rtt_ms
+                .and_then(|v| over("RTCP RTT", v, CLIENT_RTT_TARGET_MS, "client-to-Microsoft")),
+        );
+    }
+    if !(app.carries_media() && media.is_media) {
+        return out;
+    }
+    let inbound = 1 - outbound.min(1);
+    let sent = e.marking.get(outbound).copied().flatten();
+    let back = e.marking.get(inbound).copied().flatten();
+    let dir = ["src2dst", "dst2src"];
+    let name = |i: usize| dir.get(i).copied().unwrap_or("");
+    if let Some(k) = kind(e, media) {
+        let (want, label) = k.expected();
+        if let Some(s) = sent.filter(|s| s.dscp != want) {
+            out.push(format!(
+                "{} {} marked DSCP {}, not {label}",
+                name(outbound),
+                k.as_str(),
+                s.dscp
+            ));
+        }
+    }
+    if let (Some(s), Some(b)) = (sent, back) {
+        if s.dscp != 0 && b.dscp == 0 {
+            out.push(format!(
+                "{} re-marked to DSCP 0 (sent {})",
+                name(inbound),
+                s.dscp
+            ));
+        }
+    }
+    for (i, m) in e.marking.iter().enumerate() {
+        if m.is_some_and(|m| m.changed) {
+            out.push(format!("{} DSCP changed within the flow", name(i)));
+        }
+    }
+    out
+}
+
+/// A STUN message's class and transaction: `Some((true, id))` for a
+/// request, `Some((false, id))` for a success or error response. The id is
+/// the 16 bytes after the length (RFC 5389's cookie and transaction id, or
+/// RFC 3489's 128-bit id), so both framings pair the same way.
+pub fn stun_transaction(payload: &[u8]) -> Option<(bool, [u8; 16])> {
+    let head = payload.get(..20)?;
+    let (&t0, &t1) = (head.first()?, head.get(1)?);
+    let len = usize::from(u16::from_be_bytes([*head.get(2)?, *head.get(3)?]));
+    if t0 & 0xc0 != 0 || len % 4 != 0 || len + 20 != payload.len() {
+        return None;
+    }
+    let class = ((t0 & 0x01) << 1) | ((t1 >> 4) & 0x01);
+    let id: [u8; 16] = head.get(4..20)?.try_into().ok()?;
+    match class {
+        0 => Some((true, id)),
+        2 | 3 => Some((false, id)),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn media(pt: i16) -> MediaFields {
+        MediaFields {
+            is_media: true,
+            rtp_payload_type: pt,
+            ..MediaFields::default()
+        }
+    }
+
+    fn mark(dscp: u8) -> Option<Marking> {
+        Some(Marking {
+            dscp,
+            changed: false,
+        })
+    }
+
+    #[test]
+    fn stun_classes() {
+        let mut m = vec![0u8; 28];
+        m[1] = 0x01; // Binding request
+        m[3] = 8;
+        m[4..8].copy_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
+        m[19] = 7;
+        let (req, id) = stun_transaction(&m).unwrap();
+        assert!(req && id[15] == 7);
+        m[1] = 0x01;
+        m[0] = 0x01; // success response 0x0101
+        assert_eq!(stun_transaction(&m), Some((false, id)));
+        m[1] = 0x11; // indication 0x0111? class bits 01+1 = 3: error
+        assert_eq!(stun_transaction(&m).map(|x| x.0), Some(false));
+        m[0] = 0;
+        m[1] = 0x11; // indication
+        assert_eq!(stun_transaction(&m), None);
+        assert_eq!(stun_transaction(&m[..27]), None, "length mismatch");
+        m[0] = 0x80;
+        assert_eq!(stun_transaction(&m), None, "RTP");
+    }
+
+    #[test]
+    fn targets_and_markings() {
+        let e = PathEvidence {
+            server_rtt_us: Some(75_000),
+            client_rtt_us: Some(30_000),
+            stun_rtt_us: Some(20_000),
+            marking: [mark(46), mark(0)],
+            dst_port: 3478,
+        };
+        let n = notes(&e, AppProtocol::Rtp, &media(0), true, 0);
+        assert_eq!(
+            n,
+            [
+                "server-side RTT 75.0 ms over the 60 ms edge-to-Microsoft target",
+                "handshake RTT 105.0 ms over the 100 ms client-to-Microsoft target",
+                "dst2src re-marked to DSCP 0 (sent 46)",
+            ]
+        );
+        // Not Office 365: no target; video marked EF is wrong.
+        let e = PathEvidence {
+            marking: [mark(46), mark(46)],
+            dst_port: 3480,
+            ..e
+        };
+        assert_eq!(
+            notes(&e, AppProtocol::Rtp, &media(0), false, 0),
+            ["src2dst video marked DSCP 46, not AF41 34"]
+        );
+        // Inbound flow: the local sender is the responder.
+        let e = PathEvidence {
+            marking: [mark(0), mark(34)],
+            dst_port: 50_000,
+            ..e
+        };
+        assert_eq!(
+            notes(&e, AppProtocol::Rtp, &media(96), false, 1),
+            ["src2dst re-marked to DSCP 0 (sent 34)"],
+            "dynamic type without codec: kind unknown; the return path is the initiator's"
+        );
+        assert!(notes(&e, AppProtocol::Https, &MediaFields::default(), false, 0).is_empty());
+    }
+}

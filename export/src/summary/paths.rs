@@ -1,0 +1,181 @@
+//! The path part of the summary: the edges found (next hop, path, flows,
+//! bytes, one-way flows), Office 365 ExpressRoute traffic seen on the
+//! Internet edge, handshake and STUN round trips by observed egress, and
+//! media bytes by DSCP and egress. Aggregated from rows like the rest.
+
+use super::{percentile, FlowRow, Totals};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::fmt::Write;
+
+/// What a flow row shows of its path (columns of issue 15; absent in older
+/// files, then empty).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PathRow<'a> {
+    /// `src2dst_edge`, `dst2src_edge`.
+    pub edges: [Option<&'a str>; 2],
+    /// `src2dst_next_hop`, `dst2src_next_hop`.
+    pub next_hops: [Option<&'a str>; 2],
+    /// `observed_egress`.
+    pub observed: Option<&'a str>,
+    /// `src2dst_packets`, `dst2src_packets`.
+    pub packets: [u64; 2],
+    /// `src2dst_bytes`, `dst2src_bytes`.
+    pub bytes: [u64; 2],
+    /// `src2dst_dscp`, `dst2src_dscp`.
+    pub dscp: [Option<i64>; 2],
+    /// `server_rtt_ms`.
+    pub server_rtt_ms: Option<f64>,
+    /// `stun_rtt_ms`.
+    pub stun_rtt_ms: Option<f64>,
+}
+
+/// One edge as found in the rows.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EdgeFigures {
+    /// The next hop (MAC, VLAN) of its first row.
+    pub next_hop: String,
+    /// Its path as the rows saw it (`unknown` when undecided).
+    pub path: String,
+    /// Flows, packets and bytes that crossed it.
+    pub totals: Totals,
+    /// Flows seen one way only (an unanswered SYN or STUN request, UDP
+    /// without a reply): what a stateful firewall on the return path leaves.
+    pub one_way: u64,
+}
+
+/// The path figures of a summary.
+#[derive(Clone, Debug, Default)]
+pub struct Paths {
+    /// By edge name.
+    pub edges: BTreeMap<String, EdgeFigures>,
+    /// Flows whose remote end is advertised over ExpressRoute but whose
+    /// observed path is the Internet.
+    pub er_on_internet: Totals,
+    /// Server-side handshake round trips (ms) by observed egress.
+    pub server_rtt_ms: BTreeMap<String, Vec<f64>>,
+    /// STUN round trips (ms) by observed egress.
+    pub stun_rtt_ms: BTreeMap<String, Vec<f64>>,
+    /// Media bytes by (observed egress, DSCP).
+    pub media_dscp: BTreeMap<(String, i64), u64>,
+}
+
+impl Paths {
+    /// Counts one row.
+    pub fn add(&mut self, r: &FlowRow<'_>) {
+        let p = &r.path;
+        let observed = p.observed.unwrap_or("-");
+        // The local sender's direction decides the edge's path.
+        let out = usize::from(r.local_dst && !r.local_src);
+        let deciding = p.edges.get(out).copied().flatten().or(p
+            .edges
+            .get(1 - out)
+            .copied()
+            .flatten());
+        let one_way = (p.packets[0] == 0) != (p.packets[1] == 0);
+        for (i, e) in p.edges.iter().enumerate() {
+            let Some(e) = e else { continue };
+            if i == 1 && p.edges[0] == Some(e) {
+                continue;
+            }
+            let f = self.edges.entry((*e).to_string()).or_default();
+            if f.next_hop.is_empty() {
+                f.next_hop = p.next_hops[i].unwrap_or("").to_string();
+            }
+            if deciding == Some(e) && (f.path.is_empty() || f.path == "unknown") {
+                f.path = p.observed.unwrap_or("unknown").to_string();
+            }
+            f.totals.flows += 1;
+            f.totals.packets += r.packets;
+            f.totals.bytes += r.bytes;
+            f.one_way += u64::from(one_way);
+        }
+        if r.egress == "expressroute" && p.observed == Some("internet") {
+            self.er_on_internet.flows += 1;
+            self.er_on_internet.packets += r.packets;
+            self.er_on_internet.bytes += r.bytes;
+        }
+        if let Some(v) = p.server_rtt_ms {
+            self.server_rtt_ms
+                .entry(observed.to_string())
+                .or_default()
+                .push(v);
+        }
+        if let Some(v) = p.stun_rtt_ms {
+            self.stun_rtt_ms
+                .entry(observed.to_string())
+                .or_default()
+                .push(v);
+        }
+        if r.traffic_type == "media" {
+            for (d, b) in p.dscp.iter().zip(p.bytes) {
+                if let Some(d) = d {
+                    *self
+                        .media_dscp
+                        .entry((observed.to_string(), *d))
+                        .or_default() += b;
+                }
+            }
+        }
+    }
+
+    /// The text tables; empty when no edge was crossed and nothing timed.
+    pub fn table(&self) -> String {
+        let mut s = String::new();
+        if !self.edges.is_empty() {
+            let _ = writeln!(
+                s,
+                "{:<28} {:<30} {:<12} {:>8} {:>14} {:>8}",
+                "edge", "next_hop", "path", "flows", "bytes", "one_way"
+            );
+            for (name, e) in &self.edges {
+                let _ = writeln!(
+                    s,
+                    "{:<28} {:<30} {:<12} {:>8} {:>14} {:>8}",
+                    name, e.next_hop, e.path, e.totals.flows, e.totals.bytes, e.one_way
+                );
+            }
+            let _ = writeln!(
+                s,
+                "Office 365 ExpressRoute traffic on the Internet edge: {} flows, {} bytes",
+                self.er_on_internet.flows, self.er_on_internet.bytes
+            );
+        }
+        for (what, m) in [
+            ("server-side handshake RTT", &self.server_rtt_ms),
+            ("STUN RTT", &self.stun_rtt_ms),
+        ] {
+            for (egress, v) in m {
+                let _ = writeln!(
+                    s,
+                    "{what} via {egress}: {} flows, p50 {:.1} ms, p90 {:.1} ms",
+                    v.len(),
+                    percentile(v, 50.0).unwrap_or(0.0),
+                    percentile(v, 90.0).unwrap_or(0.0)
+                );
+            }
+        }
+        for ((egress, dscp), b) in &self.media_dscp {
+            let _ = writeln!(s, "media bytes via {egress} marked DSCP {dscp}: {b}");
+        }
+        s
+    }
+
+    /// The JSON object.
+    pub fn json(&self) -> Value {
+        let pct = |m: &BTreeMap<String, Vec<f64>>| {
+            m.iter()
+                .map(|(k, v)| {
+                    json!({"egress": k, "flows": v.len(), "p50_ms": percentile(v, 50.0), "p90_ms": percentile(v, 90.0)})
+                })
+                .collect::<Vec<_>>()
+        };
+        json!({
+            "edges": self.edges.iter().map(|(k, e)| json!({"edge": k, "next_hop": e.next_hop, "path": e.path, "flows": e.totals.flows, "packets": e.totals.packets, "bytes": e.totals.bytes, "one_way": e.one_way})).collect::<Vec<_>>(),
+            "expressroute_on_internet": self.er_on_internet,
+            "server_rtt": pct(&self.server_rtt_ms),
+            "stun_rtt": pct(&self.stun_rtt_ms),
+            "media_bytes_by_dscp": self.media_dscp.iter().map(|((e, d), b)| json!({"egress": e, "dscp": d, "bytes": b})).collect::<Vec<_>>(),
+        })
+    }
+}
