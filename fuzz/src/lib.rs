@@ -20,8 +20,8 @@ use std::sync::{Arc, OnceLock};
 // ---------------------------------------------------------------- decode ---
 
 /// Link types in the order the low nibble of a `decode` input's first byte
-/// selects them (the nibble is taken modulo 9).
-pub const LINKS: [LinkType; 9] = [
+/// selects them (the nibble is taken modulo 14).
+pub const LINKS: [LinkType; 14] = [
     LinkType::Ethernet,
     LinkType::Null,
     LinkType::Loop,
@@ -31,6 +31,11 @@ pub const LINKS: [LinkType; 9] = [
     LinkType::LinuxSll,
     LinkType::LinuxSll2,
     LinkType::CiscoHdlc,
+    LinkType::Ppp,
+    LinkType::PppHdlc,
+    LinkType::PppEther,
+    LinkType::PppWithDir,
+    LinkType::CiscoHdlcWithDir,
 ];
 
 /// The selector byte a `decode` input starts with for a link type, with the
@@ -46,7 +51,7 @@ pub fn link_selector(link: LinkType) -> u8 {
 /// A `decode` input split into its parts.
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeInput<'a> {
-    /// The link type (low nibble of byte 0, modulo 9).
+    /// The link type (low nibble of byte 0, modulo 14).
     pub link: LinkType,
     /// The captured frame (bytes 1..).
     pub frame: &'a [u8],
@@ -678,6 +683,11 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
         LinkType::LinuxSll => 113,
         LinkType::LinuxSll2 => 276,
         LinkType::CiscoHdlc => 104,
+        LinkType::Ppp => 9,
+        LinkType::PppHdlc => 50,
+        LinkType::PppEther => 51,
+        LinkType::PppWithDir => 204,
+        LinkType::CiscoHdlcWithDir => 205,
     };
     let n = frames.len() as u64;
     let src: Box<dyn PacketSource> = Box::new(MemorySource::new("fuzz", dlt, frames));
