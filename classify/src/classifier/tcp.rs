@@ -1,6 +1,8 @@
 //! TCP payloads: TLS hellos gathered across segments (and the MS-TURN
 //! pseudo-TLS watch after them), STUN and RTP in their TCP framings, and the
-//! clear-text protocols from their first lines.
+//! clear-text protocols from their first lines. A hello offering the ALPN
+//! `xmpp-client` or `xmpp-server` (XEP-0368 direct TLS, 443 included) is
+//! XMPP on any port.
 
 use super::{is_media_port, FlowClassifier, Probe, EXCHANGE};
 use crate::dissect::{dns, rtp, sip, stun, text, tls};
@@ -215,6 +217,11 @@ impl FlowClassifier {
         if let Some(app) = p.text {
             self.meta().starttls = true;
             return (app, false);
+        }
+        // XEP-0368 direct TLS (on 443 too) names XMPP in the ALPN offer.
+        let alpn = self.meta.as_ref().and_then(|m| m.alpn.as_deref());
+        if matches!(alpn, Some("xmpp-client" | "xmpp-server")) {
+            return (AppProtocol::Xmpp, true);
         }
         let sni = self.meta.as_ref().and_then(|m| m.server_name.clone());
         let by_name = sni

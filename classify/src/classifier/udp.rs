@@ -117,7 +117,9 @@ impl FlowClassifier {
         }
         if let sip::SipProbe::Message(m) = sip::parse(payload) {
             self.on_sip(p, &m);
-        } else if (self.dns_port() || self.port_rule.is_none()) && dns::is_dns(payload, false) {
+        } else if (self.dns_port() || self.port_rule.is_none()) && dns::is_dns(payload, false)
+            || dns::is_dns_exact(payload)
+        {
             p.text = Some(AppProtocol::Dns);
         }
     }
