@@ -391,7 +391,7 @@ mod test {
         c.feed(&s, Side::Dst2Src, &server_hello_done());
         let mut two = data_frame(1);
         two.extend(data_frame(2));
-        assert_eq!(c.feed(&s, Side::Dst2Src, &two[..250]), Inspection::Done);
+        assert_eq!(c.feed(&s, Side::Dst2Src, &two[..100]), Inspection::Done);
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
             (r.app(), r.traffic_type, r.stun_seen),
