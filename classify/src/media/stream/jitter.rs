@@ -225,6 +225,9 @@ mod test {
         plan.extend((69..100u32).map(|i| (0, 160 * i, false, 0)));
         if switch {
             plan.extend((0..120u32).map(|k| (96, 0x1000_0000 + 960 * k, false, 0)));
+        } else {
+            // The call ends in silence: the last packet is CN.
+            plan.push((13, 160 * 100, false, 0));
         }
         let mut t = MediaTracker::new();
         let mut at = 0i64;
@@ -262,7 +265,7 @@ mod test {
         // Before the switch, the same: the event and the CN moved nothing,
         // and the codec is the main type's, not the latest packet's.
         let b = &fax_like_call(false).streams()[0];
-        assert_eq!((b.packets, b.lost), (90, 0));
+        assert_eq!((b.packets, b.lost), (91, 0));
         assert_eq!((b.payload_type, b.codec.as_deref()), (0, Some("PCMU")));
         assert_eq!((b.jitter_mean_ms, b.jitter_max_ms), (Some(0.0), Some(0.0)));
     }
