@@ -2,8 +2,15 @@
 //!
 //! Pure functions over the frame bytes. Supported: Ethernet (with 802.1Q,
 //! 802.1ad/QinQ, MPLS and PPPoE session shims), Linux SLL and SLL2, raw IPv4
-//! and IPv6, BSD null/loopback and Cisco HDLC. The outer VLAN id and the
-//! Ethernet MACs are kept for the flow key and for edge attribution.
+//! and IPv6, BSD null/loopback, Cisco HDLC, and the serial links of routers'
+//! captures: PPP (RFC 1661, with or without RFC 1662's address and control
+//! bytes, protocol field compressed or not), PPP in HDLC-like framing, PPPoE
+//! without its Ethernet header, and the with-direction variants of PPP and
+//! Cisco HDLC. On the two PPP link types a frame that starts with a Cisco
+//! HDLC address (0x0F unicast, 0x8F broadcast) is Cisco HDLC, as libpcap
+//! documents for LINKTYPE_PPP_HDLC and as routers write LINKTYPE_PPP too.
+//! The outer VLAN id and the Ethernet MACs are kept for the flow key and for
+//! edge attribution.
 
 /// A capture's link type, from libpcap's DLT/LINKTYPE number.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,6 +33,16 @@ pub enum LinkType {
     LinuxSll2,
     /// Cisco HDLC.
     CiscoHdlc,
+    /// DLT_PPP: PPP, or Cisco HDLC framing.
+    Ppp,
+    /// DLT_PPP_SERIAL: PPP in HDLC-like framing (RFC 1662), or Cisco HDLC.
+    PppHdlc,
+    /// DLT_PPP_ETHER: a PPPoE session header, then PPP.
+    PppEther,
+    /// DLT_PPP_WITH_DIR: a direction byte, then PPP.
+    PppWithDir,
+    /// DLT_C_HDLC_WITH_DIR: a direction byte, then Cisco HDLC.
+    CiscoHdlcWithDir,
 }
 
 impl LinkType {
@@ -41,6 +58,11 @@ impl LinkType {
             113 => LinkType::LinuxSll,
             276 => LinkType::LinuxSll2,
             104 => LinkType::CiscoHdlc,
+            9 => LinkType::Ppp,
+            50 => LinkType::PppHdlc,
+            51 => LinkType::PppEther,
+            204 => LinkType::PppWithDir,
+            205 => LinkType::CiscoHdlcWithDir,
             _ => return None,
         })
     }
@@ -78,6 +100,12 @@ const ETH_QINQ_OLD: u16 = 0x9100;
 const ETH_MPLS_UC: u16 = 0x8847;
 const ETH_MPLS_MC: u16 = 0x8848;
 const ETH_PPPOE_SESSION: u16 = 0x8864;
+const PPP_IPV4: u16 = 0x0021;
+const PPP_IPV6: u16 = 0x0057;
+const PPP_MPLS_UC: u16 = 0x0281;
+const PPP_MPLS_MC: u16 = 0x0283;
+const CHDLC_UNICAST: u8 = 0x0f;
+const CHDLC_BROADCAST: u8 = 0x8f;
 
 fn be16(b: &[u8], at: usize) -> Result<u16, L2Error> {
     match b.get(at..at + 2) {
@@ -155,6 +183,48 @@ fn from_ethertype(
     Err(L2Error::NotIp)
 }
 
+/// PPP from `at`: RFC 1662's address and control bytes (0xFF 0x03) when
+/// present, then the protocol, one byte when compressed (RFC 1661 §6.5: an
+/// odd first byte) else two. IPv4, IPv6 and MPLS are followed; LCP, IPCP
+/// and the rest are not IP.
+fn from_ppp(frame: &[u8], mut at: usize) -> Result<(usize, u8, u16), L2Error> {
+    if frame.get(at) == Some(&0xff) {
+        match frame.get(at + 1) {
+            Some(0x03) => at += 2,
+            Some(_) => return Err(L2Error::NotIp),
+            None => return Err(L2Error::Truncated),
+        }
+    }
+    let first = *frame.get(at).ok_or(L2Error::Truncated)?;
+    let (proto, len) = if first & 1 == 1 {
+        (u16::from(first), 1)
+    } else {
+        (be16(frame, at)?, 2)
+    };
+    let ethertype = match proto {
+        PPP_IPV4 => ETH_IPV4,
+        PPP_IPV6 => ETH_IPV6,
+        PPP_MPLS_UC | PPP_MPLS_MC => ETH_MPLS_UC,
+        _ => return Err(L2Error::NotIp),
+    };
+    from_ethertype(frame, ethertype, at + len)
+}
+
+/// Cisco HDLC from `at`: address, control, then an Ethernet type.
+fn from_cisco_hdlc(frame: &[u8], at: usize) -> Result<(usize, u8, u16), L2Error> {
+    let proto = be16(frame, at + 2)?;
+    from_ethertype(frame, proto, at + 4)
+}
+
+/// PPP, or Cisco HDLC when the first byte is one of its addresses.
+fn from_ppp_or_cisco(frame: &[u8], at: usize) -> Result<(usize, u8, u16), L2Error> {
+    match frame.get(at) {
+        Some(&(CHDLC_UNICAST | CHDLC_BROADCAST)) => from_cisco_hdlc(frame, at),
+        Some(_) => from_ppp(frame, at),
+        None => Err(L2Error::Truncated),
+    }
+}
+
 /// Finds the IP header in a frame of the given link type.
 ///
 /// # Errors
@@ -224,8 +294,27 @@ pub fn peel(link: LinkType, frame: &[u8]) -> Result<L2, L2Error> {
             Ok(plain(at, v, vlan))
         }
         LinkType::CiscoHdlc => {
-            let proto = be16(frame, 2)?;
-            let (at, v, vlan) = from_ethertype(frame, proto, 4)?;
+            let (at, v, vlan) = from_cisco_hdlc(frame, 0)?;
+            Ok(plain(at, v, vlan))
+        }
+        LinkType::CiscoHdlcWithDir => {
+            let (at, v, vlan) = from_cisco_hdlc(frame, 1)?;
+            Ok(plain(at, v, vlan))
+        }
+        LinkType::Ppp | LinkType::PppHdlc => {
+            let (at, v, vlan) = from_ppp_or_cisco(frame, 0)?;
+            Ok(plain(at, v, vlan))
+        }
+        LinkType::PppWithDir => {
+            let (at, v, vlan) = from_ppp_or_cisco(frame, 1)?;
+            Ok(plain(at, v, vlan))
+        }
+        LinkType::PppEther => {
+            // The 6-byte PPPoE session header, then the PPP protocol.
+            if frame.len() < 6 {
+                return Err(L2Error::Truncated);
+            }
+            let (at, v, vlan) = from_ppp(frame, 6)?;
             Ok(plain(at, v, vlan))
         }
     }
@@ -356,5 +445,74 @@ mod test {
         assert_eq!(LinkType::from_dlt(113), Some(LinkType::LinuxSll));
         assert_eq!(LinkType::from_dlt(276), Some(LinkType::LinuxSll2));
         assert_eq!(LinkType::from_dlt(105), None, "802.11 is not supported");
+        assert_eq!(LinkType::from_dlt(9), Some(LinkType::Ppp));
+        assert_eq!(LinkType::from_dlt(50), Some(LinkType::PppHdlc));
+    }
+
+    /// PPP as RFC 1661/1662 lay it out, and Cisco HDLC inside the PPP link
+    /// types, byte by byte.
+    #[test]
+    fn ppp_and_cisco_hdlc_on_serial_links() {
+        let ip = |at: usize, v: u8| Ok((at, v));
+        let got = |link, f: &[u8]| peel(link, f).map(|l| (l.ip_offset, l.ip_version));
+        for link in [LinkType::Ppp, LinkType::PppHdlc] {
+            // Address 0xFF, control 0x03, protocol 0x0021 (IPv4).
+            assert_eq!(got(link, &[0xff, 0x03, 0x00, 0x21, 0x45]), ip(4, 4));
+            // Protocol-field compression: 0x57 (IPv6) in one byte.
+            assert_eq!(got(link, &[0xff, 0x03, 0x57, 0x60]), ip(3, 6));
+            // Address and control compressed away.
+            assert_eq!(got(link, &[0x00, 0x21, 0x45]), ip(2, 4));
+            // Cisco HDLC unicast and broadcast, IPv4 and IPv6.
+            assert_eq!(got(link, &[0x0f, 0x00, 0x08, 0x00, 0x45]), ip(4, 4));
+            assert_eq!(got(link, &[0x8f, 0x00, 0x86, 0xdd, 0x60]), ip(4, 6));
+            // MPLS over PPP (0x0281), one label with bottom of stack.
+            assert_eq!(
+                got(link, &[0xff, 0x03, 0x02, 0x81, 0, 1, 1, 64, 0x45]),
+                ip(8, 4)
+            );
+            // LCP (0xC021), Cisco SLARP (0x8035): not IP.
+            assert_eq!(got(link, &[0xff, 0x03, 0xc0, 0x21, 1]), Err(L2Error::NotIp));
+            assert_eq!(got(link, &[0x8f, 0x00, 0x80, 0x35, 0]), Err(L2Error::NotIp));
+            // The protocol says IPv4, the header says 6.
+            assert_eq!(
+                got(link, &[0xff, 0x03, 0x00, 0x21, 0x60]),
+                Err(L2Error::NotIp)
+            );
+            assert_eq!(
+                got(link, &[0xff, 0x07, 0x00, 0x21, 0x45]),
+                Err(L2Error::NotIp)
+            );
+            let full = [0xff, 0x03, 0x00, 0x21, 0x45];
+            for cut in 0..full.len() {
+                assert_eq!(
+                    got(link, &full[..cut]),
+                    Err(L2Error::Truncated),
+                    "cut {cut}"
+                );
+            }
+        }
+        assert_eq!(
+            got(LinkType::PppWithDir, &[1, 0xff, 0x03, 0x00, 0x21, 0x45]),
+            ip(5, 4)
+        );
+        assert_eq!(
+            got(LinkType::CiscoHdlcWithDir, &[0, 0x0f, 0, 0x08, 0, 0x45]),
+            ip(5, 4)
+        );
+        // PPPoE session header (ver/type, code, session, length), then PPP.
+        assert_eq!(
+            got(
+                LinkType::PppEther,
+                &[0x11, 0, 0, 1, 0, 22, 0x00, 0x21, 0x45]
+            ),
+            ip(8, 4)
+        );
+        for link in [
+            LinkType::PppWithDir,
+            LinkType::CiscoHdlcWithDir,
+            LinkType::PppEther,
+        ] {
+            assert!(peel(link, &[]).is_err());
+        }
     }
 }

@@ -25,7 +25,7 @@ pub static STREAM_COLUMNS: &[Column<StreamRecord>] = &[
     C::new("run_id", Setting(|o| &o.run_id), "as in the flows table"),
     C::new("direction", Dict(|r| r.direction()), "`src2dst` or `dst2src`, relative to the flow's `src`"),
     C::new("ssrc", I64(|r| i64::from(r.stats.ssrc)), "synchronisation source (0 to 2^32-1)"),
-    C::new("payload_type", OptI16(|r| rtp(r).then_some(i16::from(r.stats.payload_type))), "payload type of the latest packet"),
+    C::new("payload_type", OptI16(|r| rtp(r).then_some(i16::from(r.stats.payload_type))), "the stream's main payload type: the one with the most packets (comfort noise only when alone), so RFC 4733 events and CN interleaved in a call do not name it"),
     C::new("codec", OptDict(|r| r.stats.codec.as_deref().filter(|_| rtp(r))), "encoding name of `payload_type`: static table, else SDP `a=rtpmap`"),
     C::new("clock_rate", OptI32(|r| r.stats.clock_rate.and_then(|c| i32::try_from(c).ok())), "RTP clock in Hz"),
     C::new("clock_source", OptDict(|r| r.stats.clock_source.map(ClockSource::as_str)), "`static` (RFC 3551 table); `sdp` (the `a=rtpmap` of the latest SDP, learned by any worker at or before the flow's last packet and within an hour before its first, that announced the address the stream goes to, else the one it comes from); `estimated` (Δtimestamp/Δarrival over about a second snapped to 8, 12, 16, 24, 32, 48 or 90 kHz). A dynamic type's jitter is computed under each of those rates from the first packet and the one chosen is reported; an SDP rate outside them gives `clock_rate` without jitter"),

@@ -8,6 +8,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(h.header_len <= data.len());
         assert!(h.pt < 128);
     }
+    if let Some(h) = rtp::parse_rtp_header(data) {
+        assert!(h.header_len <= data.len());
+    } else {
+        assert!(rtp::parse_rtp(data).is_none(), "the padding check only narrows");
+    }
+    if rtp::rtcp_chain_sender(data).is_some() {
+        assert!(data.len() >= 8 && data.len() % 4 == 0, "a chain of whole 32-bit words");
+    }
     if let Some(i) = rtp::parse_rtcp(data) {
         assert!(i.packets >= 1 && (200..=213).contains(&i.first_type));
     }

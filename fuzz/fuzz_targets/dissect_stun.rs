@@ -18,4 +18,18 @@ fuzz_target!(|data: &[u8]| {
             "an MS-TURN frame starts with its type and a zero"
         );
     }
+    let mut body_bytes = 0usize;
+    let mut frames = 0usize;
+    for f in stun::ms_turn_frames(data) {
+        assert!(matches!(f.kind, 2 | 3), "only control and data frames");
+        body_bytes += f.body.len();
+        frames += 1;
+    }
+    assert!(body_bytes + 4 * frames <= data.len(), "frames stay inside the segment");
+    if stun::starts_ms_turn(data) {
+        assert!(frames >= 1);
+    }
+    if let Some(d) = stun::ms_turn_data(data) {
+        assert!(d.len() + 4 <= data.len());
+    }
 });

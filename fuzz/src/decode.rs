@@ -3,8 +3,8 @@
 use super::*;
 
 /// Link types in the order the low nibble of a `decode` input's first byte
-/// selects them (the nibble is taken modulo 9).
-pub const LINKS: [LinkType; 9] = [
+/// selects them (the nibble is taken modulo 14).
+pub const LINKS: [LinkType; 14] = [
     LinkType::Ethernet,
     LinkType::Null,
     LinkType::Loop,
@@ -14,6 +14,11 @@ pub const LINKS: [LinkType; 9] = [
     LinkType::LinuxSll,
     LinkType::LinuxSll2,
     LinkType::CiscoHdlc,
+    LinkType::Ppp,
+    LinkType::PppHdlc,
+    LinkType::PppEther,
+    LinkType::PppWithDir,
+    LinkType::CiscoHdlcWithDir,
 ];
 
 /// The selector byte a `decode` input starts with for a link type, with the
@@ -29,7 +34,7 @@ pub fn link_selector(link: LinkType) -> u8 {
 /// A `decode` input split into its parts.
 #[derive(Clone, Copy, Debug)]
 pub struct DecodeInput<'a> {
-    /// The link type (low nibble of byte 0, modulo 9).
+    /// The link type (low nibble of byte 0, modulo 14).
     pub link: LinkType,
     /// The captured frame (bytes 1..).
     pub frame: &'a [u8],

@@ -45,6 +45,11 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
         LinkType::LinuxSll => 113,
         LinkType::LinuxSll2 => 276,
         LinkType::CiscoHdlc => 104,
+        LinkType::Ppp => 9,
+        LinkType::PppHdlc => 50,
+        LinkType::PppEther => 51,
+        LinkType::PppWithDir => 204,
+        LinkType::CiscoHdlcWithDir => 205,
     };
     let n = frames.len() as u64;
     let src: Box<dyn PacketSource> = Box::new(MemorySource::new("fuzz", dlt, frames));

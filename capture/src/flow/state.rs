@@ -7,7 +7,7 @@ use crate::correlate::Correlator;
 use pathlens_classify::egress::{NextHop, Tallies};
 use pathlens_classify::media::MediaTracker;
 use pathlens_classify::outcome::path::stun_transaction;
-use pathlens_classify::outcome::{media_bytes, Marking, PathEvidence};
+use pathlens_classify::outcome::{media_packets, Marking, PathEvidence};
 use pathlens_classify::{AppProtocol, EndReason, FlowClassifier, Side, Signatures, Transport};
 use pathlens_export::ConnState;
 
@@ -228,7 +228,7 @@ pub(super) fn update(
 /// sends SRTP afterwards); it is dropped as soon as the flow is decided as
 /// anything else, and flows still undecided at the end are settled when
 /// the record is built. Packets before a tracker starts are STUN or DTLS, nothing
-/// it reads; what a transport's framing hides is `media_bytes`'s to unwrap.
+/// it reads; what a transport's framing hides is `media_packets`'s to unwrap.
 #[inline]
 fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8]) {
     // Decided flows that carry no media cost two checks per packet.
@@ -241,22 +241,21 @@ fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8
     {
         return;
     }
-    let Some(rtp) = media_bytes(Transport::from_ip_proto(p.key.proto), payload) else {
-        return;
-    };
-    match f.media.as_deref_mut() {
-        Some(m) => m.feed(side, p.ts_us, rtp),
-        None if MediaTracker::looks_like_rtp(rtp)
-            && (inspecting
-                || f.classifier
-                    .payload_label()
-                    .is_some_and(AppProtocol::carries_media)) =>
-        {
-            let mut m = Box::new(MediaTracker::new());
-            m.feed(side, p.ts_us, rtp);
-            f.media = Some(m);
+    for rtp in media_packets(Transport::from_ip_proto(p.key.proto), payload) {
+        match f.media.as_deref_mut() {
+            Some(m) => m.feed(side, p.ts_us, rtp),
+            None if MediaTracker::looks_like_rtp(rtp)
+                && (inspecting
+                    || f.classifier
+                        .payload_label()
+                        .is_some_and(AppProtocol::carries_media)) =>
+            {
+                let mut m = Box::new(MediaTracker::new());
+                m.feed(side, p.ts_us, rtp);
+                f.media = Some(m);
+            }
+            None => {}
         }
-        None => {}
     }
     if inspecting
         && !f.classifier.wants_more()

@@ -13,7 +13,9 @@
 //! 2. RTP confirmed across packets (version 2, one SSRC, sequence and
 //!    timestamp advancing): `srtp` when the same flow also carried RFC 5389
 //!    STUN (ICE stacks key SRTP over it) or a Microsoft STUN attribute, else
-//!    `rtp`. A flow with only valid RTCP compounds is `rtcp`.
+//!    `rtp`. A flow with only RTCP, on any port pair, is `rtcp`: every
+//!    datagram a valid length chain of RTCP packets (types 200-213, a lone
+//!    BYE or SDES included) and one sender SSRC per direction.
 //! 3. STUN/TURN messages and nothing else: `stun_turn`.
 //! 4. A TLS hello: the class a server-name rule gives (`sip_tls`, `psom`),
 //!    else the mail, XMPP, SIP-TLS or PSOM class of the port (implicit TLS,
@@ -160,6 +162,9 @@ struct Probe {
     rtp: [RtpTrack; 2],
     rtcp: u8,
     rtcp_bad: bool,
+    // Each direction's RTCP sender SSRC, and how often a packet named another.
+    rtcp_ssrc: [Option<u32>; 2],
+    rtcp_ssrc_changes: u8,
     stun: u8,
     stun5389: bool,
     stun_ms: bool,
@@ -167,6 +172,8 @@ struct Probe {
     tls: bool,
     text: Option<AppProtocol>,
     smtp_greeting: bool,
+    // Whitespace keep-alives on an XMPP port (weak: counts only alone).
+    xmpp_keepalive: bool,
     other_payload: u8,
     // A TLS hello on a media-capable port, class held until MS-TURN is ruled out.
     tls_pending: Option<AppProtocol>,
@@ -278,7 +285,7 @@ impl FlowClassifier {
             *n = n.saturating_add(1);
         }
         let verdict = match self.transport {
-            Transport::Udp => self.feed_udp(p, payload),
+            Transport::Udp => self.feed_udp(p, i, payload),
             Transport::Tcp => self.feed_tcp(sig, p, i, payload),
             _ => Some(AppProtocol::Other),
         };
@@ -312,10 +319,16 @@ impl FlowClassifier {
             })
         } else if p.stun > 0 {
             Some(AppProtocol::StunTurn)
-        } else if p.rtcp > 0 && !p.rtcp_bad && p.rtp.iter().all(|t| t.good == 0) {
+        } else if p.rtcp > 0
+            && !p.rtcp_bad
+            && p.rtcp_ssrc_changes == 0
+            && p.rtp.iter().all(|t| t.good == 0)
+        {
             Some(AppProtocol::Rtcp)
         } else if p.text.is_some() {
             p.text
+        } else if p.xmpp_keepalive && p.other_payload == 0 && !p.tls {
+            Some(AppProtocol::Xmpp)
         } else if p.fed.iter().any(|&n| n > 0) {
             // Payload was inspected and is none of the named classes: a port
             // guess (a client port inside a media range, say) would be worse.

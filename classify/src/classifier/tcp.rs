@@ -1,6 +1,8 @@
 //! TCP payloads: TLS hellos gathered across segments (and the MS-TURN
 //! pseudo-TLS watch after them), STUN and RTP in their TCP framings, and the
-//! clear-text protocols from their first lines.
+//! clear-text protocols from their first lines. A hello offering the ALPN
+//! `xmpp-client` or `xmpp-server` (XEP-0368 direct TLS, 443 included) is
+//! XMPP on any port.
 
 use super::{is_media_port, FlowClassifier, Probe, EXCHANGE};
 use crate::dissect::{dns, rtp, sip, stun, text, tls};
@@ -22,7 +24,7 @@ impl FlowClassifier {
         payload: &[u8],
     ) -> Option<AppProtocol> {
         if let Some(app) = p.tls_pending {
-            return self.after_hello(p, i, app, payload);
+            return self.after_hello(p, app, payload);
         }
         // TLS: gather the start of each direction until a hello parses.
         if !p.stream_done.get(i).copied().unwrap_or(true) {
@@ -115,6 +117,9 @@ impl FlowClassifier {
                 self.exchange_greeting(payload);
             }
             text::TextProbe::Xmpp => p.text = p.text.or(Some(AppProtocol::Xmpp)),
+            text::TextProbe::WhitespaceKeepAlive => {
+                p.xmpp_keepalive |= self.xmpp_port();
+            }
             text::TextProbe::StartTls => {
                 if let Some(app) = p.text {
                     self.meta().starttls = true;
@@ -129,6 +134,7 @@ impl FlowClassifier {
                 if (self.src_port == 53 || self.dst_port == 53) && dns::is_dns(payload, true) {
                     return Some(AppProtocol::Dns);
                 }
+                p.other_payload = p.other_payload.saturating_add(1);
             }
         }
         None
@@ -139,6 +145,16 @@ impl FlowClassifier {
         if text::exchange_greeting(payload) {
             self.meta().protocol_service = Some(Arc::from(EXCHANGE));
         }
+    }
+
+    /// The client and federation ports of XMPP (RFC 6120 §14.7): only there
+    /// is a whitespace keep-alive support. (5223, XMPP's legacy implicit-TLS
+    /// port, carries TLS records, never a clear keep-alive, and is Apple's
+    /// push service at least as often.)
+    fn xmpp_port(&self) -> bool {
+        [self.src_port, self.dst_port]
+            .iter()
+            .any(|p| matches!(p, 5222 | 5269))
     }
 
     fn media_port(&self) -> bool {
@@ -152,7 +168,6 @@ impl FlowClassifier {
     fn after_hello(
         &mut self,
         p: &mut Probe,
-        i: usize,
         app: AppProtocol,
         payload: &[u8],
     ) -> Option<AppProtocol> {
@@ -160,7 +175,7 @@ impl FlowClassifier {
             self.on_stun(p, &m);
             return Some(AppProtocol::StunTurn);
         }
-        if stun::is_ms_turn_frame(payload) {
+        if stun::is_ms_turn_frame(payload) || stun::starts_ms_turn(payload) {
             self.meta().stun_seen = true;
             return Some(AppProtocol::StunTurn);
         }
@@ -173,12 +188,9 @@ impl FlowClassifier {
                 }
             }
             tls::RecordKinds::NotTls => {
-                // Neither TLS nor MS-TURN; an unframed continuation of a
-                // hello is still possible on the sending side.
-                let same_side = p.stream.get(i).is_some_and(|b| !b.is_empty());
-                if !same_side {
-                    return Some(app);
-                }
+                // Neither a record nor a frame start: the continuation of a
+                // record or of a frame that an earlier segment began, on
+                // either side. Only the budget settles it.
             }
         }
         p.after_hello = p.after_hello.saturating_add(1);
@@ -205,6 +217,11 @@ impl FlowClassifier {
         if let Some(app) = p.text {
             self.meta().starttls = true;
             return (app, false);
+        }
+        // XEP-0368 direct TLS (on 443 too) names XMPP in the ALPN offer.
+        let alpn = self.meta.as_ref().and_then(|m| m.alpn.as_deref());
+        if matches!(alpn, Some("xmpp-client" | "xmpp-server")) {
+            return (AppProtocol::Xmpp, true);
         }
         let sni = self.meta.as_ref().and_then(|m| m.server_name.clone());
         let by_name = sni
@@ -353,6 +370,49 @@ mod test {
         );
     }
 
+    /// An MS-TURN end-to-end data frame (type 3) carrying a 172-byte PCMU
+    /// RTP packet.
+    fn data_frame(seq: u16) -> Vec<u8> {
+        let rtp = super::super::test_support::rtp_pkt(seq, 160 * u32::from(seq), 0x77);
+        let mut f = vec![3, 0];
+        f.extend_from_slice(&(rtp.len() as u16).to_be_bytes());
+        f.extend(rtp);
+        f
+    }
+
+    #[test]
+    fn ms_turn_data_frames_that_tcp_cuts_are_still_ms_turn() {
+        let s = sig();
+        let hello = crate::dissect::tls::test_hello("");
+        // The server sends first after the fake handshake, and its first
+        // segment ends inside a frame: no exact frame chain to check.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        c.feed(&s, Side::Src2Dst, &hello);
+        c.feed(&s, Side::Dst2Src, &server_hello_done());
+        let mut two = data_frame(1);
+        two.extend(data_frame(2));
+        assert_eq!(c.feed(&s, Side::Dst2Src, &two[..100]), Inspection::Done);
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.traffic_type, r.stun_seen),
+            (AppProtocol::StunTurn, Some(TrafficType::Media), true)
+        );
+        // A segment that starts with the rest of a frame settles nothing;
+        // the frame that follows does.
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        c.feed(&s, Side::Src2Dst, &hello);
+        c.feed(&s, Side::Dst2Src, &server_hello_done());
+        assert_eq!(
+            c.feed(&s, Side::Dst2Src, &two[100..176]),
+            Inspection::NeedMore
+        );
+        assert_eq!(c.feed(&s, Side::Dst2Src, &two[176..]), Inspection::Done);
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::StunTurn
+        );
+    }
+
     #[test]
     fn real_tls_on_443_stays_https() {
         let s = sig();
@@ -416,6 +476,63 @@ mod test {
             c.result(&s, &FlowShape::default()).app(),
             AppProtocol::Https
         );
+    }
+
+    #[test]
+    fn xmpp_recognised_mid_stream() {
+        let s = sig();
+        let app = |dport: u16, msgs: &[(Side, &[u8])]| {
+            let mut c = FlowClassifier::new(&s, Transport::Tcp, 40001, dport);
+            for (side, m) in msgs {
+                c.feed(&s, *side, m);
+            }
+            c.result(&s, &FlowShape::default()).app()
+        };
+        let presence: &[u8] =
+            b"<presence from='juliet@example.com/balcony'><show>away</show></presence>";
+        let iq: &[u8] =
+            b"<iq id='ping1' type='get' to='example.com'><ping xmlns='urn:xmpp:ping'/></iq>";
+        let result: &[u8] = b"<iq id='ping1' type='result' from='example.com'/>";
+        // A capture that starts after the stream header, on 5222 and on any port.
+        for port in [5222, 5269, 8080] {
+            let got = app(
+                port,
+                &[
+                    (Side::Src2Dst, presence),
+                    (Side::Src2Dst, iq),
+                    (Side::Dst2Src, result),
+                ],
+            );
+            assert_eq!(got, AppProtocol::Xmpp, "port {port}");
+        }
+        assert_eq!(
+            app(5222, &[(Side::Dst2Src, b"</stream:stream>")]),
+            AppProtocol::Xmpp
+        );
+        // Whitespace keep-alives alone: XMPP on its ports only.
+        let ka: &[(Side, &[u8])] = &[(Side::Src2Dst, b" "), (Side::Src2Dst, b" ")];
+        assert_eq!(app(5222, ka), AppProtocol::Xmpp);
+        assert_eq!(app(8080, ka), AppProtocol::Other);
+        // ...and never against other evidence.
+        assert_eq!(
+            app(
+                5222,
+                &[(Side::Src2Dst, b" "), (Side::Dst2Src, b"\x01\x02binary")]
+            ),
+            AppProtocol::Other
+        );
+        // XML that is not XMPP, even on 5222.
+        let soap: &[u8] = b"<soap:Envelope xmlns:soap='http://www.w3.org/2003/05/soap-envelope'><soap:Body/></soap:Envelope>";
+        assert_eq!(app(5222, &[(Side::Src2Dst, soap)]), AppProtocol::Other);
+        // After a STARTTLS the capture did not see: TLS records on 5222 are
+        // XMPP by port, as TLS on 5061 is SIP. On 5223 they stay TLS: that
+        // port is Apple's push service as often as legacy XMPP.
+        let records: &[(Side, &[u8])] = &[
+            (Side::Src2Dst, &[0x17, 3, 3, 0, 4, 1, 2, 3, 4]),
+            (Side::Dst2Src, &[0x17, 3, 3, 0, 2, 5, 6]),
+        ];
+        assert_eq!(app(5222, records), AppProtocol::Xmpp);
+        assert_eq!(app(5223, records), AppProtocol::Tls);
     }
 
     #[test]

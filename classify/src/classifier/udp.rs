@@ -6,14 +6,25 @@ use crate::dissect::{dns, dtls, rtp, sip, stun};
 use crate::vocab::AppProtocol;
 
 impl FlowClassifier {
-    pub(super) fn feed_udp(&mut self, p: &mut Probe, payload: &[u8]) -> Option<AppProtocol> {
-        self.demux_udp(p, payload, false)
+    pub(super) fn feed_udp(
+        &mut self,
+        p: &mut Probe,
+        side: usize,
+        payload: &[u8],
+    ) -> Option<AppProtocol> {
+        self.demux_udp(p, side, payload, false)
     }
 
     /// `relayed`: the payload is the data of a TURN channel, which is not
     /// unwrapped again (a channel inside a channel is no TURN, and hostile
     /// nesting must not run the stack out).
-    fn demux_udp(&mut self, p: &mut Probe, payload: &[u8], relayed: bool) -> Option<AppProtocol> {
+    fn demux_udp(
+        &mut self,
+        p: &mut Probe,
+        side: usize,
+        payload: &[u8],
+        relayed: bool,
+    ) -> Option<AppProtocol> {
         // DNS ids are random, so their first byte may look like anything:
         // on the DNS port, ask the DNS dissector first.
         if self.dns_port() && dns::is_dns(payload, false) {
@@ -40,17 +51,13 @@ impl FlowClassifier {
             0x40..=0x7f => match stun::channel_data(payload, false) {
                 // Relayed media: the channel's data, without its padding,
                 // demultiplexes like any other payload.
-                Some(data) if !relayed => return self.demux_udp(p, data, true),
+                Some(data) if !relayed => return self.demux_udp(p, side, data, true),
                 _ => self.other_udp(p, payload),
             },
             128..=191 => {
                 let b1 = payload.get(1).copied().unwrap_or(0);
                 if rtp::is_rtcp_type(b1) {
-                    if rtp::parse_rtcp(payload).is_some() {
-                        p.rtcp = p.rtcp.saturating_add(1);
-                    } else {
-                        p.rtcp_bad = true;
-                    }
+                    self.on_rtcp(p, side, payload);
                 } else if let Some(h) = rtp::parse_rtp(payload) {
                     // Tracks per SSRC direction: the payload's direction is
                     // not known here, so use the SSRC's parity of slots.
@@ -83,6 +90,26 @@ impl FlowClassifier {
             .filter(|a| matches!(a, AppProtocol::Sip | AppProtocol::Dns | AppProtocol::Http))
     }
 
+    /// RTCP on any port pair: a valid length chain, and in each direction
+    /// one sender SSRC across packets (a session's reports all come from
+    /// its source; a new SSRC every packet is noise that happens to parse).
+    fn on_rtcp(&mut self, p: &mut Probe, side: usize, payload: &[u8]) {
+        let Some(sender) = rtp::rtcp_chain_sender(payload) else {
+            p.rtcp_bad = true;
+            return;
+        };
+        p.rtcp = p.rtcp.saturating_add(1);
+        if let Some(slot) = p.rtcp_ssrc.get_mut(side) {
+            match slot {
+                Some(s) if *s != sender => {
+                    p.rtcp_ssrc_changes = p.rtcp_ssrc_changes.saturating_add(1)
+                }
+                Some(_) => {}
+                None => *slot = Some(sender),
+            }
+        }
+    }
+
     fn other_udp(&mut self, p: &mut Probe, payload: &[u8]) {
         p.other_payload = p.other_payload.saturating_add(1);
         if p.text.is_some() {
@@ -90,7 +117,9 @@ impl FlowClassifier {
         }
         if let sip::SipProbe::Message(m) = sip::parse(payload) {
             self.on_sip(p, &m);
-        } else if (self.dns_port() || self.port_rule.is_none()) && dns::is_dns(payload, false) {
+        } else if (self.dns_port() || self.port_rule.is_none()) && dns::is_dns(payload, false)
+            || dns::is_dns_exact(payload)
+        {
             p.text = Some(AppProtocol::Dns);
         }
     }
@@ -172,6 +201,73 @@ mod test {
         let nested = channel(&channel(&rtp_pkt(1, 160, 5)));
         for _ in 0..usize::from(super::super::PACKET_BUDGET) * 2 {
             c.feed(&s, Side::Src2Dst, &nested);
+        }
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Other
+        );
+    }
+
+    /// An RTCP compound as RFC 3550 §6.1 builds it: an RR with one report
+    /// block, then an SDES with the sender's CNAME (§6.5.1), `extra` after.
+    pub(crate) fn rr_sdes(sender: u32, extra: &[u8]) -> Vec<u8> {
+        let mut v = crate::dissect::rtp::ReportBlock {
+            ssrc: 0x0102_0304,
+            fraction_lost: 0,
+            cumulative_lost: 0,
+            ext_highest_seq: 100,
+            jitter: 12,
+            lsr: 0,
+            dlsr: 0,
+        }
+        .receiver_report(sender);
+        // SDES: one chunk, CNAME "u@h" (item 1, length 3), end, padded to 4.
+        v.extend([0x81, 202, 0, 3]);
+        v.extend(sender.to_be_bytes());
+        v.extend([1, 3, b'u', b'@', b'h', 0, 0, 0]);
+        v.extend(extra);
+        v
+    }
+
+    /// A BYE from `sender` alone (RFC 3550 §6.6), as stacks send it at hang-up.
+    fn bye(sender: u32) -> Vec<u8> {
+        let mut v = vec![0x81, 203, 0, 1];
+        v.extend(sender.to_be_bytes());
+        v
+    }
+
+    #[test]
+    fn rtcp_only_flows_on_any_port_pair() {
+        let s = sig();
+        // Even ports, no SDP, no RTP flow one port below: reports each way,
+        // one ending with a BYE, then a lone BYE.
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 40010);
+        for _ in 0..3 {
+            c.feed(&s, Side::Src2Dst, &rr_sdes(0xAAAA, &[]));
+            c.feed(&s, Side::Dst2Src, &rr_sdes(0xBBBB, &[]));
+        }
+        c.feed(&s, Side::Src2Dst, &rr_sdes(0xAAAA, &bye(0xAAAA)));
+        c.feed(&s, Side::Dst2Src, &bye(0xBBBB));
+        let r = c.result(&s, &FlowShape::default());
+        assert_eq!(
+            (r.app(), r.traffic_type),
+            (AppProtocol::Rtcp, Some(TrafficType::Media))
+        );
+        // A sender SSRC that changes with every packet is no RTCP session.
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 40010);
+        for i in 0..6 {
+            c.feed(&s, Side::Src2Dst, &rr_sdes(0x1000 + i, &[]));
+        }
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Other
+        );
+        // A length chain that does not add up is not RTCP either.
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 40010);
+        let mut bad = rr_sdes(0xAAAA, &[]);
+        bad[3] += 1;
+        for _ in 0..4 {
+            c.feed(&s, Side::Src2Dst, &bad);
         }
         assert_eq!(
             c.result(&s, &FlowShape::default()).app(),

@@ -23,6 +23,54 @@ pub fn is_dns(p: &[u8], tcp: bool) -> bool {
     check(body).is_some()
 }
 
+/// Whether a UDP payload is exactly one DNS message: a sane header, then
+/// every question and resource record it counts (names as labels or
+/// compression pointers) ending exactly at the datagram's end. That is
+/// evidence enough on any port, where [`is_dns`] alone is only on DNS's own.
+pub fn is_dns_exact(p: &[u8]) -> bool {
+    if check(p).is_none() {
+        return false;
+    }
+    let mut c = Cursor::new(p);
+    let counts = c.skip(4).and_then(|()| {
+        let mut n = [0u16; 4];
+        for x in &mut n {
+            *x = c.u16()?;
+        }
+        Some(n)
+    });
+    let Some([qd, an, ns, ar]) = counts else {
+        return false;
+    };
+    let name = |c: &mut Cursor| -> Option<()> {
+        // A name ends at its zero label or at a pointer; 128 labels at most.
+        for _ in 0..128 {
+            let l = c.u8()?;
+            match l {
+                0 => return Some(()),
+                0xc0..=0xff => return c.u8().map(|_| ()),
+                1..=63 => c.skip(usize::from(l))?,
+                _ => return None,
+            }
+        }
+        None
+    };
+    let mut records = || -> Option<()> {
+        for _ in 0..qd {
+            name(&mut c)?;
+            c.skip(4)?;
+        }
+        for _ in 0..u32::from(an) + u32::from(ns) + u32::from(ar) {
+            name(&mut c)?;
+            c.skip(8)?;
+            let rdlen = usize::from(c.u16()?);
+            c.skip(rdlen)?;
+        }
+        Some(())
+    };
+    records().is_some() && c.remaining() == 0
+}
+
 fn check(p: &[u8]) -> Option<()> {
     let mut c = Cursor::new(p);
     let _id = c.u16()?;
@@ -86,5 +134,21 @@ mod test {
         }
         assert!(!is_dns(b"GET / HTTP/1.1\r\n\r\n", false));
         assert!(!is_dns(&[0; 12], false), "no question");
+        assert!(is_dns_exact(&q));
+        let mut more = q.clone();
+        more.push(0);
+        assert!(!is_dns_exact(&more), "a byte past the message");
+        // The same query answered: one AAAA record, its name a pointer to
+        // the question's (offset 12).
+        let mut r = q.clone();
+        r[7] = 1;
+        r.extend(hex("c00c001c000100000e100010"));
+        r.extend([
+            0x2a, 0, 0x14, 0x50, 0x40, 0x07, 0x08, 0x10, 0, 0, 0, 0, 0, 0, 0x20, 0x04,
+        ]);
+        assert!(is_dns_exact(&r));
+        for cut in 0..r.len() {
+            assert!(!is_dns_exact(&r[..cut]), "cut {cut}");
+        }
     }
 }

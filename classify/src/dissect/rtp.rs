@@ -55,6 +55,23 @@ pub fn sender_report(ssrc: u32, ntp_mid: u32) -> Vec<u8> {
 
 /// Parses an RTP header; `None` unless version 2 with consistent lengths.
 pub fn parse_rtp(p: &[u8]) -> Option<RtpHeader> {
+    let h = parse_rtp_header(p)?;
+    if p.first().is_some_and(|b0| b0 & 0x20 != 0) {
+        // Padding: the last byte counts it and it must fit after the header.
+        let pad = usize::from(*p.last()?);
+        if pad == 0 || h.header_len + pad > p.len() {
+            return None;
+        }
+    }
+    Some(h)
+}
+
+/// Parses an RTP header without judging its padding: SRTP encrypts the
+/// padding with the payload and appends its authentication tag (RFC 3711
+/// §3.1), so the last byte of a padded SRTP packet is no padding count. What
+/// reads SRTP as well as RTP (the media tracker) counts such packets; the
+/// classifier, which wants evidence, uses [`parse_rtp`].
+pub fn parse_rtp_header(p: &[u8]) -> Option<RtpHeader> {
     let mut c = Cursor::new(p);
     let b0 = c.u8()?;
     let b1 = c.u8()?;
@@ -72,13 +89,6 @@ pub fn parse_rtp(p: &[u8]) -> Option<RtpHeader> {
         let words = usize::from(c.u16()?);
         c.skip(4 * words)?;
         header_len += 4 + 4 * words;
-    }
-    if b0 & 0x20 != 0 {
-        // Padding: the last byte counts it and it must fit after the header.
-        let pad = usize::from(*p.last()?);
-        if pad == 0 || header_len + pad > p.len() {
-            return None;
-        }
     }
     Some(RtpHeader {
         pt: b1 & 0x7f,
@@ -119,6 +129,29 @@ pub fn parse_rtcp(p: &[u8]) -> Option<RtcpInfo> {
     // A compound starts with SR or RR (RFC 3550 §6.1); reduced-size RTCP
     // (RFC 5506) may start with feedback, which is 205/206.
     matches!(i.first_type, 200 | 201 | 205 | 206 | 207).then_some(i)
+}
+
+/// The sender SSRC of an RTCP datagram whose packets form a valid length
+/// chain (every packet version 2, a type 200-213, the lengths adding up
+/// exactly to the datagram), whatever type comes first: a lone BYE, SDES or
+/// APP (RFC 3550 §6.6, §6.5, §6.7) and RFC 5506 reduced-size RTCP are real
+/// RTCP too, though [`parse_rtcp`] keeps to full compounds for its reports.
+pub fn rtcp_chain_sender(p: &[u8]) -> Option<u32> {
+    let mut c = Cursor::new(p);
+    let mut sender = None;
+    while c.remaining() > 0 {
+        let b0 = c.u8()?;
+        let pt = c.u8()?;
+        let words = usize::from(c.u16()?);
+        if b0 >> 6 != 2 || !(200..=213).contains(&pt) {
+            return None;
+        }
+        let body = c.bytes(4 * words)?;
+        if sender.is_none() {
+            sender = Some(Cursor::new(body).u32()?);
+        }
+    }
+    sender
 }
 
 /// Sender info of an SR (RFC 3550 §6.4.1).

@@ -226,11 +226,70 @@ pub fn is_ms_turn_frame(p: &[u8]) -> bool {
 /// The body of an MS-TURN end-to-end data frame (type 3) at the start of a
 /// TCP segment: the relayed media (RTP or RTCP) a client sends over TCP.
 pub fn ms_turn_data(p: &[u8]) -> Option<&[u8]> {
-    match p {
-        [3, 0, hi, lo, rest @ ..] if is_ms_turn_frame(p) => {
-            rest.get(..usize::from(u16::from_be_bytes([*hi, *lo])))
+    ms_turn_frames(p)
+        .next()
+        .filter(|f| f.kind == 3 && f.whole)
+        .map(|f| f.body)
+}
+
+/// One MS-TURN TCP frame ([MS-TURN] 2.1.4) found in a segment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MsTurnFrame<'a> {
+    /// 2: TURN control (a STUN message), 3: end-to-end data (media).
+    pub kind: u8,
+    /// The body, or as much of it as the segment holds.
+    pub body: &'a [u8],
+    /// The whole body is in the segment (the rest follows in the next one
+    /// otherwise: there is no reassembly).
+    pub whole: bool,
+}
+
+/// The MS-TURN frames a TCP segment starts with: each type 2 or 3, a zero
+/// byte, a 16-bit length of at least 4, then the body; the walk stops at the
+/// first byte that cannot start a frame and after a frame the segment cuts.
+pub fn ms_turn_frames(p: &[u8]) -> impl Iterator<Item = MsTurnFrame<'_>> {
+    let mut rest = p;
+    std::iter::from_fn(move || {
+        let [kind @ (2 | 3), 0, hi, lo, body @ ..] = rest else {
+            return None;
+        };
+        let n = usize::from(u16::from_be_bytes([*hi, *lo]));
+        if n < 4 {
+            return None;
         }
-        _ => None,
+        let (body, after, whole) = match body.split_at_checked(n) {
+            Some((b, a)) => (b, a, true),
+            None => (body, &[][..], false),
+        };
+        let f = MsTurnFrame {
+            kind: *kind,
+            body,
+            whole,
+        };
+        rest = after;
+        Some(f)
+    })
+}
+
+/// Whether a TCP segment starts with an MS-TURN frame whose body is what its
+/// type says: for control, a STUN header whose length fills the frame; for
+/// data, an RTP or RTCP version-2 header. Unlike [`is_ms_turn_frame`] the
+/// frame may run past the segment (a segment cut inside it) or be followed
+/// by a cut one, so it judges media frames as TCP delivers them.
+pub fn starts_ms_turn(p: &[u8]) -> bool {
+    let Some(f) = ms_turn_frames(p).next() else {
+        return false;
+    };
+    let frame_len = f.body.len().max(if f.whole { 0 } else { usize::MAX });
+    match (f.kind, f.body) {
+        (2, [t0, _, hi, lo, ..]) => {
+            let stun_len = usize::from(u16::from_be_bytes([*hi, *lo])) + 20;
+            t0 & 0xc0 == 0
+                && stun_len % 4 == 0
+                && (stun_len == f.body.len() || (!f.whole && stun_len >= f.body.len()))
+        }
+        (3, [b0, ..]) => (128..=191).contains(b0) && frame_len >= 8,
+        _ => false,
     }
 }
 
@@ -467,6 +526,41 @@ mod test {
                 let _ = parse_udp(&x);
                 let _ = parse_tcp(&x);
             }
+        }
+    }
+
+    #[test]
+    fn ms_turn_frames_as_tcp_delivers_them() {
+        let mut rtp = vec![0x80, 0, 0, 1, 0, 0, 0, 160, 0, 0, 0, 7];
+        rtp.extend([0xd5; 160]);
+        let mut frame = vec![3, 0, 0, 172];
+        frame.extend(&rtp);
+        let mut seg = frame.clone();
+        seg.extend(&frame);
+        seg.extend(&frame[..50]);
+        let frames: Vec<MsTurnFrame> = super::ms_turn_frames(&seg).collect();
+        assert_eq!(frames.len(), 3);
+        assert!(frames[0].whole && frames[1].whole && !frames[2].whole);
+        assert_eq!(frames[1].body, &rtp[..]);
+        assert_eq!(frames[2].body.len(), 46);
+        assert!(starts_ms_turn(&seg) && starts_ms_turn(&frame[..60]));
+        assert_eq!(ms_turn_data(&seg), Some(&rtp[..]));
+        assert_eq!(ms_turn_data(&frame[..60]), None, "a cut frame is no packet");
+        // Data frames must hold RTP/RTCP, control frames a STUN header
+        // that fills them.
+        let mut bad = frame.clone();
+        bad[4] = 0x17;
+        assert!(!starts_ms_turn(&bad));
+        let mut ctl = vec![2, 0, 0, 28, 0, 1, 0, 8];
+        ctl.extend([0x11; 16]);
+        ctl.extend([0, 0x0f, 0, 4]);
+        ctl.extend([0x72, 0xc6, 0x4b, 0xc6]);
+        assert!(starts_ms_turn(&ctl));
+        ctl[7] = 12;
+        assert!(!starts_ms_turn(&ctl));
+        for cut in 0..seg.len() {
+            let _ = starts_ms_turn(&seg[..cut]);
+            assert!(super::ms_turn_frames(&seg[..cut]).count() <= 3);
         }
     }
 }

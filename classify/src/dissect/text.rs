@@ -1,6 +1,18 @@
 //! Line-based protocols recognised from their first lines: HTTP/1.x, SMTP,
-//! POP3, IMAP (with STARTTLS) and XMPP stream opens. Each answers from one
+//! POP3, IMAP (with STARTTLS) and XMPP, from its stream header or, in a
+//! capture that starts mid-session, from its stanzas. Each answers from one
 //! payload in one direction; the classifier combines both directions.
+//!
+//! XMPP mid-stream (RFC 6120 §4, §8): a payload is XMPP when it is one or
+//! more whole top-level elements (it starts with `<`, ends with `>`, nothing
+//! but whitespace around them) and the first is XMPP's own: `<stream:...`
+//! or `</stream:stream>`, a stanza (`<iq` with an `id` and a `type` of
+//! get/set/result/error, `<message`, `<presence`) whose element closes in the
+//! payload, or an element in an XMPP namespace (`urn:xmpp:`,
+//! `urn:ietf:params:xml:ns:xmpp-`, `jabber:`). Any other XML (SOAP, a
+//! `<?xml` document, XML-RPC) is not XMPP. A payload of one to four
+//! whitespace bytes is RFC 6120 §4.6.1's keep-alive: weak evidence that
+//! counts only on an XMPP port and only when nothing else was seen.
 
 /// What one payload says.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -25,8 +37,10 @@ pub enum TextProbe {
     Pop3,
     /// An IMAP untagged greeting or tagged command.
     Imap,
-    /// An XMPP stream header.
+    /// An XMPP stream header, or a whole XMPP element mid-stream.
     Xmpp,
+    /// One to four whitespace bytes: an XMPP keep-alive, if the port says XMPP.
+    WhitespaceKeepAlive,
     /// A STARTTLS (SMTP, IMAP, XMPP) or STLS (POP3) request.
     StartTls,
     /// Nothing recognised.
@@ -158,7 +172,98 @@ pub fn probe(p: &[u8]) -> TextProbe {
     if p.starts_with(b"<starttls") {
         return TextProbe::StartTls;
     }
+    if (1..=4).contains(&p.len()) && p.iter().all(|c| matches!(c, b' ' | b'\n' | b'\r' | b'\t')) {
+        return TextProbe::WhitespaceKeepAlive;
+    }
+    if xmpp_element(p) {
+        return TextProbe::Xmpp;
+    }
     TextProbe::Unknown
+}
+
+/// XMPP namespaces: an element in one of them is XMPP's.
+const XMPP_NS: [&[u8]; 4] = [
+    b"urn:xmpp:",
+    b"urn:ietf:params:xml:ns:xmpp-",
+    b"jabber:",
+    b"http://etherx.jabber.org/streams",
+];
+
+/// Whether a payload is whole XMPP elements seen mid-stream (see the module
+/// doc for the rule).
+fn xmpp_element(p: &[u8]) -> bool {
+    let trimmed = p.trim_ascii();
+    if trimmed.len() < 4 || !trimmed.starts_with(b"<") || !trimmed.ends_with(b">") {
+        return false;
+    }
+    // Text nodes of XMPP are escaped; a raw NUL or other control byte is not XML.
+    if trimmed
+        .iter()
+        .any(|c| c.is_ascii_control() && !c.is_ascii_whitespace())
+    {
+        return false;
+    }
+    if trimmed.starts_with(b"</stream:stream>") || trimmed.starts_with(b"<stream:") {
+        return true;
+    }
+    let head_end = trimmed
+        .iter()
+        .position(|&c| c == b'>')
+        .unwrap_or(trimmed.len());
+    let head = trimmed.get(..head_end).unwrap_or(&[]);
+    let name_end = head
+        .iter()
+        .position(|c| c.is_ascii_whitespace() || *c == b'/')
+        .unwrap_or(head.len());
+    let name = head.get(1..name_end).unwrap_or(&[]);
+    let closes = |tag: &[u8]| {
+        head.ends_with(b"/") || {
+            let mut end = b"</".to_vec();
+            end.extend_from_slice(tag);
+            end.push(b'>');
+            trimmed.windows(end.len()).any(|w| w == end.as_slice())
+        }
+    };
+    let attr = |a: &[u8]| {
+        [b'\'', b'"'].iter().any(|q| {
+            let mut n = b" ".to_vec();
+            n.extend_from_slice(a);
+            n.push(b'=');
+            n.push(*q);
+            head.windows(n.len()).any(|w| w == n.as_slice())
+        })
+    };
+    match name {
+        b"iq" => {
+            let typed = [b"get" as &[u8], b"set", b"result", b"error"]
+                .iter()
+                .any(|t| {
+                    [b'\'', b'"'].iter().any(|q| {
+                        let mut n = b" type=".to_vec();
+                        n.push(*q);
+                        n.extend_from_slice(t);
+                        n.push(*q);
+                        head.windows(n.len()).any(|w| w == n.as_slice())
+                    })
+                });
+            typed && attr(b"id") && closes(name)
+        }
+        // A bare `<presence/>` is the initial presence; anything else names
+        // its addressing or kind.
+        b"message" | b"presence" => {
+            closes(name)
+                && ((name == b"presence" && head.len() <= name.len() + 2)
+                    || [b"to" as &[u8], b"from", b"type", b"id", b"xml:lang"]
+                        .iter()
+                        .any(|a| attr(a)))
+        }
+        _ => {
+            XMPP_NS
+                .iter()
+                .any(|ns| head.windows(ns.len()).any(|w| w == *ns))
+                && closes(name)
+        }
+    }
 }
 
 /// Whether a mail server's greeting line is Exchange's own: "Microsoft ESMTP
@@ -236,11 +341,57 @@ mod test {
         assert_eq!(probe(b"GET / HTTP/2\r\n"), TextProbe::Unknown);
     }
 
+    /// Stanzas and stream elements as RFC 6120 prints them (§4.3.2, §8.1.2.1,
+    /// §8.2.3, §9.1.4 and §4.6.1's keep-alive), as a capture that starts
+    /// after the stream header sees them.
+    #[test]
+    fn xmpp_mid_stream() {
+        let xmpp: [&[u8]; 9] = [
+            b"<stream:features>\n  <starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>\n    <required/>\n  </starttls>\n</stream:features>",
+            b"<iq from='juliet@im.example.com/balcony'\n    id='rg1'\n    type='get'>\n  <query xmlns='jabber:iq:roster'/>\n</iq>",
+            b"<iq id='rg1' to='juliet@im.example.com/balcony' type='result'/>",
+            b"<message from='juliet@example.com/balcony'\n         id='ktx72v49'\n         to='romeo@example.net'\n         type='chat'\n         xml:lang='en'>\n  <body>Art thou not Romeo, and a Montague?</body>\n</message>",
+            b"<presence/>",
+            b"<presence from='juliet@example.com/balcony' xml:lang='en'><show>away</show></presence>\n",
+            b"</stream:stream>",
+            b"<r xmlns='urn:xmpp:sm:3'/>",
+            b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+        ];
+        for p in xmpp {
+            assert_eq!(probe(p), TextProbe::Xmpp, "{}", String::from_utf8_lossy(p));
+        }
+        assert_eq!(probe(b" "), TextProbe::WhitespaceKeepAlive);
+        assert_eq!(probe(b"\n"), TextProbe::WhitespaceKeepAlive);
+        let not: [&[u8]; 9] = [
+            b"<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"http://www.w3.org/2003/05/soap-envelope\"><soap:Body/></soap:Envelope>",
+            b"<methodCall><methodName>examples.getStateName</methodName></methodCall>",
+            b"<message>hello</message>",
+            b"<iq><query/></iq>",
+            b"<iq id='a' type='poke'/>",
+            b"<message to='romeo@example.net'><body>cut in the middle",
+            b"<presence\x00 to='x'/>",
+            b"<html><body>hi</body></html>",
+            b"     ",
+        ];
+        for p in not {
+            assert_ne!(probe(p), TextProbe::Xmpp, "{}", String::from_utf8_lossy(p));
+        }
+        assert_eq!(
+            probe(b"     "),
+            TextProbe::Unknown,
+            "five bytes is no keep-alive"
+        );
+    }
+
     #[test]
     fn truncation_never_panics() {
         let p = b"GET /ncsi.txt HTTP/1.1\r\nHost: www.msftncsi.com\r\n\r\n";
         for cut in 0..p.len() {
             let _ = probe(&p[..cut]);
+        }
+        let x = b"<iq from='a@b/c' id='rg1' type='get'><query xmlns='jabber:iq:roster'/></iq>";
+        for cut in 0..x.len() {
+            assert_ne!(probe(&x[..cut]), TextProbe::Xmpp, "a cut stanza at {cut}");
         }
     }
 

@@ -89,9 +89,11 @@ pub struct StreamStats {
     pub side: Side,
     /// Synchronisation source.
     pub ssrc: u32,
-    /// Payload type of the latest packet.
+    /// The main payload type: the one with the most packets (comfort noise
+    /// only when alone).
     pub payload_type: u8,
-    /// Codec name: the static table's, or the SDP's for a dynamic type.
+    /// Codec name of the main payload type: the static table's, or the
+    /// SDP's for a dynamic type.
     pub codec: Option<Arc<str>>,
     /// RTP clock rate in Hz, when known.
     pub clock_rate: Option<u32>,

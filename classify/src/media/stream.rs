@@ -21,6 +21,17 @@ const MIN_SEQUENTIAL: u8 = 2;
 const BURST_US: i64 = 200_000;
 /// A burst window with fewer expected packets says too little to count.
 const BURST_MIN_EXPECTED: u64 = 5;
+/// Payload types counted per stream for its main one; more are not counted.
+const PT_SLOTS: usize = 4;
+/// Consecutive packets of another payload type, each advancing its
+/// timestamp, that make a codec switch (an RFC 4733 event repeats its
+/// timestamp, so its packets never do).
+const SWITCH_RUN: u8 = 3;
+
+/// Comfort noise (RFC 3389 and the old RFC 1890 number).
+fn is_cn(pt: u8) -> bool {
+    matches!(pt, 13 | 19)
+}
 
 /// One RTP stream (a direction and an SSRC) of a flow.
 #[derive(Clone, Debug)]
@@ -28,6 +39,14 @@ pub(super) struct Stream {
     pub(super) side: Side,
     pub(super) ssrc: u32,
     pt: u8,
+    // Packets per payload type, for the main one.
+    pt_counts: [(u8, u64); PT_SLOTS],
+    // Another payload type's packets in a row, its latest timestamp, and
+    // how many of them advanced it.
+    other_pt: Option<(u8, u32)>,
+    other_run: u8,
+    // Packets before the jitter computation last restarted.
+    jit_base: u64,
     packets: u64,
     // RFC 3550 A.1 state.
     max_seq: u16,
@@ -80,6 +99,10 @@ impl Stream {
             side,
             ssrc: h.ssrc,
             pt: h.pt,
+            pt_counts: [(0, 0); PT_SLOTS],
+            other_pt: None,
+            other_run: 0,
+            jit_base: 0,
             packets: 0,
             max_seq: h.seq.wrapping_sub(1),
             cycles: 0,
@@ -243,11 +266,93 @@ impl Stream {
         self.packets += 1;
         self.last_us = self.last_us.max(arrival_us);
         self.pt = h.pt;
+        self.count_pt(h.pt);
         // The window closes on the ext_max before this packet.
         self.update_burst(arrival_us);
         self.update_seq(h.seq);
-        self.update_clock(arrival_us, h.ts);
-        self.update_jitter(arrival_us, h);
+        if self.feeds_jitter(h) {
+            self.update_clock(arrival_us, h.ts);
+            self.update_jitter(arrival_us, h);
+        }
+    }
+
+    fn count_pt(&mut self, pt: u8) {
+        let slot = self
+            .pt_counts
+            .iter()
+            .position(|&(p, n)| p == pt && n > 0)
+            .or_else(|| self.pt_counts.iter().position(|&(_, n)| n == 0));
+        if let Some((p, n)) = slot.and_then(|i| self.pt_counts.get_mut(i)) {
+            *p = pt;
+            *n += 1;
+        }
+    }
+
+    /// The stream's main payload type: the one with the most packets,
+    /// comfort noise only when there is nothing else; the first seen wins a tie.
+    fn main_pt(&self) -> u8 {
+        let best = |cn: bool| {
+            self.pt_counts
+                .iter()
+                .filter(|&&(p, n)| n > 0 && is_cn(p) == cn)
+                .fold(None::<(u8, u64)>, |b, &(p, n)| match b {
+                    Some((_, bn)) if bn >= n => b,
+                    _ => Some((p, n)),
+                })
+        };
+        best(false)
+            .or_else(|| best(true))
+            .map_or(self.pt, |(p, _)| p)
+    }
+
+    /// Whether a packet takes part in the jitter (RFC 3550 §6.4.1 needs the
+    /// transit of packets on one clock). The reference payload type does;
+    /// comfort noise does as tshark has it (the running J moves, the figures
+    /// skip it); so does another static type on the same clock (PCMU and
+    /// PCMA are one timeline). Any other type does not: an RFC 4733 event
+    /// carries the timestamp of the event's start, repeated, not its
+    /// sending instant, and a type of another or unknown clock counts in
+    /// other units. When such a type keeps coming with advancing timestamps
+    /// ([`SWITCH_RUN`] packets in a row) the codec switched: the jitter
+    /// restarts on its clock from that packet.
+    fn feeds_jitter(&mut self, h: &RtpHeader) -> bool {
+        let same_clock = || match (payload_type_info(self.clock_pt), payload_type_info(h.pt)) {
+            (Some((_, a)), Some((_, b))) => a == b,
+            _ => false,
+        };
+        if h.pt == self.clock_pt || is_cn(h.pt) || same_clock() {
+            self.other_pt = None;
+            self.other_run = 0;
+            return true;
+        }
+        let advancing = match self.other_pt {
+            Some((pt, ts)) if pt == h.pt => {
+                let step = h.ts.wrapping_sub(ts);
+                step != 0 && step < 1 << 31
+            }
+            _ => false,
+        };
+        self.other_run = if advancing {
+            self.other_run.saturating_add(1)
+        } else {
+            1
+        };
+        self.other_pt = Some((h.pt, h.ts));
+        if self.other_run < SWITCH_RUN {
+            return false;
+        }
+        // A codec switch: the new type's clock, from its first packet here.
+        self.clock_pt = h.pt;
+        self.clock = payload_type_info(h.pt).map(|(_, c)| (c, ClockSource::Static));
+        self.jit = Jitter::candidates(self.clock.map(|(c, _)| c));
+        self.est_start = None;
+        self.prev_arrival_us = None;
+        self.jitter_n = 0;
+        self.jit_base = self.packets.saturating_sub(1);
+        self.last_cn = false;
+        self.other_pt = None;
+        self.other_run = 0;
+        true
     }
 
     /// The stream's figures; `sdp` says what signaling bound a dynamic
@@ -276,16 +381,17 @@ impl Stream {
             r.rtt_ms = (s.rtt_n > 0).then(|| s.rtt_sum_ms / s.rtt_n as f64);
         }
         let jitter = |v: fn(&Jitter) -> f64| jit.filter(|_| s.jitter_n > 0).and_then(|j| ms(v(j)));
-        let codec = match payload_type_info(s.pt) {
+        let main = s.main_pt();
+        let codec = match payload_type_info(main) {
             _ if s.packets == 0 => None,
             Some((name, _)) => Some(Arc::from(name)),
-            None if s.pt == s.clock_pt => bound.map(|m| m.codec),
-            None => sdp(s.side, s.pt).map(|m| m.codec),
+            None if main == s.clock_pt => bound.map(|m| m.codec),
+            None => sdp(s.side, main).map(|m| m.codec),
         };
         StreamStats {
             side: s.side,
             ssrc: s.ssrc,
-            payload_type: s.pt,
+            payload_type: main,
             codec,
             clock_rate: clock.map(|(c, _)| c),
             clock_source: clock.map(|(_, src)| src),
@@ -319,7 +425,8 @@ impl Stream {
     /// Whether a payload type of this stream is bound only by signaling.
     pub(super) fn is_dynamic(&self) -> bool {
         self.packets > 0
-            && (payload_type_info(self.clock_pt).is_none() || payload_type_info(self.pt).is_none())
+            && (payload_type_info(self.clock_pt).is_none()
+                || payload_type_info(self.main_pt()).is_none())
     }
 }
 

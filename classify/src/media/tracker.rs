@@ -71,7 +71,7 @@ impl MediaTracker {
         }
         if rtp::is_rtcp_type(b1) {
             self.rtcp(side, arrival_us, bytes, None);
-        } else if let Some(h) = rtp::parse_rtp(bytes) {
+        } else if let Some(h) = rtp::parse_rtp_header(bytes) {
             self.rtp_packets += 1;
             if let Some(s) = self.stream_mut(side, h.ssrc, arrival_us, Some(&h)) {
                 s.rtp(arrival_us, &h);
@@ -335,12 +335,13 @@ mod test {
     fn malformed_rtp_is_ignored_at_every_length() {
         let mut t = MediaTracker::new();
         // 15 CSRCs announced, an extension and padding: every cut is refused
-        // until the whole header is there.
+        // until the whole header (80 bytes) is there. The padding is not
+        // judged (SRTP's last byte is its tag's).
         let mut p = vec![0xbf, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 9];
         p.extend([0u8; 60]);
         p.extend([0xbe, 0xde, 0, 1, 0, 0, 0, 0]);
         p.push(1);
-        for cut in 0..p.len() {
+        for cut in 0..80 {
             t.feed(S2D, 0, &p[..cut]);
         }
         assert_eq!((t.rtp_packets, t.stream_count()), (0, 0));
@@ -352,6 +353,26 @@ mod test {
         x[14..16].copy_from_slice(&[0xff, 0xff]);
         t.feed(S2D, 0, &x);
         assert_eq!(t.rtp_packets, 1);
+    }
+
+    /// SRTP with the padding bit (WebRTC's bandwidth probes are padding-only
+    /// packets): the last byte is the authentication tag's, so it is no
+    /// padding count, and every packet still counts (RFC 3711 §3.1).
+    #[test]
+    fn padded_srtp_counts_whatever_its_last_byte() {
+        let mut t = MediaTracker::new();
+        for i in 0..40u16 {
+            let mut p = rtp(111, i, 960 * u32::from(i), 0x5eed);
+            p[0] |= 0x20;
+            // A 10-byte HMAC-SHA1-80 tag; its last byte is 0 or past the
+            // packet as often as not.
+            p.extend(
+                (0..10u8).map(|b| b.wrapping_mul(37).wrapping_add((i as u8).wrapping_mul(91))),
+            );
+            t.feed(S2D, i64::from(i) * 20_000, &p);
+        }
+        let v = t.streams();
+        assert_eq!((t.rtp_packets, v[0].packets, v[0].lost), (40, 40, 0));
     }
 
     #[test]

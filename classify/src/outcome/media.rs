@@ -6,7 +6,7 @@
 //! column.
 
 use crate::dissect::rtp::rfc4571_first;
-use crate::dissect::stun::ms_turn_data;
+use crate::dissect::stun::ms_turn_frames;
 use crate::media::{MediaTracker, Quality, QualityRules, RtpMap, StreamStats};
 use crate::{AppProtocol, FlowClassifier, Side, Transport};
 use std::sync::Arc;
@@ -174,11 +174,31 @@ impl StreamRecord {
 /// or MS-TURN data frame of the segment (no reassembly, as nDPI). None when
 /// a TCP segment has neither framing or the transport carries no media.
 pub fn media_bytes(transport: Transport, payload: &[u8]) -> Option<&[u8]> {
-    match transport {
-        Transport::Udp => Some(MediaTracker::unwrap_udp(payload)),
-        Transport::Tcp => rfc4571_first(payload).or_else(|| ms_turn_data(payload)),
-        _ => None,
-    }
+    media_packets(transport, payload).next()
+}
+
+/// Every RTP/RTCP packet a transport payload carries whole: over UDP the one
+/// [`media_bytes`] gives; over TCP each complete MS-TURN data frame (type 3)
+/// of the segment, else each complete RFC 4571 frame that starts like RTP
+/// or RTCP (version 2), up to the first that does not. A frame the segment
+/// cuts is left out (no reassembly).
+pub fn media_packets(transport: Transport, payload: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let udp = (transport == Transport::Udp).then(|| MediaTracker::unwrap_udp(payload));
+    let tcp = transport == Transport::Tcp;
+    let ms = tcp
+        && ms_turn_frames(payload)
+            .next()
+            .is_some_and(|f| f.kind == 3 && f.whole);
+    let ms_frames = ms_turn_frames(if ms { payload } else { &[] })
+        .filter(|f| f.kind == 3 && f.whole)
+        .map(|f| f.body);
+    let mut rest = if tcp && !ms { payload } else { &[] };
+    let rfc4571 = std::iter::from_fn(move || {
+        let pkt = rfc4571_first(rest).filter(|p| MediaTracker::looks_like_rtp(p))?;
+        rest = rest.get(pkt.len() + 2..).unwrap_or(&[]);
+        Some(pkt)
+    });
+    udp.into_iter().chain(ms_frames).chain(rfc4571)
 }
 
 /// RTCP on port + 1 of an RTP flow: the RTCP bytes of a datagram worth

@@ -14,7 +14,8 @@ pub mod path;
 pub use path::{Marking, PathEvidence, PathFields};
 
 pub use media::{
-    media_bytes, rtcp_to_forward, takes_forwarded_rtcp, DirMedia, MediaFields, StreamRecord,
+    media_bytes, media_packets, rtcp_to_forward, takes_forwarded_rtcp, DirMedia, MediaFields,
+    StreamRecord,
 };
 
 use crate::classifier::{needs_correlation, FlowShape, KnownServer, EXCHANGE, SKYPE_TEAMS};

@@ -100,8 +100,13 @@ impl Stream {
         let Some(prev_us) = self.prev_arrival_us.replace(arrival_us) else {
             return;
         };
-        // Packets received before this one, as tshark's total_nr.
-        let k = self.packets.saturating_sub(1).max(1) as f64;
+        // Packets received before this one since the jitter (re)started, as
+        // tshark's total_nr.
+        let k = self
+            .packets
+            .saturating_sub(self.jit_base)
+            .saturating_sub(1)
+            .max(1) as f64;
         // One division per packet, not per candidate clock.
         let inv_k = 1.0 / k;
         // D(i-1, i) = Δarrival × clock - Δtimestamp, in millionths of a tick:
@@ -131,6 +136,7 @@ impl Stream {
 mod test {
     use crate::media::test_support::{rtp, S2D};
     use crate::media::{ClockSource, MediaTracker, RtpMap};
+    use crate::vocab::Side;
     use std::sync::Arc;
 
     #[test]
@@ -200,6 +206,68 @@ mod test {
         assert_eq!(s.clock_source, Some(ClockSource::Estimated));
         assert_eq!(s.codec, None);
         assert_eq!(s.jitter_max_ms, Some(0.0));
+    }
+
+    /// A clean PCMU call (packets exactly 20 ms apart, timestamps exactly
+    /// 160 apart) that carries, on its one SSRC and sequence: comfort noise
+    /// (PT 13) before a 220 ms silence, a DTMF digit as RFC 4733 §2.5 sends
+    /// it (PT 101, every packet with the event's start timestamp, the first
+    /// with the marker, the end packet three times), and with `switch` then
+    /// a switch to a 48 kHz dynamic type (96) for good. Nothing was late: the
+    /// jitter is 0, no packet is lost, the stream is one stream.
+    fn fax_like_call(switch: bool) -> MediaTracker {
+        // (payload type, timestamp, marker, extra gap before it in µs)
+        let mut plan: Vec<(u8, u32, bool, i64)> =
+            (0..40u32).map(|i| (0, 160 * i, false, 0)).collect();
+        plan.push((13, 160 * 40, false, 0));
+        plan.extend((51..60u32).map(|i| (0, 160 * i, i == 51, if i == 51 { 200_000 } else { 0 })));
+        plan.extend((0..9).map(|k| (101, 160 * 60, k == 0, 0)));
+        plan.extend((69..100u32).map(|i| (0, 160 * i, false, 0)));
+        if switch {
+            plan.extend((0..120u32).map(|k| (96, 0x1000_0000 + 960 * k, false, 0)));
+        } else {
+            // The call ends in silence: the last packet is CN.
+            plan.push((13, 160 * 100, false, 0));
+        }
+        let mut t = MediaTracker::new();
+        let mut at = 0i64;
+        for (seq, (pt, ts, marker, gap)) in plan.into_iter().enumerate() {
+            at += gap;
+            let mut p = rtp(pt, seq as u16, ts, 0xFA);
+            if marker {
+                p[1] |= 0x80;
+            }
+            t.feed(S2D, at, &p);
+            at += 20_000;
+        }
+        t
+    }
+
+    #[test]
+    fn payload_type_changes_follow_rfc_3550_and_4733() {
+        let opus = |_: Side, pt: u8| {
+            (pt == 96).then(|| RtpMap {
+                pt,
+                codec: Arc::from("opus"),
+                clock_rate: 48000,
+            })
+        };
+        let v = fax_like_call(true).streams_with(&opus);
+        assert_eq!(v.len(), 1, "a payload type change is no new stream");
+        let s = &v[0];
+        assert_eq!((s.packets, s.lost, s.restarts), (210, 0, 0));
+        assert_eq!(
+            (s.payload_type, s.codec.as_deref(), s.clock_rate),
+            (96, Some("opus"), Some(48000)),
+            "the main payload type names the codec; the jitter restarted on the new clock"
+        );
+        assert_eq!((s.jitter_mean_ms, s.jitter_max_ms), (Some(0.0), Some(0.0)));
+        // Before the switch, the same: the event and the CN moved nothing,
+        // and the codec is the main type's, not the latest packet's.
+        let b = &fax_like_call(false).streams()[0];
+        assert_eq!((b.packets, b.lost), (91, 0));
+        assert_eq!((b.payload_type, b.codec.as_deref()), (0, Some("PCMU")));
+        assert_eq!((b.jitter_mean_ms, b.jitter_max_ms), (Some(0.0), Some(0.0)));
     }
 
     fn silk(pt: u8, clock: u32) -> RtpMap {
