@@ -632,7 +632,9 @@ fn add_batch(
             expected_path: expected.get(i),
             path_conformant: opt_bool(conf, i),
             path_note: note.get(i),
-            rtp_overflow_packets: overflow.map_or(0, |o| u(o.value(i))),
+            rtp_overflow_packets: overflow
+                .filter(|o| o.is_valid(i))
+                .map_or(0, |o| u(o.value(i))),
         };
         s.add_row(&row);
         if let (false, Some(ids)) = (streams.by_flow.is_empty(), flow_id) {
