@@ -42,8 +42,8 @@ impl DirMedia {
     }
 }
 
-/// Every flow-level media column; `Default` is a non-media flow.
-#[derive(Clone, Debug, PartialEq)]
+/// Every flow-level media column; `Default` is a non-media flow (every column null).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MediaFields {
     /// Whether the flow is media with a tracker (the other fields mean something).
     pub is_media: bool,
@@ -128,24 +128,6 @@ impl MediaFields {
         // that flow's rows; this flow keeps its round trip and fraction lost.
         fields.streams.retain(|r| !r.stats.reported_elsewhere);
         fields
-    }
-}
-
-impl Default for MediaFields {
-    fn default() -> Self {
-        MediaFields {
-            is_media: false,
-            rtp_ssrc_count: None,
-            rtp_payload_type: None,
-            codec: None,
-            src2dst: None,
-            dst2src: None,
-            rtcp_rtt_ms: None,
-            rtcp_fraction_lost: None,
-            media_quality: None,
-            rtp_overflow_packets: None,
-            streams: Vec::new(),
-        }
     }
 }
 
