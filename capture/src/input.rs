@@ -109,15 +109,27 @@ pub struct Listing {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
-/// An input the user named that cannot be read: the run stops before it starts.
-#[derive(Debug, thiserror::Error)]
-#[error("{path}: {reason}")]
-pub struct BadInput {
-    /// The input as given.
-    pub path: String,
-    /// Why.
-    pub reason: String,
+/// Inputs the user named that cannot be read, each with why: the run stops
+/// before it starts.
+#[derive(Debug)]
+pub struct BadInputs(pub Vec<(String, String)>);
+
+impl std::fmt::Display for BadInputs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0.as_slice() {
+            [(path, reason)] => write!(f, "{path}: {reason}"),
+            all => {
+                write!(f, "{} inputs cannot be read; nothing was read:", all.len())?;
+                for (path, reason) in all {
+                    write!(f, "\n  {path}: {reason}")?;
+                }
+                Ok(())
+            }
+        }
+    }
 }
+
+impl std::error::Error for BadInputs {}
 
 /// Expands and checks the inputs: each named file must exist and hold a
 /// capture (plain or compressed); a directory contributes every capture
@@ -125,44 +137,57 @@ pub struct BadInput {
 /// read once.
 ///
 /// # Errors
-/// A named input that is missing, unreadable or not a capture, or a
-/// directory that cannot be listed.
-pub fn list(inputs: &[PathBuf]) -> Result<Listing, BadInput> {
+/// Every named input that is missing, unreadable or not a capture, and
+/// every directory that cannot be listed.
+pub fn list(inputs: &[PathBuf]) -> Result<Listing, BadInputs> {
     let mut out = Listing::default();
-    let mut seen = std::collections::HashSet::new();
-    let bad = |p: &Path, reason: String| BadInput {
-        path: p.display().to_string(),
-        reason,
-    };
+    let mut bad = Vec::new();
     for p in inputs {
-        if p == Path::new("-") {
-            out.files.push(p.clone());
-            continue;
-        }
-        let meta = std::fs::metadata(p).map_err(|e| bad(p, e.to_string()))?;
-        let mut found = Vec::new();
-        if meta.is_dir() {
-            walk(p, &mut found, &mut out.skipped).map_err(|e| bad(p, e.to_string()))?;
-            found.sort();
-        } else {
-            // A FIFO or character device is read as a stream, unsniffed.
-            if meta.is_file() {
-                identify(p)
-                    .map_err(|e| bad(p, e.to_string()))?
-                    .map_err(|reason| bad(p, reason))?;
-            }
-            found.push(p.clone());
-        }
-        for f in found {
-            let key = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
-            if seen.insert(key) {
-                out.files.push(f);
-            } else {
-                out.skipped.push((f, "given twice: read once".into()));
-            }
+        if let Err(reason) = add(p, &mut out) {
+            bad.push((p.display().to_string(), reason));
         }
     }
+    if !bad.is_empty() {
+        return Err(BadInputs(bad));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let mut files = Vec::new();
+    for f in std::mem::take(&mut out.files) {
+        if f == Path::new("-") {
+            files.push(f);
+            continue;
+        }
+        let key = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+        if seen.insert(key) {
+            files.push(f);
+        } else {
+            out.skipped.push((f, "given twice: read once".into()));
+        }
+    }
+    out.files = files;
     Ok(out)
+}
+
+/// Adds one named input to `out`; why not when it cannot be read.
+fn add(p: &Path, out: &mut Listing) -> Result<(), String> {
+    if p == Path::new("-") {
+        out.files.push(p.to_path_buf());
+        return Ok(());
+    }
+    let meta = std::fs::metadata(p).map_err(|e| e.to_string())?;
+    if meta.is_dir() {
+        let mut found = Vec::new();
+        walk(p, &mut found, &mut out.skipped).map_err(|e| e.to_string())?;
+        found.sort();
+        out.files.extend(found);
+        return Ok(());
+    }
+    // A FIFO or character device is read as a stream, unsniffed.
+    if meta.is_file() {
+        identify(p).map_err(|e| e.to_string())??;
+    }
+    out.files.push(p.to_path_buf());
+    Ok(())
 }
 
 /// The counted line of what a listing skipped, by reason (`-v` names each

@@ -71,8 +71,9 @@ pub fn split_filter(
                     .iter()
                     .any(|e| w.ends_with(e))
         };
-        if let Some(file) = missing.iter().find(|w| looks_like_a_file(w)) {
-            bail!("{file}: no such file or directory");
+        // Missing captures are named with the other unreadable inputs later.
+        if missing.iter().any(looks_like_a_file) {
+            return Ok((positionals.to_vec(), filter));
         }
         if let Some(first) = missing.first() {
             bail!(
@@ -209,11 +210,9 @@ mod test {
         // Without -r the same words are an error that says how to filter.
         let e = split_filter(&[], &words, None).unwrap_err().to_string();
         assert!(e.contains("-f 'udp port 53'"), "{e}");
-        // A missing capture is only that.
-        let e = split_filter(&[], &[PathBuf::from("nope.pcap")], None)
-            .unwrap_err()
-            .to_string();
-        assert_eq!(e, "nope.pcap: no such file or directory");
+        // A missing capture is only that: the input listing names it.
+        let nope = [PathBuf::from("nope.pcap")];
+        assert_eq!(split_filter(&[], &nope, None).unwrap().0, nope);
         // Two filters are one too many.
         assert!(split_filter(std::slice::from_ref(&x), &words, Some("tcp".into())).is_err());
         // Existing paths after -r stay inputs.
