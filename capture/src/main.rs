@@ -3,10 +3,10 @@
 
 use anyhow::{Context as _, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use pathlens::cmd::checks;
 use pathlens::config::EgressArgs;
 use pathlens::flow::{FlowConfig, Knowledge};
 use pathlens::pipeline::{self, Progress, RunOptions};
-use pathlens::source::{expand_inputs, PacketSource, PcapFileSource};
 use pathlens_classify::{PortRules, RuleError, RuleText, SignatureTexts, Signatures};
 use pathlens_export::{Compression, WriterOptions};
 use std::io::{IsTerminal, Write};
@@ -28,6 +28,9 @@ struct Cli {
     /// More verbose logs on stderr (repeat for more; RUST_LOG works too).
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
+    /// Log line format on stderr: text, or one JSON object a line for log shippers.
+    #[arg(long, global = true, value_enum, default_value = "text")]
+    log_format: pathlens::cmd::logging::LogFormat,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -92,26 +95,34 @@ enum CompressionArg {
 
 #[derive(clap::Args, Debug)]
 struct ReadArgs {
-    /// Capture files or directories; - reads stdin.
-    #[arg(required_unless_present = "read_file")]
+    /// Capture files (pcap, pcapng; gzip, zstd or xz compressed too) or
+    /// directories; - reads stdin. After -r inputs, words that are not files
+    /// are a BPF filter, as tcpdump takes it: -r x.pcap udp port 53.
+    #[arg(required_unless_present = "read_file", value_name = "INPUT|FILTER")]
     inputs: Vec<PathBuf>,
     /// Input file (tcpdump's -r; same as a positional input).
     #[arg(short = 'r', value_name = "FILE")]
     read_file: Vec<PathBuf>,
     /// Output Parquet file (written under a temporary name, renamed when
-    /// complete); an existing directory or a path ending in / gets a dataset
-    /// partitioned by hour: DIR/flows/date=…/hour=…/part-….parquet and
-    /// DIR/streams/…
-    #[arg(short = 'w', long = "write", value_name = "OUT.parquet|DIR/")]
+    /// complete; never onto an input, nor over an existing file without
+    /// --force); an existing directory or a path ending in / gets a dataset
+    /// partitioned by hour, to which a run only adds parts:
+    /// DIR/flows/date=…/hour=…/part-….parquet and DIR/streams/…; - streams
+    /// the flows file to stdout (not a terminal; no streams table; the
+    /// summary goes to stderr).
+    #[arg(short = 'w', long = "write", value_name = "OUT.parquet|DIR/|-")]
     write: Option<PathBuf>,
+    /// Overwrite an existing output file (never an input).
+    #[arg(long)]
+    force: bool,
     /// BPF filter, as tcpdump takes it.
     #[arg(short = 'f', long = "filter", value_name = "EXPR")]
     filter: Option<String>,
     /// Read the BPF filter from a file.
     #[arg(long = "filter-file", value_name = "FILE", conflicts_with = "filter")]
     filter_file: Option<PathBuf>,
-    /// Flow worker threads (default: the number of cores).
-    #[arg(long)]
+    /// Flow worker threads, 1 to 256 (default: the number of cores).
+    #[arg(long, value_parser = pathlens::cmd::checks::parse_workers)]
     workers: Option<usize>,
     /// A flow with no packet for this long ends.
     #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
@@ -120,7 +131,7 @@ struct ReadArgs {
     #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
     active_timeout: Duration,
     /// Cap on live flows; past it the longest-idle flow is evicted (counted).
-    #[arg(long, default_value_t = 4_000_000)]
+    #[arg(long, default_value = "4000000", value_parser = pathlens::cmd::checks::parse_max_flows)]
     max_flows: usize,
     /// Parquet column compression.
     #[arg(long, value_enum, default_value = "zstd")]
@@ -134,7 +145,7 @@ struct ReadArgs {
     /// Sensor name written to every row (default: the host name).
     #[arg(long)]
     sensor: Option<String>,
-    /// Directory whose ports.toml overrides the built-in port rules.
+    /// Directory whose ports.toml, sni.toml and media.toml (each where present) override the built-in rules.
     #[arg(long, value_name = "DIR")]
     signatures: Option<PathBuf>,
     /// Site config (TOML; see signatures/site.example.toml). Flags override it.
@@ -182,25 +193,9 @@ impl Progress for Bar {
     }
 }
 
-fn init_logging(quiet: bool, verbose: u8) {
-    let default = match (quiet, verbose) {
-        (true, _) => "error",
-        (false, 0) => "warn",
-        (false, 1) => "info",
-        (false, 2) => "debug",
-        _ => "trace",
-    };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.quiet, cli.verbose);
+    pathlens::cmd::logging::init(cli.quiet, cli.verbose, cli.log_format);
     let res = match cli.cmd {
         Cmd::Read(args) => cmd_read(*args, cli.quiet),
         Cmd::Score(args) => cmd_score(&args),
@@ -337,6 +332,43 @@ fn read_signatures(dir: &Path) -> Result<Signatures, RuleError> {
 }
 
 fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
+    // Inputs, filter and output are checked before anything else: a
+    // mistake costs one error and writes nothing.
+    let file_filter = match &args.filter_file {
+        Some(f) => Some(
+            std::fs::read_to_string(f)
+                .with_context(|| format!("reading {}", f.display()))?
+                .trim()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let (raw_inputs, filter) = checks::split_filter(
+        &args.read_file,
+        &args.inputs,
+        args.filter.clone().or(file_filter),
+    )?;
+    if let Some(f) = &filter {
+        checks::check_filter(f)?;
+        tracing::info!(filter = %f, "filter compiled");
+    }
+    let listing = pathlens::input::list(&raw_inputs)?;
+    if let Some(line) = pathlens::input::skipped_line(&listing.skipped) {
+        if !quiet {
+            eprintln!("pathlens: {line}");
+        }
+    }
+    anyhow::ensure!(
+        !listing.files.is_empty(),
+        "no capture files found in the inputs given"
+    );
+    let output = checks::check_output(
+        args.write.as_deref(),
+        &listing.files,
+        args.force,
+        std::io::stdout().is_terminal(),
+    )?;
+    let inputs = listing.files;
     let signatures = match &args.signatures {
         Some(dir) => read_signatures(dir)?,
         None => Signatures::builtin()?,
@@ -359,43 +391,14 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         tracing::info!(source = %name, prefixes = n, "prefix source loaded");
     }
     let prefix_sources = built.sources.clone();
-    let filter = match &args.filter_file {
-        Some(f) => Some(
-            std::fs::read_to_string(f)
-                .with_context(|| format!("reading {}", f.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => args.filter.clone(),
-    };
-    if let Some(out) = &args.write {
-        let dir = out
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        anyhow::ensure!(
-            dir.is_dir(),
-            "output directory {} does not exist",
-            dir.display()
-        );
-    }
-    let mut raw_inputs = args.read_file.clone();
-    raw_inputs.extend(args.inputs.iter().cloned());
-    let inputs = expand_inputs(&raw_inputs).context("listing inputs")?;
-    anyhow::ensure!(
-        !inputs.is_empty(),
-        "no capture files found in the inputs given"
-    );
-
-    let workers = args
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-        .max(1);
+    let workers = args.workers.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, |n| n.get().min(checks::MAX_WORKERS))
+    });
     let to_us = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
     let flow = FlowConfig {
         idle_us: to_us(args.idle_timeout).max(1),
         active_us: to_us(args.active_timeout).max(1),
-        capacity: args.max_flows.max(1),
+        capacity: args.max_flows,
         inspect_payload: matches!(args.classify, ClassifyArg::Payload),
         media_metrics: !args.no_media,
         ..FlowConfig::default()
@@ -435,15 +438,35 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
             serde_json::to_string(&built.sources).unwrap_or_default(),
         ),
     ];
-    let dataset = args
-        .write
-        .as_ref()
-        .is_some_and(|p| p.is_dir() || p.to_string_lossy().ends_with('/'));
+    // The first input that opens is opened before anything is written:
+    // when none does, the run ends here with nothing written.
+    let open = {
+        let f = filter.clone();
+        move |p: &PathBuf| pathlens::input::open(p, f.as_deref())
+    };
+    let mut rest = inputs.iter();
+    let mut early = Vec::new();
+    let first = loop {
+        match rest.next().map(&open) {
+            None => break None,
+            Some(Ok(s)) => break Some(s),
+            Some(Err(e)) => early.push(e),
+        }
+    };
+    let Some(first) = first else {
+        for e in &early {
+            eprintln!("pathlens: {e}");
+        }
+        anyhow::bail!("no input could be read; nothing written");
+    };
+    let sink = pathlens::cmd::read::Sink::new(&output, &run_id)?;
+    let stop = pathlens::stop::Stop::on_signals(sink.temporaries())
+        .context("installing the SIGINT/SIGTERM handlers")?;
     let opts = RunOptions {
         workers,
         flow,
-        output: args.write.clone(),
-        dataset,
+        output: sink.path(),
+        dataset: matches!(output, checks::Output::Dataset(_)),
         writer,
         metadata,
     };
@@ -476,12 +499,10 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
             .scan(0u64, |acc, s| Some(std::mem::replace(acc, *acc + s)))
             .collect(),
     };
-    let f = filter.clone();
-    let sources = inputs.iter().map(move |p| {
-        PcapFileSource::open(p, f.as_deref()).map(|s| Box::new(s) as Box<dyn PacketSource>)
-    });
+    let sources = pathlens::cmd::read::sources(early, first, rest.map(open), &stop);
     let report = pipeline::run(sources, &opts, ctx, &mut bar);
     bar.bar.finish_and_clear();
+    pathlens::cmd::logging::anomalies(&report.counters);
 
     for f in &report.failures {
         eprintln!("pathlens: {f}");
@@ -489,11 +510,24 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     if let Some(e) = &report.output_error {
         eprintln!("pathlens: output: {e}");
     }
+    let delivered = sink.deliver(report.failed());
     if !quiet {
-        let text = pathlens::report::render(&report, args.write.as_deref(), &prefix_sources);
-        let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
+        let text = pathlens::report::render(&report, sink.shown().as_deref(), &prefix_sources);
+        // With -w - stdout holds the Parquet file: the summary goes to stderr.
+        if output == checks::Output::Stdout {
+            eprint!("{text}");
+        } else {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+    }
+    delivered?;
+    if let Some(code) = stop.exit_code() {
+        eprintln!(
+            "pathlens: stopped early by a signal; the output holds the flows read until then"
+        );
+        return Ok(ExitCode::from(code));
     }
     Ok(if report.failed() {
         ExitCode::from(2)

@@ -31,6 +31,13 @@ pub fn render(
         (_, Some(e)) => {
             let _ = writeln!(s, "output:   FAILED: {e}");
         }
+        (Some(p), None) if p == std::path::Path::new("-") => {
+            let _ = writeln!(
+                s,
+                "output:   stdout ({} rows; no streams table)",
+                c.records_written
+            );
+        }
         (Some(p), None) if p.is_dir() => {
             let _ = writeln!(
                 s,
@@ -84,7 +91,10 @@ mod test {
         let text = render(&r, None, &[("o365".into(), 294), ("er".into(), 3)]);
         assert!(text.contains("prefixes: o365 294, er 3"), "{text}");
         assert!(text.contains("web               expressroute"), "{text}");
-        assert!(text.contains("asymmetric flows: 1;"), "{text}");
+        assert!(
+            text.contains("asymmetric flows: 1 of 1 measured;"),
+            "{text}"
+        );
         assert!(!render(&r, None, &[]).contains("prefixes:"));
     }
 }

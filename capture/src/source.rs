@@ -94,13 +94,18 @@ pub fn sniff_format(path: &Path) -> std::io::Result<Option<Format>> {
         }
         got += n;
     }
-    Ok(if PCAP_MAGICS.contains(&magic) {
+    Ok(format_of_magic(magic))
+}
+
+/// The capture format four leading bytes announce, if any.
+pub fn format_of_magic(magic: [u8; 4]) -> Option<Format> {
+    if PCAP_MAGICS.contains(&magic) {
         Some(Format::Pcap)
     } else if magic == PCAPNG_MAGIC {
         Some(Format::Pcapng)
     } else {
         None
-    })
+    }
 }
 
 /// A pcap or pcapng file (or stdin as `-`) read through libpcap.
@@ -139,6 +144,25 @@ impl PcapFileSource {
                 }
                 Err(e) => return Err(open_err(e.to_string())),
             }
+        };
+        Self::open_stream(path, name, format, filter)
+    }
+
+    /// Opens `path` as a capture without reading its magic number first (a
+    /// stream such as a pipe, which a first look would consume), named
+    /// `name`; `format` is what the caller knows of it.
+    ///
+    /// # Errors
+    /// As [`PcapFileSource::open`].
+    pub fn open_stream(
+        path: &Path,
+        name: String,
+        format: Option<Format>,
+        filter: Option<&str>,
+    ) -> Result<Self, SourceError> {
+        let open_err = |reason: String| SourceError::Open {
+            name: name.clone(),
+            reason,
         };
         let mut cap = pcap::Capture::from_file(path).map_err(|e| open_err(e.to_string()))?;
         if let Some(expr) = filter {

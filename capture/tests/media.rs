@@ -240,7 +240,7 @@ fn streams_agree_with_tshark_on_the_corpus() {
         let app = column_text(&flows, "app_protocol");
         for (n, a) in n_ssrc.iter().zip(&app) {
             if !matches!(a.as_str(), "rtp" | "srtp" | "rtcp" | "dtls" | "stun_turn") {
-                assert_eq!(n, "-1", "{name}: a {a} flow has media columns");
+                assert_eq!(n, "", "{name}: a {a} flow has media columns");
             }
         }
         for s in ours.values().flatten() {
@@ -410,7 +410,7 @@ fn no_media_skips_the_metrics_but_not_the_classification() {
     let flows = read_batches(&out);
     let f = |n: &str| column_text(&flows, n)[0].clone();
     assert_eq!(f("app_protocol"), "rtp");
-    assert_eq!(f("rtp_ssrc_count"), "-1");
+    assert_eq!(f("rtp_ssrc_count"), "", "null: no stream was tracked");
     assert_eq!(f("media_quality"), "");
     let st = read_batches(&dir.path().join("call.streams.parquet"));
     assert_eq!(rows(&st), 0);
@@ -868,4 +868,38 @@ fn rtcp_goes_to_the_flow_below_only_from_an_rtcp_only_flow() {
             "50031/3501 13 0 2",  // 0xD: its RTP flow was never decided as media
         ]
     );
+}
+
+/// Issue 18: summing a media column over a file that mixes media and other
+/// flows counts only the media flows (schema v3 writes null, not -1, where a
+/// column does not apply; with -1 the sum came out negative).
+#[test]
+fn issue18_sum_of_rtp_loss_over_a_mixed_file_counts_media_flows_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("call.pcap");
+    call(&pcap);
+    let sample = repo().join("testdata/sample.pcap");
+    let out = dir.path().join("mixed.parquet");
+    read_ok(&[pcap.to_str().unwrap(), sample.to_str().unwrap()], &out);
+    let flows = read_batches(&out);
+    let lost = column_text(&flows, "src2dst_rtp_packets_lost");
+    let ssrcs = column_text(&flows, "rtp_ssrc_count");
+    let icmp = column_text(&flows, "icmp_type");
+    let transport = column_text(&flows, "transport");
+    let non_media = ssrcs.iter().filter(|v| v.is_empty()).count();
+    assert!(
+        non_media >= 5,
+        "the file mixes media and other flows: {ssrcs:?}"
+    );
+    for (i, t) in transport.iter().enumerate() {
+        if !t.starts_with("icmp") {
+            assert_eq!(icmp[i], "", "icmp_type of a {t} flow is null");
+        }
+        if ssrcs[i].is_empty() {
+            assert_eq!(lost[i], "", "a non-media flow has no loss figure");
+        }
+    }
+    // The SQL `sum(src2dst_rtp_packets_lost)`: nulls are skipped; the
+    // generated call lost 1 packet that way and the sample's call none.
+    assert_eq!(sum_i64(&flows, "src2dst_rtp_packets_lost"), 1);
 }

@@ -344,7 +344,8 @@ fn handshake_split_matches_tshark_initial_rtt_on_the_corpus() {
         if want.is_empty() {
             continue;
         }
-        let out = dir.path().join("c.parquet");
+        let name = file.file_name().unwrap().to_string_lossy();
+        let out = dir.path().join(format!("{name}.parquet"));
         read_ok(&[file.to_str().unwrap()], &out);
         let b = read_batches(&out);
         let col = |n: &str| column_text(&b, n);

@@ -93,6 +93,15 @@ pub struct DatasetSink {
     totals: DatasetTotals,
 }
 
+/// The prefix of a run id written in the dataset's part names.
+pub fn run_tag(run_id: &str) -> String {
+    run_id
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect()
+}
+
 impl DatasetSink {
     /// Prepares `root/flows` and `root/streams` (created if missing).
     /// `meta` is the key-value metadata of parts closed during the run; the
@@ -120,12 +129,7 @@ impl DatasetSink {
                 }
             })
             .collect();
-        let run: String = opts
-            .run_id
-            .chars()
-            .filter(char::is_ascii_alphanumeric)
-            .take(8)
-            .collect();
+        let run = run_tag(&opts.run_id);
         Ok(DatasetSink {
             root: root.to_path_buf(),
             opts,

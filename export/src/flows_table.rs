@@ -4,8 +4,8 @@
 //!
 //! The Arrow schema, the batch builders and the column table of
 //! `export/SCHEMA.md` all come from [`FLOW_COLUMNS`]. Why these types (signed
-//! integers, µs UTC timestamps, dictionary strings, no nulls in numeric
-//! columns) is argued in `docs/schema.md`.
+//! integers, µs UTC timestamps, dictionary strings, null for "not applicable"
+//! in every type) is argued in `docs/schema.md`.
 
 use crate::column::{i64c, schema_of, Batch, Column, Row, Value::*};
 use crate::options::WriterOptions;
@@ -52,9 +52,9 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("id.orig_p", "src_port", "sourceTransportPort (7)"),
     C::new("dst_port", I32(|r| i32::from(r.dst_port)), "responder port; 0 when the protocol has no ports (ICMP too)")
         .like("id.resp_p", "dst_port", "destinationTransportPort (11)"),
-    C::new("icmp_type", I16(|r| r.icmp_type), "type of the record's first ICMP packet; -1 for other protocols")
+    C::new("icmp_type", OptI16(|r| r.icmp_type), "type of the record's first ICMP packet; null for other protocols")
         .like("", "", "icmpTypeCodeIPv4 (32)"),
-    C::new("icmp_code", I16(|r| r.icmp_code), "code of the record's first ICMP packet; -1 for other protocols")
+    C::new("icmp_code", OptI16(|r| r.icmp_code), "code of the record's first ICMP packet; null for other protocols")
         .like("", "", "icmpTypeCodeIPv4 (32)"),
     C::new("vlan_id", I32(|r| i32::from(r.vlan_id)), "outer 802.1Q/802.1ad VLAN of the record's first packet, 0 if untagged; not part of the flow key, so a flow whose directions cross different VLANs stays one flow (see `src2dst_next_hop`)")
         .like("vlan", "vlan_id", "vlanId (58)"),
@@ -121,26 +121,26 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("expected_path", OptDict(|r| r.labels.egress.expected_path.map(ExpectedPath::as_str)), "the path the call-flow principles predict (`local`, `expressroute`, `internet`, `internet_or_expressroute`) from `signatures/callflow.toml`, the deployment profile, the traffic type (media; signaling and web conferencing) and the roles of both ends; null when no rule applies"),
     C::new("path_conformant", OptBool(|r| r.labels.egress.path_conformant), "every observed path (the known paths of the edges crossed; `local` when both ends are local) is allowed by `expected_path`; null when there is no expectation or no observed evidence (a prefix alone predicts, it does not observe)"),
     C::new("path_note", OptStr(|r| r.labels.egress.path_note.as_deref()), "why not, and other path findings: an edge contradicting the prefix-predicted egress, an edge of unknown path with its shares, a direction whose edge changed within the record; round trips over Microsoft's targets (Office 365 remote ends: 60 ms edge to Microsoft for `server_rtt_ms`, `stun_rtt_ms`; 100 ms client to Microsoft for the whole handshake and `rtcp_rtt_ms`); media not marked EF 46 (audio) / AF41 34 (video) / AF21 18 (sharing), re-marked to 0 on the return path, or whose DSCP changed"),
-    // The media columns (schema.md §3): -1 or null on non-media flows.
-    C::new("rtp_ssrc_count", I32(|r| r.labels.media.rtp_ssrc_count), "streams (direction and SSRC) with RTP packets; -1 non-media"),
-    C::new("rtp_payload_type", I16(|r| r.labels.media.rtp_payload_type), "payload type of the flow's largest stream; -1 if none"),
+    // The media columns (schema.md §3): null on non-media flows, never a sentinel.
+    C::new("rtp_ssrc_count", OptI32(|r| r.labels.media.rtp_ssrc_count), "streams (direction and SSRC) with RTP packets; null for a non-media flow"),
+    C::new("rtp_payload_type", OptI16(|r| r.labels.media.rtp_payload_type), "payload type of the flow's largest stream; null without RTP"),
     C::new("codec", OptDict(|r| r.labels.media.codec.as_deref()), "encoding name of that payload type: the RFC 3551 static table's (`PCMU`, `PCMA`, `G722`, `G729`, ...) or, for a dynamic type, the `a=rtpmap` name of the call's SDP as written (`SILK`, `opus`, ...); null for a dynamic type no SDP seen bound"),
-    C::new("src2dst_rtp_packets_lost", I64(|r| r.labels.media.src2dst.map_or(-1, |d| d.packets_lost)), "main stream initiator to responder: RFC 3550 A.3 expected minus received (duplicates count as received), clamped at 0"),
-    C::new("src2dst_rtp_loss_pct", OptF64(|r| r.labels.media.src2dst.map(|d| d.loss_pct)), "the same as percent of expected"),
+    C::new("src2dst_rtp_packets_lost", OptI64(|r| r.labels.media.src2dst.map(|d| d.packets_lost)), "main stream initiator to responder: RFC 3550 A.3 expected minus received (duplicates count as received), clamped at 0; null when that direction has no RTP stream (every direction-media column below too)"),
+    C::new("src2dst_rtp_loss_pct", OptF64(|r| r.labels.media.src2dst.map(|d| d.loss_pct)), "the same as a percentage (0-100) of expected"),
     C::new("src2dst_jitter_mean_ms", OptF64(|r| r.labels.media.src2dst.and_then(|d| d.jitter_mean_ms)), "RFC 3550 §6.4.1 running jitter, averaged over regular packets as tshark does (no marker, no comfort noise, timestamp not stepping back); null when the clock rate is unknown"),
     C::new("src2dst_jitter_max_ms", OptF64(|r| r.labels.media.src2dst.and_then(|d| d.jitter_max_ms)), "largest running jitter over regular packets"),
-    C::new("src2dst_rtp_reordered", I64(|r| r.labels.media.src2dst.map_or(-1, |d| d.reordered)), "packets older than the newest seen that were not duplicates"),
-    C::new("src2dst_rtp_duplicates", I64(|r| r.labels.media.src2dst.map_or(-1, |d| d.duplicates)), "packets whose sequence number was already seen in the last 128"),
-    C::new("dst2src_rtp_packets_lost", I64(|r| r.labels.media.dst2src.map_or(-1, |d| d.packets_lost)), "as `src2dst_rtp_packets_lost`, main stream responder to initiator"),
+    C::new("src2dst_rtp_reordered", OptI64(|r| r.labels.media.src2dst.map(|d| d.reordered)), "packets older than the newest seen that were not duplicates"),
+    C::new("src2dst_rtp_duplicates", OptI64(|r| r.labels.media.src2dst.map(|d| d.duplicates)), "packets whose sequence number was already seen in the last 128"),
+    C::new("dst2src_rtp_packets_lost", OptI64(|r| r.labels.media.dst2src.map(|d| d.packets_lost)), "as `src2dst_rtp_packets_lost`, main stream responder to initiator"),
     C::new("dst2src_rtp_loss_pct", OptF64(|r| r.labels.media.dst2src.map(|d| d.loss_pct)), "as `src2dst_rtp_loss_pct`, responder to initiator"),
     C::new("dst2src_jitter_mean_ms", OptF64(|r| r.labels.media.dst2src.and_then(|d| d.jitter_mean_ms)), "as `src2dst_jitter_mean_ms`, responder to initiator"),
     C::new("dst2src_jitter_max_ms", OptF64(|r| r.labels.media.dst2src.and_then(|d| d.jitter_max_ms)), "as `src2dst_jitter_max_ms`, responder to initiator"),
-    C::new("dst2src_rtp_reordered", I64(|r| r.labels.media.dst2src.map_or(-1, |d| d.reordered)), "as `src2dst_rtp_reordered`, responder to initiator"),
-    C::new("dst2src_rtp_duplicates", I64(|r| r.labels.media.dst2src.map_or(-1, |d| d.duplicates)), "as `src2dst_rtp_duplicates`, responder to initiator"),
+    C::new("dst2src_rtp_reordered", OptI64(|r| r.labels.media.dst2src.map(|d| d.reordered)), "as `src2dst_rtp_reordered`, responder to initiator"),
+    C::new("dst2src_rtp_duplicates", OptI64(|r| r.labels.media.dst2src.map(|d| d.duplicates)), "as `src2dst_rtp_duplicates`, responder to initiator"),
     C::new("rtcp_rtt_ms", OptF64(|r| r.labels.media.rtcp_rtt_ms), "round trip at the tap from an SR and the later report block echoing it (A - LSR - DLSR with the tap's clock), mean over the flow's streams"),
-    C::new("rtcp_fraction_lost", OptF64(|r| r.labels.media.rtcp_fraction_lost), "mean over the flow's streams of the latest report block's fraction lost (0-1)"),
+    C::new("rtcp_fraction_lost", OptF64(|r| r.labels.media.rtcp_fraction_lost), "mean over the flow's streams of the latest report block's fraction lost, a 0-1 fraction as RFC 3550 carries it (not a percentage: ×100 to compare with `*_loss_pct`)"),
     C::new("media_quality", OptDict(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, domain.md §3.5); null when no stream has 50 packets"),
-    C::new("rtp_overflow_packets", I64(|r| r.labels.media.rtp_overflow_packets), "RTP packets of SSRCs beyond the 16 streams a flow keeps (hostile or churning SSRCs); -1 non-media"),
+    C::new("rtp_overflow_packets", OptI64(|r| r.labels.media.rtp_overflow_packets), "RTP packets of SSRCs beyond the 16 streams a flow keeps (hostile or churning SSRCs); null for a non-media flow"),
     C::new("service_source", OptDict(|r| r.labels.service_source.map(ServiceSource::as_str)), "what named `service`: `sni` (a server-name rule), `o365` (the remote address's Office 365 endpoint set), `protocol` (MS-TURN/MS-ICE attributes, a Lync/Skype for Business SIP agent or `ms-` header, an Exchange mail greeting), `config` (a configured on-premises server), `correlation` (a media endpoint learned from a flow with such evidence); null when no service. A port is never evidence of a service"),
     // Path seen on the wire (domain.md §4.5, §4.6) and latency and marking (§3.4, §3.5).
     C::new("src2dst_edge", OptDict(|r| r.labels.egress.src2dst_edge.as_deref()), "edge the initiator's packets crossed: the configured `[[edge]]` matched (configured edges always win), else the edge learned from the wire for its next hop, `edge-<mac>` (`edge-<mac>.<vlan>` when tagged, `edge-vlan<vlan>` without a MAC); learned only for flows between a local and a public address; null when none")

@@ -75,10 +75,10 @@ pub struct FlowRecord {
     pub src_port: u16,
     /// Responder port, 0 without ports.
     pub dst_port: u16,
-    /// ICMP type of the first packet, -1 for other protocols.
-    pub icmp_type: i16,
-    /// ICMP code of the first packet, -1 for other protocols.
-    pub icmp_code: i16,
+    /// ICMP type of the first packet, None for other protocols.
+    pub icmp_type: Option<i16>,
+    /// ICMP code of the first packet, None for other protocols.
+    pub icmp_code: Option<i16>,
     /// Outer VLAN, 0 if untagged.
     pub vlan_id: u16,
     /// Packets initiator to responder.
@@ -132,8 +132,8 @@ impl FlowRecord {
             dst_ip: IpAddr::from([52, 112, 1, 1]),
             src_port: 50_000,
             dst_port: 443,
-            icmp_type: -1,
-            icmp_code: -1,
+            icmp_type: None,
+            icmp_code: None,
             vlan_id: 0,
             src2dst_packets: 10,
             dst2src_packets: 8,

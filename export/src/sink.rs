@@ -18,7 +18,7 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
 /// Value of the `pathlens.schema_version` metadata key.
-pub const SCHEMA_VERSION: &str = "2";
+pub const SCHEMA_VERSION: &str = "3";
 /// Rows per Parquet row group (schema.md §4).
 pub const ROW_GROUP_ROWS: usize = 131_072;
 /// Rows per Arrow batch handed to the Parquet writer.

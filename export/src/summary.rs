@@ -163,6 +163,9 @@ pub struct Summary {
     pub server_names: HashMap<String, Totals>,
     /// Records whose two directions crossed different edges.
     pub asymmetric: u64,
+    /// Records where asymmetry could be judged at all (both directions
+    /// crossed a configured edge); 0 means it was not measured.
+    pub asymmetry_measured: u64,
     /// Records whose observed path contradicts the call-flow expectation.
     pub non_conformant: u64,
     /// Records with a call-flow expectation at all.
@@ -234,6 +237,7 @@ impl Summary {
         let asym = r.asymmetric == Some(true);
         let nonconf = r.path_conformant == Some(false);
         self.asymmetric += u64::from(asym);
+        self.asymmetry_measured += u64::from(r.asymmetric.is_some());
         self.non_conformant += u64::from(nonconf);
         self.with_expectation += u64::from(r.expected_path.is_some());
         if asym || nonconf {

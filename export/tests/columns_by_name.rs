@@ -133,8 +133,8 @@ fn flow(row: usize) -> FlowRecord {
         dst_ip: IpAddr::from([52, 112, 0, 1 + row as u8]),
         src_port: 40_000 + row as u16,
         dst_port: 3_478 + row as u16,
-        icmp_type: 30 + row as i16,
-        icmp_code: 40 + row as i16,
+        icmp_type: Some(30 + row as i16).filter(|_| full),
+        icmp_code: Some(40 + row as i16).filter(|_| full),
         vlan_id: 100 + row as u16,
         src2dst_packets: 2_000 + n,
         dst2src_packets: 3_000 + n,
@@ -197,15 +197,15 @@ fn flow(row: usize) -> FlowRecord {
             media: if full {
                 MediaFields {
                     is_media: true,
-                    rtp_ssrc_count: 3 + row as i32,
-                    rtp_payload_type: 96 + row as i16,
+                    rtp_ssrc_count: Some(3 + row as i32),
+                    rtp_payload_type: Some(96 + row as i16),
                     codec: a("codec"),
                     src2dst: Some(dir(100)),
                     dst2src: Some(dir(200)),
                     rtcp_rtt_ms: Some(12.5 + i as f64),
                     rtcp_fraction_lost: Some(0.125 + i as f64),
                     media_quality: Some([Quality::Good, Quality::Poor][row]),
-                    rtp_overflow_packets: 300 + i,
+                    rtp_overflow_packets: Some(300 + i),
                     streams: Vec::new(),
                 }
             } else {
@@ -245,7 +245,8 @@ fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
             d.reordered.into(),
             d.duplicates.into(),
         ],
-        None => [V::I(-1), V::Null, V::Null, V::Null, V::I(-1), V::I(-1)],
+        // Not applicable is null, never a sentinel (schema v3).
+        None => [V::Null, V::Null, V::Null, V::Null, V::Null, V::Null],
     };
     let [s_lost, s_pct, s_jmean, s_jmax, s_reord, s_dup] = dir(m.src2dst);
     let [d_lost, d_pct, d_jmean, d_jmax, d_reord, d_dup] = dir(m.dst2src);

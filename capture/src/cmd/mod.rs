@@ -2,6 +2,10 @@
 //! (files and dataset directories, in any mix) read back and summarised, as
 //! text tables, CSV or JSON, or as one self-contained HTML page of charts.
 
+pub mod checks;
+pub mod logging;
+pub mod read;
+
 use anyhow::{Context as _, Result};
 use pathlens_export::summary::{self, Format, TimeRange};
 use std::io::Write;

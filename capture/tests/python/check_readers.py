@@ -68,7 +68,7 @@ def check_pyarrow(t, columns, what):
 t = pq.read_table(path)
 check_pyarrow(t, FLOWS, "flows")
 meta = pq.read_metadata(path).metadata
-check(meta.get(b"pathlens.schema_version") == b"2", "schema version metadata")
+check(meta.get(b"pathlens.schema_version") == b"3", "schema version metadata")
 counters = json.loads(meta[b"pathlens.counters"])
 check(counters["records_written"] == t.num_rows, f"rows {t.num_rows} vs counters {counters['records_written']}")
 check(pq.ParquetFile(path).metadata.row_group(0).column(0).compression == "ZSTD", "zstd compression")
@@ -80,6 +80,46 @@ for c in FLOWS:
     if want and (not c["nullable"] or c["type"] == "Dict Utf8"):
         check(str(df[c["name"]].dtype) == want, f"pandas {c['name']}: {df[c['name']].dtype}")
 check((df["bidirectional_packets"] == df["src2dst_packets"] + df["dst2src_packets"]).all(), "pandas totals")
+
+# Nulls, never sentinels (schema.md section 1): one nullable column of each
+# kind reads back with the same nulls and exact types in pandas (with the
+# pyarrow backend, as the README shows), polars and DuckDB as in pyarrow.
+NULLABLE = {"icmp_type": ("int16[pyarrow]", pl.Int16, "SMALLINT"),
+            "rtp_ssrc_count": ("int32[pyarrow]", pl.Int32, "INTEGER"),
+            "src2dst_rtp_packets_lost": ("int64[pyarrow]", pl.Int64, "BIGINT"),
+            "rtcp_rtt_ms": ("double[pyarrow]", pl.Float64, "DOUBLE"),
+            "asymmetric": ("bool[pyarrow]", pl.Boolean, "BOOLEAN"),
+            "server_name": ("string[pyarrow]", pl.Utf8, "VARCHAR"),
+            "codec": (None, None, "VARCHAR")}
+dfa = pd.read_parquet(path, dtype_backend="pyarrow")
+pol = pl.read_parquet(path)
+ddb = duckdb.connect()
+for name, (pd_type, pl_type, duck_type) in NULLABLE.items():
+    nulls = t.column(name).null_count
+    if pd_type:
+        check(str(dfa[name].dtype) == pd_type, f"pandas pyarrow backend {name}: {dfa[name].dtype}")
+    check(int(dfa[name].isna().sum()) == nulls, f"pandas {name} nulls {dfa[name].isna().sum()} vs {nulls}")
+    if pl_type:
+        check(pol.schema[name] == pl_type, f"polars {name}: {pol.schema[name]}")
+    check(pol[name].null_count() == nulls, f"polars {name} nulls {pol[name].null_count()} vs {nulls}")
+    dn, dt = ddb.execute(f'SELECT count(*) FILTER (WHERE "{name}" IS NULL), typeof(any_value("{name}")) '
+                         f"FROM read_parquet('{path}')").fetchone()
+    check(dn == nulls, f"duckdb {name} nulls {dn} vs {nulls}")
+    check(dt == duck_type, f"duckdb {name}: {dt}")
+    # Without a site config no edge is known, so `asymmetric` may be all null.
+    check(nulls > 0 and (nulls < t.num_rows or name == "asymmetric") or t.num_rows < 20,
+          f"{name}: {nulls} nulls of {t.num_rows}: nothing to check")
+# Integer columns that were sentinels up to schema 2: no -1 left.
+for name in ["icmp_type", "icmp_code", "rtp_ssrc_count", "rtp_payload_type", "src2dst_rtp_packets_lost",
+             "dst2src_rtp_packets_lost", "src2dst_rtp_reordered", "dst2src_rtp_duplicates", "rtp_overflow_packets"]:
+    (neg,) = ddb.execute(f"""SELECT count(*) FROM read_parquet('{path}') WHERE "{name}" < 0""").fetchone()
+    check(neg == 0, f"{name}: {neg} negative values")
+# A sum over a file mixing media and non-media flows counts only media flows.
+lost_sql, media_rows = ddb.execute(f"SELECT sum(src2dst_rtp_packets_lost), count(src2dst_rtp_packets_lost) "
+                                   f"FROM read_parquet('{path}')").fetchone()
+lost_py = sum(v for v in t.column("src2dst_rtp_packets_lost").to_pylist() if v is not None)
+check(media_rows == 0 or lost_sql == lost_py, f"sum(src2dst_rtp_packets_lost) {lost_sql} vs {lost_py}")
+check(lost_sql is None or lost_sql >= 0, f"sum(src2dst_rtp_packets_lost) {lost_sql} < 0")
 
 # polars
 p = pl.read_parquet(path)
@@ -110,7 +150,7 @@ for r in t.select(["src_ip", "dst_ip", "src_port", "dst_port", "ip_proto", "icmp
         ctor = {6: communityid.FlowTuple.make_tcp, 17: communityid.FlowTuple.make_udp,
                 132: communityid.FlowTuple.make_sctp}[proto]
         tup = ctor(r["src_ip"], r["dst_ip"], r["src_port"], r["dst_port"])
-    elif proto in (1, 58) and r["icmp_type"] >= 0:
+    elif proto in (1, 58) and r["icmp_type"] is not None:
         ctor = communityid.FlowTuple.make_icmp if proto == 1 else communityid.FlowTuple.make_icmp6
         tup = ctor(r["src_ip"], r["dst_ip"], r["icmp_type"], r["icmp_code"])
     else:
@@ -124,11 +164,11 @@ for r in t.select(["src_ip", "dst_ip", "src_port", "dst_port", "ip_proto", "icmp
 spath = path[: -len(".parquet")] + ".streams.parquet" if path.endswith(".parquet") else path + ".streams.parquet"
 st = pq.read_table(spath)
 check_pyarrow(st, STREAMS, "streams")
-check(pq.read_metadata(spath).metadata.get(b"pathlens.schema_version") == b"2", "streams metadata")
+check(pq.read_metadata(spath).metadata.get(b"pathlens.schema_version") == b"3", "streams metadata")
 orphans, joined, non_media = con.execute(f"""
     SELECT count(*) FILTER (WHERE f.flow_id IS NULL),
            count(*) FILTER (WHERE f.flow_id IS NOT NULL),
-           count(*) FILTER (WHERE f.rtp_ssrc_count < 0)
+           count(*) FILTER (WHERE f.rtp_ssrc_count IS NULL)
     FROM read_parquet('{spath}') s LEFT JOIN read_parquet('{path}') f USING (flow_id)""").fetchone()
 check(orphans == 0, f"{orphans} stream rows join no flow")
 check(non_media == 0, f"{non_media} stream rows join a non-media flow")

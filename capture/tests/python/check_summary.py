@@ -42,9 +42,10 @@ def grouped(keys, sql_keys):
 
 check("by_app", s["by_app"], grouped(["app_protocol", "transport"], "app_protocol::VARCHAR, transport::VARCHAR"))
 check("by_egress", s["by_egress"], grouped(["traffic_type", "egress"], "traffic_type::VARCHAR, egress::VARCHAR"))
-asym, nonconf, expect = q("""SELECT count(*) FILTER (WHERE "asymmetric"), count(*) FILTER (WHERE NOT path_conformant),
-                                    count(expected_path) FROM flows""")[0]
-check("paths", s["paths"], {"asymmetric": asym, "non_conformant": nonconf, "with_expectation": expect})
+asym, measured, nonconf, expect = q("""SELECT count(*) FILTER (WHERE "asymmetric"), count("asymmetric"),
+                                    count(*) FILTER (WHERE NOT path_conformant), count(expected_path) FROM flows""")[0]
+check("paths", s["paths"], {"asymmetric": asym, "asymmetry_measured": measured, "non_conformant": nonconf,
+                            "with_expectation": expect})
 check("flagged_total", s["flagged_total"], q('SELECT count(*) FROM flows WHERE "asymmetric" OR NOT path_conformant')[0][0])
 
 

@@ -16,7 +16,7 @@ use std::sync::Arc;
 pub struct DirMedia {
     /// expected - received, clamped at 0.
     pub packets_lost: i64,
-    /// Loss in percent of expected.
+    /// Loss in percent (0-100) of expected.
     pub loss_pct: f64,
     /// Mean running jitter, ms (None without a known clock).
     pub jitter_mean_ms: Option<f64>,
@@ -42,15 +42,15 @@ impl DirMedia {
     }
 }
 
-/// Every flow-level media column; `Default` is a non-media flow.
-#[derive(Clone, Debug, PartialEq)]
+/// Every flow-level media column; `Default` is a non-media flow (every column null).
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct MediaFields {
     /// Whether the flow is media with a tracker (the other fields mean something).
     pub is_media: bool,
-    /// Streams with at least one RTP packet.
-    pub rtp_ssrc_count: i32,
-    /// Payload type of the flow's largest stream, -1 if none.
-    pub rtp_payload_type: i16,
+    /// Streams with at least one RTP packet; None for a non-media flow.
+    pub rtp_ssrc_count: Option<i32>,
+    /// Payload type of the flow's largest stream; None without RTP.
+    pub rtp_payload_type: Option<i16>,
     /// Codec of that payload type: the static table's or the SDP's.
     pub codec: Option<Arc<str>>,
     /// Main stream initiator to responder.
@@ -59,12 +59,13 @@ pub struct MediaFields {
     pub dst2src: Option<DirMedia>,
     /// Mean RTCP round trip at the tap, ms.
     pub rtcp_rtt_ms: Option<f64>,
-    /// Mean RTCP fraction lost over the streams' latest reports, 0..=1.
+    /// Mean RTCP fraction lost over the streams' latest reports: a 0-1
+    /// fraction as RFC 3550 carries it, not a percentage.
     pub rtcp_fraction_lost: Option<f64>,
     /// `good` / `poor`, None when unjudged.
     pub media_quality: Option<Quality>,
-    /// RTP packets of SSRCs beyond the per-flow stream cap.
-    pub rtp_overflow_packets: i64,
+    /// RTP packets of SSRCs beyond the per-flow stream cap; None for a non-media flow.
+    pub rtp_overflow_packets: Option<i64>,
     /// The flow's rows of the `streams` table (the writer moves them there).
     pub streams: Vec<StreamRecord>,
 }
@@ -111,15 +112,15 @@ impl MediaFields {
 
         let mut fields = MediaFields {
             is_media: true,
-            rtp_ssrc_count: i32::try_from(rtp().count()).unwrap_or(i32::MAX),
-            rtp_payload_type: top.map_or(-1, |s| i16::from(s.payload_type)),
+            rtp_ssrc_count: Some(i32::try_from(rtp().count()).unwrap_or(i32::MAX)),
+            rtp_payload_type: top.map(|s| i16::from(s.payload_type)),
             codec: top.and_then(|s| s.codec.clone()),
             src2dst: main(Some(Side::Src2Dst)).map(DirMedia::from_stats),
             dst2src: main(Some(Side::Dst2Src)).map(DirMedia::from_stats),
             rtcp_rtt_ms: rtt,
             rtcp_fraction_lost: fraction,
             media_quality: rules.judge_flow(&judged, rtt),
-            rtp_overflow_packets: i64::try_from(t.overflow_packets).unwrap_or(i64::MAX),
+            rtp_overflow_packets: Some(i64::try_from(t.overflow_packets).unwrap_or(i64::MAX)),
             streams: Vec::new(),
         };
         fields.streams = streams;
@@ -127,24 +128,6 @@ impl MediaFields {
         // that flow's rows; this flow keeps its round trip and fraction lost.
         fields.streams.retain(|r| !r.stats.reported_elsewhere);
         fields
-    }
-}
-
-impl Default for MediaFields {
-    fn default() -> Self {
-        MediaFields {
-            is_media: false,
-            rtp_ssrc_count: -1,
-            rtp_payload_type: -1,
-            codec: None,
-            src2dst: None,
-            dst2src: None,
-            rtcp_rtt_ms: None,
-            rtcp_fraction_lost: None,
-            media_quality: None,
-            rtp_overflow_packets: -1,
-            streams: Vec::new(),
-        }
     }
 }
 

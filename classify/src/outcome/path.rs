@@ -113,8 +113,8 @@ fn kind(e: &PathEvidence, m: &MediaFields) -> Option<Kind> {
         _ => {}
     }
     match m.rtp_payload_type {
-        0..=23 => Some(Kind::Audio),
-        24..=34 => Some(Kind::Video),
+        Some(0..=23) => Some(Kind::Audio),
+        Some(24..=34) => Some(Kind::Video),
         _ => {
             let c = m.codec.as_deref()?.to_ascii_uppercase();
             let video = ["H26", "VP8", "VP9", "AV1", "RTVC", "X-H264UC"];
@@ -224,7 +224,7 @@ mod test {
     fn media(pt: i16) -> MediaFields {
         MediaFields {
             is_media: true,
-            rtp_payload_type: pt,
+            rtp_payload_type: Some(pt),
             ..MediaFields::default()
         }
     }

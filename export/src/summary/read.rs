@@ -656,7 +656,9 @@ fn add_batch(
             expected_path: expected.get(i),
             path_conformant: opt_bool(conf, i),
             path_note: note.get(i),
-            rtp_overflow_packets: overflow.map_or(0, |o| u(o.value(i))),
+            rtp_overflow_packets: overflow
+                .filter(|o| o.is_valid(i))
+                .map_or(0, |o| u(o.value(i))),
             path: super::PathRow {
                 edges: [edge_a.get(i), edge_b.get(i)],
                 next_hops: [hop_a.get(i), hop_b.get(i)],

@@ -144,7 +144,9 @@ impl Summary {
             s.push_str(&flagged);
         }
         let media = self.media_table();
-        if !media.is_empty() {
+        if media.is_empty() {
+            s.push_str("\nRTP streams: not measured (no RTP stream in these flows)\n");
+        } else {
             s.push_str("\nRTP streams by egress (loss %, mean jitter ms):\n");
             s.push_str(&media);
         }
@@ -164,10 +166,26 @@ impl Summary {
         for ((a, b), t) in sorted(&self.by_egress) {
             totals_line(&mut s, a, 17, b, 13, t);
         }
+        // Zero found and nothing measured read alike as "0": say which.
+        let asymmetric = if self.asymmetry_measured == 0 {
+            "not measured (no flow crossed a configured edge router both ways)".to_string()
+        } else {
+            format!(
+                "{} of {} measured",
+                self.asymmetric, self.asymmetry_measured
+            )
+        };
+        let conformance = if self.with_expectation == 0 {
+            "not measured (no flow with a call-flow expectation)".to_string()
+        } else {
+            format!(
+                "{} of {} with a call-flow expectation",
+                self.non_conformant, self.with_expectation
+            )
+        };
         let _ = writeln!(
             s,
-            "asymmetric flows: {}; non-conformant flows: {} of {} with a call-flow expectation",
-            self.asymmetric, self.non_conformant, self.with_expectation
+            "asymmetric flows: {asymmetric}; non-conformant flows: {conformance}"
         );
         s
     }
@@ -314,7 +332,7 @@ impl Summary {
             "total": self.total,
             "by_app": sorted(&self.by_app).into_iter().map(|((a, b), t)| totals(("app_protocol", "transport"), (a, b), t)).collect::<Vec<_>>(),
             "by_egress": sorted(&self.by_egress).into_iter().map(|((a, b), t)| totals(("traffic_type", "egress"), (a, b), t)).collect::<Vec<_>>(),
-            "paths": {"asymmetric": self.asymmetric, "non_conformant": self.non_conformant, "with_expectation": self.with_expectation},
+            "paths": {"asymmetric": self.asymmetric, "asymmetry_measured": self.asymmetry_measured, "non_conformant": self.non_conformant, "with_expectation": self.with_expectation},
             "flagged_total": self.flagged_total,
             "flagged": self.flagged_sorted(),
             "services": top("service", &self.services),
@@ -342,6 +360,13 @@ impl Summary {
             c.totals("by_egress", a, b, t);
         }
         c.row("paths", "", "", "asymmetric", self.asymmetric);
+        c.row(
+            "paths",
+            "",
+            "",
+            "asymmetry_measured",
+            self.asymmetry_measured,
+        );
         c.row("paths", "", "", "non_conformant", self.non_conformant);
         c.row("paths", "", "", "with_expectation", self.with_expectation);
         c.row("paths", "", "", "flagged", self.flagged_total);

@@ -102,7 +102,10 @@ impl<'a> FlowRow<'a> {
             expected_path: e.expected_path.map(|p| p.as_str()),
             path_conformant: e.path_conformant,
             path_note: e.path_note.as_deref(),
-            rtp_overflow_packets: u64::try_from(l.media.rtp_overflow_packets).unwrap_or(0),
+            rtp_overflow_packets: l
+                .media
+                .rtp_overflow_packets
+                .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
             path: super::PathRow {
                 edges: [e.src2dst_edge.as_deref(), e.dst2src_edge.as_deref()],
                 next_hops: [e.src2dst_next_hop.as_deref(), e.dst2src_next_hop.as_deref()],

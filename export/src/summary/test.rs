@@ -99,7 +99,24 @@ fn egress_groups_and_path_counts() {
         "{table}"
     );
     assert!(
-        table.contains("asymmetric flows: 2; non-conformant flows: 2 of 2"),
+        table.contains("asymmetric flows: 2 of 3 measured; non-conformant flows: 2 of 2"),
+        "{table}"
+    );
+}
+
+/// Issue 18: a count of 0 where nothing could be measured read as "none
+/// found"; the summary says "not measured" instead.
+#[test]
+fn issue18_unmeasured_paths_and_media_say_not_measured() {
+    let mut s = Summary::default();
+    s.add(&FlowRecord::example());
+    let table = s.table();
+    assert!(
+        table.contains("asymmetric flows: not measured (no flow crossed a configured edge router both ways); non-conformant flows: not measured"),
+        "{table}"
+    );
+    assert!(
+        table.contains("RTP streams: not measured (no RTP stream in these flows)"),
         "{table}"
     );
 }
