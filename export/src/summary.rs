@@ -9,13 +9,15 @@
 //! by `pathlens summary` and `pathlens report`, and printed by one renderer
 //! (`render`), so the two print the same figures.
 
+mod inputs;
 mod paths;
 mod read;
 mod render;
 mod row;
 
+pub use inputs::{parse_time, Inputs, ReadError, TimeRange};
 pub use paths::{EdgeFigures, PathRow, Paths};
-pub use read::{parse_time, summarize, Inputs, ReadError, TimeRange};
+pub use read::summarize;
 pub use render::{counter_lines, Format};
 pub(crate) use render::{sorted, time_text};
 pub use row::{Addr, FlowRow, StreamRow};
