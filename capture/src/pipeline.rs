@@ -30,6 +30,11 @@ use std::thread;
 pub const BATCH_PACKETS: usize = 512;
 /// Capture time between ticks.
 const TICK_US: i64 = 1_000_000;
+/// Tick marks a batch collects before every batch is sent anyway.
+const MAX_TICKS: usize = 1_024;
+/// Wall time after which a tick sends every batch, full or not, so a live
+/// capture's quiet workers expire flows and release records on time.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 /// Records a worker accumulates before handing them to the writer.
 const RECORDS_PER_SEND: usize = 2_048;
 
@@ -94,8 +99,11 @@ struct Batch {
     upto_seq: u64,
     // Sweeps run only at ticks: they sit at the same places in the packet
     // stream whatever the number of workers, so the rows do not depend on it
-    // even when capture timestamps go backwards.
-    tick: bool,
+    // even when capture timestamps go backwards. A tick is a mark (after
+    // how many of `pkts`, at what time) rather than a send of its own: a
+    // sparse capture ticks at nearly every packet, and a hand-off per tick
+    // cost more than the packets.
+    ticks: Vec<(u32, i64)>,
 }
 
 impl Batch {
@@ -105,7 +113,7 @@ impl Batch {
             data: Vec::with_capacity(BATCH_PACKETS * 256),
             now_us: i64::MIN,
             upto_seq: 0,
-            tick: false,
+            ticks: Vec::new(),
         }
     }
 }
@@ -294,22 +302,27 @@ fn worker_thread(
         match msg {
             WorkMsg::Source(name) => table.interface = name,
             WorkMsg::Batch(mut b) => {
-                for (p, off, len) in &b.pkts {
-                    let payload = b
-                        .data
-                        .get(*off as usize..(*off + *len) as usize)
-                        .unwrap_or(&[]);
-                    table.packet(p, payload, &mut out);
-                }
-                if b.tick {
-                    table.advance(b.now_us, &mut out);
+                let mut done = 0;
+                let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
+                for (end, tick) in ends.chain([(b.pkts.len(), None)]) {
+                    for (p, off, len) in b.pkts.get(done..end).unwrap_or(&[]) {
+                        let payload = b
+                            .data
+                            .get(*off as usize..(*off + *len) as usize)
+                            .unwrap_or(&[]);
+                        table.packet(p, payload, &mut out);
+                    }
+                    done = done.max(end);
+                    if let Some(now) = tick {
+                        table.advance(now, &mut out);
+                    }
                 }
                 if let Some(c) = &corr {
                     c.publish(w, b.upto_seq, b.now_us);
                 }
                 b.pkts.clear();
                 b.data.clear();
-                b.tick = false;
+                b.ticks.clear();
                 let _ = pool.try_send(b);
             }
             WorkMsg::EndOfSource(end_us) => {
@@ -421,6 +434,7 @@ where
         frags.clear();
         let mut next_tick = i64::MIN;
         let mut now = i64::MIN;
+        let mut last_flush = std::time::Instant::now();
         loop {
             if rc.packets_read % 4096 == 4095 {
                 let pos = src.position();
@@ -480,12 +494,21 @@ where
             }
             if now >= next_tick {
                 next_tick = now.saturating_add(TICK_US);
-                for (b, tx) in batches.iter_mut().zip(&worker_tx) {
-                    let mut full = std::mem::replace(b, take_batch(&pool_rx));
-                    full.now_us = now;
-                    full.upto_seq = seq;
-                    full.tick = true;
-                    let _ = tx.send(WorkMsg::Batch(full));
+                for b in &mut batches {
+                    b.ticks
+                        .push((u32::try_from(b.pkts.len()).unwrap_or(u32::MAX), now));
+                }
+                // Quiet workers still hear of time (expiry, the correlation
+                // watermark) often enough, and the marks stay bounded.
+                let pending = batches.first().map_or(0, |b| b.ticks.len());
+                if pending >= MAX_TICKS || last_flush.elapsed() >= FLUSH_EVERY {
+                    last_flush = std::time::Instant::now();
+                    for (b, tx) in batches.iter_mut().zip(&worker_tx) {
+                        let mut full = std::mem::replace(b, take_batch(&pool_rx));
+                        full.now_us = now;
+                        full.upto_seq = seq;
+                        let _ = tx.send(WorkMsg::Batch(full));
+                    }
                 }
             }
         }
