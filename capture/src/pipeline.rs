@@ -13,7 +13,7 @@ use crate::counters::{FlowCounters, ReadCounters, RunCounters};
 use crate::decode::{decode, FragTracker, Skip};
 use crate::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use crate::link::LinkType;
-use crate::source::{PacketSource, SourceError};
+use crate::source::{Block, PacketSource, SourceError};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
 use pathlens_classify::FlowKey;
@@ -30,6 +30,9 @@ use std::thread;
 pub const BATCH_PACKETS: usize = 512;
 /// Capture time between ticks.
 const TICK_US: i64 = 1_000_000;
+/// Input blocks one batch may hold: a worker that gets a packet now and
+/// then sends early rather than keep many blocks of the file in memory.
+const MAX_BATCH_BLOCKS: usize = 4;
 /// Tick marks a batch collects before every batch is sent anyway.
 const MAX_TICKS: usize = 1_024;
 /// Wall time after which a tick sends every batch, full or not, so a live
@@ -91,8 +94,12 @@ impl Progress for () {
 }
 
 struct Batch {
-    pkts: Vec<(Pkt, u32, u32)>,
+    pkts: Vec<(Pkt, Payload)>,
+    // Payloads copied out of frames no block holds (libpcap's buffer,
+    // reassembled fragments).
     data: Vec<u8>,
+    // Blocks of the input that payloads point into, in place.
+    blocks: Vec<Block>,
     now_us: i64,
     // The reader's input position when it sent the batch: the worker has
     // then seen every one of its packets up to here (correlation watermark).
@@ -106,11 +113,65 @@ struct Batch {
     ticks: Vec<(u32, i64)>,
 }
 
+/// Where a packet's payload is: `buf` indexes the batch's blocks, or is
+/// `IN_DATA` for its copied bytes.
+#[derive(Clone, Copy)]
+struct Payload {
+    buf: u32,
+    off: u32,
+    len: u32,
+}
+
+const IN_DATA: u32 = u32::MAX;
+
 impl Batch {
+    /// Adds a packet and its payload, kept in place when it lies in
+    /// `block` (copying payloads was the reader's largest cost after
+    /// decoding).
+    fn push(&mut self, pkt: Pkt, payload: &[u8], block: Option<&Block>) {
+        let len = u32::try_from(payload.len()).unwrap_or(0);
+        if let Some(b) = block {
+            // Addresses only locate the payload in the block; a payload
+            // from elsewhere (a reassembled fragment) falls outside it.
+            let off = (payload.as_ptr() as usize).wrapping_sub(b.as_ptr() as usize);
+            if off <= b.len() && payload.len() <= b.len() - off {
+                if !self.blocks.last().is_some_and(|l| Arc::ptr_eq(l, b)) {
+                    self.blocks.push(Arc::clone(b));
+                }
+                let buf = u32::try_from(self.blocks.len() - 1).unwrap_or(IN_DATA);
+                let off = u32::try_from(off).unwrap_or(0);
+                self.pkts.push((pkt, Payload { buf, off, len }));
+                return;
+            }
+        }
+        let off = u32::try_from(self.data.len()).unwrap_or(u32::MAX);
+        self.data.extend_from_slice(payload);
+        self.pkts.push((
+            pkt,
+            Payload {
+                buf: IN_DATA,
+                off,
+                len,
+            },
+        ));
+    }
+
+    /// The payload of a packet of this batch.
+    fn payload(&self, p: Payload) -> &[u8] {
+        let src = if p.buf == IN_DATA {
+            Some(&self.data[..])
+        } else {
+            self.blocks.get(p.buf as usize).map(|b| &b[..])
+        };
+        src.and_then(|s| s.get(p.off as usize..p.off as usize + p.len as usize))
+            .unwrap_or(&[])
+    }
+
     fn new() -> Self {
         Batch {
             pkts: Vec::with_capacity(BATCH_PACKETS),
             data: Vec::with_capacity(BATCH_PACKETS * 256),
+            blocks: Vec::new(),
             now_us: i64::MIN,
             upto_seq: 0,
             ticks: Vec::new(),
@@ -305,12 +366,8 @@ fn worker_thread(
                 let mut done = 0;
                 let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
                 for (end, tick) in ends.chain([(b.pkts.len(), None)]) {
-                    for (p, off, len) in b.pkts.get(done..end).unwrap_or(&[]) {
-                        let payload = b
-                            .data
-                            .get(*off as usize..(*off + *len) as usize)
-                            .unwrap_or(&[]);
-                        table.packet(p, payload, &mut out);
+                    for (p, at) in b.pkts.get(done..end).unwrap_or(&[]) {
+                        table.packet(p, b.payload(*at), &mut out);
                     }
                     done = done.max(end);
                     if let Some(now) = tick {
@@ -322,6 +379,7 @@ fn worker_thread(
                 }
                 b.pkts.clear();
                 b.data.clear();
+                b.blocks.clear();
                 b.ticks.clear();
                 let _ = pool.try_send(b);
             }
@@ -479,11 +537,8 @@ where
             now = now.max(frame.ts_us);
             let w = worker_of(&hasher, &key, n);
             if let Some(b) = batches.get_mut(w) {
-                let off = u32::try_from(b.data.len()).unwrap_or(u32::MAX);
-                b.data.extend_from_slice(d.payload);
-                b.pkts
-                    .push((pkt, off, u32::try_from(d.payload.len()).unwrap_or(0)));
-                if b.pkts.len() >= BATCH_PACKETS {
+                b.push(pkt, d.payload, frame.block);
+                if b.pkts.len() >= BATCH_PACKETS || b.blocks.len() >= MAX_BATCH_BLOCKS {
                     let mut full = std::mem::replace(b, take_batch(&pool_rx));
                     full.now_us = now;
                     full.upto_seq = seq;

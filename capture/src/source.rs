@@ -12,7 +12,13 @@ pub struct Frame<'a> {
     pub wire_len: u32,
     /// Captured bytes (at most the snap length).
     pub data: &'a [u8],
+    /// The shared block `data` lies in, when the source reads in blocks: a
+    /// batch may then keep the block instead of copying payloads out of it.
+    pub block: Option<&'a Block>,
 }
+
+/// A block of a capture file, shared by the batches that point into it.
+pub type Block = std::sync::Arc<Vec<u8>>;
 
 /// A source could not be opened or stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -222,6 +228,7 @@ impl PacketSource for PcapFileSource {
                     ts_us,
                     wire_len: h.len.max(h.caplen),
                     data: p.data,
+                    block: None,
                 }))
             }
             Err(pcap::Error::NoMorePackets) => Ok(None),
@@ -249,6 +256,8 @@ impl PacketSource for PcapFileSource {
 
 /// Bytes read from the file at a time.
 const BLOCK_BYTES: usize = 4 << 20;
+/// Blocks kept for reuse (the ones batches hold are not written again).
+const MAX_SPARE_BLOCKS: usize = 16;
 /// libpcap's largest snap length for the link types pathlens decodes.
 const MAX_SNAPLEN: u32 = 262_144;
 
@@ -260,7 +269,11 @@ const MAX_SNAPLEN: u32 = 262_144;
 /// length cut to it, the same messages for a cut or corrupt file).
 pub struct PcapBlocks {
     file: std::fs::File,
-    buf: Vec<u8>,
+    // Never written once a frame has been lent from it: a refill moves on
+    // to a block no batch holds any more (or a new one).
+    buf: Block,
+    spare: Vec<Block>,
+    block_bytes: usize,
     // Unread bytes are buf[at..end].
     at: usize,
     end: usize,
@@ -289,7 +302,9 @@ impl PcapBlocks {
         let snaplen = u32_at(&h, 16, big_endian);
         Ok(PcapBlocks {
             file,
-            buf: vec![0; BLOCK_BYTES],
+            buf: Block::default(),
+            spare: Vec::new(),
+            block_bytes: BLOCK_BYTES,
             at: 0,
             end: 0,
             big_endian,
@@ -311,14 +326,34 @@ impl PcapBlocks {
         if self.end - self.at >= n {
             return Ok(self.end - self.at);
         }
-        self.buf.copy_within(self.at..self.end, 0);
-        self.end -= self.at;
-        self.at = 0;
-        if self.buf.len() < n {
-            self.buf.resize(n, 0);
+        let size = self.block_bytes.max(n);
+        let free = self
+            .spare
+            .iter()
+            .position(|b| std::sync::Arc::strong_count(b) == 1 && b.len() >= size);
+        let mut next = match free {
+            Some(i) => self.spare.swap_remove(i),
+            None => Block::new(vec![0; size]),
+        };
+        let tail = self.end - self.at;
+        if let (Some(dst), Some(src)) = (
+            std::sync::Arc::get_mut(&mut next).and_then(|b| b.get_mut(..tail)),
+            self.buf.get(self.at..self.end),
+        ) {
+            dst.copy_from_slice(src);
         }
+        let old = std::mem::replace(&mut self.buf, next);
+        // Blocks batches still hold come back once they are dropped.
+        if old.len() >= size && self.spare.len() < MAX_SPARE_BLOCKS {
+            self.spare.push(old);
+        }
+        self.end = tail;
+        self.at = 0;
+        let Some(buf) = std::sync::Arc::get_mut(&mut self.buf) else {
+            return Ok(self.end);
+        };
         while self.end < n {
-            let free = self.buf.get_mut(self.end..).unwrap_or(&mut []);
+            let free = buf.get_mut(self.end..).unwrap_or(&mut []);
             match self.file.read(free) {
                 Ok(0) => break,
                 Ok(k) => self.end += k,
@@ -375,6 +410,7 @@ impl PcapBlocks {
             ts_us: sec.saturating_mul(1_000_000).saturating_add(usec),
             wire_len: len.max(kept),
             data: self.buf.get(start..start + kept as usize).unwrap_or(&[]),
+            block: Some(&self.buf),
         }))
     }
 }
@@ -428,6 +464,7 @@ impl PacketSource for MemorySource {
                     ts_us,
                     wire_len,
                     data: &self.current,
+                    block: None,
                 }))
             }
             None => Ok(None),
@@ -501,7 +538,7 @@ mod test {
         let dlt = pcap::Capture::from_file(path).unwrap().get_datalink().0;
         let mut r = PcapBlocks::new(std::fs::File::open(path).unwrap(), dlt).unwrap();
         // A small block so records straddle refills.
-        r.buf.truncate(1000);
+        r.block_bytes = 1000;
         let mut v = Vec::new();
         loop {
             match r.next() {
