@@ -14,7 +14,7 @@ use crate::decode::{decode, FragTracker, Skip};
 use crate::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use crate::learn::EdgeLearner;
 use crate::link::LinkType;
-use crate::source::{PacketSource, SourceError};
+use crate::source::{Block, PacketSource, SourceError};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
 use pathlens_classify::FlowKey;
@@ -31,6 +31,14 @@ use std::thread;
 pub const BATCH_PACKETS: usize = 512;
 /// Capture time between ticks.
 const TICK_US: i64 = 1_000_000;
+/// Input blocks one batch may hold: a worker that gets a packet now and
+/// then sends early rather than keep many blocks of the file in memory.
+const MAX_BATCH_BLOCKS: usize = 4;
+/// Tick marks a batch collects before every batch is sent anyway.
+const MAX_TICKS: usize = 1_024;
+/// Wall time after which a tick sends every batch, full or not, so a live
+/// capture's quiet workers expire flows and release records on time.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(100);
 /// Records a worker accumulates before handing them to the writer.
 const RECORDS_PER_SEND: usize = 2_048;
 
@@ -87,26 +95,87 @@ impl Progress for () {
 }
 
 struct Batch {
-    pkts: Vec<(Pkt, u32, u32)>,
+    pkts: Vec<(Pkt, Payload)>,
+    // Payloads copied out of frames no block holds (libpcap's buffer,
+    // reassembled fragments).
     data: Vec<u8>,
+    // Blocks of the input that payloads point into, in place.
+    blocks: Vec<Block>,
     now_us: i64,
     // The reader's input position when it sent the batch: the worker has
     // then seen every one of its packets up to here (correlation watermark).
     upto_seq: u64,
     // Sweeps run only at ticks: they sit at the same places in the packet
     // stream whatever the number of workers, so the rows do not depend on it
-    // even when capture timestamps go backwards.
-    tick: bool,
+    // even when capture timestamps go backwards. A tick is a mark (after
+    // how many of `pkts`, at what time) rather than a send of its own: a
+    // sparse capture ticks at nearly every packet, and a hand-off per tick
+    // cost more than the packets.
+    ticks: Vec<(u32, i64)>,
 }
 
+/// Where a packet's payload is: `buf` indexes the batch's blocks, or is
+/// `IN_DATA` for its copied bytes.
+#[derive(Clone, Copy)]
+struct Payload {
+    buf: u32,
+    off: u32,
+    len: u32,
+}
+
+const IN_DATA: u32 = u32::MAX;
+
 impl Batch {
+    /// Adds a packet and its payload, kept in place when it lies in
+    /// `block` (copying payloads was the reader's largest cost after
+    /// decoding).
+    fn push(&mut self, pkt: Pkt, payload: &[u8], block: Option<&Block>) {
+        let len = u32::try_from(payload.len()).unwrap_or(0);
+        if let Some(b) = block {
+            // Addresses only locate the payload in the block; a payload
+            // from elsewhere (a reassembled fragment) falls outside it.
+            let off = (payload.as_ptr() as usize).wrapping_sub(b.as_ptr() as usize);
+            if off <= b.len() && payload.len() <= b.len() - off {
+                if !self.blocks.last().is_some_and(|l| Arc::ptr_eq(l, b)) {
+                    self.blocks.push(Arc::clone(b));
+                }
+                let buf = u32::try_from(self.blocks.len() - 1).unwrap_or(IN_DATA);
+                let off = u32::try_from(off).unwrap_or(0);
+                self.pkts.push((pkt, Payload { buf, off, len }));
+                return;
+            }
+        }
+        let off = u32::try_from(self.data.len()).unwrap_or(u32::MAX);
+        self.data.extend_from_slice(payload);
+        self.pkts.push((
+            pkt,
+            Payload {
+                buf: IN_DATA,
+                off,
+                len,
+            },
+        ));
+    }
+
+    /// The payload of a packet of this batch.
+    fn payload(&self, p: Payload) -> &[u8] {
+        let src = if p.buf == IN_DATA {
+            Some(&self.data[..])
+        } else {
+            self.blocks.get(p.buf as usize).map(|b| &b[..])
+        };
+        src.and_then(|s| s.get(p.off as usize..p.off as usize + p.len as usize))
+            .unwrap_or(&[])
+    }
+
     fn new() -> Self {
         Batch {
             pkts: Vec::with_capacity(BATCH_PACKETS),
             data: Vec::with_capacity(BATCH_PACKETS * 256),
+            blocks: Vec::new(),
             now_us: i64::MIN,
             upto_seq: 0,
-            tick: false,
+            ticks: Vec::new(),
         }
     }
 }
@@ -308,22 +377,24 @@ fn worker_thread(
             }
             WorkMsg::WarmupEnd => table.end_warmup(),
             WorkMsg::Batch(mut b) => {
-                for (p, off, len) in &b.pkts {
-                    let payload = b
-                        .data
-                        .get(*off as usize..(*off + *len) as usize)
-                        .unwrap_or(&[]);
-                    table.packet(p, payload, &mut out);
-                }
-                if b.tick {
-                    table.advance(b.now_us, &mut out);
+                let mut done = 0;
+                let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
+                for (end, tick) in ends.chain([(b.pkts.len(), None)]) {
+                    for (p, at) in b.pkts.get(done..end).unwrap_or(&[]) {
+                        table.packet(p, b.payload(*at), &mut out);
+                    }
+                    done = done.max(end);
+                    if let Some(now) = tick {
+                        table.advance(now, &mut out);
+                    }
                 }
                 if let Some(c) = &corr {
                     c.publish(w, b.upto_seq, b.now_us);
                 }
                 b.pkts.clear();
                 b.data.clear();
-                b.tick = false;
+                b.blocks.clear();
+                b.ticks.clear();
                 let _ = pool.try_send(b);
             }
             WorkMsg::EndOfSource(end_us) => {
@@ -442,6 +513,7 @@ where
         // Edges are learned until this packet time (set at the first packet).
         let mut warmup_until: Option<i64> = None;
         let mut warm = !has_edges;
+        let mut last_flush = std::time::Instant::now();
         loop {
             if rc.packets_read % 4096 == 4095 {
                 let pos = src.position();
@@ -501,11 +573,8 @@ where
             now = now.max(frame.ts_us);
             let w = worker_of(&hasher, &key, n);
             if let Some(b) = batches.get_mut(w) {
-                let off = u32::try_from(b.data.len()).unwrap_or(u32::MAX);
-                b.data.extend_from_slice(d.payload);
-                b.pkts
-                    .push((pkt, off, u32::try_from(d.payload.len()).unwrap_or(0)));
-                if b.pkts.len() >= BATCH_PACKETS {
+                b.push(pkt, d.payload, frame.block);
+                if b.pkts.len() >= BATCH_PACKETS || b.blocks.len() >= MAX_BATCH_BLOCKS {
                     let mut full = std::mem::replace(b, take_batch(&pool_rx));
                     full.now_us = now;
                     full.upto_seq = seq;
@@ -516,12 +585,21 @@ where
             }
             if now >= next_tick {
                 next_tick = now.saturating_add(TICK_US);
-                for (b, tx) in batches.iter_mut().zip(&worker_tx) {
-                    let mut full = std::mem::replace(b, take_batch(&pool_rx));
-                    full.now_us = now;
-                    full.upto_seq = seq;
-                    full.tick = true;
-                    let _ = tx.send(WorkMsg::Batch(full));
+                for b in &mut batches {
+                    b.ticks
+                        .push((u32::try_from(b.pkts.len()).unwrap_or(u32::MAX), now));
+                }
+                // Quiet workers still hear of time (expiry, the correlation
+                // watermark) often enough, and the marks stay bounded.
+                let pending = batches.first().map_or(0, |b| b.ticks.len());
+                if pending >= MAX_TICKS || last_flush.elapsed() >= FLUSH_EVERY {
+                    last_flush = std::time::Instant::now();
+                    for (b, tx) in batches.iter_mut().zip(&worker_tx) {
+                        let mut full = std::mem::replace(b, take_batch(&pool_rx));
+                        full.now_us = now;
+                        full.upto_seq = seq;
+                        let _ = tx.send(WorkMsg::Batch(full));
+                    }
                 }
             }
         }

@@ -157,6 +157,14 @@ impl<R> Column<R> {
         }
     }
 
+    /// Whether Parquet should try dictionary pages for it: not for the
+    /// columns nearly every row gives a new value (ids, addresses, times),
+    /// where building the dictionary costs writer time and then falls back
+    /// to plain pages anyway.
+    pub fn dictionary(&self) -> bool {
+        !matches!(self.value, Value::Str(_) | Value::Text(_) | Value::Time(_))
+    }
+
     /// The Arrow field.
     pub fn field(&self) -> Field {
         Field::new(self.name, self.value.data_type(), self.value.nullable())

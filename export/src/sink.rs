@@ -13,6 +13,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression as PqCompression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use parquet::schema::types::ColumnPath;
 use std::fs::File;
 use std::io::BufWriter;
 use std::path::{Path, PathBuf};
@@ -98,7 +99,12 @@ impl<R: Row> ParquetSink<R> {
             Compression::Zstd => PqCompression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
             Compression::Snappy => PqCompression::SNAPPY,
         };
-        let props = WriterProperties::builder()
+        let props = R::columns()
+            .iter()
+            .filter(|c| !c.dictionary())
+            .fold(WriterProperties::builder(), |b, c| {
+                b.set_column_dictionary_enabled(ColumnPath::from(c.name), false)
+            })
             .set_compression(compression)
             .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
             .set_statistics_enabled(EnabledStatistics::Page)
@@ -418,6 +424,24 @@ mod test {
             .map(|g| g.num_rows())
             .collect();
         assert_eq!(groups, vec![131_072, 131_072, 37_856]);
+        // Dictionary pages only where values repeat: the per-row ids,
+        // addresses and times are written plain (cheaper, and smaller on
+        // real traffic), the labels keep their dictionaries.
+        let g = &r.metadata().row_groups()[0];
+        let dict = |name: &str| {
+            g.columns()
+                .iter()
+                .find(|c| c.column_path().string() == name)
+                .unwrap()
+                .dictionary_page_offset()
+                .is_some()
+        };
+        for plain in ["community_id", "src_ip", "dst_ip", "first_seen"] {
+            assert!(!dict(plain), "{plain}");
+        }
+        for dictionary in ["app_protocol", "transport", "flow_id", "src_port"] {
+            assert!(dict(dictionary), "{dictionary}");
+        }
     }
 
     #[test]

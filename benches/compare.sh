@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# Whole-process comparison on one capture, in one run: pathlens with
+# everything on (payload classification, Office 365 attribution, media
+# metrics, Parquet output) against ndpiReader (nDPI), softflowd (flows, no
+# DPI; `-c none`: with a control socket it waits for commands after the
+# file ends) and a plain libpcap read (`tcpdump -r FILE -w /dev/null`). The
+# commands alternate, ROUNDS times (default 3); the table gives the median
+# wall time, packets/s and the highest peak RSS (`/usr/bin/time -v`), then
+# the ratios the performance goal is stated in. Results are appended to
+# benches/RESULTS.md with the date, the machine and the load average.
+#
+# usage: benches/compare.sh [FILE]   (default target/bench-input/real.pcap,
+#        built by benches/make_real_input.sh)
+# env:   ROUNDS, PATHLENS (binary; default: cargo build --release),
+#        EXTRA (more "label|command" lines, e.g. pathlens variants),
+#        RESULTS (file to append to; "-" prints only)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+file=${1:-$root/target/bench-input/real.pcap}
+rounds=${ROUNDS:-3}
+results=${RESULTS:-$root/benches/RESULTS.md}
+[ -f "$file" ] || { echo "$file missing: run benches/make_real_input.sh" >&2; exit 1; }
+. "$root/benches/need.sh"
+need ndpiReader libndpi-bin
+need softflowd softflowd
+need tcpdump tcpdump
+need capinfos wireshark-common
+need /usr/bin/time time
+if [ -z "${PATHLENS:-}" ]; then
+    cargo build -q --release -p pathlens --manifest-path "$root/Cargo.toml"
+    PATHLENS=${CARGO_TARGET_DIR:-$root/target}/release/pathlens
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+packets=$(capinfos -c -M -T -r "$file" | awk -F'\t' '{print $2}')
+o365=$root/signatures/o365-endpoints-worldwide.json
+
+labels=(pathlens ndpiReader softflowd tcpdump)
+cmds=(
+    "$PATHLENS read $file -q -w $work/out.parquet --o365 $o365"
+    "ndpiReader -q -i $file"
+    "softflowd -r $file -6 -d -c none -p $work/sf.pid"
+    "tcpdump -r $file -w /dev/null"
+)
+while IFS='|' read -r l c; do
+    [ -n "$l" ] || continue
+    labels+=("$l"); cmds+=("${c//FILE/$file}")
+done <<<"${EXTRA:-}"
+
+# Warm the page cache so every command reads from memory.
+load0=$(cut -d" " -f1-3 /proc/loadavg)
+cat "$file" >/dev/null
+declare -A walls rss
+for ((r = 1; r <= rounds; r++)); do
+    for i in "${!labels[@]}"; do
+        rm -rf "$work"/out.*
+        /usr/bin/time -v -o "$work/t" ${cmds[$i]} >/dev/null 2>"$work/err" ||
+            { echo "${labels[$i]} failed:" >&2; cat "$work/err" >&2; exit 1; }
+        w=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(k=1;k<=n;k++) s=s*60+a[k]; print s}' "$work/t")
+        m=$(awk -F': ' '/Maximum resident/ {print $2}' "$work/t")
+        walls[$i]="${walls[$i]:-} $w"
+        [ "${rss[$i]:-0}" -ge "$m" ] || rss[$i]=$m
+        echo "round $r ${labels[$i]}: ${w}s, ${m} KB" >&2
+    done
+done
+median() { tr ' ' '\n' | grep . | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A med
+for i in "${!labels[@]}"; do med[$i]=$(echo "${walls[$i]}" | median); done
+p=${med[0]}
+{
+    echo
+    echo "### $(date -u '+%Y-%m-%d %H:%M UTC'), $(basename "$file")"
+    echo
+    echo "Machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(uname -r);" \
+        "load average before: $load0, after: $(cut -d' ' -f1-3 /proc/loadavg)."
+    echo "Input: $packets packets, $(stat -c %s "$file") bytes. Median of $rounds alternating runs."
+    echo
+    echo "| command | wall s (runs) | packets/s | peak RSS MB | pathlens speed / its speed |"
+    echo "|---|---|---|---|---|"
+    for i in "${!labels[@]}"; do
+        pps=$(awk -v n="$packets" -v s="${med[$i]}" 'BEGIN {printf "%.2f M", n / s / 1e6}')
+        ratio=$(awk -v a="${med[$i]}" -v b="$p" 'BEGIN {printf "%.2f", a / b}')
+        echo "| ${labels[$i]} | ${med[$i]} (${walls[$i]# }) | $pps | $((rss[$i] / 1024)) | $ratio |"
+    done
+} >"$work/table"
+cat "$work/table"
+[ "$results" = - ] || cat "$work/table" >>"$results"
