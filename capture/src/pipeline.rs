@@ -8,6 +8,8 @@
 //! no packets still expires its flows. Flows never span input files: at the
 //! end of each input every worker flushes its table.
 
+mod writer;
+
 use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, ReadCounters, RunCounters};
 use crate::decode::{decode, FragTracker, Skip};
@@ -18,14 +20,12 @@ use crate::source::{Block, PacketSource, SourceError};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
 use pathlens_classify::FlowKey;
-use pathlens_export::{
-    streams_path, DatasetSink, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary,
-    WriterError, WriterOptions,
-};
+use pathlens_export::{FlowRecord, Summary, WriterError, WriterOptions};
 use std::hash::BuildHasher;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
+use writer::{writer_thread, WriterMsg};
 
 /// Packets per batch sent to a worker.
 pub const BATCH_PACKETS: usize = 512;
@@ -189,18 +189,6 @@ enum WorkMsg {
     EndOfSource(i64),
 }
 
-enum WriterMsg {
-    Records(Vec<FlowRecord>),
-    Finish(Vec<(String, String)>),
-}
-
-struct WriterOutcome {
-    summary: Summary,
-    rows: u64,
-    stream_rows: u64,
-    error: Option<String>,
-}
-
 /// The worker a key belongs to: a seeded hash of the canonical key, so both
 /// directions of a flow land on the same worker. UDP ports are hashed without
 /// their lowest bit, so RTP on even ports and its RTCP on the next odd ones
@@ -217,123 +205,6 @@ pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
         hasher.hash_one(key)
     };
     (h % n as u64) as usize
-}
-
-/// Where the writer puts rows: one flows file and its streams file, or a
-/// partitioned dataset.
-enum Sinks {
-    File(Box<(ParquetSink, StreamsSink)>),
-    Dataset(Box<DatasetSink>),
-}
-
-impl Sinks {
-    fn create(
-        output: &Path,
-        dataset: bool,
-        opts: WriterOptions,
-        meta: Vec<(String, String)>,
-    ) -> Result<Self, WriterError> {
-        if dataset {
-            return DatasetSink::create(output, opts, meta).map(|d| Sinks::Dataset(Box::new(d)));
-        }
-        let f = ParquetSink::create(output, opts.clone())?;
-        let s = StreamsSink::create_table(&streams_path(output), opts)?;
-        Ok(Sinks::File(Box::new((f, s))))
-    }
-
-    fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) -> Result<(), WriterError> {
-        match self {
-            Sinks::File(pair) => pair.0.write(recs).and_then(|()| pair.1.write(streams)),
-            Sinks::Dataset(d) => d.write(recs, streams),
-        }
-    }
-
-    fn abort(self) {
-        match self {
-            Sinks::File(pair) => {
-                let (f, s) = *pair;
-                f.abort();
-                s.abort();
-            }
-            Sinks::Dataset(d) => (*d).abort(),
-        }
-    }
-
-    /// Closes everything; returns (flow rows, stream rows).
-    fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64), WriterError> {
-        match self {
-            Sinks::File(pair) => {
-                let (f, s) = *pair;
-                let s = s.finish_unrenamed(meta.clone())?;
-                let f = f.finish_unrenamed(meta)?;
-                // Streams first: a flows file never appears without them.
-                let n = s.commit()?;
-                Ok((f.commit()?, n))
-            }
-            Sinks::Dataset(d) => (*d).finish(meta).map(|t| (t.rows, t.stream_rows)),
-        }
-    }
-}
-
-fn writer_thread(
-    rx: Receiver<WriterMsg>,
-    output: Option<(PathBuf, bool)>,
-    opts: WriterOptions,
-    meta: Vec<(String, String)>,
-) -> WriterOutcome {
-    let mut summary = Summary::default();
-    let mut error: Option<String> = None;
-    // Everything written, everything renamed only when complete.
-    let mut sinks = match output {
-        Some((p, dataset)) => match Sinks::create(&p, dataset, opts, meta) {
-            Ok(s) => Some(s),
-            Err(e) => {
-                error = Some(e.to_string());
-                None
-            }
-        },
-        None => None,
-    };
-    let mut rows = 0;
-    let mut stream_rows = 0;
-    let mut streams: Vec<StreamRecord> = Vec::new();
-    for msg in rx {
-        match msg {
-            WriterMsg::Records(mut recs) => {
-                streams.clear();
-                for r in &mut recs {
-                    summary.add(r);
-                    if !r.labels.media.streams.is_empty() {
-                        summary.add_streams(r, &r.labels.media.streams);
-                        streams.append(&mut r.labels.media.streams);
-                    }
-                }
-                if let Some(s) = sinks.as_mut() {
-                    if let Err(e) = s.write(&recs, &streams) {
-                        // Keep draining so workers never block; the files are abandoned.
-                        error = Some(e.to_string());
-                        if let Some(s) = sinks.take() {
-                            s.abort();
-                        }
-                    }
-                }
-            }
-            WriterMsg::Finish(meta) => {
-                if let Some(s) = sinks.take() {
-                    match s.finish(meta) {
-                        Ok((f, n)) => (rows, stream_rows) = (f, n),
-                        Err(e) => error = Some(e.to_string()),
-                    }
-                }
-            }
-        }
-    }
-    WriterOutcome {
-        summary,
-        rows,
-        stream_rows,
-        error,
-    }
 }
 
 /// Tells the correlator and the edge learner that a worker is done, even

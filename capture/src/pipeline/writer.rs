@@ -1,0 +1,139 @@
+//! The writer thread: finished records in, Arrow batches and Parquet files
+//! out (one flows file and its streams file, or a partitioned dataset), and
+//! the run's summary aggregated from the same rows.
+
+use crossbeam_channel::Receiver;
+use pathlens_export::{
+    streams_path, DatasetSink, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary,
+    WriterError, WriterOptions,
+};
+use std::path::{Path, PathBuf};
+
+pub(super) enum WriterMsg {
+    Records(Vec<FlowRecord>),
+    Finish(Vec<(String, String)>),
+}
+
+pub(super) struct WriterOutcome {
+    pub(super) summary: Summary,
+    pub(super) rows: u64,
+    pub(super) stream_rows: u64,
+    pub(super) error: Option<String>,
+}
+
+/// Where the writer puts rows: one flows file and its streams file, or a
+/// partitioned dataset.
+enum Sinks {
+    File(Box<(ParquetSink, StreamsSink)>),
+    Dataset(Box<DatasetSink>),
+}
+
+impl Sinks {
+    fn create(
+        output: &Path,
+        dataset: bool,
+        opts: WriterOptions,
+        meta: Vec<(String, String)>,
+    ) -> Result<Self, WriterError> {
+        if dataset {
+            return DatasetSink::create(output, opts, meta).map(|d| Sinks::Dataset(Box::new(d)));
+        }
+        let f = ParquetSink::create(output, opts.clone())?;
+        let s = StreamsSink::create_table(&streams_path(output), opts)?;
+        Ok(Sinks::File(Box::new((f, s))))
+    }
+
+    fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) -> Result<(), WriterError> {
+        match self {
+            Sinks::File(pair) => pair.0.write(recs).and_then(|()| pair.1.write(streams)),
+            Sinks::Dataset(d) => d.write(recs, streams),
+        }
+    }
+
+    fn abort(self) {
+        match self {
+            Sinks::File(pair) => {
+                let (f, s) = *pair;
+                f.abort();
+                s.abort();
+            }
+            Sinks::Dataset(d) => (*d).abort(),
+        }
+    }
+
+    /// Closes everything; returns (flow rows, stream rows).
+    fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64), WriterError> {
+        match self {
+            Sinks::File(pair) => {
+                let (f, s) = *pair;
+                let s = s.finish_unrenamed(meta.clone())?;
+                let f = f.finish_unrenamed(meta)?;
+                // Streams first: a flows file never appears without them.
+                let n = s.commit()?;
+                Ok((f.commit()?, n))
+            }
+            Sinks::Dataset(d) => (*d).finish(meta).map(|t| (t.rows, t.stream_rows)),
+        }
+    }
+}
+
+pub(super) fn writer_thread(
+    rx: Receiver<WriterMsg>,
+    output: Option<(PathBuf, bool)>,
+    opts: WriterOptions,
+    meta: Vec<(String, String)>,
+) -> WriterOutcome {
+    let mut summary = Summary::default();
+    let mut error: Option<String> = None;
+    // Everything written, everything renamed only when complete.
+    let mut sinks = match output {
+        Some((p, dataset)) => match Sinks::create(&p, dataset, opts, meta) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                error = Some(e.to_string());
+                None
+            }
+        },
+        None => None,
+    };
+    let mut rows = 0;
+    let mut stream_rows = 0;
+    let mut streams: Vec<StreamRecord> = Vec::new();
+    for msg in rx {
+        match msg {
+            WriterMsg::Records(mut recs) => {
+                streams.clear();
+                for r in &mut recs {
+                    summary.add(r);
+                    if !r.labels.media.streams.is_empty() {
+                        summary.add_streams(r, &r.labels.media.streams);
+                        streams.append(&mut r.labels.media.streams);
+                    }
+                }
+                if let Some(s) = sinks.as_mut() {
+                    if let Err(e) = s.write(&recs, &streams) {
+                        // Keep draining so workers never block; the files are abandoned.
+                        error = Some(e.to_string());
+                        if let Some(s) = sinks.take() {
+                            s.abort();
+                        }
+                    }
+                }
+            }
+            WriterMsg::Finish(meta) => {
+                if let Some(s) = sinks.take() {
+                    match s.finish(meta) {
+                        Ok((f, n)) => (rows, stream_rows) = (f, n),
+                        Err(e) => error = Some(e.to_string()),
+                    }
+                }
+            }
+        }
+    }
+    WriterOutcome {
+        summary,
+        rows,
+        stream_rows,
+        error,
+    }
+}
