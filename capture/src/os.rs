@@ -1,6 +1,6 @@
 //! The one place pathlens talks to C directly: asking libpcap where it is in
-//! a capture file, which the `pcap` crate does not expose, and making the
-//! pipe a decompressed capture flows through.
+//! a capture file, which the `pcap` crate does not expose, making the
+//! pipe a decompressed capture flows through, and mapping a capture file.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -44,4 +44,42 @@ pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
         }
         Ok((OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])))
     }
+}
+
+/// The whole of a regular file mapped read-only, or `None` when it cannot
+/// be (empty, not a regular file, no memory map): the caller then reads it.
+pub fn map_file(file: &std::fs::File) -> Option<memmap2::Mmap> {
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return None;
+    }
+    // SAFETY: the map is read-only and only ever read as bytes. Its one
+    // hazard is another process truncating the file while it is mapped
+    // (reads past the new end fault); capture files are read after they
+    // are written, and a file still being appended to is read up to its
+    // size at open, as a `read` loop would have seen it at that moment.
+    let map = unsafe { memmap2::Mmap::map(file) }.ok()?;
+    // The pages are read once, front to back.
+    let _ = map.advise(memmap2::Advice::Sequential);
+    Some(map)
+}
+
+/// Lets the kernel take back the pages of `map[from..to]` (rounded inward
+/// to whole pages) from this process's resident set; they stay in the page
+/// cache, and a later read of them maps them again.
+pub fn release_mapped(map: &memmap2::Mmap, from: usize, to: usize) {
+    const PAGE: usize = 4096;
+    let start = from.div_ceil(PAGE) * PAGE;
+    let end = (to.min(map.len()) / PAGE) * PAGE;
+    if end <= start {
+        return;
+    }
+    // SAFETY: MADV_DONTNEED on a shared, read-only file mapping drops only
+    // this process's page-table entries: the bytes stay what the file
+    // holds, and any later read (a batch still pointing there) faults the
+    // same page back in from the page cache. No memory is freed or changed
+    // under a live reference.
+    let _ = unsafe {
+        map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
+    };
 }

@@ -18,7 +18,50 @@ pub struct Frame<'a> {
 }
 
 /// A block of a capture file, shared by the batches that point into it.
-pub type Block = std::sync::Arc<Vec<u8>>;
+pub type Block = std::sync::Arc<BlockBytes>;
+
+/// The bytes of a block: read into memory, or the whole file mapped.
+pub enum BlockBytes {
+    /// Read with `read`, refilled when no batch holds it.
+    Heap(Vec<u8>),
+    /// The whole file, mapped read-only.
+    Mapped(memmap2::Mmap),
+}
+
+impl Default for BlockBytes {
+    fn default() -> Self {
+        BlockBytes::Heap(Vec::new())
+    }
+}
+
+impl std::ops::Deref for BlockBytes {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            BlockBytes::Heap(v) => v,
+            BlockBytes::Mapped(m) => m,
+        }
+    }
+}
+
+impl std::fmt::Debug for BlockBytes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            BlockBytes::Heap(_) => "heap",
+            BlockBytes::Mapped(_) => "mapped",
+        };
+        write!(f, "{kind} block of {} bytes", self.len())
+    }
+}
+
+impl BlockBytes {
+    fn heap_mut(&mut self) -> Option<&mut Vec<u8>> {
+        match self {
+            BlockBytes::Heap(v) => Some(v),
+            BlockBytes::Mapped(_) => None,
+        }
+    }
+}
 
 /// A source could not be opened or stopped early.
 #[derive(Debug, thiserror::Error)]
@@ -282,6 +325,8 @@ impl PacketSource for PcapFileSource {
 const BLOCK_BYTES: usize = 4 << 20;
 /// Blocks kept for reuse (the ones batches hold are not written again).
 const MAX_SPARE_BLOCKS: usize = 16;
+/// How far behind the reader mapped pages stay resident.
+const RELEASE_BEHIND: usize = 16 << 20;
 /// libpcap's largest snap length for the link types pathlens decodes.
 const MAX_SNAPLEN: u32 = 262_144;
 
@@ -305,6 +350,10 @@ pub struct PcapBlocks {
     nanos: bool,
     snaplen: u32,
     dlt: i32,
+    // The whole file is `buf`: nothing to read, nothing copied.
+    mapped: bool,
+    // Mapped bytes before this offset are released from the resident set.
+    released: usize,
 }
 
 impl PcapBlocks {
@@ -313,7 +362,12 @@ impl PcapBlocks {
     ///
     /// # Errors
     /// The header cannot be read.
-    pub fn new(mut file: std::fs::File, dlt: i32) -> std::io::Result<Self> {
+    pub fn new(file: std::fs::File, dlt: i32) -> std::io::Result<Self> {
+        Self::with_map(file, dlt, true)
+    }
+
+    /// As [`PcapBlocks::new`], mapping the file only when `map` says so.
+    fn with_map(mut file: std::fs::File, dlt: i32, map: bool) -> std::io::Result<Self> {
         use std::io::Read;
         let mut h = [0u8; 24];
         file.read_exact(&mut h)?;
@@ -324,13 +378,27 @@ impl PcapBlocks {
             _ => (false, false),
         };
         let snaplen = u32_at(&h, 16, big_endian);
+        // A regular file is mapped: the kernel then hands its page-cache
+        // pages over instead of copying every byte into a buffer, which
+        // was the largest single cost of reading.
+        let map = map
+            .then(|| crate::os::map_file(&file))
+            .flatten()
+            .filter(|m| m.len() >= 24);
+        let (buf, at, end, mapped) = match map {
+            Some(m) => {
+                let end = m.len();
+                (Block::new(BlockBytes::Mapped(m)), 24, end, true)
+            }
+            None => (Block::default(), 0, 0, false),
+        };
         Ok(PcapBlocks {
             file,
-            buf: Block::default(),
+            buf,
             spare: Vec::new(),
             block_bytes: BLOCK_BYTES,
-            at: 0,
-            end: 0,
+            at,
+            end,
             big_endian,
             nanos,
             // As libpcap: a missing or oversized snap length means the largest.
@@ -340,6 +408,8 @@ impl PcapBlocks {
                 snaplen
             },
             dlt,
+            mapped,
+            released: 0,
         })
     }
 
@@ -347,7 +417,7 @@ impl PcapBlocks {
     /// first; returns how many there are.
     fn fill(&mut self, n: usize) -> Result<usize, String> {
         use std::io::Read;
-        if self.end - self.at >= n {
+        if self.end - self.at >= n || self.mapped {
             return Ok(self.end - self.at);
         }
         let size = self.block_bytes.max(n);
@@ -357,11 +427,13 @@ impl PcapBlocks {
             .position(|b| std::sync::Arc::strong_count(b) == 1 && b.len() >= size);
         let mut next = match free {
             Some(i) => self.spare.swap_remove(i),
-            None => Block::new(vec![0; size]),
+            None => Block::new(BlockBytes::Heap(vec![0; size])),
         };
         let tail = self.end - self.at;
         if let (Some(dst), Some(src)) = (
-            std::sync::Arc::get_mut(&mut next).and_then(|b| b.get_mut(..tail)),
+            std::sync::Arc::get_mut(&mut next)
+                .and_then(BlockBytes::heap_mut)
+                .and_then(|b| b.get_mut(..tail)),
             self.buf.get(self.at..self.end),
         ) {
             dst.copy_from_slice(src);
@@ -373,7 +445,8 @@ impl PcapBlocks {
         }
         self.end = tail;
         self.at = 0;
-        let Some(buf) = std::sync::Arc::get_mut(&mut self.buf) else {
+        let Some(buf) = std::sync::Arc::get_mut(&mut self.buf).and_then(BlockBytes::heap_mut)
+        else {
             return Ok(self.end);
         };
         while self.end < n {
@@ -390,6 +463,16 @@ impl PcapBlocks {
 
     /// The next record, `Ok(None)` at the end; the error is libpcap's message.
     fn next(&mut self) -> Result<Option<Frame<'_>>, String> {
+        if self.mapped && self.at - self.released >= 2 * RELEASE_BEHIND {
+            // Pages read long ago leave the resident set (which would
+            // otherwise grow to the file's size); batches still in flight
+            // sit far less than this behind the reader.
+            if let BlockBytes::Mapped(m) = &*self.buf {
+                let upto = self.at - RELEASE_BEHIND;
+                crate::os::release_mapped(m, self.released, upto);
+                self.released = upto;
+            }
+        }
         let got = self.fill(16)?;
         if got == 0 {
             return Ok(None);
@@ -558,9 +641,12 @@ mod test {
         }
     }
 
-    fn via_blocks(path: &Path) -> Read {
+    /// What the block reader reads from `path`, mapped or in small blocks.
+    fn via_blocks(path: &Path, map: bool) -> Read {
         let dlt = pcap::Capture::from_file(path).unwrap().get_datalink().0;
-        let mut r = PcapBlocks::new(std::fs::File::open(path).unwrap(), dlt).unwrap();
+        let file = std::fs::File::open(path).unwrap();
+        let mut r = PcapBlocks::with_map(file, dlt, map).unwrap();
+        assert_eq!(r.mapped, map);
         // A small block so records straddle refills.
         r.block_bytes = 1000;
         let mut v = Vec::new();
@@ -637,19 +723,54 @@ mod test {
         let p = dir.path().join("huge.pcap");
         std::fs::write(&p, &big).unwrap();
         files.push(p);
-        for p in &files {
-            let (a, b) = (via_libpcap(p), via_blocks(p));
-            assert_eq!(a.0.len(), b.0.len(), "{}", p.display());
+        let p = dir.path().join("header-only.pcap");
+        std::fs::write(&p, header(PCAP_MAGICS[0], false, 65535)).unwrap();
+        files.push(p);
+        for (p, map) in files.iter().flat_map(|p| [(p, true), (p, false)]) {
+            let (a, b) = (via_libpcap(p), via_blocks(p, map));
+            assert_eq!(a.0.len(), b.0.len(), "{} map {map}", p.display());
             for (x, y) in a.0.iter().zip(&b.0) {
                 assert!(
                     x == y,
-                    "{}: libpcap {:?} blocks {:?}",
+                    "{} map {map}: libpcap {:?} blocks {:?}",
                     p.display(),
                     (x.0, x.1, x.2.len()),
                     (y.0, y.1, y.2.len())
                 );
             }
-            assert_eq!(a.1, b.1, "{}", p.display());
+            assert_eq!(a.1, b.1, "{} map {map}", p.display());
         }
+    }
+
+    /// Pages released behind the reader are read again if a batch still
+    /// points there: a file past the release window reads as libpcap
+    /// reads it, and the window did move.
+    #[test]
+    fn mapped_reads_past_the_release_window() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut data = header(PCAP_MAGICS[0], false, 65535);
+        let mut i = 0u32;
+        while data.len() < 3 * RELEASE_BEHIND {
+            data.extend(record(false, i, 0, 1400, 1400, (i % 251) as u8));
+            i += 1;
+        }
+        let p = dir.path().join("long.pcap");
+        std::fs::write(&p, &data).unwrap();
+        let dlt = pcap::Capture::from_file(&p).unwrap().get_datalink().0;
+        let mut r = PcapBlocks::new(std::fs::File::open(&p).unwrap(), dlt).unwrap();
+        assert!(r.mapped);
+        let first = r.next().unwrap().unwrap().data.as_ptr();
+        let mut n = 1;
+        while let Some(f) = r.next().unwrap() {
+            assert_eq!(f.data.len(), 1400);
+            assert!(f.data.iter().all(|&b| b == (n % 251) as u8), "record {n}");
+            n += 1;
+        }
+        assert_eq!(n, i);
+        assert!(r.released >= RELEASE_BEHIND, "released {}", r.released);
+        // A page released long ago still reads back as the file's bytes.
+        let back = r.buf.get(24 + 16..24 + 16 + 1400).unwrap();
+        assert_eq!(back.as_ptr(), first);
+        assert!(back.iter().all(|&b| b == 0));
     }
 }
