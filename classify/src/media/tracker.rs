@@ -2,6 +2,7 @@
 //! most [`MAX_STREAMS`]), each RTCP report block to the stream it reports
 //! on, and pairs SRs with the blocks that echo them for a round trip.
 
+use super::quality::{QualityRules, WindowRules};
 use super::stream::Stream;
 use super::{RtcpFigures, RtpMap, StreamStats, MAX_STREAMS};
 use crate::dissect::rtp::{self, RtpHeader};
@@ -20,9 +21,11 @@ struct SrSeen {
 }
 
 /// Media state of one flow: its RTP streams and what RTCP said about them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MediaTracker {
     streams: Vec<Stream>,
+    // What each stream's 15 s windows are judged by as they close.
+    rules: WindowRules,
     srs: [Option<SrSeen>; SR_SLOTS],
     sr_next: usize,
     /// RTP packets of SSRCs beyond [`MAX_STREAMS`], not tracked.
@@ -36,10 +39,40 @@ pub struct MediaTracker {
     pub rtcp_unreadable: u64,
 }
 
+impl Default for MediaTracker {
+    fn default() -> Self {
+        MediaTracker::with_window_rules(WindowRules::builtin())
+    }
+}
+
 impl MediaTracker {
-    /// An empty tracker.
+    /// An empty tracker judging windows by the built-in `media.toml`.
     pub fn new() -> Self {
         MediaTracker::default()
+    }
+
+    /// An empty tracker judging windows by `rules` (the run's `media.toml`).
+    pub fn with_rules(rules: &QualityRules) -> Self {
+        MediaTracker::with_window_rules(rules.window_rules())
+    }
+
+    /// An empty tracker judging windows by `rules`.
+    pub fn with_window_rules(rules: WindowRules) -> Self {
+        MediaTracker {
+            streams: Vec::new(),
+            rules,
+            srs: [None; SR_SLOTS],
+            sr_next: 0,
+            overflow_packets: 0,
+            rtp_packets: 0,
+            rtcp_packets: 0,
+            rtcp_unreadable: 0,
+        }
+    }
+
+    /// An empty tracker with this one's rules, for a flow's next record.
+    pub fn restarted(&self) -> Self {
+        MediaTracker::with_window_rules(self.rules)
     }
 
     /// The RTP or RTCP bytes of a UDP payload: the payload itself, or the
@@ -73,8 +106,9 @@ impl MediaTracker {
             self.rtcp(side, arrival_us, bytes, None);
         } else if let Some(h) = rtp::parse_rtp_header(bytes) {
             self.rtp_packets += 1;
+            let rules = self.rules;
             if let Some(s) = self.stream_mut(side, h.ssrc, arrival_us, Some(&h)) {
-                s.rtp(arrival_us, &h);
+                s.rtp(arrival_us, &h, &rules);
             } else {
                 self.overflow_packets += 1;
             }
@@ -211,7 +245,10 @@ impl MediaTracker {
     /// The figures of every stream, with dynamic payload types bound by
     /// `sdp(direction, payload_type)` where signaling was seen.
     pub fn streams_with(&self, sdp: &dyn Fn(Side, u8) -> Option<RtpMap>) -> Vec<StreamStats> {
-        self.streams.iter().map(|s| s.stats(sdp)).collect()
+        self.streams
+            .iter()
+            .map(|s| s.stats(sdp, &self.rules))
+            .collect()
     }
 
     /// Whether some stream has a payload type only SDP can name.
