@@ -52,14 +52,20 @@ fn capture(path: &Path) {
     w.finish();
 }
 
-fn site(dir: &Path, position: Option<&str>) -> std::path::PathBuf {
-    let p = dir.join(format!("site-{}.toml", position.unwrap_or("default")));
+/// A site config with the bundled Office 365 list; `extra` appended.
+fn site(dir: &Path, position: Option<&str>, extra: &str) -> std::path::PathBuf {
+    let p = dir.join(format!(
+        "site-{}-{}.toml",
+        position.unwrap_or("default"),
+        extra.len()
+    ));
     let o365 = repo().join("signatures/o365-endpoints-worldwide.json");
     let mut text = String::new();
     if let Some(pos) = position {
         text.push_str(&format!("sensor_position = \"{pos}\"\n"));
     }
     text.push_str(&format!("[sources]\no365 = {:?}\n", o365.to_str().unwrap()));
+    text.push_str(extra);
     std::fs::write(&p, text).unwrap();
     p
 }
@@ -102,7 +108,7 @@ fn customer_edge_sensor_judges_expressroute_streams_by_the_segment_targets() {
     capture(&pcap);
 
     let out = dir.path().join("edge.parquet");
-    let cfg = site(dir.path(), Some("customer_edge"));
+    let cfg = site(dir.path(), Some("customer_edge"), "");
     read_ok(
         &[pcap.to_str().unwrap(), "--config", cfg.to_str().unwrap()],
         &out,
@@ -132,7 +138,7 @@ fn customer_edge_sensor_judges_expressroute_streams_by_the_segment_targets() {
     // The same capture with the sensor inside: both streams by the client
     // targets, both good.
     let out2 = dir.path().join("inside.parquet");
-    let cfg2 = site(dir.path(), None);
+    let cfg2 = site(dir.path(), None, "");
     read_ok(
         &[pcap.to_str().unwrap(), "--config", cfg2.to_str().unwrap()],
         &out2,
@@ -141,6 +147,21 @@ fn customer_edge_sensor_judges_expressroute_streams_by_the_segment_targets() {
     assert_eq!(s2["expressroute"]["quality_profile"], "client");
     assert_eq!(s2["expressroute"]["quality"], "good");
     assert_eq!(s2["expressroute"]["windows_poor"], "0");
+
+    // Both calls sent to the ExpressRoute router's MAC: the edge crossed,
+    // not the prefix, decides, so the call to the non-Microsoft address is
+    // judged by the segment targets too.
+    let out3 = dir.path().join("routed.parquet");
+    let edge =
+        "[[edge]]\nname = \"er-rtr\"\npath = \"expressroute\"\nmacs = [\"02:02:02:02:02:02\"]\n";
+    let cfg3 = site(dir.path(), Some("customer_edge"), edge);
+    read_ok(
+        &[pcap.to_str().unwrap(), "--config", cfg3.to_str().unwrap()],
+        &out3,
+    );
+    let s3 = streams_by_egress(&out3);
+    assert_eq!(s3["unknown"]["quality_profile"], "expressroute_segment");
+    assert_eq!(s3["unknown"]["quality"], "poor");
 
     // The summary reads the worst windows back: p90 per egress.
     let o = pathlens(&["summary", "--format", "json", out.to_str().unwrap()]);

@@ -540,4 +540,29 @@ mod test {
         assert_eq!(SensorPosition::parse("inside"), Some(inside));
         assert_eq!(SensorPosition::parse("edge"), None);
     }
+
+    /// A flow's streams are judged again when its egress, and so its
+    /// profile, is decided after the record was built (learned edges).
+    #[test]
+    fn media_is_judged_again_under_a_new_profile() {
+        let rules = crate::media::QualityRules::builtin().unwrap();
+        let mut t = MediaTracker::new();
+        // 30 s of 20 ms PCMU, one packet in 200 lost: 0.5%.
+        for i in (0..1500u32).filter(|i| i % 200 != 100) {
+            let mut p = vec![0x80, 0];
+            p.extend((i as u16).to_be_bytes());
+            p.extend((160 * i).to_be_bytes());
+            p.extend(7u32.to_be_bytes());
+            t.feed(Side::Src2Dst, i64::from(i) * 20_000, &p);
+        }
+        let client = QualityProfile::Client;
+        let mut m = MediaFields::from_tracker(1, &t, &rules, &|_, _| None, client);
+        assert_eq!(m.media_quality, Some(crate::media::Quality::Good));
+        assert_eq!(m.streams[0].profile, Some(client));
+        let seg = QualityProfile::ExpressRouteSegment;
+        m.judge(&rules, seg);
+        assert_eq!(m.streams[0].quality, Some(crate::media::Quality::Poor));
+        assert_eq!(m.streams[0].profile, Some(seg));
+        assert_eq!(m.media_quality, Some(crate::media::Quality::Poor));
+    }
 }
