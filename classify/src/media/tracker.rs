@@ -106,39 +106,11 @@ impl MediaTracker {
             self.rtcp(side, arrival_us, bytes, None);
         } else if let Some(h) = rtp::parse_rtp_header(bytes) {
             self.rtp_packets += 1;
-            let rules = self.rules;
-            if let Some(s) = self.stream_mut(side, h.ssrc, arrival_us, Some(&h)) {
-                s.rtp(arrival_us, &h, &rules);
+            if let Some(s) = stream_in(&mut self.streams, side, h.ssrc, arrival_us, Some(&h)) {
+                s.rtp(arrival_us, &h, &self.rules);
             } else {
                 self.overflow_packets += 1;
             }
-        }
-    }
-
-    fn stream_mut(
-        &mut self,
-        side: Side,
-        ssrc: u32,
-        arrival_us: i64,
-        h: Option<&RtpHeader>,
-    ) -> Option<&mut Stream> {
-        let pos = self
-            .streams
-            .iter()
-            .position(|s| s.ssrc == ssrc && s.side == side);
-        match pos {
-            Some(i) => self.streams.get_mut(i),
-            None if self.streams.len() < MAX_STREAMS => {
-                if self.streams.capacity() == 0 {
-                    self.streams.reserve_exact(4);
-                }
-                self.streams.push(match h {
-                    Some(h) => Stream::new(side, arrival_us, h),
-                    None => Stream::from_report(side, ssrc, arrival_us),
-                });
-                self.streams.last_mut()
-            }
-            None => None,
         }
     }
 
@@ -186,7 +158,8 @@ impl MediaTracker {
             for b in rep.blocks() {
                 let rtt = self.rtt_for(side, &b, arrival_us);
                 // The block reports on packets flowing towards its sender.
-                let Some(s) = self.stream_mut(side.flip(), b.ssrc, arrival_us, None) else {
+                let Some(s) = stream_in(&mut self.streams, side.flip(), b.ssrc, arrival_us, None)
+                else {
                     continue;
                 };
                 if let Some(l) = landed.as_deref_mut() {
@@ -254,6 +227,34 @@ impl MediaTracker {
     /// Whether some stream has a payload type only SDP can name.
     pub fn has_dynamic_payload(&self) -> bool {
         self.streams.iter().any(Stream::is_dynamic)
+    }
+}
+
+/// The stream of `(side, ssrc)`, created when there is room; a free function
+/// so the caller may borrow the tracker's other fields beside it.
+fn stream_in<'a>(
+    streams: &'a mut Vec<Stream>,
+    side: Side,
+    ssrc: u32,
+    arrival_us: i64,
+    h: Option<&RtpHeader>,
+) -> Option<&'a mut Stream> {
+    let pos = streams
+        .iter()
+        .position(|s| s.ssrc == ssrc && s.side == side);
+    match pos {
+        Some(i) => streams.get_mut(i),
+        None if streams.len() < MAX_STREAMS => {
+            if streams.capacity() == 0 {
+                streams.reserve_exact(4);
+            }
+            streams.push(match h {
+                Some(h) => Stream::new(side, arrival_us, h),
+                None => Stream::from_report(side, ssrc, arrival_us),
+            });
+            streams.last_mut()
+        }
+        None => None,
     }
 }
 
