@@ -70,6 +70,7 @@ fn main() {
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
         egress: Site::default(),
+        sensor_position: Default::default(),
     });
     let dns = pathlens_benches::payload::dns_message(0x1234, "www.example.com", 1, 0, &[]);
     let quic = vec![0xc3u8; 1200];

@@ -103,6 +103,7 @@ fn ctx() -> Arc<Knowledge> {
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
         egress: Default::default(),
+        sensor_position: Default::default(),
     })
 }
 

@@ -14,6 +14,7 @@ use anyhow::{Context as _, Result};
 use pathlens_classify::egress::callflow::{CallFlow, Profile};
 use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
 use pathlens_classify::egress::{Egress, EgressDbBuilder, EgressError, O365Advertised, Site};
+use pathlens_classify::outcome::SensorPosition;
 use pathlens_classify::prefix::{LocalNets, PrefixTable};
 use pathlens_classify::rules::line_of;
 use serde::Deserialize;
@@ -45,6 +46,10 @@ pub struct SiteConfig {
     pub edge: Vec<Spanned<EdgeConfig>>,
     /// A call-flow table replacing the built-in `signatures/callflow.toml`.
     pub callflow: Option<PathBuf>,
+    /// Where the sensor taps: `inside` (default) or `customer_edge`, which
+    /// judges media of flows crossing the ExpressRoute edge by that
+    /// segment's targets.
+    pub sensor_position: Option<Spanned<String>>,
 }
 
 /// `[sources]`: where prefixes come from.
@@ -135,6 +140,8 @@ pub struct Built {
     pub local: LocalNets,
     /// Egress tables.
     pub site: Site,
+    /// Where the sensor taps.
+    pub sensor_position: SensorPosition,
     /// Each prefix source and its prefix count, for the file metadata.
     pub sources: Vec<(String, usize)>,
 }
@@ -262,6 +269,17 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         })?,
         (None, None) => Profile::default(),
     };
+    let sensor_position = match &cfg.sensor_position {
+        None => SensorPosition::default(),
+        Some(v) => SensorPosition::parse(v.get_ref()).ok_or_else(|| {
+            EgressError::new(
+                &file,
+                line_of(&text, v.span().start),
+                v.get_ref(),
+                "sensor_position: expected \"inside\" or \"customer_edge\"",
+            )
+        })?,
+    };
     let er_o365 = match &cfg.expressroute.o365 {
         None => O365Advertised::All,
         Some(v) => {
@@ -370,6 +388,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
             profile,
             onprem,
         },
+        sensor_position,
         sources,
     })
 }

@@ -285,7 +285,8 @@ fn cmd_sig_check(file: &Path) -> Result<ExitCode> {
         r.add_text(&text, &name)
             .map(|_| ())
             .map_err(|e| e.to_string())
-    } else if base == "media.toml" || has("[targets]") || has("[cqd_audio_poor]") {
+    } else if base == "media.toml" || has("[client]") || has("[targets]") || has("[cqd_audio_poor]")
+    {
         pathlens_classify::media::QualityRules::from_toml(&text, &name)
             .map(|_| ())
             .map_err(|e| e.to_string())
@@ -474,6 +475,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         signatures,
         local: built.local,
         egress: built.site,
+        sensor_position: built.sensor_position,
     });
 
     let sizes: Vec<u64> = inputs

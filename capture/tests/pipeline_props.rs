@@ -147,6 +147,7 @@ fn run_with(
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
         egress: Default::default(),
+        sensor_position: Default::default(),
     });
     let opts = RunOptions {
         workers,

@@ -278,7 +278,7 @@ pub fn html(s: &Summary, title: &str) -> String {
     } else {
         let rules = pathlens_classify::media::QualityRules::builtin().ok();
         let (loss_t, jitter_t) =
-            rules.map_or((1.0, 30.0), |r| (r.targets.loss_pct, r.targets.jitter_ms));
+            rules.map_or((1.0, 30.0), |r| (r.client.loss_pct, r.client.jitter_ms));
         let (d, m) = histogram(
             s,
             |g| &g.loss_pct,
@@ -442,6 +442,8 @@ mod test {
                         packets: 100,
                         loss_pct: loss,
                         jitter_mean_ms: Some(loss * 10.0),
+                        loss_window_pct: Some(loss * 2.0),
+                        jitter_window_ms: Some(loss * 20.0),
                         poor: Some(loss > 1.0),
                     },
                 );

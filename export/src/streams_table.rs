@@ -9,7 +9,7 @@
 use crate::column::{i64c, schema_of, Column, Row, Value::*};
 use crate::StreamRecord;
 use arrow::datatypes::SchemaRef;
-use pathlens_classify::media::{ClockSource, Quality};
+use pathlens_classify::media::{ClockSource, Quality, QualityProfile};
 use std::sync::OnceLock;
 
 type C = Column<StreamRecord>;
@@ -50,7 +50,12 @@ pub static STREAM_COLUMNS: &[Column<StreamRecord>] = &[
     C::new("rtcp_cumulative_lost", OptI64(|r| r.stats.rtcp.as_ref().map(|c| c.cumulative_lost)), "latest block's cumulative lost"),
     C::new("rtcp_jitter_ms", OptF64(|r| r.stats.rtcp.as_ref().and_then(|c| c.jitter_ms)), "latest block's jitter converted with the stream's clock"),
     C::new("rtcp_rtt_ms", OptF64(|r| r.stats.rtcp.as_ref().and_then(|c| c.rtt_ms)), "mean round trip from SR/RR pairs about this stream"),
-    C::new("quality", OptDict(|r| r.quality.map(Quality::as_str)), "`good` / `poor` for this stream; null under 50 packets"),
+    C::new("quality", OptDict(|r| r.quality.map(Quality::as_str)), "`good` / `poor` for this stream against the targets of `quality_profile` (signatures/media.toml): poor when a counted 15 s window is poor, or a whole-stream figure (loss, mean jitter, reorder, worst 200 ms burst, largest jitter, round trip where the profile has one) or a CQD poor-audio threshold is exceeded; null under 50 packets"),
+    C::new("windows", OptI32(|r| rtp(r).then(|| i32::try_from(r.stats.windows).unwrap_or(i32::MAX))), "15 s windows of arrival time, cut from the stream's first packet, that expected at least `min_packets` (50) packets; a shorter tail window or one mostly of silence is not counted"),
+    C::new("windows_poor", OptI32(|r| r.profile.and_then(|p| r.stats.windows_poor.get(p.index())).map(|&n| i32::try_from(n).unwrap_or(i32::MAX))), "counted windows whose loss, worst 200 ms burst, largest running jitter or reorder is above a target of `quality_profile`"),
+    C::new("loss_max_window_pct", OptF64(|r| r.stats.loss_max_window_pct.filter(|_| rtp(r))), "worst loss of a counted window, percent of the packets it expected (a loss counts in the window of the packet that reveals it)"),
+    C::new("jitter_max_window_ms", OptF64(|r| r.stats.jitter_max_window_ms), "largest RFC 3550 running jitter inside a counted window (the max over its regular packets, not the value at its end); null without a known clock"),
+    C::new("quality_profile", OptDict(|r| r.profile.map(QualityProfile::as_str)), "the targets `quality` is judged by: `expressroute_segment` (customer edge to Microsoft edge) when the site config sets `sensor_position = \"customer_edge\"` and the flow crossed the ExpressRoute edge (its observed egress, else its `egress`), else `client`; null for a stream without RTP"),
 ];
 
 impl Row for StreamRecord {

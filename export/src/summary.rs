@@ -1,8 +1,10 @@
 //! The summary of a run or of any set of flows files: flows, packets and
 //! bytes by app protocol and transport and by traffic type and egress, the
 //! top services and server names, the asymmetric and non-conformant flows
-//! with their notes, RTP streams by egress with their loss and jitter
-//! percentiles and how many are poor, and the runs' counters.
+//! with their notes, RTP streams by egress with the percentiles of their
+//! worst 15 s window's loss and jitter (Microsoft compares the 90th
+//! percentile with its targets) and how many are poor, and the runs'
+//! counters.
 //!
 //! It is aggregated from rows ([`FlowRow`], [`StreamRow`]) whether the rows
 //! come from the writer at the end of `read` or from Parquet files read back
@@ -57,6 +59,11 @@ pub struct MediaGroup {
     pub loss_pct: Vec<f64>,
     /// Mean jitter (ms) of each stream with a known clock.
     pub jitter_ms: Vec<f64>,
+    /// Worst 15 s window loss percent of each stream with a counted window.
+    pub loss_window_pct: Vec<f64>,
+    /// Largest jitter (ms) in a counted window, of each stream with one and
+    /// a known clock.
+    pub jitter_window_ms: Vec<f64>,
     /// Streams judged.
     pub judged: u64,
     /// Streams judged poor.
@@ -276,6 +283,8 @@ impl Summary {
         if let Some(j) = s.jitter_mean_ms {
             g.jitter_ms.push(j);
         }
+        g.loss_window_pct.extend(s.loss_window_pct);
+        g.jitter_window_ms.extend(s.jitter_window_ms);
         if let Some(p) = s.poor {
             g.judged += 1;
             g.poor += u64::from(p);

@@ -13,7 +13,7 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pathlens_classify::egress::{Egress, ExpectedPath};
-use pathlens_classify::media::{ClockSource, Quality, RtcpFigures, StreamStats};
+use pathlens_classify::media::{ClockSource, Quality, QualityProfile, RtcpFigures, StreamStats};
 use pathlens_classify::outcome::{Labels, Marking, PathFields};
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{
@@ -385,6 +385,11 @@ fn stream(row: usize) -> StreamRecord {
     StreamRecord {
         flow_id: 1_000 + i,
         quality: [Some(Quality::Poor), Some(Quality::Good), None][row],
+        profile: [
+            Some(QualityProfile::ExpressRouteSegment),
+            Some(QualityProfile::Client),
+            None,
+        ][row],
         stats: StreamStats {
             side: [Side::Dst2Src, Side::Src2Dst, Side::Dst2Src][row],
             ssrc: 0xdead_0000 + row as u32,
@@ -403,6 +408,10 @@ fn stream(row: usize) -> StreamRecord {
             jitter_max_ms: Some(9.5 + i as f64).filter(|_| rtp),
             longest_gap_us: 120_000 + i,
             burst_loss_max_pct: Some(40.0 + i as f64).filter(|_| rtp),
+            windows: [4, 5, 0][row],
+            windows_poor: [[1, 3], [2, 0], [0, 0]][row],
+            loss_max_window_pct: Some(2.5 + i as f64).filter(|_| rtp),
+            jitter_max_window_ms: Some(17.5 + i as f64).filter(|_| rtp),
             first_seq: 1_000 + row as u16,
             last_seq: 2_000 + row as u16,
             first_us: 1_700_000_000_000_000 + i,
@@ -466,6 +475,17 @@ fn stream_want(r: &StreamRecord) -> Vec<(&'static str, V)> {
         ("rtcp_jitter_ms", rc.and_then(|c| c.jitter_ms).into()),
         ("rtcp_rtt_ms", rc.and_then(|c| c.rtt_ms).into()),
         ("quality", r.quality.map(Quality::as_str).into()),
+        ("windows", rtp.then_some(s.windows).into()),
+        (
+            "windows_poor",
+            r.profile.map(|p| s.windows_poor[p.index()]).into(),
+        ),
+        ("loss_max_window_pct", s.loss_max_window_pct.into()),
+        ("jitter_max_window_ms", s.jitter_max_window_ms.into()),
+        (
+            "quality_profile",
+            r.profile.map(QualityProfile::as_str).into(),
+        ),
     ]
 }
 

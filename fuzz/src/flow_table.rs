@@ -156,6 +156,7 @@ pub(crate) fn builtin_context() -> Arc<Knowledge> {
             signatures,
             local: LocalNets::default(),
             egress: Default::default(),
+            sensor_position: Default::default(),
         })
     });
     Arc::clone(ctx)

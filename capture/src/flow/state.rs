@@ -5,7 +5,7 @@
 use super::*;
 use crate::correlate::Correlator;
 use pathlens_classify::egress::{NextHop, Tallies};
-use pathlens_classify::media::MediaTracker;
+use pathlens_classify::media::{MediaTracker, QualityRules};
 use pathlens_classify::outcome::path::stun_transaction;
 use pathlens_classify::outcome::{media_packets, Marking, PathEvidence};
 use pathlens_classify::{AppProtocol, EndReason, FlowClassifier, Side, Signatures, Transport};
@@ -85,7 +85,7 @@ impl Flow {
         self.path.reset();
         // The next row's streams start afresh: figures describe their row.
         if let Some(m) = self.media.as_deref_mut() {
-            *m = MediaTracker::new();
+            *m = m.restarted();
         }
     }
 
@@ -217,7 +217,7 @@ pub(super) fn update(
         }
     }
     if media {
-        feed_media(f, p, side, inspecting, payload);
+        feed_media(f, p, side, inspecting, payload, &sig.media);
     }
 }
 
@@ -230,7 +230,14 @@ pub(super) fn update(
 /// the record is built. Packets before a tracker starts are STUN or DTLS, nothing
 /// it reads; what a transport's framing hides is `media_packets`'s to unwrap.
 #[inline]
-fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8]) {
+fn feed_media(
+    f: &mut Flow,
+    p: &Pkt,
+    side: Side,
+    inspecting: bool,
+    payload: &[u8],
+    rules: &QualityRules,
+) {
     // Decided flows that carry no media cost two checks per packet.
     if f.media.is_none()
         && !inspecting
@@ -250,7 +257,7 @@ fn feed_media(f: &mut Flow, p: &Pkt, side: Side, inspecting: bool, payload: &[u8
                         .payload_label()
                         .is_some_and(AppProtocol::carries_media)) =>
             {
-                let mut m = Box::new(MediaTracker::new());
+                let mut m = Box::new(MediaTracker::with_rules(rules));
                 m.feed(side, p.ts_us, rtp);
                 f.media = Some(m);
             }

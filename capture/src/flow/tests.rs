@@ -18,6 +18,7 @@ fn ctx() -> Arc<Knowledge> {
         signatures: Signatures::builtin().unwrap(),
         local: LocalNets::default(),
         egress: Site::default(),
+        sensor_position: Default::default(),
     })
 }
 

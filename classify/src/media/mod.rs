@@ -7,7 +7,9 @@
 //! sequence state (wrap-around, restart after a large jump, probation),
 //! duplicates and reordering in a 128-packet window, RFC 3550 §6.4.1
 //! interarrival jitter with signed 64-bit transit arithmetic, the longest
-//! gap, and the worst loss over 200 ms windows. RTCP SR/RR report blocks are
+//! gap, the worst loss over 200 ms windows, and loss, reorder, burst loss
+//! and jitter per 15 s window judged against both target profiles as each
+//! window closes (only the open window is kept). RTCP SR/RR report blocks are
 //! matched to the stream they report on, and an SR paired with a later block
 //! echoing its LSR gives a round-trip time at the tap.
 //!
@@ -24,7 +26,9 @@ mod quality;
 mod stream;
 mod tracker;
 
-pub use quality::{CqdAudioPoor, Quality, QualityRules, Targets, DEFAULT_MEDIA_TOML};
+pub use quality::{
+    CqdAudioPoor, Quality, QualityProfile, QualityRules, Targets, WindowRules, DEFAULT_MEDIA_TOML,
+};
 pub use tracker::MediaTracker;
 
 use crate::dissect::rtp;
@@ -121,6 +125,14 @@ pub struct StreamStats {
     pub longest_gap_us: i64,
     /// Worst loss over 200 ms windows of arrival time, percent.
     pub burst_loss_max_pct: Option<f64>,
+    /// 15 s windows counted (those expecting at least `min_packets`).
+    pub windows: u32,
+    /// Counted windows above a target, per profile ([`QualityProfile::index`]).
+    pub windows_poor: [u32; 2],
+    /// Worst loss of a counted window, percent.
+    pub loss_max_window_pct: Option<f64>,
+    /// Largest running jitter in a counted window, ms.
+    pub jitter_max_window_ms: Option<f64>,
     /// Sequence number of the first packet.
     pub first_seq: u16,
     /// Highest sequence number (the extended maximum modulo 2^16).

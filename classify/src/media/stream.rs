@@ -1,11 +1,15 @@
 //! One RTP stream's RFC 3550 arithmetic: A.1 sequence state (wrap-around,
 //! restart after a confirmed jump, probation), duplicates and reordering in
 //! a 128-packet window, A.3 expected and lost, the longest arrival gap and
-//! the worst loss over 200 ms windows. Clocks and jitter are in `jitter`.
+//! the worst loss over 200 ms windows. Clocks and jitter are in `jitter`,
+//! the 15-second windows in `window`.
 
 mod jitter;
+mod window;
 
 use self::jitter::Jitter;
+use self::window::Windows;
+use super::quality::WindowRules;
 use super::{payload_type_info, ClockSource, RtcpFigures, RtpMap, StreamStats};
 use crate::dissect::rtp::RtpHeader;
 use crate::vocab::Side;
@@ -82,6 +86,8 @@ pub(super) struct Stream {
     burst_start_ext: u64,
     burst_received: u64,
     burst_worst: Option<f64>,
+    // 15 s windows.
+    win: Windows,
     pub(super) rtcp: Option<RtcpFigures>,
     pub(super) rtt_sum_ms: f64,
     pub(super) rtt_n: u64,
@@ -131,6 +137,7 @@ impl Stream {
             burst_start_ext: u64::from(h.seq).wrapping_sub(1),
             burst_received: 0,
             burst_worst: None,
+            win: Windows::new(arrival_us, h.seq),
             rtcp: None,
             rtt_sum_ms: 0.0,
             rtt_n: 0,
@@ -201,6 +208,10 @@ impl Stream {
                 self.window = 0b11;
                 self.burst_start_ext = self.base_ext.wrapping_sub(1);
                 self.burst_received = 1;
+                // The stray packet and this one: both received, in the
+                // new sequence space.
+                self.win.start_ext = self.base_ext.wrapping_sub(1);
+                self.win.packets_start = self.packets.saturating_sub(2);
             } else {
                 self.bad_seq = u32::from(seq.wrapping_add(1));
                 // Not yet part of any sequence space: neither lost nor late.
@@ -245,10 +256,11 @@ impl Stream {
             if self.burst_worst.is_none_or(|w| pct > w) {
                 self.burst_worst = Some(pct);
             }
+            self.win.burst(pct);
         }
     }
 
-    pub(super) fn rtp(&mut self, arrival_us: i64, h: &RtpHeader) {
+    pub(super) fn rtp(&mut self, arrival_us: i64, h: &RtpHeader, rules: &WindowRules) {
         if self.packets > 0 {
             self.longest_gap_us = self.longest_gap_us.max(arrival_us - self.last_us);
         }
@@ -267,8 +279,10 @@ impl Stream {
         self.last_us = self.last_us.max(arrival_us);
         self.pt = h.pt;
         self.count_pt(h.pt);
-        // The window closes on the ext_max before this packet.
+        // The windows close on the ext_max before this packet; the burst
+        // bucket first, so it counts in the 15 s window it ends in.
         self.update_burst(arrival_us);
+        self.roll_window(arrival_us, rules);
         self.update_seq(h.seq);
         if self.feeds_jitter(h) {
             self.update_clock(arrival_us, h.ts);
@@ -357,9 +371,14 @@ impl Stream {
 
     /// The stream's figures; `sdp` says what signaling bound a dynamic
     /// payload type to, for this stream's direction.
-    pub(super) fn stats(&self, sdp: &dyn Fn(Side, u8) -> Option<RtpMap>) -> StreamStats {
+    pub(super) fn stats(
+        &self,
+        sdp: &dyn Fn(Side, u8) -> Option<RtpMap>,
+        rules: &WindowRules,
+    ) -> StreamStats {
         let mut s = self.clone();
         s.close_burst();
+        s.close_window(s.packets, rules);
         let expected = s.expected();
         // Static table, else the SDP, else the estimate. A stream known only
         // from reports has no payload type to look up.
@@ -411,6 +430,15 @@ impl Stream {
             jitter_max_ms: jitter(|j| j.max),
             longest_gap_us: s.longest_gap_us,
             burst_loss_max_pct: s.burst_worst,
+            windows: s.win.counted,
+            windows_poor: [0, 1].map(|i| {
+                let jit_extra = jit.and_then(|j| j.poor_extra.get(i)).copied();
+                s.win.poor_base.get(i).copied().unwrap_or(0) + jit_extra.unwrap_or(0)
+            }),
+            loss_max_window_pct: s.win.loss_worst,
+            jitter_max_window_ms: jit
+                .filter(|_| s.jitter_n > 0 && s.win.counted > 0)
+                .and_then(|j| ms(j.worst_win)),
             first_seq: s.first_seq,
             last_seq: s.max_seq,
             first_us: s.first_us,

@@ -2,6 +2,7 @@
 //! most [`MAX_STREAMS`]), each RTCP report block to the stream it reports
 //! on, and pairs SRs with the blocks that echo them for a round trip.
 
+use super::quality::{QualityRules, WindowRules};
 use super::stream::Stream;
 use super::{RtcpFigures, RtpMap, StreamStats, MAX_STREAMS};
 use crate::dissect::rtp::{self, RtpHeader};
@@ -20,9 +21,11 @@ struct SrSeen {
 }
 
 /// Media state of one flow: its RTP streams and what RTCP said about them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct MediaTracker {
     streams: Vec<Stream>,
+    // What each stream's 15 s windows are judged by as they close.
+    rules: WindowRules,
     srs: [Option<SrSeen>; SR_SLOTS],
     sr_next: usize,
     /// RTP packets of SSRCs beyond [`MAX_STREAMS`], not tracked.
@@ -36,10 +39,40 @@ pub struct MediaTracker {
     pub rtcp_unreadable: u64,
 }
 
+impl Default for MediaTracker {
+    fn default() -> Self {
+        MediaTracker::with_window_rules(WindowRules::builtin())
+    }
+}
+
 impl MediaTracker {
-    /// An empty tracker.
+    /// An empty tracker judging windows by the built-in `media.toml`.
     pub fn new() -> Self {
         MediaTracker::default()
+    }
+
+    /// An empty tracker judging windows by `rules` (the run's `media.toml`).
+    pub fn with_rules(rules: &QualityRules) -> Self {
+        MediaTracker::with_window_rules(rules.window_rules())
+    }
+
+    /// An empty tracker judging windows by `rules`.
+    pub fn with_window_rules(rules: WindowRules) -> Self {
+        MediaTracker {
+            streams: Vec::new(),
+            rules,
+            srs: [None; SR_SLOTS],
+            sr_next: 0,
+            overflow_packets: 0,
+            rtp_packets: 0,
+            rtcp_packets: 0,
+            rtcp_unreadable: 0,
+        }
+    }
+
+    /// An empty tracker with this one's rules, for a flow's next record.
+    pub fn restarted(&self) -> Self {
+        MediaTracker::with_window_rules(self.rules)
     }
 
     /// The RTP or RTCP bytes of a UDP payload: the payload itself, or the
@@ -73,38 +106,11 @@ impl MediaTracker {
             self.rtcp(side, arrival_us, bytes, None);
         } else if let Some(h) = rtp::parse_rtp_header(bytes) {
             self.rtp_packets += 1;
-            if let Some(s) = self.stream_mut(side, h.ssrc, arrival_us, Some(&h)) {
-                s.rtp(arrival_us, &h);
+            if let Some(s) = stream_in(&mut self.streams, side, h.ssrc, arrival_us, Some(&h)) {
+                s.rtp(arrival_us, &h, &self.rules);
             } else {
                 self.overflow_packets += 1;
             }
-        }
-    }
-
-    fn stream_mut(
-        &mut self,
-        side: Side,
-        ssrc: u32,
-        arrival_us: i64,
-        h: Option<&RtpHeader>,
-    ) -> Option<&mut Stream> {
-        let pos = self
-            .streams
-            .iter()
-            .position(|s| s.ssrc == ssrc && s.side == side);
-        match pos {
-            Some(i) => self.streams.get_mut(i),
-            None if self.streams.len() < MAX_STREAMS => {
-                if self.streams.capacity() == 0 {
-                    self.streams.reserve_exact(4);
-                }
-                self.streams.push(match h {
-                    Some(h) => Stream::new(side, arrival_us, h),
-                    None => Stream::from_report(side, ssrc, arrival_us),
-                });
-                self.streams.last_mut()
-            }
-            None => None,
         }
     }
 
@@ -152,7 +158,8 @@ impl MediaTracker {
             for b in rep.blocks() {
                 let rtt = self.rtt_for(side, &b, arrival_us);
                 // The block reports on packets flowing towards its sender.
-                let Some(s) = self.stream_mut(side.flip(), b.ssrc, arrival_us, None) else {
+                let Some(s) = stream_in(&mut self.streams, side.flip(), b.ssrc, arrival_us, None)
+                else {
                     continue;
                 };
                 if let Some(l) = landed.as_deref_mut() {
@@ -211,12 +218,43 @@ impl MediaTracker {
     /// The figures of every stream, with dynamic payload types bound by
     /// `sdp(direction, payload_type)` where signaling was seen.
     pub fn streams_with(&self, sdp: &dyn Fn(Side, u8) -> Option<RtpMap>) -> Vec<StreamStats> {
-        self.streams.iter().map(|s| s.stats(sdp)).collect()
+        self.streams
+            .iter()
+            .map(|s| s.stats(sdp, &self.rules))
+            .collect()
     }
 
     /// Whether some stream has a payload type only SDP can name.
     pub fn has_dynamic_payload(&self) -> bool {
         self.streams.iter().any(Stream::is_dynamic)
+    }
+}
+
+/// The stream of `(side, ssrc)`, created when there is room; a free function
+/// so the caller may borrow the tracker's other fields beside it.
+fn stream_in<'a>(
+    streams: &'a mut Vec<Stream>,
+    side: Side,
+    ssrc: u32,
+    arrival_us: i64,
+    h: Option<&RtpHeader>,
+) -> Option<&'a mut Stream> {
+    let pos = streams
+        .iter()
+        .position(|s| s.ssrc == ssrc && s.side == side);
+    match pos {
+        Some(i) => streams.get_mut(i),
+        None if streams.len() < MAX_STREAMS => {
+            if streams.capacity() == 0 {
+                streams.reserve_exact(4);
+            }
+            streams.push(match h {
+                Some(h) => Stream::new(side, arrival_us, h),
+                None => Stream::from_report(side, ssrc, arrival_us),
+            });
+            streams.last_mut()
+        }
+        None => None,
     }
 }
 

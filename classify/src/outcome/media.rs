@@ -7,7 +7,7 @@
 
 use crate::dissect::rtp::rfc4571_first;
 use crate::dissect::stun::ms_turn_frames;
-use crate::media::{MediaTracker, Quality, QualityRules, RtpMap, StreamStats};
+use crate::media::{MediaTracker, Quality, QualityProfile, QualityRules, RtpMap, StreamStats};
 use crate::{AppProtocol, FlowClassifier, Side, Transport};
 use std::sync::Arc;
 
@@ -71,20 +71,23 @@ pub struct MediaFields {
 }
 
 impl MediaFields {
-    /// The media columns and stream rows of a media flow's record; `sdp`
-    /// binds dynamic payload types (see [`MediaTracker::streams_with`]).
+    /// The media columns and stream rows of a media flow's record, its
+    /// streams judged against `profile`; `sdp` binds dynamic payload types
+    /// (see [`MediaTracker::streams_with`]).
     pub fn from_tracker(
         flow_id: i64,
         t: &MediaTracker,
         rules: &QualityRules,
         sdp: &dyn Fn(Side, u8) -> Option<RtpMap>,
+        profile: QualityProfile,
     ) -> Self {
         let stats = t.streams_with(sdp);
         let streams: Vec<StreamRecord> = stats
             .into_iter()
             .map(|s| StreamRecord {
                 flow_id,
-                quality: rules.judge_stream(&s),
+                quality: None,
+                profile: None,
                 stats: s,
             })
             .collect();
@@ -108,7 +111,6 @@ impl MediaFields {
         let rtcp = || streams.iter().filter_map(|r| r.stats.rtcp);
         let rtt = mean(rtcp().filter_map(|r| r.rtt_ms).collect());
         let fraction = mean(rtcp().map(|r| r.fraction_lost).collect());
-        let judged: Vec<Option<Quality>> = streams.iter().map(|r| r.quality).collect();
 
         let mut fields = MediaFields {
             is_media: true,
@@ -119,15 +121,27 @@ impl MediaFields {
             dst2src: main(Some(Side::Dst2Src)).map(DirMedia::from_stats),
             rtcp_rtt_ms: rtt,
             rtcp_fraction_lost: fraction,
-            media_quality: rules.judge_flow(&judged, rtt),
+            media_quality: None,
             rtp_overflow_packets: Some(i64::try_from(t.overflow_packets).unwrap_or(i64::MAX)),
             streams: Vec::new(),
         };
         fields.streams = streams;
+        fields.judge(rules, profile);
         // Streams known only from reports that the RTP flow also received are
         // that flow's rows; this flow keeps its round trip and fraction lost.
         fields.streams.retain(|r| !r.stats.reported_elsewhere);
         fields
+    }
+
+    /// Judges the streams (and the flow) against `profile`; again when the
+    /// flow's egress, and so its profile, was decided later.
+    pub fn judge(&mut self, rules: &QualityRules, profile: QualityProfile) {
+        for r in &mut self.streams {
+            r.quality = rules.judge_stream(&r.stats, profile);
+            r.profile = (r.stats.packets > 0).then_some(profile);
+        }
+        let judged: Vec<Option<Quality>> = self.streams.iter().map(|r| r.quality).collect();
+        self.media_quality = rules.judge_flow(&judged, self.rtcp_rtt_ms);
     }
 }
 
@@ -140,6 +154,8 @@ pub struct StreamRecord {
     pub stats: StreamStats,
     /// `good` / `poor` for this stream, None when unjudged.
     pub quality: Option<Quality>,
+    /// The targets it was judged against; None for a stream without RTP.
+    pub profile: Option<QualityProfile>,
 }
 
 impl StreamRecord {

@@ -20,7 +20,7 @@ pub use media::{
 
 use crate::classifier::{needs_correlation, FlowShape, KnownServer, EXCHANGE, SKYPE_TEAMS};
 use crate::egress::{Egress, ExpectedPath, FlowFacts, LearnedEdges, NextHop, Site};
-use crate::media::{MediaTracker, RtpMap};
+use crate::media::{MediaTracker, QualityProfile, RtpMap};
 use crate::prefix::{FlowDirection, LocalNets};
 use crate::{
     AppProtocol, AppSource, FlowClassifier, ServiceSource, Side, Signatures, TrafficType, Transport,
@@ -38,6 +38,45 @@ pub struct Knowledge {
     pub local: LocalNets,
     /// Egress attribution: prefix sources, edge routers, call-flow table.
     pub egress: Site,
+    /// Where the sensor sits, which decides the media targets.
+    pub sensor_position: SensorPosition,
+}
+
+/// Where the sensor taps the site's traffic (site config `sensor_position`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SensorPosition {
+    /// Somewhere inside the customer network (the default): it sees a
+    /// stream's client segment, so streams are judged by the client targets.
+    #[default]
+    Inside,
+    /// At the customer edge, where the ExpressRoute segment starts: streams
+    /// of flows that cross the ExpressRoute edge are judged by that
+    /// segment's targets.
+    CustomerEdge,
+}
+
+impl SensorPosition {
+    /// Parses the config value (`inside`, `customer_edge`).
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "inside" => Some(SensorPosition::Inside),
+            "customer_edge" => Some(SensorPosition::CustomerEdge),
+            _ => None,
+        }
+    }
+
+    /// The targets a flow's streams are judged by: the ExpressRoute
+    /// segment's when the sensor is at the customer edge and the flow crossed
+    /// the ExpressRoute edge (the edge router it was seen through, else its
+    /// prefix-predicted egress), else the client's.
+    pub fn profile(self, e: &EgressFields) -> QualityProfile {
+        let path = e.observed_egress.unwrap_or(e.egress);
+        if self == SensorPosition::CustomerEdge && path == Egress::ExpressRoute {
+            QualityProfile::ExpressRouteSegment
+        } else {
+            QualityProfile::Client
+        }
+    }
 }
 
 /// Egress attribution of one flow.
@@ -238,9 +277,14 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         k.egress.judge(&k.local, &e.facts(traffic_type), e.learned)
     };
     let o365 = v.o365;
+    let profile = k.sensor_position.profile(&EgressFields {
+        egress: v.egress,
+        observed_egress: v.observed,
+        ..EgressFields::default()
+    });
     let media = match e.media {
         Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
-            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None)
+            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None, profile)
         }
         _ => MediaFields::default(),
     };
@@ -423,6 +467,11 @@ impl Pending {
             e.expected_path = v.expected;
             e.path_conformant = v.conformant;
             e.path_note = join_notes(v.note, &notes);
+            // The edge crossed may change the media targets.
+            if labels.media.is_media {
+                let p = k.sensor_position.profile(&labels.egress);
+                labels.media.judge(&k.signatures.media, p);
+            }
         };
         if let Some(m) = media {
             // A stream's payload types are the ones the SDP of the endpoint
@@ -434,7 +483,8 @@ impl Pending {
                 };
                 sdp(to, pt).or_else(|| sdp(from, pt))
             };
-            labels.media = MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound);
+            let p = k.sensor_position.profile(&labels.egress);
+            labels.media = MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound, p);
         }
         let Some((app, service)) = relabel
             .then(|| learned(dst).or_else(|| learned(src)))
@@ -458,5 +508,61 @@ impl Pending {
         facts.traffic_type = labels.traffic_type;
         judge(&facts, labels);
         true
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn the_segment_profile_needs_the_customer_edge_and_the_expressroute_edge() {
+        let e = |egress, observed| EgressFields {
+            egress,
+            observed_egress: observed,
+            ..EgressFields::default()
+        };
+        let edge = SensorPosition::CustomerEdge;
+        let seg = QualityProfile::ExpressRouteSegment;
+        let client = QualityProfile::Client;
+        assert_eq!(edge.profile(&e(Egress::ExpressRoute, None)), seg);
+        assert_eq!(edge.profile(&e(Egress::Internet, None)), client);
+        // The edge router it was seen through wins over the prefix: an
+        // ExpressRoute prefix reached over the Internet edge is not the
+        // segment, and the other way round.
+        let inet = Some(Egress::Internet);
+        assert_eq!(edge.profile(&e(Egress::ExpressRoute, inet)), client);
+        let er = Some(Egress::ExpressRoute);
+        assert_eq!(edge.profile(&e(Egress::Internet, er)), seg);
+        let inside = SensorPosition::Inside;
+        assert_eq!(inside.profile(&e(Egress::ExpressRoute, er)), client);
+        assert_eq!(SensorPosition::parse("customer_edge"), Some(edge));
+        assert_eq!(SensorPosition::parse("inside"), Some(inside));
+        assert_eq!(SensorPosition::parse("edge"), None);
+    }
+
+    /// A flow's streams are judged again when its egress, and so its
+    /// profile, is decided after the record was built (learned edges).
+    #[test]
+    fn media_is_judged_again_under_a_new_profile() {
+        let rules = crate::media::QualityRules::builtin().unwrap();
+        let mut t = MediaTracker::new();
+        // 30 s of 20 ms PCMU, one packet in 200 lost: 0.5%.
+        for i in (0..1500u32).filter(|i| i % 200 != 100) {
+            let mut p = vec![0x80, 0];
+            p.extend((i as u16).to_be_bytes());
+            p.extend((160 * i).to_be_bytes());
+            p.extend(7u32.to_be_bytes());
+            t.feed(Side::Src2Dst, i64::from(i) * 20_000, &p);
+        }
+        let client = QualityProfile::Client;
+        let mut m = MediaFields::from_tracker(1, &t, &rules, &|_, _| None, client);
+        assert_eq!(m.media_quality, Some(crate::media::Quality::Good));
+        assert_eq!(m.streams[0].profile, Some(client));
+        let seg = QualityProfile::ExpressRouteSegment;
+        m.judge(&rules, seg);
+        assert_eq!(m.streams[0].quality, Some(crate::media::Quality::Poor));
+        assert_eq!(m.streams[0].profile, Some(seg));
+        assert_eq!(m.media_quality, Some(crate::media::Quality::Poor));
     }
 }

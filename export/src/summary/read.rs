@@ -189,6 +189,8 @@ const STREAM_COLS: &[&str] = &[
     "loss_pct",
     "jitter_mean_ms",
     "quality",
+    "loss_max_window_pct",
+    "jitter_max_window_ms",
 ];
 
 const FLOW_COLS: &[&str] = &[
@@ -252,6 +254,8 @@ impl StreamIndex {
             let loss = c.floats("loss_pct").ok_or_else(|| c.wrong("loss_pct"))?;
             let jitter = c.floats("jitter_mean_ms");
             let quality = c.strs("quality");
+            let loss_window = c.floats("loss_max_window_pct");
+            let jitter_window = c.floats("jitter_max_window_ms");
             for i in 0..b.num_rows() {
                 let run = run.get(i).unwrap_or(&file_run);
                 let n = self.runs.len() as u32;
@@ -263,6 +267,8 @@ impl StreamIndex {
                         packets: u(packets.value(i)),
                         loss_pct: loss.value(i),
                         jitter_mean_ms: opt_f64(jitter, i),
+                        loss_window_pct: opt_f64(loss_window, i),
+                        jitter_window_ms: opt_f64(jitter_window, i),
                         poor: quality.get(i).map(|q| q == "poor"),
                     });
             }

@@ -91,9 +91,11 @@ fn totals_header(s: &mut String, a: &str, wa: usize, b: &str, wb: usize) {
     );
 }
 
-/// One media group's figures: streams, loss and jitter percentiles, judged, poor.
+/// One media group's figures: streams, those with a counted window, the
+/// percentiles of their worst window's loss and jitter, judged, poor.
 struct MediaFigures {
     streams: usize,
+    windowed: usize,
     loss: [Option<f64>; 3],
     jitter: [Option<f64>; 3],
     judged: u64,
@@ -104,8 +106,9 @@ impl MediaFigures {
     fn of(g: &MediaGroup) -> Self {
         MediaFigures {
             streams: g.loss_pct.len(),
-            loss: PCTS.map(|(p, _)| percentile(&g.loss_pct, p)),
-            jitter: PCTS.map(|(p, _)| percentile(&g.jitter_ms, p)),
+            windowed: g.loss_window_pct.len(),
+            loss: PCTS.map(|(p, _)| percentile(&g.loss_window_pct, p)),
+            jitter: PCTS.map(|(p, _)| percentile(&g.jitter_window_ms, p)),
             judged: g.judged,
             poor: g.poor,
         }
@@ -147,7 +150,7 @@ impl Summary {
         if media.is_empty() {
             s.push_str("\nRTP streams: not measured (no RTP stream in these flows)\n");
         } else {
-            s.push_str("\nRTP streams by egress (loss %, mean jitter ms):\n");
+            s.push_str("\nRTP streams by egress, worst 15 s window of each (loss %, jitter ms):\n");
             s.push_str(&media);
         }
         let paths = self.paths.table();
@@ -250,8 +253,9 @@ impl Summary {
         s
     }
 
-    /// The media table: streams by egress, p50/p90/p95 of loss and mean
-    /// jitter, judged and poor streams. Empty without RTP.
+    /// The media table: streams by egress, those with a counted 15 s
+    /// window, p50/p90/p95 of their worst window's loss and jitter, judged
+    /// and poor streams. Empty without RTP.
     pub fn media_table(&self) -> String {
         let mut s = String::new();
         if self.media.is_empty() {
@@ -259,9 +263,10 @@ impl Summary {
         }
         let _ = writeln!(
             s,
-            "{:<13} {:>7} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
+            "{:<13} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
             "egress",
             "streams",
+            "windowed",
             "loss_p50",
             "loss_p90",
             "loss_p95",
@@ -276,9 +281,10 @@ impl Summary {
             let m = MediaFigures::of(g);
             let _ = writeln!(
                 s,
-                "{:<13} {:>7} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
+                "{:<13} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
                 k,
                 m.streams,
+                m.windowed,
                 f(m.loss[0]),
                 f(m.loss[1]),
                 f(m.loss[2]),
@@ -317,9 +323,10 @@ impl Summary {
                 let mut o = Map::new();
                 o.insert("egress".into(), json!(k));
                 o.insert("streams".into(), json!(m.streams));
+                o.insert("windowed".into(), json!(m.windowed));
                 for (i, (_, p)) in PCTS.iter().enumerate() {
-                    o.insert(format!("loss_{p}"), json!(m.loss[i]));
-                    o.insert(format!("jitter_{p}"), json!(m.jitter[i]));
+                    o.insert(format!("loss_window_{p}"), json!(m.loss[i]));
+                    o.insert(format!("jitter_window_{p}"), json!(m.jitter[i]));
                 }
                 o.insert("judged".into(), json!(m.judged));
                 o.insert("poor".into(), json!(m.poor));
@@ -399,9 +406,16 @@ impl Summary {
         for (k, g) in &self.media {
             let m = MediaFigures::of(g);
             c.row("media", k, "", "streams", m.streams);
+            c.row("media", k, "", "windowed", m.windowed);
             for (i, (_, p)) in PCTS.iter().enumerate() {
-                c.row("media", k, "", &format!("loss_{p}"), o(m.loss[i]));
-                c.row("media", k, "", &format!("jitter_{p}"), o(m.jitter[i]));
+                c.row("media", k, "", &format!("loss_window_{p}"), o(m.loss[i]));
+                c.row(
+                    "media",
+                    k,
+                    "",
+                    &format!("jitter_window_{p}"),
+                    o(m.jitter[i]),
+                );
             }
             c.row("media", k, "", "judged", m.judged);
             c.row("media", k, "", "poor", m.poor);

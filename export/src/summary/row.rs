@@ -138,6 +138,11 @@ pub struct StreamRow {
     pub loss_pct: f64,
     /// `jitter_mean_ms`.
     pub jitter_mean_ms: Option<f64>,
+    /// `loss_max_window_pct` (None without a counted window, or in files
+    /// written before the column).
+    pub loss_window_pct: Option<f64>,
+    /// `jitter_max_window_ms`.
+    pub jitter_window_ms: Option<f64>,
     /// `quality`: None unjudged, Some(true) poor.
     pub poor: Option<bool>,
 }
@@ -149,6 +154,8 @@ impl StreamRow {
             packets: s.stats.packets,
             loss_pct: s.stats.loss_pct(),
             jitter_mean_ms: s.stats.jitter_mean_ms,
+            loss_window_pct: s.stats.loss_max_window_pct,
+            jitter_window_ms: s.stats.jitter_max_window_ms,
             poor: s.quality.map(|q| q == Quality::Poor),
         }
     }

@@ -47,7 +47,13 @@ fn percentiles_and_media_groups() {
         t.feed(pathlens_classify::Side::Src2Dst, i64::from(i) * 20_000, &p);
     }
     let rules = pathlens_classify::media::QualityRules::builtin().unwrap();
-    let m = crate::MediaFields::from_tracker(1, &t, &rules, &|_, _| None);
+    let m = crate::MediaFields::from_tracker(
+        1,
+        &t,
+        &rules,
+        &|_, _| None,
+        pathlens_classify::media::QualityProfile::Client,
+    );
     let mut s = Summary::default();
     let mut r = FlowRecord::example();
     r.labels.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
@@ -56,10 +62,66 @@ fn percentiles_and_media_groups() {
     let g = &s.media["expressroute"];
     assert_eq!((g.loss_pct.len(), g.judged, g.poor), (1, 1, 0));
     assert_eq!(g.loss_pct[0], 1.0);
+    // Two seconds: one 15 s window, counted (100 expected, at least 50).
+    assert_eq!(g.loss_window_pct, vec![1.0]);
+    assert_eq!(g.jitter_window_ms, vec![0.0]);
     let table = s.media_table();
     assert!(
-        table.lines().nth(1).unwrap().starts_with("expressroute"),
+        table
+            .lines()
+            .nth(1)
+            .unwrap()
+            .starts_with("expressroute        1        1     1.00     1.00     1.00       0.00"),
         "{table}"
+    );
+    let json = s.json();
+    assert_eq!(json["media"][0]["loss_window_p90"], 1.0);
+    assert_eq!(json["media"][0]["windowed"], 1);
+}
+
+/// The media percentiles are of each stream's worst window, as Microsoft
+/// reports the 90th percentile of per-interval figures: a stream without a
+/// counted window is in `streams` but not in the percentiles.
+#[test]
+fn media_percentiles_are_of_worst_windows() {
+    let mut s = Summary::default();
+    for i in 0..10 {
+        s.add_stream(
+            "internet",
+            &StreamRow {
+                packets: 1000,
+                loss_pct: 0.1,
+                jitter_mean_ms: Some(1.0),
+                loss_window_pct: Some(f64::from(i)),
+                jitter_window_ms: Some(f64::from(i) * 10.0),
+                poor: Some(i > 0),
+            },
+        );
+    }
+    s.add_stream(
+        "internet",
+        &StreamRow {
+            packets: 40,
+            loss_pct: 50.0,
+            jitter_mean_ms: None,
+            loss_window_pct: None,
+            jitter_window_ms: None,
+            poor: None,
+        },
+    );
+    let json = s.json();
+    let m = &json["media"][0];
+    assert_eq!(
+        (m["streams"].as_u64(), m["windowed"].as_u64()),
+        (Some(11), Some(10))
+    );
+    assert_eq!(m["loss_window_p50"], 4.0);
+    assert_eq!(m["loss_window_p90"], 8.0);
+    assert_eq!(m["jitter_window_p95"], 90.0);
+    assert!(
+        s.csv().contains("media,internet,,loss_window_p90,8\n"),
+        "{}",
+        s.csv()
     );
 }
 

@@ -28,6 +28,12 @@ pub(super) struct Jitter {
     pub(super) mean: f64,
     /// Largest J over regular packets.
     pub(super) max: f64,
+    /// Largest J over regular packets of the open 15 s window.
+    pub(super) win_max: f64,
+    /// Largest `win_max` of a counted window.
+    pub(super) worst_win: f64,
+    /// Counted windows poor on jitter alone under this clock, per profile.
+    pub(super) poor_extra: [u32; 2],
 }
 
 impl Jitter {
@@ -37,6 +43,9 @@ impl Jitter {
             running: 0.0,
             mean: 0.0,
             max: 0.0,
+            win_max: 0.0,
+            worst_win: 0.0,
+            poor_extra: [0; 2],
         }
     }
 
@@ -124,6 +133,7 @@ impl Stream {
             if regular {
                 j.mean = (j.mean * (k - 1.0) + j.running) * inv_k;
                 j.max = j.max.max(j.running);
+                j.win_max = j.win_max.max(j.running);
             }
         }
         if regular {
