@@ -81,7 +81,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("history", "", "tcpControlBits (6)"),
     C::new("conn_state", OptDict(|r| r.conn_state.map(ConnState::as_str)), "Zeek's codes for TCP: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH; null for other transports")
         .like("conn_state", "", ""),
-    C::new("app_protocol", Dict(|r| r.labels.app_protocol.as_str()), "`sip`, `sip_tls`, `rtp`, `srtp`, `rtcp`, `stun_turn`, `dtls`, `psom`, `smtp`, `pop3`, `imap`, `xmpp`, `https`, `tls`, `http`, `dns`, `other`, or `unknown` when nothing matched")
+    C::new("app_protocol", Dict(|r| r.labels.app_protocol.as_str()), "`sip`, `sip_tls`, `rtp`, `srtp`, `rtcp`, `stun_turn`, `dtls`, `psom`, `smtp`, `pop3`, `imap`, `xmpp`, `https`, `tls`, `http`, `dns`, `ipsec` (ESP, AH, ESP in UDP 4500), `ike` (UDP 500, or 4500 with the NAT-T non-ESP marker or only keepalives), `ssl_vpn` (a VPN gateway's server name, or DTLS on UDP 443 without ICE), `other`, or `unknown` when nothing matched")
         .like("service", "application_name", "applicationName (96)"),
     C::new("app_protocol_source", Dict(|r| r.labels.app_protocol_source.as_str()), "how `app_protocol` was decided: `payload` (a dissector recognised it, or inspected payload matched none of the classes: `other`), `port` (no payload at all: the rule of `signatures/ports.toml` for the server's port, never a client's; media port ranges only towards a known media server), `behaviour` (media cadence over TCP), `correlation` (a UDP flow with no evidence of its own reaching a media endpoint that another flow announced in SDP or STUN), `none`")
         .like("", "application_is_guessed", ""),
@@ -95,7 +95,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("", "", "biflowDirection (239), loosely"),
     C::new("egress_label", OptDict(|r| r.labels.egress_label.as_deref()), "label of the prefix in `egress_prefix`: the local network's label (e.g. `rfc1918`) for local flows, else the CIDR list's label, the service tag name or the O365 service area"),
     C::new("egress_prefix", OptStr(|r| r.labels.egress_prefix.as_deref()), "for the remote endpoint (the non-local one; the responder when both or neither are local): the longest advertised prefix containing it when `egress` is `expressroute`, else its longest match in any source, e.g. `52.112.0.0/14`; for local flows the local network, e.g. `10.0.0.0/8`"),
-    C::new("traffic_type", Dict(|r| r.labels.traffic_type.as_str()), "the seeds' categories: `signaling`, `media`, `web_conferencing`, `mail`, `web`, `infrastructure`, `other`; HTTPS/TLS/HTTP to a SfB/Teams service (by server name or Office 365 endpoint set) is `signaling` and to Exchange `mail`, as the seeds count that control traffic"),
+    C::new("traffic_type", Dict(|r| r.labels.traffic_type.as_str()), "the seeds' categories: `signaling`, `media`, `web_conferencing`, `mail`, `web`, `infrastructure`, `tunnel` (IPsec, IKE, SSL VPN), `other`; HTTPS/TLS/HTTP to a SfB/Teams service (by server name or Office 365 endpoint set) is `signaling` and to Exchange `mail`, as the seeds count that control traffic"),
     C::new("alpn", OptStr(|r| r.labels.alpn.as_deref()), "first ALPN id of the ClientHello (`h2`, `http/1.1`)")
         .like("(ssl.log next_protocol)", "", ""),
     C::new("tls_version", OptDict(|r| r.labels.tls_version), "`TLS 1.0` ... `TLS 1.3`: highest offered in supported_versions or chosen by the ServerHello")
@@ -156,6 +156,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("dst2src_dscp", OptI16(|r| r.labels.path.marking[1].map(|m| i16::from(m.dscp))), "the same for the responder's packets"),
     C::new("src2dst_dscp_changed", OptBool(|r| r.labels.path.marking[0].map(|m| m.changed)), "an initiator packet carried another DSCP than the first one"),
     C::new("dst2src_dscp_changed", OptBool(|r| r.labels.path.marking[1].map(|m| m.changed)), "the same for the responder's packets"),
+    C::new("tunnel_media_suspected", OptBool(|r| r.labels.tunnel_media_suspected), "a tunnel (`traffic_type` `tunnel`) with media cadence: both directions 100+ packets of at most 400 IP bytes, at least 80% of the direction's packets, with 60% of the gaps between them in two adjacent buckets of 10-70 ms (`path_note` says so); false for other tunnels, null for flows that are no tunnel"),
 ];
 
 impl Row for FlowRecord {

@@ -10,6 +10,7 @@
 
 pub mod media;
 pub mod path;
+pub mod tunnel;
 
 pub use path::{Marking, PathEvidence, PathFields};
 
@@ -121,6 +122,8 @@ pub struct Labels {
     pub media: MediaFields,
     /// Handshake and STUN round trips, DSCP per direction.
     pub path: PathFields,
+    /// A tunnel carrying media cadence; null for flows that are no tunnel.
+    pub tunnel_media_suspected: Option<bool>,
 }
 
 impl Labels {
@@ -148,6 +151,7 @@ impl Labels {
             egress: EgressFields::default(),
             media: MediaFields::default(),
             path: PathFields::default(),
+            tunnel_media_suspected: None,
         }
     }
 }
@@ -179,6 +183,8 @@ pub struct Evidence<'a> {
     pub classifier: &'a FlowClassifier,
     /// The flow's RTP/RTCP tracker, when one started.
     pub media: Option<&'a MediaTracker>,
+    /// Cadence counters, kept once the flow was seen to be a tunnel.
+    pub cadence: Option<&'a tunnel::Cadence>,
 }
 
 impl Evidence<'_> {
@@ -244,7 +250,13 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         }
         _ => MediaFields::default(),
     };
-    let extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v));
+    let tunnel_media_suspected = app
+        .is_tunnel()
+        .then(|| e.cadence.is_some_and(tunnel::Cadence::media_suspected));
+    let mut extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v));
+    if tunnel_media_suspected == Some(true) {
+        extra.push(tunnel::NOTE.to_string());
+    }
     let egress = EgressFields {
         egress: v.egress,
         egress_list: v.list.map(Arc::from),
@@ -285,6 +297,7 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         egress,
         media,
         path: PathFields::of(&e.path),
+        tunnel_media_suspected,
     }
 }
 
@@ -381,13 +394,19 @@ impl Pending {
             relabel,
             media,
             edges,
-            notes: path::notes(
-                &e.path,
-                labels.app_protocol,
-                &labels.media,
-                labels.egress.o365_endpoint_id.is_some(),
-                usize::from(labels.local_dst && !labels.local_src),
-            ),
+            notes: {
+                let mut n = path::notes(
+                    &e.path,
+                    labels.app_protocol,
+                    &labels.media,
+                    labels.egress.o365_endpoint_id.is_some(),
+                    usize::from(labels.local_dst && !labels.local_src),
+                );
+                if labels.tunnel_media_suspected == Some(true) {
+                    n.push(tunnel::NOTE.to_string());
+                }
+                n
+            },
         })
     }
 
