@@ -60,7 +60,10 @@ fn ip_frame(from_client: bool, proto: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn udp(from_client: bool, sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
-    let (c, g) = (IpAddr::V4(Ipv4Addr::from(CLIENT)), IpAddr::V4(Ipv4Addr::from(GATEWAY)));
+    let (c, g) = (
+        IpAddr::V4(Ipv4Addr::from(CLIENT)),
+        IpAddr::V4(Ipv4Addr::from(GATEWAY)),
+    );
     if from_client {
         udp_frame(Eth::new(MAC_C, MAC_G), (c, sport), (g, dport), payload)
     } else {
@@ -75,8 +78,14 @@ fn write(pcap: &Path) -> HashMap<String, [&'static str; 3]> {
     let mut t = 1_793_900_000_000_000i64;
     // IKEv2 on 500: SA_INIT and AUTH exchanges.
     for (x, len) in [(34, 336), (35, 400)] {
-        w.frame(t, &udp(true, 500, 500, &ike(0x8f54_bf6d_8b48_e6e1, x, false, len)));
-        w.frame(t + 20_000, &udp(false, 500, 500, &ike(0x8f54_bf6d_8b48_e6e1, x, true, len)));
+        w.frame(
+            t,
+            &udp(true, 500, 500, &ike(0x8f54_bf6d_8b48_e6e1, x, false, len)),
+        );
+        w.frame(
+            t + 20_000,
+            &udp(false, 500, 500, &ike(0x8f54_bf6d_8b48_e6e1, x, true, len)),
+        );
         t += 100_000;
     }
     // NAT-T on 4500 from a NATed port: marker + IKE, a keepalive, then a
@@ -84,17 +93,29 @@ fn write(pcap: &Path) -> HashMap<String, [&'static str; 3]> {
     // with up to 3 ms of jitter, 200 bytes.
     let nat = |p: &[u8]| [&[0u8, 0, 0, 0][..], p].concat();
     w.frame(t, &udp(true, 61_001, 4500, &nat(&ike(0x77, 37, false, 80))));
-    w.frame(t + 15_000, &udp(false, 61_001, 4500, &nat(&ike(0x77, 37, true, 80))));
+    w.frame(
+        t + 15_000,
+        &udp(false, 61_001, 4500, &nat(&ike(0x77, 37, true, 80))),
+    );
     w.frame(t + 30_000, &udp(true, 61_001, 4500, &[0xff]));
     t += 100_000;
     for i in 0..300u32 {
         let j = i64::from(i % 7) * 1000 - 3000;
-        w.frame(t + j, &udp(true, 61_001, 4500, &esp(0xc0a8_1234, i + 1, 170)));
-        w.frame(t + 9_000 - j, &udp(false, 61_001, 4500, &esp(0x0a0b_0c0d, i + 1, 170)));
+        w.frame(
+            t + j,
+            &udp(true, 61_001, 4500, &esp(0xc0a8_1234, i + 1, 170)),
+        );
+        w.frame(
+            t + 9_000 - j,
+            &udp(false, 61_001, 4500, &esp(0x0a0b_0c0d, i + 1, 170)),
+        );
         t += 20_000;
     }
     // NAT-T that only kept the mapping alive.
-    w.frame(t, &udp(true, 61_002, 4500, &nat(&ike(0x78, 34, false, 300))));
+    w.frame(
+        t,
+        &udp(true, 61_002, 4500, &nat(&ike(0x78, 34, false, 300))),
+    );
     w.frame(t + 1_000, &udp(true, 61_002, 4500, &[0xff]));
     // ESP on IP protocol 50: a bulk transfer (full-size one way, small
     // acknowledgements back, 1 ms apart).
@@ -150,7 +171,9 @@ fn ipsec_ike_nat_traversal_and_media_cadence_in_a_tunnel() {
     for row in &got {
         let f: Vec<&str> = row.split('|').collect();
         let key = f[..3].join(" ");
-        let w = want.get(&key).unwrap_or_else(|| panic!("unexpected flow {row}"));
+        let w = want
+            .get(&key)
+            .unwrap_or_else(|| panic!("unexpected flow {row}"));
         assert_eq!(&f[3..6], w, "{key}");
         assert_eq!(
             f[6].contains("media cadence inside a VPN tunnel"),
