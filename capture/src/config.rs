@@ -11,9 +11,11 @@
 //! example is `signatures/site.example.toml`.
 
 use anyhow::{Context as _, Result};
-use pathlens_classify::egress::callflow::{CallFlow, Profile};
+use pathlens_classify::egress::callflow::{CallFlow, Profile, Role};
 use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
-use pathlens_classify::egress::{Egress, EgressDbBuilder, EgressError, O365Advertised, Site};
+use pathlens_classify::egress::{
+    Egress, EgressDbBuilder, EgressError, O365Advertised, Onprem, Site,
+};
 use pathlens_classify::outcome::SensorPosition;
 use pathlens_classify::prefix::{LocalNets, PrefixTable};
 use pathlens_classify::rules::line_of;
@@ -38,10 +40,14 @@ pub struct SiteConfig {
     /// Networks of on-premises Exchange servers: call-flow role
     /// `onprem_server`, service `exchange`.
     pub onprem_exchange: Vec<Spanned<String>>,
+    /// On-premises servers by role, one `[[onprem]]` table each.
+    pub onprem: Vec<OnpremConfig>,
     /// Prefix sources.
     pub sources: SourcesConfig,
-    /// What the ExpressRoute circuit receives.
-    pub expressroute: ExpressRouteConfig,
+    /// The ExpressRoute circuit: `"none"` (no circuit: Office 365 is
+    /// expected over the Internet), or an `[expressroute]` table (its route
+    /// filter). Absent: every ExpressRoute-capable set is received.
+    pub expressroute: Option<Spanned<toml::Value>>,
     /// Edge routers, one `[[edge]]` table each.
     pub edge: Vec<Spanned<EdgeConfig>>,
     /// A call-flow table replacing the built-in `signatures/callflow.toml`.
@@ -81,12 +87,107 @@ pub struct PrefixListConfig {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ExpressRouteConfig {
-    /// Which O365 sets with `expressRoute: true` the route filter lets
-    /// through: `"all"` (default), `"none"`, or a list of service areas
-    /// (`["Skype", "Exchange"]`).
-    pub o365: Option<Spanned<toml::Value>>,
+    /// The route filter: which Office 365 sets with `expressRoute: true`
+    /// the circuit receives: `"all"` (default), `"none"`, or a list of
+    /// service areas (`"Skype"`, `"Exchange"`, `"SharePoint"`, `"Common"`:
+    /// the BGP communities the filter allows) and endpoint set ids (`11`).
+    pub route_filter: Option<toml::Value>,
+    /// The older name of `route_filter`.
+    pub o365: Option<toml::Value>,
     /// The service tags source is received over the circuit. Default false.
     pub service_tags: bool,
+}
+
+/// The circuit's route filter and whether it carries the service tags,
+/// from the `expressroute` key.
+fn circuit(
+    v: Option<&Spanned<toml::Value>>,
+    file: &str,
+    text: &str,
+) -> Result<(O365Advertised, bool), EgressError> {
+    let err = |span: std::ops::Range<usize>, value: &str, msg: &str| {
+        EgressError::new(file, line_of(text, span.start), value, msg)
+    };
+    let Some(v) = v else {
+        return Ok((O365Advertised::All, false));
+    };
+    let table: ExpressRouteConfig = match v.get_ref() {
+        toml::Value::String(s) if s == "none" => return Ok((O365Advertised::None, false)),
+        t @ toml::Value::Table(_) => t
+            .clone()
+            .try_into()
+            .map_err(|e: toml::de::Error| err(v.span(), "[expressroute]", e.message().trim()))?,
+        other => {
+            return Err(err(
+                v.span(),
+                &other.to_string(),
+                "expressroute: expected \"none\" or an [expressroute] table",
+            ))
+        }
+    };
+    let filter = match (&table.route_filter, &table.o365) {
+        (Some(_), Some(_)) => {
+            return Err(err(
+                v.span(),
+                "o365",
+                "expressroute: give route_filter or its older name o365, not both",
+            ))
+        }
+        (f, o) => f.as_ref().or(o.as_ref()),
+    };
+    let advertised = match filter {
+        None => O365Advertised::All,
+        Some(f) => {
+            let bad = || {
+                err(
+                    v.span(),
+                    &f.to_string(),
+                    "expressroute.route_filter: expected \"all\", \"none\" or a list of service areas and endpoint set ids",
+                )
+            };
+            match f {
+                toml::Value::String(s) if s == "all" => O365Advertised::All,
+                toml::Value::String(s) if s == "none" => O365Advertised::None,
+                toml::Value::Array(a) => {
+                    let (mut areas, mut ids) = (Vec::new(), Vec::new());
+                    for x in a {
+                        match x {
+                            toml::Value::String(s)
+                                if ["Exchange", "SharePoint", "Skype", "Common"]
+                                    .iter()
+                                    .any(|k| k.eq_ignore_ascii_case(s)) =>
+                            {
+                                areas.push(s.clone())
+                            }
+                            toml::Value::Integer(n) => {
+                                ids.push(i32::try_from(*n).map_err(|_| bad())?)
+                            }
+                            _ => return Err(bad()),
+                        }
+                    }
+                    O365Advertised::Filter { areas, ids }
+                }
+                _ => return Err(bad()),
+            }
+        }
+    };
+    Ok((advertised, table.service_tags))
+}
+
+/// One `[[onprem]]` server (or group of servers of one role).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OnpremConfig {
+    /// `edge`, `front_end`, `director`, `mediation`, `reverse_proxy`,
+    /// `exchange`, `sharepoint`, `cloud_connector`, `sbc`.
+    pub role: Spanned<String>,
+    /// Its addresses or networks (CIDR strings).
+    #[serde(default)]
+    pub addresses: Vec<Spanned<String>>,
+    /// Its DNS names (exact, `*.suffix` or `prefix.*`), matched against the
+    /// server name (TLS SNI, SIP host, HTTP Host) of flows to it.
+    #[serde(default)]
+    pub names: Vec<String>,
 }
 
 /// One `[[edge]]` router.
@@ -228,6 +329,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         }
     }
     let mut onprem = PrefixTable::new();
+    // The shorthand lists: role onprem_server, service by list.
     for (flag, given, listed, service) in [
         ("--onprem", &args.onprem, &cfg.onprem_servers, "skype_teams"),
         (
@@ -237,17 +339,41 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
             "exchange",
         ),
     ] {
-        let service: Arc<str> = Arc::from(service);
+        let server = Onprem {
+            role: Role::OnpremServer,
+            service: Arc::from(service),
+        };
         if given.is_empty() {
             for s in listed {
-                onprem.insert(net(&file, &text, s)?, Arc::clone(&service));
+                onprem.insert(net(&file, &text, s)?, server.clone());
             }
         } else {
             for s in given {
                 let n = pathlens_classify::egress::sources::parse_prefix(s)
                     .ok_or_else(|| EgressError::new(flag, 0, s, "not an IP prefix"))?;
-                onprem.insert(n, Arc::clone(&service));
+                onprem.insert(n, server.clone());
             }
+        }
+    }
+    // [[onprem]] entries come after, so a role wins over the shorthand on
+    // an equal prefix.
+    let mut onprem_names = Vec::new();
+    for o in &cfg.onprem {
+        let role = Role::parse(o.role.get_ref())
+            .filter(|r| r.is_onprem() && *r != Role::OnpremServer)
+            .ok_or_else(|| {
+                EgressError::new(
+                    &file,
+                    line_of(&text, o.role.span().start),
+                    o.role.get_ref(),
+                    "onprem role: expected edge, front_end, director, mediation, reverse_proxy, exchange, sharepoint, cloud_connector or sbc",
+                )
+            })?;
+        for a in &o.addresses {
+            onprem.insert(net(&file, &text, a)?, Onprem::new(role));
+        }
+        for n in &o.names {
+            onprem_names.push((n.to_ascii_lowercase(), Onprem::new(role)));
         }
     }
     let profile = match (&args.deployment, &cfg.deployment) {
@@ -280,29 +406,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
             )
         })?,
     };
-    let er_o365 = match &cfg.expressroute.o365 {
-        None => O365Advertised::All,
-        Some(v) => {
-            let bad = || {
-                EgressError::new(
-                    &file,
-                    line_of(&text, v.span().start),
-                    &v.get_ref().to_string(),
-                    "expressroute.o365: expected \"all\", \"none\" or a list of service areas",
-                )
-            };
-            match v.get_ref() {
-                toml::Value::String(s) if s == "all" => O365Advertised::All,
-                toml::Value::String(s) if s == "none" => O365Advertised::None,
-                toml::Value::Array(a) => O365Advertised::Areas(
-                    a.iter()
-                        .map(|x| x.as_str().map(str::to_string).ok_or_else(bad))
-                        .collect::<Result<_, _>>()?,
-                ),
-                _ => return Err(bad().into()),
-            }
-        }
-    };
+    let (er_o365, er_service_tags) = circuit(cfg.expressroute.as_ref(), &file, &text)?;
 
     let mut db = EgressDbBuilder::default();
     let o365 = args
@@ -338,7 +442,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         .or_else(|| cfg.sources.service_tags.as_deref().map(rel));
     if let Some(p) = tags.filter(|_| !args.check_only) {
         let t = parse_service_tags(&read(&p)?, &p.display().to_string())?;
-        db.add_service_tags("service_tags", t, cfg.expressroute.service_tags);
+        db.add_service_tags("service_tags", t, er_service_tags);
     }
 
     let mut edges = pathlens_classify::egress::Edges::default();
@@ -387,6 +491,8 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
             callflow,
             profile,
             onprem,
+            onprem_names,
+            circuit: er_o365.clone(),
         },
         sensor_position,
         sources,
@@ -413,5 +519,85 @@ mod test {
         assert_eq!((e.file.as_str(), e.line), ("site.toml", 6), "{e}");
         assert_eq!(e.value, "mac");
         assert!(e.message.contains("unknown field"), "{e}");
+    }
+
+    #[test]
+    fn circuit_and_route_filter() {
+        let c = |t: &str| {
+            let cfg = parse(t, "s.toml").unwrap();
+            circuit(cfg.expressroute.as_ref(), "s.toml", t)
+        };
+        assert_eq!(c("").unwrap(), (O365Advertised::All, false));
+        assert_eq!(
+            c("expressroute = \"none\"\n").unwrap(),
+            (O365Advertised::None, false)
+        );
+        assert_eq!(
+            c("[expressroute]\nroute_filter = [\"Skype\", 12, \"exchange\"]\nservice_tags = true\n")
+                .unwrap(),
+            (
+                O365Advertised::Filter {
+                    areas: vec!["Skype".into(), "exchange".into()],
+                    ids: vec![12]
+                },
+                true
+            )
+        );
+        assert_eq!(
+            c("[expressroute]\no365 = \"none\"\n").unwrap().0,
+            O365Advertised::None,
+            "the older key"
+        );
+        let e = c("\n[expressroute]\nroute_filter = [\"Teams\"]\n").unwrap_err();
+        assert!(e.message.contains("service areas"), "{e}");
+        assert!(c("[expressroute]\nroute_filter = \"all\"\no365 = \"all\"\n").is_err());
+        let e = c("expressroute = \"off\"\n").unwrap_err();
+        assert_eq!((e.line, e.value.as_str()), (1, "\"off\""), "{e}");
+    }
+
+    #[test]
+    fn onprem_roles() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("site.toml");
+        std::fs::write(
+            &p,
+            "deployment = \"hybrid\"\nonprem_servers = [\"10.1.0.0/24\"]\n[[onprem]]\nrole = \"edge\"\naddresses = [\"10.1.0.5/32\"]\nnames = [\"SIP.Contoso.com\"]\n[[onprem]]\nrole = \"exchange\"\naddresses = [\"10.2.0.25\"]\n",
+        )
+        .unwrap();
+        let args = EgressArgs {
+            config: Some(p.clone()),
+            ..EgressArgs::default()
+        };
+        let b = build(&args).unwrap();
+        let role = |a: &str| {
+            b.site
+                .onprem
+                .lookup(a.parse().unwrap())
+                .map(|(_, o)| o.role)
+        };
+        assert_eq!(
+            role("10.1.0.5"),
+            Some(Role::Edge),
+            "the role wins over the shorthand"
+        );
+        assert_eq!(role("10.1.0.6"), Some(Role::OnpremServer));
+        assert_eq!(role("10.2.0.25"), Some(Role::Exchange));
+        assert_eq!(
+            b.site
+                .onprem
+                .lookup("10.2.0.25".parse().unwrap())
+                .unwrap()
+                .1
+                .service
+                .as_ref(),
+            "exchange"
+        );
+        assert_eq!(
+            b.site.named_role("sip.contoso.com", false),
+            Some(Role::Edge)
+        );
+        std::fs::write(&p, "[[onprem]]\nrole = \"pbx\"\n").unwrap();
+        let e = build(&args).unwrap_err().to_string();
+        assert!(e.contains(":2:") && e.contains("pbx"), "{e}");
     }
 }

@@ -196,7 +196,10 @@ fn real_o365_list_prefix_counts_per_service_area_and_expressroute() {
         .unwrap();
     assert_eq!(db.len(), distinct);
     // A route filter that lets only Skype through.
-    let db = build(O365Advertised::Areas(vec!["Skype".into()]));
+    let db = build(O365Advertised::Filter {
+        areas: vec!["Skype".into()],
+        ids: vec![],
+    });
     let er_skype: usize = jq(
         "[.[] | select(.expressRoute and .serviceArea == \"Skype\") | .ips // [] | .[]] | unique | length",
         &file,

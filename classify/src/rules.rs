@@ -261,7 +261,8 @@ struct RawSniFile {
 #[serde(deny_unknown_fields)]
 struct RawSniRule {
     pattern: toml::Spanned<String>,
-    service: String,
+    #[serde(default)]
+    service: Option<String>,
     #[serde(default)]
     app_protocol: Option<toml::Spanned<String>>,
 }
@@ -288,8 +289,9 @@ impl Pattern {
 /// What a server-name rule says.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SniRule {
-    /// The service the name belongs to.
-    pub service: Arc<str>,
+    /// The service the name belongs to (none for names that only say what
+    /// the TLS carries, such as a VPN gateway).
+    pub service: Option<Arc<str>>,
     /// The class of TLS flows to this name, when the name implies one.
     pub app_protocol: Option<AppProtocol>,
 }
@@ -346,7 +348,7 @@ impl SniRules {
             self.rules.push((
                 pattern,
                 SniRule {
-                    service: Arc::from(r.service.as_str()),
+                    service: r.service.as_deref().map(Arc::from),
                     app_protocol,
                 },
             ));
@@ -580,9 +582,12 @@ mod test {
     fn sni_patterns() {
         let s = Signatures::builtin().unwrap();
         let svc = |n: &str| {
-            s.sni
-                .lookup(n)
-                .map(|r| (r.service.to_string(), r.app_protocol))
+            s.sni.lookup(n).map(|r| {
+                (
+                    r.service.as_deref().unwrap_or("").to_string(),
+                    r.app_protocol,
+                )
+            })
         };
         assert_eq!(
             svc("teams.microsoft.com"),
@@ -607,6 +612,12 @@ mod test {
             "any provider's SIP server is sip.<domain>: no Microsoft evidence"
         );
         assert_eq!(svc("autodiscover.gmx.net"), None);
+        assert_eq!(
+            svc("vpn.contoso.com"),
+            Some(("".into(), Some(AppProtocol::SslVpn))),
+            "a VPN gateway: a class, no service"
+        );
+        assert_eq!(svc("myvpn.contoso.com"), None);
         assert_eq!(
             svc("sipexternal.contoso.com"),
             Some(("skype_teams".into(), Some(AppProtocol::SipTls)))

@@ -149,13 +149,19 @@ pub enum AppProtocol {
     Tls,
     Http,
     Dns,
+    /// IPsec: ESP (IP protocol 50), AH (51), or ESP in UDP on 4500.
+    Ipsec,
+    /// IKE key exchange: UDP 500, or 4500 behind the NAT-T non-ESP marker.
+    Ike,
+    /// A TLS or DTLS VPN (by server name, or DTLS on UDP 443).
+    SslVpn,
     Other,
     Unknown,
 }
 
 impl AppProtocol {
     /// Every value, in the order of the schema.
-    pub const ALL: [AppProtocol; 18] = [
+    pub const ALL: [AppProtocol; 21] = [
         AppProtocol::Sip,
         AppProtocol::SipTls,
         AppProtocol::Rtp,
@@ -172,9 +178,17 @@ impl AppProtocol {
         AppProtocol::Tls,
         AppProtocol::Http,
         AppProtocol::Dns,
+        AppProtocol::Ipsec,
+        AppProtocol::Ike,
+        AppProtocol::SslVpn,
         AppProtocol::Other,
         AppProtocol::Unknown,
     ];
+
+    /// Whether the class is a VPN tunnel or its key exchange.
+    pub fn is_tunnel(self) -> bool {
+        self.default_traffic_type() == TrafficType::Tunnel
+    }
 
     /// The column value.
     pub fn as_str(self) -> &'static str {
@@ -195,6 +209,9 @@ impl AppProtocol {
             AppProtocol::Tls => "tls",
             AppProtocol::Http => "http",
             AppProtocol::Dns => "dns",
+            AppProtocol::Ipsec => "ipsec",
+            AppProtocol::Ike => "ike",
+            AppProtocol::SslVpn => "ssl_vpn",
             AppProtocol::Other => "other",
             AppProtocol::Unknown => "unknown",
         }
@@ -225,6 +242,7 @@ impl AppProtocol {
             AppProtocol::Smtp | AppProtocol::Pop3 | AppProtocol::Imap => TrafficType::Mail,
             AppProtocol::Https | AppProtocol::Tls | AppProtocol::Http => TrafficType::Web,
             AppProtocol::Dns => TrafficType::Infrastructure,
+            AppProtocol::Ipsec | AppProtocol::Ike | AppProtocol::SslVpn => TrafficType::Tunnel,
             AppProtocol::Other | AppProtocol::Unknown => TrafficType::Other,
         }
     }
@@ -304,6 +322,8 @@ pub enum TrafficType {
     Mail,
     Web,
     Infrastructure,
+    /// VPN tunnels and their key exchange (IPsec, IKE, SSL VPN).
+    Tunnel,
     Other,
 }
 
@@ -317,6 +337,7 @@ impl TrafficType {
             TrafficType::Mail => "mail",
             TrafficType::Web => "web",
             TrafficType::Infrastructure => "infrastructure",
+            TrafficType::Tunnel => "tunnel",
             TrafficType::Other => "other",
         }
     }
@@ -346,6 +367,7 @@ impl TrafficType {
             TrafficType::Mail,
             TrafficType::Web,
             TrafficType::Infrastructure,
+            TrafficType::Tunnel,
             TrafficType::Other,
         ]
         .into_iter()

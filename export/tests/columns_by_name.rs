@@ -228,6 +228,7 @@ fn flow(row: usize) -> FlowRecord {
                     .filter(|_| full),
                 ],
             },
+            tunnel_media_suspected: Some(bit(0b100, row)).filter(|_| full),
         },
     }
 }
@@ -373,6 +374,10 @@ fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
         (
             "dst2src_dscp_changed",
             r.labels.path.marking[1].map(|m| m.changed).into(),
+        ),
+        (
+            "tunnel_media_suspected",
+            r.labels.tunnel_media_suspected.into(),
         ),
     ]
 }

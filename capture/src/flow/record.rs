@@ -100,5 +100,6 @@ pub(super) fn evidence<'a>(
         path: f.path.evidence(dport),
         classifier: &f.classifier,
         media: f.media.as_deref(),
+        cadence: f.cadence.as_deref(),
     }
 }

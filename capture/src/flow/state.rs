@@ -7,6 +7,7 @@ use crate::correlate::Correlator;
 use pathlens_classify::egress::{NextHop, Tallies};
 use pathlens_classify::media::{MediaTracker, QualityRules};
 use pathlens_classify::outcome::path::stun_transaction;
+use pathlens_classify::outcome::tunnel::Cadence;
 use pathlens_classify::outcome::{media_packets, Marking, PathEvidence};
 use pathlens_classify::{AppProtocol, EndReason, FlowClassifier, Side, Signatures, Transport};
 use pathlens_export::ConnState;
@@ -40,6 +41,8 @@ pub(super) struct Flow {
     pub(super) classifier: FlowClassifier,
     // Boxed: most flows never carry RTP and keep only the pointer.
     pub(super) media: Option<Box<MediaTracker>>,
+    /// Cadence counters, from the packet that showed the flow is a tunnel.
+    pub(super) cadence: Option<Box<Cadence>>,
 }
 
 impl Flow {
@@ -83,6 +86,9 @@ impl Flow {
         self.hops = [0; 2];
         self.hop_changed = [false; 2];
         self.path.reset();
+        if let Some(c) = self.cadence.as_deref_mut() {
+            *c = Cadence::default();
+        }
         // The next row's streams start afresh: figures describe their row.
         if let Some(m) = self.media.as_deref_mut() {
             *m = m.restarted();
@@ -215,6 +221,14 @@ pub(super) fn update(
                 c.learn(p.seq, p.ts_us, &learned);
             }
         }
+        // Only tunnels pay for cadence counters, from the packet that
+        // showed what they are.
+        if f.cadence.is_none() && f.classifier.maybe_tunnel() {
+            f.cadence = Some(Box::default());
+        }
+    }
+    if let Some(c) = f.cadence.as_deref_mut() {
+        c.push(i, p.ts_us, p.ip_len);
     }
     if media {
         feed_media(f, p, side, inspecting, payload, &sig.media);

@@ -221,11 +221,13 @@ impl FlowTable {
             vlan: p.l2.vlan,
             path: PathState::new(self.remote_of(&p.key)),
             media: None,
+            cadence: None,
             classifier: if self.cfg.inspect_payload {
                 FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
             } else {
                 FlowClassifier::port_only(&self.ctx.signatures, transport, sp, dp)
-            },
+            }
+            .with_ip_proto(p.key.proto),
         }
     }
 

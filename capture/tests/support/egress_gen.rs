@@ -360,13 +360,15 @@ pub fn write(pcap: &Path, seed: u64) -> Vec<Intent> {
             inet,
             (inet_e, Some(1), Some(false), None, None),
         );
+        // The route filter keeps Exchange off the circuit, so the
+        // expectation follows it: the Internet, and the flow went there.
         g.flow(
             "exchange signaling, filtered",
             Signaling,
             c4,
             exo4,
             inet,
-            (inet_e, Some(1), Some(false), Some(er_e), Some(false)),
+            (inet_e, Some(1), Some(false), Some(inet_e), Some(true)),
         );
         g.flow(
             "eop signaling, not ER-capable",

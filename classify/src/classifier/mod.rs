@@ -56,11 +56,16 @@ mod udp;
 
 pub use correlation::{needs_correlation, LearnedEndpoint};
 
-use crate::dissect::{rtp, sip, stun};
+use crate::dissect::{ipsec, rtp, sip, stun};
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
 use std::net::SocketAddr;
 use std::sync::Arc;
+
+/// IP protocol number of ESP (RFC 4303).
+pub const IP_PROTO_ESP: u8 = 50;
+/// IP protocol number of AH (RFC 4302).
+pub const IP_PROTO_AH: u8 = 51;
 
 /// Payload-carrying packets per direction a flow is inspected for.
 pub const PACKET_BUDGET: u8 = 16;
@@ -178,6 +183,8 @@ struct Probe {
     // A TLS hello on a media-capable port, class held until MS-TURN is ruled out.
     tls_pending: Option<AppProtocol>,
     after_hello: u8,
+    // IKE or a NAT-keepalive on UDP 4500: NAT traversal, until ESP shows.
+    natt: bool,
 }
 
 /// Per-flow classification state. Small when decided: the inspection state
@@ -185,6 +192,8 @@ struct Probe {
 #[derive(Clone, Debug)]
 pub struct FlowClassifier {
     transport: Transport,
+    // IP protocol number, for transports without ports (ESP, AH).
+    ip_proto: u8,
     src_port: u16,
     dst_port: u16,
     // The server port's rule: class, traffic type, and whether it is a wide
@@ -226,6 +235,7 @@ impl FlowClassifier {
         let inspect = matches!(transport, Transport::Tcp | Transport::Udp);
         FlowClassifier {
             transport,
+            ip_proto: 0,
             src_port,
             dst_port,
             port_rule,
@@ -246,6 +256,17 @@ impl FlowClassifier {
         c
     }
 
+    /// Sets the IP protocol number of a flow without ports: ESP (50) and
+    /// AH (51) are IPsec by their own header.
+    pub fn with_ip_proto(mut self, proto: u8) -> Self {
+        self.ip_proto = proto;
+        // Other protocols without ports stay uninspected (`unknown`).
+        if self.inspect && matches!(proto, IP_PROTO_ESP | IP_PROTO_AH) {
+            self.probe.get_or_insert_with(Box::default);
+        }
+        self
+    }
+
     /// Whether the worker should keep feeding payloads.
     #[inline]
     pub fn wants_more(&self) -> bool {
@@ -257,6 +278,16 @@ impl FlowClassifier {
     #[inline]
     pub fn payload_label(&self) -> Option<AppProtocol> {
         self.label.map(|(a, _)| a)
+    }
+
+    /// Whether payload inspection showed a tunnel, or DTLS on UDP 443 that
+    /// may be judged a DTLS VPN at the end (see [`Self::result_with`]).
+    pub fn maybe_tunnel(&self) -> bool {
+        match self.payload_label() {
+            Some(AppProtocol::Dtls) => self.transport == Transport::Udp && self.dst_port == 443,
+            Some(a) => a.is_tunnel(),
+            None => false,
+        }
     }
 
     fn meta(&mut self) -> &mut Classification {
@@ -287,7 +318,7 @@ impl FlowClassifier {
         let verdict = match self.transport {
             Transport::Udp => self.feed_udp(p, i, payload),
             Transport::Tcp => self.feed_tcp(sig, p, i, payload),
-            _ => Some(AppProtocol::Other),
+            _ => Some(self.ip_class(payload)),
         };
         if let Some(app) = verdict {
             return self.decide(app);
@@ -303,10 +334,28 @@ impl FlowClassifier {
         Inspection::NeedMore
     }
 
+    /// The class of a payload of a transport without ports: IPsec when
+    /// its ESP or AH header is valid.
+    fn ip_class(&self, payload: &[u8]) -> AppProtocol {
+        let ok = match self.ip_proto {
+            IP_PROTO_ESP => ipsec::parse_esp(payload).is_some(),
+            IP_PROTO_AH => ipsec::parse_ah(payload).is_some(),
+            _ => false,
+        };
+        if ok {
+            AppProtocol::Ipsec
+        } else {
+            AppProtocol::Other
+        }
+    }
+
     /// The class a probe supports when inspection ends without certainty.
     fn settle(p: &Probe) -> Option<AppProtocol> {
         if p.tls_pending.is_some() {
             return p.tls_pending;
+        }
+        if p.natt {
+            return Some(AppProtocol::Ike);
         }
         let rtp_ok = p.rtp.iter().any(|t| t.good >= 3) || p.rtp.iter().all(|t| t.good >= 2);
         if p.dtls > 0 {
@@ -412,6 +461,23 @@ impl FlowClassifier {
         if app.is_some() && source.is_none() {
             source = Some(AppSource::Payload);
         }
+        if app.is_none() && matches!(self.ip_proto, IP_PROTO_ESP | IP_PROTO_AH) {
+            // No payload inspected: the IP protocol number names it, as a
+            // port would.
+            (app, source) = (Some(AppProtocol::Ipsec), Some(AppSource::Port));
+        }
+        // DTLS on UDP 443 that no ICE check preceded, to a server not known
+        // to relay media: a DTLS VPN (AnyConnect, Fortinet, OpenConnect
+        // carry their data channel so). WebRTC and Teams media run STUN
+        // first, which keeps them `dtls`.
+        if app == Some(AppProtocol::Dtls)
+            && self.transport == Transport::Udp
+            && self.dst_port == 443
+            && !c.stun_seen
+            && !media_server
+        {
+            (app, source) = (Some(AppProtocol::SslVpn), Some(AppSource::Behaviour));
+        }
         let mut traffic = app.map(AppProtocol::default_traffic_type);
         if app.is_none() {
             // Nothing in the payload (there was none): the server port's
@@ -459,7 +525,7 @@ impl FlowClassifier {
             .server_name
             .as_deref()
             .and_then(|n| sig.sni.lookup(n))
-            .map(|r| r.service.clone());
+            .and_then(|r| r.service.clone());
         c.app_protocol = app;
         c.source = Some(source.unwrap_or(AppSource::None));
         c.traffic_type = Some(traffic.unwrap_or(TrafficType::Other));
@@ -577,6 +643,60 @@ mod test {
             duration_us: 10_000_000,
         };
         assert!(!c.result(&s, &bulk).media_over_tcp);
+    }
+
+    #[test]
+    fn ipsec_ike_and_nat_traversal() {
+        use crate::dissect::hex;
+        let s = sig();
+        let mut ike = hex("8f54bf6d8b48e6e10000000000000000212022080000000000000150");
+        ike.resize(336, 0x22);
+        let mut esp = hex("c0a8123400000001");
+        esp.extend([0x80; 60]); // ciphertext that happens to look like RTP
+        let class = |t, sp, dp, proto, payloads: &[&[u8]]| {
+            let mut c = FlowClassifier::new(&s, t, sp, dp).with_ip_proto(proto);
+            for p in payloads {
+                c.feed(&s, Side::Src2Dst, p);
+            }
+            let r = c.result(&s, &FlowShape::default());
+            (r.app(), r.traffic_type.unwrap_or(TrafficType::Other))
+        };
+        let tunnel = |a| (a, TrafficType::Tunnel);
+        assert_eq!(
+            class(Transport::Udp, 500, 500, 17, &[&ike]),
+            tunnel(AppProtocol::Ike)
+        );
+        let mut framed = vec![0, 0, 0, 0];
+        framed.extend(&ike);
+        assert_eq!(
+            class(Transport::Udp, 4500, 4500, 17, &[&framed, &[0xff]]),
+            tunnel(AppProtocol::Ike),
+            "NAT-T carrying only IKE and keepalives"
+        );
+        assert_eq!(
+            class(Transport::Udp, 4500, 4500, 17, &[&framed, &esp]),
+            tunnel(AppProtocol::Ipsec),
+            "ESP in UDP"
+        );
+        assert_eq!(
+            class(Transport::Other, 0, 0, 50, &[&esp]),
+            tunnel(AppProtocol::Ipsec)
+        );
+        assert_eq!(
+            class(Transport::Other, 0, 0, 50, &[&[1, 2, 3]]),
+            (AppProtocol::Other, TrafficType::Other),
+            "not an ESP header"
+        );
+        assert_eq!(
+            class(Transport::Other, 0, 0, 47, &[&esp]).0,
+            AppProtocol::Unknown,
+            "GRE is not inspected"
+        );
+        // ESP's bytes on another port are not IPsec.
+        assert_ne!(
+            class(Transport::Udp, 40000, 40002, 17, &[&esp]).0,
+            AppProtocol::Ipsec
+        );
     }
 
     #[test]

@@ -2,10 +2,19 @@
 //! ChannelData, RTP/RTCP), then SIP and DNS.
 
 use super::{FlowClassifier, Probe};
-use crate::dissect::{dns, dtls, rtp, sip, stun};
+use crate::dissect::{dns, dtls, ipsec, rtp, sip, stun};
 use crate::vocab::AppProtocol;
 
+/// IKE's UDP port (RFC 7296 §2).
+const IKE_PORT: u16 = 500;
+/// NAT traversal's UDP port (RFC 3948 §2).
+const NATT_PORT: u16 = 4500;
+
 impl FlowClassifier {
+    fn has_port(&self, port: u16) -> bool {
+        self.src_port == port || self.dst_port == port
+    }
+
     pub(super) fn feed_udp(
         &mut self,
         p: &mut Probe,
@@ -29,6 +38,21 @@ impl FlowClassifier {
         // on the DNS port, ask the DNS dissector first.
         if self.dns_port() && dns::is_dns(payload, false) {
             return Some(AppProtocol::Dns);
+        }
+        // IKE and NAT traversal own their ports (RFC 7296 §2, RFC 3948):
+        // ESP's encrypted bytes may look like anything else.
+        if !relayed && self.has_port(IKE_PORT) && ipsec::parse_ike(payload).is_some() {
+            return Some(AppProtocol::Ike);
+        }
+        if !relayed && self.has_port(NATT_PORT) {
+            match ipsec::parse_natt(payload) {
+                Some(ipsec::NatT::Esp(_)) => return Some(AppProtocol::Ipsec),
+                Some(_) => {
+                    p.natt = true;
+                    return None;
+                }
+                None => {}
+            }
         }
         let b0 = *payload.first()?;
         match b0 {

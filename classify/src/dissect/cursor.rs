@@ -63,4 +63,11 @@ impl<'a> Cursor<'a> {
             *b.get(3)?,
         ]))
     }
+
+    /// A big-endian u64.
+    pub fn u64(&mut self) -> Option<u64> {
+        let hi = self.u32()?;
+        let lo = self.u32()?;
+        Some((u64::from(hi) << 32) | u64::from(lo))
+    }
 }

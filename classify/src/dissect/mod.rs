@@ -5,6 +5,7 @@
 pub mod cursor;
 pub mod dns;
 pub mod dtls;
+pub mod ipsec;
 pub mod rtp;
 pub mod sip;
 pub mod stun;

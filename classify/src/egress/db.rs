@@ -33,25 +33,36 @@ pub enum SourceKind {
     O365,
 }
 
-/// Which O365 endpoint sets the site's circuit receives.
+/// Which O365 endpoint sets the site's circuit receives: its route filter.
 #[derive(Clone, Debug, PartialEq, Eq, Default)]
 pub enum O365Advertised {
     /// Every set with `expressRoute: true` (no route filter restriction).
     #[default]
     All,
-    /// Only ER sets of these service areas (a route filter's communities).
-    Areas(Vec<String>),
-    /// None (no Microsoft peering).
+    /// Only the ExpressRoute-capable sets of these service areas (the BGP
+    /// communities the route filter allows) or with these ids.
+    Filter {
+        /// Service areas: `Exchange`, `SharePoint`, `Skype`, `Common`.
+        areas: Vec<String>,
+        /// Endpoint set ids.
+        ids: Vec<i32>,
+    },
+    /// None (no circuit, or no Microsoft peering).
     None,
 }
 
 impl O365Advertised {
-    fn allows(&self, set: &O365Set) -> bool {
+    /// Whether the circuit receives the prefixes of `set`: only
+    /// ExpressRoute-capable sets, and of those the ones the filter allows.
+    pub fn allows(&self, set: &O365Set) -> bool {
         set.expressroute
             && match self {
                 O365Advertised::All => true,
-                O365Advertised::Areas(a) => {
-                    a.iter().any(|x| x.eq_ignore_ascii_case(&set.service_area))
+                O365Advertised::Filter { areas, ids } => {
+                    ids.contains(&set.id)
+                        || areas
+                            .iter()
+                            .any(|x| x.eq_ignore_ascii_case(&set.service_area))
                 }
                 O365Advertised::None => false,
             }
@@ -451,9 +462,22 @@ mod test {
             set(11, "Skype", Category::Optimize, true, &["52.112.0.0/14"]),
         ];
         let mut b = EgressDbBuilder::default();
-        b.add_o365("o365", sets, &O365Advertised::Areas(vec!["skype".into()]));
+        let filter = |areas: &[&str], ids: &[i32]| O365Advertised::Filter {
+            areas: areas.iter().map(|a| a.to_string()).collect(),
+            ids: ids.to_vec(),
+        };
+        b.add_o365("o365", sets.clone(), &filter(&["skype"], &[]));
         let db = b.build();
         assert!(db.lookup(ip("40.96.0.1")).unwrap().expressroute.is_none());
         assert!(db.lookup(ip("52.112.0.1")).unwrap().expressroute.is_some());
+        // By set id.
+        let mut b = EgressDbBuilder::default();
+        b.add_o365("o365", sets.clone(), &filter(&[], &[1]));
+        let db = b.build();
+        assert!(db.lookup(ip("40.96.0.1")).unwrap().expressroute.is_some());
+        assert!(db.lookup(ip("52.112.0.1")).unwrap().expressroute.is_none());
+        let mut capable_only = sets[1].clone();
+        capable_only.expressroute = false;
+        assert!(!filter(&["Skype"], &[11]).allows(&capable_only));
     }
 }

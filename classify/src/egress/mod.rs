@@ -29,19 +29,20 @@
 pub mod callflow;
 pub mod db;
 pub mod edge;
+pub mod expect;
 pub mod learn;
 pub mod sources;
 
 pub use callflow::{CallFlow, ExpectedPath, Profile, Role, TrafficKind};
 pub use db::{EgressDb, EgressDbBuilder, O365Advertised, PrefixMatch};
 pub use edge::{Edge, Edges};
+pub use expect::Onprem;
 pub use learn::{LearnedEdges, NextHop, Tallies, Tally};
 pub use sources::{Category, EgressError, O365Set, ServiceTag};
 
 use crate::prefix::{FlowDirection, LocalNets, PrefixTable};
 use crate::vocab::TrafficType;
 use ipnet::IpNet;
-use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -120,10 +121,16 @@ pub struct Site {
     pub callflow: CallFlow,
     /// Deployment profile.
     pub profile: Profile,
-    /// Networks of the on-premises servers, each with the service it runs:
-    /// `skype_teams` for SfB pools, Edges, Mediation and Cloud Connector,
-    /// `exchange` for Exchange servers.
-    pub onprem: PrefixTable<Arc<str>>,
+    /// Networks of the on-premises servers, each with its role and the
+    /// service it runs: `skype_teams` for SfB pools, Edges, Mediation and
+    /// Cloud Connector, `exchange` for Exchange servers.
+    pub onprem: PrefixTable<Onprem>,
+    /// On-premises servers named by DNS name (`[[onprem]] names`), lower
+    /// case: exact names or `*.suffix` / `prefix.*` patterns.
+    pub onprem_names: Vec<(String, Onprem)>,
+    /// The circuit's route filter: which ExpressRoute-capable Office 365
+    /// sets it receives (all when not configured).
+    pub circuit: O365Advertised,
 }
 
 /// What the flow table knows about a finished flow, for [`Site::judge`].
@@ -141,6 +148,12 @@ pub struct FlowFacts {
     pub hop_changed: [bool; 2],
     /// Next hop per direction seen on the wire (local-public flows only).
     pub next_hops: [NextHop; 2],
+    /// The Internet-only service the flow is (index into the call-flow
+    /// table's list), from its class, server name or endpoint set.
+    pub internet_only: Option<u16>,
+    /// The role the responder's server name gives it (configured names,
+    /// or a conventional published name of a local server).
+    pub dst_role: Option<Role>,
 }
 
 /// The egress columns of one flow.
@@ -180,23 +193,6 @@ pub struct Verdict<'a> {
 const DIR_NAMES: [&str; 2] = ["src2dst", "dst2src"];
 
 impl Site {
-    fn role(&self, addr: IpAddr, is_local: bool) -> Option<Role> {
-        if is_local {
-            return Some(if self.onprem.lookup(addr).is_some() {
-                Role::OnpremServer
-            } else {
-                Role::Client
-            });
-        }
-        match self.db.lookup(addr).and_then(|m| m.o365) {
-            Some(s) if s.expressroute => Some(Role::O365Er),
-            Some(_) => Some(Role::O365Internet),
-            // Without an Office 365 list a public address may well be
-            // Office 365: its role is unknown, not "internet".
-            None => (is_public(addr) && !self.db.o365_sets().is_empty()).then_some(Role::Internet),
-        }
-    }
-
     /// The edge a direction crossed: the configured one when edges are
     /// configured (they always win), else the one learned for its next hop;
     /// a next hop first seen after the warm-up is an edge of unknown path.
@@ -352,59 +348,7 @@ impl Site {
             }
         }
 
-        let rule = TrafficKind::of(f.traffic_type).and_then(|kind| {
-            let a = self.role(f.src, local_src)?;
-            let b = self.role(f.dst, local_dst)?;
-            self.callflow
-                .expect(self.profile, kind, a, b)
-                .map(|r| (r, kind, a, b))
-        });
-        if let Some((rule, kind, a, b)) = rule {
-            v.expected = Some(rule.expected);
-            // Observed evidence only: the edges crossed, or both ends
-            // inside the site. A prefix alone predicts, it does not observe.
-            let mut observed: Vec<Egress> = if v.egress == Egress::Local {
-                vec![Egress::Local]
-            } else {
-                seen.iter()
-                    .map(|(_, e)| e.path)
-                    .filter(|p| *p != Egress::Unknown)
-                    .collect()
-            };
-            observed.sort();
-            observed.dedup();
-            if !observed.is_empty() {
-                let ok = observed.iter().all(|o| rule.expected.allows(*o));
-                v.conformant = Some(ok);
-                if !ok {
-                    let mut s = format!(
-                        "{} {}-{} expected {}",
-                        match kind {
-                            TrafficKind::Media => "media",
-                            TrafficKind::Signaling => "signaling",
-                        },
-                        a.as_str(),
-                        b.as_str(),
-                        rule.expected.as_str()
-                    );
-                    if let Some(id) = rule.scenarios.first() {
-                        let _ = write!(s, " ({id})");
-                    }
-                    let obs: Vec<&str> = observed.iter().map(|o| o.as_str()).collect();
-                    let _ = write!(
-                        s,
-                        ", observed {}{}",
-                        obs.join("+"),
-                        if seen.is_empty() {
-                            " by address"
-                        } else {
-                            " at the edge"
-                        }
-                    );
-                    note(&s);
-                }
-            }
-        }
+        self.expect(f, &mut v, &seen, &mut note);
         v.note = (!notes.is_empty()).then_some(notes);
         v
     }
@@ -458,13 +402,18 @@ mod test {
             )
             .unwrap();
         let mut onprem = PrefixTable::new();
-        onprem.insert("10.9.0.0/24".parse().unwrap(), Arc::from("skype_teams"));
+        onprem.insert(
+            "10.9.0.0/24".parse().unwrap(),
+            Onprem::new(Role::OnpremServer),
+        );
         Site {
             db: b.build(),
             edges,
             callflow: CallFlow::default(),
             profile: Profile::Hybrid,
             onprem,
+            onprem_names: Vec::new(),
+            circuit: O365Advertised::All,
         }
     }
 
@@ -476,6 +425,8 @@ mod test {
             hops,
             hop_changed: [false; 2],
             next_hops: [NextHop::default(); 2],
+            internet_only: None,
+            dst_role: None,
         }
     }
 

@@ -10,6 +10,7 @@
 
 pub mod media;
 pub mod path;
+pub mod tunnel;
 
 pub use path::{Marking, PathEvidence, PathFields};
 
@@ -160,6 +161,8 @@ pub struct Labels {
     pub media: MediaFields,
     /// Handshake and STUN round trips, DSCP per direction.
     pub path: PathFields,
+    /// A tunnel carrying media cadence; null for flows that are no tunnel.
+    pub tunnel_media_suspected: Option<bool>,
 }
 
 impl Labels {
@@ -187,6 +190,7 @@ impl Labels {
             egress: EgressFields::default(),
             media: MediaFields::default(),
             path: PathFields::default(),
+            tunnel_media_suspected: None,
         }
     }
 }
@@ -218,6 +222,8 @@ pub struct Evidence<'a> {
     pub classifier: &'a FlowClassifier,
     /// The flow's RTP/RTCP tracker, when one started.
     pub media: Option<&'a MediaTracker>,
+    /// Cadence counters, kept once the flow was seen to be a tunnel.
+    pub cadence: Option<&'a tunnel::Cadence>,
 }
 
 impl Evidence<'_> {
@@ -229,6 +235,8 @@ impl Evidence<'_> {
             hops: self.hops,
             hop_changed: self.hop_changed,
             next_hops: self.next_hops,
+            internet_only: None,
+            dst_role: None,
         }
     }
 }
@@ -240,7 +248,7 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
     let located = k
         .egress
         .judge(&k.local, &e.facts(TrafficType::Other), e.learned);
-    let onprem = |a: IpAddr| k.egress.onprem.lookup(a).map(|(_, s)| s);
+    let onprem = |a: IpAddr| k.egress.onprem.lookup(a).map(|(_, o)| &o.service);
     let server = KnownServer {
         microsoft: located.o365.is_some() || onprem(e.dst).is_some(),
         media: located
@@ -253,7 +261,12 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
     };
     let class = e.classifier.result_with(&k.signatures, &e.shape, server);
     let app = class.app();
+    let named = class
+        .server_name
+        .as_deref()
+        .and_then(|n| k.egress.onprem_by_name(n));
     let config = onprem(e.dst)
+        .or(named.map(|o| &o.service))
         .or_else(|| onprem(e.src).filter(|s| serves(s, app)))
         .cloned();
     let service = decide_service([
@@ -271,10 +284,22 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         .traffic_type
         .unwrap_or(TrafficType::Other)
         .for_service(app, service.as_ref().map(|(s, _)| &**s));
-    let v = if traffic_type == TrafficType::Other {
+    let mut facts = e.facts(traffic_type);
+    name_facts(
+        k,
+        &mut facts,
+        app,
+        class.server_name.as_deref(),
+        located.o365.map(|s| s.id),
+        located.local_dst,
+    );
+    let v = if traffic_type == TrafficType::Other
+        && facts.internet_only.is_none()
+        && facts.dst_role.is_none()
+    {
         located
     } else {
-        k.egress.judge(&k.local, &e.facts(traffic_type), e.learned)
+        k.egress.judge(&k.local, &facts, e.learned)
     };
     let o365 = v.o365;
     let profile = k.sensor_position.profile(&EgressFields {
@@ -288,7 +313,13 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         }
         _ => MediaFields::default(),
     };
-    let extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v));
+    let tunnel_media_suspected = app
+        .is_tunnel()
+        .then(|| e.cadence.is_some_and(tunnel::Cadence::media_suspected));
+    let mut extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v));
+    if tunnel_media_suspected == Some(true) {
+        extra.push(tunnel::NOTE.to_string());
+    }
     let egress = EgressFields {
         egress: v.egress,
         egress_list: v.list.map(Arc::from),
@@ -329,7 +360,23 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         egress,
         media,
         path: PathFields::of(&e.path),
+        tunnel_media_suspected,
     }
+}
+
+/// Fills in what a flow's class, server name and endpoint set tell the
+/// call-flow expectation: the Internet-only service it is, the role its
+/// server name gives the responder.
+fn name_facts(
+    k: &Knowledge,
+    facts: &mut FlowFacts,
+    app: AppProtocol,
+    server_name: Option<&str>,
+    set: Option<i32>,
+    dst_local: bool,
+) {
+    facts.internet_only = k.egress.callflow.internet_only(app, server_name, set);
+    facts.dst_role = server_name.and_then(|n| k.egress.named_role(n, dst_local));
 }
 
 /// The wire evidence of a next hop (`02:e0:00:00:00:01`, `… vlan 101`).
@@ -425,13 +472,19 @@ impl Pending {
             relabel,
             media,
             edges,
-            notes: path::notes(
-                &e.path,
-                labels.app_protocol,
-                &labels.media,
-                labels.egress.o365_endpoint_id.is_some(),
-                usize::from(labels.local_dst && !labels.local_src),
-            ),
+            notes: {
+                let mut n = path::notes(
+                    &e.path,
+                    labels.app_protocol,
+                    &labels.media,
+                    labels.egress.o365_endpoint_id.is_some(),
+                    usize::from(labels.local_dst && !labels.local_src),
+                );
+                if labels.tunnel_media_suspected == Some(true) {
+                    n.push(tunnel::NOTE.to_string());
+                }
+                n
+            },
         })
     }
 
@@ -457,7 +510,15 @@ impl Pending {
             edges: rejudge,
             notes,
         } = self;
-        let judge = |facts: &FlowFacts, labels: &mut Labels| {
+        let judge = |facts: &mut FlowFacts, labels: &mut Labels| {
+            name_facts(
+                k,
+                facts,
+                labels.app_protocol,
+                labels.server_name.as_deref(),
+                labels.egress.o365_endpoint_id,
+                labels.local_dst,
+            );
             let v = k.egress.judge(&k.local, facts, edges);
             let e = &mut labels.egress;
             e.src2dst_edge = v.next_hop[0].as_ref().map(|e| Arc::clone(&e.name));
@@ -491,7 +552,7 @@ impl Pending {
             .flatten()
         else {
             if rejudge {
-                judge(&facts, labels);
+                judge(&mut facts, labels);
             }
             return false;
         };
@@ -506,7 +567,7 @@ impl Pending {
         labels.traffic_type = app.default_traffic_type();
         // The call-flow expectation depends on the traffic type.
         facts.traffic_type = labels.traffic_type;
-        judge(&facts, labels);
+        judge(&mut facts, labels);
         true
     }
 }
