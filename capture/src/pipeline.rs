@@ -285,7 +285,9 @@ fn worker_thread(
             }
         }
         table.release(&mut out);
-        if out.len() >= RECORDS_PER_SEND {
+        // Live rows go on at once: the writer's rotation decides when they
+        // reach a file, and a quiet link may never fill a send.
+        if out.len() >= RECORDS_PER_SEND || gauges.is_some() {
             send(&mut out);
         }
         if let Some(g) = &gauges {
@@ -304,6 +306,23 @@ fn worker_thread(
     table.release(&mut out);
     send(&mut out);
     table.counters
+}
+
+/// Sends every batch, each followed by the end of the edge warm-up.
+fn end_warmup(
+    batches: &mut [Batch],
+    worker_tx: &[Sender<WorkMsg>],
+    pool_rx: &Receiver<Batch>,
+    now: i64,
+    upto_seq: u64,
+) {
+    for (b, tx) in batches.iter_mut().zip(worker_tx) {
+        let mut full = std::mem::replace(b, pool_rx.try_recv().unwrap_or_else(|_| Batch::new()));
+        full.now_us = now;
+        full.upto_seq = upto_seq;
+        let _ = tx.send(WorkMsg::Batch(full));
+        let _ = tx.send(WorkMsg::WarmupEnd);
+    }
 }
 
 /// When the reader next marks time in the batches, and when it last sent
@@ -458,6 +477,11 @@ where
             let idle = frame.wire_len == 0 && frame.data.is_empty();
             if idle && frame.ts_us > now {
                 now = frame.ts_us;
+                // On a quiet link the warm-up ends on the clock too.
+                if warm && warmup_until.is_some_and(|u| now >= u) {
+                    warm = false;
+                    end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq);
+                }
                 ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
                 continue;
             }
@@ -494,13 +518,7 @@ where
                 if frame.ts_us >= until {
                     // Cut at a packet position: the same for any worker count.
                     warm = false;
-                    for (b, tx) in batches.iter_mut().zip(&worker_tx) {
-                        let mut full = std::mem::replace(b, take_batch(&pool_rx));
-                        full.now_us = now;
-                        full.upto_seq = seq - 1;
-                        let _ = tx.send(WorkMsg::Batch(full));
-                        let _ = tx.send(WorkMsg::WarmupEnd);
-                    }
+                    end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq - 1);
                 }
             }
             let key = pkt.key;

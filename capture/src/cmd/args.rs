@@ -41,6 +41,11 @@ pub struct FlowArgs {
     /// A flow record this long is cut; the flow continues in a new row.
     #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
     pub active_timeout: Duration,
+    /// Packet time from the start of each input (or of a live capture)
+    /// during which edge routers are learned from the wire when the config
+    /// names none; the rows of that time wait for it to end.
+    #[arg(long, default_value = "5m", value_parser = humantime::parse_duration)]
+    pub edge_warmup: Duration,
     /// Cap on live flows; past it the longest-idle flow is evicted (counted).
     #[arg(long, default_value = "4000000", value_parser = super::checks::parse_max_flows)]
     pub max_flows: usize,
@@ -166,6 +171,7 @@ impl FlowArgs {
             capacity: self.max_flows,
             inspect_payload: matches!(self.classify, ClassifyArg::Payload),
             media_metrics: !self.no_media,
+            edge_warmup_us: to_us(self.edge_warmup),
             ..FlowConfig::default()
         };
         let sensor = self
