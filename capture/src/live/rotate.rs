@@ -117,7 +117,9 @@ pub(crate) fn writer(
     loop {
         match rx.recv_timeout(POLL) {
             Ok(WriterMsg::Records(mut recs)) => {
-                take_streams(&mut recs, &mut r.out.summary, &mut streams);
+                // No summary: it keeps a figure per media stream, which would grow
+                // for as long as the sensor runs, and a live run prints none.
+                take_streams(&mut recs, None, &mut streams);
                 r.write(&recs, &streams);
             }
             Ok(WriterMsg::Finish(m)) => {

@@ -80,18 +80,22 @@ impl Sinks {
     }
 }
 
-/// Adds records to the summary and moves their stream rows to `streams`
-/// (cleared first).
+/// Adds records to the summary, if any, and moves their stream rows to
+/// `streams` (cleared first).
 pub(crate) fn take_streams(
     recs: &mut [FlowRecord],
-    summary: &mut Summary,
+    mut summary: Option<&mut Summary>,
     streams: &mut Vec<StreamRecord>,
 ) {
     streams.clear();
     for r in recs {
-        summary.add(r);
+        if let Some(s) = summary.as_deref_mut() {
+            s.add(r);
+        }
         if !r.labels.media.streams.is_empty() {
-            summary.add_streams(r, &r.labels.media.streams);
+            if let Some(s) = summary.as_deref_mut() {
+                s.add_streams(r, &r.labels.media.streams);
+            }
             streams.append(&mut r.labels.media.streams);
         }
     }
@@ -126,7 +130,7 @@ pub(super) fn writer_thread(
     for msg in rx {
         match msg {
             WriterMsg::Records(mut recs) => {
-                take_streams(&mut recs, &mut summary, &mut streams);
+                take_streams(&mut recs, Some(&mut summary), &mut streams);
                 if let Some(s) = sinks.as_mut() {
                     if let Err(e) = s.write(&recs, &streams) {
                         // Keep draining so workers never block; the files are abandoned.
