@@ -472,10 +472,12 @@ where
                     break;
                 }
             };
-            // A live source on a quiet link hands an empty frame stamped with
-            // the clock: time passes so flows expire, but no packet came.
-            let idle = frame.wire_len == 0 && frame.data.is_empty();
-            if idle && frame.ts_us > now {
+            // A live source on a quiet link hands a tick stamped with the
+            // clock: time passes so flows expire, but no packet came.
+            if frame.is_tick() {
+                if frame.ts_us <= now {
+                    continue;
+                }
                 now = frame.ts_us;
                 // On a quiet link the warm-up ends on the clock too.
                 if warm && warmup_until.is_some_and(|u| now >= u) {

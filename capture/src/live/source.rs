@@ -312,7 +312,7 @@ impl PacketSource for LiveSource {
                         ts_us: now_us(),
                         wire_len: 0,
                         data: &[],
-                        block: None,
+                        block: Some(crate::source::tick_block()),
                     }))
                 }
                 Err(RecvTimeoutError::Disconnected) => {
@@ -332,8 +332,6 @@ impl PacketSource for LiveSource {
         self.pos = start + cap_len;
         self.seen += 1;
         let data = b.get(start..start + cap_len).unwrap_or(&[]);
-        // A zero-length frame is how a tick looks: a real one never is.
-        let wire_len = wire_len.max(1);
         Ok(Some(Frame {
             ts_us,
             wire_len,
