@@ -11,6 +11,7 @@ pub mod flow;
 pub mod input;
 pub mod learn;
 pub mod link;
+pub mod live;
 mod os;
 pub mod pipeline;
 pub mod report;

@@ -2,18 +2,14 @@
 //! tables, and tools around its rule files.
 
 use anyhow::{Context as _, Result};
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use pathlens::cmd::checks;
-use pathlens::config::EgressArgs;
-use pathlens::flow::{FlowConfig, Knowledge};
 use pathlens::pipeline::{self, Progress, RunOptions};
-use pathlens_classify::{PortRules, RuleError, RuleText, SignatureTexts, Signatures};
-use pathlens_export::{Compression, WriterOptions};
+use pathlens_classify::PortRules;
 use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -39,6 +35,8 @@ struct Cli {
 enum Cmd {
     /// Read pcap/pcapng files (a directory means every capture below it; - is stdin) into one Parquet table of flows.
     Read(Box<ReadArgs>),
+    /// Capture from interfaces into a rotating, hour-partitioned Parquet dataset until SIGINT/SIGTERM.
+    Live(Box<pathlens::cmd::live::LiveArgs>),
     /// Summarise flows files or dataset directories written by `read`.
     Summary(pathlens::cmd::SummaryArgs),
     /// Write one self-contained HTML page of charts and tables of flows files or datasets.
@@ -79,20 +77,6 @@ struct ScoreArgs {
     min_support: u64,
 }
 
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum ClassifyArg {
-    /// Payload dissectors, then port rules (the default).
-    Payload,
-    /// Port rules only: no payload is inspected (fastest).
-    Port,
-}
-
-#[derive(ValueEnum, Clone, Copy, Debug)]
-enum CompressionArg {
-    Zstd,
-    Snappy,
-}
-
 #[derive(clap::Args, Debug)]
 struct ReadArgs {
     /// Capture files (pcap, pcapng; gzip, zstd or xz compressed too) or
@@ -121,63 +105,9 @@ struct ReadArgs {
     /// Read the BPF filter from a file.
     #[arg(long = "filter-file", value_name = "FILE", conflicts_with = "filter")]
     filter_file: Option<PathBuf>,
-    /// Flow worker threads, 1 to 256 (default: the number of cores).
-    #[arg(long, value_parser = pathlens::cmd::checks::parse_workers)]
-    workers: Option<usize>,
-    /// A flow with no packet for this long ends.
-    #[arg(long, default_value = "120s", value_parser = humantime::parse_duration)]
-    idle_timeout: Duration,
-    /// A flow record this long is cut; the flow continues in a new row.
-    #[arg(long, default_value = "30m", value_parser = humantime::parse_duration)]
-    active_timeout: Duration,
-    /// Cap on live flows; past it the longest-idle flow is evicted (counted).
-    #[arg(long, default_value = "4000000", value_parser = pathlens::cmd::checks::parse_max_flows)]
-    max_flows: usize,
-    /// Parquet column compression.
-    #[arg(long, value_enum, default_value = "zstd")]
-    compression: CompressionArg,
-    /// How flows are classified: from their payload, or from port rules only.
-    #[arg(long, value_enum, default_value = "payload")]
-    classify: ClassifyArg,
-    /// Skip RTP/RTCP stream metrics: no media columns, empty streams table (cheaper on media-heavy links).
-    #[arg(long)]
-    no_media: bool,
-    /// Sensor name written to every row (default: the host name).
-    #[arg(long)]
-    sensor: Option<String>,
-    /// Directory whose ports.toml, sni.toml and media.toml (each where present) override the built-in rules.
-    #[arg(long, value_name = "DIR")]
-    signatures: Option<PathBuf>,
-    /// Site config (TOML; see signatures/site.example.toml). Flags override it.
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
-    /// Office 365 endpoints JSON (the endpoints web service output).
-    #[arg(long, value_name = "FILE")]
-    o365: Option<PathBuf>,
-    /// A plain prefix list (one prefix a line, optional label), named NAME. Repeatable.
-    #[arg(long, value_name = "NAME=FILE", value_parser = pathlens::config::name_eq_file)]
-    prefixes: Vec<(String, PathBuf)>,
-    /// A prefix list the ExpressRoute circuit receives (e.g. ER-learned routes). Repeatable.
-    #[arg(long, value_name = "NAME=FILE", value_parser = pathlens::config::name_eq_file)]
-    expressroute_prefixes: Vec<(String, PathBuf)>,
-    /// Azure service tags JSON.
-    #[arg(long, value_name = "FILE")]
-    service_tags: Option<PathBuf>,
-    /// A site network counted as local (besides RFC 1918/ULA). Repeatable; replaces the config's list.
-    #[arg(long, value_name = "NET")]
-    local: Vec<String>,
-    /// A network of on-premises SfB servers (call-flow role onprem_server, service skype_teams). Repeatable.
-    #[arg(long, value_name = "NET")]
-    onprem: Vec<String>,
-    /// A network of on-premises Exchange servers (call-flow role onprem_server, service exchange). Repeatable.
-    #[arg(long, value_name = "NET")]
-    onprem_exchange: Vec<String>,
-    /// Deployment profile for call-flow expectations: online, hybrid, cloud_connector.
-    #[arg(long, value_name = "PROFILE")]
-    deployment: Option<String>,
-    /// Call-flow table replacing the built-in signatures/callflow.toml.
-    #[arg(long, value_name = "FILE")]
-    callflow: Option<PathBuf>,
+    /// Flow, classification, egress and output settings.
+    #[command(flatten)]
+    flow: pathlens::cmd::args::FlowArgs,
 }
 
 struct Bar {
@@ -198,6 +128,7 @@ fn main() -> ExitCode {
     pathlens::cmd::logging::init(cli.quiet, cli.verbose, cli.log_format);
     let res = match cli.cmd {
         Cmd::Read(args) => cmd_read(*args, cli.quiet),
+        Cmd::Live(args) => pathlens::cmd::live::run(&args).map(ExitCode::from),
         Cmd::Score(args) => cmd_score(&args),
         Cmd::Summary(args) => {
             pathlens::cmd::summary(&args, &mut std::io::stdout().lock()).map(|()| ExitCode::SUCCESS)
@@ -311,39 +242,10 @@ fn cmd_sig_check(file: &Path) -> Result<ExitCode> {
     }
 }
 
-/// The rules of `--signatures DIR`: its `ports.toml`, `sni.toml` and
-/// `media.toml`, each where it exists, with the built-in rules.
-fn read_signatures(dir: &Path) -> Result<Signatures, RuleError> {
-    let read = |name: &str| -> Result<Option<RuleText>, RuleError> {
-        let path = dir.join(name);
-        if !path.exists() {
-            return Ok(None);
-        }
-        let file = path.display().to_string();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(Some(RuleText { file, text })),
-            Err(source) => Err(RuleError::Io { file, source }),
-        }
-    };
-    Signatures::from_texts(&SignatureTexts {
-        ports: read("ports.toml")?,
-        sni: read("sni.toml")?,
-        media: read("media.toml")?,
-    })
-}
-
 fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     // Inputs, filter and output are checked before anything else: a
     // mistake costs one error and writes nothing.
-    let file_filter = match &args.filter_file {
-        Some(f) => Some(
-            std::fs::read_to_string(f)
-                .with_context(|| format!("reading {}", f.display()))?
-                .trim()
-                .to_string(),
-        ),
-        None => None,
-    };
+    let file_filter = pathlens::cmd::args::filter_text(None, args.filter_file.as_deref())?;
     let (raw_inputs, filter) = checks::split_filter(
         &args.read_file,
         &args.inputs,
@@ -370,75 +272,9 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         std::io::stdout().is_terminal(),
     )?;
     let inputs = listing.files;
-    let signatures = match &args.signatures {
-        Some(dir) => read_signatures(dir)?,
-        None => Signatures::builtin()?,
-    };
-    // Every egress source is read and checked before any packet is.
-    let built = pathlens::config::build(&EgressArgs {
-        config: args.config.clone(),
-        o365: args.o365.clone(),
-        prefixes: args.prefixes.clone(),
-        er_prefixes: args.expressroute_prefixes.clone(),
-        service_tags: args.service_tags.clone(),
-        local: args.local.clone(),
-        onprem: args.onprem.clone(),
-        onprem_exchange: args.onprem_exchange.clone(),
-        deployment: args.deployment.clone(),
-        callflow: args.callflow.clone(),
-        check_only: false,
-    })?;
-    for (name, n) in &built.sources {
-        tracing::info!(source = %name, prefixes = n, "prefix source loaded");
-    }
-    let prefix_sources = built.sources.clone();
-    let workers = args.workers.unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, |n| n.get().min(checks::MAX_WORKERS))
-    });
-    let to_us = |d: Duration| i64::try_from(d.as_micros()).unwrap_or(i64::MAX);
-    let flow = FlowConfig {
-        idle_us: to_us(args.idle_timeout).max(1),
-        active_us: to_us(args.active_timeout).max(1),
-        capacity: args.max_flows,
-        inspect_payload: matches!(args.classify, ClassifyArg::Payload),
-        media_metrics: !args.no_media,
-        ..FlowConfig::default()
-    };
-    let run_id = uuid::Uuid::new_v4().to_string();
-    let sensor = args
-        .sensor
-        .clone()
-        .unwrap_or_else(|| gethostname::gethostname().to_string_lossy().into_owned());
-    let writer = WriterOptions {
-        compression: match args.compression {
-            CompressionArg::Zstd => Compression::Zstd,
-            CompressionArg::Snappy => Compression::Snappy,
-        },
-        run_id: run_id.clone(),
-        sensor,
-    };
-    let metadata = vec![
-        (
-            "pathlens.signatures_digest".to_string(),
-            signatures.digest.clone(),
-        ),
-        (
-            "pathlens.idle_timeout_s".to_string(),
-            args.idle_timeout.as_secs_f64().to_string(),
-        ),
-        (
-            "pathlens.active_timeout_s".to_string(),
-            args.active_timeout.as_secs_f64().to_string(),
-        ),
-        (
-            "pathlens.filter".to_string(),
-            filter.clone().unwrap_or_default(),
-        ),
-        (
-            "pathlens.prefix_sources".to_string(),
-            serde_json::to_string(&built.sources).unwrap_or_default(),
-        ),
-    ];
+    let prep = args.flow.prepare(filter.as_deref())?;
+    let prefix_sources = prep.prefix_sources.clone();
+    let run_id = prep.writer.run_id.clone();
     // The first input that opens is opened before anything is written:
     // when none does, the run ends here with nothing written.
     let open = {
@@ -464,19 +300,15 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     let stop = pathlens::stop::Stop::on_signals(sink.temporaries())
         .context("installing the SIGINT/SIGTERM handlers")?;
     let opts = RunOptions {
-        workers,
-        flow,
+        workers: prep.workers,
+        flow: prep.flow,
         output: sink.path(),
         dataset: matches!(output, checks::Output::Dataset(_)),
-        writer,
-        metadata,
+        writer: prep.writer,
+        metadata: prep.metadata,
+        live: None,
     };
-    let ctx = Arc::new(Knowledge {
-        signatures,
-        local: built.local,
-        egress: built.site,
-        sensor_position: built.sensor_position,
-    });
+    let ctx = Arc::new(prep.knowledge);
 
     let sizes: Vec<u64> = inputs
         .iter()

@@ -1,6 +1,7 @@
 //! The one place pathlens talks to C directly: asking libpcap where it is in
-//! a capture file, which the `pcap` crate does not expose, making the
-//! pipe a decompressed capture flows through, and mapping a capture file.
+//! a capture file, which the `pcap` crate does not expose, making the pipe a
+//! decompressed capture flows through, mapping a capture file, and, for
+//! `live`, the umask and the switch to an unprivileged user.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -82,4 +83,86 @@ pub fn release_mapped(map: &memmap2::Mmap, from: usize, to: usize) {
     let _ = unsafe {
         map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
     };
+}
+
+/// Sets the process umask (files 0640 and directories 0750 with 0o027).
+pub fn set_umask(mask: u32) {
+    // SAFETY: umask(2) only swaps the process's mask and cannot fail.
+    unsafe {
+        libc::umask(mask as libc::mode_t);
+    }
+}
+
+/// A user's uid and primary gid from the password database.
+pub fn user_ids(name: &str) -> std::io::Result<(u32, u32)> {
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| std::io::Error::other("user name holds a NUL byte"))?;
+    let mut pwd: libc::passwd = unsafe_zeroed_passwd();
+    let mut buf = vec![0 as libc::c_char; 16 * 1024];
+    let mut result: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: every pointer is valid for the call: the name is a
+    // NUL-terminated string, pwd and result live on this frame, buf is
+    // buf.len() bytes; getpwnam_r writes only within them.
+    let rc = unsafe {
+        libc::getpwnam_r(
+            cname.as_ptr(),
+            &mut pwd,
+            buf.as_mut_ptr(),
+            buf.len(),
+            &mut result,
+        )
+    };
+    if rc != 0 {
+        return Err(std::io::Error::from_raw_os_error(rc));
+    }
+    if result.is_null() {
+        return Err(std::io::Error::other(format!("no user {name:?}")));
+    }
+    Ok((pwd.pw_uid, pwd.pw_gid))
+}
+
+fn unsafe_zeroed_passwd() -> libc::passwd {
+    // SAFETY: passwd is plain C data (integers and pointers); all-zero is a
+    // valid value that getpwnam_r then fills in.
+    unsafe { std::mem::zeroed() }
+}
+
+/// Becomes user `name`: its supplementary groups (initgroups), its primary
+/// group, then its uid; checks that root cannot be regained.
+pub fn drop_privileges(name: &str) -> std::io::Result<(u32, u32)> {
+    let (uid, gid) = user_ids(name)?;
+    let cname = std::ffi::CString::new(name)
+        .map_err(|_| std::io::Error::other("user name holds a NUL byte"))?;
+    let last = std::io::Error::last_os_error;
+    // SAFETY: initgroups, setgid and setuid take plain values and a
+    // NUL-terminated string that outlives the call; glibc applies the ids
+    // to every thread of the process.
+    unsafe {
+        if libc::initgroups(cname.as_ptr(), gid) != 0 {
+            return Err(last());
+        }
+        if libc::setgid(gid) != 0 {
+            return Err(last());
+        }
+        if libc::setuid(uid) != 0 {
+            return Err(last());
+        }
+        if uid != 0 && libc::setuid(0) == 0 {
+            return Err(std::io::Error::other("root could be regained after setuid"));
+        }
+    }
+    Ok((uid, gid))
+}
+
+/// Waits up to `timeout_ms` for `fd` to become readable; true when it is.
+pub fn wait_readable(fd: std::os::fd::RawFd, timeout_ms: i32) -> bool {
+    let mut p = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll(2) reads and writes exactly the one pollfd it is given,
+    // which lives on this frame for the call.
+    let n = unsafe { libc::poll(&mut p, 1, timeout_ms) };
+    n > 0
 }

@@ -8,7 +8,7 @@
 //! no packets still expires its flows. Flows never span input files: at the
 //! end of each input every worker flushes its table.
 
-mod writer;
+pub(crate) mod writer;
 
 use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, ReadCounters, RunCounters};
@@ -58,6 +58,8 @@ pub struct RunOptions {
     pub writer: WriterOptions,
     /// Extra key-value metadata for the output file.
     pub metadata: Vec<(String, String)>,
+    /// A live capture's gauges and rotation (`None` for files).
+    pub live: Option<crate::live::LiveHooks>,
 }
 
 /// What a run did.
@@ -222,6 +224,9 @@ impl Drop for Finished<'_> {
     }
 }
 
+// Each argument is a separate channel or shared table a worker owns a
+// handle to; a struct holding them would only be unpacked here.
+#[allow(clippy::too_many_arguments)]
 fn worker_thread(
     rx: Receiver<WorkMsg>,
     pool: Sender<Batch>,
@@ -230,6 +235,7 @@ fn worker_thread(
     corr: Option<Arc<Correlator>>,
     learner: Arc<EdgeLearner>,
     w: usize,
+    gauges: Option<Arc<crate::live::Gauges>>,
 ) -> FlowCounters {
     let guard = Finished(corr.as_deref(), Some(&learner), w);
     let mut first_input = true;
@@ -279,8 +285,13 @@ fn worker_thread(
             }
         }
         table.release(&mut out);
-        if out.len() >= RECORDS_PER_SEND {
+        // Live rows go on at once: the writer's rotation decides when they
+        // reach a file, and a quiet link may never fill a send.
+        if out.len() >= RECORDS_PER_SEND || gauges.is_some() {
             send(&mut out);
+        }
+        if let Some(g) = &gauges {
+            g.worker(w, table.len(), table.counters.evicted);
         }
     }
     table.flush(i64::MIN, &mut out);
@@ -295,6 +306,65 @@ fn worker_thread(
     table.release(&mut out);
     send(&mut out);
     table.counters
+}
+
+/// Sends every batch, each followed by the end of the edge warm-up.
+fn end_warmup(
+    batches: &mut [Batch],
+    worker_tx: &[Sender<WorkMsg>],
+    pool_rx: &Receiver<Batch>,
+    now: i64,
+    upto_seq: u64,
+) {
+    for (b, tx) in batches.iter_mut().zip(worker_tx) {
+        let mut full = std::mem::replace(b, pool_rx.try_recv().unwrap_or_else(|_| Batch::new()));
+        full.now_us = now;
+        full.upto_seq = upto_seq;
+        let _ = tx.send(WorkMsg::Batch(full));
+        let _ = tx.send(WorkMsg::WarmupEnd);
+    }
+}
+
+/// When the reader next marks time in the batches, and when it last sent
+/// them all.
+struct Ticker {
+    next_tick: i64,
+    last_flush: std::time::Instant,
+}
+
+impl Ticker {
+    /// Marks `now` in every batch once a second of capture time; sends them
+    /// all when the marks pile up or wall time says quiet workers must hear.
+    fn tick(
+        &mut self,
+        now: i64,
+        seq: u64,
+        batches: &mut [Batch],
+        worker_tx: &[Sender<WorkMsg>],
+        pool_rx: &Receiver<Batch>,
+    ) {
+        if now < self.next_tick {
+            return;
+        }
+        self.next_tick = now.saturating_add(TICK_US);
+        for b in batches.iter_mut() {
+            b.ticks
+                .push((u32::try_from(b.pkts.len()).unwrap_or(u32::MAX), now));
+        }
+        // Quiet workers still hear of time (expiry, the correlation
+        // watermark) often enough, and the marks stay bounded.
+        let pending = batches.first().map_or(0, |b| b.ticks.len());
+        if pending >= MAX_TICKS || self.last_flush.elapsed() >= FLUSH_EVERY {
+            self.last_flush = std::time::Instant::now();
+            for (b, tx) in batches.iter_mut().zip(worker_tx) {
+                let mut full =
+                    std::mem::replace(b, pool_rx.try_recv().unwrap_or_else(|_| Batch::new()));
+                full.now_us = now;
+                full.upto_seq = seq;
+                let _ = tx.send(WorkMsg::Batch(full));
+            }
+        }
+    }
 }
 
 /// Reads every source through the pipeline and writes the output.
@@ -317,7 +387,8 @@ where
     let out_path = opts.output.clone().map(|p| (p, opts.dataset));
     let wopts = opts.writer.clone();
     let wmeta = opts.metadata.clone();
-    let writer = thread::spawn(move || writer_thread(wrx, out_path, wopts, wmeta));
+    let live = opts.live.clone();
+    let writer = thread::spawn(move || writer_thread(wrx, out_path, wopts, wmeta, live));
 
     let (pool_tx, pool_rx) = bounded::<Batch>(n * 12);
     let mut worker_tx = Vec::with_capacity(n);
@@ -343,8 +414,9 @@ where
         }
         let (pool, out, corr) = (pool_tx.clone(), wtx.clone(), corr.clone());
         let learner = Arc::clone(&learner);
+        let gauges = opts.live.as_ref().map(|l| Arc::clone(&l.gauges));
         handles.push(thread::spawn(move || {
-            worker_thread(rx, pool, out, table, corr, learner, w)
+            worker_thread(rx, pool, out, table, corr, learner, w, gauges)
         }));
         worker_tx.push(tx);
     }
@@ -379,12 +451,14 @@ where
             let _ = tx.send(WorkMsg::Source(Arc::clone(&name)));
         }
         frags.clear();
-        let mut next_tick = i64::MIN;
         let mut now = i64::MIN;
         // Edges are learned until this packet time (set at the first packet).
         let mut warmup_until: Option<i64> = None;
         let mut warm = !has_edges;
-        let mut last_flush = std::time::Instant::now();
+        let mut ticker = Ticker {
+            next_tick: i64::MIN,
+            last_flush: std::time::Instant::now(),
+        };
         loop {
             if rc.packets_read % 4096 == 4095 {
                 let pos = src.position();
@@ -398,6 +472,21 @@ where
                     break;
                 }
             };
+            // A live source on a quiet link hands a tick stamped with the
+            // clock: time passes so flows expire, but no packet came.
+            if frame.is_tick() {
+                if frame.ts_us <= now {
+                    continue;
+                }
+                now = frame.ts_us;
+                // On a quiet link the warm-up ends on the clock too.
+                if warm && warmup_until.is_some_and(|u| now >= u) {
+                    warm = false;
+                    end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq);
+                }
+                ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
+                continue;
+            }
             rc.packets_read += 1;
             rc.captured_bytes += frame.data.len() as u64;
             let truncated = (frame.data.len() as u64) < u64::from(frame.wire_len);
@@ -431,13 +520,7 @@ where
                 if frame.ts_us >= until {
                     // Cut at a packet position: the same for any worker count.
                     warm = false;
-                    for (b, tx) in batches.iter_mut().zip(&worker_tx) {
-                        let mut full = std::mem::replace(b, take_batch(&pool_rx));
-                        full.now_us = now;
-                        full.upto_seq = seq - 1;
-                        let _ = tx.send(WorkMsg::Batch(full));
-                        let _ = tx.send(WorkMsg::WarmupEnd);
-                    }
+                    end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq - 1);
                 }
             }
             let key = pkt.key;
@@ -454,25 +537,7 @@ where
                     }
                 }
             }
-            if now >= next_tick {
-                next_tick = now.saturating_add(TICK_US);
-                for b in &mut batches {
-                    b.ticks
-                        .push((u32::try_from(b.pkts.len()).unwrap_or(u32::MAX), now));
-                }
-                // Quiet workers still hear of time (expiry, the correlation
-                // watermark) often enough, and the marks stay bounded.
-                let pending = batches.first().map_or(0, |b| b.ticks.len());
-                if pending >= MAX_TICKS || last_flush.elapsed() >= FLUSH_EVERY {
-                    last_flush = std::time::Instant::now();
-                    for (b, tx) in batches.iter_mut().zip(&worker_tx) {
-                        let mut full = std::mem::replace(b, take_batch(&pool_rx));
-                        full.now_us = now;
-                        full.upto_seq = seq;
-                        let _ = tx.send(WorkMsg::Batch(full));
-                    }
-                }
-            }
+            ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
         }
         progress.update(index, src.position());
         for (b, tx) in batches.iter_mut().zip(&worker_tx) {
@@ -523,7 +588,7 @@ where
             report.output_error = o.error;
             if opts.output.is_some()
                 && report.output_error.is_none()
-                && o.rows != report.counters.records_written
+                && o.rows + o.lost != report.counters.records_written
             {
                 report.output_error = Some(format!(
                     "wrote {} rows but {} flow records ended",

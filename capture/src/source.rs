@@ -63,6 +63,22 @@ impl BlockBytes {
     }
 }
 
+/// The block of a clock tick: an empty frame pointing at it is no packet
+/// but the time a live source hands on while its link is quiet. No file
+/// frame can point at it, whatever the file holds.
+pub fn tick_block() -> &'static Block {
+    static TICK: std::sync::LazyLock<Block> = std::sync::LazyLock::new(Block::default);
+    &TICK
+}
+
+impl Frame<'_> {
+    /// Whether this frame is a clock tick (see [`tick_block`]).
+    pub fn is_tick(&self) -> bool {
+        self.block
+            .is_some_and(|b| std::sync::Arc::ptr_eq(b, tick_block()))
+    }
+}
+
 /// A source could not be opened or stopped early.
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {

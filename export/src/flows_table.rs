@@ -26,7 +26,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("run_id", Setting(|o| &o.run_id), "UUID of the pathlens process run"),
     C::new("sensor", Setting(|o| &o.sensor), "`--sensor`, default the host name")
         .like("", "", "observationDomainId (149)"),
-    C::new("interface", Dict(|r| &r.interface), "the input file as given (`-` for stdin)")
+    C::new("interface", Dict(|r| &r.interface), "the input file as given (`-` for stdin); for `live`, the interface names joined by commas")
         .like("", "", "interfaceName (82)"),
     C::new("community_id", Str(|r| &r.community_id), "Community ID v1, seed 0")
         .like("community_id", "", ""),

@@ -2,7 +2,9 @@
 //! (files and dataset directories, in any mix) read back and summarised, as
 //! text tables, CSV or JSON, or as one self-contained HTML page of charts.
 
+pub mod args;
 pub mod checks;
+pub mod live;
 pub mod logging;
 pub mod read;
 

@@ -2,6 +2,7 @@
 //! out (one flows file and its streams file, or a partitioned dataset), and
 //! the run's summary aggregated from the same rows.
 
+use crate::live::LiveHooks;
 use crossbeam_channel::Receiver;
 use pathlens_export::{
     streams_path, DatasetSink, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary,
@@ -9,16 +10,18 @@ use pathlens_export::{
 };
 use std::path::{Path, PathBuf};
 
-pub(super) enum WriterMsg {
+pub(crate) enum WriterMsg {
     Records(Vec<FlowRecord>),
     Finish(Vec<(String, String)>),
 }
 
-pub(super) struct WriterOutcome {
-    pub(super) summary: Summary,
-    pub(super) rows: u64,
-    pub(super) stream_rows: u64,
-    pub(super) error: Option<String>,
+pub(crate) struct WriterOutcome {
+    pub(crate) summary: Summary,
+    pub(crate) rows: u64,
+    pub(crate) stream_rows: u64,
+    /// Rows a live run lost to output errors (it logs them and goes on).
+    pub(crate) lost: u64,
+    pub(crate) error: Option<String>,
 }
 
 /// Where the writer puts rows: one flows file and its streams file, or a
@@ -77,12 +80,37 @@ impl Sinks {
     }
 }
 
+/// Adds records to the summary, if any, and moves their stream rows to
+/// `streams` (cleared first).
+pub(crate) fn take_streams(
+    recs: &mut [FlowRecord],
+    mut summary: Option<&mut Summary>,
+    streams: &mut Vec<StreamRecord>,
+) {
+    streams.clear();
+    for r in recs {
+        if let Some(s) = summary.as_deref_mut() {
+            s.add(r);
+        }
+        if !r.labels.media.streams.is_empty() {
+            if let Some(s) = summary.as_deref_mut() {
+                s.add_streams(r, &r.labels.media.streams);
+            }
+            streams.append(&mut r.labels.media.streams);
+        }
+    }
+}
+
 pub(super) fn writer_thread(
     rx: Receiver<WriterMsg>,
     output: Option<(PathBuf, bool)>,
     opts: WriterOptions,
     meta: Vec<(String, String)>,
+    live: Option<LiveHooks>,
 ) -> WriterOutcome {
+    if let Some(hooks) = live {
+        return super::super::live::rotate::writer(rx, output, opts, meta, hooks);
+    }
     let mut summary = Summary::default();
     let mut error: Option<String> = None;
     // Everything written, everything renamed only when complete.
@@ -102,14 +130,7 @@ pub(super) fn writer_thread(
     for msg in rx {
         match msg {
             WriterMsg::Records(mut recs) => {
-                streams.clear();
-                for r in &mut recs {
-                    summary.add(r);
-                    if !r.labels.media.streams.is_empty() {
-                        summary.add_streams(r, &r.labels.media.streams);
-                        streams.append(&mut r.labels.media.streams);
-                    }
-                }
+                take_streams(&mut recs, Some(&mut summary), &mut streams);
                 if let Some(s) = sinks.as_mut() {
                     if let Err(e) = s.write(&recs, &streams) {
                         // Keep draining so workers never block; the files are abandoned.
@@ -134,6 +155,7 @@ pub(super) fn writer_thread(
         summary,
         rows,
         stream_rows,
+        lost: 0,
         error,
     }
 }
