@@ -4,7 +4,7 @@
 /// Column compression.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Compression {
-    /// zstd level 3 (the default).
+    /// zstd level 1 (the default).
     #[default]
     Zstd,
     /// Snappy, for older or unknown readers.

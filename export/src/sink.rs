@@ -96,7 +96,7 @@ impl<R: Row> ParquetSink<R> {
             source,
         })?;
         let compression = match opts.compression {
-            Compression::Zstd => PqCompression::ZSTD(ZstdLevel::try_new(3).unwrap_or_default()),
+            Compression::Zstd => PqCompression::ZSTD(ZstdLevel::try_new(1).unwrap_or_default()),
             Compression::Snappy => PqCompression::SNAPPY,
         };
         let props = R::columns()
