@@ -34,8 +34,8 @@ nice -n 19 cargo fuzz build -s "$sanitizer" >logs/build.log 2>&1 || {
 
 summary=()
 for t in "${targets[@]}"; do
-    mkdir -p "corpus/$t" "seeds/$t"
-    before=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
+    mkdir -p "corpus/$t" "seeds/$t" "artifacts/$t"
+    before=$(find "artifacts/$t" -type f | wc -l)
     echo "fuzzing $t for ${secs}s (log: fuzz/logs/$t.log)" >&2
     rc=0
     nice -n 19 cargo fuzz run -s "$sanitizer" "$t" "corpus/$t" "seeds/$t" -- \
@@ -46,7 +46,7 @@ for t in "${targets[@]}"; do
     ft=$(grep -o 'ft: [0-9]*' <<<"$last" | grep -o '[0-9]*' || true)
     files=$(find "corpus/$t" -type f | wc -l)
     size=$(du -sk "corpus/$t" | cut -f1)
-    after=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
+    after=$(find "artifacts/$t" -type f | wc -l)
     summary+=("| $t | ${runs:-?} | $files files, ${size} KB | ${cov:-?} | ${ft:-?} | $((after - before)) (exit $rc) |")
 done
 
