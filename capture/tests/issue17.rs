@@ -540,3 +540,70 @@ fn issue17_corpus_rtp_streams_equal_an_rfc7983_count() {
     }
     assert!(compared >= 30, "only {compared} streams compared");
 }
+
+/// RTP relayed by TURN in Send and Data indications (RFC 8656 §11), over
+/// UDP and over TCP (RFC 8656 §12.5: messages back to back, each by its own
+/// length), reaches the streams like ChannelData and MS-TURN frames do:
+/// both flows are media with a row per direction, every packet counted,
+/// ChannelData and indications mixed on one stream. The UDP flow is `srtp`
+/// by the README's rule for relayed RTP (its ChannelData demultiplexes as
+/// RTP on a flow with RFC 5389 STUN); indications are classified as the
+/// STUN messages they are, so the TCP flow, and a UDP one with indications
+/// only, stays `stun_turn`.
+///
+/// tshark (heuristic RTP, which finds RTP inside the DATA attribute and
+/// ChannelData) agrees on every UDP stream. Over TCP it reassembles the
+/// stream, so it also reads the client's messages that two segments carry;
+/// pathlens reads segments as they come (no TCP reassembly, as for RFC 4571
+/// and MS-TURN framing, documented in the README) and counts those packets
+/// as lost, so there tshark has `packets + cut` where pathlens has
+/// `packets` and `lost = cut`.
+#[test]
+fn issue17_turn_send_and_data_indications_reach_the_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("turn.pcap");
+    let sent = gen::turn_relays(&pcap);
+    let (flows, streams) = run(dir.path(), &pcap);
+    assert_eq!(
+        rows_of(
+            &flows,
+            &[
+                "transport",
+                "dst_port",
+                "app_protocol",
+                "traffic_type",
+                "rtp_ssrc_count"
+            ],
+            " "
+        ),
+        ["tcp 3478 stun_turn media 2", "udp 3478 srtp media 2"]
+    );
+    let [uc, us, tc, ts] = gen::TURN_SSRCS;
+    let mut want = vec![
+        format!("src2dst {uc} {} 0 PCMU", sent.udp.0),
+        format!("dst2src {us} {} 0 PCMU", sent.udp.1),
+        format!("src2dst {tc} {} {} PCMU", sent.tcp.0, sent.tcp_cut),
+        format!("dst2src {ts} {} 0 PCMU", sent.tcp.1),
+    ];
+    want.sort();
+    assert_eq!(
+        rows_of(
+            &streams,
+            &["direction", "ssrc", "packets", "lost", "codec"],
+            " "
+        ),
+        want
+    );
+    assert_eq!(
+        (sent.udp, sent.tcp, sent.tcp_cut),
+        ((250, 250), (225, 250), 25)
+    );
+    for (ssrc, pk) in [(uc, sent.udp.0), (us, sent.udp.1), (ts, sent.tcp.1)] {
+        assert_eq!(tshark_rtp(&pcap, ssrc).0, pk as i64, "tshark on {ssrc:#x}");
+    }
+    assert_eq!(
+        tshark_rtp(&pcap, tc).0,
+        (sent.tcp.0 + sent.tcp_cut) as i64,
+        "tshark reassembles TCP"
+    );
+}

@@ -457,3 +457,108 @@ pub fn label_stress(path: &Path) -> Vec<Labelled> {
     g.finish();
     out
 }
+
+/// A TURN Send indication (`send`, client to relay) or Data indication
+/// (relay to client) relaying `data` to or from 203.0.113.77:40000 (RFC 8656
+/// §11): XOR-PEER-ADDRESS, then DATA padded to a multiple of 4.
+pub fn turn_indication(send: bool, tid: u8, data: &[u8]) -> Vec<u8> {
+    let mut attrs = payload::xor_mapped_v4([203, 0, 113, 77], 40_000).to_vec();
+    attrs[1] = 0x12; // XOR-PEER-ADDRESS has XOR-MAPPED-ADDRESS's layout
+    attrs.extend([0x00, 0x13]);
+    attrs.extend((data.len() as u16).to_be_bytes());
+    attrs.extend(data);
+    attrs.resize(attrs.len().div_ceil(4) * 4, 0);
+    stun(if send { 0x0016 } else { 0x0017 }, &[tid; 12], &attrs)
+}
+
+/// A ChannelData message on channel 0x4001 padded to 4 bytes, as TCP
+/// requires (RFC 8656 §12.5).
+pub fn channel_data_padded(data: &[u8]) -> Vec<u8> {
+    let mut m = vec![0x40, 0x01];
+    m.extend((data.len() as u16).to_be_bytes());
+    m.extend(data);
+    m.resize(m.len().div_ceil(4) * 4, 0);
+    m
+}
+
+/// What [`turn_relays`] sent: RTP packets relayed whole, per flow and side,
+/// and the client's packets over TCP cut across two segments.
+#[derive(Debug)]
+pub struct TurnSent {
+    /// UDP: (client to relay, relay to client).
+    pub udp: (u64, u64),
+    /// TCP: (client to relay, relay to client), whole in a segment.
+    pub tcp: (u64, u64),
+    /// Client packets over TCP whose message two segments carry.
+    pub tcp_cut: u64,
+}
+
+/// SSRCs of [`turn_relays`]: UDP client and relay side, TCP client and relay side.
+pub const TURN_SSRCS: [u32; 4] = [0xC2, 0x5F, 0xC3, 0x60];
+
+/// Two TURN relay flows to 198.51.100.40:3478, one over UDP, one over TCP:
+/// an Allocate request and its success response, then 5 s of G.711 each
+/// way, the client's packets in Send indications, the relay's in Data
+/// indications (every fifth in ChannelData on a bound channel). The relay's
+/// RTP has 157 bytes of payload, so its DATA carries 3 bytes of padding.
+/// A Refresh transaction every second relays nothing. Over TCP the relay
+/// packs two messages to a segment, and every tenth client message is cut
+/// across two segments (no reassembly: lost to the tracker).
+pub fn turn_relays(path: &Path) -> TurnSent {
+    let mut g = Gen::new(path);
+    let s = ep("198.51.100.40:3478");
+    let (cu, ct) = (ep("192.168.7.15:50600"), ep("192.168.7.15:50601"));
+    let allocate = stun(0x0003, &[1; 12], &[0, 0x19, 0, 4, 17, 0, 0, 0]);
+    let allocated = stun(0x0103, &[1; 12], &[]);
+    let refresh = (stun(0x0004, &[2; 12], &[]), stun(0x0104, &[2; 12], &[]));
+    g.udp(cu, s, &allocate);
+    g.now += 2000;
+    g.udp(s, cu, &allocated);
+    g.open(ct, s);
+    g.talk(ct, s, &[(true, &allocate), (false, &allocated)]);
+    let mut sent = TurnSent {
+        udp: (0, 0),
+        tcp: (0, 0),
+        tcp_cut: 0,
+    };
+    let mut pending = Vec::new();
+    for i in 0..250u16 {
+        let ts = u32::from(i) * 160;
+        let [uc, us, tc, ts_] = TURN_SSRCS;
+        let relay_rtp = |ssrc| payload::rtp(0, 2000 + i, ts, ssrc, &PCMU_SILENCE_20MS[..157]);
+        let from_relay = |ssrc| {
+            if i % 5 == 0 {
+                channel_data_padded(&relay_rtp(ssrc))
+            } else {
+                turn_indication(false, i as u8, &relay_rtp(ssrc))
+            }
+        };
+        if i % 50 == 25 {
+            g.udp(cu, s, &refresh.0);
+            g.udp(s, cu, &refresh.1);
+            g.talk(ct, s, &[(true, &refresh.0), (false, &refresh.1)]);
+        }
+        g.udp(cu, s, &turn_indication(true, i as u8, &pcmu(i, ts, uc)));
+        sent.udp.0 += 1;
+        let msg = turn_indication(true, i as u8, &pcmu(i, ts, tc));
+        if i % 10 == 5 {
+            g.tcp(ct, s, PSH | ACK, &msg[..60]);
+            g.tcp(ct, s, PSH | ACK, &msg[60..]);
+            sent.tcp_cut += 1;
+        } else {
+            g.tcp(ct, s, PSH | ACK, &msg);
+            sent.tcp.0 += 1;
+        }
+        g.now += 10_000;
+        g.udp(s, cu, &from_relay(us));
+        sent.udp.1 += 1;
+        pending.extend(from_relay(ts_));
+        if i % 2 == 1 {
+            g.tcp(s, ct, PSH | ACK, &std::mem::take(&mut pending));
+            sent.tcp.1 += 2;
+        }
+        g.now += 10_000;
+    }
+    g.finish();
+    sent
+}

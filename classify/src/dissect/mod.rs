@@ -11,6 +11,7 @@ pub mod sip;
 pub mod stun;
 pub mod text;
 pub mod tls;
+pub mod turn;
 
 /// Hex text to bytes, for tests that embed captured payloads.
 #[cfg(test)]

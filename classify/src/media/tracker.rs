@@ -6,7 +6,7 @@ use super::quality::{QualityRules, WindowRules};
 use super::stream::Stream;
 use super::{RtcpFigures, RtpMap, StreamStats, MAX_STREAMS};
 use crate::dissect::rtp::{self, RtpHeader};
-use crate::dissect::stun;
+use crate::dissect::{stun, turn};
 use crate::vocab::Side;
 
 /// SRs remembered per flow for RTT pairing.
@@ -75,11 +75,14 @@ impl MediaTracker {
         MediaTracker::with_window_rules(self.rules)
     }
 
-    /// The RTP or RTCP bytes of a UDP payload: the payload itself, or the
-    /// data of a TURN ChannelData message ([`stun::channel_data`]), which is
-    /// how relayed media travels.
+    /// The RTP or RTCP bytes of a UDP payload: the payload itself, or what
+    /// a TURN relay carries, the data of a ChannelData message
+    /// ([`stun::channel_data`]) or of a Send or Data indication
+    /// ([`turn::indication_data`]).
     pub fn unwrap_udp(payload: &[u8]) -> &[u8] {
-        stun::channel_data(payload, false).unwrap_or(payload)
+        stun::channel_data(payload, false)
+            .or_else(|| turn::indication_data(payload))
+            .unwrap_or(payload)
     }
 
     /// Whether a UDP payload's first byte is worth a tracker (RTP/RTCP version 2).
