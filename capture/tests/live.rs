@@ -486,3 +486,69 @@ fn metrics_are_served_on_loopback_in_prometheus_text() {
     let (code, _) = live.stop();
     assert_eq!(code, 0);
 }
+
+/// A full disk: the sensor logs the failed window and counts its rows as
+/// lost, keeps capturing, and writes again at a later rotation once there
+/// is room; nothing incomplete is ever left under a final name.
+#[test]
+fn a_full_disk_is_logged_counted_and_retried() {
+    if !is_root() {
+        return;
+    }
+    struct Unmount(PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let mnt = tmp.path().join("small");
+    std::fs::create_dir(&mnt).unwrap();
+    run(&[
+        "mount",
+        "-t",
+        "tmpfs",
+        "-o",
+        "size=256k",
+        "tmpfs",
+        mnt.to_str().unwrap(),
+    ]);
+    let _unmount = Unmount(mnt.clone());
+    // All but one page of the disk taken.
+    let filler = mnt.join("filler");
+    std::fs::write(&filler, vec![0u8; 252 * 1024]).unwrap();
+    let dir = mnt.join("out");
+    let net = Veth::new("full");
+    let live = net.live(
+        &dir,
+        &[
+            "--rotate-interval",
+            "1s",
+            "--idle-timeout",
+            "1s",
+            "--edge-warmup",
+            "1s",
+        ],
+    );
+    net.replay(&small("dns.pcap"));
+    let log = live.wait_log("output failed");
+    assert!(log.contains("rows_lost"), "{log}");
+    assert!(
+        flow_files(&dir).iter().all(|f| is_temporary(f)),
+        "{:?}",
+        files(&dir)
+    );
+    // Room again: a later rotation writes the next window's rows.
+    std::fs::remove_file(&filler).unwrap();
+    net.replay(&small("NTPv4.pcap"));
+    std::thread::sleep(Duration::from_millis(3000));
+    let (code, log) = live.stop();
+    assert_eq!(code, 0, "{log}");
+    let all = files(&dir);
+    assert!(all.iter().all(|f| !is_temporary(f)), "{all:?}\n{log}");
+    let flows = flow_files(&dir);
+    assert!(!flows.is_empty(), "{all:?}\n{log}");
+    let seen = open_all(&dir);
+    assert_eq!(seen["files"].as_u64().unwrap() as usize, all.len());
+    assert!(seen["rows"].as_u64().unwrap() > 0, "{seen}");
+}
