@@ -10,12 +10,16 @@
 
 use crate::options::WriterOptions;
 use arrow::array::{
-    ArrayRef, BooleanBuilder, Float64Builder, Int16Builder, Int32Builder, Int64Builder,
-    Int8Builder, StringBuilder, StringDictionaryBuilder, TimestampMicrosecondBuilder,
+    ArrayBuilder, ArrayRef, BooleanBuilder, DictionaryArray, Float64Builder, Int16Builder,
+    Int32Array, Int32Builder, Int64Builder, Int8Builder, StringArray, StringBuilder,
+    StringDictionaryBuilder, TimestampMicrosecondBuilder,
 };
 use arrow::datatypes::{DataType, Field, Int32Type, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
+use foldhash::fast::FixedState;
+use std::collections::HashMap;
 use std::fmt::{Display, Write as _};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// How a column's value comes from a row of type `R`; the variant is the
@@ -49,10 +53,16 @@ pub enum Value<R: 'static> {
     OptStr(for<'a> fn(&'a R) -> Option<&'a str>),
     /// Utf8 written with `Display` straight into the column (no temporary string).
     Text(for<'a> fn(&'a R) -> &'a dyn Display),
+    /// Utf8: an address, dotted quad or RFC 5952.
+    Ip(fn(&R) -> IpAddr),
     /// Dictionary-encoded Utf8.
     Dict(for<'a> fn(&'a R) -> &'a str),
     /// Dictionary-encoded Utf8, nullable.
     OptDict(for<'a> fn(&'a R) -> Option<&'a str>),
+    /// Dictionary-encoded Utf8 from a fixed vocabulary (`&'static str`).
+    Label(fn(&R) -> &'static str),
+    /// Dictionary-encoded Utf8 from a fixed vocabulary, nullable.
+    OptLabel(fn(&R) -> Option<&'static str>),
     /// Dictionary-encoded Utf8 from the output's settings (run, sensor).
     Setting(for<'a> fn(&'a WriterOptions) -> &'a str),
     /// Timestamp in µs since the Unix epoch, UTC.
@@ -78,8 +88,8 @@ impl<R> Value<R> {
             I64(_) | OptI64(_) => DataType::Int64,
             F64(_) | OptF64(_) => DataType::Float64,
             Bool(_) | OptBool(_) => DataType::Boolean,
-            Str(_) | OptStr(_) | Text(_) => DataType::Utf8,
-            Dict(_) | OptDict(_) | Setting(_) => {
+            Str(_) | OptStr(_) | Text(_) | Ip(_) => DataType::Utf8,
+            Dict(_) | OptDict(_) | Label(_) | OptLabel(_) | Setting(_) => {
                 DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
             }
             Time(_) => DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
@@ -91,7 +101,14 @@ impl<R> Value<R> {
         use Value::*;
         matches!(
             self,
-            OptI16(_) | OptI32(_) | OptI64(_) | OptF64(_) | OptBool(_) | OptStr(_) | OptDict(_)
+            OptI16(_)
+                | OptI32(_)
+                | OptI64(_)
+                | OptF64(_)
+                | OptBool(_)
+                | OptStr(_)
+                | OptDict(_)
+                | OptLabel(_)
         )
     }
 
@@ -105,8 +122,8 @@ impl<R> Value<R> {
             I64(_) | OptI64(_) => "Int64",
             F64(_) | OptF64(_) => "Float64",
             Bool(_) | OptBool(_) => "Boolean",
-            Str(_) | OptStr(_) | Text(_) => "Utf8",
-            Dict(_) | OptDict(_) | Setting(_) => "Dict Utf8",
+            Str(_) | OptStr(_) | Text(_) | Ip(_) => "Utf8",
+            Dict(_) | OptDict(_) | Label(_) | OptLabel(_) | Setting(_) => "Dict Utf8",
             Time(_) => "Timestamp(µs, UTC)",
         }
     }
@@ -162,7 +179,10 @@ impl<R> Column<R> {
     /// where building the dictionary costs writer time and then falls back
     /// to plain pages anyway.
     pub fn dictionary(&self) -> bool {
-        !matches!(self.value, Value::Str(_) | Value::Text(_) | Value::Time(_))
+        !matches!(
+            self.value,
+            Value::Str(_) | Value::Text(_) | Value::Ip(_) | Value::Time(_)
+        )
     }
 
     /// The Arrow field.
@@ -222,13 +242,146 @@ enum Builder<R: 'static> {
     Str(for<'a> fn(&'a R) -> &'a str, StringBuilder),
     OptStr(for<'a> fn(&'a R) -> Option<&'a str>, StringBuilder),
     Text(for<'a> fn(&'a R) -> &'a dyn Display, StringBuilder),
+    Ip(fn(&R) -> IpAddr, StringBuilder),
     Dict(for<'a> fn(&'a R) -> &'a str, DictBuilder),
     OptDict(for<'a> fn(&'a R) -> Option<&'a str>, DictBuilder),
-    Setting(for<'a> fn(&'a WriterOptions) -> &'a str, DictBuilder),
+    Label(fn(&R) -> &'static str, LabelBuilder),
+    OptLabel(fn(&R) -> Option<&'static str>, LabelBuilder),
+    Setting(for<'a> fn(&'a WriterOptions) -> &'a str, SettingBuilder),
     Time(fn(&R) -> i64, TimestampMicrosecondBuilder),
 }
 
 type DictBuilder = StringDictionaryBuilder<Int32Type>;
+
+/// A dictionary column of vocabulary labels, each found by its address: a
+/// `&'static str` never moves nor changes, so no row hashes its text
+/// (hashing every label of every row was the writer's largest single cost).
+/// Two equal labels at different addresses only repeat a dictionary value,
+/// which Arrow allows and the Parquet encoder merges.
+#[derive(Default)]
+struct LabelBuilder {
+    keys: Int32Builder,
+    values: StringBuilder,
+    known: HashMap<(usize, usize), i32, FixedState>,
+}
+
+impl LabelBuilder {
+    fn append(&mut self, v: Option<&'static str>) {
+        let Some(s) = v else {
+            self.keys.append_null();
+            return;
+        };
+        let next = i32::try_from(self.known.len()).unwrap_or(i32::MAX);
+        let key = *self
+            .known
+            .entry((s.as_ptr() as usize, s.len()))
+            .or_insert_with(|| {
+                self.values.append_value(s);
+                next
+            });
+        self.keys.append_value(key);
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        self.known.clear();
+        dictionary(self.keys.finish(), self.values.finish())
+    }
+}
+
+/// A dictionary column holding one setting: every row has the same value.
+#[derive(Default)]
+struct SettingBuilder {
+    keys: Int32Builder,
+    values: StringBuilder,
+    last: Option<(String, i32)>,
+}
+
+impl SettingBuilder {
+    fn append(&mut self, s: &str) {
+        let key = match &self.last {
+            Some((v, k)) if v == s => *k,
+            _ => {
+                let k = i32::try_from(ArrayBuilder::len(&self.values)).unwrap_or(i32::MAX);
+                self.values.append_value(s);
+                self.last = Some((s.to_string(), k));
+                k
+            }
+        };
+        self.keys.append_value(key);
+    }
+
+    fn finish(&mut self) -> ArrayRef {
+        self.last = None;
+        dictionary(self.keys.finish(), self.values.finish())
+    }
+}
+
+/// A dictionary array of keys into `values`; the keys come from the
+/// builders above, so each is inside `values`.
+fn dictionary(keys: Int32Array, values: StringArray) -> ArrayRef {
+    Arc::new(DictionaryArray::<Int32Type>::new(keys, Arc::new(values)))
+}
+
+/// An address as text: IPv4 by hand (the `Display` of `Ipv4Addr` pads and
+/// formats octet by octet, a cost on two columns of every row), IPv6 by
+/// `Display`, which writes RFC 5952.
+fn ip_text(a: IpAddr) -> IpText {
+    let mut t = IpText {
+        buf: [0; 45],
+        len: 0,
+    };
+    match a {
+        IpAddr::V4(v4) => {
+            for (i, o) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    t.push(b'.');
+                }
+                if o >= 100 {
+                    t.push(b'0' + o / 100);
+                }
+                if o >= 10 {
+                    t.push(b'0' + o / 10 % 10);
+                }
+                t.push(b'0' + o % 10);
+            }
+        }
+        IpAddr::V6(v6) => {
+            let _ = write!(t, "{v6}");
+        }
+    }
+    t
+}
+
+/// The text of an address, on the stack.
+struct IpText {
+    // The longest text of an IPv6 address, one ending in an embedded
+    // IPv4 (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`), has 45.
+    buf: [u8; 45],
+    len: usize,
+}
+
+impl IpText {
+    fn push(&mut self, c: u8) {
+        if let Some(b) = self.buf.get_mut(self.len) {
+            *b = c;
+            self.len += 1;
+        }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.buf.get(..self.len).unwrap_or(&[])).unwrap_or("")
+    }
+}
+
+impl std::fmt::Write for IpText {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        let dst = self.buf.get_mut(self.len..end).ok_or(std::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
 
 impl<R> Builder<R> {
     fn new(v: Value<R>) -> Self {
@@ -247,9 +400,12 @@ impl<R> Builder<R> {
             Value::Str(f) => Builder::Str(f, StringBuilder::new()),
             Value::OptStr(f) => Builder::OptStr(f, StringBuilder::new()),
             Value::Text(f) => Builder::Text(f, StringBuilder::new()),
+            Value::Ip(f) => Builder::Ip(f, StringBuilder::new()),
             Value::Dict(f) => Builder::Dict(f, DictBuilder::new()),
             Value::OptDict(f) => Builder::OptDict(f, DictBuilder::new()),
-            Value::Setting(f) => Builder::Setting(f, DictBuilder::new()),
+            Value::Label(f) => Builder::Label(f, LabelBuilder::default()),
+            Value::OptLabel(f) => Builder::OptLabel(f, LabelBuilder::default()),
+            Value::Setting(f) => Builder::Setting(f, SettingBuilder::default()),
             Value::Time(f) => Builder::Time(f, TimestampMicrosecondBuilder::new()),
         }
     }
@@ -275,13 +431,14 @@ impl<R> Builder<R> {
                 let _ = write!(b, "{}", f(r));
                 b.append_value("");
             }
+            Builder::Ip(f, b) => b.append_value(ip_text(f(r)).as_str()),
             Builder::Dict(f, b) => {
                 b.append_value(f(r));
             }
             Builder::OptDict(f, b) => b.append_option(f(r)),
-            Builder::Setting(f, b) => {
-                b.append_value(f(opts));
-            }
+            Builder::Label(f, b) => b.append(Some(f(r))),
+            Builder::OptLabel(f, b) => b.append(f(r)),
+            Builder::Setting(f, b) => b.append(f(opts)),
             Builder::Time(f, b) => b.append_value(f(r)),
         }
     }
@@ -294,12 +451,13 @@ impl<R> Builder<R> {
             Builder::I64(_, b) | Builder::OptI64(_, b) => Arc::new(b.finish()),
             Builder::F64(_, b) | Builder::OptF64(_, b) => Arc::new(b.finish()),
             Builder::Bool(_, b) | Builder::OptBool(_, b) => Arc::new(b.finish()),
-            Builder::Str(_, b) | Builder::OptStr(_, b) | Builder::Text(_, b) => {
-                Arc::new(b.finish())
-            }
-            Builder::Dict(_, b) | Builder::OptDict(_, b) | Builder::Setting(_, b) => {
-                Arc::new(b.finish())
-            }
+            Builder::Str(_, b)
+            | Builder::OptStr(_, b)
+            | Builder::Text(_, b)
+            | Builder::Ip(_, b) => Arc::new(b.finish()),
+            Builder::Dict(_, b) | Builder::OptDict(_, b) => Arc::new(b.finish()),
+            Builder::Label(_, b) | Builder::OptLabel(_, b) => b.finish(),
+            Builder::Setting(_, b) => b.finish(),
             Builder::Time(_, b) => Arc::new(b.finish().with_timezone("UTC")),
         }
     }
@@ -386,6 +544,70 @@ mod test {
             t.contains("| `name` | Dict Utf8, nullable | a label | | | |"),
             "{t}"
         );
+    }
+
+    #[test]
+    fn addresses_read_as_their_display() {
+        // A stride through the whole IPv4 space hits every octet width.
+        for i in 0..200_000u32 {
+            let a = IpAddr::from(std::net::Ipv4Addr::from(i.wrapping_mul(21_473)));
+            assert_eq!(ip_text(a).as_str(), a.to_string());
+        }
+        for a in [
+            "::",
+            "::1",
+            "2001:db8::8:800:200c:417a",
+            "::ffff:255.255.255.255",
+        ]
+        .iter()
+        .filter_map(|t| t.parse::<IpAddr>().ok())
+        .chain([IpAddr::from([0xffff_u16; 8])])
+        {
+            assert_eq!(ip_text(a).as_str(), a.to_string());
+        }
+    }
+
+    #[test]
+    fn labels_read_back_as_appended() {
+        use arrow::array::{Array, AsArray};
+        // The same text at another address, as two crates' literals may be.
+        let twin: &'static str = Box::leak(String::from("udp").into_boxed_str());
+        let rows = [
+            Some("tcp"),
+            None,
+            Some("udp"),
+            Some(twin),
+            Some("tcp"),
+            None,
+        ];
+        let mut b = LabelBuilder::default();
+        for round in 0..2 {
+            for r in rows.iter().skip(round) {
+                b.append(*r);
+            }
+            let a = b.finish();
+            let d = a.as_dictionary::<Int32Type>();
+            let values = d.values().as_string::<i32>();
+            let got: Vec<Option<&str>> = (0..d.len())
+                .map(|i| d.is_valid(i).then(|| values.value(d.key(i).unwrap_or(0))))
+                .collect();
+            assert_eq!(got, rows.iter().skip(round).copied().collect::<Vec<_>>());
+        }
+        let mut s = SettingBuilder::default();
+        for v in ["run-1", "run-1", "run-2", "run-2"] {
+            s.append(v);
+        }
+        let a = s.finish();
+        let d = a.as_dictionary::<Int32Type>();
+        assert_eq!(d.values().len(), 2);
+        let values = d.values().as_string::<i32>();
+        let got: Vec<&str> = d
+            .keys()
+            .values()
+            .iter()
+            .map(|&k| values.value(k as usize))
+            .collect();
+        assert_eq!(got, ["run-1", "run-1", "run-2", "run-2"]);
     }
 
     #[test]

@@ -36,17 +36,17 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("ts + duration", "bidirectional_last_seen_ms", "flowEndMicroseconds (155)"),
     C::new("duration_s", F64(|r| (r.last_seen_us - r.first_seen_us) as f64 / 1e6), "`last_seen - first_seen`, seconds")
         .like("duration", "", "flowDurationMilliseconds (161)"),
-    C::new("end_reason", Dict(|r| r.end_reason.as_str()), "`idle_timeout` (no packet for `--idle-timeout`), `active_timeout` (record reached `--active-timeout`; the flow goes on in a new row with the same `community_id`), `end_of_flow` (TCP FIN both ways or RST, then 5 s of linger for the last ACKs; a new SYN starts a new record at once), `forced_end` (end of the input file while still open), `lack_of_resources` (evicted past `--max-flows`)")
+    C::new("end_reason", Label(|r| r.end_reason.as_str()), "`idle_timeout` (no packet for `--idle-timeout`), `active_timeout` (record reached `--active-timeout`; the flow goes on in a new row with the same `community_id`), `end_of_flow` (TCP FIN both ways or RST, then 5 s of linger for the last ACKs; a new SYN starts a new record at once), `forced_end` (end of the input file while still open), `lack_of_resources` (evicted past `--max-flows`)")
         .like("", "expiration_id", "flowEndReason (136)"),
     C::new("ip_version", I8(|r| i8::try_from(r.ip_version).unwrap_or(0)), "4 or 6")
         .like("", "ip_version", "ipVersion (60)"),
     C::new("ip_proto", I16(|r| i16::from(r.ip_proto)), "IANA protocol number")
         .like("", "protocol", "protocolIdentifier (4)"),
-    C::new("transport", Dict(|r| r.transport.as_str()), "`tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, `other`")
+    C::new("transport", Label(|r| r.transport.as_str()), "`tcp`, `udp`, `icmp`, `icmpv6`, `sctp`, `other`")
         .like("proto", "", ""),
-    C::new("src_ip", Text(|r| &r.src_ip), "initiator address: dotted quad, RFC 5952 for IPv6")
+    C::new("src_ip", Ip(|r| r.src_ip), "initiator address: dotted quad, RFC 5952 for IPv6")
         .like("id.orig_h", "src_ip", "sourceIPv4Address (8), sourceIPv6Address (27)"),
-    C::new("dst_ip", Text(|r| &r.dst_ip), "responder address: dotted quad, RFC 5952 for IPv6")
+    C::new("dst_ip", Ip(|r| r.dst_ip), "responder address: dotted quad, RFC 5952 for IPv6")
         .like("id.resp_h", "dst_ip", "destinationIPv4Address (12), destinationIPv6Address (28)"),
     C::new("src_port", I32(|r| i32::from(r.src_port)), "initiator port; 0 when the protocol has no ports (ICMP too)")
         .like("id.orig_p", "src_port", "sourceTransportPort (7)"),
@@ -79,11 +79,11 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("history", "", "tcpControlBits (6)"),
     C::new("dst2src_tcp_flags", I16(|r| i16::try_from(r.dst2src_tcp_flags).unwrap_or(i16::MAX)), "OR of the TCP flags seen responder to initiator")
         .like("history", "", "tcpControlBits (6)"),
-    C::new("conn_state", OptDict(|r| r.conn_state.map(ConnState::as_str)), "Zeek's codes for TCP: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH; null for other transports")
+    C::new("conn_state", OptLabel(|r| r.conn_state.map(ConnState::as_str)), "Zeek's codes for TCP: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH; null for other transports")
         .like("conn_state", "", ""),
-    C::new("app_protocol", Dict(|r| r.labels.app_protocol.as_str()), "`sip`, `sip_tls`, `rtp`, `srtp`, `rtcp`, `stun_turn`, `dtls`, `psom`, `smtp`, `pop3`, `imap`, `xmpp`, `https`, `tls`, `http`, `dns`, `ipsec` (ESP, AH, ESP in UDP 4500), `ike` (UDP 500, or 4500 with the NAT-T non-ESP marker or only keepalives), `ssl_vpn` (a VPN gateway's server name, or DTLS on UDP 443 without ICE), `other`, or `unknown` when nothing matched")
+    C::new("app_protocol", Label(|r| r.labels.app_protocol.as_str()), "`sip`, `sip_tls`, `rtp`, `srtp`, `rtcp`, `stun_turn`, `dtls`, `psom`, `smtp`, `pop3`, `imap`, `xmpp`, `https`, `tls`, `http`, `dns`, `ipsec` (ESP, AH, ESP in UDP 4500), `ike` (UDP 500, or 4500 with the NAT-T non-ESP marker or only keepalives), `ssl_vpn` (a VPN gateway's server name, or DTLS on UDP 443 without ICE), `other`, or `unknown` when nothing matched")
         .like("service", "application_name", "applicationName (96)"),
-    C::new("app_protocol_source", Dict(|r| r.labels.app_protocol_source.as_str()), "how `app_protocol` was decided: `payload` (a dissector recognised it, or inspected payload matched none of the classes: `other`), `port` (no payload at all: the rule of `signatures/ports.toml` for the server's port, never a client's; media port ranges only towards a known media server), `behaviour` (media cadence over TCP), `correlation` (a UDP flow with no evidence of its own reaching a media endpoint that another flow announced in SDP or STUN), `none`")
+    C::new("app_protocol_source", Label(|r| r.labels.app_protocol_source.as_str()), "how `app_protocol` was decided: `payload` (a dissector recognised it, or inspected payload matched none of the classes: `other`), `port` (no payload at all: the rule of `signatures/ports.toml` for the server's port, never a client's; media port ranges only towards a known media server), `behaviour` (media cadence over TCP), `correlation` (a UDP flow with no evidence of its own reaching a media endpoint that another flow announced in SDP or STUN), `none`")
         .like("", "application_is_guessed", ""),
     C::new("server_name", OptStr(|r| r.labels.server_name.as_deref()), "TLS SNI, SIP Request-URI host, HTTP Host, SMTP EHLO/HELO name")
         .like("(ssl.log server_name)", "requested_server_name", ""),
@@ -91,16 +91,16 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("local_orig", "", ""),
     C::new("local_dst", Bool(|r| r.labels.local_dst), "responder inside the local networks, as `local_src`")
         .like("local_resp", "", ""),
-    C::new("direction", Dict(|r| r.labels.direction.as_str()), "`outbound` (local to remote), `inbound`, `internal` (both local), `external` (neither)")
+    C::new("direction", Label(|r| r.labels.direction.as_str()), "`outbound` (local to remote), `inbound`, `internal` (both local), `external` (neither)")
         .like("", "", "biflowDirection (239), loosely"),
     C::new("egress_label", OptDict(|r| r.labels.egress_label.as_deref()), "label of the prefix in `egress_prefix`: the local network's label (e.g. `rfc1918`) for local flows, else the CIDR list's label, the service tag name or the O365 service area"),
     C::new("egress_prefix", OptStr(|r| r.labels.egress_prefix.as_deref()), "for the remote endpoint (the non-local one; the responder when both or neither are local): the longest advertised prefix containing it when `egress` is `expressroute`, else its longest match in any source, e.g. `52.112.0.0/14`; for local flows the local network, e.g. `10.0.0.0/8`"),
-    C::new("traffic_type", Dict(|r| r.labels.traffic_type.as_str()), "the seeds' categories: `signaling`, `media`, `web_conferencing`, `mail`, `web`, `infrastructure`, `tunnel` (IPsec, IKE, SSL VPN), `other`; HTTPS/TLS/HTTP to a SfB/Teams service (by server name or Office 365 endpoint set) is `signaling` and to Exchange `mail`, as the seeds count that control traffic"),
+    C::new("traffic_type", Label(|r| r.labels.traffic_type.as_str()), "the seeds' categories: `signaling`, `media`, `web_conferencing`, `mail`, `web`, `infrastructure`, `tunnel` (IPsec, IKE, SSL VPN), `other`; HTTPS/TLS/HTTP to a SfB/Teams service (by server name or Office 365 endpoint set) is `signaling` and to Exchange `mail`, as the seeds count that control traffic"),
     C::new("alpn", OptStr(|r| r.labels.alpn.as_deref()), "first ALPN id of the ClientHello (`h2`, `http/1.1`)")
         .like("(ssl.log next_protocol)", "", ""),
-    C::new("tls_version", OptDict(|r| r.labels.tls_version), "`TLS 1.0` ... `TLS 1.3`: highest offered in supported_versions or chosen by the ServerHello")
+    C::new("tls_version", OptLabel(|r| r.labels.tls_version), "`TLS 1.0` ... `TLS 1.3`: highest offered in supported_versions or chosen by the ServerHello")
         .like("(ssl.log version)", "", ""),
-    C::new("sip_method", OptDict(|r| r.labels.sip_method), "first SIP request method (`INVITE`, `REGISTER`, SfB's `SERVICE`, ...)")
+    C::new("sip_method", OptLabel(|r| r.labels.sip_method), "first SIP request method (`INVITE`, `REGISTER`, SfB's `SERVICE`, ...)")
         .like("(sip.log method)", "", ""),
     C::new("sip_user_agent", OptStr(|r| r.labels.sip_user_agent.as_deref()), "SIP User-Agent or Server header (first 128 bytes)")
         .like("(sip.log user_agent)", "", ""),
@@ -109,16 +109,16 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("media_over_tcp", Bool(|r| r.labels.media_over_tcp), "a TCP flow to a media port (443, 3478-3481, 50000-59999) with media cadence: 50+ packets each way, mean payload at most 400 bytes, 20-200 packets/s over 2 s or more"),
     C::new("service", OptDict(|r| r.labels.service.as_deref()), "`skype_teams`, `exchange`, `sharepoint`, `common`, only from evidence that names the service (see `service_source`): the server name (`signatures/sni.toml`), the remote address's Office 365 endpoint set, Microsoft's protocol markers, a configured on-premises server, a learned media endpoint; `common` yields to a specific service. Never from a port"),
     // The egress block (schema.md §3): every column but `egress` is nullable.
-    C::new("egress", Dict(|r| r.labels.egress.egress.as_str()), "`local` (both ends local), `expressroute` (the remote end is inside a prefix advertised over ExpressRoute), `internet` (the remote end is public and not), `unknown` (otherwise: a non-public remote such as 100.64.0.0/10 or 2001:db8::/32)"),
+    C::new("egress", Label(|r| r.labels.egress.egress.as_str()), "`local` (both ends local), `expressroute` (the remote end is inside a prefix advertised over ExpressRoute), `internet` (the remote end is public and not), `unknown` (otherwise: a non-public remote such as 100.64.0.0/10 or 2001:db8::/32)"),
     C::new("egress_list", OptDict(|r| r.labels.egress.egress_list.as_deref()), "the prefix source behind `egress_prefix`: `o365` (the `--o365` list), the NAME of a `--prefixes`/`--expressroute-prefixes` list, `service_tags`, or `local`"),
     C::new("o365_endpoint_id", OptI32(|r| r.labels.egress.o365_endpoint_id), "id of the Office 365 endpoint set containing the remote address (highest category when several do: Optimize > Allow > Default)"),
     C::new("o365_service_area", OptDict(|r| r.labels.egress.o365_service_area.as_deref()), "its `serviceArea`: `Common`, `Exchange`, `SharePoint`, `Skype`"),
-    C::new("o365_category", OptDict(|r| r.labels.egress.o365_category), "its `category`: `Optimize`, `Allow`, `Default`"),
+    C::new("o365_category", OptLabel(|r| r.labels.egress.o365_category), "its `category`: `Optimize`, `Allow`, `Default`"),
     C::new("o365_expressroute", OptBool(|r| r.labels.egress.o365_expressroute), "its `expressRoute` flag (the set is ExpressRoute-capable; whether the site's circuit receives it is `egress`)"),
     C::new("src2dst_next_hop", OptDict(|r| r.labels.egress.src2dst_next_hop.as_deref()), "next hop the initiator's packets were seen through, for flows between a local and a public address: the destination MAC of packets going out, the source MAC of packets coming in, with their VLAN (`02:e0:00:00:00:01`, `02:e0:00:00:00:01 vlan 101`); the record's first one that way; null otherwise"),
     C::new("dst2src_next_hop", OptDict(|r| r.labels.egress.dst2src_next_hop.as_deref()), "the same for the responder's packets"),
     C::new("asymmetric", OptBool(|r| r.labels.egress.asymmetric), "set when both directions crossed an edge (configured or learned): true when not the same one (another MAC or VLAN), false when the same; null otherwise (a direction with no edge evidence, e.g. a one-way flow)"),
-    C::new("expected_path", OptDict(|r| r.labels.egress.expected_path.map(ExpectedPath::as_str)), "the path the call-flow principles predict (`local`, `expressroute`, `internet`, `internet_or_expressroute`) from `signatures/callflow.toml`, the deployment profile, the traffic type (media; signaling and web conferencing) and the roles of both ends (client, on-premises roles from the site config, Office 365 ExpressRoute-capable or not, Internet); `internet` for an Internet-only service (CRL/OCSP, DNS, telemetry, Skype consumer federation, broadcast CDN) leaving the site, and for an ExpressRoute-capable set the site's route filter (or the absence of a circuit) keeps off ExpressRoute; null when no rule applies"),
+    C::new("expected_path", OptLabel(|r| r.labels.egress.expected_path.map(ExpectedPath::as_str)), "the path the call-flow principles predict (`local`, `expressroute`, `internet`, `internet_or_expressroute`) from `signatures/callflow.toml`, the deployment profile, the traffic type (media; signaling and web conferencing) and the roles of both ends (client, on-premises roles from the site config, Office 365 ExpressRoute-capable or not, Internet); `internet` for an Internet-only service (CRL/OCSP, DNS, telemetry, Skype consumer federation, broadcast CDN) leaving the site, and for an ExpressRoute-capable set the site's route filter (or the absence of a circuit) keeps off ExpressRoute; null when no rule applies"),
     C::new("path_conformant", OptBool(|r| r.labels.egress.path_conformant), "every observed path (the known paths of the edges crossed; `local` when both ends are local) is allowed by `expected_path`; null when there is no expectation or no observed evidence (a prefix alone predicts, it does not observe)"),
     C::new("path_note", OptStr(|r| r.labels.egress.path_note.as_deref()), "where the expectation came from and why the path does not conform: `media client-o365_er expected expressroute (<scenario rows of domain.md 5.2>)`, `... expected internet, not expressroute: set 1 (Exchange) not in the route filter (...)`, `internet-only DNS expected internet (internet_only_traffic)`, then `, observed internet at the edge` when not conformant; other path findings: an edge contradicting the prefix-predicted egress, an edge of unknown path with its shares, a direction whose edge changed within the record; round trips over Microsoft's targets (Office 365 remote ends: 60 ms edge to Microsoft for `server_rtt_ms`, `stun_rtt_ms`; 100 ms client to Microsoft for the whole handshake and `rtcp_rtt_ms`); media not marked EF 46 (audio) / AF41 34 (video) / AF21 18 (sharing), re-marked to 0 on the return path, or whose DSCP changed; media cadence inside a VPN tunnel"),
     // The media columns (schema.md §3): null on non-media flows, never a sentinel.
@@ -139,14 +139,14 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("dst2src_rtp_duplicates", OptI64(|r| r.labels.media.dst2src.map(|d| d.duplicates)), "as `src2dst_rtp_duplicates`, responder to initiator"),
     C::new("rtcp_rtt_ms", OptF64(|r| r.labels.media.rtcp_rtt_ms), "round trip at the tap from an SR and the later report block echoing it (A - LSR - DLSR with the tap's clock), mean over the flow's streams"),
     C::new("rtcp_fraction_lost", OptF64(|r| r.labels.media.rtcp_fraction_lost), "mean over the flow's streams of the latest report block's fraction lost, a 0-1 fraction as RFC 3550 carries it (not a percentage: ×100 to compare with `*_loss_pct`)"),
-    C::new("media_quality", OptDict(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, domain.md §3.5); null when no stream has 50 packets"),
+    C::new("media_quality", OptLabel(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, domain.md §3.5); null when no stream has 50 packets"),
     C::new("rtp_overflow_packets", OptI64(|r| r.labels.media.rtp_overflow_packets), "RTP packets of SSRCs beyond the 16 streams a flow keeps (hostile or churning SSRCs); null for a non-media flow"),
-    C::new("service_source", OptDict(|r| r.labels.service_source.map(ServiceSource::as_str)), "what named `service`: `sni` (a server-name rule), `o365` (the remote address's Office 365 endpoint set), `protocol` (MS-TURN/MS-ICE attributes, a Lync/Skype for Business SIP agent or `ms-` header, an Exchange mail greeting), `config` (a configured on-premises server), `correlation` (a media endpoint learned from a flow with such evidence); null when no service. A port is never evidence of a service"),
+    C::new("service_source", OptLabel(|r| r.labels.service_source.map(ServiceSource::as_str)), "what named `service`: `sni` (a server-name rule), `o365` (the remote address's Office 365 endpoint set), `protocol` (MS-TURN/MS-ICE attributes, a Lync/Skype for Business SIP agent or `ms-` header, an Exchange mail greeting), `config` (a configured on-premises server), `correlation` (a media endpoint learned from a flow with such evidence); null when no service. A port is never evidence of a service"),
     // Path seen on the wire (domain.md §4.5, §4.6) and latency and marking (§3.4, §3.5).
     C::new("src2dst_edge", OptDict(|r| r.labels.egress.src2dst_edge.as_deref()), "edge the initiator's packets crossed: the configured `[[edge]]` matched (configured edges always win), else the edge learned from the wire for its next hop, `edge-<mac>` (`edge-<mac>.<vlan>` when tagged, `edge-vlan<vlan>` without a MAC); learned only for flows between a local and a public address; null when none")
         .like("", "", "ingressInterface (10) / egressInterface (14), loosely"),
     C::new("dst2src_edge", OptDict(|r| r.labels.egress.dst2src_edge.as_deref()), "the same for the responder's packets"),
-    C::new("observed_egress", OptDict(|r| r.labels.egress.observed_egress.map(Egress::as_str)), "the path of the edge crossed (`expressroute`, `internet`): the local sender's direction's edge, else the other's; a learned edge's path is inferred from the prefixes its flows reach; `local` when both ends are local; null when no edge of known path was crossed"),
+    C::new("observed_egress", OptLabel(|r| r.labels.egress.observed_egress.map(Egress::as_str)), "the path of the edge crossed (`expressroute`, `internet`): the local sender's direction's edge, else the other's; a learned edge's path is inferred from the prefixes its flows reach; `local` when both ends are local; null when no edge of known path was crossed"),
     C::new("server_rtt_ms", OptF64(|r| r.labels.path.server_rtt_ms), "TCP handshake, server side: the latest SYN before the SYN-ACK to the SYN-ACK, at the tap, ms"),
     C::new("client_rtt_ms", OptF64(|r| r.labels.path.client_rtt_ms), "TCP handshake, client side: the latest SYN-ACK to the initiator's first ACK after it, ms; `server_rtt_ms + client_rtt_ms` is tshark's `tcp.analysis.initial_rtt`")
         .like("", "", "tcpSynAckTime"),

@@ -23,12 +23,12 @@ fn rtp(r: &StreamRecord) -> bool {
 pub static STREAM_COLUMNS: &[Column<StreamRecord>] = &[
     C::new("flow_id", I64(|r| r.flow_id), "the flow row the stream belongs to"),
     C::new("run_id", Setting(|o| &o.run_id), "as in the flows table"),
-    C::new("direction", Dict(|r| r.direction()), "`src2dst` or `dst2src`, relative to the flow's `src`"),
+    C::new("direction", Label(|r| r.direction()), "`src2dst` or `dst2src`, relative to the flow's `src`"),
     C::new("ssrc", I64(|r| i64::from(r.stats.ssrc)), "synchronisation source (0 to 2^32-1)"),
     C::new("payload_type", OptI16(|r| rtp(r).then_some(i16::from(r.stats.payload_type))), "the stream's main payload type: the one with the most packets (comfort noise only when alone), so RFC 4733 events and CN interleaved in a call do not name it"),
     C::new("codec", OptDict(|r| r.stats.codec.as_deref().filter(|_| rtp(r))), "encoding name of `payload_type`: static table, else SDP `a=rtpmap`"),
     C::new("clock_rate", OptI32(|r| r.stats.clock_rate.and_then(|c| i32::try_from(c).ok())), "RTP clock in Hz"),
-    C::new("clock_source", OptDict(|r| r.stats.clock_source.map(ClockSource::as_str)), "`static` (RFC 3551 table); `sdp` (the `a=rtpmap` of the latest SDP, learned by any worker at or before the flow's last packet and within an hour before its first, that announced the address the stream goes to, else the one it comes from); `estimated` (Δtimestamp/Δarrival over about a second snapped to 8, 12, 16, 24, 32, 48 or 90 kHz). A dynamic type's jitter is computed under each of those rates from the first packet and the one chosen is reported; an SDP rate outside them gives `clock_rate` without jitter"),
+    C::new("clock_source", OptLabel(|r| r.stats.clock_source.map(ClockSource::as_str)), "`static` (RFC 3551 table); `sdp` (the `a=rtpmap` of the latest SDP, learned by any worker at or before the flow's last packet and within an hour before its first, that announced the address the stream goes to, else the one it comes from); `estimated` (Δtimestamp/Δarrival over about a second snapped to 8, 12, 16, 24, 32, 48 or 90 kHz). A dynamic type's jitter is computed under each of those rates from the first packet and the one chosen is reported; an SDP rate outside them gives `clock_rate` without jitter"),
     C::new("packets", I64(|r| i64c(r.stats.packets)), "RTP packets received, duplicates included"),
     C::new("expected", I64(|r| i64c(r.stats.expected)), "RFC 3550 A.3 expected packets, summed over restarts"),
     C::new("lost", I64(|r| r.stats.lost), "expected - packets (negative when duplicates outnumber losses)"),
@@ -50,12 +50,12 @@ pub static STREAM_COLUMNS: &[Column<StreamRecord>] = &[
     C::new("rtcp_cumulative_lost", OptI64(|r| r.stats.rtcp.as_ref().map(|c| c.cumulative_lost)), "latest block's cumulative lost"),
     C::new("rtcp_jitter_ms", OptF64(|r| r.stats.rtcp.as_ref().and_then(|c| c.jitter_ms)), "latest block's jitter converted with the stream's clock"),
     C::new("rtcp_rtt_ms", OptF64(|r| r.stats.rtcp.as_ref().and_then(|c| c.rtt_ms)), "mean round trip from SR/RR pairs about this stream"),
-    C::new("quality", OptDict(|r| r.quality.map(Quality::as_str)), "`good` / `poor` for this stream against the targets of `quality_profile` (signatures/media.toml): poor when a counted 15 s window is poor, or a whole-stream figure (loss, mean jitter, reorder, worst 200 ms burst, largest jitter, round trip where the profile has one) or a CQD poor-audio threshold is exceeded; null under 50 packets"),
+    C::new("quality", OptLabel(|r| r.quality.map(Quality::as_str)), "`good` / `poor` for this stream against the targets of `quality_profile` (signatures/media.toml): poor when a counted 15 s window is poor, or a whole-stream figure (loss, mean jitter, reorder, worst 200 ms burst, largest jitter, round trip where the profile has one) or a CQD poor-audio threshold is exceeded; null under 50 packets"),
     C::new("windows", OptI32(|r| rtp(r).then(|| i32::try_from(r.stats.windows).unwrap_or(i32::MAX))), "15 s windows of arrival time, cut from the stream's first packet, that expected at least `min_packets` (50) packets; a shorter tail window or one mostly of silence is not counted"),
     C::new("windows_poor", OptI32(|r| r.profile.and_then(|p| r.stats.windows_poor.get(p.index())).map(|&n| i32::try_from(n).unwrap_or(i32::MAX))), "counted windows whose loss, worst 200 ms burst, largest running jitter or reorder is above a target of `quality_profile`"),
     C::new("loss_max_window_pct", OptF64(|r| r.stats.loss_max_window_pct.filter(|_| rtp(r))), "worst loss of a counted window, percent of the packets it expected (a loss counts in the window of the packet that reveals it)"),
     C::new("jitter_max_window_ms", OptF64(|r| r.stats.jitter_max_window_ms), "largest RFC 3550 running jitter inside a counted window (the max over its regular packets, not the value at its end); null without a known clock"),
-    C::new("quality_profile", OptDict(|r| r.profile.map(QualityProfile::as_str)), "the targets `quality` is judged by: `expressroute_segment` (customer edge to Microsoft edge) when the site config sets `sensor_position = \"customer_edge\"` and the flow crossed the ExpressRoute edge (its observed egress, else its `egress`), else `client`; null for a stream without RTP"),
+    C::new("quality_profile", OptLabel(|r| r.profile.map(QualityProfile::as_str)), "the targets `quality` is judged by: `expressroute_segment` (customer edge to Microsoft edge) when the site config sets `sensor_position = \"customer_edge\"` and the flow crossed the ExpressRoute edge (its observed egress, else its `egress`), else `client`; null for a stream without RTP"),
 ];
 
 impl Row for StreamRecord {
