@@ -242,7 +242,10 @@ fn worker_thread(
     let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_SEND);
     let send = |out: &mut Vec<FlowRecord>| {
         if !out.is_empty() {
-            let _ = out_tx.send(WriterMsg::Records(std::mem::take(out)));
+            // Room for as many as this send: records are large, and
+            // growing from empty copied each one several times.
+            let next = Vec::with_capacity(out.len());
+            let _ = out_tx.send(WriterMsg::Records(std::mem::replace(out, next)));
         }
     };
     for msg in rx {

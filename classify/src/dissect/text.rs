@@ -95,6 +95,15 @@ fn header(p: &[u8], name: &[u8]) -> Option<String> {
 
 /// Looks at the first line(s) of a payload.
 pub fn probe(p: &[u8]) -> TextProbe {
+    // Every probe below starts with a printable character or whitespace
+    // (an XMPP element may follow whitespace); binary payloads stop here
+    // rather than be scanned whole for a line end.
+    if !p
+        .first()
+        .is_some_and(|c| c.is_ascii_graphic() || c.is_ascii_whitespace())
+    {
+        return TextProbe::Unknown;
+    }
     let line = first_line(p);
     if HTTP_METHODS.iter().any(|m| line.starts_with(m))
         && (line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0"))
@@ -346,7 +355,7 @@ mod test {
     /// after the stream header sees them.
     #[test]
     fn xmpp_mid_stream() {
-        let xmpp: [&[u8]; 9] = [
+        let xmpp: [&[u8]; 10] = [
             b"<stream:features>\n  <starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'>\n    <required/>\n  </starttls>\n</stream:features>",
             b"<iq from='juliet@im.example.com/balcony'\n    id='rg1'\n    type='get'>\n  <query xmlns='jabber:iq:roster'/>\n</iq>",
             b"<iq id='rg1' to='juliet@im.example.com/balcony' type='result'/>",
@@ -356,6 +365,9 @@ mod test {
             b"</stream:stream>",
             b"<r xmlns='urn:xmpp:sm:3'/>",
             b"<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>",
+            // A keep-alive space in the same segment as the next stanza:
+            // the binary shortcut must let leading whitespace through.
+            b"\n <presence/>",
         ];
         for p in xmpp {
             assert_eq!(probe(p), TextProbe::Xmpp, "{}", String::from_utf8_lossy(p));

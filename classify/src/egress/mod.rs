@@ -44,7 +44,6 @@ use crate::prefix::{FlowDirection, LocalNets, PrefixTable};
 use crate::vocab::TrafficType;
 use ipnet::IpNet;
 use std::net::IpAddr;
-use std::sync::Arc;
 
 /// How a flow leaves the site (`egress` column).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
@@ -204,7 +203,7 @@ impl Site {
         Some(match learned.and_then(|l| l.get(hop)) {
             Some(l) => l.edge.clone(),
             None => Edge {
-                name: Arc::from(hop.edge_name()),
+                name: hop.names().edge,
                 path: Egress::Unknown,
             },
         })

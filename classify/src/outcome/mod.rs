@@ -381,7 +381,7 @@ fn name_facts(
 
 /// The wire evidence of a next hop (`02:e0:00:00:00:01`, `… vlan 101`).
 fn hop_text(h: NextHop) -> Option<Arc<str>> {
-    (!h.is_none()).then(|| Arc::from(h.to_string()))
+    (!h.is_none()).then(|| h.names().text)
 }
 
 /// Index of the direction the local end sends (src2dst unless only the
