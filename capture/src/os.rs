@@ -1,6 +1,7 @@
 //! The one place pathlens talks to C directly: asking libpcap where it is in
 //! a capture file, which the `pcap` crate does not expose, making the pipe a
-//! decompressed capture flows through, mapping a capture file, and, for
+//! decompressed capture flows through, mapping a capture file, prefetching
+//! what the reader reads next, and, for
 //! `live`, the umask and the switch to an unprivileged user.
 #![allow(unsafe_code)]
 
@@ -63,6 +64,21 @@ pub fn map_file(file: &std::fs::File) -> Option<memmap2::Mmap> {
     // The pages are read once, front to back.
     let _ = map.advise(memmap2::Advice::Sequential);
     Some(map)
+}
+
+/// Asks the CPU to bring the cache line holding `b[at]` close, ahead of
+/// its use; nothing when `at` is out of bounds or the CPU has no such hint.
+#[inline]
+pub fn prefetch(b: &[u8], at: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(p) = b.get(at) {
+        use core::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch is only a hint: it reads nothing into the
+        // program, never faults, and `p` is inside `b` anyway.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(p).cast::<i8>()) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (b, at);
 }
 
 /// Lets the kernel take back the pages of `map[from..to]` (rounded inward
