@@ -7,7 +7,7 @@
 //! integers, µs UTC timestamps, dictionary strings, null for "not applicable"
 //! in every type) is argued in `docs/schema.md`.
 
-use crate::column::{i64c, schema_of, Batch, Column, Row, Value::*};
+use crate::column::{i64c, schema_of, Batch, Column, Row, Value::*, CHUNK_ROWS};
 use crate::options::WriterOptions;
 use crate::record::{ConnState, FlowRecord};
 use arrow::datatypes::SchemaRef;
@@ -180,8 +180,8 @@ pub fn records_to_batch(
     opts: &WriterOptions,
 ) -> Result<RecordBatch, arrow::error::ArrowError> {
     let mut b = Batch::<FlowRecord>::default();
-    for r in records {
-        b.append(r, opts);
+    for chunk in records.chunks(CHUNK_ROWS) {
+        b.append_rows(&chunk.iter().collect::<Vec<_>>(), opts);
     }
     b.finish()
 }

@@ -5,7 +5,7 @@
 //! to `NAME` only once its footer is written, so a reader never sees half a
 //! file and an earlier complete file is never clobbered by a failed run.
 
-use crate::column::{Batch, Row};
+use crate::column::{Batch, Row, CHUNK_ROWS};
 use crate::options::{Compression, WriterOptions};
 use crate::record::FlowRecord;
 use crate::StreamRecord;
@@ -150,14 +150,21 @@ impl<R: Row> ParquetSink<R> {
     where
         R: 'a,
     {
-        for r in records {
-            self.columns.append(r, &self.opts);
-            self.pending += 1;
+        let mut records = records.into_iter();
+        let mut chunk: Vec<&R> = Vec::with_capacity(CHUNK_ROWS);
+        loop {
+            chunk.clear();
+            let room = BATCH_ROWS.saturating_sub(self.pending).clamp(1, CHUNK_ROWS);
+            chunk.extend(records.by_ref().take(room));
+            if chunk.is_empty() {
+                return Ok(());
+            }
+            self.columns.append_rows(&chunk, &self.opts);
+            self.pending += chunk.len();
             if self.pending >= BATCH_ROWS {
                 self.flush_batch()?;
             }
         }
-        Ok(())
     }
 
     fn flush_batch(&mut self) -> Result<(), WriterError> {
