@@ -21,7 +21,9 @@ use pathlens_benches::{generate_frames, FrameSet, GenConfig, Generator};
 use pathlens_classify::media::MediaTracker;
 use pathlens_classify::prefix::LocalNets;
 use pathlens_classify::{FlowKey, Side, Signatures};
-use pathlens_export::{records_to_batch, Compression, FlowRecord, ParquetSink, WriterOptions};
+use pathlens_export::{
+    records_to_batch, Compression, FlowRecord, ParquetSink, Summary, WriterOptions,
+};
 use std::hint::black_box;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -269,6 +271,20 @@ fn bench_batch(c: &mut Criterion) {
         b.iter(|| {
             let batch = records_to_batch(black_box(&recs), &opts).unwrap();
             black_box(batch.num_rows())
+        });
+    });
+    g.finish();
+
+    // The writer's other work on every row: the run summary.
+    let mut g = c.benchmark_group("summary");
+    g.throughput(Throughput::Elements(recs.len() as u64));
+    g.bench_function("add_8192", |b| {
+        b.iter(|| {
+            let mut s = Summary::default();
+            for r in black_box(&recs) {
+                s.add(r);
+            }
+            black_box(s.total.flows)
         });
     });
     g.finish();

@@ -207,6 +207,62 @@ fn bump(m: &mut HashMap<String, Totals>, k: &str, r: &FlowRow<'_>) {
     }
 }
 
+/// A two-text key, looked up in a map of owned pairs without building one:
+/// the summary counts every row under two such keys, and the two string
+/// copies per key that a lookup by owned pair needs were most of its cost.
+trait PairKey {
+    fn pair(&self) -> (&str, &str);
+}
+
+impl PairKey for (String, String) {
+    fn pair(&self) -> (&str, &str) {
+        (&self.0, &self.1)
+    }
+}
+
+impl PairKey for (&str, &str) {
+    fn pair(&self) -> (&str, &str) {
+        *self
+    }
+}
+
+impl<'a> std::borrow::Borrow<dyn PairKey + 'a> for (String, String) {
+    fn borrow(&self) -> &(dyn PairKey + 'a) {
+        self
+    }
+}
+
+// The order of the owned pairs themselves, as `Borrow` requires.
+impl Ord for dyn PairKey + '_ {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        self.pair().cmp(&o.pair())
+    }
+}
+
+impl PartialOrd for dyn PairKey + '_ {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl PartialEq for dyn PairKey + '_ {
+    fn eq(&self, o: &Self) -> bool {
+        self.pair() == o.pair()
+    }
+}
+
+impl Eq for dyn PairKey + '_ {}
+
+fn bump_pair(m: &mut BTreeMap<(String, String), Totals>, k: (&str, &str), r: &FlowRow<'_>) {
+    match m.get_mut(&k as &dyn PairKey) {
+        Some(t) => t.add(r),
+        None => m
+            .entry((k.0.to_string(), k.1.to_string()))
+            .or_default()
+            .add(r),
+    }
+}
+
 impl Summary {
     /// An empty summary that also keeps what the report draws.
     pub fn with_detail() -> Self {
@@ -231,14 +287,8 @@ impl Summary {
     /// Counts one flow row.
     pub fn add_row(&mut self, r: &FlowRow<'_>) {
         self.total.add(r);
-        self.by_app
-            .entry((r.app_protocol.to_string(), r.transport.to_string()))
-            .or_default()
-            .add(r);
-        self.by_egress
-            .entry((r.traffic_type.to_string(), r.egress.to_string()))
-            .or_default()
-            .add(r);
+        bump_pair(&mut self.by_app, (r.app_protocol, r.transport), r);
+        bump_pair(&mut self.by_egress, (r.traffic_type, r.egress), r);
         bump(&mut self.services, r.service.unwrap_or("-"), r);
         if let Some(n) = r.server_name {
             bump(&mut self.server_names, n, r);

@@ -60,6 +60,16 @@ pub struct Paths {
     pub media_dscp: BTreeMap<(String, i64), u64>,
 }
 
+/// The value under `k`, inserted empty the first time: the key is copied
+/// only then, not for every row counted under it.
+/// (Always `Some`.)
+fn slot<'m, V: Default>(m: &'m mut BTreeMap<String, V>, k: &str) -> Option<&'m mut V> {
+    if !m.contains_key(k) {
+        m.insert(k.to_string(), V::default());
+    }
+    m.get_mut(k)
+}
+
 impl Paths {
     /// Counts one row.
     pub fn add(&mut self, r: &FlowRow<'_>) {
@@ -78,7 +88,9 @@ impl Paths {
             if i == 1 && p.edges[0] == Some(e) {
                 continue;
             }
-            let f = self.edges.entry((*e).to_string()).or_default();
+            let Some(f) = slot(&mut self.edges, e) else {
+                continue;
+            };
             if f.next_hop.is_empty() {
                 f.next_hop = p.next_hops[i].unwrap_or("").to_string();
             }
@@ -96,16 +108,14 @@ impl Paths {
             self.er_on_internet.bytes += r.bytes;
         }
         if let Some(v) = p.server_rtt_ms {
-            self.server_rtt_ms
-                .entry(observed.to_string())
-                .or_default()
-                .push(v);
+            if let Some(s) = slot(&mut self.server_rtt_ms, observed) {
+                s.push(v);
+            }
         }
         if let Some(v) = p.stun_rtt_ms {
-            self.stun_rtt_ms
-                .entry(observed.to_string())
-                .or_default()
-                .push(v);
+            if let Some(s) = slot(&mut self.stun_rtt_ms, observed) {
+                s.push(v);
+            }
         }
         if r.traffic_type == "media" {
             for (d, b) in p.dscp.iter().zip(p.bytes) {
