@@ -131,7 +131,16 @@ impl FlowKey {
         proto: u8,
         vlan: u16,
     ) -> (Self, bool) {
-        if (src, sport) <= (dst, dport) {
+        // The order of (IpAddr, port) pairs, on integers: IPv4 before IPv6,
+        // then the address as a number (the order of its bytes), then the
+        // port. IpAddr's own comparison was a call per packet.
+        fn order(a: IpAddr, port: u16) -> (bool, u128, u16) {
+            match a {
+                IpAddr::V4(v) => (false, u128::from(u32::from(v)), port),
+                IpAddr::V6(v) => (true, u128::from(v), port),
+            }
+        }
+        if order(src, sport) <= order(dst, dport) {
             let k = FlowKey {
                 lo_addr: src,
                 hi_addr: dst,
@@ -453,6 +462,40 @@ mod test {
         // Same address, ports decide the order.
         let (k3, _) = FlowKey::new(a, 9, a, 8, 17, 0);
         assert_eq!((k3.lo_port, k3.hi_port), (8, 9));
+    }
+
+    /// The canonical side is the lower (IpAddr, port) pair, as IpAddr
+    /// orders them (output rows name `lo`/`hi` from it).
+    #[test]
+    fn lo_is_the_lower_pair() {
+        let addrs: Vec<IpAddr> = [
+            "0.0.0.0",
+            "9.255.0.1",
+            "10.0.0.1",
+            "10.0.0.2",
+            "128.0.0.0",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::ffff:10.0.0.1",
+            "2001:db8::1",
+            "fe80::1",
+            "ffff::",
+        ]
+        .iter()
+        .map(|t| t.parse().unwrap())
+        .collect();
+        for &a in &addrs {
+            for &b in &addrs {
+                for (pa, pb) in [(1, 2), (2, 1), (443, 443), (65535, 0)] {
+                    let (k, from_lo) = FlowKey::new(a, pa, b, pb, 6, 0);
+                    let lower = (a, pa) <= (b, pb);
+                    assert_eq!(from_lo, lower, "{a}:{pa} {b}:{pb}");
+                    let lo = if lower { (a, pa) } else { (b, pb) };
+                    assert_eq!((k.lo_addr, k.lo_port), lo);
+                }
+            }
+        }
     }
 
     #[test]
