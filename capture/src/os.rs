@@ -81,6 +81,16 @@ pub fn prefetch(b: &[u8], at: usize) {
     let _ = (b, at);
 }
 
+/// Maps `map[from..to]` into the page tables now, from the page cache
+/// (reading what is not there yet), instead of page by page on first
+/// touch. Nothing when the kernel has no MADV_POPULATE_READ (before 5.14):
+/// the pages then fault in as before.
+pub fn populate_mapped(map: &memmap2::Mmap, from: usize, to: usize) {
+    if to > from {
+        let _ = map.advise_range(memmap2::Advice::PopulateRead, from, to - from);
+    }
+}
+
 /// Lets the kernel take back the pages of `map[from..to]` (rounded inward
 /// to whole pages) from this process's resident set; they stay in the page
 /// cache, and a later read of them maps them again.

@@ -340,6 +340,7 @@ struct Ticker {
 impl Ticker {
     /// Marks `now` in every batch once a second of capture time; sends them
     /// all when the marks pile up or wall time says quiet workers must hear.
+    #[inline]
     fn tick(
         &mut self,
         now: i64,
@@ -348,9 +349,22 @@ impl Ticker {
         worker_tx: &[Sender<WorkMsg>],
         pool_rx: &Receiver<Batch>,
     ) {
-        if now < self.next_tick {
-            return;
+        // Checked for every packet: the comparison stays in the reader's
+        // loop and only a due tick makes a call.
+        if now >= self.next_tick {
+            self.mark(now, seq, batches, worker_tx, pool_rx);
         }
+    }
+
+    #[inline(never)]
+    fn mark(
+        &mut self,
+        now: i64,
+        seq: u64,
+        batches: &mut [Batch],
+        worker_tx: &[Sender<WorkMsg>],
+        pool_rx: &Receiver<Batch>,
+    ) {
         self.next_tick = now.saturating_add(TICK_US);
         for b in batches.iter_mut() {
             b.ticks

@@ -55,6 +55,8 @@ const BLOCK_BYTES: usize = 4 << 20;
 const MAX_SPARE_BLOCKS: usize = 16;
 /// How far behind the reader mapped pages stay resident.
 const RELEASE_BEHIND: usize = 16 << 20;
+/// How far ahead of the reader mapped pages are made resident at once.
+const POPULATE_AHEAD: usize = 8 << 20;
 /// libpcap's largest snap length for the link types pathlens decodes.
 const MAX_SNAPLEN: u32 = 262_144;
 
@@ -82,6 +84,10 @@ pub struct PcapBlocks {
     mapped: bool,
     // Mapped bytes before this offset are released from the resident set.
     released: usize,
+    // Mapped bytes before this offset are resident (or were asked to be).
+    populated: usize,
+    // The offset at which the two above are next looked at.
+    upkeep_at: usize,
 }
 
 impl PcapBlocks {
@@ -138,6 +144,8 @@ impl PcapBlocks {
             dlt,
             mapped,
             released: 0,
+            populated: 0,
+            upkeep_at: 0,
         })
     }
 
@@ -189,17 +197,33 @@ impl PcapBlocks {
         Ok(self.end - self.at)
     }
 
+    /// Keeps the mapped file's resident window around the reader: pages
+    /// read long ago leave the resident set (which would otherwise grow to
+    /// the file's size; batches still in flight sit far less than this
+    /// behind), and the pages ahead are mapped in one call per window
+    /// rather than one page fault per 16 pages, which cost 12% of the
+    /// reader's time on this VM.
+    fn upkeep(&mut self) {
+        let BlockBytes::Mapped(m) = &*self.buf else {
+            return;
+        };
+        if self.at - self.released >= 2 * RELEASE_BEHIND {
+            let upto = self.at - RELEASE_BEHIND;
+            crate::os::release_mapped(m, self.released, upto);
+            self.released = upto;
+        }
+        if self.populated < m.len() {
+            let upto = (self.at + POPULATE_AHEAD).min(m.len()).max(self.populated);
+            crate::os::populate_mapped(m, self.populated, upto);
+            self.populated = upto;
+        }
+        self.upkeep_at = self.at + POPULATE_AHEAD / 2;
+    }
+
     /// The next record, `Ok(None)` at the end; the error is libpcap's message.
     pub(super) fn next(&mut self) -> Result<Option<Frame<'_>>, String> {
-        if self.mapped && self.at - self.released >= 2 * RELEASE_BEHIND {
-            // Pages read long ago leave the resident set (which would
-            // otherwise grow to the file's size); batches still in flight
-            // sit far less than this behind the reader.
-            if let BlockBytes::Mapped(m) = &*self.buf {
-                let upto = self.at - RELEASE_BEHIND;
-                crate::os::release_mapped(m, self.released, upto);
-                self.released = upto;
-            }
+        if self.mapped && self.at >= self.upkeep_at {
+            self.upkeep();
         }
         let got = self.fill(16)?;
         if got == 0 {
@@ -396,7 +420,8 @@ mod test {
 
     /// Pages released behind the reader are read again if a batch still
     /// points there: a file past the release window reads as libpcap
-    /// reads it, and the window did move.
+    /// reads it, and the windows (released behind, populated ahead) did
+    /// move.
     #[test]
     fn mapped_reads_past_the_release_window() {
         let dir = tempfile::tempdir().unwrap();
@@ -417,8 +442,15 @@ mod test {
             assert_eq!(f.data.len(), 1400);
             assert!(f.data.iter().all(|&b| b == (n % 251) as u8), "record {n}");
             n += 1;
+            // The pages ahead were mapped before the reader got there.
+            assert!(
+                r.populated >= r.at.min(data.len()),
+                "populated {}",
+                r.populated
+            );
         }
         assert_eq!(n, i);
+        assert_eq!(r.populated, data.len());
         assert!(r.released >= RELEASE_BEHIND, "released {}", r.released);
         // A page released long ago still reads back as the file's bytes.
         let back = r.buf.get(24 + 16..24 + 16 + 1400).unwrap();
