@@ -338,26 +338,18 @@ struct Ticker {
 }
 
 impl Ticker {
-    /// Marks `now` in every batch once a second of capture time; sends them
-    /// all when the marks pile up or wall time says quiet workers must hear.
+    /// Whether a tick is due at `now`: checked for every packet, so it
+    /// stays in the reader's loop and only a due tick makes a call.
     #[inline]
-    fn tick(
-        &mut self,
-        now: i64,
-        seq: u64,
-        batches: &mut [Batch],
-        worker_tx: &[Sender<WorkMsg>],
-        pool_rx: &Receiver<Batch>,
-    ) {
-        // Checked for every packet: the comparison stays in the reader's
-        // loop and only a due tick makes a call.
-        if now >= self.next_tick {
-            self.mark(now, seq, batches, worker_tx, pool_rx);
-        }
+    fn due(&self, now: i64) -> bool {
+        now >= self.next_tick
     }
 
+    /// Marks `now` in every batch (once a second of capture time, when
+    /// [`Ticker::due`]); sends them all when the marks pile up or wall time
+    /// says quiet workers must hear.
     #[inline(never)]
-    fn mark(
+    fn tick(
         &mut self,
         now: i64,
         seq: u64,
@@ -503,7 +495,9 @@ where
                     warm = false;
                     end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq);
                 }
-                ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
+                if ticker.due(now) {
+                    ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
+                }
                 continue;
             }
             rc.packets_read += 1;
@@ -556,7 +550,9 @@ where
                     }
                 }
             }
-            ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
+            if ticker.due(now) {
+                ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
+            }
         }
         progress.update(index, src.position());
         for (b, tx) in batches.iter_mut().zip(&worker_tx) {
