@@ -93,19 +93,24 @@ pub struct FlowKey {
     pub vlan: u16,
 }
 
+/// An address as (is IPv6, its value as a number): ordered as `IpAddr`
+/// orders addresses (IPv4 first, then by bytes), and hashable as two words.
+#[inline]
+fn addr_number(a: IpAddr) -> (bool, u128) {
+    match a {
+        IpAddr::V4(v) => (false, u128::from(u32::from(v))),
+        IpAddr::V6(v) => (true, u128::from(v)),
+    }
+}
+
 impl std::hash::Hash for FlowKey {
     /// Three word writes instead of one per field (and per address byte
     /// slice): the key is hashed twice for every packet, to pick its
     /// worker and to find its flow.
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
-        fn bits(a: IpAddr) -> (u128, u64) {
-            match a {
-                IpAddr::V4(v) => (u128::from(u32::from(v)), 0),
-                IpAddr::V6(v) => (u128::from(v), 1),
-            }
-        }
-        let ((lo, lo6), (hi, hi6)) = (bits(self.lo_addr), bits(self.hi_addr));
+        let ((lo6, lo), (hi6, hi)) = (addr_number(self.lo_addr), addr_number(self.hi_addr));
+        let (lo6, hi6) = (u64::from(lo6), u64::from(hi6));
         h.write_u128(lo);
         h.write_u128(hi);
         h.write_u64(
@@ -131,16 +136,9 @@ impl FlowKey {
         proto: u8,
         vlan: u16,
     ) -> (Self, bool) {
-        // The order of (IpAddr, port) pairs, on integers: IPv4 before IPv6,
-        // then the address as a number (the order of its bytes), then the
-        // port. IpAddr's own comparison was a call per packet.
-        fn order(a: IpAddr, port: u16) -> (bool, u128, u16) {
-            match a {
-                IpAddr::V4(v) => (false, u128::from(u32::from(v)), port),
-                IpAddr::V6(v) => (true, u128::from(v), port),
-            }
-        }
-        if order(src, sport) <= order(dst, dport) {
+        // The order of (IpAddr, port) pairs, on integers: IpAddr's own
+        // comparison was a call per packet.
+        if (addr_number(src), sport) <= (addr_number(dst), dport) {
             let k = FlowKey {
                 lo_addr: src,
                 hi_addr: dst,
