@@ -345,6 +345,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         writer: prep.writer,
         metadata: prep.metadata,
         observer: None,
+        reload: None,
     };
     let ctx = Arc::new(prep.knowledge);
     let mut bar = Bar::new(&inputs, !quiet && std::io::stderr().is_terminal());

@@ -797,3 +797,84 @@ fn the_stats_line_shows_without_v_and_its_last_line_has_a_rate() {
         "only the stats target shows at info:\n{log}"
     );
 }
+
+/// The egress of the DNS flow of dns.pcap in each file's rows, in capture
+/// order.
+fn dns_egress(dir: &Path) -> Vec<String> {
+    let code = format!(
+        "import duckdb\nfor (e,) in duckdb.sql(\"select egress from read_parquet('{}/flows/**/*.parquet') where '82.178.158.181' in (src_ip, dst_ip) order by first_seen\").fetchall(): print(e)",
+        dir.display()
+    );
+    let o = Command::new("python3")
+        .args(["-c", &code])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn sighup_reloads_a_prefix_list_and_refuses_a_broken_one() {
+    if !is_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("out");
+    let list = tmp.path().join("er.txt");
+    std::fs::write(&list, "203.0.113.0/24 elsewhere\n").unwrap();
+    let net = Veth::new("hup");
+    let er = format!("er={}", list.display());
+    let live = net.live(
+        &dir,
+        &[
+            "--expressroute-prefixes",
+            &er,
+            "--idle-timeout",
+            "1s",
+            "--edge-warmup",
+            "1s",
+            "--rotate-interval",
+            "1h",
+        ],
+    );
+    let replay_and_rotate = |live: &Live, rotations: usize| {
+        net.replay(&small("dns.pcap"));
+        // The flow ends (idle 1 s), then a SIGHUP closes the files.
+        std::thread::sleep(Duration::from_millis(2500));
+        live.signal("HUP");
+        let t = Instant::now();
+        while live.log().matches("files rotated").count() < rotations {
+            assert!(t.elapsed() < Duration::from_secs(15), "{}", live.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    // The DNS server is not in the list yet: a row that is not ExpressRoute.
+    replay_and_rotate(&live, 1);
+    // The new list, then the reload it takes; the next rows go by ExpressRoute.
+    std::fs::write(&list, "82.178.158.0/24 er-dns\n").unwrap();
+    replay_and_rotate(&live, 2);
+    assert_eq!(
+        live.log().matches("config reloaded").count(),
+        2,
+        "{}",
+        live.log()
+    );
+    replay_and_rotate(&live, 3);
+    // A broken list is refused and the one in force stays.
+    std::fs::write(&list, "not a prefix\n").unwrap();
+    replay_and_rotate(&live, 4);
+    let log = live.wait_log("config reload refused");
+    assert!(log.contains("not an IP prefix"), "{log}");
+    replay_and_rotate(&live, 5);
+    let (code, log) = live.stop();
+    assert_eq!(code, 0, "the sensor never stops on a bad edit: {log}");
+    let egress = dns_egress(&dir);
+    assert_eq!(egress.len(), 5, "one DNS row per replay: {egress:?}\n{log}");
+    assert_ne!(egress[0], "expressroute", "{egress:?}");
+    // The row of the second replay ended before its reload: still the old list.
+    assert_eq!(egress[1], egress[0], "{egress:?}");
+    assert_eq!(egress[2..], ["expressroute"; 3], "{egress:?}\n{log}");
+}

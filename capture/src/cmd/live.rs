@@ -4,7 +4,7 @@
 
 use super::args::FlowArgs;
 use crate::live::{interfaces, Gauges, LiveHooks, Rotation, Rotor};
-use crate::pipeline::{self, RunOptions};
+use crate::pipeline::{self, KnowledgeSlot, RunOptions};
 use crate::retention::{Pruner, RetentionArgs, DEFAULT_LIVE_FLOOR};
 use anyhow::{Context as _, Result};
 use std::path::PathBuf;
@@ -109,23 +109,12 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         },
     )
     .map_err(|e| anyhow::anyhow!("{e} (`pathlens live -D` lists the interfaces)"))?;
-    prepare_dir(&dir)?;
-    if let Some(user) = &args.user {
-        let (uid, gid) = crate::os::user_ids(user).with_context(|| format!("user {user}"))?;
-        crate::live::files::chown_dirs(&dir, uid, gid)
-            .with_context(|| format!("giving {} to {user}", dir.display()))?;
-        crate::os::drop_privileges(user).with_context(|| format!("becoming {user}"))?;
-        tracing::info!(user = %user, uid, gid, "privileges dropped");
-    }
-    // As the user that owns the files now (root may lack DAC_OVERRIDE).
-    let stale = crate::live::files::remove_stale(&dir);
-    if !stale.is_empty() {
-        tracing::warn!(files = stale.len(), "removed temporaries of an earlier run");
-    }
+    own_output_dir(&dir, args.user.as_deref())?;
     let gauges = Arc::new(Gauges::new(prep.workers));
     let hup = Arc::new(AtomicBool::new(false));
     signal_hook::flag::register(signal_hook::consts::SIGHUP, Arc::clone(&hup))
         .context("installing the SIGHUP handler")?;
+    let rotate_now = Arc::new(AtomicBool::new(false));
     let run_tag = pathlens_export::dataset::run_tag(&prep.writer.run_id);
     let stop = crate::stop::Stop::on_signals(vec![crate::stop::Temporary::DatasetParts {
         root: dir.clone(),
@@ -137,7 +126,16 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
             .with_context(|| format!("listening on {addr}"))?;
         tracing::info!(addr = %bound, "metrics served");
     }
-    let rotor = rotor(args, &dir, &prep, &gauges, hup);
+    let rotor = rotor(args, &dir, &prep, &gauges, Arc::clone(&rotate_now));
+    let reload = Reload {
+        flow: &args.flow,
+        filter: filter.as_deref(),
+        hup,
+        rotate_now,
+        slot: Arc::new(KnowledgeSlot::new(Arc::new(prep.knowledge))),
+        next_meta: rotor.next_meta(),
+        gauges: Arc::clone(&gauges),
+    };
     let src = opened.start(stop.clone(), args.count, Arc::clone(&gauges));
     let opts = RunOptions {
         workers: prep.workers,
@@ -147,6 +145,7 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         writer: prep.writer,
         metadata: prep.metadata,
         observer: Some(Arc::clone(&gauges) as Arc<dyn crate::pipeline::Observer>),
+        reload: Some(Arc::clone(&reload.slot)),
     };
     let done = Arc::new(AtomicBool::new(false));
     let watch = Watch {
@@ -159,26 +158,34 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
     tracing::info!(interfaces = %args.interfaces.join(","), dir = %dir.display(), "capturing");
     let started = Instant::now();
     let sources = std::iter::once(Ok(Box::new(src) as Box<dyn crate::source::PacketSource>));
-    let report = pipeline::run_into(
-        sources,
-        &opts,
-        Box::new(rotor),
-        Arc::new(prep.knowledge),
-        &mut (),
-    );
-    done.store(true, Ordering::Relaxed);
+    let ctx = reload.slot.get().context("the knowledge slot")?;
+    let report = std::thread::scope(|s| {
+        s.spawn(|| reload.watch(&done));
+        let r = pipeline::run_into(sources, &opts, Box::new(rotor), ctx, &mut ());
+        done.store(true, Ordering::Relaxed);
+        r
+    });
     let _ = stats.join();
     let s = gauges.snapshot();
     let avg = s.packets as f64 / started.elapsed().as_secs_f64().max(1e-3);
     log_stats(&s, avg, "capture ended");
+    Ok(exit_status(&report))
+}
+
+/// Prints what failed; the exit status of the run.
+fn exit_status(report: &pipeline::RunReport) -> u8 {
     for f in &report.failures {
         eprintln!("pathlens: {f}");
     }
     if let Some(e) = &report.output_error {
         eprintln!("pathlens: output: {e}");
-        return Ok(2);
+        return 2;
     }
-    Ok(if report.failures.is_empty() { 0 } else { 2 })
+    if report.failures.is_empty() {
+        0
+    } else {
+        2
+    }
 }
 
 /// The rotating writer of the dataset at `dir`, with its retention.
@@ -187,15 +194,16 @@ fn rotor(
     dir: &std::path::Path,
     prep: &super::args::Prepared,
     gauges: &Arc<Gauges>,
-    hup: Arc<AtomicBool>,
+    rotate_now: Arc<AtomicBool>,
 ) -> Rotor {
     let hooks = LiveHooks {
         gauges: Arc::clone(gauges),
         rotation: Arc::new(Rotation::new(
             args.rotate_interval,
             args.rotate_rows.unwrap_or(0),
-            hup,
+            rotate_now,
         )),
+        next_meta: Arc::default(),
     };
     let pruner = Pruner::new(dir.to_path_buf(), &args.retention, Some(DEFAULT_LIVE_FLOOR));
     Rotor::new(
@@ -207,8 +215,9 @@ fn rotor(
     )
 }
 
-/// Makes the dataset directory and its tables.
-fn prepare_dir(dir: &std::path::Path) -> Result<()> {
+/// Makes the dataset directory and its tables, gives them to `user` and
+/// becomes it, then removes temporaries an earlier run left.
+fn own_output_dir(dir: &std::path::Path, user: Option<&str>) -> Result<()> {
     // Files 0640, directories 0750: flow records are not for every local user.
     crate::os::set_umask(0o027);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -216,12 +225,24 @@ fn prepare_dir(dir: &std::path::Path) -> Result<()> {
         let d = dir.join(t);
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
     }
+    if let Some(user) = user {
+        let (uid, gid) = crate::os::user_ids(user).with_context(|| format!("user {user}"))?;
+        crate::live::files::chown_dirs(dir, uid, gid)
+            .with_context(|| format!("giving {} to {user}", dir.display()))?;
+        crate::os::drop_privileges(user).with_context(|| format!("becoming {user}"))?;
+        tracing::info!(user = %user, uid, gid, "privileges dropped");
+    }
+    // As the user that owns the files now (root may lack DAC_OVERRIDE).
+    let stale = crate::live::files::remove_stale(dir);
+    if !stale.is_empty() {
+        tracing::warn!(files = stale.len(), "removed temporaries of an earlier run");
+    }
     Ok(())
 }
 
 fn log_stats(s: &crate::live::hooks::Snapshot, pps: f64, what: &str) {
     tracing::info!(
-        target: "pathlens::stats",
+        target: "pathlens::health",
         packets_received = s.received,
         kernel_dropped = s.kernel_dropped,
         if_dropped = s.if_dropped,
@@ -317,6 +338,55 @@ impl Stalls {
                 tracing::warn!(seconds = since, "writer stalled: no rotation for too long");
             } else {
                 tracing::warn!("writer resumed");
+            }
+        }
+    }
+}
+
+/// SIGHUP: the config and every file it names read again; the new
+/// knowledge replaces the old for the packets and flow ends that follow,
+/// or, when a file does not parse, the error is logged and the old stays.
+/// Either way the current files are closed (a rotation, as before).
+struct Reload<'a> {
+    flow: &'a FlowArgs,
+    filter: Option<&'a str>,
+    hup: Arc<AtomicBool>,
+    rotate_now: Arc<AtomicBool>,
+    slot: Arc<KnowledgeSlot>,
+    next_meta: crate::live::hooks::NextMeta,
+    gauges: Arc<Gauges>,
+}
+
+impl Reload<'_> {
+    /// Reloads on each SIGHUP until `done`.
+    fn watch(&self, done: &AtomicBool) {
+        while !done.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(100));
+            if self.hup.swap(false, Ordering::Relaxed) {
+                self.reload();
+                self.rotate_now.store(true, Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn reload(&self) {
+        match self.flow.prepare(self.filter) {
+            Ok(p) => {
+                self.slot.replace(Arc::new(p.knowledge));
+                if let Ok(mut m) = self.next_meta.lock() {
+                    *m = Some(p.metadata);
+                }
+                Gauges::add(&self.gauges.reloads, 1);
+                let sources: Vec<String> = p
+                    .prefix_sources
+                    .iter()
+                    .map(|(n, c)| format!("{n}:{c}"))
+                    .collect();
+                tracing::info!(target: "pathlens::health", prefix_sources = %sources.join(","), "config reloaded");
+            }
+            Err(e) => {
+                Gauges::add(&self.gauges.reloads_failed, 1);
+                tracing::error!(error = %format!("{e:#}"), "config reload refused; the old config stays in force");
             }
         }
     }

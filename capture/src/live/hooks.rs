@@ -197,6 +197,9 @@ impl Rotation {
     }
 }
 
+/// Where a reload leaves the metadata of the files opened after it.
+pub type NextMeta = Arc<Mutex<Option<Vec<(String, String)>>>>;
+
 /// The hooks of a live run.
 #[derive(Clone, Debug)]
 pub struct LiveHooks {
@@ -204,6 +207,8 @@ pub struct LiveHooks {
     pub gauges: Arc<Gauges>,
     /// Rotation policy.
     pub rotation: Arc<Rotation>,
+    /// Metadata for the files opened after a reload (taken at rotation).
+    pub next_meta: NextMeta,
 }
 
 impl LiveHooks {

@@ -64,6 +64,11 @@ impl Rotor {
         r
     }
 
+    /// Where a reload leaves the metadata of the files opened after it.
+    pub fn next_meta(&self) -> super::hooks::NextMeta {
+        std::sync::Arc::clone(&self.hooks.next_meta)
+    }
+
     /// Applies retention and the free-space guard now.
     fn prune(&mut self) {
         let Some(p) = &self.pruner else { return };
@@ -140,6 +145,9 @@ impl Rotor {
         }
         Gauges::set(&self.hooks.gauges.last_rotation, unix_secs());
         if !last {
+            if let Some(m) = self.hooks.next_meta.lock().ok().and_then(|mut m| m.take()) {
+                self.meta = m;
+            }
             self.prune();
             self.open();
         }
