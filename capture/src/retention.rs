@@ -165,6 +165,7 @@ impl Pruner {
                     done.partitions += 1;
                     done.bytes += p.bytes;
                     tracing::info!(
+                        target: "pathlens::health",
                         partition = %rel.display(),
                         bytes = p.bytes,
                         reason = reason.as_str(),
@@ -173,7 +174,7 @@ impl Pruner {
                 }
                 Err(e) => {
                     done.errors += 1;
-                    tracing::warn!(partition = %rel.display(), error = %e, "cannot remove a partition");
+                    tracing::warn!(target: "pathlens::health", partition = %rel.display(), error = %e, "cannot remove a partition");
                 }
             }
         }

@@ -788,6 +788,8 @@ fn the_stats_line_shows_without_v_and_its_last_line_has_a_rate() {
     assert_eq!(log.matches("capture stalled").count(), 1, "{log}");
     let last = log.lines().rfind(|l| l.contains("capture ended")).unwrap();
     assert!(!last.contains("packets_per_s=\"\""), "{last}");
+    // A number, as in every stats line (logged() parses it or fails).
+    logged(&log, "capture ended", "packets_per_s");
     assert!(
         logged(&log, "capture ended", "packets_received") >= 2,
         "{log}"

@@ -246,7 +246,7 @@ fn log_stats(s: &crate::live::hooks::Snapshot, pps: f64, what: &str) {
         packets_received = s.received,
         kernel_dropped = s.kernel_dropped,
         if_dropped = s.if_dropped,
-        packets_per_s = format!("{pps:.0}"),
+        packets_per_s = pps.round() as u64,
         flows_live = s.flows_live,
         evicted = s.evicted,
         files_written = s.files_written,
