@@ -391,3 +391,34 @@ impl Reload<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::live::hooks::Snapshot;
+
+    #[test]
+    fn a_late_rotation_is_a_writer_stall_said_once_and_its_end_once() {
+        let now = u64::try_from(crate::retention::now_us() / 1_000_000).unwrap_or(0);
+        let mut st = Stalls::new(0);
+        let minute = Duration::from_secs(60);
+        let fresh = Snapshot {
+            last_rotation: now,
+            ..Snapshot::default()
+        };
+        st.check(&fresh, minute, minute);
+        assert!(!st.writer);
+        // Two intervals and the grace missed.
+        let late = Snapshot {
+            last_rotation: now - 151,
+            ..Snapshot::default()
+        };
+        st.check(&late, minute, minute);
+        assert!(st.writer);
+        st.check(&fresh, minute, minute);
+        assert!(!st.writer);
+        // Before the first rotation is known, nothing is late.
+        st.check(&Snapshot::default(), minute, minute);
+        assert!(!st.writer);
+    }
+}

@@ -214,3 +214,27 @@ impl Outlet for Rotor {
         self.totals
     }
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn o365_media_counts_only_media_to_office_365_leaving_by_the_internet() {
+        let mut r = FlowRecord::example();
+        r.labels.traffic_type = TrafficType::Media;
+        r.labels.egress.o365_endpoint_id = Some(11);
+        r.labels.egress.egress = Egress::Internet;
+        assert!(o365_media_on_internet(&r), "judged Internet, no edge seen");
+        r.labels.egress.observed_egress = Some(Egress::ExpressRoute);
+        assert!(!o365_media_on_internet(&r), "the edge crossed wins");
+        r.labels.egress.observed_egress = Some(Egress::Internet);
+        r.labels.egress.egress = Egress::ExpressRoute;
+        assert!(o365_media_on_internet(&r));
+        r.labels.egress.o365_endpoint_id = None;
+        assert!(!o365_media_on_internet(&r), "not Office 365");
+        r.labels.egress.o365_endpoint_id = Some(11);
+        r.labels.traffic_type = TrafficType::Signaling;
+        assert!(!o365_media_on_internet(&r), "not media");
+    }
+}
