@@ -331,7 +331,12 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     if let checks::Output::Dataset(root) = &output {
         // Before writing: this run's rows are never the ones removed.
         if let Some(p) = pathlens::retention::Pruner::new(root.clone(), &args.retention, None) {
-            p.prune(pathlens::retention::now_us());
+            if p.prune(pathlens::retention::now_us()).below_floor {
+                tracing::warn!(
+                    target: "pathlens::health",
+                    "the disk is below its free-space floor and no older hour is left to remove"
+                );
+            }
         }
     }
     let delivery = pathlens::cmd::read::Delivery::new(&output, &run_id)?;

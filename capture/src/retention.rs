@@ -105,6 +105,8 @@ pub struct Pruned {
     pub bytes: u64,
     /// Partitions that could not be removed.
     pub errors: u64,
+    /// The disk is still below its floor: nothing older was left to remove.
+    pub below_floor: bool,
 }
 
 /// Prunes one dataset directory.
@@ -178,12 +180,7 @@ impl Pruner {
                 }
             }
         }
-        if need > 0 && self.below_floor() {
-            tracing::warn!(
-                dir = %self.root.display(),
-                "the disk is below its free-space floor and no older partition is left to remove"
-            );
-        }
+        done.below_floor = need > 0 && self.below_floor();
         done
     }
 }

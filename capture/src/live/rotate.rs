@@ -34,6 +34,8 @@ pub struct Rotor {
     finished: bool,
     pruner: Option<Pruner>,
     room_at: Instant,
+    // Below the free-space floor at the last look (said once per episode).
+    below_floor: bool,
 }
 
 impl Rotor {
@@ -57,6 +59,7 @@ impl Rotor {
             finished: false,
             pruner,
             room_at: Instant::now(),
+            below_floor: false,
         };
         r.prune();
         Gauges::set(&r.hooks.gauges.last_rotation, unix_secs());
@@ -73,6 +76,13 @@ impl Rotor {
     fn prune(&mut self) {
         let Some(p) = &self.pruner else { return };
         let done = p.prune(now_us());
+        if done.below_floor && !self.below_floor {
+            tracing::warn!(
+                target: "pathlens::health",
+                "the disk is below its free-space floor and no older hour is left to remove"
+            );
+        }
+        self.below_floor |= done.below_floor;
         let g = &self.hooks.gauges;
         Gauges::add(&g.partitions_removed, done.partitions);
         Gauges::add(&g.bytes_removed, done.bytes);
@@ -91,13 +101,22 @@ impl Rotor {
         let Some(p) = &self.pruner else { return };
         match p.room() {
             Some((_, need)) if need > 0 => {
-                tracing::warn!(
-                    need_bytes = need,
-                    "the disk is below its free-space floor; removing the oldest hours"
-                );
+                if !self.below_floor {
+                    tracing::warn!(
+                        target: "pathlens::health",
+                        need_bytes = need,
+                        "the disk is below its free-space floor; removing the oldest hours"
+                    );
+                }
+                self.below_floor = true;
                 self.prune();
             }
-            Some((free, _)) => Gauges::set(&self.hooks.gauges.disk_free, free),
+            Some((free, _)) => {
+                Gauges::set(&self.hooks.gauges.disk_free, free);
+                if std::mem::take(&mut self.below_floor) {
+                    tracing::warn!(target: "pathlens::health", "the disk is above its free-space floor again");
+                }
+            }
             None => {}
         }
     }
