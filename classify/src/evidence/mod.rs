@@ -158,3 +158,107 @@ impl FlowEvidence {
         self.stun.as_deref().and_then(StunRtt::median)
     }
 }
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use crate::AppProtocol;
+
+    fn run(sig: &Signatures, media: bool) -> Inspect<'_> {
+        Inspect {
+            signatures: sig,
+            media,
+        }
+    }
+
+    fn pkt(side: Side, ts_us: i64, payload: &[u8]) -> Packet<'_> {
+        Packet {
+            side,
+            ts_us,
+            ip_proto: 17,
+            ip_len: 28 + payload.len() as u32,
+            payload,
+        }
+    }
+
+    fn rtp(seq: u16) -> Vec<u8> {
+        let mut p = vec![0x80, 0];
+        p.extend(seq.to_be_bytes());
+        p.extend((160 * u32::from(seq)).to_be_bytes());
+        p.extend(7u32.to_be_bytes());
+        p.extend([0xd5; 160]);
+        p
+    }
+
+    fn stun(class: u8, tid: u8) -> Vec<u8> {
+        let mut m = vec![class, 0x01, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        m.extend([tid; 12]);
+        m
+    }
+
+    #[test]
+    fn a_tracker_starts_at_the_first_rtp_packet_and_only_when_asked() {
+        let sig = Signatures::builtin().unwrap();
+        let mut e = FlowEvidence::new(&sig, 17, 50_010, 50_020, true);
+        let mut off = FlowEvidence::new(&sig, 17, 50_010, 50_020, true);
+        for i in 0..20u16 {
+            let p = rtp(i);
+            e.packet(
+                run(&sig, true),
+                &pkt(Side::Src2Dst, i64::from(i) * 20_000, &p),
+            );
+            off.packet(
+                run(&sig, false),
+                &pkt(Side::Src2Dst, i64::from(i) * 20_000, &p),
+            );
+        }
+        assert_eq!(e.media().map(|m| m.rtp_packets), Some(20));
+        assert!(off.media().is_none(), "--no-media keeps no tracker");
+        e.next_record();
+        assert_eq!(
+            e.media().map(|m| m.rtp_packets),
+            Some(0),
+            "figures per record"
+        );
+    }
+
+    /// A DNS query whose id starts like RTP (0x81) starts a tracker while
+    /// the flow is inspected; the flow decided as DNS drops it at once.
+    #[test]
+    fn a_flow_decided_as_no_media_drops_its_tracker() {
+        let sig = Signatures::builtin().unwrap();
+        let mut q = vec![0x81, 0x23, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        let mut e = FlowEvidence::new(&sig, 17, 40_000, 53, true);
+        e.packet(run(&sig, true), &pkt(Side::Src2Dst, 0, &q));
+        assert_eq!(e.classifier().payload_label(), Some(AppProtocol::Dns));
+        assert!(!e.classifier().wants_more());
+        assert!(e.media().is_none());
+    }
+
+    #[test]
+    fn stun_round_trips_pair_on_udp_and_start_afresh_each_record() {
+        let sig = Signatures::builtin().unwrap();
+        let mut e = FlowEvidence::new(&sig, 17, 50_010, 3_478, true);
+        e.packet(run(&sig, true), &pkt(Side::Src2Dst, 1_000, &stun(0x00, 1)));
+        e.packet(run(&sig, true), &pkt(Side::Dst2Src, 31_000, &stun(0x01, 1)));
+        assert_eq!(e.stun_rtt_us(), Some(30_000));
+        e.next_record();
+        assert_eq!(e.stun_rtt_us(), None);
+        // The same bytes over TCP are no datagram to pair.
+        let mut t = FlowEvidence::new(&sig, 6, 50_010, 3_478, true);
+        for (side, ts, m) in [
+            (Side::Src2Dst, 0, stun(0, 2)),
+            (Side::Dst2Src, 9, stun(1, 2)),
+        ] {
+            t.packet(
+                run(&sig, true),
+                &Packet {
+                    ip_proto: 6,
+                    ..pkt(side, ts, &m)
+                },
+            );
+        }
+        assert_eq!(t.stun_rtt_us(), None);
+    }
+}
