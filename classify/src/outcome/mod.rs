@@ -8,10 +8,12 @@
 //! keeps the mechanics (flow table, timeouts, threads) and the writer only
 //! turns rows into columns.
 
+pub mod leg;
 pub mod media;
 pub mod path;
 pub mod tunnel;
 
+pub use leg::{Leg, SensorPosition};
 pub use path::{Marking, PathEvidence, PathFields};
 
 pub use media::{
@@ -21,7 +23,7 @@ pub use media::{
 
 use crate::classifier::{needs_correlation, FlowShape, KnownServer, EXCHANGE, SKYPE_TEAMS};
 use crate::egress::{Egress, ExpectedPath, FlowFacts, LearnedEdges, NextHop, Site};
-use crate::media::{MediaTracker, QualityProfile, RtpMap};
+use crate::media::{MediaTracker, RtpMap};
 use crate::prefix::{FlowDirection, LocalNets};
 use crate::{
     AppProtocol, AppSource, FlowClassifier, ServiceSource, Side, Signatures, TrafficType, Transport,
@@ -41,43 +43,6 @@ pub struct Knowledge {
     pub egress: Site,
     /// Where the sensor sits, which decides the media targets.
     pub sensor_position: SensorPosition,
-}
-
-/// Where the sensor taps the site's traffic (site config `sensor_position`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SensorPosition {
-    /// Somewhere inside the customer network (the default): it sees a
-    /// stream's client segment, so streams are judged by the client targets.
-    #[default]
-    Inside,
-    /// At the customer edge, where the ExpressRoute segment starts: streams
-    /// of flows that cross the ExpressRoute edge are judged by that
-    /// segment's targets.
-    CustomerEdge,
-}
-
-impl SensorPosition {
-    /// Parses the config value (`inside`, `customer_edge`).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "inside" => Some(SensorPosition::Inside),
-            "customer_edge" => Some(SensorPosition::CustomerEdge),
-            _ => None,
-        }
-    }
-
-    /// The targets a flow's streams are judged by: the ExpressRoute
-    /// segment's when the sensor is at the customer edge and the flow crossed
-    /// the ExpressRoute edge (the edge router it was seen through, else its
-    /// prefix-predicted egress), else the client's.
-    pub fn profile(self, e: &EgressFields) -> QualityProfile {
-        let path = e.observed_egress.unwrap_or(e.egress);
-        if self == SensorPosition::CustomerEdge && path == Egress::ExpressRoute {
-            QualityProfile::ExpressRouteSegment
-        } else {
-            QualityProfile::Client
-        }
-    }
 }
 
 /// Egress attribution of one flow.
@@ -302,21 +267,22 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         k.egress.judge(&k.local, &facts, e.learned)
     };
     let o365 = v.o365;
-    let profile = k.sensor_position.profile(&EgressFields {
-        egress: v.egress,
-        observed_egress: v.observed,
-        ..EgressFields::default()
-    });
+    let path = v.observed.unwrap_or(v.egress);
+    let leg = |side| {
+        k.sensor_position
+            .leg(side, (v.local_src, v.local_dst), path)
+    };
     let media = match e.media {
         Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
-            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None, profile)
+            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None, &leg)
         }
         _ => MediaFields::default(),
     };
     let tunnel_media_suspected = app
         .is_tunnel()
         .then(|| e.cadence.is_some_and(tunnel::Cadence::media_suspected));
-    let mut extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v));
+    let rtt = path::RttTargets::of(&k.signatures.media, k.sensor_position);
+    let mut extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v), &rtt);
     if tunnel_media_suspected == Some(true) {
         extra.push(tunnel::NOTE.to_string());
     }
@@ -386,6 +352,16 @@ fn hop_text(h: NextHop) -> Option<Arc<str>> {
 
 /// Index of the direction the local end sends (src2dst unless only the
 /// responder is local).
+/// The leg of each direction of a labelled flow's streams.
+fn legs(k: &Knowledge, labels: &Labels) -> impl Fn(Side) -> Leg {
+    let (pos, local) = (k.sensor_position, (labels.local_src, labels.local_dst));
+    let path = labels
+        .egress
+        .observed_egress
+        .unwrap_or(labels.egress.egress);
+    move |side| pos.leg(side, local, path)
+}
+
 fn outbound(v: &crate::egress::Verdict<'_>) -> usize {
     usize::from(v.local_dst && !v.local_src)
 }
@@ -448,8 +424,8 @@ pub struct Pending {
     pub media: Option<Box<MediaTracker>>,
     /// It crossed a next hop whose edge is not decided yet.
     pub edges: bool,
-    /// Latency and marking findings, kept to follow a new path verdict.
-    pub notes: Vec<String>,
+    /// Latency and marking evidence, judged again to follow a new path verdict.
+    pub path: PathEvidence,
 }
 
 impl Pending {
@@ -472,19 +448,7 @@ impl Pending {
             relabel,
             media,
             edges,
-            notes: {
-                let mut n = path::notes(
-                    &e.path,
-                    labels.app_protocol,
-                    &labels.media,
-                    labels.egress.o365_endpoint_id.is_some(),
-                    usize::from(labels.local_dst && !labels.local_src),
-                );
-                if labels.tunnel_media_suspected == Some(true) {
-                    n.push(tunnel::NOTE.to_string());
-                }
-                n
-            },
+            path: e.path,
         })
     }
 
@@ -508,8 +472,9 @@ impl Pending {
             relabel,
             media,
             edges: rejudge,
-            notes,
+            path: evidence,
         } = self;
+        let rtt = path::RttTargets::of(&k.signatures.media, k.sensor_position);
         let judge = |facts: &mut FlowFacts, labels: &mut Labels| {
             name_facts(
                 k,
@@ -527,11 +492,23 @@ impl Pending {
             e.asymmetric = v.asymmetric;
             e.expected_path = v.expected;
             e.path_conformant = v.conformant;
+            let mut notes = path::notes(
+                &evidence,
+                labels.app_protocol,
+                &labels.media,
+                labels.egress.o365_endpoint_id.is_some(),
+                usize::from(labels.local_dst && !labels.local_src),
+                &rtt,
+            );
+            if labels.tunnel_media_suspected == Some(true) {
+                notes.push(tunnel::NOTE.to_string());
+            }
+            let e = &mut labels.egress;
             e.path_note = join_notes(v.note, &notes);
             // The edge crossed may change the media targets.
             if labels.media.is_media {
-                let p = k.sensor_position.profile(&labels.egress);
-                labels.media.judge(&k.signatures.media, p);
+                let leg = legs(k, labels);
+                labels.media.judge(&k.signatures.media, &leg);
             }
         };
         if let Some(m) = media {
@@ -544,8 +521,9 @@ impl Pending {
                 };
                 sdp(to, pt).or_else(|| sdp(from, pt))
             };
-            let p = k.sensor_position.profile(&labels.egress);
-            labels.media = MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound, p);
+            let leg = legs(k, labels);
+            labels.media =
+                MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound, &leg);
         }
         let Some((app, service)) = relabel
             .then(|| learned(dst).or_else(|| learned(src)))
@@ -576,32 +554,6 @@ impl Pending {
 mod test {
     use super::*;
 
-    #[test]
-    fn the_segment_profile_needs_the_customer_edge_and_the_expressroute_edge() {
-        let e = |egress, observed| EgressFields {
-            egress,
-            observed_egress: observed,
-            ..EgressFields::default()
-        };
-        let edge = SensorPosition::CustomerEdge;
-        let seg = QualityProfile::ExpressRouteSegment;
-        let client = QualityProfile::Client;
-        assert_eq!(edge.profile(&e(Egress::ExpressRoute, None)), seg);
-        assert_eq!(edge.profile(&e(Egress::Internet, None)), client);
-        // The edge router it was seen through wins over the prefix: an
-        // ExpressRoute prefix reached over the Internet edge is not the
-        // segment, and the other way round.
-        let inet = Some(Egress::Internet);
-        assert_eq!(edge.profile(&e(Egress::ExpressRoute, inet)), client);
-        let er = Some(Egress::ExpressRoute);
-        assert_eq!(edge.profile(&e(Egress::Internet, er)), seg);
-        let inside = SensorPosition::Inside;
-        assert_eq!(inside.profile(&e(Egress::ExpressRoute, er)), client);
-        assert_eq!(SensorPosition::parse("customer_edge"), Some(edge));
-        assert_eq!(SensorPosition::parse("inside"), Some(inside));
-        assert_eq!(SensorPosition::parse("edge"), None);
-    }
-
     /// A flow's streams are judged again when its egress, and so its
     /// profile, is decided after the record was built (learned edges).
     #[test]
@@ -616,14 +568,18 @@ mod test {
             p.extend(7u32.to_be_bytes());
             t.feed(Side::Src2Dst, i64::from(i) * 20_000, &p);
         }
+        use crate::media::QualityProfile;
         let client = QualityProfile::Client;
-        let mut m = MediaFields::from_tracker(1, &t, &rules, &|_, _| None, client);
+        let inside = |s| SensorPosition::Inside.leg(s, (false, true), Egress::Internet);
+        let mut m = MediaFields::from_tracker(1, &t, &rules, &|_, _| None, &inside);
         assert_eq!(m.media_quality, Some(crate::media::Quality::Good));
-        assert_eq!(m.streams[0].profile, Some(client));
-        let seg = QualityProfile::ExpressRouteSegment;
-        m.judge(&rules, seg);
+        assert_eq!(m.streams[0].profile(), Some(client));
+        let seg = QualityProfile::CustomerEdgeSegment;
+        let edge = |s| SensorPosition::CustomerEdge.leg(s, (false, true), Egress::Internet);
+        m.judge(&rules, &edge);
         assert_eq!(m.streams[0].quality, Some(crate::media::Quality::Poor));
-        assert_eq!(m.streams[0].profile, Some(seg));
+        assert_eq!(m.streams[0].profile(), Some(seg));
+        assert_eq!(m.streams[0].leg.map(|l| l.segment), Some("internet"));
         assert_eq!(m.media_quality, Some(crate::media::Quality::Poor));
     }
 }
