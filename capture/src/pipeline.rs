@@ -13,8 +13,8 @@ pub(crate) mod writer;
 use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, ReadCounters, RunCounters};
 use crate::decode::{decode, FragTracker, Skip};
+use crate::edge_decisions::EdgeDecisions;
 use crate::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
-use crate::learn::EdgeLearner;
 use crate::link::LinkType;
 use crate::source::{Block, PacketSource, SourceError};
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -213,7 +213,7 @@ pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
 
 /// Tells the correlator and the edge learner that a worker is done, even
 /// if it panics, so the other workers never wait for it forever.
-struct Finished<'a>(Option<&'a Correlator>, Option<&'a EdgeLearner>, usize);
+struct Finished<'a>(Option<&'a Correlator>, Option<&'a EdgeDecisions>, usize);
 
 impl Drop for Finished<'_> {
     fn drop(&mut self) {
@@ -235,7 +235,7 @@ fn worker_thread(
     out_tx: Sender<WriterMsg>,
     mut table: FlowTable,
     corr: Option<Arc<Correlator>>,
-    learner: Arc<EdgeLearner>,
+    learner: Arc<EdgeDecisions>,
     w: usize,
     gauges: Option<Arc<crate::live::Gauges>>,
 ) -> FlowCounters {
@@ -257,7 +257,7 @@ fn worker_thread(
                 table.next_input(first_input);
                 first_input = false;
             }
-            WorkMsg::WarmupEnd => table.end_warmup(),
+            WorkMsg::WarmupEnd => table.end_interval(),
             WorkMsg::Batch(mut b) => {
                 let mut done = 0;
                 let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
@@ -285,7 +285,7 @@ fn worker_thread(
                 while !table.flush_some(end_us, RECORDS_PER_SEND, &mut out) {
                     send(&mut out);
                 }
-                table.end_warmup();
+                table.end_interval();
                 send(&mut out);
             }
         }
@@ -300,7 +300,7 @@ fn worker_thread(
         }
     }
     table.flush(i64::MIN, &mut out);
-    table.end_warmup();
+    table.end_interval();
     send(&mut out);
     // Held records wait until every worker has learned all it will.
     drop(guard);
@@ -313,7 +313,15 @@ fn worker_thread(
     table.counters
 }
 
-/// Sends every batch, each followed by the end of the edge warm-up.
+/// The end of the interval after the one ending at `until`, past `now` (a
+/// gap in the traffic skips the empty intervals).
+fn next_interval(until: i64, now: i64, every: i64) -> i64 {
+    let every = every.max(1);
+    let skipped = now.saturating_sub(until) / every;
+    until.saturating_add(every.saturating_mul(skipped.saturating_add(1)))
+}
+
+/// Sends every batch, each followed by the end of an edge-learning interval.
 fn end_warmup(
     batches: &mut [Batch],
     worker_tx: &[Sender<WorkMsg>],
@@ -415,7 +423,7 @@ where
             opts.flow.active_us.saturating_add(opts.flow.idle_us),
         ))
     });
-    let learner = Arc::new(EdgeLearner::new(n));
+    let learner = Arc::new(EdgeDecisions::new(n, ctx.egress.edge_rules));
     for w in 0..n {
         let (tx, rx) = bounded::<WorkMsg>(8);
         let mut table =
@@ -465,7 +473,7 @@ where
         let mut now = i64::MIN;
         // Edges are learned until this packet time (set at the first packet).
         let mut warmup_until: Option<i64> = None;
-        let mut warm = !has_edges;
+        let warm = !has_edges;
         let mut ticker = Ticker {
             next_tick: i64::MIN,
             last_flush: std::time::Instant::now(),
@@ -490,9 +498,9 @@ where
                     continue;
                 }
                 now = frame.ts_us;
-                // On a quiet link the warm-up ends on the clock too.
-                if warm && warmup_until.is_some_and(|u| now >= u) {
-                    warm = false;
+                // On a quiet link an interval ends on the clock too.
+                if let Some(u) = warmup_until.filter(|u| warm && now >= *u) {
+                    warmup_until = Some(next_interval(u, now, opts.flow.edge_warmup_us));
                     end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq);
                 }
                 if ticker.due(now) {
@@ -531,8 +539,10 @@ where
                 let until = *warmup_until
                     .get_or_insert(frame.ts_us.saturating_add(opts.flow.edge_warmup_us));
                 if frame.ts_us >= until {
-                    // Cut at a packet position: the same for any worker count.
-                    warm = false;
+                    // Cut at a packet position: the same for any worker
+                    // count. Learning goes on, interval after interval.
+                    warmup_until =
+                        Some(next_interval(until, frame.ts_us, opts.flow.edge_warmup_us));
                     end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq - 1);
                 }
             }

@@ -112,6 +112,7 @@ pub(super) fn writer_thread(
         return super::super::live::rotate::writer(rx, output, opts, meta, hooks);
     }
     let mut summary = Summary::default();
+    summary.add_metadata(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut error: Option<String> = None;
     // Everything written, everything renamed only when complete.
     let mut sinks = match output {

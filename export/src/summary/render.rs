@@ -150,7 +150,7 @@ impl Summary {
         if media.is_empty() {
             s.push_str("\nRTP streams: not measured (no RTP stream in these flows)\n");
         } else {
-            s.push_str("\nRTP streams by egress, worst 15 s window of each (loss %, jitter ms):\n");
+            s.push_str("\nRTP streams by path (observed, else predicted), worst 15 s window of each (loss %, jitter ms):\n");
             s.push_str(&media);
         }
         let paths = self.paths.table();
@@ -158,16 +158,29 @@ impl Summary {
             s.push_str("\nEdges, round trips and media marking by observed egress:\n");
             s.push_str(&paths);
         }
+        let pools = self.segment.table();
+        if !pools.is_empty() {
+            s.push_str("\nStreams arriving through each edge, pooled per hour (customer-edge segment targets):\n");
+            s.push_str(&pools);
+        }
         s
     }
 
-    /// Bytes and flows by traffic type and egress, then the asymmetric and
-    /// non-conformant counts.
+    /// Bytes and flows by traffic type and path (observed, else the
+    /// prediction labelled as such), the circuit declared, then the
+    /// asymmetric count and the conformance line.
     pub fn egress_table(&self) -> String {
         let mut s = String::new();
-        totals_header(&mut s, "traffic_type", 17, "egress", 13);
+        totals_header(&mut s, "traffic_type", 17, "path", 26);
         for ((a, b), t) in sorted(&self.by_egress) {
-            totals_line(&mut s, a, 17, b, 13, t);
+            totals_line(&mut s, a, 17, b, 26, t);
+        }
+        let _ = writeln!(
+            s,
+            "path: observed at an edge where one was seen, else `(predicted)` from prefixes"
+        );
+        for c in &self.circuit {
+            let _ = writeln!(s, "circuit: {c}");
         }
         // Zero found and nothing measured read alike as "0": say which.
         let asymmetric = if self.asymmetry_measured == 0 {
@@ -178,17 +191,12 @@ impl Summary {
                 self.asymmetric, self.asymmetry_measured
             )
         };
-        let conformance = if self.with_expectation == 0 {
-            "not measured (no flow with a call-flow expectation)".to_string()
-        } else {
-            format!(
-                "{} of {} with a call-flow expectation",
-                self.non_conformant, self.with_expectation
-            )
-        };
+        let _ = writeln!(s, "asymmetric flows: {asymmetric}");
+        let without = self.total.flows.saturating_sub(self.with_expectation);
         let _ = writeln!(
             s,
-            "asymmetric flows: {asymmetric}; non-conformant flows: {conformance}"
+            "call-flow conformance: {} of {} flows judged on observed evidence non-conformant; {} only predicted (no path observed); {} without an expectation",
+            self.non_conformant, self.judged_observed, self.expected_only, without
         );
         s
     }
@@ -263,8 +271,8 @@ impl Summary {
         }
         let _ = writeln!(
             s,
-            "{:<13} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
-            "egress",
+            "{:<26} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
+            "path",
             "streams",
             "windowed",
             "loss_p50",
@@ -281,7 +289,7 @@ impl Summary {
             let m = MediaFigures::of(g);
             let _ = writeln!(
                 s,
-                "{:<13} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
+                "{:<26} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
                 k,
                 m.streams,
                 m.windowed,
@@ -339,7 +347,9 @@ impl Summary {
             "total": self.total,
             "by_app": sorted(&self.by_app).into_iter().map(|((a, b), t)| totals(("app_protocol", "transport"), (a, b), t)).collect::<Vec<_>>(),
             "by_egress": sorted(&self.by_egress).into_iter().map(|((a, b), t)| totals(("traffic_type", "egress"), (a, b), t)).collect::<Vec<_>>(),
-            "paths": {"asymmetric": self.asymmetric, "asymmetry_measured": self.asymmetry_measured, "non_conformant": self.non_conformant, "with_expectation": self.with_expectation},
+            "paths": {"asymmetric": self.asymmetric, "asymmetry_measured": self.asymmetry_measured, "non_conformant": self.non_conformant, "with_expectation": self.with_expectation, "judged_observed": self.judged_observed, "expected_only": self.expected_only},
+            "circuit": self.circuit,
+            "segment_pools": self.segment.json(),
             "flagged_total": self.flagged_total,
             "flagged": self.flagged_sorted(),
             "services": top("service", &self.services),
