@@ -223,13 +223,16 @@ fn customer_edge_sensor_judges_each_leg_by_the_table_of_what_it_crossed() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let media = j["media"].as_array().unwrap();
-    let inet = media.iter().find(|m| m["egress"] == "internet").unwrap();
+    let inet = media
+        .iter()
+        .find(|m| m["egress"] == "internet (predicted)")
+        .unwrap();
     assert_eq!(inet["windowed"], 2);
     assert!(inet["jitter_window_p90"].as_f64().unwrap() > 19.0, "{inet}");
     assert_eq!(inet["poor"], 1);
     let er = media
         .iter()
-        .find(|m| m["egress"] == "expressroute")
+        .find(|m| m["egress"] == "expressroute (predicted)")
         .unwrap();
     assert_eq!(er["poor"], 0);
 }

@@ -193,11 +193,18 @@ impl Summary {
         };
         let _ = writeln!(s, "asymmetric flows: {asymmetric}");
         let without = self.total.flows.saturating_sub(self.with_expectation);
-        let _ = writeln!(
-            s,
-            "call-flow conformance: {} of {} flows judged on observed evidence non-conformant; {} only predicted (no path observed); {} without an expectation",
-            self.non_conformant, self.judged_observed, self.expected_only, without
-        );
+        if self.with_expectation == 0 {
+            let _ = writeln!(
+                s,
+                "call-flow conformance: not measured (no flow with a call-flow expectation)"
+            );
+        } else {
+            let _ = writeln!(
+                s,
+                "call-flow conformance: {} of {} flows judged on observed evidence non-conformant; {} only predicted (no path observed); {} without an expectation",
+                self.non_conformant, self.judged_observed, self.expected_only, without
+            );
+        }
         s
     }
 

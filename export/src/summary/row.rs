@@ -130,7 +130,7 @@ impl<'a> FlowRow<'a> {
 }
 
 /// The summary's view of one row of the `streams` table.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StreamRow {
     /// `direction` is `src2dst`.
     pub src2dst: bool,
