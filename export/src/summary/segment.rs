@@ -4,10 +4,11 @@
 //! target needs a sample of about 1 / target packets, which a single
 //! stream seldom has; docs/verdicts.md).
 
+use super::tables::table;
+use super::{Cell, Column, Table};
 use pathlens_classify::media::{min_sample, QualityRules, Targets};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 /// One edge and hour's pooled streams.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -97,35 +98,46 @@ impl SegmentPools {
         )
     }
 
-    /// The text table; empty without a pool.
-    pub fn table(&self) -> String {
-        let mut s = String::new();
-        if self.pools.is_empty() {
-            return s;
-        }
-        let _ = writeln!(
-            s,
-            "{:<28} {:<17} {:>7} {:>9} {:>8} {:>9} {:>10} {:>10}  segment",
-            "edge", "hour", "streams", "packets", "loss_%", "reorder_%", "jitter_p90", "jitter_p95"
+    /// The table: one row per edge and hour.
+    pub fn table(&self) -> Table {
+        let mut t = table(
+            "segment_pools",
+            "RTP streams arriving through each edge, pooled per hour, against the customer-edge segment's targets",
+            vec![
+                Column::text("edge", 28),
+                Column::text("hour", 17),
+                Column::num("streams", 7),
+                Column::num("packets", 9),
+                Column::num("loss_pct", 8),
+                Column::num("reorder_pct", 11),
+                Column::num("jitter_p90", 10),
+                Column::num("jitter_p95", 10),
+                Column::text("segment", 0),
+            ],
         );
-        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
-        for ((edge, hour), p) in &self.pools {
-            let (loss, reorder, p90, p95, v) = Self::figures(p);
-            let _ = writeln!(
-                s,
-                "{:<28} {:<17} {:>7} {:>9} {:>8.3} {:>9.3} {:>10} {:>10}  {}",
-                edge,
-                super::time_text(*hour).get(..16).unwrap_or(""),
-                p.streams,
-                p.packets,
-                loss,
-                reorder,
-                f(p90),
-                f(p95),
-                v.unwrap_or("not measurable")
-            );
-        }
-        s
+        t.caption = Some(
+            "Streams arriving through each edge, pooled per hour (customer-edge segment targets):"
+                .into(),
+        );
+        t.rows = self
+            .pools
+            .iter()
+            .map(|((edge, hour), p)| {
+                let (loss, reorder, p90, p95, v) = Self::figures(p);
+                vec![
+                    edge.as_str().into(),
+                    super::time_text(*hour).get(..16).unwrap_or("").into(),
+                    Cell::Int(p.streams),
+                    Cell::Int(p.packets),
+                    Cell::Num(Some(loss)),
+                    Cell::Num(Some(reorder)),
+                    Cell::Num(p90),
+                    Cell::Num(p95),
+                    v.unwrap_or("not measurable").into(),
+                ]
+            })
+            .collect();
+        t
     }
 
     /// The JSON array.
