@@ -101,9 +101,10 @@ fn site(dir: &Path) -> std::path::PathBuf {
     p
 }
 
-/// Per flow (by its remote address): egress, edges, observed path,
+/// Per flow (by its responder address and port): egress, edges, observed path,
 /// expectation, conformance, note.
 fn verdicts(batches: &[arrow::array::RecordBatch]) -> BTreeMap<String, Vec<String>> {
+    let port = column_text(batches, "dst_port");
     let cols = [
         "dst_ip",
         "egress",
@@ -117,7 +118,7 @@ fn verdicts(batches: &[arrow::array::RecordBatch]) -> BTreeMap<String, Vec<Strin
     (0..c[0].len())
         .map(|i| {
             (
-                c[0][i].clone(),
+                format!("{}:{}", c[0][i], port[i]),
                 c[1..].iter().map(|col| col[i].clone()).collect(),
             )
         })
@@ -126,7 +127,7 @@ fn verdicts(batches: &[arrow::array::RecordBatch]) -> BTreeMap<String, Vec<Strin
 
 fn check_failover(v: &BTreeMap<String, Vec<String>>) {
     // Before: the ExpressRoute edge, decided in the warm-up, conformant.
-    let er = &v["52.112.1.10"];
+    let er = &v["52.112.1.10:3478"];
     assert_eq!(
         (er[1].as_str(), er[2].as_str(), er[4].as_str()),
         ("edge-02:e0:00:00:00:01", "expressroute", "true"),
@@ -135,7 +136,7 @@ fn check_failover(v: &BTreeMap<String, Vec<String>>) {
     // After: the backup firewall, first seen after the warm-up, learned on
     // its own six flows (half to ExpressRoute prefixes: the Internet). Its
     // Teams calls are observed on the Internet, expected over ExpressRoute.
-    for a in ["52.112.2.10", "52.112.2.11", "52.112.2.12"] {
+    for a in ["52.112.2.10:3478", "52.112.2.11:3478", "52.112.2.12:3478"] {
         let r = &v[a];
         assert_eq!(
             (r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str()),
@@ -227,7 +228,7 @@ fn an_office_365_list_alone_declares_no_circuit() {
     let v = verdicts(&read_batches(&out));
     // The Teams relay and signaling: ExpressRoute-capable, but predicted
     // and expected on the Internet, with the reason.
-    for a in ["52.114.76.10", "52.113.194.132"] {
+    for a in ["52.114.76.10:3478", "52.113.194.132:443"] {
         let r = &v[a];
         assert_eq!(
             (r[0].as_str(), r[3].as_str()),
@@ -241,7 +242,7 @@ fn an_office_365_list_alone_declares_no_circuit() {
     }
     // The edge carrying only ExpressRoute-capable traffic is reported, its
     // path not assumed.
-    let r = &v["52.114.76.10"];
+    let r = &v["52.114.76.10:3478"];
     assert_eq!(r[2], "", "no observed path: {r:?}");
     assert!(
         r[5].contains("circuit observed, not declared: edge edge-02:00:00:00:00:01.100 carried 100% of its 3 flows to ExpressRoute-capable Office 365 sets"),
