@@ -13,6 +13,11 @@ use pathlens_classify::outcome::{Knowledge, Pending};
 use pathlens_export::FlowRecord;
 use std::net::SocketAddr;
 
+/// An input and an interval of its edge learning.
+type Round = (usize, usize);
+/// The edges decided for a round, once made.
+type Decision = Option<std::sync::Arc<LearnedEdges>>;
+
 /// A finished record waiting for what other workers learn.
 pub(super) struct Held {
     rec: FlowRecord,
@@ -86,7 +91,7 @@ pub(super) fn release(
     let mut relabelled = 0;
     let mut i = 0;
     // One lookup per decision, not per record.
-    let mut edges: Vec<((usize, usize), Option<std::sync::Arc<LearnedEdges>>)> = Vec::new();
+    let mut edges: Vec<(Round, Decision)> = Vec::new();
     let mut decision = |gen: usize, k: usize| match edges.iter().find(|(g, _)| *g == (gen, k)) {
         Some((_, e)) => e.clone(),
         None => {
