@@ -1,5 +1,5 @@
 //! Records held back until every worker has passed their last packet, so
-//! what other flows' signaling teaches (learned media endpoints, SDP
+//! what other flows' signaling teaches (learned endpoints, payload-type
 //! bindings) completes them the same way whatever the number of workers;
 //! and records that crossed a next hop before the edges of their input
 //! are decided (see `crate::edge_decisions`).
@@ -13,11 +13,6 @@ use pathlens_classify::outcome::{Knowledge, Pending};
 use pathlens_export::FlowRecord;
 use std::net::SocketAddr;
 
-/// An input and an interval of its edge learning.
-type Round = (usize, usize);
-/// The edges decided for a round, once made.
-type Decision = Option<std::sync::Arc<LearnedEdges>>;
-
 /// A finished record waiting for what other workers learn.
 pub(super) struct Held {
     rec: FlowRecord,
@@ -29,6 +24,11 @@ pub(super) struct Held {
     gen: usize,
     interval: usize,
 }
+
+/// An input and an interval of its edge learning.
+type Round = (usize, usize);
+/// The edges decided for a round, once made.
+type Decision = Option<std::sync::Arc<LearnedEdges>>;
 
 /// Where a finished record goes: straight out, or held for correlation.
 pub(super) struct Outlet<'a> {
@@ -48,22 +48,22 @@ pub(super) struct Outlet<'a> {
 impl Outlet<'_> {
     /// Hands on `rec`, the record of `f`, or holds it.
     pub(super) fn push(&mut self, rec: FlowRecord, f: &Flow) {
-        // A record waits for the edges when a next hop it crossed is not
-        // decided in the decision it is judged by (the previous interval's),
-        // or that decision is not made yet.
-        let edges_pending = self.learning
-            && f.path.hops.iter().any(|h| !h.is_none())
-            && !self
-                .learned
-                .is_some_and(|l| self.interval == 0 || l.all_known(&f.path.hops));
-        let pending = (self.correlate || edges_pending).then(|| {
+        let pending = (self.correlate || self.learning).then(|| {
             let e = evidence(f, rec.src_ip, rec.dst_ip, rec.dst_port, rec.transport, None);
-            let mut p = Pending::of(rec.transport, &rec.labels, &e, edges_pending)?;
-            if !self.correlate {
-                p.relabel = false;
-                p.media = None;
+            // It waits for the edges when a next hop it crossed is not
+            // decided in the decision it is judged by (the previous
+            // interval's), or that decision is not made yet.
+            let edges_pending = self.learning
+                && e.next_hops.iter().any(|h| !h.is_none())
+                && !self
+                    .learned
+                    .is_some_and(|l| self.interval == 0 || l.all_known(&e.next_hops));
+            let p = Pending::of(rec.transport, &rec.labels, &e, edges_pending)?;
+            if self.correlate {
+                Some(p)
+            } else {
+                p.without_correlation()
             }
-            (p.relabel || p.media.is_some() || p.edges).then_some(p)
         });
         match pending.flatten() {
             Some(pending) => self.held.push(Held {
@@ -116,7 +116,7 @@ pub(super) fn release(
             i += 1;
             continue;
         }
-        let waits_mark = h.pending.relabel || h.pending.media.is_some();
+        let waits_mark = h.pending.waits_for_correlation();
         if waits_mark && h.last > mark {
             i += 1;
             continue;
@@ -133,7 +133,7 @@ pub(super) fn release(
             SocketAddr::new(rec.src_ip, rec.src_port),
             SocketAddr::new(rec.dst_ip, rec.dst_port),
         );
-        let sdp = |at: SocketAddr, pt: u8| c.and_then(|c| c.lookup_rtpmap(at, pt, last, first));
+        let binding = |at: SocketAddr, pt: u8| c.and_then(|c| c.lookup_rtpmap(at, pt, last, first));
         let endpoint = |at: SocketAddr| c.and_then(|c| c.lookup_learned(at, last, first));
         if pending.resolve(
             k,
@@ -141,7 +141,7 @@ pub(super) fn release(
             rec.flow_id,
             ends,
             &mut rec.labels,
-            &sdp,
+            &binding,
             &endpoint,
         ) {
             relabelled += 1;
