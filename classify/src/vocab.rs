@@ -236,6 +236,8 @@ app_protocols! {
     Ike = "ike", Tunnel, " (UDP 500, or 4500 with the NAT-T non-ESP marker or only keepalives)";
     /// A TLS or DTLS VPN (by server name, or DTLS on UDP 443).
     SslVpn = "ssl_vpn", Tunnel, " (a VPN gateway's server name, or DTLS on UDP 443 without ICE)";
+    /// MQTT, from the client's CONNECT.
+    Mqtt = "mqtt", Other, " (an MQTT 3.1, 3.1.1 or 5.0 CONNECT)";
     Other = "other", Other, "";
     Unknown = "unknown", Other, " when nothing matched";
 }

@@ -20,7 +20,7 @@
 //! are the one place that order is written.
 
 use super::{rtp, simple, stun, text, tls, FlowClassifier};
-use crate::dissect::ProbeResult;
+use crate::dissect::{mqtt, ProbeResult};
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, Transport};
 
@@ -99,6 +99,7 @@ pub(crate) static TCP: &[Probe] = &[
     Probe::new("rtp", rtp::probe_tcp).settles(rtp::settle),
     Probe::new("text", text::probe).settles(text::settle),
     Probe::new("sip", text::sip),
+    Probe::new("mqtt", |_, p| mqtt::probe(p)),
 ];
 
 /// The UDP probes, in the order they are asked. DTLS, the TURN channel, RTP,

@@ -21,6 +21,7 @@ pub mod cursor;
 pub mod dns;
 pub mod dtls;
 pub mod ipsec;
+pub mod mqtt;
 pub mod rtp;
 pub mod sip;
 pub mod stun;
