@@ -211,6 +211,22 @@ mod test {
         }
     }
 
+    /// The architecture notes list the order as the tables hold it.
+    #[test]
+    fn the_documented_order_is_the_tables() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
+        let doc = ["architecture-dissectors.md", "architecture.md"]
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
+            .find(|d| d.contains("\nTCP: "))
+            .expect("docs/architecture*.md lists the probe order");
+        for (t, label) in [(Transport::Tcp, "TCP"), (Transport::Udp, "UDP")] {
+            let names: Vec<&str> = super::super::probe_order(t).collect();
+            let line = format!("\n{label}: {}\n", names.join(", "));
+            assert!(doc.contains(&line), "docs lack {line:?}");
+        }
+    }
+
     #[test]
     fn ports_gate_on_either_end() {
         let dns = Ports::Either(&[53, 5353]);
