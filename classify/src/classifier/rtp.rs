@@ -294,4 +294,27 @@ mod test {
             AppProtocol::Other
         );
     }
+
+    /// Settles follow the table: RTP in sequence but short of certain, after
+    /// an RFC 5389 check, is `srtp`, not the `stun_turn` STUN alone would
+    /// give.
+    #[test]
+    fn rtp_settles_before_stun() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 50010, 3478);
+        let mut req = vec![0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42];
+        req.extend([1u8; 12]);
+        c.feed(&s, Side::Src2Dst, &req);
+        for i in 0..3u16 {
+            c.feed(&s, Side::Src2Dst, &rtp_pkt(i, 160 * u32::from(i), 9));
+        }
+        assert!(c.wants_more(), "three packets are not certain");
+        assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Srtp);
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 50010, 3478);
+        c.feed(&s, Side::Src2Dst, &req);
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::StunTurn
+        );
+    }
 }

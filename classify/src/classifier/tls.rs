@@ -350,6 +350,25 @@ mod test {
         );
     }
 
+    /// A payload the TLS probe claimed (the MS-TURN watch after a hello on
+    /// 443) is read by no later probe: clear text there is no HTTP flow.
+    #[test]
+    fn a_claimed_payload_goes_no_further() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Tcp, 50123, 443);
+        c.feed(
+            &s,
+            Side::Src2Dst,
+            &crate::dissect::tls::test_hello("x.example"),
+        );
+        let get = b"GET / HTTP/1.1\r\nHost: x.example\r\n\r\n";
+        assert_eq!(c.feed(&s, Side::Src2Dst, get), Inspection::NeedMore);
+        assert_eq!(
+            c.result(&s, &FlowShape::default()).app(),
+            AppProtocol::Https
+        );
+    }
+
     #[test]
     fn real_tls_on_443_stays_https() {
         let s = sig();
