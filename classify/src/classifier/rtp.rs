@@ -218,8 +218,9 @@ mod test {
         assert_eq!(c.result(&s, &FlowShape::default()).app(), AppProtocol::Rtp);
         // A channel inside a channel is not unwrapped twice.
         let mut c = FlowClassifier::new(&s, Transport::Udp, 50010, 3478);
-        let nested = channel(&channel(&rtp_pkt(1, 160, 5)));
-        for _ in 0..usize::from(super::super::PACKET_BUDGET) * 2 {
+        // (RTP in sequence inside, so unwrapping twice would name it.)
+        for i in 0..u16::from(super::super::PACKET_BUDGET) * 2 {
+            let nested = channel(&channel(&rtp_pkt(i, 160 * u32::from(i), 5)));
             c.feed(&s, Side::Src2Dst, &nested);
         }
         assert_eq!(
