@@ -239,4 +239,38 @@ mod test {
             AppProtocol::Other
         );
     }
+
+    proptest::proptest! {
+        /// The fuzz target's checks (`fuzz/fuzz_targets/dissect_mqtt.rs`)
+        /// on CONNECTs with one byte changed and on arbitrary bytes.
+        #[test]
+        fn mutated_connects_keep_the_invariants(
+            level in 3u8..=5,
+            id in "[a-z0-9]{0,40}",
+            at in 0usize..64,
+            byte in proptest::prelude::any::<u8>(),
+            junk in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64),
+        ) {
+            let mut p = connect(level, &id);
+            if let Some(b) = p.get_mut(at) {
+                *b = byte;
+            }
+            for data in [&p[..], &junk[..]] {
+                let parsed = parse_connect(data);
+                if let Some(c) = parsed {
+                    proptest::prop_assert_eq!(data.first(), Some(&0x10));
+                    proptest::prop_assert!(matches!(c.level, 3..=5));
+                    let name_len = if c.level == 3 { 6 } else { 4 };
+                    proptest::prop_assert!(data.len() >= 1 + 1 + 2 + name_len + 4);
+                    proptest::prop_assert!(c.remaining_len as usize >= 2 + name_len + 4 + 2);
+                    proptest::prop_assert!(c.level == 5 || !c.password || c.username);
+                }
+                let want = match parsed {
+                    Some(_) => ProbeResult::Certain(AppProtocol::Mqtt),
+                    None => ProbeResult::NotForUs,
+                };
+                proptest::prop_assert_eq!(probe(data), want);
+            }
+        }
+    }
 }
