@@ -22,7 +22,8 @@
 //!    5061, 8057), else `https` when either port is 443, else `tls`.
 //! 5. Clear-text SIP, HTTP, SMTP, POP3, IMAP, XMPP, DNS from their first
 //!    lines or headers; a mail or XMPP session that then sends STARTTLS keeps
-//!    its class with `starttls = true`.
+//!    its class with `starttls = true`. Any other registered probe that is
+//!    certain names the flow too (`registry` lists them all).
 //! 6. Payload inspected but none of the above: `other`.
 //! 7. No payload seen: the port rule, then `unknown`.
 //!
