@@ -227,6 +227,13 @@ mod test {
         }
     }
 
+    /// The inspection state sits in every undecided flow's box: the split
+    /// into per-probe states keeps it at the size of the bag it replaced.
+    #[test]
+    fn probe_state_stays_small() {
+        assert!(std::mem::size_of::<ProbeState>() <= 112);
+    }
+
     #[test]
     fn ports_gate_on_either_end() {
         let dns = Ports::Either(&[53, 5353]);
