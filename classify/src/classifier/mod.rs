@@ -268,8 +268,8 @@ impl FlowClassifier {
         if let Some(n) = st.fed.get_mut(side) {
             *n = n.saturating_add(1);
         }
-        let table = registry::table(self.transport);
-        let verdict = if matches!(self.transport, Transport::Tcp | Transport::Udp) {
+        let transport = self.transport;
+        let verdict = if matches!(transport, Transport::Tcp | Transport::Udp) {
             let mut cx = Cx {
                 flow: &mut *self,
                 st: &mut *st,
@@ -277,7 +277,7 @@ impl FlowClassifier {
                 side,
                 relayed: false,
             };
-            match registry::probe_all(table, &mut cx, payload) {
+            match registry::probe_all(transport, &mut cx, payload) {
                 ProbeResult::Certain(app) => Some(app),
                 ProbeResult::Unsure => None,
                 ProbeResult::NotForUs => {
@@ -294,7 +294,7 @@ impl FlowClassifier {
         let spent = st.fed.iter().all(|&n| n >= PACKET_BUDGET)
             || st.fed.iter().any(|&n| n >= PACKET_BUDGET * 2);
         if spent {
-            let app = registry::settle(table, st);
+            let app = registry::settle(self.transport, st);
             self.label = app.map(|a| (a, AppSource::Payload));
             return Inspection::Done;
         }
@@ -342,10 +342,7 @@ impl FlowClassifier {
         let mut c = self.meta.as_deref().cloned().unwrap_or_default();
         let (mut app, mut source) = match (&self.label, &self.probe) {
             (Some((a, s)), _) => (Some(*a), Some(*s)),
-            (None, Some(pb)) => (
-                registry::settle(registry::table(self.transport), &pb.0),
-                None,
-            ),
+            (None, Some(pb)) => (registry::settle(self.transport, &pb.0), None),
             (None, None) => (None, None),
         };
         if app.is_some() && source.is_none() {

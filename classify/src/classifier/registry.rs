@@ -91,40 +91,84 @@ impl Probe {
     }
 }
 
-/// The TCP probes, in the order they are asked.
-pub(crate) static TCP: &[Probe] = &[
-    Probe::new("tls", tls::probe).settles(tls::settle),
-    Probe::new("dns", simple::dns_tcp).on(&[53, 5353]),
-    Probe::new("stun", stun::probe_tcp).settles(stun::settle),
-    Probe::new("rtp", rtp::probe_tcp).settles(rtp::settle),
-    Probe::new("text", text::probe).settles(text::settle),
-    Probe::new("sip", text::sip),
-    Probe::new("mqtt", |_, p| mqtt::probe(p)),
-];
+/// Declares a transport's table and the two functions that walk it. The
+/// walk is unrolled, one step per registration with the registration as a
+/// constant, so every probe call is direct and can be inlined: the per-packet
+/// cost is the old hand-written chain's, with the order written once.
+macro_rules! registry {
+    ($(#[$meta:meta])* $table:ident, $probe_all:ident, $settle_all:ident = [
+        $($entry:expr),+ $(,)?
+    ]) => {
+        $(#[$meta])*
+        pub(crate) const $table: &[Probe] = &[$($entry),+];
 
-/// The UDP probes, in the order they are asked. DTLS, the TURN channel, RTP,
-/// STUN and RTCP own disjoint first bytes (RFC 7983, RFC 5761), so among
-/// them the order is the order of their settles.
-pub(crate) static UDP: &[Probe] = &[
-    // DNS ids are random, so their first byte may look like anything.
-    Probe::new("dns", simple::dns_udp).on(&[53, 5353]),
-    // IKE and NAT traversal own their ports (RFC 7296 §2, RFC 3948): ESP's
-    // encrypted bytes may look like anything else.
-    Probe::new("ike", simple::ike).on(&[500]).outer_only(),
-    Probe::new("nat-t", simple::natt)
-        .on(&[4500])
-        .outer_only()
-        .settles(simple::natt_settle),
-    Probe::new("dtls", simple::dtls),
-    // A channel inside a channel is no TURN, and hostile nesting must not
-    // run the stack out.
-    Probe::new("turn-channel", stun::channel).outer_only(),
-    Probe::new("rtp", rtp::probe_udp).settles(rtp::settle),
-    Probe::new("stun", stun::probe_udp).settles(stun::settle),
-    Probe::new("rtcp", rtp::probe_rtcp).settles(rtp::rtcp_settle),
-    Probe::new("sip", text::sip),
-    Probe::new("dns-content", simple::dns_content),
-];
+        /// Asks the table's probes in order; the first answer other than
+        /// `NotForUs` is the registry's.
+        pub(super) fn $probe_all(cx: &mut Cx<'_>, payload: &[u8]) -> ProbeResult {
+            let (src, dst) = (cx.flow.src_port, cx.flow.dst_port);
+            $({
+                const P: Probe = $entry;
+                if (!cx.relayed || P.relayed) && P.ports.admit(src, dst) {
+                    match (P.probe)(cx, payload) {
+                        ProbeResult::NotForUs => {}
+                        answer => return answer,
+                    }
+                }
+            })+
+            ProbeResult::NotForUs
+        }
+
+        /// The first settle of the table that names the flow.
+        fn $settle_all(st: &ProbeState) -> Option<AppProtocol> {
+            $({
+                const P: Probe = $entry;
+                if let Some(app) = P.settle.and_then(|f| f(st)) {
+                    return Some(app);
+                }
+            })+
+            None
+        }
+    };
+}
+
+registry! {
+    /// The TCP probes, in the order they are asked.
+    TCP, probe_tcp, settle_tcp = [
+        Probe::new("tls", tls::probe).settles(tls::settle),
+        Probe::new("dns", simple::dns_tcp).on(&[53, 5353]),
+        Probe::new("stun", stun::probe_tcp).settles(stun::settle),
+        Probe::new("rtp", rtp::probe_tcp).settles(rtp::settle),
+        Probe::new("text", text::probe).settles(text::settle),
+        Probe::new("sip", text::sip),
+        Probe::new("mqtt", |_, p| mqtt::probe(p)),
+    ]
+}
+
+registry! {
+    /// The UDP probes, in the order they are asked. DTLS, the TURN channel,
+    /// RTP, STUN and RTCP own disjoint first bytes (RFC 7983, RFC 5761), so
+    /// among them the order is the order of their settles.
+    UDP, probe_udp, settle_udp = [
+        // DNS ids are random, so their first byte may look like anything.
+        Probe::new("dns", simple::dns_udp).on(&[53, 5353]),
+        // IKE and NAT traversal own their ports (RFC 7296 §2, RFC 3948):
+        // ESP's encrypted bytes may look like anything else.
+        Probe::new("ike", simple::ike).on(&[500]).outer_only(),
+        Probe::new("nat-t", simple::natt)
+            .on(&[4500])
+            .outer_only()
+            .settles(simple::natt_settle),
+        Probe::new("dtls", simple::dtls),
+        // A channel inside a channel is no TURN, and hostile nesting must
+        // not run the stack out.
+        Probe::new("turn-channel", stun::channel).outer_only(),
+        Probe::new("rtp", rtp::probe_udp).settles(rtp::settle),
+        Probe::new("stun", stun::probe_udp).settles(stun::settle),
+        Probe::new("rtcp", rtp::probe_rtcp).settles(rtp::rtcp_settle),
+        Probe::new("sip", text::sip),
+        Probe::new("dns-content", simple::dns_content),
+    ]
+}
 
 /// The table of a transport (none for transports without ports).
 pub(crate) fn table(transport: Transport) -> &'static [Probe] {
@@ -165,35 +209,29 @@ pub(crate) struct Cx<'a> {
     pub(super) relayed: bool,
 }
 
-/// Asks the table's probes in order; the first answer other than
-/// `NotForUs` is the registry's.
-pub(super) fn probe_all(table: &[Probe], cx: &mut Cx<'_>, payload: &[u8]) -> ProbeResult {
-    let (src, dst) = (cx.flow.src_port, cx.flow.dst_port);
-    for p in table {
-        if (cx.relayed && !p.relayed) || !p.ports.admit(src, dst) {
-            continue;
-        }
-        match (p.probe)(cx, payload) {
-            ProbeResult::NotForUs => {}
-            answer => return answer,
-        }
+/// Asks a transport's probes in order (none for transports without ports).
+pub(super) fn probe_all(transport: Transport, cx: &mut Cx<'_>, payload: &[u8]) -> ProbeResult {
+    match transport {
+        Transport::Tcp => probe_tcp(cx, payload),
+        Transport::Udp => probe_udp(cx, payload),
+        _ => ProbeResult::NotForUs,
     }
-    ProbeResult::NotForUs
 }
 
 /// The class the evidence supports when inspection ends without a certain
 /// probe: the first settle that answers, in table order; `other` when
 /// payload was inspected and none does.
-pub(super) fn settle(table: &[Probe], st: &ProbeState) -> Option<AppProtocol> {
-    table
-        .iter()
-        .filter_map(|p| p.settle)
-        .find_map(|f| f(st))
-        .or_else(|| {
-            // Payload was inspected and is none of the named classes: a port
-            // guess (a client port inside a media range, say) would be worse.
-            st.fed.iter().any(|&n| n > 0).then_some(AppProtocol::Other)
-        })
+pub(super) fn settle(transport: Transport, st: &ProbeState) -> Option<AppProtocol> {
+    let named = match transport {
+        Transport::Tcp => settle_tcp(st),
+        Transport::Udp => settle_udp(st),
+        _ => None,
+    };
+    named.or_else(|| {
+        // Payload was inspected and is none of the named classes: a port
+        // guess (a client port inside a media range, say) would be worse.
+        st.fed.iter().any(|&n| n > 0).then_some(AppProtocol::Other)
+    })
 }
 
 #[cfg(test)]

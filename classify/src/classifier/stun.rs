@@ -67,7 +67,7 @@ pub(super) fn channel(cx: &mut Cx<'_>, payload: &[u8]) -> ProbeResult {
     };
     let outer = cx.relayed;
     cx.relayed = true;
-    let answer = registry::probe_all(registry::UDP, cx, data);
+    let answer = registry::probe_udp(cx, data);
     cx.relayed = outer;
     match answer {
         ProbeResult::Certain(app) => ProbeResult::Certain(app),
