@@ -5,8 +5,8 @@
 //! A probe reads one payload and answers as retina's probes do
 //! ([`ProbeResult`]): `Certain(class)` settles the flow; `Unsure` says the
 //! payload is the probe's (it kept what it learnt; no later probe reads it)
-//! but the flow needs more
-//! packets; `NotForUs` passes the payload to the next probe. The registry
+//! but the flow needs more packets; `NotForUs` passes the payload to the
+//! next probe. The registry
 //! picks the first certain probe; a payload every probe refused counts as
 //! unclaimed. While no probe is certain the flow is fed on, up to the packet
 //! budget: a capture may start mid-session, so a probe that refused one
