@@ -6,13 +6,13 @@
 //! ([`ProbeResult`]): `Certain(class)` settles the flow; `Unsure` says the
 //! payload is the probe's (it kept what it learnt; no later probe reads it)
 //! but the flow needs more packets; `NotForUs` passes the payload to the
-//! next probe. The registry
-//! picks the first certain probe; a payload every probe refused counts as
-//! unclaimed. While no probe is certain the flow is fed on, up to the packet
-//! budget: a capture may start mid-session, so a probe that refused one
-//! payload may still recognise a later one (an XMPP stanza after binary
-//! noise). When the budget is spent, each probe's `settle` says what its
-//! evidence supports, asked in table order; the first answer names the flow.
+//! next probe. The registry picks the first certain probe; a payload every
+//! probe refused counts as unclaimed. While no probe is certain the flow is
+//! fed on, up to the packet budget: a capture may start mid-session, so a
+//! probe that refused one payload may still recognise a later one (an XMPP
+//! stanza after binary noise). When the budget is spent, each probe's
+//! `settle` says what its evidence supports, asked in table order; the
+//! first answer names the flow.
 //!
 //! Order matters only between probes that can claim the same payload (the
 //! DNS port's probe before every other on UDP 53, the TLS hello gathering
@@ -247,22 +247,6 @@ mod test {
             let n = names.len();
             names.dedup();
             assert_eq!(n, names.len());
-        }
-    }
-
-    /// The architecture notes list the order as the tables hold it.
-    #[test]
-    fn the_documented_order_is_the_tables() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs");
-        let doc = ["architecture-dissectors.md", "architecture.md"]
-            .iter()
-            .filter_map(|f| std::fs::read_to_string(dir.join(f)).ok())
-            .find(|d| d.contains("\nTCP: "))
-            .expect("docs/architecture*.md lists the probe order");
-        for (t, label) in [(Transport::Tcp, "TCP"), (Transport::Udp, "UDP")] {
-            let names: Vec<&str> = super::super::probe_order(t).collect();
-            let line = format!("\n{label}: {}\n", names.join(", "));
-            assert!(doc.contains(&line), "docs lack {line:?}");
         }
     }
 
