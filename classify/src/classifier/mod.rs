@@ -101,6 +101,22 @@ pub struct Classification {
     /// attributes in STUN, a Lync / Skype for Business SIP user agent or
     /// `ms-` header, an Exchange mail banner.
     pub protocol_service: Option<Arc<str>>,
+    /// What the payloads showed beyond the class: the protocol columns the
+    /// flow's row shares.
+    pub protocol: ProtocolFields,
+}
+
+impl Classification {
+    /// The class, `unknown` when nothing is known.
+    pub fn app(&self) -> AppProtocol {
+        self.app_protocol.unwrap_or(AppProtocol::Unknown)
+    }
+}
+
+/// What a flow's payloads (and, for `media_over_tcp`, its cadence) showed
+/// beyond its class; the flow's row carries them as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProtocolFields {
     /// `server_name`: TLS SNI, SIP request host, HTTP Host, SMTP HELO name.
     pub server_name: Option<String>,
     /// `alpn`: the first ALPN id offered.
@@ -117,13 +133,6 @@ pub struct Classification {
     pub stun_seen: bool,
     /// `media_over_tcp`: media cadence on a TCP flow to a media port.
     pub media_over_tcp: bool,
-}
-
-impl Classification {
-    /// The class, `unknown` when nothing is known.
-    pub fn app(&self) -> AppProtocol {
-        self.app_protocol.unwrap_or(AppProtocol::Unknown)
-    }
 }
 
 /// Packet counts and timing of a flow, for behaviour rules.
@@ -360,7 +369,7 @@ impl FlowClassifier {
         if app == Some(AppProtocol::Dtls)
             && self.transport == Transport::Udp
             && self.dst_port == 443
-            && !c.stun_seen
+            && !c.protocol.stun_seen
             && !media_server
         {
             (app, source) = (Some(AppProtocol::SslVpn), Some(AppSource::Behaviour));
@@ -398,7 +407,7 @@ impl FlowClassifier {
             let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
             let mean = shape.payload_bytes.checked_div(total).unwrap_or(0);
             if pk >= 50 && mean <= 400 && (20.0..=200.0).contains(&rate) && secs >= 2.0 {
-                c.media_over_tcp = true;
+                c.protocol.media_over_tcp = true;
                 traffic = Some(TrafficType::Media);
                 if !matches!(
                     app,
@@ -409,6 +418,7 @@ impl FlowClassifier {
             }
         }
         c.sni_service = c
+            .protocol
             .server_name
             .as_deref()
             .and_then(|n| sig.sni.lookup(n))
@@ -528,14 +538,14 @@ mod test {
             (r.traffic_type, r.source),
             (Some(TrafficType::Media), Some(AppSource::Behaviour))
         );
-        assert!(r.media_over_tcp);
+        assert!(r.protocol.media_over_tcp);
         let bulk = FlowShape {
             src2dst_packets: 500,
             dst2src_packets: 500,
             payload_bytes: 1000 * 1400,
             duration_us: 10_000_000,
         };
-        assert!(!c.result(&s, &bulk).media_over_tcp);
+        assert!(!c.result(&s, &bulk).protocol.media_over_tcp);
     }
 
     #[test]

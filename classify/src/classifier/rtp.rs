@@ -179,7 +179,7 @@ mod test {
         }
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.stun_seen, r.traffic_type),
+            (r.app(), r.protocol.stun_seen, r.traffic_type),
             (AppProtocol::Srtp, true, Some(TrafficType::Media))
         );
     }

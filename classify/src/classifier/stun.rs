@@ -85,7 +85,7 @@ pub(super) fn on_stun(cx: &mut Cx<'_>, m: &stun::StunMessage) {
     let ms = m.microsoft || m.dialect == stun::Dialect::MsTurn;
     st.microsoft |= ms;
     let meta = cx.flow.meta();
-    meta.stun_seen = true;
+    meta.protocol.stun_seen = true;
     if ms {
         meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
     }

@@ -25,13 +25,13 @@ pub(super) fn probe(cx: &mut Cx<'_>, payload: &[u8]) -> ProbeResult {
     match text::probe(payload) {
         text::TextProbe::HttpRequest { host } => {
             let meta = cx.flow.meta();
-            meta.server_name = meta.server_name.take().or(host);
+            meta.protocol.server_name = meta.protocol.server_name.take().or(host);
             return ProbeResult::Certain(AppProtocol::Http);
         }
         text::TextProbe::HttpResponse => return ProbeResult::Certain(AppProtocol::Http),
         text::TextProbe::SmtpHello { name } => {
             let meta = cx.flow.meta();
-            meta.server_name = meta.server_name.take().or(name);
+            meta.protocol.server_name = meta.protocol.server_name.take().or(name);
             st.class = Some(AppProtocol::Smtp);
         }
         text::TextProbe::SmtpBanner => {
@@ -51,7 +51,7 @@ pub(super) fn probe(cx: &mut Cx<'_>, payload: &[u8]) -> ProbeResult {
         text::TextProbe::WhitespaceKeepAlive => st.xmpp_keepalive |= cx.flow.xmpp_port(),
         text::TextProbe::StartTls => {
             if let Some(app) = st.class {
-                cx.flow.meta().starttls = true;
+                cx.flow.meta().protocol.starttls = true;
                 return ProbeResult::Certain(app);
             }
         }
@@ -103,13 +103,14 @@ impl FlowClassifier {
     fn on_sip(&mut self, m: &sip::SipMessage) {
         let meta = self.meta();
         if let sip::StartLine::Request { method, host } = &m.start {
-            if meta.sip_method.is_none() {
-                meta.sip_method = Some(method);
-                meta.server_name = meta.server_name.take().or_else(|| host.clone());
+            if meta.protocol.sip_method.is_none() {
+                meta.protocol.sip_method = Some(method);
+                meta.protocol.server_name =
+                    meta.protocol.server_name.take().or_else(|| host.clone());
             }
         }
-        if meta.sip_user_agent.is_none() {
-            meta.sip_user_agent = m.user_agent.clone();
+        if meta.protocol.sip_user_agent.is_none() {
+            meta.protocol.sip_user_agent = m.user_agent.clone();
         }
         if m.microsoft {
             meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
@@ -203,7 +204,11 @@ mod test {
         assert_eq!(c.feed(&s, Side::Src2Dst, b"STARTTLS\r\n"), Inspection::Done);
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.starttls, r.server_name.as_deref()),
+            (
+                r.app(),
+                r.protocol.starttls,
+                r.protocol.server_name.as_deref()
+            ),
             (AppProtocol::Smtp, true, Some("client.example.com"))
         );
     }
@@ -216,7 +221,11 @@ mod test {
         assert_eq!(c.feed(&s, Side::Src2Dst, invite), Inspection::Done);
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.sip_method, r.sip_user_agent.as_deref()),
+            (
+                r.app(),
+                r.protocol.sip_method,
+                r.protocol.sip_user_agent.as_deref()
+            ),
             (AppProtocol::Sip, Some("INVITE"), Some("UA/1"))
         );
         let learned: Vec<(String, AppProtocol)> = c

@@ -98,7 +98,7 @@ fn after_hello(cx: &mut Cx<'_>, app: AppProtocol, payload: &[u8]) -> ProbeResult
         return ProbeResult::Certain(AppProtocol::StunTurn);
     }
     if stun_wire::is_ms_turn_frame(payload) || stun_wire::starts_ms_turn(payload) {
-        cx.flow.meta().stun_seen = true;
+        cx.flow.meta().protocol.stun_seen = true;
         return ProbeResult::Certain(AppProtocol::StunTurn);
     }
     match tls::record_kinds(payload) {
@@ -134,11 +134,11 @@ impl FlowClassifier {
     fn on_hello_fields(&mut self, h: &tls::Hello) {
         let meta = self.meta();
         if h.kind == tls::HelloKind::Client {
-            meta.server_name = meta.server_name.take().or_else(|| h.sni.clone());
-            meta.alpn = meta.alpn.take().or_else(|| h.alpn.clone());
+            meta.protocol.server_name = meta.protocol.server_name.take().or_else(|| h.sni.clone());
+            meta.protocol.alpn = meta.protocol.alpn.take().or_else(|| h.alpn.clone());
         }
         let v = tls::version_name(h.version);
-        meta.tls_version = match (meta.tls_version, v) {
+        meta.protocol.tls_version = match (meta.protocol.tls_version, v) {
             (Some(a), Some(b)) => Some(if b > a { b } else { a }),
             (a, b) => a.or(b),
         };
@@ -154,18 +154,18 @@ impl FlowClassifier {
     ) -> (AppProtocol, bool) {
         self.on_hello_fields(h);
         if let Some(app) = text {
-            self.meta().starttls = true;
+            self.meta().protocol.starttls = true;
             return (app, false);
         }
         // XEP-0368 direct TLS (on 443 too) names XMPP in the ALPN offer.
-        let alpn = self.meta.as_ref().and_then(|m| m.alpn.as_deref());
+        let alpn = self.meta.as_ref().and_then(|m| m.protocol.alpn.as_deref());
         if matches!(alpn, Some("xmpp-client" | "xmpp-server")) {
             return (AppProtocol::Xmpp, true);
         }
         let by_name = self
             .meta
             .as_ref()
-            .and_then(|m| m.server_name.as_deref())
+            .and_then(|m| m.protocol.server_name.as_deref())
             .and_then(|n| sig.sni.lookup(n))
             .and_then(|r| r.app_protocol);
         match by_name {
@@ -222,7 +222,11 @@ mod test {
         );
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.server_name.as_deref(), r.sni_service.as_deref()),
+            (
+                r.app(),
+                r.protocol.server_name.as_deref(),
+                r.sni_service.as_deref()
+            ),
             (
                 AppProtocol::Https,
                 Some("teams.microsoft.com"),
@@ -292,7 +296,7 @@ mod test {
         );
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.traffic_type, r.stun_seen),
+            (r.app(), r.traffic_type, r.protocol.stun_seen),
             (AppProtocol::StunTurn, Some(TrafficType::Media), true)
         );
         // Framed end-to-end data (type 3) after the handshake counts too.
@@ -331,7 +335,7 @@ mod test {
         assert_eq!(c.feed(&s, Side::Dst2Src, &two[..100]), Inspection::Done);
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.traffic_type, r.stun_seen),
+            (r.app(), r.traffic_type, r.protocol.stun_seen),
             (AppProtocol::StunTurn, Some(TrafficType::Media), true)
         );
         // A segment that starts with the rest of a frame settles nothing;
