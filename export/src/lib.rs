@@ -20,6 +20,7 @@ pub mod record;
 pub mod report;
 pub mod score;
 pub mod sink;
+pub mod store;
 pub mod streams_table;
 pub mod summary;
 
@@ -31,5 +32,6 @@ pub use record::{ConnState, FlowRecord};
 pub use sink::{
     streams_path, ParquetSink, StreamsSink, UncommittedFile, WriterError, SCHEMA_VERSION,
 };
+pub use store::{Store, StoreUrl};
 pub use streams_table::{streams_schema, STREAM_COLUMNS};
 pub use summary::Summary;

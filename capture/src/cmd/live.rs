@@ -25,7 +25,7 @@ pub struct LiveArgs {
     /// List the interfaces libpcap can capture on, and exit.
     #[arg(short = 'D', long = "list-interfaces")]
     pub list_interfaces: bool,
-    /// Dataset directory: DIR/flows/date=…/hour=…/part-….parquet and DIR/streams/….
+    /// Dataset directory (DIR/flows/date=…/hour=…/part-….parquet and DIR/streams/…), or az://CONTAINER/PATH/ or s3://BUCKET/PATH/.
     #[arg(
         short = 'w',
         long = "write",
@@ -86,9 +86,21 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let dir = args.write.clone().context("-w DIR is required")?;
+    let target = args.write.clone().context("-w DIR is required")?;
     let filter = super::args::filter_text(args.filter.as_deref(), args.filter_file.as_deref())?;
-    let prep = args.flow.prepare(filter.as_deref())?;
+    let mut prep = args.flow.prepare(filter.as_deref())?;
+    let remote = pathlens_export::StoreUrl::parse(&target.to_string_lossy())?;
+    // With object storage, DIR is where this run stages its parts.
+    let dir = match &remote {
+        Some(url) => {
+            prep.writer.store = Some(super::read::open_store(url)?);
+            std::env::temp_dir().join(format!(
+                "pathlens-live-{}",
+                pathlens_export::dataset::run_tag(&prep.writer.run_id)
+            ))
+        }
+        None => target.clone(),
+    };
     // Files 0640, directories 0750: flow records are not for every local user.
     crate::os::set_umask(0o027);
     std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -152,12 +164,15 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
     };
     let done = Arc::new(AtomicBool::new(false));
     let stats = stats_thread(Arc::clone(&gauges), args.stats_interval, Arc::clone(&done));
-    tracing::info!(interfaces = %args.interfaces.join(","), dir = %dir.display(), "capturing");
+    tracing::info!(interfaces = %args.interfaces.join(","), dir = %target.display(), "capturing");
     let sources = std::iter::once(Ok(Box::new(src) as Box<dyn crate::source::PacketSource>));
     let report = pipeline::run(sources, &opts, Arc::new(prep.knowledge), &mut ());
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stats.join();
     log_stats(&gauges.snapshot(), None, "capture ended");
+    if remote.is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     for f in &report.failures {
         eprintln!("pathlens: {f}");
     }
