@@ -10,9 +10,21 @@
 
 mod support;
 
+use futures::stream::BoxStream;
+use object_store::path::Path as OPath;
+use object_store::{
+    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
+    PutMultipartOptions, PutOptions, PutPayload, PutResult,
+};
+use pathlens_export::{
+    Compression, DatasetSink, DatasetTotals, FlowRecord, Store, StoreUrl, WriterError,
+    WriterOptions,
+};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::*;
 
@@ -261,4 +273,313 @@ fn an_unknown_scheme_is_an_error_never_a_local_directory() {
     }
     // Nothing was made in the working directory (no `az:` or `gs:` dirs).
     assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0);
+}
+
+/// An Azure client on the emulator, as `Store::open` makes one from the
+/// environment, but built here so faults can be wrapped around it.
+fn azure_client(az: &Azurite) -> Arc<dyn ObjectStore> {
+    Arc::new(
+        object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account("devstoreaccount1")
+            .with_access_key(
+                "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",
+            )
+            .with_endpoint(format!("http://127.0.0.1:{}/devstoreaccount1", az.port))
+            .with_allow_http(true)
+            .with_container_name("lake")
+            .build()
+            .unwrap(),
+    )
+}
+
+/// Wraps a real client: the first `fail_puts` single PUTs fail, and with
+/// `fail_commit` every multipart upload fails at its commit, after its
+/// blocks reached the server.
+#[derive(Debug)]
+struct Faulty {
+    inner: Arc<dyn ObjectStore>,
+    fail_puts: usize,
+    fail_commit: bool,
+    puts: AtomicUsize,
+    commits: Arc<AtomicUsize>,
+}
+
+fn injected() -> object_store::Error {
+    object_store::Error::Generic {
+        store: "faulty",
+        source: "connection reset (injected)".into(),
+    }
+}
+
+impl std::fmt::Display for Faulty {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Faulty({})", self.inner)
+    }
+}
+
+#[derive(Debug)]
+struct FaultyUpload {
+    inner: Box<dyn MultipartUpload>,
+    commits: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl MultipartUpload for FaultyUpload {
+    fn put_part(&mut self, data: PutPayload) -> object_store::UploadPart {
+        self.inner.put_part(data)
+    }
+    async fn complete(&mut self) -> object_store::Result<PutResult> {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        Err(injected())
+    }
+    async fn abort(&mut self) -> object_store::Result<()> {
+        self.inner.abort().await
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for Faulty {
+    async fn put_opts(
+        &self,
+        location: &OPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if self.puts.fetch_add(1, Ordering::SeqCst) < self.fail_puts {
+            return Err(injected());
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &OPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        let up = self.inner.put_multipart_opts(location, opts).await?;
+        if !self.fail_commit {
+            return Ok(up);
+        }
+        Ok(Box::new(FaultyUpload {
+            inner: up,
+            commits: Arc::clone(&self.commits),
+        }))
+    }
+    async fn get_opts(
+        &self,
+        location: &OPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<OPath>>,
+    ) -> BoxStream<'static, object_store::Result<OPath>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&OPath>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&OPath>,
+    ) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &OPath,
+        to: &OPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+/// Rows over `hours` hours (one part each), through a dataset sink whose
+/// parts go to `store`; returns what `finish` said.
+fn write_dataset(
+    staging: &Path,
+    store: Store,
+    hours: i64,
+    rows_per_hour: i64,
+) -> Result<DatasetTotals, WriterError> {
+    let opts = WriterOptions {
+        compression: Compression::Zstd,
+        run_id: "fault-run-1".into(),
+        sensor: "edge1".into(),
+        store: Some(store),
+    };
+    let mut d = DatasetSink::create(staging, opts, Vec::new()).unwrap();
+    for h in 0..hours {
+        let recs: Vec<FlowRecord> = (0..rows_per_hour)
+            .map(|i| {
+                let mut r = FlowRecord::example();
+                r.flow_id = h * 1_000_000 + i;
+                r.first_seen_us = 1_795_248_000_000_000 + h * 3_600_000_000 + i;
+                r
+            })
+            .collect();
+        d.write(&recs, &[]).unwrap();
+    }
+    d.finish(Vec::new())
+}
+
+fn blob_names(az: &Azurite, prefix: &str, uncommitted: bool) -> Vec<String> {
+    let what = if uncommitted { "all-blobs" } else { "blobs" };
+    names(&az.py(&[what, "lake", prefix]))
+}
+
+#[test]
+fn an_interrupted_upload_leaves_no_object_and_the_run_adds_nothing() {
+    let az = Azurite::start();
+    az.py(&["create", "lake"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let url = StoreUrl::parse("az://lake/faults/").unwrap().unwrap();
+
+    // 1. Every part goes up in blocks, and every commit fails: the blocks
+    // reached Azurite, yet no blob is visible, and the run fails.
+    let commits = Arc::new(AtomicUsize::new(0));
+    let faulty = Faulty {
+        inner: azure_client(&az),
+        fail_puts: 0,
+        fail_commit: true,
+        puts: AtomicUsize::new(0),
+        commits: Arc::clone(&commits),
+    };
+    let store = Store::with_object_store(url.clone(), Arc::new(faulty))
+        .unwrap()
+        .with_multipart_above(0);
+    let e = write_dataset(&tmp.path().join("a"), store, 2, 2000).unwrap_err();
+    assert!(e.to_string().contains("injected"), "{e}");
+    assert_eq!(
+        commits.load(Ordering::SeqCst),
+        pathlens_export::store::ATTEMPTS as usize,
+        "the failed upload is tried again, a bounded number of times"
+    );
+    assert_eq!(blob_names(&az, "faults/", false), Vec::<String>::new());
+    assert!(
+        !blob_names(&az, "faults/", true).is_empty(),
+        "the blocks were staged on the server (uncommitted), so the upload was really interrupted"
+    );
+    // Nothing is left in the staging directory either.
+    assert_eq!(files_below(&tmp.path().join("a")), Vec::<String>::new());
+
+    // 2. The first part goes up; the second part's uploads all fail: the
+    // first is taken back, so the failed run adds nothing.
+    let faulty = Faulty {
+        inner: azure_client(&az),
+        fail_puts: 0,
+        fail_commit: false,
+        puts: AtomicUsize::new(0),
+        commits: Arc::new(AtomicUsize::new(0)),
+    };
+    let second_fails = FailAfter {
+        inner: Arc::new(faulty),
+        ok_puts: 1,
+        puts: AtomicUsize::new(0),
+    };
+    let store = Store::with_object_store(url.clone(), Arc::new(second_fails)).unwrap();
+    assert!(write_dataset(&tmp.path().join("b"), store, 2, 10).is_err());
+    assert_eq!(blob_names(&az, "faults/", false), Vec::<String>::new());
+
+    // 3. Two failed tries, then the network is back: each part appears once.
+    let faulty = Arc::new(Faulty {
+        inner: azure_client(&az),
+        fail_puts: 2,
+        fail_commit: false,
+        puts: AtomicUsize::new(0),
+        commits: Arc::new(AtomicUsize::new(0)),
+    });
+    let store = Store::with_object_store(url, Arc::clone(&faulty) as Arc<dyn ObjectStore>).unwrap();
+    let t = write_dataset(&tmp.path().join("c"), store, 2, 10).unwrap();
+    assert_eq!((t.rows, t.parts), (20, 2));
+    assert_eq!(faulty.puts.load(Ordering::SeqCst), 4, "2 failed + 2 parts");
+    let got = blob_names(&az, "faults/", false);
+    assert_eq!(got.len(), 2, "{got:?}");
+    assert!(got
+        .iter()
+        .all(|n| n.starts_with("flows/date=2026-11-21/hour=")));
+}
+
+/// Lets `ok_puts` PUTs through, then fails every further one.
+#[derive(Debug)]
+struct FailAfter {
+    inner: Arc<dyn ObjectStore>,
+    ok_puts: usize,
+    puts: AtomicUsize,
+}
+
+impl std::fmt::Display for FailAfter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "FailAfter({})", self.inner)
+    }
+}
+
+#[async_trait::async_trait]
+impl ObjectStore for FailAfter {
+    async fn put_opts(
+        &self,
+        location: &OPath,
+        payload: PutPayload,
+        opts: PutOptions,
+    ) -> object_store::Result<PutResult> {
+        if self.puts.fetch_add(1, Ordering::SeqCst) >= self.ok_puts {
+            return Err(injected());
+        }
+        self.inner.put_opts(location, payload, opts).await
+    }
+    async fn put_multipart_opts(
+        &self,
+        location: &OPath,
+        opts: PutMultipartOptions,
+    ) -> object_store::Result<Box<dyn MultipartUpload>> {
+        self.inner.put_multipart_opts(location, opts).await
+    }
+    async fn get_opts(
+        &self,
+        location: &OPath,
+        options: GetOptions,
+    ) -> object_store::Result<GetResult> {
+        self.inner.get_opts(location, options).await
+    }
+    fn delete_stream(
+        &self,
+        locations: BoxStream<'static, object_store::Result<OPath>>,
+    ) -> BoxStream<'static, object_store::Result<OPath>> {
+        self.inner.delete_stream(locations)
+    }
+    fn list(&self, prefix: Option<&OPath>) -> BoxStream<'static, object_store::Result<ObjectMeta>> {
+        self.inner.list(prefix)
+    }
+    async fn list_with_delimiter(
+        &self,
+        prefix: Option<&OPath>,
+    ) -> object_store::Result<ListResult> {
+        self.inner.list_with_delimiter(prefix).await
+    }
+    async fn copy_opts(
+        &self,
+        from: &OPath,
+        to: &OPath,
+        options: CopyOptions,
+    ) -> object_store::Result<()> {
+        self.inner.copy_opts(from, to, options).await
+    }
+}
+
+fn files_below(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p.display().to_string());
+            }
+        }
+    }
+    out
 }

@@ -3,7 +3,8 @@ with the Azure SDK and pyarrow, or from a local directory with pyarrow, and
 prints it in one canonical form for capture/tests/object_store.rs to compare.
 
   check_store.py create PORT CONTAINER             make the container
-  check_store.py blobs PORT CONTAINER PREFIX       JSON: every blob (committed or not)
+  check_store.py blobs PORT CONTAINER PREFIX       JSON: the blobs a reader sees
+  check_store.py all-blobs PORT CONTAINER PREFIX   JSON: those and the uncommitted ones
   check_store.py rows PORT CONTAINER PREFIX TABLE  the table's rows via pyarrow's AzureFileSystem
   check_store.py local-rows DIR TABLE              the same for a local dataset
   check_store.py local-files DIR                   JSON: the local dataset's files
@@ -47,12 +48,15 @@ def main():
     cmd = sys.argv[1]
     if cmd == "create":
         service(sys.argv[2]).create_container(sys.argv[3])
-    elif cmd == "blobs":
+    elif cmd in ("blobs", "all-blobs"):
+        # blobs: what a reader sees; all-blobs: with the uncommitted ones
+        # (blocks staged by an upload that never committed).
         c = service(sys.argv[2]).get_container_client(sys.argv[3])
         prefix = sys.argv[4]
+        include = ["uncommittedblobs"] if cmd == "all-blobs" else None
         out = [
             {"name": same_name(b.name[len(prefix):]), "size": b.size}
-            for b in c.list_blobs(name_starts_with=prefix, include=["uncommittedblobs"])
+            for b in c.list_blobs(name_starts_with=prefix, include=include)
         ]
         print(json.dumps(sorted(out, key=lambda b: b["name"])))
     elif cmd == "rows":

@@ -89,6 +89,7 @@ struct Inner {
     os: Arc<dyn ObjectStore>,
     rt: tokio::runtime::Runtime,
     pause: Duration,
+    single_put_max: u64,
 }
 
 /// A dataset's object storage: a client for one container or bucket and
@@ -177,8 +178,19 @@ impl Store {
                 os,
                 rt,
                 pause: FIRST_PAUSE,
+                single_put_max: SINGLE_PUT_MAX,
             }),
         })
+    }
+
+    /// Sends parts larger than `bytes` as multipart uploads (default
+    /// [`SINGLE_PUT_MAX`]); takes effect only before the store is cloned.
+    #[must_use]
+    pub fn with_multipart_above(mut self, bytes: u64) -> Self {
+        if let Some(i) = Arc::get_mut(&mut self.inner) {
+            i.single_put_max = bytes;
+        }
+        self
     }
 
     /// The dataset's URL.
@@ -326,7 +338,7 @@ impl Store {
         };
         let mut f = std::fs::File::open(local).map_err(io)?;
         let len = f.metadata().map_err(io)?.len();
-        if len <= SINGLE_PUT_MAX {
+        if len <= self.inner.single_put_max {
             let mut data = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
             f.read_to_end(&mut data).map_err(io)?;
             self.inner
