@@ -7,6 +7,9 @@ prints it in one canonical form for capture/tests/object_store.rs to compare.
   check_store.py all-blobs PORT CONTAINER PREFIX   JSON: those and the uncommitted ones
   check_store.py rows PORT CONTAINER PREFIX TABLE  the table's rows via pyarrow's AzureFileSystem
   check_store.py local-rows DIR TABLE              the same for a local dataset
+  check_store.py s3-create PORT BUCKET             the same for moto's S3 server (boto3,
+  check_store.py s3-keys PORT BUCKET PREFIX        pyarrow's S3FileSystem)
+  check_store.py s3-rows PORT BUCKET PREFIX TABLE
   check_store.py local-files DIR                   JSON: the local dataset's files
 """
 import json
@@ -30,6 +33,18 @@ def service(port):
         f"BlobEndpoint=http://127.0.0.1:{port}/{ACCOUNT};"
     )
     return BlobServiceClient.from_connection_string(conn)
+
+
+def s3(port):
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{port}",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        region_name="us-east-1",
+    )
 
 
 def canonical(table):
@@ -70,6 +85,23 @@ def main():
             dfs_storage_scheme="http",
         )
         d = ds.dataset(f"{container}/{prefix}{table}", filesystem=fs, format="parquet", partitioning="hive")
+        print(canonical(d.to_table()))
+    elif cmd == "s3-create":
+        s3(sys.argv[2]).create_bucket(Bucket=sys.argv[3])
+    elif cmd == "s3-keys":
+        port, bucket, prefix = sys.argv[2:5]
+        listed = s3(port).list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])
+        out = [{"name": same_name(o["Key"][len(prefix):]), "size": o["Size"]} for o in listed]
+        print(json.dumps(sorted(out, key=lambda b: b["name"])))
+    elif cmd == "s3-rows":
+        port, bucket, prefix, table = sys.argv[2:6]
+        fs = pafs.S3FileSystem(
+            access_key="test",
+            secret_key="test",
+            endpoint_override=f"http://127.0.0.1:{port}",
+            region="us-east-1",
+        )
+        d = ds.dataset(f"{bucket}/{prefix}{table}", filesystem=fs, format="parquet", partitioning="hive")
         print(canonical(d.to_table()))
     elif cmd == "local-rows":
         d = ds.dataset(os.path.join(sys.argv[2], sys.argv[3]), format="parquet", partitioning="hive")
