@@ -1010,3 +1010,58 @@ fn the_object_storage_doc_runs() {
         "{out}"
     );
 }
+
+#[test]
+fn retention_lists_partitions_with_sizes_and_deletes_one_whole() {
+    let az = Azurite::start();
+    az.py(&["create", "lake"]);
+    let mut caps = corpus_files();
+    caps.truncate(12);
+    caps.push(sample());
+    let mut args = vec!["-q", "read", "--workers", "1"];
+    args.extend(caps.iter().map(|p| p.to_str().unwrap()));
+    args.extend(["-w", "az://lake/ret/"]);
+    ok(&az.pathlens(&args));
+    let url = StoreUrl::parse("az://lake/ret/").unwrap().unwrap();
+    let store = Store::with_object_store(url, azure_client(&az)).unwrap();
+    let blobs = az.py(&["blobs", "lake", "ret/"]);
+    let v: serde_json::Value = serde_json::from_str(&blobs).unwrap();
+    let total: u64 = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["size"].as_u64().unwrap())
+        .sum();
+    let parts = store.partitions().unwrap();
+    // One entry per date/hour directory, oldest first, sizes adding up.
+    let mut dirs: Vec<String> = names(&blobs)
+        .iter()
+        .map(|n| n.split('/').skip(1).take(2).collect::<Vec<_>>().join("/"))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    assert!(parts.len() >= 5, "{parts:?}");
+    assert_eq!(parts.len(), dirs.len(), "{parts:?}\n{dirs:?}");
+    assert!(parts.windows(2).all(|w| w[0].start_us() < w[1].start_us()));
+    assert_eq!(parts.iter().map(|p| p.bytes).sum::<u64>(), total);
+    assert_eq!(
+        parts.iter().map(|p| p.objects).sum::<usize>(),
+        names(&blobs).len()
+    );
+    // The one with streams too loses both tables' objects.
+    let victim = parts
+        .iter()
+        .find(|p| p.objects >= 2)
+        .unwrap()
+        .partition
+        .clone();
+    let removed = store.delete_partition(&victim).unwrap();
+    let after = names(&az.py(&["blobs", "lake", "ret/"]));
+    let dir = format!("/date={}/hour={}/", victim.date, victim.hour);
+    assert!(
+        removed >= 2 && after.iter().all(|n| !n.contains(&dir)),
+        "{after:?}"
+    );
+    assert_eq!(after.len(), names(&blobs).len() - removed);
+    assert_eq!(store.partitions().unwrap().len(), parts.len() - 1);
+}
