@@ -802,8 +802,7 @@ impl Drop for Netns {
 fn logged(log: &str, line: &str, key: &str) -> u64 {
     let l = log
         .lines()
-        .filter(|l| l.contains(line))
-        .last()
+        .rfind(|l| l.contains(line))
         .unwrap_or_else(|| panic!("no {line:?} in\n{log}"));
     let v = l
         .split(&format!("{key}="))
