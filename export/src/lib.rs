@@ -7,7 +7,8 @@
 //!
 //! Each output column is declared once, in `flows_table` or `streams_table`;
 //! `column` derives the Arrow schema, the builders and `SCHEMA.md`'s tables
-//! from those declarations, and `sink` writes the batches to files.
+//! from those declarations, and `sink` writes the batches to files; `store`
+//! sends a dataset's finished parts to object storage (`az://`, `s3://`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
