@@ -160,6 +160,7 @@ fn writer_opts() -> WriterOptions {
         compression: Compression::Zstd,
         run_id: "3f1c2a9e-7b4d-4e8a-9c61-0d2b5e7f8a10".into(),
         sensor: "bench-sensor".into(),
+        store: None,
     }
 }
 

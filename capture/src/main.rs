@@ -304,7 +304,10 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         std::io::stdout().is_terminal(),
     )?;
     let inputs = listing.files;
-    let prep = args.flow.prepare(filter.as_deref())?;
+    let mut prep = args.flow.prepare(filter.as_deref())?;
+    if let checks::Output::Remote(url) = &output {
+        prep.writer.store = Some(pathlens::cmd::read::open_store(url)?);
+    }
     let prefix_sources = prep.prefix_sources.clone();
     let run_id = prep.writer.run_id.clone();
     // The first input that opens is opened before anything is written:
@@ -346,7 +349,10 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         workers: prep.workers,
         flow: prep.flow,
         output: delivery.path(),
-        dataset: matches!(output, checks::Output::Dataset(_)),
+        dataset: matches!(
+            output,
+            checks::Output::Dataset(_) | checks::Output::Remote(_)
+        ),
         writer: prep.writer,
         metadata: prep.metadata,
         observer: None,

@@ -38,7 +38,11 @@ pub fn render(
                 c.records_written
             );
         }
-        (Some(p), None) if p.is_dir() => {
+        (Some(p), None)
+            if p.is_dir()
+                || pathlens_export::StoreUrl::parse(&p.to_string_lossy())
+                    .is_ok_and(|u| u.is_some()) =>
+        {
             let _ = writeln!(
                 s,
                 "output:   {} ({} rows, partitioned by date and hour)",

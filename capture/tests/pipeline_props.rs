@@ -162,6 +162,7 @@ fn run_with(
             compression: Compression::Zstd,
             run_id: "r".into(),
             sensor: "s".into(),
+            store: None,
         },
         metadata: vec![],
         observer: None,

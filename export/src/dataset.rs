@@ -10,7 +10,9 @@
 //! there, so nothing is lost and no finished file is rewritten. Closed parts
 //! keep their temporary names until the run completes, then every streams
 //! part is renamed, then every flows part: a failed run adds nothing to the
-//! dataset, and a rerun cannot duplicate rows.
+//! dataset, and a rerun cannot duplicate rows. With object storage
+//! ([`crate::store`]) the directory is a local staging area and the
+//! completing step is an upload under the final key instead of a rename.
 
 use crate::options::WriterOptions;
 use crate::record::FlowRecord;
@@ -48,6 +50,15 @@ impl Partition {
             .join(format!("date={}", self.date))
             .join(format!("hour={}", self.hour))
     }
+}
+
+/// The object key of a staged file: its path below the dataset root, with `/`.
+fn rel_key(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// Whole hours since the epoch (UTC) of a time in µs: the partition key.
@@ -285,9 +296,16 @@ impl DatasetSink {
         let closed = std::mem::take(&mut self.closed);
         let (streams, flows): (Vec<_>, Vec<_>) = closed.into_iter().unzip();
         let mut renamed: Vec<PathBuf> = Vec::new();
+        let store = self.opts.store.clone();
+        let root = self.root.clone();
+        // With object storage the part is sent under its final key instead
+        // of renamed: the local directory is only the staging area.
         let commit = |f: UncommittedFile, renamed: &mut Vec<PathBuf>| {
             let path = f.path().to_path_buf();
-            let n = f.commit()?;
+            let n = match &store {
+                Some(s) => f.upload(s, &rel_key(&root, &path))?,
+                None => f.commit()?,
+            };
             renamed.push(path);
             Ok::<u64, WriterError>(n)
         };
@@ -319,7 +337,17 @@ impl DatasetSink {
         // (the parts not renamed are removed as they drop).
         if let Err(e) = outcome {
             for p in renamed {
-                let _ = std::fs::remove_file(p);
+                match &self.opts.store {
+                    Some(s) => {
+                        if let Err(d) = s.delete(&rel_key(&self.root, &p)) {
+                            // A complete part stays: never half a one.
+                            tracing::warn!(error = %d, "could not take back a part of a failed run");
+                        }
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
             }
             return Err(e);
         }
@@ -368,6 +396,7 @@ mod test {
             compression: Compression::Zstd,
             run_id: "abc-123-def".into(),
             sensor: "edge 1".into(),
+            store: None,
         };
         let mut d = DatasetSink::create(root, opts, Vec::new()).unwrap();
         for h in 0..6i64 {

@@ -199,6 +199,7 @@ mod test {
             compression: Compression::Zstd,
             run_id: "run-1".into(),
             sensor: "s1".into(),
+            store: None,
         }
     }
 

@@ -7,7 +7,8 @@
 //!
 //! Each output column is declared once, in `flows_table` or `streams_table`;
 //! `column` derives the Arrow schema, the builders and `SCHEMA.md`'s tables
-//! from those declarations, and `sink` writes the batches to files.
+//! from those declarations, and `sink` writes the batches to files; `store`
+//! sends a dataset's finished parts to object storage (`az://`, `s3://`).
 #![deny(unsafe_code)]
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
@@ -21,6 +22,7 @@ pub mod report;
 pub mod retention;
 pub mod score;
 pub mod sink;
+pub mod store;
 pub mod streams_table;
 pub mod summary;
 
@@ -32,5 +34,6 @@ pub use record::{ConnState, FlowRecord};
 pub use sink::{
     streams_path, ParquetSink, StreamsSink, UncommittedFile, WriterError, SCHEMA_VERSION,
 };
+pub use store::{Store, StoreUrl};
 pub use streams_table::{streams_schema, STREAM_COLUMNS};
 pub use summary::Summary;

@@ -44,6 +44,9 @@ pub enum WriterError {
         /// The writer error.
         source: parquet::errors::ParquetError,
     },
+    /// Sending a complete part to object storage failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// Building an Arrow batch failed.
     #[error("building a record batch: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
@@ -301,6 +304,17 @@ impl UncommittedFile {
         })?;
         Ok(self.rows)
     }
+
+    /// Sends the file to object storage as `rel` (one complete object, or
+    /// none), then removes the local file. Returns the rows.
+    ///
+    /// # Errors
+    /// The upload failed after its tries; the local file is removed.
+    pub fn upload(self, store: &crate::store::Store, rel: &str) -> Result<u64, WriterError> {
+        // Dropping removes the local file either way.
+        store.put_file(rel, &self.tmp)?;
+        Ok(self.rows)
+    }
 }
 
 impl Drop for UncommittedFile {
@@ -346,6 +360,7 @@ mod test {
             compression: Compression::Zstd,
             run_id: "run-1".into(),
             sensor: "s1".into(),
+            store: None,
         }
     }
 

@@ -96,6 +96,7 @@ fn opts() -> WriterOptions {
         compression: Compression::Zstd,
         run_id: "the-run".into(),
         sensor: "the-sensor".into(),
+        store: None,
     }
 }
 

@@ -69,6 +69,7 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
             compression: pathlens_export::Compression::default(),
             run_id: "fuzz".into(),
             sensor: "fuzz".into(),
+            store: None,
         },
         metadata: Vec::new(),
         observer: None,

@@ -185,6 +185,8 @@ impl FlowArgs {
             },
             run_id: uuid::Uuid::new_v4().to_string(),
             sensor,
+            // Set by `read` and `live` once `-w` names object storage.
+            store: None,
         };
         let metadata = vec![
             (

@@ -26,7 +26,7 @@ pub struct LiveArgs {
     /// List the interfaces libpcap can capture on, and exit.
     #[arg(short = 'D', long = "list-interfaces")]
     pub list_interfaces: bool,
-    /// Dataset directory: DIR/flows/date=…/hour=…/part-….parquet and DIR/streams/….
+    /// Dataset directory (DIR/flows/date=…/hour=…/part-….parquet and DIR/streams/…), or az://CONTAINER/PATH/ or s3://BUCKET/PATH/.
     #[arg(
         short = 'w',
         long = "write",
@@ -93,9 +93,21 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         }
         return Ok(0);
     }
-    let dir = args.write.clone().context("-w DIR is required")?;
+    let target = args.write.clone().context("-w DIR is required")?;
     let filter = super::args::filter_text(args.filter.as_deref(), args.filter_file.as_deref())?;
-    let prep = args.flow.prepare(filter.as_deref())?;
+    let mut prep = args.flow.prepare(filter.as_deref())?;
+    let remote = pathlens_export::StoreUrl::parse(&target.to_string_lossy())?;
+    // With object storage, DIR is where this run stages its parts.
+    let dir = match &remote {
+        Some(url) => {
+            prep.writer.store = Some(super::read::open_store(url)?);
+            std::env::temp_dir().join(format!(
+                "pathlens-live-{}",
+                pathlens_export::dataset::run_tag(&prep.writer.run_id)
+            ))
+        }
+        None => target.clone(),
+    };
     // The interfaces open before anything is made on disk: a mistyped
     // name costs one error and leaves no directories behind.
     let opened = interfaces::open(
@@ -155,7 +167,7 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         rotate_every: args.rotate_interval,
     };
     let stats = watch.spawn(Arc::clone(&done));
-    tracing::info!(interfaces = %args.interfaces.join(","), dir = %dir.display(), "capturing");
+    tracing::info!(interfaces = %args.interfaces.join(","), dir = %target.display(), "capturing");
     let started = Instant::now();
     let sources = std::iter::once(Ok(Box::new(src) as Box<dyn crate::source::PacketSource>));
     let ctx = reload.slot.get().context("the knowledge slot")?;
@@ -169,6 +181,9 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
     let s = gauges.snapshot();
     let avg = s.packets as f64 / started.elapsed().as_secs_f64().max(1e-3);
     log_stats(&s, avg, "capture ended");
+    if remote.is_some() {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(exit_status(&report))
 }
 

@@ -319,7 +319,8 @@ fn add_counters(into: &mut BTreeMap<String, Value>, c: &serde_json::Map<String, 
 /// # Errors
 /// A path with nothing to read, a file that is not a readable flows table.
 pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<Summary, ReadError> {
-    let inputs = Inputs::find(paths, range)?;
+    let (paths, _copies) = super::inputs::localize(paths, range)?;
+    let inputs = Inputs::find(&paths, range)?;
     let mut streams = StreamIndex::default();
     for p in &inputs.streams {
         streams.read(p)?;
