@@ -306,6 +306,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         dataset: matches!(output, checks::Output::Dataset(_)),
         writer: prep.writer,
         metadata: prep.metadata,
+        decap: prep.decap,
         live: None,
     };
     let ctx = Arc::new(prep.knowledge);

@@ -12,7 +12,7 @@ pub(crate) mod writer;
 
 use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, ReadCounters, RunCounters};
-use crate::decode::{decode, FragTracker, Skip};
+use crate::decode::{decode_with, Decap, FragTracker, Skip};
 use crate::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use crate::learn::EdgeLearner;
 use crate::link::LinkType;
@@ -60,6 +60,8 @@ pub struct RunOptions {
     pub metadata: Vec<(String, String)>,
     /// A live capture's gauges and rotation (`None` for files).
     pub live: Option<crate::live::LiveHooks>,
+    /// Which tunnels are opened, on which UDP ports.
+    pub decap: Decap,
 }
 
 /// What a run did.
@@ -505,7 +507,7 @@ where
             let truncated = (frame.data.len() as u64) < u64::from(frame.wire_len);
             rc.truncated += u64::from(truncated);
             seq += 1;
-            let mut d = match decode(link, frame.data, frame.wire_len) {
+            let mut d = match decode_with(link, frame.data, frame.wire_len, &opts.decap) {
                 Ok(d) => d,
                 Err(Skip::NotIp) => {
                     rc.not_ip += 1;
@@ -523,6 +525,8 @@ where
                 }
             }
             rc.packets_decoded += 1;
+            rc.decapsulated += u64::from(d.layers.chain.0 != 0);
+            rc.tunnel_undecodable += u64::from(d.layers.undecodable);
             let mut pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
             if has_edges {
                 pkt.edge = ctx.egress.edges.resolve(d.src_mac, d.dst_mac, d.vlan);

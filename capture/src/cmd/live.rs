@@ -148,6 +148,7 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         dataset: true,
         writer: prep.writer,
         metadata: prep.metadata,
+        decap: prep.decap,
         live: Some(hooks),
     };
     let done = Arc::new(AtomicBool::new(false));
