@@ -285,6 +285,15 @@ fn two_vnis_are_two_conversations() {
     assert_eq!(rows.len(), 2, "{rows:?}");
     assert_eq!(rows[0], rows[1], "the same inner flow twice");
     assert_eq!(tun, vec!["vxlan|100", "vxlan|200"]);
+    // The summary lists each VNI with its flows and packets.
+    let o = pathlens(&["summary", dir.path().join("two.parquet").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for vni in ["vxlan 100", "vxlan 200"] {
+        let line = text.lines().find(|l| l.trim_start().starts_with(vni));
+        let line = line.unwrap_or_else(|| panic!("{vni} missing:\n{text}"));
+        let nums: Vec<&str> = line[vni.len()..].split_whitespace().collect();
+        assert_eq!(&nums[..2], ["1", "12"], "flows and packets: {line}");
+    }
 }
 
 /// tshark decodes each wrapped capture to the same inner flows, packets and

@@ -195,6 +195,8 @@ const STREAM_COLS: &[&str] = &[
 
 const FLOW_COLS: &[&str] = &[
     "run_id",
+    "encapsulation",
+    "tunnel_id",
     "flow_id",
     "first_seen",
     "app_protocol",
@@ -366,6 +368,7 @@ fn add_batch(
     let dst_port = c.ints("dst_port")?;
     let flow_id = c.opt_ints("flow_id");
     let overflow = c.opt_ints("rtp_overflow_packets");
+    let (encap, tunnel_id) = (c.strs("encapsulation"), c.opt_ints("tunnel_id"));
     let [run, app, transport, traffic, egress, service, server, src, dst, hop_a, hop_b, expected, note] =
         [
             "run_id",
@@ -421,6 +424,8 @@ fn add_batch(
             egress: egress.get(i).unwrap_or(""),
             service: service.get(i),
             server_name: server.get(i),
+            encapsulation: encap.get(i),
+            tunnel_id: int(tunnel_id, i),
             packets: u(packets.value(i)),
             bytes: u(bytes.value(i)),
             src_ip: super::Addr::Text(src.get(i).unwrap_or("")),

@@ -207,6 +207,13 @@ impl Summary {
                 totals_line(&mut s, k, 31, "", 0, &t);
             }
         }
+        if !self.tunnels.is_empty() {
+            s.push('\n');
+            totals_header(&mut s, "tunnel (mirror session, VNI)", 31, "", 0);
+            for (k, t) in Summary::top(&self.tunnels, TOP) {
+                totals_line(&mut s, k, 31, "", 0, &t);
+            }
+        }
         s
     }
 
@@ -344,6 +351,7 @@ impl Summary {
             "flagged": self.flagged_sorted(),
             "services": top("service", &self.services),
             "server_names": top("server_name", &self.server_names),
+            "tunnels": top("tunnel", &self.tunnels),
             "media": media,
             "rtp_overflow_packets": self.rtp_overflow_packets,
             "paths_seen": self.paths.json(),
@@ -382,6 +390,9 @@ impl Summary {
         }
         for (k, t) in Summary::top(&self.server_names, TOP) {
             c.totals("server_names", k, "", &t);
+        }
+        for (k, t) in Summary::top(&self.tunnels, TOP) {
+            c.totals("tunnels", k, "", &t);
         }
         for f in self.flagged_sorted() {
             let k1 = format!("{} > {}:{}", f.src_ip, f.dst_ip, f.dst_port);
