@@ -505,3 +505,24 @@ mod test {
         );
     }
 }
+
+#[cfg(test)]
+mod esp6 {
+    use super::*;
+    use etherparse::{IpNumber, PacketBuilder};
+
+    /// ESP directly after the IPv6 header: protocol 50 with its SPI and
+    /// sequence number as the payload (etherparse counts 50 among IPv6's
+    /// extension headers, which it cannot walk).
+    #[test]
+    fn esp_over_ipv6_is_protocol_50_with_its_payload() {
+        let mut f = Vec::new();
+        let esp = [0, 0, 0x10, 0, 0, 0, 0, 1, 9, 9, 9, 9];
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([0x20; 16], [0x30; 16], 64)
+            .write(&mut f, IpNumber(50), &esp)
+            .unwrap();
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!((d.proto, d.payload, d.payload_len), (50, &esp[..], 12));
+    }
+}

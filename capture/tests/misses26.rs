@@ -1,0 +1,133 @@
+//! Classes that real traces of another network-analysis project showed
+//! wrong: ESP over IPv6, NetBIOS name service, an SSLv2-format ClientHello
+//! and an HTTP/0.9 request, each in a generated capture read end to end.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod support;
+
+use etherparse::{IpNumber, PacketBuilder};
+use pathlens_benches::frame::{tcp_frame, udp_frame, Eth, Tcp, ACK, PSH, SYN};
+use std::net::SocketAddr;
+use std::path::Path;
+use support::*;
+
+const T0: i64 = 1_793_900_000_000_000;
+const C: Eth = Eth::new([2, 0, 0, 0, 0, 1], [2, 0, 0, 0, 0, 2]);
+const S: Eth = Eth::new([2, 0, 0, 0, 0, 2], [2, 0, 0, 0, 0, 1]);
+
+fn ep(s: &str) -> SocketAddr {
+    s.parse().unwrap()
+}
+
+/// The app_protocol of every flow of `frames`, by destination port (0 for
+/// port-less protocols).
+fn classes(dir: &Path, frames: &[Vec<u8>]) -> Vec<String> {
+    let pcap = dir.join("m.pcap");
+    let mut w = PcapWriter::create(&pcap, 1, 65_535);
+    for (i, f) in frames.iter().enumerate() {
+        w.frame(T0 + i as i64 * 10_000, f);
+    }
+    w.finish();
+    let out = dir.join("m.parquet");
+    read_ok(&[pcap.to_str().unwrap(), "--force"], &out);
+    rows_of(
+        &read_batches(&out),
+        &["ip_proto", "dst_port", "app_protocol"],
+        " ",
+    )
+}
+
+fn tcp_talk(c: SocketAddr, s: SocketAddr, request: &[u8], reply: &[u8]) -> Vec<Vec<u8>> {
+    let seg = |flags, seq, ack| Tcp {
+        seq,
+        ack,
+        flags,
+        window: 64_000,
+    };
+    let n = request.len() as u32;
+    vec![
+        tcp_frame(C, c, s, seg(SYN, 1, 0), &[]),
+        tcp_frame(S, s, c, seg(SYN | ACK, 100, 2), &[]),
+        tcp_frame(C, c, s, seg(ACK, 2, 101), &[]),
+        tcp_frame(C, c, s, seg(ACK | PSH, 2, 101), request),
+        tcp_frame(S, s, c, seg(ACK | PSH, 101, 2 + n), reply),
+    ]
+}
+
+/// ESP (IP protocol 50) right after an IPv6 header is `ipsec`, as over IPv4.
+#[test]
+fn esp_over_ipv6_is_ipsec() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for seq in 1..=6u32 {
+        for (a, b) in [([0x20; 16], [0x30; 16]), ([0x30; 16], [0x20; 16])] {
+            let mut esp = 0x0000_1234u32.to_be_bytes().to_vec();
+            esp.extend(seq.to_be_bytes());
+            esp.extend((0..96).map(|i: u32| (i * 7 + seq) as u8));
+            let mut f = Vec::new();
+            PacketBuilder::ethernet2([2; 6], [3; 6])
+                .ipv6(a, b, 64)
+                .write(&mut f, IpNumber(50), &esp)
+                .unwrap();
+            frames.push(f);
+        }
+    }
+    assert_eq!(classes(dir.path(), &frames), vec!["50 0 ipsec"]);
+}
+
+/// RFC 1002 §4.2.12: a NetBIOS name query (opcode 0, B flag 0x0010, one
+/// question of the 32-byte first-level encoded name, type NB 0x0020) is
+/// byte-compatible with a DNS header, but UDP 137 is not DNS.
+#[test]
+fn netbios_name_service_is_not_dns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut q = vec![0x81, 0x02, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 0, 0x20];
+    q.extend(b"FHEPFCELEHFCEPFFFACACACACACACAAA");
+    q.extend([0, 0, 0x20, 0, 1]);
+    // The positive response: flags 0x8500, one answer (the name, NB, IN,
+    // TTL, RDLENGTH 6, NB flags and the address).
+    let mut r = vec![0x81, 0x02, 0x85, 0x00, 0, 0, 0, 1, 0, 0, 0, 0, 0x20];
+    r.extend(b"FHEPFCELEHFCEPFFFACACACACACACAAA");
+    r.extend([
+        0, 0, 0x20, 0, 1, 0, 0x04, 0x93, 0xe0, 0, 6, 0, 0, 10, 1, 0, 9,
+    ]);
+    let (a, b) = (ep("10.1.0.5:137"), ep("10.1.0.9:137"));
+    let frames = vec![udp_frame(C, a, b, &q), udp_frame(S, b, a, &r)];
+    let got = classes(dir.path(), &frames);
+    assert_eq!(got.len(), 1);
+    assert!(!got[0].ends_with(" dns"), "{got:?}");
+}
+
+/// An SSLv2-format ClientHello (RFC 6101 appendix E.2: a 2-byte record
+/// header with the high bit set, message type 1, then version 3.x) opens
+/// TLS as a v3 hello does.
+#[test]
+fn sslv2_client_hello_is_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    // 0x80 | length, ClientHello, version 3.1, cipher spec length 3,
+    // session id length 0, challenge length 16.
+    let mut h = vec![
+        0x80, 0x1c, 0x01, 0x03, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x10,
+    ];
+    h.extend([0x00, 0x00, 0x2f]);
+    h.extend([0x5a; 16]);
+    assert_eq!(h.len(), 2 + 0x1c);
+    let reply = [0x16, 0x03, 0x01, 0x00, 0x04, 0x02, 0, 0, 0];
+    let frames = tcp_talk(ep("10.1.0.5:50000"), ep("10.9.9.9:8443"), &h, &reply);
+    assert_eq!(classes(dir.path(), &frames), vec!["6 8443 tls"]);
+}
+
+/// An HTTP/0.9 request (RFC 1945 §4.1: `GET` SP path CRLF, no version)
+/// opens HTTP, answered by the bare body.
+#[test]
+fn http09_request_is_http() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = tcp_talk(
+        ep("10.1.0.5:50001"),
+        ep("10.9.9.9:8080"),
+        b"GET /index.html\r\n",
+        b"<html>hello</html>",
+    );
+    assert_eq!(classes(dir.path(), &frames), vec!["6 8080 http"]);
+}
