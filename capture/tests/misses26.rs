@@ -131,3 +131,73 @@ fn http09_request_is_http() {
     );
     assert_eq!(classes(dir.path(), &frames), vec!["6 8080 http"]);
 }
+
+/// A G.711 call with no SDP in sight: PCMU, a silence of comfort noise
+/// (PT 13, one packet per 150 ms, each with its own sampling instant), and
+/// an RFC 4733 digit on the unbound dynamic type 101 (the event's start
+/// timestamp on all of its packets, the end packet thrice), packets exactly
+/// on time. The audio jitter is that of the PCMU packets: about 0 here,
+/// where feeding the events and CN into it gave a maximum of seconds.
+#[test]
+fn g711_with_events_and_comfort_noise_keeps_its_jitter() {
+    use pathlens_benches::payload;
+    let dir = tempfile::tempdir().unwrap();
+    let (c, s) = (ep("192.168.7.14:50020"), ep("203.0.113.9:50030"));
+    let mut frames = Vec::new();
+    let mut times = Vec::new();
+    let mut now = T0;
+    let mut seq = 1000u16;
+    let mut send = |frames: &mut Vec<Vec<u8>>, now: i64, pt: u8, ts: u32, body: &[u8]| {
+        frames.push(udp_frame(C, c, s, &payload::rtp(pt, seq, ts, 0xFA, body)));
+        times.push(now);
+        seq = seq.wrapping_add(1);
+    };
+    let pcmu = [0xffu8; 160];
+    let mut ts = 0u32;
+    for _ in 0..150 {
+        send(&mut frames, now, 0, ts, &pcmu);
+        now += 20_000;
+        ts += 160;
+    }
+    // Two seconds of silence: CN every 150 ms.
+    for _ in 0..13 {
+        send(&mut frames, now, 13, ts, &[0x40]);
+        now += 150_000;
+        ts += 1200;
+    }
+    for _ in 0..100 {
+        send(&mut frames, now, 0, ts, &pcmu);
+        now += 20_000;
+        ts += 160;
+    }
+    // A digit of 9 packets, 20 ms apart, all stamped with its start.
+    let start = ts;
+    for k in 0..9u16 {
+        let end = if k >= 6 { 0x80 } else { 0 };
+        let dur = (k + 1) * 160;
+        let pt = if k == 0 { 101 | payload::RTP_MARKER } else { 101 };
+        send(&mut frames, now, pt, start, &[1, end | 0x0a, (dur >> 8) as u8, dur as u8]);
+        now += 20_000;
+        ts += 160;
+    }
+    for _ in 0..150 {
+        send(&mut frames, now, 0, ts, &pcmu);
+        now += 20_000;
+        ts += 160;
+    }
+    let pcap = dir.path().join("g711.pcap");
+    let mut w = PcapWriter::create(&pcap, 1, 65_535);
+    for (f, t) in frames.iter().zip(&times) {
+        w.frame(*t, f);
+    }
+    w.finish();
+    let out = dir.path().join("g711.parquet");
+    read_ok(&[pcap.to_str().unwrap(), "--force"], &out);
+    let streams = read_batches(&dir.path().join("g711.streams.parquet"));
+    let got = rows_of(&streams, &["payload_type", "jitter_max_ms", "jitter_mean_ms"], " ");
+    assert_eq!(got.len(), 1, "{got:?}");
+    let f: Vec<&str> = got[0].split(' ').collect();
+    assert_eq!(f[0], "0", "{got:?}");
+    let max: f64 = f[1].parse().unwrap();
+    assert!(max <= 1.0, "jitter max {max} ms: {got:?}");
+}
