@@ -175,8 +175,18 @@ fn g711_with_events_and_comfort_noise_keeps_its_jitter() {
     for k in 0..9u16 {
         let end = if k >= 6 { 0x80 } else { 0 };
         let dur = (k + 1) * 160;
-        let pt = if k == 0 { 101 | payload::RTP_MARKER } else { 101 };
-        send(&mut frames, now, pt, start, &[1, end | 0x0a, (dur >> 8) as u8, dur as u8]);
+        let pt = if k == 0 {
+            101 | payload::RTP_MARKER
+        } else {
+            101
+        };
+        send(
+            &mut frames,
+            now,
+            pt,
+            start,
+            &[1, end | 0x0a, (dur >> 8) as u8, dur as u8],
+        );
         now += 20_000;
         ts += 160;
     }
@@ -194,10 +204,42 @@ fn g711_with_events_and_comfort_noise_keeps_its_jitter() {
     let out = dir.path().join("g711.parquet");
     read_ok(&[pcap.to_str().unwrap(), "--force"], &out);
     let streams = read_batches(&dir.path().join("g711.streams.parquet"));
-    let got = rows_of(&streams, &["payload_type", "jitter_max_ms", "jitter_mean_ms"], " ");
+    let got = rows_of(
+        &streams,
+        &["payload_type", "jitter_max_ms", "jitter_mean_ms"],
+        " ",
+    );
     assert_eq!(got.len(), 1, "{got:?}");
     let f: Vec<&str> = got[0].split(' ').collect();
     assert_eq!(f[0], "0", "{got:?}");
     let max: f64 = f[1].parse().unwrap();
     assert!(max <= 1.0, "jitter max {max} ms: {got:?}");
+}
+
+/// An SRTCP packet (RFC 3711 §3.4): an RR in the clear for its first 8
+/// bytes, the rest of the compound (an SDES) encrypted, the E flag and
+/// SRTCP index, and an 80-bit authentication tag.
+fn srtcp(ssrc: u32, index: u32) -> Vec<u8> {
+    let mut p = vec![0x81, 201, 0, 7];
+    p.extend(ssrc.to_be_bytes());
+    // The report block and the SDES chunk, encrypted: noise.
+    p.extend((0..36u32).map(|i| (i.wrapping_mul(151) ^ index.wrapping_mul(17)) as u8 | 1));
+    p.extend((0x8000_0000 | index).to_be_bytes());
+    p.extend([0xa5; 10]);
+    p
+}
+
+/// SRTCP on a port pair with no RTP next to it is RTCP: its first header
+/// validates, its length chain runs into the encrypted part, and the tail
+/// is the E-flag/index word and a 4 + 0/4/10-byte trailer.
+#[test]
+fn srtcp_alone_is_rtcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (ep("10.1.0.7:50011"), ep("52.113.9.9:3481"));
+    let mut frames = Vec::new();
+    for i in 1..=8u32 {
+        frames.push(udp_frame(C, a, b, &srtcp(0x1111, i)));
+        frames.push(udp_frame(S, b, a, &srtcp(0x2222, i)));
+    }
+    assert_eq!(classes(dir.path(), &frames), vec!["17 3481 rtcp"]);
 }
