@@ -243,3 +243,51 @@ fn srtcp_alone_is_rtcp() {
     }
     assert_eq!(classes(dir.path(), &frames), vec!["17 3481 rtcp"]);
 }
+
+/// `pathlens score` counts both new classes: ESP over IPv6 as `ipsec` (its
+/// label spelling the addresses in full, as other tools write them) and
+/// SRTCP alone as `rtcp`.
+#[test]
+fn score_counts_ipsec_over_ipv6_and_srtcp() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = Vec::new();
+    for seq in 1..=4u32 {
+        let mut esp = 0x0000_1234u32.to_be_bytes().to_vec();
+        esp.extend(seq.to_be_bytes());
+        esp.extend([0x77; 64]);
+        let mut f = Vec::new();
+        PacketBuilder::ethernet2([2; 6], [3; 6])
+            .ipv6(
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+                [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+                64,
+            )
+            .write(&mut f, IpNumber(50), &esp)
+            .unwrap();
+        frames.push(f);
+    }
+    let (a, b) = (ep("10.1.0.7:50011"), ep("52.113.9.9:3481"));
+    for i in 1..=8u32 {
+        frames.push(udp_frame(C, a, b, &srtcp(0x1111, i)));
+        frames.push(udp_frame(S, b, a, &srtcp(0x2222, i)));
+    }
+    let _ = classes(dir.path(), &frames);
+    let labels = dir.path().join("labels.tsv");
+    std::fs::write(
+        &labels,
+        "file\ttransport\taddr_a\tport_a\taddr_b\tport_b\tapp\n\
+         m.pcap\tother\t2001:0DB8:0000:0000:0000:0000:0000:0001\t0\t2001:db8::2\t0\tipsec\n\
+         m.pcap\tudp\t10.1.0.7\t50011\t52.113.9.9\t3481\trtcp\n",
+    )
+    .unwrap();
+    let o = pathlens(&[
+        "score",
+        "--labels",
+        labels.to_str().unwrap(),
+        dir.path().join("m.parquet").to_str().unwrap(),
+    ]);
+    let report = String::from_utf8_lossy(&o.stdout);
+    let acc = report.lines().find(|l| l.starts_with("accuracy ")).unwrap();
+    assert!(acc.starts_with("accuracy 1.0000"), "{report}");
+    assert!(acc.contains("of 2 labelled flows"), "{report}");
+}
