@@ -301,7 +301,13 @@ where
     };
     let (worker_tx, handles) = spawn.start(n);
 
-    let mut reader = Reader::new(&ctx, &opts.decap, opts.flow.edge_warmup_us, worker_tx, pool_rx);
+    let mut reader = Reader::new(
+        &ctx,
+        &opts.decap,
+        opts.flow.edge_warmup_us,
+        worker_tx,
+        pool_rx,
+    );
     for (index, src) in sources.into_iter().enumerate() {
         match src {
             Ok(s) => reader.read(index, s, &mut report, progress),

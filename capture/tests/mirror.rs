@@ -386,3 +386,57 @@ fn tshark_flows(pcap: &Path) -> BTreeMap<(String, String), (u64, u64)> {
     }
     m
 }
+
+/// The frames of a classic little-endian microsecond pcap, with their times.
+fn pcap_frames(path: &Path) -> Vec<(i64, Vec<u8>)> {
+    let b = std::fs::read(path).unwrap();
+    assert_eq!(&b[..4], &[0xd4, 0xc3, 0xb2, 0xa1], "a microsecond pcap");
+    let le = |at: usize| u32::from_le_bytes(b[at..at + 4].try_into().unwrap());
+    let mut out = Vec::new();
+    let mut at = 24;
+    while at + 16 <= b.len() {
+        let ts = i64::from(le(at)) * 1_000_000 + i64::from(le(at + 4));
+        let n = le(at + 8) as usize;
+        out.push((ts, b[at + 16..at + 16 + n].to_vec()));
+        at += 16 + n;
+    }
+    out
+}
+
+/// `testdata/mirror-vxlan.pcap` and `testdata/mirror-erspan.pcap` are the
+/// quick start's sample wrapped as an Azure virtual network TAP sends it
+/// (VXLAN, VNI 5001) and as a switch's ERSPAN II session 301 does; the
+/// mirror-feeds page reads them. Regenerated with `PATHLENS_BLESS=1`; read,
+/// each gives the sample's rows.
+#[test]
+fn testdata_mirror_captures_are_the_sample_wrapped() {
+    let sample = repo().join("testdata/sample.pcap");
+    let frames = pcap_frames(&sample);
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("plain.parquet");
+    read_ok(&[sample.to_str().unwrap()], &plain);
+    let except = ["run_id", "interface", "encapsulation", "tunnel_id"];
+    let want = row_texts(&read_batches(&plain), &except);
+    for (name, how) in [
+        ("mirror-vxlan.pcap", Wrap::Vxlan(5001, 4789)),
+        ("mirror-erspan.pcap", Wrap::Erspan2(301, 0)),
+    ] {
+        let made = dir.path().join(name);
+        let mut w = PcapWriter::create(&made, 1, 65_535);
+        for (i, (t, f)) in frames.iter().enumerate() {
+            w.frame(*t, &wrap(how, f, i as u32));
+        }
+        w.finish();
+        let shipped = repo().join("testdata").join(name);
+        if std::env::var_os("PATHLENS_BLESS").is_some() {
+            std::fs::copy(&made, &shipped).unwrap();
+        }
+        assert!(
+            std::fs::read(&made).unwrap() == std::fs::read(&shipped).unwrap_or_default(),
+            "{name} differs from its generator (PATHLENS_BLESS=1 to regenerate)"
+        );
+        let out = dir.path().join(format!("{name}.parquet"));
+        read_ok(&[shipped.to_str().unwrap()], &out);
+        assert_eq!(row_texts(&read_batches(&out), &except), want, "{name}");
+    }
+}
