@@ -164,8 +164,7 @@ pub fn srtcp_sender(p: &[u8]) -> Option<u32> {
         if n % 4 != 0 || n < first.max(8) {
             return None;
         }
-        let w = p.get(n..n + 4)?;
-        let e_index = u32::from_be_bytes([w[0], w[1], w[2], w[3]]);
+        let e_index = Cursor::new(p.get(n..)?).u32()?;
         let ok = if e_index & 0x8000_0000 != 0 {
             e_index & 0x7fff_ffff < SRTCP_INDEX_MAX
         } else {
