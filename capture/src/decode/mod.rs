@@ -2,11 +2,17 @@
 //! slicer: IPv4 options, IPv6 extension headers, fragments), and the fixed
 //! fields of the transport header, into the few values the flow table needs.
 //!
+//! Tunnels and mirror feeds (GRE, ERSPAN, VXLAN, GENEVE, GRE-in-UDP, GTP-U,
+//! Teredo) are opened here too, recursively ([`layers`], headers in
+//! [`tunnel`]): the packet returned is the innermost one, with the chain of
+//! tunnels it came through. Only GRE (IP protocol 47) and UDP to a tunnel
+//! port take that path, so untunnelled traffic pays one compare per packet.
+//!
 //! A malformed packet is data, not an error: [`decode`] returns the reason and
 //! the caller counts it. Snaplen-cut packets decode as far as their bytes go;
 //! byte counts come from the IP header's length, never from the capture.
 
-mod layers;
+pub mod layers;
 pub mod tunnel;
 
 pub use layers::{Chain, Decap, Layers, MAX_DEPTH};
