@@ -499,6 +499,46 @@ mod test {
         never_panics_when_cut(&b, gtpu);
     }
 
+    /// The fuzz target's checks over seeded random slices (header-shaped
+    /// first bytes, so the parsers get past their first test): every opened
+    /// header's inner bytes start inside the slice.
+    #[test]
+    fn random_slices_open_inside_their_bounds() {
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let starts: [&[u8]; 6] = [
+            &[0xb0, 0, 0x88, 0xbe],
+            &[0x10, 0, 0x22, 0xeb],
+            &[0x08, 0, 0, 0],
+            &[0x3f, 0, 0x65, 0x58],
+            &[0x37, 0xff],
+            &[0, 1],
+        ];
+        let mut opened = 0;
+        for i in 0..60_000usize {
+            let len = (next() % 96) as usize;
+            let mut b: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            let st = starts[i % starts.len()];
+            for (d, v) in b.iter_mut().zip(st) {
+                *d = *v;
+            }
+            let all: [fn(&[u8]) -> Option<Tunnel>; 7] =
+                [gre, erspan2, erspan3, vxlan, geneve, gtpu, teredo];
+            for f in all {
+                if let Some(t) = f(&b) {
+                    opened += 1;
+                    assert!(t.offset <= b.len() && t.vlan < 4096, "{t:?} {b:02x?}");
+                }
+            }
+        }
+        assert!(opened > 1000, "the generator reaches the parsers: {opened}");
+    }
+
     #[test]
     fn teredo_indicators() {
         let mut v6 = vec![0x60];
