@@ -499,6 +499,9 @@ mod test {
         never_panics_when_cut(&b, gtpu);
     }
 
+    type Parser = fn(&[u8]) -> Option<Tunnel>;
+    const PARSERS: [Parser; 7] = [gre, erspan2, erspan3, vxlan, geneve, gtpu, teredo];
+
     /// The fuzz target's checks over seeded random slices (header-shaped
     /// first bytes, so the parsers get past their first test): every opened
     /// header's inner bytes start inside the slice.
@@ -527,9 +530,7 @@ mod test {
             for (d, v) in b.iter_mut().zip(st) {
                 *d = *v;
             }
-            let all: [fn(&[u8]) -> Option<Tunnel>; 7] =
-                [gre, erspan2, erspan3, vxlan, geneve, gtpu, teredo];
-            for f in all {
+            for f in PARSERS {
                 if let Some(t) = f(&b) {
                     opened += 1;
                     assert!(t.offset <= b.len() && t.vlan < 4096, "{t:?} {b:02x?}");
