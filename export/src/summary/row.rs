@@ -96,7 +96,7 @@ impl<'a> FlowRow<'a> {
             traffic_type: l.traffic_type.as_str(),
             egress: e.egress.as_str(),
             service: l.service.as_deref(),
-            server_name: l.server_name.as_deref(),
+            server_name: l.protocol.server_name.as_deref(),
             encapsulation: r.encapsulation.as_deref(),
             tunnel_id: r.tunnel_id.map(i64::from),
             packets: r.packets(),
