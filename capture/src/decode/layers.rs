@@ -120,7 +120,10 @@ impl Decap {
         self.bit(sport) | self.bit(dport)
     }
 
-    /// The tunnel on a UDP packet's ports: the receiver's port first.
+    /// The tunnel on a UDP packet's ports: the receiver's port, or for
+    /// GTP-U and Teredo (whose replies come from the well-known port) the
+    /// sender's. VXLAN, GENEVE and GRE-in-UDP senders pick their source
+    /// port as entropy (RFC 7348 §5), so a reply *from* 4789 is not VXLAN.
     pub fn udp(&self, sport: u16, dport: u16) -> Option<UdpTunnel> {
         let find = |port| {
             self.ports
@@ -128,7 +131,8 @@ impl Decap {
                 .find(|(p, k)| *p == port && k.is_some())
                 .and_then(|(_, k)| *k)
         };
-        find(dport).or_else(|| find(sport))
+        find(dport)
+            .or_else(|| find(sport).filter(|k| matches!(k, UdpTunnel::Gtpu | UdpTunnel::Teredo)))
     }
 
     /// The port list, for the run's metadata.
@@ -246,8 +250,14 @@ pub(super) fn open<'a>(
     };
     let l2 = match l2 {
         Ok(l2) => l2,
-        Err(L2Error::NotIp) => return Err(Skip::NotIp),
-        Err(L2Error::Truncated) => {
+        // A mirrored ARP or LLDP frame is what was mirrored: no flow packet.
+        // Anything else that is not IP may be a packet that only looked like
+        // a tunnel (a reply to a client port of 4789): it stays the outer
+        // packet, counted, rather than be lost.
+        Err(L2Error::NotIp) if t.inner == Inner::Ethernet && known_non_ip(inner) => {
+            return Err(Skip::NotIp)
+        }
+        Err(L2Error::NotIp | L2Error::Truncated) => {
             d.layers.undecodable = true;
             return Ok(());
         }
@@ -268,6 +278,24 @@ pub(super) fn open<'a>(
         open(d, frame, wire_len, decap, depth + 1)?;
     }
     Ok(())
+}
+
+/// Whether an Ethernet frame carries one of the link's own protocols (ARP,
+/// RARP, LLDP, 802.1X, slow protocols, an 802.3 length for STP/LLC), after
+/// any VLAN tags.
+fn known_non_ip(frame: &[u8]) -> bool {
+    let mut at = 12;
+    for _ in 0..3 {
+        let Some(&[a, b]) = frame.get(at..at + 2) else {
+            return false;
+        };
+        match u16::from_be_bytes([a, b]) {
+            0x8100 | 0x88a8 => at += 4,
+            0x0806 | 0x8035 | 0x88cc | 0x888e | 0x8809 => return true,
+            len => return len <= 1500,
+        }
+    }
+    false
 }
 
 /// The inner packet's path evidence: the mirrored frame's MACs and VLAN
@@ -293,6 +321,8 @@ mod test {
         let d = Decap::parse("vxlan=4789,8472 geneve=6081").unwrap();
         assert_eq!(d.udp(50000, 8472), Some(UdpTunnel::Vxlan));
         assert_eq!(d.udp(2152, 2152), Some(UdpTunnel::Gtpu), "kept standard");
+        assert_eq!(d.udp(4789, 53000), None, "a reply from 4789 is not VXLAN");
+        assert_eq!(d.udp(3544, 40000), Some(UdpTunnel::Teredo));
         assert!(!d.any_port(53, 443));
         let d = Decap::parse("vxlan=9999").unwrap();
         assert_eq!(d.udp(1, 4789), None, "moved, not added");

@@ -532,3 +532,41 @@ mod esp6 {
         assert_eq!((d.proto, d.payload, d.payload_len), (50, &esp[..], 12));
     }
 }
+
+#[cfg(test)]
+mod decap_test {
+    use super::*;
+    use pathlens_benches::frame::{udp_frame, Eth};
+    use pathlens_benches::tunnel::{vxlan, wrap, Wrap};
+    use std::net::SocketAddr;
+
+    fn ep(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// Mirrored ARP is no flow packet; a datagram to 4789 that only looks
+    /// like VXLAN stays the outer packet, counted, never lost.
+    #[test]
+    fn non_ip_inside_vxlan() {
+        let mut arp = vec![0xff; 6];
+        arp.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        arp.extend([0; 28]);
+        let f = wrap(Wrap::Vxlan(7, 4789), &arp, 0);
+        assert_eq!(
+            decode(LinkType::Ethernet, &f, f.len() as u32).err(),
+            Some(Skip::NotIp)
+        );
+        let mut fake = vxlan(1);
+        fake.extend([0x45; 40]);
+        let eth = Eth::new([2; 6], [3; 6]);
+        let f = udp_frame(eth, ep("10.0.0.1:53"), ep("10.0.0.2:4789"), &fake);
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!(
+            (d.dport, d.layers.undecodable, d.layers.chain.0),
+            (4789, true, 0)
+        );
+        // Switched off, nothing is looked at.
+        let d = decode_with(LinkType::Ethernet, &f, f.len() as u32, &Decap::off()).unwrap();
+        assert!(!d.layers.undecodable);
+    }
+}
