@@ -355,6 +355,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         ),
         writer: prep.writer,
         metadata: prep.metadata,
+        decap: prep.decap,
         observer: None,
         reload: None,
     };

@@ -66,6 +66,8 @@ pub struct RunOptions {
     pub observer: Option<Arc<dyn Observer>>,
     /// Knowledge a reload may replace during the run (`None`: fixed).
     pub reload: Option<Arc<KnowledgeSlot>>,
+    /// Which tunnels are opened, on which UDP ports.
+    pub decap: crate::decode::Decap,
 }
 
 /// What a run did.
@@ -300,6 +302,7 @@ where
 
     let mut reader = Reader::new(
         Arc::clone(&ctx),
+        opts.decap.clone(),
         opts.flow.edge_warmup_us,
         worker_tx,
         pool_rx,

@@ -916,3 +916,50 @@ fn live_learns_a_router_first_seen_after_the_warm_up() {
     }
     support::verdicts_gen::check_failover(&support::verdicts_gen::verdicts(&batches));
 }
+
+/// A mirror feed on the wire: the sample as an Azure virtual network TAP
+/// sends it (VXLAN) and as a switch's ERSPAN II session does, replayed into
+/// the veth pair. Each live dataset has the endpoint pairs and packets of
+/// `read` of the unwrapped sample, every row marked with its tunnel.
+#[test]
+fn live_opens_vxlan_and_erspan_feeds_like_read_of_the_unwrapped_capture() {
+    if !is_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let read = tmp.path().join("read.parquet");
+    read_ok(
+        &[repo().join("testdata/sample.pcap").to_str().unwrap()],
+        &read,
+    );
+    let want = python(&["pairs", read.to_str().unwrap()]);
+    assert!(want.lines().count() >= 8, "{want}");
+    for (feed, encap) in [
+        ("mirror-vxlan.pcap", "vxlan|5001"),
+        ("mirror-erspan.pcap", "erspan2|301"),
+    ] {
+        let dir = tmp.path().join(feed);
+        let net = Veth::new(&feed[7..10]);
+        let live = net.live(&dir, &["-B", "33554432"]);
+        net.replay(&[repo().join("testdata").join(feed)]);
+        std::thread::sleep(Duration::from_millis(800));
+        let (code, log) = live.stop();
+        assert_eq!(code, 0, "{log}");
+        let seen = open_all(&dir);
+        assert_eq!(seen["dropped"], 0, "{seen}");
+        let glob = dir.join("flows/**/*.parquet");
+        assert_eq!(python(&["pairs", glob.to_str().unwrap()]), want, "{feed}");
+        let mut tunnels: Vec<String> = flow_files(&dir)
+            .iter()
+            .flat_map(|f| {
+                rows_of(
+                    &read_batches(&dir.join(f)),
+                    &["encapsulation", "tunnel_id"],
+                    "|",
+                )
+            })
+            .collect();
+        tunnels.dedup();
+        assert_eq!(tunnels, vec![encap.to_string()], "{feed}");
+    }
+}

@@ -150,6 +150,7 @@ fn run_with(
         sensor_position: Default::default(),
     });
     let opts = RunOptions {
+        decap: pathlens::decode::Decap::default(),
         workers,
         flow: FlowConfig {
             idle_us: 5_000_000,

@@ -91,6 +91,10 @@ pub struct FlowKey {
     pub proto: u8,
     /// Outer VLAN id, 0 if untagged.
     pub vlan: u16,
+    /// The tunnel network or mirror session the packets came through (a
+    /// folded VNI or ERSPAN session id), 0 when none: two VNIs carrying the
+    /// same inner 5-tuple are two conversations.
+    pub tunnel: u32,
 }
 
 /// An address as (is IPv6, its value as a number): ordered as `IpAddr`
@@ -112,7 +116,7 @@ impl std::hash::Hash for FlowKey {
         let ((lo6, lo), (hi6, hi)) = (addr_number(self.lo_addr), addr_number(self.hi_addr));
         let (lo6, hi6) = (u64::from(lo6), u64::from(hi6));
         h.write_u128(lo);
-        h.write_u128(hi);
+        h.write_u128(hi ^ u128::from(self.tunnel) << 64);
         h.write_u64(
             u64::from(self.lo_port)
                 | u64::from(self.hi_port) << 16
@@ -146,6 +150,7 @@ impl FlowKey {
                 hi_port: dport,
                 proto,
                 vlan,
+                tunnel: 0,
             };
             (k, true)
         } else {
@@ -156,9 +161,16 @@ impl FlowKey {
                 hi_port: sport,
                 proto,
                 vlan,
+                tunnel: 0,
             };
             (k, false)
         }
+    }
+
+    /// The same key inside the tunnel network or mirror session `tunnel`.
+    #[inline]
+    pub fn in_tunnel(self, tunnel: u32) -> Self {
+        FlowKey { tunnel, ..self }
     }
 }
 

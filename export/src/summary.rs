@@ -246,6 +246,9 @@ pub struct Summary {
     pub services: HashMap<String, Totals>,
     /// By server name (flows that have one).
     pub server_names: HashMap<String, Totals>,
+    /// By mirror session or tunnel network (`erspan2 301`, `vxlan 5001`;
+    /// flows that came out of a tunnel).
+    pub tunnels: HashMap<String, Totals>,
     /// Records whose two directions crossed different edges.
     pub asymmetric: u64,
     /// Records where asymmetry could be judged at all (both directions
@@ -388,6 +391,13 @@ impl Summary {
         bump(&mut self.services, r.service.unwrap_or("-"), r);
         if let Some(n) = r.server_name {
             bump(&mut self.server_names, n, r);
+        }
+        if let Some(e) = r.encapsulation {
+            let k = match r.tunnel_id {
+                Some(id) => format!("{e} {id}"),
+                None => e.to_string(),
+            };
+            bump(&mut self.tunnels, &k, r);
         }
         let asym = r.asymmetric == Some(true);
         let nonconf = r.path_conformant == Some(false);

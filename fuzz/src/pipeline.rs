@@ -54,6 +54,7 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
     let n = frames.len() as u64;
     let src: Box<dyn PacketSource> = Box::new(MemorySource::new("fuzz", dlt, frames));
     let opts = RunOptions {
+        decap: pathlens::decode::Decap::default(),
         workers,
         flow: FlowConfig {
             capacity: 4,

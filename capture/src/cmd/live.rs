@@ -156,6 +156,7 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         dataset: true,
         writer: prep.writer,
         metadata: prep.metadata,
+        decap: prep.decap,
         observer: Some(Arc::clone(&gauges) as Arc<dyn crate::pipeline::Observer>),
         reload: Some(Arc::clone(&reload.slot)),
     };

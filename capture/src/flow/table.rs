@@ -250,6 +250,7 @@ impl FlowTable {
             hops: [0; 2],
             hop_changed: [false; 2],
             vlan: p.l2.vlan,
+            encap: (p.encap, p.tunnel_id),
             path: PathState::new(self.remote_of(&p.key)),
             evidence: FlowEvidence::new(
                 &self.ctx.signatures,

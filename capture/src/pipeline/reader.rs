@@ -6,7 +6,7 @@ use super::{
     worker_of, KnowledgeSlot, Progress, RunReport, WorkMsg, BATCH_PACKETS, MAX_BATCH_BLOCKS,
 };
 use crate::counters::ReadCounters;
-use crate::decode::{decode, FragTracker, Skip};
+use crate::decode::{decode_with, Decap, FragTracker, Skip};
 use crate::flow::{Knowledge, Pkt};
 use crate::link::LinkType;
 use crate::source::{Frame, PacketSource};
@@ -17,6 +17,8 @@ use std::sync::Arc;
 /// The reader's state across inputs.
 pub(super) struct Reader {
     pub(super) ctx: Arc<Knowledge>,
+    /// Which tunnels are opened.
+    pub(super) decap: Decap,
     /// Where a reload puts new knowledge (edges), taken at ticks.
     pub(super) reload: Option<Arc<KnowledgeSlot>>,
     version: u64,
@@ -46,6 +48,7 @@ impl Reader {
     /// A reader dealing to `worker_tx`, taking spare batches from `pool_rx`.
     pub(super) fn new(
         ctx: Arc<Knowledge>,
+        decap: Decap,
         edge_warmup_us: i64,
         worker_tx: Vec<Sender<WorkMsg>>,
         pool_rx: Receiver<PacketBatch>,
@@ -54,6 +57,7 @@ impl Reader {
         Reader {
             has_edges: !ctx.egress.edges.is_empty(),
             ctx,
+            decap,
             reload: None,
             version: 0,
             edge_warmup_us,
@@ -183,7 +187,7 @@ impl Reader {
         rc.truncated += u64::from(truncated);
         self.seq += 1;
         let seq = self.seq;
-        let mut d = match decode(link, frame.data, frame.wire_len) {
+        let mut d = match decode_with(link, frame.data, frame.wire_len, &self.decap) {
             Ok(d) => d,
             Err(Skip::NotIp) => {
                 rc.not_ip += 1;
@@ -201,6 +205,8 @@ impl Reader {
             }
         }
         rc.packets_decoded += 1;
+        rc.decapsulated += u64::from(d.layers.chain.0 != 0);
+        rc.tunnel_undecodable += u64::from(d.layers.undecodable);
         let mut pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
         if !self.ctx.egress.edges.is_empty() {
             pkt.edge = self.ctx.egress.edges.resolve(d.src_mac, d.dst_mac, d.vlan);

@@ -199,6 +199,8 @@ const STREAM_COLS: &[&str] = &[
 
 const FLOW_COLS: &[&str] = &[
     "run_id",
+    "encapsulation",
+    "tunnel_id",
     "flow_id",
     "first_seen",
     "app_protocol",
@@ -379,6 +381,8 @@ struct FlowCols<'a> {
     src_port: Option<&'a Int64Array>,
     flow_id: Option<&'a Int64Array>,
     overflow: Option<&'a Int64Array>,
+    tunnel_id: Option<&'a Int64Array>,
+    encapsulation: Strs<'a>,
     /// run, app, transport, traffic, egress, service, server, src, dst,
     /// hop_a, hop_b, expected, note, community id, edge_a, edge_b, observed.
     strs: [Strs<'a>; 17],
@@ -410,6 +414,8 @@ impl<'a> FlowCols<'a> {
             src_port: c.opt_ints("src_port"),
             flow_id: c.opt_ints("flow_id"),
             overflow: c.opt_ints("rtp_overflow_packets"),
+            tunnel_id: c.opt_ints("tunnel_id"),
+            encapsulation: c.strs("encapsulation"),
             strs: [
                 "run_id",
                 "app_protocol",
@@ -459,6 +465,8 @@ impl<'a> FlowCols<'a> {
             egress: egress.get(i).unwrap_or(""),
             service: service.get(i),
             server_name: server.get(i),
+            encapsulation: self.encapsulation.get(i),
+            tunnel_id: int(self.tunnel_id),
             packets: u(self.packets.value(i)),
             bytes: u(self.bytes.value(i)),
             src_ip: super::Addr::Text(src.get(i).unwrap_or("")),

@@ -171,6 +171,7 @@ impl Summary {
             "poor_streams": self.poor_sorted(),
             "services": top("service", &self.services),
             "server_names": top("server_name", &self.server_names),
+            "tunnels": top("tunnel", &self.tunnels),
             "media": media,
             "rtp_overflow_packets": self.rtp_overflow_packets,
             "paths_seen": self.paths.json(),
@@ -209,6 +210,9 @@ impl Summary {
         }
         for (k, t) in Summary::top(&self.server_names, TOP) {
             c.totals("server_names", k, "", &t);
+        }
+        for (k, t) in Summary::top(&self.tunnels, TOP) {
+            c.totals("tunnels", k, "", &t);
         }
         for f in self.flagged_sorted() {
             let k1 = format!("{} > {}:{}", f.src_ip, f.dst_ip, f.dst_port);

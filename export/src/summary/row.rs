@@ -74,6 +74,10 @@ pub struct FlowRow<'a> {
     pub path_conformant: Option<bool>,
     /// `path_note`.
     pub path_note: Option<&'a str>,
+    /// `encapsulation`.
+    pub encapsulation: Option<&'a str>,
+    /// `tunnel_id`.
+    pub tunnel_id: Option<i64>,
     /// `rtp_overflow_packets` (0 when the column is absent).
     pub rtp_overflow_packets: u64,
     /// Edges, per-direction counts, marking and round trips.
@@ -93,6 +97,8 @@ impl<'a> FlowRow<'a> {
             egress: e.egress.as_str(),
             service: l.service.as_deref(),
             server_name: l.protocol.server_name.as_deref(),
+            encapsulation: r.encapsulation.as_deref(),
+            tunnel_id: r.tunnel_id.map(i64::from),
             packets: r.packets(),
             bytes: r.bytes(),
             src_ip: Addr::Ip(r.src_ip),

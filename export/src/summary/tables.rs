@@ -246,6 +246,18 @@ impl Summary {
             self.flagged_listing(),
             self.media_figures_table(),
         ];
+        if !self.tunnels.is_empty() {
+            // Only for mirror feeds and tunnels: most captures have none.
+            v.insert(
+                4,
+                self.top_table(
+                    "tunnels",
+                    "Mirror sessions and tunnel networks (encapsulation and id)",
+                    "tunnel",
+                    &self.tunnels,
+                ),
+            );
+        }
         v.extend(self.paths.tables());
         v.push(self.segment.table());
         v.push(self.poor_streams_listing());
