@@ -252,7 +252,10 @@ fn row(raw: &str, sep: char, file: &str, line: usize) -> Result<Building, Buildi
         return Err(err(
             1,
             get(1),
-            format!("host bits set for /{len}: the subnet is {}", network.trunc()),
+            format!(
+                "host bits set for /{len}: the subnet is {}",
+                network.trunc()
+            ),
         ));
     }
     let flag = |c: usize| match get(c) {
@@ -298,8 +301,14 @@ mod test {
         assert_eq!(&*s.name, "SEATTLE-SEA-1");
         assert_eq!(&*s.region, "MSUS");
         assert_eq!((s.inside_corp, s.expressroute, s.vpn), (true, false, false));
-        assert!(b.lookup("192.168.1.64".parse().unwrap()).is_none(), "/26 ends at .63");
-        assert_eq!(b.expressroute_for("192.168.1.1".parse().unwrap()), Some(false));
+        assert!(
+            b.lookup("192.168.1.64".parse().unwrap()).is_none(),
+            "/26 ends at .63"
+        );
+        assert_eq!(
+            b.expressroute_for("192.168.1.1".parse().unwrap()),
+            Some(false)
+        );
         assert_eq!(b.expressroute_for("10.0.0.1".parse().unwrap()), None);
     }
 
@@ -325,7 +334,10 @@ mod test {
         let t = "10.2.0.0,\"Paris, rive gauche\",16,\"PAR \"\"1\"\"\",,,,,,,,EU,1,0";
         let b = parse(t, "b.csv").unwrap();
         let p = b.lookup("10.2.3.4".parse().unwrap()).unwrap();
-        assert_eq!((&*p.network_name, &*p.name), ("Paris, rive gauche", "PAR \"1\""));
+        assert_eq!(
+            (&*p.network_name, &*p.name),
+            ("Paris, rive gauche", "PAR \"1\"")
+        );
     }
 
     #[test]
@@ -333,7 +345,10 @@ mod test {
         let e = err(&format!("{}\n{SEA}\n", COLUMNS[..14].join(",")));
         assert_eq!((e.line, e.column), (1, 1));
         let s = e.to_string();
-        assert!(s.starts_with("b.csv:1: column 1 (NetworkIP): not an IP address (a header row"), "{s}");
+        assert!(
+            s.starts_with("b.csv:1: column 1 (NetworkIP): not an IP address (a header row"),
+            "{s}"
+        );
     }
 
     #[test]
@@ -341,7 +356,11 @@ mod test {
         let short = SEA.rsplit_once(',').unwrap().0.rsplit_once(',').unwrap().0;
         let e = err(&format!("10.0.0.0,x,8,A,,,,,,,,,1,0\n{short}\n"));
         assert_eq!((e.line, e.column), (2, 14));
-        assert!(e.to_string().contains("column 14 (ExpressRoute): expected 14 or 15 columns, found 13"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("column 14 (ExpressRoute): expected 14 or 15 columns, found 13"),
+            "{e}"
+        );
         let e = err(&format!("{SEA},0,x"));
         assert!(e.message.contains("found 17"), "{e}");
     }
@@ -361,7 +380,11 @@ mod test {
         let e = err(&SEA.replace(",1,0,0", ",yes,0,0"));
         assert_eq!((e.column, e.value.as_str()), (13, "yes"));
         let e = err(&SEA.replace(",1,0,0", ",1,2,0"));
-        assert!(e.to_string().contains("column 14 (ExpressRoute): expected 0 or 1"), "{e}");
+        assert!(
+            e.to_string()
+                .contains("column 14 (ExpressRoute): expected 0 or 1"),
+            "{e}"
+        );
         let e = err(&SEA.replace(",1,0,0", ",1,0,9"));
         assert_eq!(e.column, 15);
     }
@@ -370,7 +393,10 @@ mod test {
     fn the_same_subnet_twice_is_an_overlap() {
         let e = err(&format!("{SEA}\n10.0.0.0,x,8,A,,,,,,,,,1,0\n{SEA}\n"));
         assert_eq!((e.line, e.column), (3, 1));
-        assert!(e.message.contains("overlapping range") && e.message.contains("line 1"), "{e}");
+        assert!(
+            e.message.contains("overlapping range") && e.message.contains("line 1"),
+            "{e}"
+        );
     }
 
     #[test]

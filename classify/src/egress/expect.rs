@@ -98,6 +98,9 @@ impl Site {
     /// ExpressRoute-capable but filtered out.
     fn filtered(&self, v: &Verdict<'_>) -> Option<String> {
         let set = v.o365.filter(|s| s.expressroute)?;
+        if v.local_circuit == Some(false) {
+            return Some("the building file gives the local end's building no ExpressRoute".into());
+        }
         if self.circuit.allows(set) {
             return None;
         }

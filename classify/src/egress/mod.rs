@@ -130,6 +130,9 @@ pub struct Site {
     /// The circuit's route filter: which ExpressRoute-capable Office 365
     /// sets it receives (all when not configured).
     pub circuit: O365Advertised,
+    /// The CQD building file: a building's ExpressRoute flag says whether
+    /// its subnets have the circuit.
+    pub buildings: std::sync::Arc<crate::buildings::Buildings>,
 }
 
 /// What the flow table knows about a finished flow, for [`Site::judge`].
@@ -187,6 +190,9 @@ pub struct Verdict<'a> {
     pub conformant: Option<bool>,
     /// Why not, or what else looks wrong.
     pub note: Option<String>,
+    /// The local end's building has an ExpressRoute circuit (its row's
+    /// flag); None when no building row covers it.
+    pub local_circuit: Option<bool>,
 }
 
 const DIR_NAMES: [&str; 2] = ["src2dst", "dst2src"];
@@ -240,6 +246,9 @@ impl Site {
             expected: None,
             conformant: None,
             note: None,
+            local_circuit: self
+                .buildings
+                .expressroute_for(if local_src { f.src } else { f.dst }),
         };
         if local_src && local_dst {
             v.egress = Egress::Local;
@@ -251,7 +260,12 @@ impl Site {
         } else {
             let m = self.db.lookup(remote);
             v.o365 = m.and_then(|m| m.o365);
-            match m.and_then(|m| m.expressroute) {
+            // A building without a circuit reaches even ExpressRoute
+            // prefixes over the Internet.
+            let er = m
+                .and_then(|m| m.expressroute)
+                .filter(|_| v.local_circuit != Some(false));
+            match er {
                 Some((prefix, list, label)) => {
                     v.egress = Egress::ExpressRoute;
                     v.prefix = Some(prefix);
@@ -413,6 +427,7 @@ mod test {
             onprem,
             onprem_names: Vec::new(),
             circuit: O365Advertised::All,
+            buildings: Arc::default(),
         }
     }
 
@@ -540,6 +555,46 @@ mod test {
         assert_eq!(
             (v.egress, v.expected),
             (Egress::Local, Some(ExpectedPath::Local))
+        );
+    }
+
+    /// A building's ExpressRoute flag is the circuit of its subnets.
+    #[test]
+    fn a_buildings_flag_decides_its_circuit() {
+        let mut s = site();
+        s.buildings = Arc::new(
+            crate::buildings::parse(
+                "10.1.0.0,HQ,16,HQ,,,,,,,,EU,1,1\n10.2.0.0,Annex,16,Annex,,,,,,,,EU,1,0\n",
+                "b.csv",
+            )
+            .unwrap(),
+        );
+        let l = LocalNets::default();
+        let media = |src: &str| {
+            s.judge(
+                &l,
+                &facts(src, "52.112.1.1", TrafficType::Media, [0, 0]),
+                None,
+            )
+        };
+        let hq = media("10.1.0.5");
+        assert_eq!(
+            (hq.egress, hq.expected),
+            (Egress::ExpressRoute, Some(ExpectedPath::ExpressRoute))
+        );
+        assert_eq!(hq.local_circuit, Some(true));
+        let annex = media("10.2.0.5");
+        assert_eq!(
+            (annex.egress, annex.expected),
+            (Egress::Internet, Some(ExpectedPath::Internet))
+        );
+        let note = annex.note.unwrap();
+        assert!(note.contains("no ExpressRoute"), "{note}");
+        // Outside every building the site's circuit applies.
+        let other = media("10.3.0.5");
+        assert_eq!(
+            (other.egress, other.local_circuit),
+            (Egress::ExpressRoute, None)
         );
     }
 
