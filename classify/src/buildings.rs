@@ -43,6 +43,8 @@ pub const COLUMNS: [&str; 15] = [
 pub struct Building {
     /// The subnet (NetworkIP / NetworkRange).
     pub network: IpNet,
+    /// The same as text, `10.1.0.0/24`.
+    pub subnet: Arc<str>,
     /// NetworkName.
     pub network_name: Arc<str>,
     /// BuildingName.
@@ -143,6 +145,42 @@ impl Buildings {
     /// Whether there is no row.
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
+    }
+}
+
+/// The buildings of a flow's local ends (`building`, `peer_building`...).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlowBuildings {
+    /// The local end's building: the initiator's when it is local, else the
+    /// responder's; None when no row covers it.
+    pub local: Option<Arc<Building>>,
+    /// For a flow between two local ends, the responder's building.
+    pub peer: Option<Arc<Building>>,
+}
+
+impl FlowBuildings {
+    /// The buildings of a flow's ends, given which of them are local.
+    pub fn of(
+        b: &Buildings,
+        (src, local_src): (IpAddr, bool),
+        (dst, local_dst): (IpAddr, bool),
+    ) -> Self {
+        let at = |a: IpAddr| b.lookup(a).cloned();
+        match (local_src, local_dst) {
+            (true, true) => FlowBuildings {
+                local: at(src),
+                peer: at(dst),
+            },
+            (true, false) => FlowBuildings {
+                local: at(src),
+                peer: None,
+            },
+            (false, true) => FlowBuildings {
+                local: at(dst),
+                peer: None,
+            },
+            (false, false) => FlowBuildings::default(),
+        }
     }
 }
 
@@ -267,6 +305,7 @@ fn row(raw: &str, sep: char, file: &str, line: usize) -> Result<Building, Buildi
     let s = |c: usize| Arc::<str>::from(get(c));
     Ok(Building {
         network,
+        subnet: Arc::from(network.to_string()),
         network_name: s(2),
         name: s(4),
         ownership: s(5),

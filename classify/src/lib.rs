@@ -13,6 +13,7 @@
 )]
 
 pub mod buildings;
+pub mod calls;
 pub mod classifier;
 pub mod community_id;
 pub mod dissect;
