@@ -77,6 +77,8 @@ pub struct RunReport {
     pub inputs: Vec<String>,
     /// Rows written to the `streams` table.
     pub stream_rows: u64,
+    /// Rows of the calls table written.
+    pub call_rows: u64,
 }
 
 impl RunReport {
@@ -600,6 +602,7 @@ where
         Ok(o) => {
             report.summary = o.summary;
             report.stream_rows = o.stream_rows;
+            report.call_rows = o.call_rows;
             report.output_error = o.error;
             if opts.output.is_some()
                 && report.output_error.is_none()

@@ -250,6 +250,9 @@ pub struct Call {
     pub media_bytes: u64,
     /// Teams / Skype for Business media.
     pub teams: bool,
+    /// Bytes of its Teams / Skype for Business media flows by their
+    /// predicted egress: ExpressRoute, Internet, other (local, unknown).
+    pub teams_bytes: [u64; 3],
     /// Predicted egress of the main media flow.
     pub egress: Egress,
     /// Its observed egress.
@@ -317,6 +320,17 @@ impl Call {
             one_way_note,
             media_bytes: media.iter().map(|f| f.bytes).sum(),
             teams: media.iter().any(|f| f.teams),
+            teams_bytes: media.iter().filter(|f| f.teams).fold([0; 3], |mut t, f| {
+                let i = match f.egress {
+                    Egress::ExpressRoute => 0,
+                    Egress::Internet => 1,
+                    _ => 2,
+                };
+                if let Some(x) = t.get_mut(i) {
+                    *x += f.bytes;
+                }
+                t
+            }),
             egress: main.egress,
             observed: main.observed,
             expected: main.expected,
@@ -430,6 +444,11 @@ impl Grouper {
     /// Moves writer time forward (a row that is no call flow ended).
     pub fn advance(&mut self, last_us: i64) {
         self.now_us = self.now_us.max(last_us);
+    }
+
+    /// Writer time: the latest `last_seen` handed over, µs.
+    pub fn now_us(&self) -> i64 {
+        self.now_us
     }
 
     /// Flows held.

@@ -8,7 +8,7 @@
 use super::LiveHooks;
 use crate::pipeline::writer::{take_streams, WriterMsg, WriterOutcome};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
-use pathlens_export::{DatasetSink, StreamRecord, Summary, WriterOptions};
+use pathlens_export::{CallHold, CallRecord, DatasetSink, StreamRecord, Summary, WriterOptions};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -48,7 +48,12 @@ impl Rotor {
         self.pending = 0;
     }
 
-    fn write(&mut self, recs: &[pathlens_export::FlowRecord], streams: &[StreamRecord]) {
+    fn write(
+        &mut self,
+        recs: &[pathlens_export::FlowRecord],
+        streams: &[StreamRecord],
+        calls: &[CallRecord],
+    ) {
         let n = recs.len() as u64;
         let Some(s) = self.sink.as_mut() else {
             self.out.lost += n;
@@ -56,7 +61,7 @@ impl Rotor {
             return;
         };
         self.pending += n;
-        if let Err(e) = s.write(recs, streams) {
+        if let Err(e) = s.write(recs, streams).and_then(|()| s.write_calls(calls)) {
             if let Some(s) = self.sink.take() {
                 s.abort();
             }
@@ -74,6 +79,7 @@ impl Rotor {
                     crate::live::Gauges::add(&g.rows_written, t.rows);
                     self.out.rows += t.rows;
                     self.out.stream_rows += t.stream_rows;
+                    self.out.call_rows += t.call_rows;
                     if t.parts > 0 {
                         tracing::info!(files = t.parts, rows = t.rows, "files rotated");
                     }
@@ -107,22 +113,30 @@ pub(crate) fn writer(
             summary: Summary::default(),
             rows: 0,
             stream_rows: 0,
+            call_rows: 0,
             lost: 0,
             error: None,
         },
     };
     r.open();
     let mut streams: Vec<StreamRecord> = Vec::new();
+    // Rows of call flows wait here until their call has ended, so calls
+    // reach the dataset as they end.
+    let mut hold = CallHold::default();
     let mut finished = false;
     loop {
         match rx.recv_timeout(POLL) {
-            Ok(WriterMsg::Records(mut recs)) => {
+            Ok(WriterMsg::Records(recs)) => {
+                let (mut recs, calls) = hold.pass(recs);
                 // No summary: it keeps a figure per media stream, which would grow
                 // for as long as the sensor runs, and a live run prints none.
                 take_streams(&mut recs, None, &mut streams);
-                r.write(&recs, &streams);
+                r.write(&recs, &streams, &calls);
             }
             Ok(WriterMsg::Finish(m)) => {
+                let (mut recs, calls) = hold.finish();
+                take_streams(&mut recs, None, &mut streams);
+                r.write(&recs, &streams, &calls);
                 r.rotate(&m, true);
                 finished = true;
             }
@@ -135,6 +149,9 @@ pub(crate) fn writer(
         }
     }
     if !finished {
+        let (mut recs, calls) = hold.finish();
+        take_streams(&mut recs, None, &mut streams);
+        r.write(&recs, &streams, &calls);
         let m = r.meta.clone();
         r.rotate(&m, true);
     }

@@ -5,8 +5,8 @@
 use crate::live::LiveHooks;
 use crossbeam_channel::Receiver;
 use pathlens_export::{
-    streams_path, DatasetSink, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary,
-    WriterError, WriterOptions,
+    calls_path, streams_path, CallHold, CallRecord, DatasetSink, FlowRecord, ParquetSink,
+    StreamRecord, StreamsSink, Summary, WriterError, WriterOptions,
 };
 use std::path::{Path, PathBuf};
 
@@ -19,6 +19,7 @@ pub(crate) struct WriterOutcome {
     pub(crate) summary: Summary,
     pub(crate) rows: u64,
     pub(crate) stream_rows: u64,
+    pub(crate) call_rows: u64,
     /// Rows a live run lost to output errors (it logs them and goes on).
     pub(crate) lost: u64,
     pub(crate) error: Option<String>,
@@ -27,7 +28,7 @@ pub(crate) struct WriterOutcome {
 /// Where the writer puts rows: one flows file and its streams file, or a
 /// partitioned dataset.
 enum Sinks {
-    File(Box<(ParquetSink, StreamsSink)>),
+    File(Box<(ParquetSink, StreamsSink, ParquetSink<CallRecord>)>),
     Dataset(Box<DatasetSink>),
 }
 
@@ -42,8 +43,16 @@ impl Sinks {
             return DatasetSink::create(output, opts, meta).map(|d| Sinks::Dataset(Box::new(d)));
         }
         let f = ParquetSink::create(output, opts.clone())?;
-        let s = StreamsSink::create_table(&streams_path(output), opts)?;
-        Ok(Sinks::File(Box::new((f, s))))
+        let s = StreamsSink::create_table(&streams_path(output), opts.clone())?;
+        let c = ParquetSink::create_table(&calls_path(output), opts)?;
+        Ok(Sinks::File(Box::new((f, s, c))))
+    }
+
+    fn write_calls(&mut self, calls: &[CallRecord]) -> Result<(), WriterError> {
+        match self {
+            Sinks::File(t) => t.2.write(calls),
+            Sinks::Dataset(d) => d.write_calls(calls),
+        }
     }
 
     fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) -> Result<(), WriterError> {
@@ -55,27 +64,32 @@ impl Sinks {
 
     fn abort(self) {
         match self {
-            Sinks::File(pair) => {
-                let (f, s) = *pair;
+            Sinks::File(t) => {
+                let (f, s, c) = *t;
                 f.abort();
                 s.abort();
+                c.abort();
             }
             Sinks::Dataset(d) => (*d).abort(),
         }
     }
 
-    /// Closes everything; returns (flow rows, stream rows).
-    fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64), WriterError> {
+    /// Closes everything; returns (flow rows, stream rows, call rows).
+    fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64, u64), WriterError> {
         match self {
-            Sinks::File(pair) => {
-                let (f, s) = *pair;
+            Sinks::File(t) => {
+                let (f, s, c) = *t;
                 let s = s.finish_unrenamed(meta.clone())?;
+                let c = c.finish_unrenamed(meta.clone())?;
                 let f = f.finish_unrenamed(meta)?;
-                // Streams first: a flows file never appears without them.
+                // Streams and calls first: a flows file never appears without them.
                 let n = s.commit()?;
-                Ok((f.commit()?, n))
+                let k = c.commit()?;
+                Ok((f.commit()?, n, k))
             }
-            Sinks::Dataset(d) => (*d).finish(meta).map(|t| (t.rows, t.stream_rows)),
+            Sinks::Dataset(d) => (*d)
+                .finish(meta)
+                .map(|t| (t.rows, t.stream_rows, t.call_rows)),
         }
     }
 }
@@ -124,29 +138,40 @@ pub(super) fn writer_thread(
         },
         None => None,
     };
-    let mut rows = 0;
-    let mut stream_rows = 0;
+    let (mut rows, mut stream_rows, mut call_rows) = (0, 0, 0);
     let mut streams: Vec<StreamRecord> = Vec::new();
+    // Rows of call flows wait here until their call has ended.
+    let mut hold = CallHold::default();
     for msg in rx {
-        match msg {
-            WriterMsg::Records(mut recs) => {
-                take_streams(&mut recs, Some(&mut summary), &mut streams);
-                if let Some(s) = sinks.as_mut() {
-                    if let Err(e) = s.write(&recs, &streams) {
-                        // Keep draining so workers never block; the files are abandoned.
-                        error = Some(e.to_string());
-                        if let Some(s) = sinks.take() {
-                            s.abort();
-                        }
-                    }
-                }
+        let (mut recs, calls, finish) = match msg {
+            WriterMsg::Records(recs) => {
+                let (r, c) = hold.pass(recs);
+                (r, c, None)
             }
             WriterMsg::Finish(meta) => {
+                let (r, c) = hold.finish();
+                (r, c, Some(meta))
+            }
+        };
+        take_streams(&mut recs, Some(&mut summary), &mut streams);
+        summary.add_calls(&calls);
+        if let Some(s) = sinks.as_mut() {
+            let written = s
+                .write(&recs, &streams)
+                .and_then(|()| s.write_calls(&calls));
+            if let Err(e) = written {
+                // Keep draining so workers never block; the files are abandoned.
+                error = Some(e.to_string());
                 if let Some(s) = sinks.take() {
-                    match s.finish(meta) {
-                        Ok((f, n)) => (rows, stream_rows) = (f, n),
-                        Err(e) => error = Some(e.to_string()),
-                    }
+                    s.abort();
+                }
+            }
+        }
+        if let Some(meta) = finish {
+            if let Some(s) = sinks.take() {
+                match s.finish(meta) {
+                    Ok(n) => (rows, stream_rows, call_rows) = n,
+                    Err(e) => error = Some(e.to_string()),
                 }
             }
         }
@@ -155,6 +180,7 @@ pub(super) fn writer_thread(
         summary,
         rows,
         stream_rows,
+        call_rows,
         lost: 0,
         error,
     }

@@ -158,6 +158,10 @@ impl Summary {
             s.push_str("\nEdges, round trips and media marking by observed egress:\n");
             s.push_str(&paths);
         }
+        if !self.places.is_empty() {
+            s.push_str("\nCalls by building and subnet (poor% = poor / (poor + good) streams; er% = ExpressRoute share of Teams media bytes):\n");
+            s.push_str(&self.places.table());
+        }
         s
     }
 
@@ -347,6 +351,7 @@ impl Summary {
             "media": media,
             "rtp_overflow_packets": self.rtp_overflow_packets,
             "paths_seen": self.paths.json(),
+            "places": self.places.json(),
         })
     }
 
@@ -427,6 +432,9 @@ impl Summary {
             "rtp_overflow_packets",
             self.rtp_overflow_packets,
         );
+        for (table, key, metric, v) in self.places.csv_rows() {
+            c.row(table, &key, "", metric, v);
+        }
         c.0
     }
 }
