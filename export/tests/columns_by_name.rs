@@ -232,7 +232,7 @@ fn flow(row: usize) -> FlowRecord {
             tunnel_media_suspected: Some(bit(0b100, row)).filter(|_| full),
             buildings: FlowBuildings {
                 local: Some(building(row, "local")).filter(|_| full),
-                peer: Some(building(row + 7, "peer")).filter(|_| row == 0),
+                peer: Some(building(row, "peer")).filter(|_| row == 0),
             },
             call_id: Some(9_000 + row as i64).filter(|_| full),
         },
