@@ -30,8 +30,9 @@ use std::sync::Arc;
 pub const GAP_US: i64 = 60_000_000;
 /// How long after a call's gap the writer still waits for its flows: a
 /// record reaches the writer only when its flow ends, up to an idle timeout
-/// (120 s by default) after its last packet.
-pub const HOLD_US: i64 = 150_000_000;
+/// (120 s by default) after its last packet, and a record waiting for the
+/// edges learned in the warm-up (5 min by default) later still.
+pub const HOLD_US: i64 = 600_000_000;
 /// A leg whose last packet comes this long before the other leg's stopped
 /// while the other went on.
 pub const STOPPED_US: i64 = 5_000_000;

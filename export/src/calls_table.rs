@@ -116,19 +116,39 @@ pub fn calls_path(flows: &Path) -> PathBuf {
 }
 
 /// The writer's hold on the rows of call flows.
+///
+/// A live run sends the writer every worker's records at every tick, so
+/// writer time (the latest `last_seen` handed over) is close to capture
+/// time and calls are closed as they end ([`CallHold::live`]). A file run
+/// sends each worker's records in large batches, so one worker's records
+/// may come long after another's of the same time: calls are closed at the
+/// end of the run, or early once [`HOLD_ROWS`] rows are held.
 #[derive(Debug, Default)]
 pub struct CallHold {
     grouper: Grouper,
     rows: HashMap<i64, FlowRecord>,
     // Writer time of the last look for ended calls.
     looked_us: i64,
+    live: bool,
 }
+
+/// Rows a file run holds before it closes calls by writer time, as a live
+/// run does, rather than at its end.
+pub const HOLD_ROWS: usize = 200_000;
 
 /// Writer time between two looks for ended calls: grouping again at every
 /// batch would only find the same calls still going on.
 const LOOK_EVERY_US: i64 = 5_000_000;
 
 impl CallHold {
+    /// The hold of a live run: calls close as they end.
+    pub fn live() -> Self {
+        CallHold {
+            live: true,
+            ..CallHold::default()
+        }
+    }
+
     /// Takes finished records; returns the rows ready to write (every row
     /// of no call at once, the rows of a call once it ended, with their
     /// `call_id`) and the calls that ended.
@@ -155,7 +175,7 @@ impl CallHold {
             }
         }
         let now = self.grouper.now_us();
-        if now < self.looked_us + LOOK_EVERY_US {
+        if !(self.live || self.rows.len() >= HOLD_ROWS) || now < self.looked_us + LOOK_EVERY_US {
             return (ready, Vec::new());
         }
         self.looked_us = now;

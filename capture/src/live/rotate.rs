@@ -122,7 +122,7 @@ pub(crate) fn writer(
     let mut streams: Vec<StreamRecord> = Vec::new();
     // Rows of call flows wait here until their call has ended, so calls
     // reach the dataset as they end.
-    let mut hold = CallHold::default();
+    let mut hold = CallHold::live();
     let mut finished = false;
     loop {
         match rx.recv_timeout(POLL) {
