@@ -582,7 +582,8 @@ mod test {
         let c = g.close(false);
         assert!(c.calls.is_empty() && c.released.is_empty());
         assert_eq!(g.held(), 1);
-        g.hold(flow(2, Part::Check, 500, 501, &[]));
+        let late = (60 * S + GAP_US + HOLD_US) / S + 10;
+        g.hold(flow(2, Part::Check, late, late + 1, &[]));
         let c = g.close(false);
         assert_eq!(c.calls.len(), 1);
         assert!(
