@@ -157,6 +157,31 @@ fn every_generated_call_is_one_row_with_its_building_and_verdicts() {
     );
     assert_eq!(annex["poor_streams"].as_u64(), Some(1), "{annex}");
     assert_eq!(annex["expressroute_pct"].as_f64(), Some(0.0), "{annex}");
+    // The example answers the same question with the same figures.
+    let o = std::process::Command::new("python3")
+        .arg(repo().join("examples/calls_by_building.py"))
+        .arg(&out)
+        .output()
+        .expect("python3 is needed by this test");
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("calls_by_building: "))
+        .expect("answer line");
+    let ex: serde_json::Value = serde_json::from_str(line).unwrap();
+    for b in json["places"]["by_building"].as_array().unwrap() {
+        let e = &ex[b["building"].as_str().unwrap()];
+        for k in ["calls", "one_way_calls", "streams", "poor_streams"] {
+            assert_eq!(e[k], b[k], "{k} of {b}");
+        }
+        let r1 = |v: &serde_json::Value| v.as_f64().map(|x| (x * 10.0).round() / 10.0);
+        assert_eq!(r1(&e["poor_pct"]), r1(&b["poor_pct"]), "{b}");
+    }
     let py = repo().join("capture/tests/python/check_calls.py");
     let o = std::process::Command::new("python3")
         .arg(py)
