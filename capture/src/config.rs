@@ -363,8 +363,11 @@ fn local_nets(args: &EgressArgs, l: &Loaded) -> Result<LocalNets> {
     Ok(local)
 }
 
+/// On-premises servers by address, and by DNS name.
+type OnpremTables = (PrefixTable<Onprem>, Vec<(String, Onprem)>);
+
 /// The on-premises servers by address and by name.
-fn onprem(args: &EgressArgs, l: &Loaded) -> Result<(PrefixTable<Onprem>, Vec<(String, Onprem)>)> {
+fn onprem(args: &EgressArgs, l: &Loaded) -> Result<OnpremTables> {
     let mut onprem = PrefixTable::new();
     // The shorthand lists: role onprem_server, service by list.
     for (flag, given, listed, service) in [
