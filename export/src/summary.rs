@@ -17,6 +17,7 @@ mod places;
 mod read;
 mod render;
 mod row;
+mod tables;
 
 pub use inputs::{parse_time, Inputs, ReadError, TimeRange};
 pub use paths::{EdgeFigures, PathRow, Paths};
@@ -24,7 +25,9 @@ pub use places::{CallRow, PlaceFigures, Places};
 pub use read::summarize;
 pub use render::{counter_lines, Format};
 pub(crate) use render::{sorted, time_text};
+pub(crate) use render::{MediaFigures, PCTS};
 pub use row::{Addr, FlowRow, StreamRow};
+pub use tables::{text as tables_text, Cell, Column, Table};
 
 use crate::record::FlowRecord;
 use crate::StreamRecord;
@@ -92,6 +95,12 @@ pub struct Flagged {
     pub first_seen_us: i64,
     /// Initiator address.
     pub src_ip: String,
+    /// Initiator port.
+    pub src_port: i32,
+    /// `transport`.
+    pub transport: String,
+    /// `community_id`, to find the flow in a capture.
+    pub community_id: Option<String>,
     /// Responder address.
     pub dst_ip: String,
     /// Responder port.
@@ -121,6 +130,9 @@ impl Flagged {
         Flagged {
             first_seen_us: r.first_seen_us,
             src_ip: r.src_ip.to_string(),
+            src_port: r.src_port,
+            transport: r.transport.to_string(),
+            community_id: r.community_id.map(str::to_string),
             dst_ip: r.dst_ip.to_string(),
             dst_port: r.dst_port,
             app_protocol: r.app_protocol.to_string(),
@@ -139,6 +151,18 @@ impl Flagged {
         }
     }
 
+    /// Transport, both ends and the app, as an engineer greps a capture.
+    pub fn five_tuple(&self) -> String {
+        endpoints(
+            &self.transport,
+            &self.src_ip,
+            self.src_port,
+            &self.dst_ip,
+            self.dst_port,
+            &self.app_protocol,
+        )
+    }
+
     /// Largest first; the rest only makes the order total.
     fn order(a: &Self, b: &Self) -> std::cmp::Ordering {
         b.bytes
@@ -148,6 +172,54 @@ impl Flagged {
                 (&a.src_ip, &a.dst_ip, a.dst_port).cmp(&(&b.src_ip, &b.dst_ip, b.dst_port))
             })
             .then_with(|| a.path_note.cmp(&b.path_note))
+    }
+}
+
+/// `udp 10.0.0.1:5000 > [2001:db8::1]:443 srtp`.
+fn endpoints(transport: &str, src: &str, sport: i32, dst: &str, dport: i32, app: &str) -> String {
+    let ep = |a: &str, p: i32| {
+        if a.contains(':') {
+            format!("[{a}]:{p}")
+        } else {
+            format!("{a}:{p}")
+        }
+    };
+    format!("{transport} {} > {} {app}", ep(src, sport), ep(dst, dport))
+}
+
+/// A poor RTP stream, as listed: where to find it and how poor it was.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct PoorStream {
+    /// The flow's `first_seen`, µs since the Unix epoch.
+    pub first_seen_us: i64,
+    /// Transport, both ends and the app of its flow.
+    pub flow: String,
+    /// The flow's `community_id`.
+    pub community_id: String,
+    /// The flow's `egress`.
+    pub egress: String,
+    /// RTP packets.
+    pub packets: u64,
+    /// Whole-stream loss percent.
+    pub loss_pct: f64,
+    /// Worst 15 s window loss percent.
+    pub loss_window_pct: Option<f64>,
+    /// Largest jitter in a counted window (ms).
+    pub jitter_window_ms: Option<f64>,
+}
+
+impl PoorStream {
+    /// Worst first: by worst-window loss, then jitter, then time.
+    fn order(a: &Self, b: &Self) -> std::cmp::Ordering {
+        let w = |p: &Self| p.loss_window_pct.unwrap_or(p.loss_pct);
+        w(b).total_cmp(&w(a))
+            .then(
+                b.jitter_window_ms
+                    .unwrap_or(0.0)
+                    .total_cmp(&a.jitter_window_ms.unwrap_or(0.0)),
+            )
+            .then(a.first_seen_us.cmp(&b.first_seen_us))
+            .then_with(|| a.flow.cmp(&b.flow))
     }
 }
 
@@ -200,6 +272,10 @@ pub struct Summary {
     pub paths: Paths,
     /// Calls and streams by building and subnet (the calls table).
     pub places: Places,
+    /// RTP streams judged poor.
+    pub poor_total: u64,
+    /// The worst poor streams.
+    pub poor_streams: Vec<PoorStream>,
     /// Kept only for the report.
     pub detail: Option<Box<Detail>>,
 }
@@ -290,8 +366,9 @@ impl Summary {
 
     /// Counts the RTP streams of one record.
     pub fn add_streams(&mut self, r: &FlowRecord, streams: &[StreamRecord]) {
+        let row = FlowRow::from_record(r);
         for s in streams {
-            self.add_stream(r.labels.egress.egress.as_str(), &StreamRow::from_record(s));
+            self.add_stream_of(&row, &StreamRow::from_record(s));
         }
     }
 
@@ -350,6 +427,44 @@ impl Summary {
             g.judged += 1;
             g.poor += u64::from(p);
         }
+    }
+
+    /// Counts one RTP stream of the flow `f`, and lists it when poor.
+    pub fn add_stream_of(&mut self, f: &FlowRow<'_>, s: &StreamRow) {
+        self.add_stream(f.egress, s);
+        if s.packets == 0 || s.poor != Some(true) {
+            return;
+        }
+        self.poor_total += 1;
+        self.poor_streams.push(PoorStream {
+            first_seen_us: f.first_seen_us,
+            flow: endpoints(
+                f.transport,
+                &f.src_ip.to_string(),
+                f.src_port,
+                &f.dst_ip.to_string(),
+                f.dst_port,
+                f.app_protocol,
+            ),
+            community_id: f.community_id.unwrap_or("").to_string(),
+            egress: f.egress.to_string(),
+            packets: s.packets,
+            loss_pct: s.loss_pct,
+            loss_window_pct: s.loss_window_pct,
+            jitter_window_ms: s.jitter_window_ms,
+        });
+        if self.poor_streams.len() >= 4 * FLAGGED_KEPT {
+            self.poor_streams.sort_by(PoorStream::order);
+            self.poor_streams.truncate(FLAGGED_KEPT);
+        }
+    }
+
+    /// The poor streams kept, worst first.
+    pub fn poor_sorted(&self) -> Vec<&PoorStream> {
+        let mut v: Vec<&PoorStream> = self.poor_streams.iter().collect();
+        v.sort_by(|a, b| PoorStream::order(a, b));
+        v.truncate(FLAGGED_KEPT);
+        v
     }
 
     fn trim_flagged(&mut self) {

@@ -1,9 +1,10 @@
 //! The writer thread: finished records in, Arrow batches and Parquet files
 //! out (one flows file and its streams file, or a partitioned dataset), and
-//! the run's summary aggregated from the same rows.
+//! the run's summary aggregated from the same rows; or, when the run hands
+//! it an [`Outlet`], the rows passed on to that.
 
-use crate::live::LiveHooks;
-use crossbeam_channel::Receiver;
+use super::outlet::{Outlet, OutletTotals, OUTLET_POLL};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use pathlens_export::{
     calls_path, streams_path, CallHold, CallRecord, DatasetSink, FlowRecord, ParquetSink,
     StreamRecord, StreamsSink, Summary, WriterError, WriterOptions,
@@ -17,22 +18,19 @@ pub(crate) enum WriterMsg {
 
 pub(crate) struct WriterOutcome {
     pub(crate) summary: Summary,
-    pub(crate) rows: u64,
-    pub(crate) stream_rows: u64,
-    pub(crate) call_rows: u64,
-    /// Rows a live run lost to output errors (it logs them and goes on).
-    pub(crate) lost: u64,
+    /// Rows written, and rows an outlet lost (it logs them and goes on).
+    pub(crate) totals: OutletTotals,
     pub(crate) error: Option<String>,
 }
 
 /// Where the writer puts rows: one flows file and its streams file, or a
 /// partitioned dataset.
-enum Sinks {
+enum OutputFiles {
     File(Box<(ParquetSink, StreamsSink, ParquetSink<CallRecord>)>),
     Dataset(Box<DatasetSink>),
 }
 
-impl Sinks {
+impl OutputFiles {
     fn create(
         output: &Path,
         dataset: bool,
@@ -40,44 +38,45 @@ impl Sinks {
         meta: Vec<(String, String)>,
     ) -> Result<Self, WriterError> {
         if dataset {
-            return DatasetSink::create(output, opts, meta).map(|d| Sinks::Dataset(Box::new(d)));
+            return DatasetSink::create(output, opts, meta)
+                .map(|d| OutputFiles::Dataset(Box::new(d)));
         }
         let f = ParquetSink::create(output, opts.clone())?;
         let s = StreamsSink::create_table(&streams_path(output), opts.clone())?;
         let c = ParquetSink::create_table(&calls_path(output), opts)?;
-        Ok(Sinks::File(Box::new((f, s, c))))
+        Ok(OutputFiles::File(Box::new((f, s, c))))
     }
 
     fn write_calls(&mut self, calls: &[CallRecord]) -> Result<(), WriterError> {
         match self {
-            Sinks::File(t) => t.2.write(calls),
-            Sinks::Dataset(d) => d.write_calls(calls),
+            OutputFiles::File(t) => t.2.write(calls),
+            OutputFiles::Dataset(d) => d.write_calls(calls),
         }
     }
 
     fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) -> Result<(), WriterError> {
         match self {
-            Sinks::File(pair) => pair.0.write(recs).and_then(|()| pair.1.write(streams)),
-            Sinks::Dataset(d) => d.write(recs, streams),
+            OutputFiles::File(pair) => pair.0.write(recs).and_then(|()| pair.1.write(streams)),
+            OutputFiles::Dataset(d) => d.write(recs, streams),
         }
     }
 
     fn abort(self) {
         match self {
-            Sinks::File(t) => {
+            OutputFiles::File(t) => {
                 let (f, s, c) = *t;
                 f.abort();
                 s.abort();
                 c.abort();
             }
-            Sinks::Dataset(d) => (*d).abort(),
+            OutputFiles::Dataset(d) => (*d).abort(),
         }
     }
 
     /// Closes everything; returns (flow rows, stream rows, call rows).
     fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64, u64), WriterError> {
         match self {
-            Sinks::File(t) => {
+            OutputFiles::File(t) => {
                 let (f, s, c) = *t;
                 let s = s.finish_unrenamed(meta.clone())?;
                 let c = c.finish_unrenamed(meta.clone())?;
@@ -87,7 +86,7 @@ impl Sinks {
                 let k = c.commit()?;
                 Ok((f.commit()?, n, k))
             }
-            Sinks::Dataset(d) => (*d)
+            OutputFiles::Dataset(d) => (*d)
                 .finish(meta)
                 .map(|t| (t.rows, t.stream_rows, t.call_rows)),
         }
@@ -96,7 +95,7 @@ impl Sinks {
 
 /// Adds records to the summary, if any, and moves their stream rows to
 /// `streams` (cleared first).
-pub(crate) fn take_streams(
+fn take_streams(
     recs: &mut [FlowRecord],
     mut summary: Option<&mut Summary>,
     streams: &mut Vec<StreamRecord>,
@@ -115,21 +114,23 @@ pub(crate) fn take_streams(
     }
 }
 
+/// Runs the writer until the pipeline finishes: into `outlet` when there
+/// is one, else into the files `output` names (if any).
 pub(super) fn writer_thread(
     rx: Receiver<WriterMsg>,
     output: Option<(PathBuf, bool)>,
     opts: WriterOptions,
     meta: Vec<(String, String)>,
-    live: Option<LiveHooks>,
+    outlet: Option<Box<dyn Outlet>>,
 ) -> WriterOutcome {
-    if let Some(hooks) = live {
-        return super::super::live::rotate::writer(rx, output, opts, meta, hooks);
+    if let Some(o) = outlet {
+        return outlet_writer(rx, o);
     }
     let mut summary = Summary::default();
     let mut error: Option<String> = None;
     // Everything written, everything renamed only when complete.
     let mut sinks = match output {
-        Some((p, dataset)) => match Sinks::create(&p, dataset, opts, meta) {
+        Some((p, dataset)) => match OutputFiles::create(&p, dataset, opts, meta) {
             Ok(s) => Some(s),
             Err(e) => {
                 error = Some(e.to_string());
@@ -178,10 +179,58 @@ pub(super) fn writer_thread(
     }
     WriterOutcome {
         summary,
-        rows,
-        stream_rows,
-        call_rows,
-        lost: 0,
+        totals: OutletTotals {
+            rows,
+            stream_rows,
+            call_rows,
+            lost: 0,
+        },
         error,
+    }
+}
+
+/// Passes rows on to `outlet` and gives it the chance to rotate at least
+/// every [`OUTLET_POLL`].
+fn outlet_writer(rx: Receiver<WriterMsg>, mut outlet: Box<dyn Outlet>) -> WriterOutcome {
+    let mut streams: Vec<StreamRecord> = Vec::new();
+    // Calls close as they end, so they reach the outlet's files then.
+    let mut hold = CallHold::live();
+    let mut pass = |outlet: &mut Box<dyn Outlet>, recs: Vec<FlowRecord>, last: bool| {
+        let (mut recs, calls) = if last {
+            let (mut r, c) = hold.pass(recs);
+            let (rest, more) = hold.finish();
+            r.extend(rest);
+            (r, c.into_iter().chain(more).collect())
+        } else {
+            hold.pass(recs)
+        };
+        take_streams(&mut recs, None, &mut streams);
+        outlet.write(&recs, &streams);
+        outlet.write_calls(&calls);
+    };
+    let mut finished = false;
+    loop {
+        match rx.recv_timeout(OUTLET_POLL) {
+            Ok(WriterMsg::Records(recs)) => pass(&mut outlet, recs, false),
+            Ok(WriterMsg::Finish(m)) => {
+                pass(&mut outlet, Vec::new(), true);
+                outlet.finish(&m);
+                finished = true;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if !finished {
+            outlet.poll();
+        }
+    }
+    if !finished {
+        pass(&mut outlet, Vec::new(), true);
+        outlet.finish(&[]);
+    }
+    WriterOutcome {
+        summary: Summary::default(),
+        totals: outlet.totals(),
+        error: None,
     }
 }

@@ -3,10 +3,10 @@
 //! Internet edge, handshake and STUN round trips by observed egress, and
 //! media bytes by DSCP and egress. Aggregated from rows like the rest.
 
-use super::{percentile, FlowRow, Totals};
+use super::tables::{rtt_rows, table};
+use super::{percentile, Cell, Column, FlowRow, Table, Totals};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::fmt::Write;
 
 /// What a flow row shows of its path (columns of issue 15; absent in older
 /// files, then empty).
@@ -129,46 +129,95 @@ impl Paths {
         }
     }
 
-    /// The text tables; empty when no edge was crossed and nothing timed.
-    pub fn table(&self) -> String {
-        let mut s = String::new();
-        if !self.edges.is_empty() {
-            let _ = writeln!(
-                s,
-                "{:<28} {:<30} {:<12} {:>8} {:>14} {:>8}",
-                "edge", "next_hop", "path", "flows", "bytes", "one_way"
-            );
-            for (name, e) in &self.edges {
-                let _ = writeln!(
-                    s,
-                    "{:<28} {:<30} {:<12} {:>8} {:>14} {:>8}",
-                    name, e.next_hop, e.path, e.totals.flows, e.totals.bytes, e.one_way
-                );
-            }
-            let _ = writeln!(
-                s,
+    /// The tables: edges, round trips, media bytes by DSCP (each empty
+    /// when there is nothing to show), under one caption in the terminal.
+    pub fn tables(&self) -> Vec<Table> {
+        let caption = Some("Edges, round trips and media marking by observed egress:".to_string());
+        let mut edges = table(
+            "edges",
+            "Edges by next hop and path",
+            vec![
+                Column::text("edge", 28),
+                Column::text("next_hop", 30),
+                Column::text("path", 12),
+                Column::num("flows", 8),
+                Column::num("bytes", 14),
+                Column::num("one_way", 8),
+            ],
+        );
+        edges.caption.clone_from(&caption);
+        edges.rows = self
+            .edges
+            .iter()
+            .map(|(name, e)| {
+                vec![
+                    name.as_str().into(),
+                    e.next_hop.as_str().into(),
+                    e.path.as_str().into(),
+                    Cell::Int(e.totals.flows),
+                    Cell::Int(e.totals.bytes),
+                    Cell::Int(e.one_way),
+                ]
+            })
+            .collect();
+        if !edges.rows.is_empty() {
+            edges.notes.push(format!(
                 "Office 365 ExpressRoute traffic on the Internet edge: {} flows, {} bytes",
                 self.er_on_internet.flows, self.er_on_internet.bytes
-            );
+            ));
         }
-        for (what, m) in [
-            ("server-side handshake RTT", &self.server_rtt_ms),
-            ("STUN RTT", &self.stun_rtt_ms),
-        ] {
-            for (egress, v) in m {
-                let _ = writeln!(
-                    s,
-                    "{what} via {egress}: {} flows, p50 {:.1} ms, p90 {:.1} ms",
-                    v.len(),
-                    percentile(v, 50.0).unwrap_or(0.0),
-                    percentile(v, 90.0).unwrap_or(0.0)
-                );
-            }
-        }
-        for ((egress, dscp), b) in &self.media_dscp {
-            let _ = writeln!(s, "media bytes via {egress} marked DSCP {dscp}: {b}");
-        }
-        s
+        let mut rtt = table(
+            "round_trips",
+            "Round trips by observed egress (ms)",
+            vec![
+                Column::text("round_trip", 0),
+                Column::text("egress", 0),
+                Column::num("flows", 0),
+                Column::num("p50_ms", 0),
+                Column::num("p90_ms", 0),
+            ],
+        );
+        let (mut rows, mut lines) = (Vec::new(), Vec::new());
+        rtt_rows(
+            "server-side handshake RTT",
+            &self.server_rtt_ms,
+            &mut rows,
+            &mut lines,
+        );
+        rtt_rows("STUN RTT", &self.stun_rtt_ms, &mut rows, &mut lines);
+        rtt.rows = rows;
+        rtt.sentences = Some(lines);
+        rtt.caption.clone_from(&caption);
+        rtt.joined = true;
+        let mut dscp = table(
+            "media_dscp",
+            "Media bytes by observed egress and DSCP",
+            vec![
+                Column::text("egress", 0),
+                Column::num("dscp", 0),
+                Column::num("bytes", 0),
+            ],
+        );
+        dscp.rows = self
+            .media_dscp
+            .iter()
+            .map(|((e, d), b)| {
+                vec![
+                    e.as_str().into(),
+                    Cell::Int(u64::try_from(*d).unwrap_or(0)),
+                    Cell::Int(*b),
+                ]
+            })
+            .collect();
+        dscp.sentences = Some(
+            self.media_dscp
+                .iter()
+                .map(|((e, d), b)| format!("media bytes via {e} marked DSCP {d}: {b}"))
+                .collect(),
+        );
+        dscp.caption = caption;
+        dscp.joined = true;
+        vec![edges, rtt, dscp]
     }
 
     /// The JSON object.

@@ -7,10 +7,10 @@
 //! flows by their `egress` (the path predicted for the building), and its
 //! conformance of the Teams calls whose media paths were judged.
 
+use super::tables::{Cell, Column, Table};
 use crate::calls_table::CallRecord;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 /// One call as the summary counts it.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -139,10 +139,6 @@ pub struct Places {
     pub by_subnet: BTreeMap<String, PlaceFigures>,
 }
 
-fn opt(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".to_string(), |x| format!("{x:.1}"))
-}
-
 impl Places {
     /// Counts one call.
     pub fn add(&mut self, c: &CallRow) {
@@ -158,61 +154,73 @@ impl Places {
         self.by_building.is_empty()
     }
 
-    fn tables(&self) -> [(&'static str, &BTreeMap<String, PlaceFigures>); 2] {
+    fn tables_by(&self) -> [(&'static str, &BTreeMap<String, PlaceFigures>); 2] {
         [
             ("by_building", &self.by_building),
             ("by_subnet", &self.by_subnet),
         ]
     }
 
-    /// The two text tables.
-    pub fn table(&self) -> String {
-        let mut s = String::new();
-        for (i, (name, m)) in self.tables().into_iter().enumerate() {
-            if i > 0 {
-                s.push('\n');
-            }
-            let key = if name == "by_building" {
+    /// The two tables of [`crate::summary::Summary::tables`]: by building,
+    /// then by subnet right under it.
+    pub fn tables(&self) -> Vec<Table> {
+        let mut out = Vec::new();
+        for (i, (id, m)) in self.tables_by().into_iter().enumerate() {
+            let key = if id == "by_building" {
                 "building"
             } else {
                 "subnet"
             };
-            let _ = writeln!(
-                s,
-                "{key:<24} {:>6} {:>8} {:>8} {:>8} {:>6} {:>7} {:>10} {:>10} {:>8}",
-                "calls",
-                "one_way",
-                "streams",
-                "poor",
-                "poor%",
-                "er%",
-                "teams_er",
-                "teams_inet",
-                "conform%"
+            let title = if id == "by_building" {
+                "Calls by building (building file)"
+            } else {
+                "Calls by subnet (building file)"
+            };
+            let mut t = super::tables::table(
+                id,
+                title,
+                vec![
+                    Column::text(key, 24),
+                    Column::num("calls", 6),
+                    Column::num("one_way", 8),
+                    Column::num("streams", 8),
+                    Column::num("poor", 8),
+                    Column::num("poor%", 6),
+                    Column::num("er%", 7),
+                    Column::num("teams_er", 10),
+                    Column::num("teams_inet", 10),
+                    Column::num("conform%", 8),
+                ],
             );
-            for (k, f) in m {
-                let _ = writeln!(
-                    s,
-                    "{k:<24} {:>6} {:>8} {:>8} {:>8} {:>6} {:>7} {:>10} {:>10} {:>8}",
-                    f.calls,
-                    f.one_way_calls,
-                    f.streams,
-                    f.poor_streams,
-                    opt(f.poor_pct()),
-                    opt(f.expressroute_pct()),
-                    f.teams_bytes_expressroute,
-                    f.teams_bytes_internet,
-                    opt(f.conformant_pct()),
-                );
+            if i == 0 {
+                t.caption = Some("Calls by building and subnet (poor% = poor / (poor + good) streams; er% = ExpressRoute share of Teams media bytes):".into());
             }
+            t.rows = m
+                .iter()
+                .map(|(k, f)| {
+                    vec![
+                        Cell::Text(k.clone()),
+                        Cell::Int(f.calls),
+                        Cell::Int(f.one_way_calls),
+                        Cell::Int(f.streams),
+                        Cell::Int(f.poor_streams),
+                        Cell::Num(f.poor_pct()),
+                        Cell::Num(f.expressroute_pct()),
+                        Cell::Int(f.teams_bytes_expressroute),
+                        Cell::Int(f.teams_bytes_internet),
+                        Cell::Num(f.conformant_pct()),
+                    ]
+                })
+                .collect();
+            out.push(t);
         }
-        s
+        out
     }
 
     /// `by_building` and `by_subnet` as JSON arrays.
     pub fn json(&self) -> Value {
         let mut o = serde_json::Map::new();
-        for (name, m) in self.tables() {
+        for (name, m) in self.tables_by() {
             let key = if name == "by_building" {
                 "building"
             } else {
@@ -239,7 +247,7 @@ impl Places {
     /// The long CSV's rows: (table, key, metric, value).
     pub fn csv_rows(&self) -> Vec<(&'static str, String, &'static str, String)> {
         let mut out = Vec::new();
-        for (name, m) in self.tables() {
+        for (name, m) in self.tables_by() {
             for (k, f) in m {
                 let o = |v: Option<f64>| v.map_or(String::new(), |x| x.to_string());
                 for (metric, v) in [

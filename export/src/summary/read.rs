@@ -208,6 +208,8 @@ const FLOW_COLS: &[&str] = &[
     "src_ip",
     "dst_ip",
     "dst_port",
+    "src_port",
+    "community_id",
     "local_src",
     "local_dst",
     "src2dst_next_hop",
@@ -419,80 +421,102 @@ pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<S
     Ok(s)
 }
 
-fn add_batch(
-    s: &mut Summary,
-    streams: &StreamIndex,
-    c: &Cols,
-    rows: usize,
-    range: &TimeRange,
-    file_run: &str,
-) -> Result<(), ReadError> {
-    let first = c.ints("first_seen")?;
-    let packets = c.ints("bidirectional_packets")?;
-    let bytes = c.ints("bidirectional_bytes")?;
-    let dst_port = c.ints("dst_port")?;
-    let flow_id = c.opt_ints("flow_id");
-    let overflow = c.opt_ints("rtp_overflow_packets");
-    let [run, app, transport, traffic, egress, service, server, src, dst, hop_a, hop_b, expected, note] =
-        [
-            "run_id",
+/// One batch's flow columns, looked up once: `row` reads row `i` from them.
+struct FlowCols<'a> {
+    first: &'a Int64Array,
+    packets: &'a Int64Array,
+    bytes: &'a Int64Array,
+    dst_port: &'a Int64Array,
+    src_port: Option<&'a Int64Array>,
+    flow_id: Option<&'a Int64Array>,
+    overflow: Option<&'a Int64Array>,
+    /// run, app, transport, traffic, egress, service, server, src, dst,
+    /// hop_a, hop_b, expected, note, community id, edge_a, edge_b, observed.
+    strs: [Strs<'a>; 17],
+    /// local_src, local_dst, asymmetric, path_conformant.
+    bools: [Option<&'a BooleanArray>; 4],
+    /// Packets, bytes and DSCP of each direction.
+    ints: [Option<&'a Int64Array>; 6],
+    server_rtt: Option<&'a Float64Array>,
+    stun_rtt: Option<&'a Float64Array>,
+}
+
+impl<'a> FlowCols<'a> {
+    fn of(c: &'a Cols) -> Result<Self, ReadError> {
+        for n in [
             "app_protocol",
             "transport",
             "traffic_type",
             "egress",
-            "service",
-            "server_name",
             "src_ip",
             "dst_ip",
-            "src2dst_next_hop",
-            "dst2src_next_hop",
-            "expected_path",
-            "path_note",
-        ]
-        .map(|n| c.strs(n));
-    for n in [
-        "app_protocol",
-        "transport",
-        "traffic_type",
-        "egress",
-        "src_ip",
-        "dst_ip",
-    ] {
-        c.need(n)?;
-    }
-    let (local_src, local_dst) = (c.bools("local_src"), c.bools("local_dst"));
-    let (asym, conf) = (c.bools("asymmetric"), c.bools("path_conformant"));
-    let [edge_a, edge_b, observed] =
-        ["src2dst_edge", "dst2src_edge", "observed_egress"].map(|n| c.strs(n));
-    let [pk_a, pk_b, by_a, by_b, dscp_a, dscp_b] = [
-        "src2dst_packets",
-        "dst2src_packets",
-        "src2dst_bytes",
-        "dst2src_bytes",
-        "src2dst_dscp",
-        "dst2src_dscp",
-    ]
-    .map(|n| c.opt_ints(n));
-    let (server_rtt, stun_rtt) = (c.floats("server_rtt_ms"), c.floats("stun_rtt_ms"));
-    let int = |a: Option<&Int64Array>, i: usize| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
-    for i in 0..rows {
-        let t = first.value(i);
-        if !range.contains(t) {
-            continue;
+        ] {
+            c.need(n)?;
         }
-        let row = FlowRow {
-            first_seen_us: t,
+        Ok(FlowCols {
+            first: c.ints("first_seen")?,
+            packets: c.ints("bidirectional_packets")?,
+            bytes: c.ints("bidirectional_bytes")?,
+            dst_port: c.ints("dst_port")?,
+            src_port: c.opt_ints("src_port"),
+            flow_id: c.opt_ints("flow_id"),
+            overflow: c.opt_ints("rtp_overflow_packets"),
+            strs: [
+                "run_id",
+                "app_protocol",
+                "transport",
+                "traffic_type",
+                "egress",
+                "service",
+                "server_name",
+                "src_ip",
+                "dst_ip",
+                "src2dst_next_hop",
+                "dst2src_next_hop",
+                "expected_path",
+                "path_note",
+                "community_id",
+                "src2dst_edge",
+                "dst2src_edge",
+                "observed_egress",
+            ]
+            .map(|n| c.strs(n)),
+            bools: ["local_src", "local_dst", "asymmetric", "path_conformant"].map(|n| c.bools(n)),
+            ints: [
+                "src2dst_packets",
+                "dst2src_packets",
+                "src2dst_bytes",
+                "dst2src_bytes",
+                "src2dst_dscp",
+                "dst2src_dscp",
+            ]
+            .map(|n| c.opt_ints(n)),
+            server_rtt: c.floats("server_rtt_ms"),
+            stun_rtt: c.floats("stun_rtt_ms"),
+        })
+    }
+
+    fn row(&self, i: usize) -> FlowRow<'a> {
+        let int = |a: Option<&Int64Array>| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+        let [_, app, transport, traffic, egress, service, server, src, dst, hop_a, hop_b, expected, note, cid, edge_a, edge_b, observed] =
+            &self.strs;
+        let [local_src, local_dst, asym, conf] = self.bools;
+        let [pk_a, pk_b, by_a, by_b, dscp_a, dscp_b] = self.ints;
+        FlowRow {
+            first_seen_us: self.first.value(i),
             app_protocol: app.get(i).unwrap_or(""),
             transport: transport.get(i).unwrap_or(""),
             traffic_type: traffic.get(i).unwrap_or(""),
             egress: egress.get(i).unwrap_or(""),
             service: service.get(i),
             server_name: server.get(i),
-            packets: u(packets.value(i)),
-            bytes: u(bytes.value(i)),
+            packets: u(self.packets.value(i)),
+            bytes: u(self.bytes.value(i)),
             src_ip: super::Addr::Text(src.get(i).unwrap_or("")),
             dst_ip: super::Addr::Text(dst.get(i).unwrap_or("")),
-            dst_port: i32::try_from(dst_port.value(i)).unwrap_or(0),
+            dst_port: i32::try_from(self.dst_port.value(i)).unwrap_or(0),
+            src_port: int(self.src_port).map_or(0, |p| i32::try_from(p).unwrap_or(0)),
+            community_id: cid.get(i),
             local_src: opt_bool(local_src, i).unwrap_or(false),
             local_dst: opt_bool(local_dst, i).unwrap_or(false),
             src2dst_next_hop: hop_a.get(i),
@@ -501,30 +525,45 @@ fn add_batch(
             expected_path: expected.get(i),
             path_conformant: opt_bool(conf, i),
             path_note: note.get(i),
-            rtp_overflow_packets: overflow
-                .filter(|o| o.is_valid(i))
-                .map_or(0, |o| u(o.value(i))),
+            rtp_overflow_packets: int(self.overflow).map_or(0, u),
             path: super::PathRow {
                 edges: [edge_a.get(i), edge_b.get(i)],
                 next_hops: [hop_a.get(i), hop_b.get(i)],
                 observed: observed.get(i),
-                packets: [pk_a, pk_b].map(|a| int(a, i).map_or(0, u)),
-                bytes: [by_a, by_b].map(|a| int(a, i).map_or(0, u)),
-                dscp: [int(dscp_a, i), int(dscp_b, i)],
-                server_rtt_ms: opt_f64(server_rtt, i),
-                stun_rtt_ms: opt_f64(stun_rtt, i),
+                packets: [pk_a, pk_b].map(|a| int(a).map_or(0, u)),
+                bytes: [by_a, by_b].map(|a| int(a).map_or(0, u)),
+                dscp: [int(dscp_a), int(dscp_b)],
+                server_rtt_ms: opt_f64(self.server_rtt, i),
+                stun_rtt_ms: opt_f64(self.stun_rtt, i),
             },
-        };
+        }
+    }
+}
+
+fn add_batch(
+    s: &mut Summary,
+    streams: &StreamIndex,
+    c: &Cols,
+    rows: usize,
+    range: &TimeRange,
+    file_run: &str,
+) -> Result<(), ReadError> {
+    let f = FlowCols::of(c)?;
+    for i in 0..rows {
+        if !range.contains(f.first.value(i)) {
+            continue;
+        }
+        let row = f.row(i);
         s.add_row(&row);
-        if let (false, Some(ids)) = (streams.by_flow.is_empty(), flow_id) {
-            let r = run.get(i).unwrap_or(file_run);
+        if let (false, Some(ids)) = (streams.by_flow.is_empty(), f.flow_id) {
+            let r = f.strs[0].get(i).unwrap_or(file_run);
             if let Some(list) = streams
                 .runs
                 .get(r)
                 .and_then(|id| streams.by_flow.get(&(*id, ids.value(i))))
             {
                 for st in list {
-                    s.add_stream(row.egress, st);
+                    s.add_stream_of(&row, st);
                 }
             }
         }

@@ -19,7 +19,7 @@ pub enum Format {
 }
 
 /// The percentiles of the media table.
-const PCTS: [(f64, &str); 3] = [(50.0, "p50"), (90.0, "p90"), (95.0, "p95")];
+pub(crate) const PCTS: [(f64, &str); 3] = [(50.0, "p50"), (90.0, "p90"), (95.0, "p95")];
 
 fn num(v: Option<&Value>) -> u64 {
     v.and_then(Value::as_u64).unwrap_or(0)
@@ -75,35 +75,19 @@ pub(crate) fn sorted<K: Ord>(m: &BTreeMap<K, Totals>) -> Vec<(&K, &Totals)> {
     v
 }
 
-fn totals_line(s: &mut String, a: &str, wa: usize, b: &str, wb: usize, t: &Totals) {
-    let _ = writeln!(
-        s,
-        "{a:<wa$} {b:<wb$} {:>10} {:>12} {:>16}",
-        t.flows, t.packets, t.bytes
-    );
-}
-
-fn totals_header(s: &mut String, a: &str, wa: usize, b: &str, wb: usize) {
-    let _ = writeln!(
-        s,
-        "{a:<wa$} {b:<wb$} {:>10} {:>12} {:>16}",
-        "flows", "packets", "bytes"
-    );
-}
-
 /// One media group's figures: streams, those with a counted window, the
 /// percentiles of their worst window's loss and jitter, judged, poor.
-struct MediaFigures {
-    streams: usize,
-    windowed: usize,
-    loss: [Option<f64>; 3],
-    jitter: [Option<f64>; 3],
-    judged: u64,
-    poor: u64,
+pub(crate) struct MediaFigures {
+    pub(crate) streams: usize,
+    pub(crate) windowed: usize,
+    pub(crate) loss: [Option<f64>; 3],
+    pub(crate) jitter: [Option<f64>; 3],
+    pub(crate) judged: u64,
+    pub(crate) poor: u64,
 }
 
 impl MediaFigures {
-    fn of(g: &MediaGroup) -> Self {
+    pub(crate) fn of(g: &MediaGroup) -> Self {
         MediaFigures {
             streams: g.loss_pct.len(),
             windowed: g.loss_window_pct.len(),
@@ -129,185 +113,20 @@ impl Summary {
         }
     }
 
-    /// The text tables, largest byte count first.
+    /// The text tables, largest byte count first: every table of
+    /// [`Summary::tables`], as the terminal lays them out.
     pub fn table(&self) -> String {
-        let mut s = String::new();
-        totals_header(&mut s, "app_protocol", 14, "transport", 9);
-        for ((a, b), t) in sorted(&self.by_app) {
-            totals_line(&mut s, a, 14, b, 9, t);
-        }
-        totals_line(&mut s, "total", 14, "", 9, &self.total);
-        s.push('\n');
-        s.push_str(&self.egress_table());
-        s.push('\n');
-        s.push_str(&self.top_tables());
-        let flagged = self.flagged_table();
-        if !flagged.is_empty() {
-            s.push('\n');
-            s.push_str(&flagged);
-        }
-        let media = self.media_table();
-        if media.is_empty() {
-            s.push_str("\nRTP streams: not measured (no RTP stream in these flows)\n");
-        } else {
-            s.push_str("\nRTP streams by egress, worst 15 s window of each (loss %, jitter ms):\n");
-            s.push_str(&media);
-        }
-        let paths = self.paths.table();
-        if !paths.is_empty() {
-            s.push_str("\nEdges, round trips and media marking by observed egress:\n");
-            s.push_str(&paths);
-        }
-        if !self.places.is_empty() {
-            s.push_str("\nCalls by building and subnet (poor% = poor / (poor + good) streams; er% = ExpressRoute share of Teams media bytes):\n");
-            s.push_str(&self.places.table());
-        }
-        s
+        super::tables_text(&self.tables())
     }
 
-    /// Bytes and flows by traffic type and egress, then the asymmetric and
-    /// non-conformant counts.
-    pub fn egress_table(&self) -> String {
-        let mut s = String::new();
-        totals_header(&mut s, "traffic_type", 17, "egress", 13);
-        for ((a, b), t) in sorted(&self.by_egress) {
-            totals_line(&mut s, a, 17, b, 13, t);
-        }
-        // Zero found and nothing measured read alike as "0": say which.
-        let asymmetric = if self.asymmetry_measured == 0 {
-            "not measured (no flow crossed a configured edge router both ways)".to_string()
-        } else {
-            format!(
-                "{} of {} measured",
-                self.asymmetric, self.asymmetry_measured
-            )
-        };
-        let conformance = if self.with_expectation == 0 {
-            "not measured (no flow with a call-flow expectation)".to_string()
-        } else {
-            format!(
-                "{} of {} with a call-flow expectation",
-                self.non_conformant, self.with_expectation
-            )
-        };
-        let _ = writeln!(
-            s,
-            "asymmetric flows: {asymmetric}; non-conformant flows: {conformance}"
-        );
-        s
-    }
-
-    /// The top services (`-`: none known) and server names by bytes.
-    pub fn top_tables(&self) -> String {
-        let mut s = String::new();
-        totals_header(&mut s, "service", 31, "", 0);
-        for (k, t) in Summary::top(&self.services, TOP) {
-            totals_line(&mut s, k, 31, "", 0, &t);
-        }
-        if !self.server_names.is_empty() {
-            s.push('\n');
-            totals_header(&mut s, "server_name", 31, "", 0);
-            for (k, t) in Summary::top(&self.server_names, TOP) {
-                totals_line(&mut s, k, 31, "", 0, &t);
-            }
-        }
-        s
-    }
-
-    /// The largest asymmetric or non-conformant flows with their notes;
-    /// empty when there are none.
-    pub fn flagged_table(&self) -> String {
-        let mut s = String::new();
-        if self.flagged.is_empty() {
-            return s;
-        }
-        let _ = writeln!(
-            s,
-            "asymmetric or non-conformant flows: {} (largest {} shown)",
-            self.flagged_total,
-            self.flagged_sorted().len()
-        );
-        let _ = writeln!(
-            s,
-            "{:<22} {:<40} {:<16} {:<13} {:<13} {:<24} {:>10}  note",
-            "first_seen", "flow", "traffic_type", "egress", "expected", "next_hops", "bytes"
-        );
-        for f in self.flagged_sorted() {
-            let _ = writeln!(
-                s,
-                "{:<22} {:<40} {:<16} {:<13} {:<13} {:<24} {:>10}  {}{}",
-                time_text(f.first_seen_us),
-                format!(
-                    "{} > {}:{} {}",
-                    f.src_ip, f.dst_ip, f.dst_port, f.app_protocol
-                ),
-                f.traffic_type,
-                f.egress,
-                f.expected_path.as_deref().unwrap_or("-"),
-                f.next_hops,
-                f.bytes,
-                if f.asymmetric == Some(true) {
-                    "asymmetric; "
-                } else {
-                    ""
-                },
-                f.path_note.as_deref().unwrap_or("")
-            );
-        }
-        s
-    }
-
-    /// The media table: streams by egress, those with a counted 15 s
-    /// window, p50/p90/p95 of their worst window's loss and jitter, judged
-    /// and poor streams. Empty without RTP.
-    pub fn media_table(&self) -> String {
-        let mut s = String::new();
-        if self.media.is_empty() {
-            return s;
-        }
-        let _ = writeln!(
-            s,
-            "{:<13} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
-            "egress",
-            "streams",
-            "windowed",
-            "loss_p50",
-            "loss_p90",
-            "loss_p95",
-            "jitter_p50",
-            "jitter_p90",
-            "jitter_p95",
-            "judged",
-            "poor"
-        );
-        let f = |v: Option<f64>| v.map_or_else(|| "-".to_string(), |x| format!("{x:.2}"));
-        for (k, g) in &self.media {
-            let m = MediaFigures::of(g);
-            let _ = writeln!(
-                s,
-                "{:<13} {:>7} {:>8} {:>8} {:>8} {:>8} {:>10} {:>10} {:>10} {:>6} {:>5}",
-                k,
-                m.streams,
-                m.windowed,
-                f(m.loss[0]),
-                f(m.loss[1]),
-                f(m.loss[2]),
-                f(m.jitter[0]),
-                f(m.jitter[1]),
-                f(m.jitter[2]),
-                m.judged,
-                m.poor
-            );
-        }
-        if self.rtp_overflow_packets > 0 {
-            let _ = writeln!(
-                s,
-                "{} RTP packets of SSRCs beyond the per-flow cap of {} streams were not tracked",
-                self.rtp_overflow_packets,
-                pathlens_classify::media::MAX_STREAMS
-            );
-        }
-        s
+    /// The text of one table of [`Summary::tables`] by id (empty when it
+    /// says nothing).
+    pub fn table_text(&self, id: &str) -> String {
+        self.tables()
+            .iter()
+            .find(|t| t.id == id)
+            .map(|t| t.text(false))
+            .unwrap_or_default()
     }
 
     /// Everything as one JSON value.
@@ -346,6 +165,8 @@ impl Summary {
             "paths": {"asymmetric": self.asymmetric, "asymmetry_measured": self.asymmetry_measured, "non_conformant": self.non_conformant, "with_expectation": self.with_expectation},
             "flagged_total": self.flagged_total,
             "flagged": self.flagged_sorted(),
+            "poor_total": self.poor_total,
+            "poor_streams": self.poor_sorted(),
             "services": top("service", &self.services),
             "server_names": top("server_name", &self.server_names),
             "media": media,

@@ -54,6 +54,10 @@ pub struct FlowRow<'a> {
     pub dst_ip: Addr<'a>,
     /// `dst_port`.
     pub dst_port: i32,
+    /// `src_port`.
+    pub src_port: i32,
+    /// `community_id`.
+    pub community_id: Option<&'a str>,
     /// `local_src`.
     pub local_src: bool,
     /// `local_dst`.
@@ -88,12 +92,14 @@ impl<'a> FlowRow<'a> {
             traffic_type: l.traffic_type.as_str(),
             egress: e.egress.as_str(),
             service: l.service.as_deref(),
-            server_name: l.server_name.as_deref(),
+            server_name: l.protocol.server_name.as_deref(),
             packets: r.packets(),
             bytes: r.bytes(),
             src_ip: Addr::Ip(r.src_ip),
             dst_ip: Addr::Ip(r.dst_ip),
             dst_port: i32::from(r.dst_port),
+            src_port: i32::from(r.src_port),
+            community_id: Some(r.community_id.as_str()),
             local_src: l.local_src,
             local_dst: l.local_dst,
             src2dst_next_hop: e.src2dst_next_hop.as_deref(),

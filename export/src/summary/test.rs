@@ -25,7 +25,9 @@ fn groups_and_totals() {
         "{table}"
     );
     assert!(table.contains("total"));
-    assert_eq!(s.media_table(), "");
+    assert!(s
+        .table_text("media")
+        .starts_with("RTP streams: not measured"));
 }
 
 #[test]
@@ -65,7 +67,7 @@ fn percentiles_and_media_groups() {
     // Two seconds: one 15 s window, counted (100 expected, at least 50).
     assert_eq!(g.loss_window_pct, vec![1.0]);
     assert_eq!(g.jitter_window_ms, vec![0.0]);
-    let table = s.media_table();
+    let table = s.table_text("media");
     assert!(
         table
             .lines()
@@ -151,7 +153,7 @@ fn egress_groups_and_path_counts() {
         (s.asymmetric, s.non_conformant, s.with_expectation),
         (2, 2, 2)
     );
-    let table = s.egress_table();
+    let table = s.table_text("by_egress");
     assert!(
         table
             .lines()
