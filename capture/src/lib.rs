@@ -15,5 +15,6 @@ pub mod live;
 mod os;
 pub mod pipeline;
 pub mod report;
+pub mod retention;
 pub mod source;
 pub mod stop;

@@ -21,7 +21,7 @@ use crate::source::{PacketSource, SourceError};
 use batch::PacketBatch;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
-pub use outlet::{Observer, Outlet, OutletTotals};
+pub use outlet::{KnowledgeSlot, Observer, Outlet, OutletTotals};
 use pathlens_classify::{dispatch_key, FlowKey};
 use pathlens_export::{FlowRecord, Summary, WriterError, WriterOptions};
 use reader::Reader;
@@ -64,6 +64,8 @@ pub struct RunOptions {
     pub metadata: Vec<(String, String)>,
     /// Told of every worker's flow table as it changes (a live run's gauges).
     pub observer: Option<Arc<dyn Observer>>,
+    /// Knowledge a reload may replace during the run (`None`: fixed).
+    pub reload: Option<Arc<KnowledgeSlot>>,
 }
 
 /// What a run did.
@@ -148,9 +150,9 @@ fn worker_thread(
     corr: Option<Arc<Correlator>>,
     learner: Arc<EdgeLearner>,
     w: usize,
-    send_each: bool,
-    observer: Option<Arc<dyn Observer>>,
+    hooks: WorkerHooks,
 ) -> FlowCounters {
+    let mut version = hooks.reload.as_ref().map_or(0, |r| r.version());
     let guard = Finished(corr.as_deref(), Some(&learner), w);
     let mut first_input = true;
     let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_SEND);
@@ -204,11 +206,17 @@ fn worker_thread(
         table.release(&mut out);
         // Rows for an outlet go on at once: it decides when they reach a
         // file, and a quiet link may never fill a send.
-        if out.len() >= RECORDS_PER_SEND || send_each {
+        if out.len() >= RECORDS_PER_SEND || hooks.send_each {
             send(&mut out);
         }
-        if let Some(o) = &observer {
+        if let Some(o) = &hooks.observer {
             o.worker(w, table.len(), table.counters.evicted);
+        }
+        if let Some(r) = hooks.reload.as_ref().filter(|r| r.version() != version) {
+            version = r.version();
+            if let Some(k) = r.get() {
+                table.set_knowledge(k);
+            }
         }
     }
     table.flush(i64::MIN, &mut out);
@@ -292,7 +300,13 @@ where
     };
     let (worker_tx, handles) = spawn.start(n);
 
-    let mut reader = Reader::new(&ctx, opts.flow.edge_warmup_us, worker_tx, pool_rx);
+    let mut reader = Reader::new(
+        Arc::clone(&ctx),
+        opts.flow.edge_warmup_us,
+        worker_tx,
+        pool_rx,
+    );
+    reader.reload = opts.reload.clone();
     for (index, src) in sources.into_iter().enumerate() {
         match src {
             Ok(s) => reader.read(index, s, &mut report, progress),
@@ -325,6 +339,14 @@ where
         Err(_) => report.output_error = Some("the writer stopped unexpectedly".into()),
     }
     report
+}
+
+/// What a worker is told besides its packets.
+struct WorkerHooks {
+    // Rows for an outlet: sent after every message.
+    send_each: bool,
+    observer: Option<Arc<dyn Observer>>,
+    reload: Option<Arc<KnowledgeSlot>>,
 }
 
 /// What every worker thread is started with.
@@ -360,9 +382,13 @@ impl Workers<'_> {
                 self.corr.cloned(),
             );
             let learner = Arc::clone(&learner);
-            let (send_each, observer) = (self.send_each, self.opts.observer.clone());
+            let hooks = WorkerHooks {
+                send_each: self.send_each,
+                observer: self.opts.observer.clone(),
+                reload: self.opts.reload.clone(),
+            };
             handles.push(thread::spawn(move || {
-                worker_thread(rx, pool, out, table, corr, learner, w, send_each, observer)
+                worker_thread(rx, pool, out, table, corr, learner, w, hooks)
             }));
             worker_tx.push(tx);
         }

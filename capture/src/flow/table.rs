@@ -42,6 +42,12 @@ pub struct FlowTable {
 }
 
 impl FlowTable {
+    /// Replaces the knowledge later packets and flow ends are judged with
+    /// (a reload); flows in progress keep what they gathered.
+    pub fn set_knowledge(&mut self, ctx: Arc<Knowledge>) {
+        self.ctx = ctx;
+    }
+
     /// An empty table.
     pub fn new(cfg: FlowConfig, ctx: Arc<Knowledge>) -> Self {
         FlowTable {

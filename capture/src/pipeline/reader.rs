@@ -2,7 +2,9 @@
 //! workers in batches, with capture time marked in every batch.
 
 use super::batch::{end_warmup, PacketBatch, Ticker};
-use super::{worker_of, Progress, RunReport, WorkMsg, BATCH_PACKETS, MAX_BATCH_BLOCKS};
+use super::{
+    worker_of, KnowledgeSlot, Progress, RunReport, WorkMsg, BATCH_PACKETS, MAX_BATCH_BLOCKS,
+};
 use crate::counters::ReadCounters;
 use crate::decode::{decode, FragTracker, Skip};
 use crate::flow::{Knowledge, Pkt};
@@ -13,8 +15,11 @@ use foldhash::fast::FixedState;
 use std::sync::Arc;
 
 /// The reader's state across inputs.
-pub(super) struct Reader<'a> {
-    pub(super) ctx: &'a Knowledge,
+pub(super) struct Reader {
+    pub(super) ctx: Arc<Knowledge>,
+    /// Where a reload puts new knowledge (edges), taken at ticks.
+    pub(super) reload: Option<Arc<KnowledgeSlot>>,
+    version: u64,
     pub(super) edge_warmup_us: i64,
     pub(super) worker_tx: Vec<Sender<WorkMsg>>,
     pub(super) pool_rx: Receiver<PacketBatch>,
@@ -37,19 +42,21 @@ struct InputClock {
     ticker: Ticker,
 }
 
-impl<'a> Reader<'a> {
+impl Reader {
     /// A reader dealing to `worker_tx`, taking spare batches from `pool_rx`.
     pub(super) fn new(
-        ctx: &'a Knowledge,
+        ctx: Arc<Knowledge>,
         edge_warmup_us: i64,
         worker_tx: Vec<Sender<WorkMsg>>,
         pool_rx: Receiver<PacketBatch>,
     ) -> Self {
         let n = worker_tx.len();
         Reader {
-            ctx,
-            edge_warmup_us,
             has_edges: !ctx.egress.edges.is_empty(),
+            ctx,
+            reload: None,
+            version: 0,
+            edge_warmup_us,
             n,
             hasher: FixedState::with_seed(0x7061_7468_6c65_6e73),
             frags: FragTracker::default(),
@@ -130,8 +137,20 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Takes reloaded knowledge, if any; the warm-up of the current input
+    /// goes on as it started.
+    fn refresh(&mut self) {
+        if let Some(r) = self.reload.as_ref().filter(|r| r.version() != self.version) {
+            self.version = r.version();
+            if let Some(k) = r.get() {
+                self.ctx = k;
+            }
+        }
+    }
+
     /// Time passing on a quiet link.
     fn quiet_tick(&mut self, clock: &mut InputClock, ts_us: i64) {
+        self.refresh();
         if ts_us <= clock.now {
             return;
         }
@@ -183,7 +202,7 @@ impl<'a> Reader<'a> {
         }
         rc.packets_decoded += 1;
         let mut pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
-        if self.has_edges {
+        if !self.ctx.egress.edges.is_empty() {
             pkt.edge = self.ctx.egress.edges.resolve(d.src_mac, d.dst_mac, d.vlan);
         }
         if clock.warm {
@@ -222,6 +241,7 @@ impl<'a> Reader<'a> {
         if clock.ticker.due(now) {
             let (b, tx, pool) = (&mut self.batches, &self.worker_tx, &self.pool_rx);
             clock.ticker.tick(now, seq, b, tx, pool);
+            self.refresh();
         }
     }
 }
