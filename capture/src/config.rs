@@ -13,9 +13,11 @@
 use anyhow::{Context as _, Result};
 use pathlens_classify::buildings::Buildings;
 use pathlens_classify::egress::callflow::{CallFlow, Profile, Role};
+use pathlens_classify::egress::infer::MIN_FLOWS;
 use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
 use pathlens_classify::egress::{
-    Egress, EgressDbBuilder, EgressError, O365Advertised, Onprem, Site,
+    CircuitDecl, CircuitSource, EdgeRules, Egress, EgressDbBuilder, EgressError, O365Advertised,
+    Onprem, Site,
 };
 use pathlens_classify::outcome::SensorPosition;
 use pathlens_classify::prefix::{LocalNets, PrefixTable};
@@ -46,9 +48,14 @@ pub struct SiteConfig {
     /// Prefix sources.
     pub sources: SourcesConfig,
     /// The ExpressRoute circuit: `"none"` (no circuit: Office 365 is
-    /// expected over the Internet), or an `[expressroute]` table (its route
-    /// filter). Absent: every ExpressRoute-capable set is received.
+    /// expected over the Internet), or an `[expressroute]` table (the site
+    /// has a circuit; its route filter). Absent, and no ExpressRoute prefix
+    /// list: no circuit is declared, and Office 365 is predicted and
+    /// expected over the Internet.
     pub expressroute: Option<Spanned<toml::Value>>,
+    /// Fewest flows that decide a learned edge's path (default 3), and
+    /// fewest flows in one interval that decide it again.
+    pub edge_min_flows: Option<u64>,
     /// Edge routers, one `[[edge]]` table each.
     pub edge: Vec<Spanned<EdgeConfig>>,
     /// A call-flow table replacing the built-in `signatures/callflow.toml`.
@@ -541,6 +548,34 @@ fn buildings(args: &EgressArgs, l: &Loaded, local: &mut LocalNets) -> Result<Bui
     Ok(b)
 }
 
+/// Who declares the site's circuit, and the Office 365 sets it receives: an
+/// Office 365 list says what a circuit could receive; without an
+/// `[expressroute]` table none of it is received (a prefix list, if any,
+/// says exactly what is), unless the building file gives a building a
+/// circuit: every ExpressRoute-capable set then reaches that building's
+/// subnets.
+fn circuit_decl(
+    args: &EgressArgs,
+    l: &Loaded,
+    er_o365: O365Advertised,
+    buildings: &Buildings,
+) -> (CircuitDecl, O365Advertised) {
+    let er_lists =
+        !args.er_prefixes.is_empty() || l.cfg.sources.prefixes.iter().any(|p| p.expressroute);
+    let decl = match l.cfg.expressroute.as_ref().map(Spanned::get_ref) {
+        Some(toml::Value::String(_)) => CircuitDecl::NoCircuit,
+        Some(_) => CircuitDecl::Declared(CircuitSource::Config),
+        None if er_lists => CircuitDecl::Declared(CircuitSource::PrefixList),
+        None => CircuitDecl::Undeclared,
+    };
+    let er_o365 = match decl {
+        CircuitDecl::Declared(CircuitSource::Config) => er_o365,
+        CircuitDecl::Undeclared if buildings.iter().any(|b| b.expressroute) => O365Advertised::All,
+        _ => O365Advertised::None,
+    };
+    (decl, er_o365)
+}
+
 /// Reads the config (if any) and every prefix source, and builds the tables.
 ///
 /// # Errors
@@ -552,6 +587,8 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
     let profile = profile(args, &l)?;
     let sensor_position = sensor_position(&l)?;
     let (er_o365, er_service_tags) = circuit(l.cfg.expressroute.as_ref(), &l.file, &l.text)?;
+    let buildings = buildings(args, &l, &mut local)?;
+    let (circuit_decl, er_o365) = circuit_decl(args, &l, er_o365, &buildings);
     let db = prefix_db(args, &l, &er_o365, er_service_tags)?;
     let edges = edges(&l)?;
     let callflow = match args
@@ -563,7 +600,16 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         Some(p) => CallFlow::parse(&read(&p)?, &p.display().to_string())?,
         None => CallFlow::default(),
     };
-    let buildings = buildings(args, &l, &mut local)?;
+    // A building's ExpressRoute flag is the circuit of its subnets.
+    let mut circuit_subnets = PrefixTable::new();
+    for b in buildings.iter() {
+        let d = if b.expressroute {
+            CircuitDecl::Declared(CircuitSource::Building)
+        } else {
+            CircuitDecl::NoCircuit
+        };
+        circuit_subnets.insert(b.network, d);
+    }
     let db = db.build();
     let sources = db.sources().to_vec();
     Ok(Built {
@@ -576,6 +622,13 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
             onprem,
             onprem_names,
             circuit: er_o365,
+            circuit_decl,
+            circuit_subnets,
+            edge_rules: EdgeRules {
+                min_flows: l.cfg.edge_min_flows.unwrap_or(MIN_FLOWS).max(1),
+                circuit_declared: circuit_decl.is_declared()
+                    || buildings.iter().any(|b| b.expressroute),
+            },
             buildings: Arc::new(buildings),
         },
         sensor_position,

@@ -15,8 +15,8 @@ mod writer;
 
 use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, RunCounters};
+use crate::edge_decisions::EdgeDecisions;
 use crate::flow::{FlowConfig, FlowTable, Knowledge};
-use crate::learn::EdgeLearner;
 use crate::source::{PacketSource, SourceError};
 use batch::PacketBatch;
 use crossbeam_channel::{bounded, Receiver, Sender};
@@ -126,7 +126,7 @@ pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
 
 /// Tells the correlator and the edge learner that a worker is done, even
 /// if it panics, so the other workers never wait for it forever.
-struct Finished<'a>(Option<&'a Correlator>, Option<&'a EdgeLearner>, usize);
+struct Finished<'a>(Option<&'a Correlator>, Option<&'a EdgeDecisions>, usize);
 
 impl Drop for Finished<'_> {
     fn drop(&mut self) {
@@ -148,7 +148,7 @@ fn worker_thread(
     out_tx: Sender<WriterMsg>,
     mut table: FlowTable,
     corr: Option<Arc<Correlator>>,
-    learner: Arc<EdgeLearner>,
+    learner: Arc<EdgeDecisions>,
     w: usize,
     hooks: WorkerHooks,
 ) -> FlowCounters {
@@ -171,7 +171,7 @@ fn worker_thread(
                 table.next_input(first_input);
                 first_input = false;
             }
-            WorkMsg::WarmupEnd => table.end_warmup(),
+            WorkMsg::WarmupEnd => table.end_interval(),
             WorkMsg::Packets(mut b) => {
                 let mut done = 0;
                 let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
@@ -199,7 +199,7 @@ fn worker_thread(
                 while !table.flush_some(end_us, RECORDS_PER_SEND, &mut out) {
                     send(&mut out);
                 }
-                table.end_warmup();
+                table.end_interval();
                 send(&mut out);
             }
         }
@@ -220,7 +220,7 @@ fn worker_thread(
         }
     }
     table.flush(i64::MIN, &mut out);
-    table.end_warmup();
+    table.end_interval();
     send(&mut out);
     // Held records wait until every worker has learned all it will.
     drop(guard);
@@ -368,7 +368,7 @@ impl Workers<'_> {
             capacity: self.opts.flow.capacity.div_ceil(n).max(1),
             ..self.opts.flow
         };
-        let learner = Arc::new(EdgeLearner::new(n));
+        let learner = Arc::new(EdgeDecisions::new(n, self.ctx.egress.edge_rules));
         for w in 0..n {
             let (tx, rx) = bounded::<WorkMsg>(8);
             let mut table = FlowTable::new(per_worker, Arc::clone(self.ctx))

@@ -84,6 +84,11 @@ impl Veth {
         self.exec(&cmd);
     }
 
+    /// Sends a capture into `va` at its own pace (its packet gaps kept).
+    fn replay_timed(&self, file: &Path) {
+        self.exec(&["tcpreplay", "-q", "-i", "va", file.to_str().unwrap()]);
+    }
+
     /// Starts `pathlens -v live -i vb ARGS` in the namespace.
     fn live(&self, dir: &Path, args: &[&str]) -> Live {
         let log = dir.with_extension("log");
@@ -879,4 +884,35 @@ fn sighup_reloads_a_prefix_list_and_refuses_a_broken_one() {
     // The row of the second replay ended before its reload: still the old list.
     assert_eq!(egress[1], egress[0], "{egress:?}");
     assert_eq!(egress[2..], ["expressroute"; 3], "{egress:?}\n{log}");
+}
+
+/// Issue 24 under `live`: a router first seen after the warm-up is learned
+/// on its own evidence (before, it stayed `unknown` for the rest of the
+/// run). The capture is replayed at its own pace: Teams calls through the
+/// ExpressRoute router, then 3 s later, past a 1 s warm-up, a backup
+/// firewall carrying Teams and Internet calls.
+#[test]
+fn live_learns_a_router_first_seen_after_the_warm_up() {
+    if !is_root() {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pcap = tmp.path().join("failover.pcap");
+    support::verdicts_gen::failover(&pcap, 3_000_000);
+    let cfg = support::verdicts_gen::site(tmp.path());
+    let dir = tmp.path().join("out");
+    let net = Veth::new("failover");
+    let live = net.live(
+        &dir,
+        &["--config", cfg.to_str().unwrap(), "--edge-warmup", "1s"],
+    );
+    net.replay_timed(&pcap);
+    std::thread::sleep(Duration::from_millis(500));
+    let (code, log) = live.stop();
+    assert_eq!(code, 0, "{log}");
+    let mut batches = Vec::new();
+    for f in flow_files(&dir) {
+        batches.extend(read_batches(&dir.join(f)));
+    }
+    support::verdicts_gen::check_failover(&support::verdicts_gen::verdicts(&batches));
 }

@@ -156,9 +156,9 @@ impl Reader {
         }
         clock.now = ts_us;
         let now = clock.now;
-        // On a quiet link the warm-up ends on the clock too.
-        if clock.warm && clock.warmup_until.is_some_and(|u| now >= u) {
-            clock.warm = false;
+        // On a quiet link an interval ends on the clock too.
+        if let Some(u) = clock.warmup_until.filter(|u| clock.warm && now >= *u) {
+            clock.warmup_until = Some(next_interval(u, now, self.edge_warmup_us));
             end_warmup(
                 &mut self.batches,
                 &self.worker_tx,
@@ -211,7 +211,8 @@ impl Reader {
                 .get_or_insert(frame.ts_us.saturating_add(self.edge_warmup_us));
             if frame.ts_us >= until {
                 // Cut at a packet position: the same for any worker count.
-                clock.warm = false;
+                // Learning goes on, interval after interval.
+                clock.warmup_until = Some(next_interval(until, frame.ts_us, self.edge_warmup_us));
                 end_warmup(
                     &mut self.batches,
                     &self.worker_tx,
@@ -244,4 +245,12 @@ impl Reader {
             self.refresh();
         }
     }
+}
+
+/// The end of the interval after the one ending at `until`, past `now` (a
+/// gap in the traffic skips the empty intervals).
+fn next_interval(until: i64, now: i64, every: i64) -> i64 {
+    let every = every.max(1);
+    let skipped = now.saturating_sub(until) / every;
+    until.saturating_add(every.saturating_mul(skipped.saturating_add(1)))
 }

@@ -192,3 +192,4 @@ pub mod calls_gen;
 pub mod egress_gen;
 pub mod path_gen;
 pub mod sample;
+pub mod verdicts_gen;

@@ -27,17 +27,19 @@
 //!   is one the expectation allows.
 
 pub mod callflow;
+pub mod circuit;
 pub mod db;
 pub mod edge;
 pub mod expect;
-pub mod learn;
+pub mod infer;
 pub mod sources;
 
 pub use callflow::{CallFlow, ExpectedPath, Profile, Role, TrafficKind};
+pub use circuit::{CircuitDecl, CircuitSource};
 pub use db::{EgressDb, EgressDbBuilder, O365Advertised, PrefixMatch};
 pub use edge::{Edge, Edges};
 pub use expect::Onprem;
-pub use learn::{LearnedEdges, NextHop, Tallies, Tally};
+pub use infer::{EdgeRules, LearnedEdge, LearnedEdges, NextHop, Tallies, Tally};
 pub use sources::{Category, EgressError, O365Set, ServiceTag};
 
 use crate::prefix::{FlowDirection, LocalNets, PrefixTable};
@@ -130,8 +132,14 @@ pub struct Site {
     /// The circuit's route filter: which ExpressRoute-capable Office 365
     /// sets it receives (all when not configured).
     pub circuit: O365Advertised,
-    /// The CQD building file: a building's ExpressRoute flag says whether
-    /// its subnets have the circuit.
+    /// Whether the site declared a circuit (see [`Site::circuit_for`]).
+    pub circuit_decl: CircuitDecl,
+    /// Circuits declared per local subnet (a building file's flag); they
+    /// win over `circuit_decl`.
+    pub circuit_subnets: PrefixTable<CircuitDecl>,
+    /// How much evidence decides a learned edge.
+    pub edge_rules: EdgeRules,
+    /// The CQD building file (each local subnet's building).
     pub buildings: std::sync::Arc<crate::buildings::Buildings>,
 }
 
@@ -190,9 +198,6 @@ pub struct Verdict<'a> {
     pub conformant: Option<bool>,
     /// Why not, or what else looks wrong.
     pub note: Option<String>,
-    /// The local end's building has an ExpressRoute circuit (its row's
-    /// flag); None when no building row covers it.
-    pub local_circuit: Option<bool>,
 }
 
 const DIR_NAMES: [&str; 2] = ["src2dst", "dst2src"];
@@ -223,9 +228,27 @@ impl Site {
         f: &FlowFacts,
         learned: Option<&LearnedEdges>,
     ) -> Verdict<'a> {
+        let mut v = self.predict(local, f);
+        v.next_hop = [self.edge_of(f, 0, learned), self.edge_of(f, 1, learned)];
+        let mut notes = String::new();
+        let mut note = |s: &str| {
+            if !notes.is_empty() {
+                notes.push_str("; ");
+            }
+            notes.push_str(s);
+        };
+        let seen = self.observe(f, &mut v, learned, &mut note);
+        self.expect(f, &mut v, &seen, &mut note);
+        v.note = (!notes.is_empty()).then_some(notes);
+        v
+    }
+
+    /// The prefix-predicted part of a verdict: locality, `egress` and the
+    /// prefix, source and Office 365 set that decided it. ExpressRoute only
+    /// where a circuit is declared for the flow's local end.
+    fn predict<'a>(&'a self, local: &'a LocalNets, f: &FlowFacts) -> Verdict<'a> {
         let local_src = local.is_local(f.src);
         let local_dst = local.is_local(f.dst);
-        let direction = FlowDirection::from_locality(local_src, local_dst);
         let remote = if local_dst && !local_src {
             f.src
         } else {
@@ -234,21 +257,18 @@ impl Site {
         let mut v = Verdict {
             local_src,
             local_dst,
-            direction,
+            direction: FlowDirection::from_locality(local_src, local_dst),
             egress: Egress::Unknown,
             prefix: None,
             list: None,
             label: None,
             o365: None,
-            next_hop: [self.edge_of(f, 0, learned), self.edge_of(f, 1, learned)],
+            next_hop: [None, None],
             observed: None,
             asymmetric: None,
             expected: None,
             conformant: None,
             note: None,
-            local_circuit: self
-                .buildings
-                .expressroute_for(if local_src { f.src } else { f.dst }),
         };
         if local_src && local_dst {
             v.egress = Egress::Local;
@@ -257,43 +277,51 @@ impl Site {
                 v.label = Some(m.label);
                 v.list = Some("local");
             }
+            return v;
+        }
+        let m = self.db.lookup(remote);
+        v.o365 = m.and_then(|m| m.o365);
+        let local_end = if local_src {
+            Some(f.src)
         } else {
-            let m = self.db.lookup(remote);
-            v.o365 = m.and_then(|m| m.o365);
-            // A building without a circuit reaches even ExpressRoute
-            // prefixes over the Internet.
-            let er = m
-                .and_then(|m| m.expressroute)
-                .filter(|_| v.local_circuit != Some(false));
-            match er {
-                Some((prefix, list, label)) => {
-                    v.egress = Egress::ExpressRoute;
-                    v.prefix = Some(prefix);
-                    v.list = Some(list);
-                    v.label = label;
-                }
-                None => {
-                    v.egress = if is_public(remote) {
-                        Egress::Internet
-                    } else {
-                        Egress::Unknown
-                    };
-                    if let Some(m) = m {
-                        v.prefix = Some(m.prefix);
-                        v.list = Some(m.list);
-                        v.label = m.label;
-                    }
+            local_dst.then_some(f.dst)
+        };
+        let er = m
+            .and_then(|m| m.expressroute)
+            .filter(|_| self.circuit_for(local_end).is_declared());
+        match er {
+            Some((prefix, list, label)) => {
+                v.egress = Egress::ExpressRoute;
+                v.prefix = Some(prefix);
+                v.list = Some(list);
+                v.label = label;
+            }
+            None => {
+                v.egress = if is_public(remote) {
+                    Egress::Internet
+                } else {
+                    Egress::Unknown
+                };
+                if let Some(m) = m {
+                    v.prefix = Some(m.prefix);
+                    v.list = Some(m.list);
+                    v.label = m.label;
                 }
             }
         }
+        v
+    }
 
-        let mut notes = String::new();
-        let mut note = |s: &str| {
-            if !notes.is_empty() {
-                notes.push_str("; ");
-            }
-            notes.push_str(s);
-        };
+    /// The observed part of a verdict: asymmetry, the observed path, and
+    /// notes on changed next hops, edges of unknown path and edges that
+    /// contradict the prediction. Returns the edges crossed by direction.
+    fn observe(
+        &self,
+        f: &FlowFacts,
+        v: &mut Verdict<'_>,
+        learned: Option<&LearnedEdges>,
+        note: &mut dyn FnMut(&str),
+    ) -> Vec<(usize, Edge)> {
         let seen: Vec<(usize, Edge)> = v
             .next_hop
             .iter()
@@ -305,7 +333,7 @@ impl Site {
         if let [Some(a), Some(b)] = &v.next_hop {
             v.asymmetric = Some(a.name != b.name);
         }
-        let outbound = usize::from(local_dst && !local_src);
+        let outbound = usize::from(v.local_dst && !v.local_src);
         v.observed = if v.egress == Egress::Local {
             Some(Egress::Local)
         } else {
@@ -325,27 +353,18 @@ impl Site {
         }
         for (n, (i, e)) in seen.iter().enumerate() {
             // One note per edge, even when both directions crossed it.
-            if e.path != Egress::Unknown
-                || seen
-                    .get(..n)
-                    .is_some_and(|s| s.iter().any(|x| x.1.name == e.name))
+            if seen
+                .get(..n)
+                .is_some_and(|s| s.iter().any(|x| x.1.name == e.name))
             {
                 continue;
             }
-            let t = learned.and_then(|l| f.next_hops.get(*i).and_then(|h| l.get(h)));
-            note(&match t {
-                Some(l) if l.tally.advertised + l.tally.other > 0 => format!(
-                    "path of edge {} unknown: {:.0}% of its {} flows to ExpressRoute prefixes",
-                    e.name,
-                    l.tally.advertised_pct(),
-                    l.tally.advertised + l.tally.other
-                ),
-                Some(_) => format!(
-                    "path of edge {} unknown: no ExpressRoute prefix loaded to judge it by",
-                    e.name
-                ),
-                None => format!("path of edge {} unknown: not seen in the warm-up", e.name),
-            });
+            let l = learned.and_then(|l| f.next_hops.get(*i).and_then(|h| l.get(h)));
+            if let Some(l) = l {
+                note(&l.evidence_note());
+            } else if e.path == Egress::Unknown {
+                note(&format!("path of edge {} unknown: no evidence yet", e.name));
+            }
         }
         if matches!(v.egress, Egress::ExpressRoute | Egress::Internet) {
             for (i, e) in &seen {
@@ -360,10 +379,7 @@ impl Site {
                 }
             }
         }
-
-        self.expect(f, &mut v, &seen, &mut note);
-        v.note = (!notes.is_empty()).then_some(notes);
-        v
+        seen
     }
 }
 
@@ -427,6 +443,9 @@ mod test {
             onprem,
             onprem_names: Vec::new(),
             circuit: O365Advertised::All,
+            circuit_decl: CircuitDecl::Declared(CircuitSource::Config),
+            circuit_subnets: PrefixTable::new(),
+            edge_rules: EdgeRules::default(),
             buildings: Arc::default(),
         }
     }
@@ -555,46 +574,6 @@ mod test {
         assert_eq!(
             (v.egress, v.expected),
             (Egress::Local, Some(ExpectedPath::Local))
-        );
-    }
-
-    /// A building's ExpressRoute flag is the circuit of its subnets.
-    #[test]
-    fn a_buildings_flag_decides_its_circuit() {
-        let mut s = site();
-        s.buildings = Arc::new(
-            crate::buildings::parse(
-                "10.1.0.0,HQ,16,HQ,,,,,,,,EU,1,1\n10.2.0.0,Annex,16,Annex,,,,,,,,EU,1,0\n",
-                "b.csv",
-            )
-            .unwrap(),
-        );
-        let l = LocalNets::default();
-        let media = |src: &str| {
-            s.judge(
-                &l,
-                &facts(src, "52.112.1.1", TrafficType::Media, [0, 0]),
-                None,
-            )
-        };
-        let hq = media("10.1.0.5");
-        assert_eq!(
-            (hq.egress, hq.expected),
-            (Egress::ExpressRoute, Some(ExpectedPath::ExpressRoute))
-        );
-        assert_eq!(hq.local_circuit, Some(true));
-        let annex = media("10.2.0.5");
-        assert_eq!(
-            (annex.egress, annex.expected),
-            (Egress::Internet, Some(ExpectedPath::Internet))
-        );
-        let note = annex.note.unwrap();
-        assert!(note.contains("no ExpressRoute"), "{note}");
-        // Outside every building the site's circuit applies.
-        let other = media("10.3.0.5");
-        assert_eq!(
-            (other.egress, other.local_circuit),
-            (Egress::ExpressRoute, None)
         );
     }
 
