@@ -124,6 +124,17 @@ fn every_generated_call_is_one_row_with_its_building_and_verdicts() {
         );
     }
 
+    // CQD's verdict, worst leg: only the lossy call (one received packet in
+    // six lost, over CQD's 10%) is poor.
+    let cqd = rows_of(&calls, &["local_ip", "cqd_quality"], "|");
+    assert_eq!(
+        cqd.iter()
+            .filter(|r| r.ends_with("|poor"))
+            .collect::<Vec<_>>(),
+        ["10.2.0.12|poor"],
+        "{cqd:?}"
+    );
+
     // The summary's figures by building and subnet equal DuckDB's.
     let summary = dir.path().join("summary.json");
     let o = pathlens(&["summary", "--format", "json", out.to_str().unwrap()]);

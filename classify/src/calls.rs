@@ -69,6 +69,8 @@ pub struct Leg {
     pub last_us: i64,
     /// Its verdict.
     pub quality: Option<Quality>,
+    /// Its CQD verdict.
+    pub cqd_quality: Option<Quality>,
 }
 
 /// What grouping needs of one finished flow row.
@@ -171,6 +173,7 @@ impl CallFlow {
                 packets: s.stats.packets,
                 last_us: s.stats.last_us,
                 quality: s.quality,
+                cqd_quality: s.cqd_quality,
             })
             .collect();
         let by_streams = legs
@@ -242,6 +245,8 @@ pub struct Call {
     pub good_streams: u32,
     /// Worst leg: poor when a stream is, good when every judged one is.
     pub quality: Option<Quality>,
+    /// Worst leg by the streams' CQD verdict, the same way.
+    pub cqd_quality: Option<Quality>,
     /// An audio leg carried nothing while the other did, or stopped while
     /// the other went on; None without audio.
     pub one_way_audio: Option<bool>,
@@ -317,6 +322,7 @@ impl Call {
             } else {
                 (good > 0).then_some(Quality::Good)
             },
+            cqd_quality: worst(legs().map(|g| g.cqd_quality)),
             one_way_audio,
             one_way_note,
             media_bytes: media.iter().map(|f| f.bytes).sum(),
@@ -343,6 +349,12 @@ impl Call {
             flow_ids,
         })
     }
+}
+
+/// The worst of some verdicts: poor when one is, good when one is and
+/// none is poor.
+fn worst(v: impl Iterator<Item = Option<Quality>>) -> Option<Quality> {
+    v.flatten().max_by_key(|q| *q == Quality::Poor)
 }
 
 /// One-way audio of a call's legs: a direction that carried no audio while
@@ -520,6 +532,7 @@ mod test {
                     packets: 100,
                     last_us: last_s * S,
                     quality: Some(Quality::Good),
+                    cqd_quality: None,
                 })
                 .collect(),
             bytes: 1000,

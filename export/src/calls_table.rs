@@ -80,6 +80,7 @@ pub static CALL_COLUMNS: &[Column<CallRecord>] = &[
     C::new("poor_streams", I32(|r| count(r.call.poor_streams)), "of which judged poor"),
     C::new("good_streams", I32(|r| count(r.call.good_streams)), "of which judged good"),
     C::new("quality", OptLabel(|r| r.call.quality.map(Quality::as_str)), "worst leg: `poor` when a stream is poor, `good` when every judged stream is good; null when none was judged"),
+    C::new("cqd_quality", OptLabel(|r| r.call.cqd_quality.map(Quality::as_str)), "worst leg by the streams' `cqd_quality` (Call Quality Dashboard's poor-audio rule restricted to what the wire shows): `poor` when a stream is, `good` when one is judged and none is poor"),
     C::new("one_way_audio", OptBool(|r| r.call.one_way_audio), "an audio direction carried no RTP while the other did (media never answered, or never sent), or its last packet came 5 s or more before the other's (it stopped while the other went on); null without audio"),
     C::new("one_way_note", OptStr(|r| r.call.one_way_note.as_deref()), "which direction, and how long before the other it stopped"),
     C::new("media_bytes", I64(|r| i64c(r.call.media_bytes)), "IP bytes of its media flows"),
