@@ -14,7 +14,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::Quality;
-use pathlens_classify::ServiceSource;
+use pathlens_classify::{AppProtocol, ServiceSource};
 use std::sync::OnceLock;
 
 type C = Column<FlowRecord>;
@@ -81,7 +81,8 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("history", "", "tcpControlBits (6)"),
     C::new("conn_state", OptLabel(|r| r.conn_state.map(ConnState::as_str)), "Zeek's codes for TCP: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH; null for other transports")
         .like("conn_state", "", ""),
-    C::new("app_protocol", Label(|r| r.labels.app_protocol.as_str()), "`sip`, `sip_tls`, `rtp`, `srtp`, `rtcp`, `stun_turn`, `dtls`, `psom`, `smtp`, `pop3`, `imap`, `xmpp`, `https`, `tls`, `http`, `dns`, `ipsec` (ESP, AH, ESP in UDP 4500), `ike` (UDP 500, or 4500 with the NAT-T non-ESP marker or only keepalives), `ssl_vpn` (a VPN gateway's server name, or DTLS on UDP 443 without ICE), `other`, or `unknown` when nothing matched")
+    // The value list comes from the vocabulary (`classify/src/vocab.rs`).
+    C::new("app_protocol", Label(|r| r.labels.app_protocol.as_str()), AppProtocol::VALUES_DOC)
         .like("service", "application_name", "applicationName (96)"),
     C::new("app_protocol_source", Label(|r| r.labels.app_protocol_source.as_str()), "how `app_protocol` was decided: `payload` (a dissector recognised it, or inspected payload matched none of the classes: `other`), `port` (no payload at all: the rule of `signatures/ports.toml` for the server's port, never a client's; media port ranges only towards a known media server), `behaviour` (media cadence over TCP), `correlation` (a UDP flow with no evidence of its own reaching a media endpoint that another flow announced in SDP or STUN), `none`")
         .like("", "application_is_guessed", ""),
