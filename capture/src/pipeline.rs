@@ -85,6 +85,8 @@ pub struct RunReport {
     pub inputs: Vec<String>,
     /// Rows written to the `streams` table.
     pub stream_rows: u64,
+    /// Rows of the calls table written.
+    pub call_rows: u64,
 }
 
 impl RunReport {
@@ -421,6 +423,7 @@ fn run_metadata(opts: &RunOptions, report: &RunReport) -> Vec<(String, String)> 
 fn take_outcome(report: &mut RunReport, o: WriterOutcome, writes: bool) {
     report.summary = o.summary;
     report.stream_rows = o.totals.stream_rows;
+    report.call_rows = o.totals.call_rows;
     report.output_error = o.error;
     if writes
         && report.output_error.is_none()

@@ -55,6 +55,12 @@ pub fn render(
                 p.join("streams").display(),
                 r.stream_rows
             );
+            let _ = writeln!(
+                s,
+                "calls:    {} ({} rows)",
+                p.join("calls").display(),
+                r.call_rows
+            );
         }
         (Some(p), None) => {
             let _ = writeln!(s, "output:   {} ({} rows)", p.display(), c.records_written);
@@ -63,6 +69,12 @@ pub fn render(
                 "streams:  {} ({} rows)",
                 pathlens_export::streams_path(p).display(),
                 r.stream_rows
+            );
+            let _ = writeln!(
+                s,
+                "calls:    {} ({} rows)",
+                pathlens_export::calls_path(p).display(),
+                r.call_rows
             );
         }
         (None, None) => {

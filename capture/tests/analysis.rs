@@ -270,6 +270,29 @@ fn report_renders_in_headless_chromium_with_its_charts() {
 }
 
 #[test]
+fn examples_calls_by_building_on_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = sample(dir.path());
+    let stdout = python(
+        &repo().join("examples/calls_by_building.py"),
+        &[out.to_str().unwrap()],
+        &[],
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("calls_by_building: "))
+        .expect("answer line");
+    let a: serde_json::Value = serde_json::from_str(line).unwrap();
+    // The sample's one call (Teams media and a Skype for Business call at
+    // once, from 10.10.1.20) is in the Paris office, over ExpressRoute.
+    assert_eq!(
+        a,
+        serde_json::json!({"PAR-HQ": {"calls": 1, "one_way_calls": 0, "streams": 4,
+            "poor_streams": 0, "poor_pct": 0.0, "expressroute_pct": 100.0}})
+    );
+}
+
+#[test]
 fn examples_notebook_answers_on_the_sample() {
     let dir = tempfile::tempdir().unwrap();
     let (out, _) = sample(dir.path());

@@ -160,6 +160,17 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("src2dst_dscp_changed", OptBool(|r| r.labels.path.marking[0].map(|m| m.changed)), "an initiator packet carried another DSCP than the first one"),
     C::new("dst2src_dscp_changed", OptBool(|r| r.labels.path.marking[1].map(|m| m.changed)), "the same for the responder's packets"),
     C::new("tunnel_media_suspected", OptBool(|r| r.labels.tunnel_media_suspected), "a tunnel (`traffic_type` `tunnel`) with media cadence: both directions 100+ packets of at most 400 IP bytes, at least 80% of the direction's packets, with 60% of the gaps between them in two adjacent buckets of 10-70 ms (`path_note` says so); false for other tunnels, null for flows that are no tunnel"),
+    // The CQD building file (`--buildings`): the local end's building.
+    C::new("building", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.name)), "BuildingName of the building file's row for the local end (the initiator when it is local, else the responder): the longest subnet containing it; null without a building file or when no row covers it"),
+    C::new("network_name", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.network_name)), "NetworkName of that row"),
+    C::new("subnet", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.subnet)), "NetworkIP/NetworkRange of that row, e.g. `10.1.0.0/24`"),
+    C::new("region", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.region)), "Region of that row"),
+    C::new("inside_corp", OptBool(|r| r.labels.buildings.local.as_ref().map(|b| b.inside_corp)), "InsideCorp of that row"),
+    C::new("vpn", OptBool(|r| r.labels.buildings.local.as_ref().map(|b| b.vpn)), "VPN of that row: the local end is in a VPN address pool"),
+    C::new("building_expressroute", OptBool(|r| r.labels.buildings.local.as_ref().map(|b| b.expressroute)), "ExpressRoute of that row: the building's subnets have the circuit, so its Office 365 traffic is predicted and expected over ExpressRoute (where the route filter allows the set), over the Internet when 0"),
+    C::new("peer_building", OptDict(|r| r.labels.buildings.peer.as_ref().map(|b| &*b.name)), "for a flow between two local ends, the responder's BuildingName; null otherwise"),
+    C::new("peer_subnet", OptDict(|r| r.labels.buildings.peer.as_ref().map(|b| &*b.subnet)), "the responder's subnet, as `subnet`"),
+    C::new("call_id", OptI64(|r| r.labels.call_id), "the call the flow belongs to (`call_id` of the calls table: the smallest `flow_id` of its flows); null for a flow of no call"),
 ];
 
 impl Row for FlowRecord {

@@ -5,7 +5,8 @@
 //! lifecycle (written under a temporary name, renamed when complete). It does
 //! no classification and no capture.
 //!
-//! Each output column is declared once, in `flows_table` or `streams_table`;
+//! Each output column is declared once, in `flows_table`, `streams_table` or
+//! `calls_table`;
 //! `column` derives the Arrow schema, the builders and `SCHEMA.md`'s tables
 //! from those declarations, and `sink` writes the batches to files; `store`
 //! sends a dataset's finished parts to object storage (`az://`, `s3://`).
@@ -13,6 +14,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod calls_table;
 pub mod column;
 pub mod dataset;
 pub mod flows_table;
@@ -26,6 +28,7 @@ pub mod store;
 pub mod streams_table;
 pub mod summary;
 
+pub use calls_table::{calls_path, calls_schema, CallHold, CallRecord, CALL_COLUMNS};
 pub use dataset::{DatasetSink, DatasetTotals, Partition};
 pub use flows_table::{flow_schema, records_to_batch, FLOW_COLUMNS};
 pub use options::{Compression, WriterOptions};

@@ -4,7 +4,7 @@
 //! no I/O, so the same rule applies to a directory ([`list`], [`remove`])
 //! or to an object store's listing.
 //!
-//! A partition is the same `date=…/hour=…` under `flows/` and `streams/`:
+//! A partition is the same `date=…/hour=…` under `flows/`, `streams/` and `calls/`:
 //! it is listed, sized and removed as one. Never removed: the hour of
 //! `now`, an hour after it (a clock that stepped back), and any hour that
 //! holds a part still being written (`.inprogress`).
@@ -111,7 +111,7 @@ pub fn plan(
 /// `streams/`), unsorted. Names that are not `date=…/hour=…` are ignored.
 pub fn list(root: &Path) -> Vec<HourPartition> {
     let mut parts: Vec<HourPartition> = Vec::new();
-    for table in ["flows", "streams"] {
+    for table in ["flows", "streams", "calls"] {
         let Ok(dates) = std::fs::read_dir(root.join(table)) else {
             continue;
         };
@@ -174,7 +174,7 @@ fn dir_usage(dir: &Path) -> (u64, bool) {
 /// A directory cannot be removed.
 pub fn remove(root: &Path, p: &HourPartition) -> std::io::Result<()> {
     let rel = p.rel_dir();
-    for table in ["flows", "streams"] {
+    for table in ["flows", "streams", "calls"] {
         let dir = root.join(table).join(&rel);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}

@@ -13,6 +13,7 @@
 
 mod inputs;
 mod paths;
+mod places;
 mod read;
 mod render;
 mod row;
@@ -21,6 +22,7 @@ mod tables;
 
 pub use inputs::{parse_time, Inputs, ReadError, TimeRange};
 pub use paths::{EdgeFigures, PathRow, Paths};
+pub use places::{CallRow, PlaceFigures, Places};
 pub use read::summarize;
 pub use render::{counter_lines, Format};
 pub(crate) use render::{sorted, time_text};
@@ -285,6 +287,8 @@ pub struct Summary {
     pub runs: BTreeMap<String, Vec<String>>,
     /// Edges, latency and marking.
     pub paths: Paths,
+    /// Calls and streams by building and subnet (the calls table).
+    pub places: Places,
     /// RTP streams judged poor.
     pub poor_total: u64,
     /// The worst poor streams.
@@ -357,6 +361,13 @@ fn bump_pair(m: &mut BTreeMap<(String, String), Totals>, k: (&str, &str), r: &Fl
 }
 
 impl Summary {
+    /// Counts calls the writer closed, by building and subnet.
+    pub fn add_calls(&mut self, calls: &[crate::CallRecord]) {
+        for c in calls {
+            self.places.add(&CallRow::of(c));
+        }
+    }
+
     /// An empty summary that also keeps what the report draws.
     pub fn with_detail() -> Self {
         Summary {

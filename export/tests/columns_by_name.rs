@@ -12,6 +12,7 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pathlens_classify::buildings::{Building, FlowBuildings};
 use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::{ClockSource, Quality, QualityProfile, RtcpFigures, StreamStats};
 use pathlens_classify::outcome::{Labels, Leg, Marking, PathFields};
@@ -234,14 +235,41 @@ fn flow(row: usize) -> FlowRecord {
                 ],
             },
             tunnel_media_suspected: Some(bit(0b100, row)).filter(|_| full),
+            buildings: FlowBuildings {
+                local: Some(building(row, "local")).filter(|_| full),
+                peer: Some(building(row, "peer")).filter(|_| row == 0),
+            },
+            call_id: Some(9_000 + row as i64).filter(|_| full),
         },
     }
+}
+
+fn building(row: usize, tag: &str) -> Arc<Building> {
+    Arc::new(Building {
+        network: format!("10.{row}.0.0/16").parse().unwrap(),
+        subnet: Arc::from(format!("10.{row}.0.0/16")),
+        network_name: Arc::from(format!("{tag}-net-{row}")),
+        name: Arc::from(format!("{tag}-building-{row}")),
+        ownership: Arc::from(""),
+        building_type: Arc::from(""),
+        office_type: Arc::from(""),
+        city: Arc::from(""),
+        zip: Arc::from(""),
+        country: Arc::from(""),
+        state: Arc::from(""),
+        region: Arc::from(format!("{tag}-region-{row}")),
+        inside_corp: bit(0b001, row),
+        expressroute: bit(0b010, row),
+        vpn: bit(0b110, row),
+        line: row + 1,
+    })
 }
 
 /// The value each flows column must hold for `r`, by column name.
 fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
     let e = &r.labels.egress;
     let m = &r.labels.media;
+    let b = &r.labels.buildings;
     let dir = |d: Option<DirMedia>| match d {
         Some(d) => [
             d.packets_lost.into(),
@@ -389,6 +417,40 @@ fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
             "tunnel_media_suspected",
             r.labels.tunnel_media_suspected.into(),
         ),
+        (
+            "building",
+            b.local.as_ref().map(|b| b.name.to_string()).into(),
+        ),
+        (
+            "network_name",
+            b.local.as_ref().map(|b| b.network_name.to_string()).into(),
+        ),
+        (
+            "subnet",
+            b.local.as_ref().map(|b| b.network.to_string()).into(),
+        ),
+        (
+            "region",
+            b.local.as_ref().map(|b| b.region.to_string()).into(),
+        ),
+        (
+            "inside_corp",
+            b.local.as_ref().map(|b| b.inside_corp).into(),
+        ),
+        ("vpn", b.local.as_ref().map(|b| b.vpn).into()),
+        (
+            "building_expressroute",
+            b.local.as_ref().map(|b| b.expressroute).into(),
+        ),
+        (
+            "peer_building",
+            b.peer.as_ref().map(|b| b.name.to_string()).into(),
+        ),
+        (
+            "peer_subnet",
+            b.peer.as_ref().map(|b| b.network.to_string()).into(),
+        ),
+        ("call_id", r.labels.call_id.into()),
     ]
 }
 

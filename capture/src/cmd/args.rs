@@ -104,6 +104,9 @@ pub struct FlowArgs {
     /// Call-flow table replacing the built-in signatures/callflow.toml.
     #[arg(long, value_name = "FILE")]
     pub callflow: Option<PathBuf>,
+    /// CQD building data file (.csv or .tsv, no header row): each subnet's building, and its ExpressRoute flag.
+    #[arg(long, value_name = "FILE")]
+    pub buildings: Option<PathBuf>,
 }
 
 /// What the shared flags build, ready for `pipeline::run`.
@@ -171,6 +174,7 @@ impl FlowArgs {
             onprem_exchange: self.onprem_exchange.clone(),
             deployment: self.deployment.clone(),
             callflow: self.callflow.clone(),
+            buildings: self.buildings.clone(),
             check_only: false,
         })?;
         for (name, n) in &built.sources {

@@ -159,7 +159,11 @@ pub fn check_output(
     if !dir.is_dir() {
         bail!("output directory {} does not exist", dir.display());
     }
-    for target in [out.to_path_buf(), pathlens_export::streams_path(out)] {
+    for target in [
+        out.to_path_buf(),
+        pathlens_export::streams_path(out),
+        pathlens_export::calls_path(out),
+    ] {
         if let Some(input) = inputs.iter().find(|i| same_file(i, &target)) {
             bail!(
                 "{} is the input {}; refusing to overwrite it",

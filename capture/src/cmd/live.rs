@@ -237,7 +237,7 @@ fn own_output_dir(dir: &std::path::Path, user: Option<&str>) -> Result<()> {
     // Files 0640, directories 0750: flow records are not for every local user.
     crate::os::set_umask(0o027);
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    for t in ["flows", "streams"] {
+    for t in ["flows", "streams", "calls"] {
         let d = dir.join(t);
         std::fs::create_dir_all(&d).with_context(|| format!("creating {}", d.display()))?;
     }

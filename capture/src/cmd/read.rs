@@ -68,6 +68,7 @@ impl Delivery {
             (Output::File(p), None) => vec![
                 Temporary::File(temp_path(p)),
                 Temporary::File(temp_path(&streams_path(p))),
+                Temporary::File(temp_path(&pathlens_export::calls_path(p))),
             ],
             (Output::Dataset(p), None) => vec![Temporary::DatasetParts {
                 root: p.clone(),

@@ -14,7 +14,7 @@ use crate::pipeline::{Outlet, OutletTotals};
 use crate::retention::{now_us, Pruner};
 use pathlens_classify::egress::Egress;
 use pathlens_classify::TrafficType;
-use pathlens_export::{DatasetSink, FlowRecord, StreamRecord, WriterOptions};
+use pathlens_export::{CallRecord, DatasetSink, FlowRecord, StreamRecord, WriterOptions};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -154,6 +154,7 @@ impl Rotor {
                     Gauges::add(&g.rows_written, t.rows);
                     self.totals.rows += t.rows;
                     self.totals.stream_rows += t.stream_rows;
+                    self.totals.call_rows += t.call_rows;
                     if t.parts > 0 {
                         tracing::info!(files = t.parts, rows = t.rows, "files rotated");
                     }
@@ -201,6 +202,18 @@ impl Outlet for Rotor {
         };
         self.pending += n;
         if let Err(e) = s.write(recs, streams) {
+            if let Some(s) = self.sink.take() {
+                s.abort();
+            }
+            self.failed(&e.to_string());
+        }
+    }
+
+    fn write_calls(&mut self, calls: &[CallRecord]) {
+        let Some(s) = self.sink.as_mut() else {
+            return;
+        };
+        if let Err(e) = s.write_calls(calls) {
             if let Some(s) = self.sink.take() {
                 s.abort();
             }

@@ -5,7 +5,7 @@
 //! writer, its gauges and its reload in here.
 
 use crate::flow::Knowledge;
-use pathlens_export::{FlowRecord, StreamRecord};
+use pathlens_export::{CallRecord, FlowRecord, StreamRecord};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub const OUTLET_POLL: Duration = Duration::from_millis(200);
 pub trait Outlet: Send {
     /// Takes the rows of finished flows and the stream rows taken from them.
     fn write(&mut self, flows: &[FlowRecord], streams: &[StreamRecord]);
+    /// Takes the rows of calls that ended.
+    fn write_calls(&mut self, calls: &[CallRecord]);
     /// Called after every message and at least every [`OUTLET_POLL`]: the
     /// outlet may close its files and start new ones.
     fn poll(&mut self);
@@ -40,6 +42,8 @@ pub struct OutletTotals {
     pub rows: u64,
     /// Stream rows in finished files.
     pub stream_rows: u64,
+    /// Call rows in finished files.
+    pub call_rows: u64,
     /// Flow rows lost to output errors (logged and counted, the run goes on).
     pub lost: u64,
 }

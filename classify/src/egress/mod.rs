@@ -139,6 +139,8 @@ pub struct Site {
     pub circuit_subnets: PrefixTable<CircuitDecl>,
     /// How much evidence decides a learned edge.
     pub edge_rules: EdgeRules,
+    /// The CQD building file (each local subnet's building).
+    pub buildings: std::sync::Arc<crate::buildings::Buildings>,
 }
 
 /// What the flow table knows about a finished flow, for [`Site::judge`].
@@ -444,6 +446,7 @@ mod test {
             circuit_decl: CircuitDecl::Declared(CircuitSource::Config),
             circuit_subnets: PrefixTable::new(),
             edge_rules: EdgeRules::default(),
+            buildings: Arc::default(),
         }
     }
 

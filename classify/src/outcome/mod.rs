@@ -116,6 +116,10 @@ pub struct Labels {
     pub path: PathFields,
     /// A tunnel carrying media cadence; null for flows that are no tunnel.
     pub tunnel_media_suspected: Option<bool>,
+    /// The buildings of the flow's local ends (CQD building file).
+    pub buildings: crate::buildings::FlowBuildings,
+    /// The call the flow belongs to (set when its call is grouped).
+    pub call_id: Option<i64>,
 }
 
 impl Labels {
@@ -137,6 +141,8 @@ impl Labels {
             media: MediaFields::default(),
             path: PathFields::default(),
             tunnel_media_suspected: None,
+            buildings: crate::buildings::FlowBuildings::default(),
+            call_id: None,
         }
     }
 }
@@ -253,6 +259,12 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         path: PathFields::of(&evidence),
         tunnel_media_suspected,
         protocol: class.protocol,
+        buildings: crate::buildings::FlowBuildings::of(
+            &k.egress.buildings,
+            (e.src, v.local_src),
+            (e.dst, v.local_dst),
+        ),
+        call_id: None,
     }
 }
 

@@ -160,6 +160,8 @@ pub struct Inputs {
     pub flows: BTreeSet<PathBuf>,
     /// Streams files.
     pub streams: BTreeSet<PathBuf>,
+    /// Calls files.
+    pub calls: BTreeSet<PathBuf>,
 }
 
 impl Inputs {
@@ -180,6 +182,10 @@ impl Inputs {
                 if s.is_file() {
                     inp.streams.insert(s);
                 }
+                let c = crate::calls_path(p);
+                if c.is_file() {
+                    inp.calls.insert(c);
+                }
             } else if p.is_dir() {
                 let (flows_dir, streams_dir) = dataset_dirs(p);
                 let mut files = Vec::new();
@@ -188,6 +194,8 @@ impl Inputs {
                 for f in files {
                     if split && f.to_string_lossy().ends_with(".streams.parquet") {
                         inp.streams.insert(f);
+                    } else if split && f.to_string_lossy().ends_with(".calls.parquet") {
+                        inp.calls.insert(f);
                     } else {
                         inp.flows.insert(f);
                     }
@@ -196,6 +204,12 @@ impl Inputs {
                     let mut files = Vec::new();
                     walk(&s, range, partition_span_of(&s), &mut files)?;
                     inp.streams.extend(files);
+                    // The calls table sits beside the streams, same partitions.
+                    if let Some(c) = calls_twin(&s).filter(|c| c.is_dir()) {
+                        let mut files = Vec::new();
+                        walk(&c, range, partition_span_of(&c), &mut files)?;
+                        inp.calls.extend(files);
+                    }
                 }
             } else {
                 return Err(ReadError::Io {
@@ -209,6 +223,15 @@ impl Inputs {
         }
         Ok(inp)
     }
+}
+
+/// `ROOT/calls/REL` for a dataset's `ROOT/streams/REL`.
+fn calls_twin(streams: &Path) -> Option<PathBuf> {
+    let a = streams
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "streams"))?;
+    let rel = streams.strip_prefix(a).ok()?;
+    Some(a.parent()?.join("calls").join(rel))
 }
 
 /// The span of the innermost partition a path is in (for pruning below it).

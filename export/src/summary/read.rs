@@ -295,6 +295,70 @@ impl StreamIndex {
     }
 }
 
+const CALL_COLS: &[&str] = &[
+    "first_seen",
+    "building",
+    "subnet",
+    "one_way_audio",
+    "quality",
+    "streams",
+    "poor_streams",
+    "good_streams",
+    "teams",
+    "teams_bytes_expressroute",
+    "teams_bytes_internet",
+    "path_conformant",
+];
+
+/// Adds the calls of a calls file inside `range` to the summary.
+fn read_calls(s: &mut Summary, path: &Path, range: &TimeRange) -> Result<(), ReadError> {
+    let (r, _) = open(path, CALL_COLS)?;
+    for b in r {
+        let b = b.map_err(|source| ReadError::Arrow {
+            path: path.to_path_buf(),
+            column: String::new(),
+            source,
+        })?;
+        let c = Cols::new(path, &b, CALL_COLS)?;
+        let first = c.ints("first_seen")?;
+        let (building, subnet, quality) = (c.strs("building"), c.strs("subnet"), c.strs("quality"));
+        let int = |n: &'static str| c.opt_ints(n);
+        let (streams, poor, good, er, inet) = (
+            int("streams"),
+            int("poor_streams"),
+            int("good_streams"),
+            int("teams_bytes_expressroute"),
+            int("teams_bytes_internet"),
+        );
+        let (one_way, teams, conformant) = (
+            c.bools("one_way_audio"),
+            c.bools("teams"),
+            c.bools("path_conformant"),
+        );
+        let n = |a: Option<&Int64Array>, i: usize| a.map_or(0, |a| u(a.value(i)));
+        for i in 0..b.num_rows() {
+            if !range.contains(first.value(i)) {
+                continue;
+            }
+            s.places.add(&super::CallRow {
+                first_us: first.value(i),
+                building: building.get(i).unwrap_or("-").to_string(),
+                subnet: subnet.get(i).unwrap_or("-").to_string(),
+                one_way: opt_bool(one_way, i) == Some(true),
+                poor: quality.get(i) == Some("poor"),
+                streams: n(streams, i),
+                poor_streams: n(poor, i),
+                good_streams: n(good, i),
+                teams: opt_bool(teams, i) == Some(true),
+                teams_bytes_expressroute: n(er, i),
+                teams_bytes_internet: n(inet, i),
+                conformant: opt_bool(conformant, i),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Adds another run's counters: numbers add up, maps add up by key.
 fn add_counters(into: &mut BTreeMap<String, Value>, c: &serde_json::Map<String, Value>) {
     for (k, v) in c {
@@ -368,6 +432,9 @@ pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<S
     }
     for c in counters.values() {
         add_counters(&mut s.counters, c);
+    }
+    for p in &inputs.calls {
+        read_calls(&mut s, p, range)?;
     }
     Ok(s)
 }

@@ -175,6 +175,7 @@ impl Summary {
             "media": media,
             "rtp_overflow_packets": self.rtp_overflow_packets,
             "paths_seen": self.paths.json(),
+            "places": self.places.json(),
         })
     }
 
@@ -258,6 +259,9 @@ impl Summary {
             "rtp_overflow_packets",
             self.rtp_overflow_packets,
         );
+        for (table, key, metric, v) in self.places.csv_rows() {
+            c.row(table, &key, "", metric, v);
+        }
         c.0
     }
 }

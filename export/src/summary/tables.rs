@@ -261,6 +261,7 @@ impl Summary {
         v.extend(self.paths.tables());
         v.push(self.segment.table());
         v.push(self.poor_streams_listing());
+        v.extend(self.places.tables());
         v
     }
 
