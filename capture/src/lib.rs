@@ -14,6 +14,6 @@ pub mod link;
 pub mod live;
 mod os;
 pub mod pipeline;
-pub mod report;
+pub mod run_summary;
 pub mod source;
 pub mod stop;

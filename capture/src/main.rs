@@ -346,7 +346,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     }
     let delivered = sink.deliver(report.failed());
     if !quiet {
-        let text = pathlens::report::render(&report, sink.shown().as_deref(), &prefix_sources);
+        let text = pathlens::run_summary::render(&report, sink.shown().as_deref(), &prefix_sources);
         // With -w - stdout holds the Parquet file: the summary goes to stderr.
         if output == checks::Output::Stdout {
             eprint!("{text}");
