@@ -1,6 +1,6 @@
 //! Latency and QoS marking of a flow, judged against Microsoft's targets
-//! (domain.md §3.5) and the DSCP values of the recommended media ranges
-//! (domain.md §1.2, §4.6).
+//! (docs/call-flows.md §3.5) and the DSCP values of the recommended media ranges
+//! (docs/call-flows.md §1.2, §4.6).
 //!
 //! The tap is taken to sit at the customer edge, so the server-side part
 //! of a TCP handshake (SYN to SYN-ACK), a STUN transaction answered by the
