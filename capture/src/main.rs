@@ -263,7 +263,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     }
     anyhow::ensure!(
         !listing.files.is_empty(),
-        "no capture files found in the inputs given"
+        pathlens::input::nothing_found(&raw_inputs, &listing.skipped)
     );
     let output = checks::check_output(
         args.write.as_deref(),

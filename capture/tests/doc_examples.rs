@@ -35,7 +35,10 @@ fn readme_and_docs_examples_run_against_the_quick_starts_output() {
         readme.contains("```sh\nbash .ci/quickstart\nbash .ci/test\n```"),
         "the quick start's two commands"
     );
-    assert!(readme.lines().count() <= 300, "the README fits on a few screens");
+    assert!(
+        readme.lines().count() <= 300,
+        "the README fits on a few screens"
+    );
     let ci = std::fs::read_to_string(repo().join(".ci/run")).unwrap();
     assert!(ci.lines().any(|l| l.trim() == "bash .ci/test"), "{ci}");
 
@@ -50,7 +53,11 @@ fn readme_and_docs_examples_run_against_the_quick_starts_output() {
         .find(|l| l.starts_with("./target/release/pathlens read "))
         .expect("the quick start reads the sample");
     let args: Vec<&str> = read.split_whitespace().skip(1).collect();
-    let o = Command::new(bin()).args(&args).current_dir(work).output().unwrap();
+    let o = Command::new(bin())
+        .args(&args)
+        .current_dir(work)
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(work.join("sample.parquet").is_file() && work.join("sample.streams.parquet").is_file());
     std::fs::write(work.join(".quickstart.out"), &o.stdout).unwrap();
@@ -84,6 +91,9 @@ fn readme_and_docs_examples_run_against_the_quick_starts_output() {
         let i = w.iter().position(|x| *x == name).unwrap();
         w[i - 1].parse().unwrap()
     };
-    assert!(field("sql") >= 5 && field("sh") >= 4 && field("python") >= 3, "{out}");
+    assert!(
+        field("sql") >= 5 && field("sh") >= 4 && field("python") >= 3,
+        "{out}"
+    );
     assert!(field("outputs") >= 6, "{out}");
 }
