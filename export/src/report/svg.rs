@@ -214,6 +214,39 @@ pub struct Marker {
     pub label: String,
 }
 
+/// Dated ticks under a plot whose bottom is at `y0`.
+fn time_ticks(s: &mut String, ticks: &[(f64, Vec<String>)], x: impl Fn(f64) -> f64, y0: f64) {
+    for (at, lines) in ticks {
+        let tx = x(*at);
+        let _ = write!(
+            s,
+            r##"<line x1="{tx:.1}" x2="{tx:.1}" y1="{y0:.1}" y2="{:.1}" stroke="#333"/><text class="tick" x="{tx:.1}" y="{:.1}" font-size="10" text-anchor="middle">"##,
+            y0 + 4.0,
+            y0 + 15.0
+        );
+        for (i, line) in lines.iter().enumerate() {
+            let dy = if i == 0 { 0.0 } else { 12.0 };
+            let _ = write!(
+                s,
+                r#"<tspan x="{tx:.1}" dy="{dy:.0}">{}</tspan>"#,
+                esc(line)
+            );
+        }
+        s.push_str("</text>");
+    }
+}
+
+/// A dashed target line at `mx` from `top` to `bottom`, with its label.
+fn target(s: &mut String, m: &Marker, mx: f64, top: f64, bottom: f64) {
+    let _ = write!(
+        s,
+        r##"<line class="target" x1="{mx:.1}" x2="{mx:.1}" y1="{top:.1}" y2="{bottom:.1}" stroke="#000" stroke-width="2" stroke-dasharray="5,3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#000">{}</text>"##,
+        mx + 4.0,
+        top + 12.0,
+        esc(&m.label)
+    );
+}
+
 /// How the columns' x axis is labelled.
 #[derive(Clone, Debug)]
 pub enum XAxis {
@@ -289,36 +322,10 @@ pub fn columns(
         }
     }
     if let XAxis::Ticks(ticks) = axis {
-        for (at, lines) in ticks {
-            let tx = left + at * slot;
-            let _ = write!(
-                s,
-                r##"<line x1="{tx:.1}" x2="{tx:.1}" y1="{:.1}" y2="{:.1}" stroke="#333"/><text class="tick" x="{tx:.1}" y="{:.1}" font-size="10" text-anchor="middle">"##,
-                top + plot_h,
-                top + plot_h + 4.0,
-                top + plot_h + 15.0
-            );
-            for (i, line) in lines.iter().enumerate() {
-                let dy = if i == 0 { 0.0 } else { 12.0 };
-                let _ = write!(
-                    s,
-                    r#"<tspan x="{tx:.1}" dy="{dy:.0}">{}</tspan>"#,
-                    esc(line)
-                );
-            }
-            s.push_str("</text>");
-        }
+        time_ticks(&mut s, ticks, |at| left + at * slot, top + plot_h);
     }
     if let Some(m) = marker {
-        let mx = left + m.at * slot;
-        let _ = write!(
-            s,
-            r##"<line class="target" x1="{mx:.1}" x2="{mx:.1}" y1="{top:.1}" y2="{:.1}" stroke="#000" stroke-width="2" stroke-dasharray="5,3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#000">{}</text>"##,
-            top + plot_h,
-            mx + 4.0,
-            top + 12.0,
-            esc(&m.label)
-        );
+        target(&mut s, m, left + m.at * slot, top, top + plot_h);
     }
     let _ = write!(
         s,
