@@ -9,9 +9,15 @@
 # the ratios the performance goal is stated in. Results are appended to
 # benches/RESULTS.md with the date, the machine and the load average.
 #
+# The same packets are also read as pcapng (`editcap -F pcapng`, what
+# dumpcap and Wireshark write) and as a zstd archive (`zstd -1`), by
+# pathlens and by tcpdump (through `zstd -dc` for the archive): the table
+# ends with pathlens's wall time against tcpdump's per format.
+#
 # usage: benches/compare.sh [FILE]   (default target/bench-input/real.pcap,
 #        built by benches/make_real_input.sh)
 # env:   ROUNDS, PATHLENS (binary; default: cargo build --release),
+#        FORMATS (default "pcapng zst"; "" for the classic pcap alone),
 #        EXTRA (more "label|command" lines, e.g. pathlens variants),
 #        RESULTS (file to append to; "-" prints only)
 set -euo pipefail
@@ -26,6 +32,8 @@ need softflowd softflowd
 need tcpdump tcpdump
 need capinfos wireshark-common
 need /usr/bin/time time
+need zstd zstd
+need editcap wireshark-common
 if [ -z "${PATHLENS:-}" ]; then
     cargo build -q --release -p pathlens --manifest-path "$root/Cargo.toml"
     PATHLENS=${CARGO_TARGET_DIR:-$root/target}/release/pathlens
@@ -42,6 +50,23 @@ cmds=(
     "softflowd -r $file -6 -d -c none -p $work/sf.pid"
     "tcpdump -r $file -w /dev/null"
 )
+# The other formats sit beside the input, made once.
+for f in ${FORMATS-pcapng zst}; do
+    case $f in
+    pcapng)
+        ng=${file%.pcap}.pcapng
+        [ -s "$ng" ] || editcap -F pcapng "$file" "$ng"
+        labels+=("pathlens pcapng" "tcpdump pcapng")
+        cmds+=("$PATHLENS read $ng -q -w $work/out.parquet --o365 $o365"
+            "tcpdump -r $ng -w /dev/null") ;;
+    zst)
+        zs=$file.zst
+        [ -s "$zs" ] || zstd -q -1 -T0 -o "$zs" "$file"
+        labels+=("pathlens pcap.zst" "tcpdump pcap.zst")
+        cmds+=("$PATHLENS read $zs -q -w $work/out.parquet --o365 $o365"
+            "zstd -dc $zs | tcpdump -r - -w /dev/null") ;;
+    esac
+done
 while IFS='|' read -r l c; do
     [ -n "$l" ] || continue
     labels+=("$l"); cmds+=("${c//FILE/$file}")
@@ -54,7 +79,7 @@ declare -A walls rss
 for ((r = 1; r <= rounds; r++)); do
     for i in "${!labels[@]}"; do
         rm -rf "$work"/out.*
-        /usr/bin/time -v -o "$work/t" ${cmds[$i]} >/dev/null 2>"$work/err" ||
+        /usr/bin/time -v -o "$work/t" bash -c "${cmds[$i]}" >/dev/null 2>"$work/err" ||
             { echo "${labels[$i]} failed:" >&2; cat "$work/err" >&2; exit 1; }
         w=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(k=1;k<=n;k++) s=s*60+a[k]; print s}' "$work/t")
         m=$(awk -F': ' '/Maximum resident/ {print $2}' "$work/t")
@@ -82,6 +107,19 @@ p=${med[0]}
         ratio=$(awk -v a="${med[$i]}" -v b="$p" 'BEGIN {printf "%.2f", a / b}')
         echo "| ${labels[$i]} | ${med[$i]} (${walls[$i]# }) | $pps | $((rss[$i] / 1024)) | $ratio |"
     done
+    # pathlens against a bare libpcap read, format by format (goal 0.8).
+    for i in "${!labels[@]}"; do
+        case ${labels[$i]} in
+        tcpdump*)
+            fmt=${labels[$i]#tcpdump}
+            for j in "${!labels[@]}"; do
+                [ "${labels[$j]}" = "pathlens$fmt" ] || continue
+                awk -v f="${fmt:- pcap}" -v t="${med[$i]}" -v q="${med[$j]}" \
+                    'BEGIN {printf "\npathlens speed / tcpdump speed,%s: %.2f", f, t / q}'
+            done ;;
+        esac
+    done
+    echo
 } >"$work/table"
 cat "$work/table"
 [ "$results" = - ] || cat "$work/table" >>"$results"

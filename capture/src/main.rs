@@ -115,6 +115,35 @@ struct Bar {
     starts: Vec<u64>,
 }
 
+impl Bar {
+    /// A bar over the inputs' total size, drawn only when `show`.
+    fn new(inputs: &[PathBuf], show: bool) -> Self {
+        let sizes: Vec<u64> = inputs
+            .iter()
+            .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
+            .collect();
+        let bar = if show {
+            let b = indicatif::ProgressBar::new(sizes.iter().sum());
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        Bar {
+            bar,
+            starts: sizes
+                .iter()
+                .scan(0u64, |acc, s| Some(std::mem::replace(acc, *acc + s)))
+                .collect(),
+        }
+    }
+}
+
 impl Progress for Bar {
     fn update(&mut self, index: usize, pos: Option<u64>) {
         if let (Some(start), Some(pos)) = (self.starts.get(index), pos) {
@@ -296,59 +325,62 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         }
         anyhow::bail!("no input could be read; nothing written");
     };
-    let sink = pathlens::cmd::read::Sink::new(&output, &run_id)?;
-    let stop = pathlens::stop::Stop::on_signals(sink.temporaries())
+    let delivery = pathlens::cmd::read::Delivery::new(&output, &run_id)?;
+    let stop = pathlens::stop::Stop::on_signals(delivery.temporaries())
         .context("installing the SIGINT/SIGTERM handlers")?;
     let opts = RunOptions {
         workers: prep.workers,
         flow: prep.flow,
-        output: sink.path(),
+        output: delivery.path(),
         dataset: matches!(output, checks::Output::Dataset(_)),
         writer: prep.writer,
         metadata: prep.metadata,
-        live: None,
+        observer: None,
     };
     let ctx = Arc::new(prep.knowledge);
-
-    let sizes: Vec<u64> = inputs
-        .iter()
-        .map(|p| std::fs::metadata(p).map_or(0, |m| m.len()))
-        .collect();
-    let show_bar = !quiet && std::io::stderr().is_terminal();
-    let mut bar = Bar {
-        bar: if show_bar {
-            let b = indicatif::ProgressBar::new(sizes.iter().sum());
-            b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b
-        } else {
-            indicatif::ProgressBar::hidden()
-        },
-        starts: sizes
-            .iter()
-            .scan(0u64, |acc, s| Some(std::mem::replace(acc, *acc + s)))
-            .collect(),
-    };
+    let mut bar = Bar::new(&inputs, !quiet && std::io::stderr().is_terminal());
     let sources = pathlens::cmd::read::sources(early, first, rest.map(open), &stop);
     let report = pipeline::run(sources, &opts, ctx, &mut bar);
     bar.bar.finish_and_clear();
-    pathlens::cmd::logging::anomalies(&report.counters);
+    let shown = Shown {
+        quiet,
+        to_stderr: output == checks::Output::Stdout,
+        prefix_sources: &prefix_sources,
+    };
+    finish_read(&report, &delivery, &shown, &stop)
+}
 
+/// How the end of a `read` is shown.
+struct Shown<'a> {
+    quiet: bool,
+    // With -w - stdout holds the Parquet file: the summary goes to stderr.
+    to_stderr: bool,
+    prefix_sources: &'a [(String, usize)],
+}
+
+/// Prints a run's failures and summary, delivers its output, and says how
+/// it ended.
+fn finish_read(
+    report: &pipeline::RunReport,
+    delivery: &pathlens::cmd::read::Delivery,
+    shown: &Shown<'_>,
+    stop: &pathlens::stop::Stop,
+) -> Result<ExitCode> {
+    pathlens::cmd::logging::anomalies(&report.counters);
     for f in &report.failures {
         eprintln!("pathlens: {f}");
     }
     if let Some(e) = &report.output_error {
         eprintln!("pathlens: output: {e}");
     }
-    let delivered = sink.deliver(report.failed());
-    if !quiet {
-        let text = pathlens::run_summary::render(&report, sink.shown().as_deref(), &prefix_sources);
-        // With -w - stdout holds the Parquet file: the summary goes to stderr.
-        if output == checks::Output::Stdout {
+    let delivered = delivery.deliver(report.failed());
+    if !shown.quiet {
+        let text = pathlens::run_summary::render(
+            report,
+            delivery.shown().as_deref(),
+            shown.prefix_sources,
+        );
+        if shown.to_stderr {
             eprint!("{text}");
         } else {
             let mut out = std::io::stdout().lock();

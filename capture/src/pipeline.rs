@@ -8,24 +8,28 @@
 //! no packets still expires its flows. Flows never span input files: at the
 //! end of each input every worker flushes its table.
 
-pub(crate) mod writer;
+mod batch;
+pub mod outlet;
+mod reader;
+mod writer;
 
 use crate::correlate::Correlator;
-use crate::counters::{FlowCounters, ReadCounters, RunCounters};
-use crate::decode::{decode, FragTracker, Skip};
-use crate::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
+use crate::counters::{FlowCounters, RunCounters};
+use crate::flow::{FlowConfig, FlowTable, Knowledge};
 use crate::learn::EdgeLearner;
-use crate::link::LinkType;
-use crate::source::{Block, PacketSource, SourceError};
+use crate::source::{PacketSource, SourceError};
+use batch::PacketBatch;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
+pub use outlet::{Observer, Outlet, OutletTotals};
 use pathlens_classify::FlowKey;
 use pathlens_export::{FlowRecord, Summary, WriterError, WriterOptions};
+use reader::Reader;
 use std::hash::BuildHasher;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::thread;
-use writer::{writer_thread, WriterMsg};
+use writer::{writer_thread, WriterMsg, WriterOutcome};
 
 /// Packets per batch sent to a worker.
 pub const BATCH_PACKETS: usize = 512;
@@ -58,8 +62,8 @@ pub struct RunOptions {
     pub writer: WriterOptions,
     /// Extra key-value metadata for the output file.
     pub metadata: Vec<(String, String)>,
-    /// A live capture's gauges and rotation (`None` for files).
-    pub live: Option<crate::live::LiveHooks>,
+    /// Told of every worker's flow table as it changes (a live run's gauges).
+    pub observer: Option<Arc<dyn Observer>>,
 }
 
 /// What a run did.
@@ -96,95 +100,9 @@ impl Progress for () {
     fn update(&mut self, _: usize, _: Option<u64>) {}
 }
 
-struct Batch {
-    pkts: Vec<(Pkt, Payload)>,
-    // Payloads copied out of frames no block holds (libpcap's buffer,
-    // reassembled fragments).
-    data: Vec<u8>,
-    // Blocks of the input that payloads point into, in place.
-    blocks: Vec<Block>,
-    now_us: i64,
-    // The reader's input position when it sent the batch: the worker has
-    // then seen every one of its packets up to here (correlation watermark).
-    upto_seq: u64,
-    // Sweeps run only at ticks: they sit at the same places in the packet
-    // stream whatever the number of workers, so the rows do not depend on it
-    // even when capture timestamps go backwards. A tick is a mark (after
-    // how many of `pkts`, at what time) rather than a send of its own: a
-    // sparse capture ticks at nearly every packet, and a hand-off per tick
-    // cost more than the packets.
-    ticks: Vec<(u32, i64)>,
-}
-
-/// Where a packet's payload is: `buf` indexes the batch's blocks, or is
-/// `IN_DATA` for its copied bytes.
-#[derive(Clone, Copy)]
-struct Payload {
-    buf: u32,
-    off: u32,
-    len: u32,
-}
-
-const IN_DATA: u32 = u32::MAX;
-
-impl Batch {
-    /// Adds a packet and its payload, kept in place when it lies in
-    /// `block` (copying payloads was the reader's largest cost after
-    /// decoding).
-    fn push(&mut self, pkt: Pkt, payload: &[u8], block: Option<&Block>) {
-        let len = u32::try_from(payload.len()).unwrap_or(0);
-        if let Some(b) = block {
-            // Addresses only locate the payload in the block; a payload
-            // from elsewhere (a reassembled fragment) falls outside it.
-            let off = (payload.as_ptr() as usize).wrapping_sub(b.as_ptr() as usize);
-            if off <= b.len() && payload.len() <= b.len() - off {
-                if !self.blocks.last().is_some_and(|l| Arc::ptr_eq(l, b)) {
-                    self.blocks.push(Arc::clone(b));
-                }
-                let buf = u32::try_from(self.blocks.len() - 1).unwrap_or(IN_DATA);
-                let off = u32::try_from(off).unwrap_or(0);
-                self.pkts.push((pkt, Payload { buf, off, len }));
-                return;
-            }
-        }
-        let off = u32::try_from(self.data.len()).unwrap_or(u32::MAX);
-        self.data.extend_from_slice(payload);
-        self.pkts.push((
-            pkt,
-            Payload {
-                buf: IN_DATA,
-                off,
-                len,
-            },
-        ));
-    }
-
-    /// The payload of a packet of this batch.
-    fn payload(&self, p: Payload) -> &[u8] {
-        let src = if p.buf == IN_DATA {
-            Some(&self.data[..])
-        } else {
-            self.blocks.get(p.buf as usize).map(|b| &b[..])
-        };
-        src.and_then(|s| s.get(p.off as usize..p.off as usize + p.len as usize))
-            .unwrap_or(&[])
-    }
-
-    fn new() -> Self {
-        Batch {
-            pkts: Vec::with_capacity(BATCH_PACKETS),
-            data: Vec::with_capacity(BATCH_PACKETS * 256),
-            blocks: Vec::new(),
-            now_us: i64::MIN,
-            upto_seq: 0,
-            ticks: Vec::new(),
-        }
-    }
-}
-
 enum WorkMsg {
     Source(Arc<str>),
-    Batch(Batch),
+    Packets(PacketBatch),
     // The edge-learning warm-up of the current input is over: every packet
     // before it is in an earlier batch.
     WarmupEnd,
@@ -231,13 +149,14 @@ impl Drop for Finished<'_> {
 #[allow(clippy::too_many_arguments)]
 fn worker_thread(
     rx: Receiver<WorkMsg>,
-    pool: Sender<Batch>,
+    pool: Sender<PacketBatch>,
     out_tx: Sender<WriterMsg>,
     mut table: FlowTable,
     corr: Option<Arc<Correlator>>,
     learner: Arc<EdgeLearner>,
     w: usize,
-    gauges: Option<Arc<crate::live::Gauges>>,
+    send_each: bool,
+    observer: Option<Arc<dyn Observer>>,
 ) -> FlowCounters {
     let guard = Finished(corr.as_deref(), Some(&learner), w);
     let mut first_input = true;
@@ -258,7 +177,7 @@ fn worker_thread(
                 first_input = false;
             }
             WorkMsg::WarmupEnd => table.end_warmup(),
-            WorkMsg::Batch(mut b) => {
+            WorkMsg::Packets(mut b) => {
                 let mut done = 0;
                 let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
                 for (end, tick) in ends.chain([(b.pkts.len(), None)]) {
@@ -290,13 +209,13 @@ fn worker_thread(
             }
         }
         table.release(&mut out);
-        // Live rows go on at once: the writer's rotation decides when they
-        // reach a file, and a quiet link may never fill a send.
-        if out.len() >= RECORDS_PER_SEND || gauges.is_some() {
+        // Rows for an outlet go on at once: it decides when they reach a
+        // file, and a quiet link may never fill a send.
+        if out.len() >= RECORDS_PER_SEND || send_each {
             send(&mut out);
         }
-        if let Some(g) = &gauges {
-            g.worker(w, table.len(), table.counters.evicted);
+        if let Some(o) = &observer {
+            o.worker(w, table.len(), table.counters.evicted);
         }
     }
     table.flush(i64::MIN, &mut out);
@@ -313,71 +232,6 @@ fn worker_thread(
     table.counters
 }
 
-/// Sends every batch, each followed by the end of the edge warm-up.
-fn end_warmup(
-    batches: &mut [Batch],
-    worker_tx: &[Sender<WorkMsg>],
-    pool_rx: &Receiver<Batch>,
-    now: i64,
-    upto_seq: u64,
-) {
-    for (b, tx) in batches.iter_mut().zip(worker_tx) {
-        let mut full = std::mem::replace(b, pool_rx.try_recv().unwrap_or_else(|_| Batch::new()));
-        full.now_us = now;
-        full.upto_seq = upto_seq;
-        let _ = tx.send(WorkMsg::Batch(full));
-        let _ = tx.send(WorkMsg::WarmupEnd);
-    }
-}
-
-/// When the reader next marks time in the batches, and when it last sent
-/// them all.
-struct Ticker {
-    next_tick: i64,
-    last_flush: std::time::Instant,
-}
-
-impl Ticker {
-    /// Whether a tick is due at `now`: checked for every packet, so it
-    /// stays in the reader's loop and only a due tick makes a call.
-    #[inline]
-    fn due(&self, now: i64) -> bool {
-        now >= self.next_tick
-    }
-
-    /// Marks `now` in every batch (once a second of capture time, when
-    /// [`Ticker::due`]); sends them all when the marks pile up or wall time
-    /// says quiet workers must hear.
-    #[inline(never)]
-    fn tick(
-        &mut self,
-        now: i64,
-        seq: u64,
-        batches: &mut [Batch],
-        worker_tx: &[Sender<WorkMsg>],
-        pool_rx: &Receiver<Batch>,
-    ) {
-        self.next_tick = now.saturating_add(TICK_US);
-        for b in batches.iter_mut() {
-            b.ticks
-                .push((u32::try_from(b.pkts.len()).unwrap_or(u32::MAX), now));
-        }
-        // Quiet workers still hear of time (expiry, the correlation
-        // watermark) often enough, and the marks stay bounded.
-        let pending = batches.first().map_or(0, |b| b.ticks.len());
-        if pending >= MAX_TICKS || self.last_flush.elapsed() >= FLUSH_EVERY {
-            self.last_flush = std::time::Instant::now();
-            for (b, tx) in batches.iter_mut().zip(worker_tx) {
-                let mut full =
-                    std::mem::replace(b, pool_rx.try_recv().unwrap_or_else(|_| Batch::new()));
-                full.now_us = now;
-                full.upto_seq = seq;
-                let _ = tx.send(WorkMsg::Batch(full));
-            }
-        }
-    }
-}
-
 /// Reads every source through the pipeline and writes the output.
 ///
 /// Sources come as results: an input that cannot be opened is reported and
@@ -391,23 +245,43 @@ pub fn run<I>(
 where
     I: IntoIterator<Item = Result<Box<dyn PacketSource>, SourceError>>,
 {
+    run_with(sources, opts, None, ctx, progress)
+}
+
+/// As [`run`], with the rows going to `outlet` instead of `opts.output`.
+pub fn run_into<I>(
+    sources: I,
+    opts: &RunOptions,
+    outlet: Box<dyn Outlet>,
+    ctx: Arc<Knowledge>,
+    progress: &mut dyn Progress,
+) -> RunReport
+where
+    I: IntoIterator<Item = Result<Box<dyn PacketSource>, SourceError>>,
+{
+    run_with(sources, opts, Some(outlet), ctx, progress)
+}
+
+fn run_with<I>(
+    sources: I,
+    opts: &RunOptions,
+    outlet: Option<Box<dyn Outlet>>,
+    ctx: Arc<Knowledge>,
+    progress: &mut dyn Progress,
+) -> RunReport
+where
+    I: IntoIterator<Item = Result<Box<dyn PacketSource>, SourceError>>,
+{
     let n = opts.workers.max(1);
-    let has_edges = !ctx.egress.edges.is_empty();
     let mut report = RunReport::default();
     let (wtx, wrx) = bounded::<WriterMsg>(64);
+    let writes = outlet.is_some() || opts.output.is_some();
+    let send_each = outlet.is_some();
     let out_path = opts.output.clone().map(|p| (p, opts.dataset));
-    let wopts = opts.writer.clone();
-    let wmeta = opts.metadata.clone();
-    let live = opts.live.clone();
-    let writer = thread::spawn(move || writer_thread(wrx, out_path, wopts, wmeta, live));
+    let (wopts, wmeta) = (opts.writer.clone(), opts.metadata.clone());
+    let writer = thread::spawn(move || writer_thread(wrx, out_path, wopts, wmeta, outlet));
 
-    let (pool_tx, pool_rx) = bounded::<Batch>(n * 12);
-    let mut worker_tx = Vec::with_capacity(n);
-    let mut handles = Vec::with_capacity(n);
-    let per_worker = FlowConfig {
-        capacity: opts.flow.capacity.div_ceil(n).max(1),
-        ..opts.flow
-    };
+    let (pool_tx, pool_rx) = bounded::<PacketBatch>(n * 12);
     // Correlation needs payload inspection: port rules learn nothing.
     let corr = opts.flow.inspect_payload.then(|| {
         Arc::new(Correlator::new(
@@ -415,155 +289,25 @@ where
             opts.flow.active_us.saturating_add(opts.flow.idle_us),
         ))
     });
-    let learner = Arc::new(EdgeLearner::new(n));
-    for w in 0..n {
-        let (tx, rx) = bounded::<WorkMsg>(8);
-        let mut table =
-            FlowTable::new(per_worker, Arc::clone(&ctx)).with_learner(Arc::clone(&learner), w);
-        if let Some(c) = &corr {
-            table = table.with_correlator(Arc::clone(c));
-        }
-        let (pool, out, corr) = (pool_tx.clone(), wtx.clone(), corr.clone());
-        let learner = Arc::clone(&learner);
-        let gauges = opts.live.as_ref().map(|l| Arc::clone(&l.gauges));
-        handles.push(thread::spawn(move || {
-            worker_thread(rx, pool, out, table, corr, learner, w, gauges)
-        }));
-        worker_tx.push(tx);
-    }
+    let spawn = Workers {
+        opts,
+        ctx: &ctx,
+        corr: corr.as_ref(),
+        pool_tx: &pool_tx,
+        out_tx: &wtx,
+        send_each,
+    };
+    let (worker_tx, handles) = spawn.start(n);
 
-    let mut rc = ReadCounters::default();
-    let hasher = FixedState::with_seed(0x7061_7468_6c65_6e73);
-    let mut frags = FragTracker::default();
-    let mut batches: Vec<Batch> = (0..n).map(|_| Batch::new()).collect();
-    let mut seq: u64 = 0;
-    let take_batch =
-        |pool_rx: &Receiver<Batch>| pool_rx.try_recv().unwrap_or_else(|_| Batch::new());
-
+    let mut reader = Reader::new(&ctx, opts.flow.edge_warmup_us, worker_tx, pool_rx);
     for (index, src) in sources.into_iter().enumerate() {
-        let mut src = match src {
-            Ok(s) => s,
-            Err(e) => {
-                report.failures.push(e.to_string());
-                continue;
-            }
-        };
-        report.inputs.push(src.name().to_string());
-        let Some(link) = LinkType::from_dlt(src.datalink()) else {
-            report.failures.push(format!(
-                "{}: unsupported link type {}",
-                src.name(),
-                src.datalink()
-            ));
-            continue;
-        };
-        let name: Arc<str> = Arc::from(src.name());
-        for tx in &worker_tx {
-            let _ = tx.send(WorkMsg::Source(Arc::clone(&name)));
-        }
-        frags.clear();
-        let mut now = i64::MIN;
-        // Edges are learned until this packet time (set at the first packet).
-        let mut warmup_until: Option<i64> = None;
-        let mut warm = !has_edges;
-        let mut ticker = Ticker {
-            next_tick: i64::MIN,
-            last_flush: std::time::Instant::now(),
-        };
-        loop {
-            if rc.packets_read % 4096 == 4095 {
-                let pos = src.position();
-                progress.update(index, pos);
-            }
-            let frame = match src.next_frame() {
-                Ok(Some(f)) => f,
-                Ok(None) => break,
-                Err(e) => {
-                    report.failures.push(e.to_string());
-                    break;
-                }
-            };
-            // A live source on a quiet link hands a tick stamped with the
-            // clock: time passes so flows expire, but no packet came.
-            if frame.is_tick() {
-                if frame.ts_us <= now {
-                    continue;
-                }
-                now = frame.ts_us;
-                // On a quiet link the warm-up ends on the clock too.
-                if warm && warmup_until.is_some_and(|u| now >= u) {
-                    warm = false;
-                    end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq);
-                }
-                if ticker.due(now) {
-                    ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
-                }
-                continue;
-            }
-            rc.packets_read += 1;
-            rc.captured_bytes += frame.data.len() as u64;
-            let truncated = (frame.data.len() as u64) < u64::from(frame.wire_len);
-            rc.truncated += u64::from(truncated);
-            seq += 1;
-            let mut d = match decode(link, frame.data, frame.wire_len) {
-                Ok(d) => d,
-                Err(Skip::NotIp) => {
-                    rc.not_ip += 1;
-                    continue;
-                }
-                Err(reason) => {
-                    *rc.malformed.entry(reason.as_str().to_string()).or_default() += 1;
-                    continue;
-                }
-            };
-            if d.frag.is_some() {
-                rc.fragments += 1;
-                if !frags.resolve(&mut d) {
-                    rc.fragments_untracked += 1;
-                }
-            }
-            rc.packets_decoded += 1;
-            let mut pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
-            if has_edges {
-                pkt.edge = ctx.egress.edges.resolve(d.src_mac, d.dst_mac, d.vlan);
-            }
-            if warm {
-                let until = *warmup_until
-                    .get_or_insert(frame.ts_us.saturating_add(opts.flow.edge_warmup_us));
-                if frame.ts_us >= until {
-                    // Cut at a packet position: the same for any worker count.
-                    warm = false;
-                    end_warmup(&mut batches, &worker_tx, &pool_rx, now, seq - 1);
-                }
-            }
-            let key = pkt.key;
-            now = now.max(frame.ts_us);
-            let w = worker_of(&hasher, &key, n);
-            if let Some(b) = batches.get_mut(w) {
-                b.push(pkt, d.payload, frame.block);
-                if b.pkts.len() >= BATCH_PACKETS || b.blocks.len() >= MAX_BATCH_BLOCKS {
-                    let mut full = std::mem::replace(b, take_batch(&pool_rx));
-                    full.now_us = now;
-                    full.upto_seq = seq;
-                    if let Some(tx) = worker_tx.get(w) {
-                        let _ = tx.send(WorkMsg::Batch(full));
-                    }
-                }
-            }
-            if ticker.due(now) {
-                ticker.tick(now, seq, &mut batches, &worker_tx, &pool_rx);
-            }
-        }
-        progress.update(index, src.position());
-        for (b, tx) in batches.iter_mut().zip(&worker_tx) {
-            let mut rest = std::mem::replace(b, take_batch(&pool_rx));
-            rest.now_us = now;
-            rest.upto_seq = seq;
-            let _ = tx.send(WorkMsg::Batch(rest));
-            let _ = tx.send(WorkMsg::EndOfSource(now));
+        match src {
+            Ok(s) => reader.read(index, s, &mut report, progress),
+            Err(e) => report.failures.push(e.to_string()),
         }
     }
-    drop(worker_tx);
+    let rc = std::mem::take(&mut reader.rc);
+    drop(reader);
     let mut fc = FlowCounters::default();
     for h in handles {
         match h.join() {
@@ -581,6 +325,61 @@ where
     report.counters.inputs_failed = report.failures.len() as u64;
     // Records written = records ended; the writer confirms the row count.
     report.counters.records_written = report.counters.flows.ended.values().sum();
+    let _ = wtx.send(WriterMsg::Finish(run_metadata(opts, &report)));
+    drop(wtx);
+    match writer.join() {
+        Ok(o) => take_outcome(&mut report, o, writes),
+        Err(_) => report.output_error = Some("the writer stopped unexpectedly".into()),
+    }
+    report
+}
+
+/// What every worker thread is started with.
+struct Workers<'a> {
+    opts: &'a RunOptions,
+    ctx: &'a Arc<Knowledge>,
+    corr: Option<&'a Arc<Correlator>>,
+    pool_tx: &'a Sender<PacketBatch>,
+    out_tx: &'a Sender<WriterMsg>,
+    send_each: bool,
+}
+
+impl Workers<'_> {
+    /// Starts `n` workers; returns their channels and handles.
+    fn start(&self, n: usize) -> (Vec<Sender<WorkMsg>>, Vec<thread::JoinHandle<FlowCounters>>) {
+        let mut worker_tx = Vec::with_capacity(n);
+        let mut handles = Vec::with_capacity(n);
+        let per_worker = FlowConfig {
+            capacity: self.opts.flow.capacity.div_ceil(n).max(1),
+            ..self.opts.flow
+        };
+        let learner = Arc::new(EdgeLearner::new(n));
+        for w in 0..n {
+            let (tx, rx) = bounded::<WorkMsg>(8);
+            let mut table = FlowTable::new(per_worker, Arc::clone(self.ctx))
+                .with_learner(Arc::clone(&learner), w);
+            if let Some(c) = self.corr {
+                table = table.with_correlator(Arc::clone(c));
+            }
+            let (pool, out, corr) = (
+                self.pool_tx.clone(),
+                self.out_tx.clone(),
+                self.corr.cloned(),
+            );
+            let learner = Arc::clone(&learner);
+            let (send_each, observer) = (self.send_each, self.opts.observer.clone());
+            handles.push(thread::spawn(move || {
+                worker_thread(rx, pool, out, table, corr, learner, w, send_each, observer)
+            }));
+            worker_tx.push(tx);
+        }
+        (worker_tx, handles)
+    }
+}
+
+/// The metadata of the output: the run's own, its inputs, failures and
+/// counters.
+fn run_metadata(opts: &RunOptions, report: &RunReport) -> Vec<(String, String)> {
     let mut meta = opts.metadata.clone();
     meta.push((
         "pathlens.inputs".into(),
@@ -594,26 +393,24 @@ where
         "pathlens.counters".into(),
         serde_json::to_string(&report.counters).unwrap_or_default(),
     ));
-    let _ = wtx.send(WriterMsg::Finish(meta));
-    drop(wtx);
-    match writer.join() {
-        Ok(o) => {
-            report.summary = o.summary;
-            report.stream_rows = o.stream_rows;
-            report.output_error = o.error;
-            if opts.output.is_some()
-                && report.output_error.is_none()
-                && o.rows + o.lost != report.counters.records_written
-            {
-                report.output_error = Some(format!(
-                    "wrote {} rows but {} flow records ended",
-                    o.rows, report.counters.records_written
-                ));
-            }
-        }
-        Err(_) => report.output_error = Some("the writer stopped unexpectedly".into()),
+    meta
+}
+
+/// Adds what the writer did to the report; when it wrote, every ended
+/// record must be a row or counted lost.
+fn take_outcome(report: &mut RunReport, o: WriterOutcome, writes: bool) {
+    report.summary = o.summary;
+    report.stream_rows = o.totals.stream_rows;
+    report.output_error = o.error;
+    if writes
+        && report.output_error.is_none()
+        && o.totals.rows + o.totals.lost != report.counters.records_written
+    {
+        report.output_error = Some(format!(
+            "wrote {} rows but {} flow records ended",
+            o.totals.rows, report.counters.records_written
+        ));
     }
-    report
 }
 
 /// Turns a writer error into the message printed for it.

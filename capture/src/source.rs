@@ -4,7 +4,9 @@
 use std::path::{Path, PathBuf};
 
 mod blocks;
+mod pcapng;
 pub use blocks::{Block, BlockBytes, PcapBlocks};
+pub use pcapng::PcapngBlocks;
 
 /// One captured frame, borrowed from the source until the next call.
 #[derive(Clone, Copy, Debug)]
@@ -130,9 +132,9 @@ pub fn format_of_magic(magic: [u8; 4]) -> Option<Format> {
     }
 }
 
-/// A pcap or pcapng file (or stdin as `-`). Classic pcap files without a
-/// filter are read in large blocks by [`PcapBlocks`]; pcapng, stdin and
-/// filtered reads go through libpcap.
+/// A pcap or pcapng file (or stdin as `-`). Files without a filter are
+/// read in place, classic pcap by [`PcapBlocks`] and pcapng by
+/// [`PcapngBlocks`]; stdin, pipes and filtered reads go through libpcap.
 pub struct PcapFileSource {
     inner: Reader,
     name: String,
@@ -147,6 +149,7 @@ pub struct PcapFileSource {
 enum Reader {
     Libpcap(Box<pcap::Capture<pcap::Offline>>),
     Blocks(PcapBlocks),
+    Ng(PcapngBlocks),
 }
 
 impl PcapFileSource {
@@ -210,11 +213,16 @@ impl PcapFileSource {
             });
         }
         let handle = cap.as_ptr() as usize;
-        let inner = if format == Some(Format::Pcap) && filter.is_none() {
-            let f = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
-            Reader::Blocks(PcapBlocks::new(f, dlt.0).map_err(|e| open_err(e.to_string()))?)
-        } else {
-            Reader::Libpcap(Box::new(cap))
+        let inner = match (format, filter) {
+            (Some(Format::Pcap), None) => {
+                let f = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
+                Reader::Blocks(PcapBlocks::new(f, dlt.0).map_err(|e| open_err(e.to_string()))?)
+            }
+            (Some(Format::Pcapng), None) => {
+                let f = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
+                Reader::Ng(PcapngBlocks::new(f, dlt.0))
+            }
+            _ => Reader::Libpcap(Box::new(cap)),
         };
         Ok(PcapFileSource {
             inner,
@@ -235,6 +243,7 @@ impl PacketSource for PcapFileSource {
         match &self.inner {
             Reader::Libpcap(cap) => cap.get_datalink().0,
             Reader::Blocks(b) => b.dlt,
+            Reader::Ng(b) => b.dlt,
         }
     }
 
@@ -253,6 +262,14 @@ impl PacketSource for PcapFileSource {
                         offset: self.offset,
                     }),
                 }
+            }
+            Reader::Ng(b) => {
+                let offset = b.position();
+                return b.next_frame().map_err(|reason| SourceError::Read {
+                    name: self.name.clone(),
+                    reason,
+                    offset,
+                });
             }
             Reader::Libpcap(cap) => cap,
         };
@@ -287,8 +304,9 @@ impl PacketSource for PcapFileSource {
     }
 
     fn position(&mut self) -> Option<u64> {
-        match self.format {
-            Some(Format::Pcap) => Some(self.offset),
+        match (&self.inner, self.format) {
+            (Reader::Ng(b), _) => Some(b.position()),
+            (_, Some(Format::Pcap)) => Some(self.offset),
             _ => crate::os::file_position(self.handle),
         }
     }

@@ -211,6 +211,7 @@ fn check_one(target: &str, data: &[u8]) -> bool {
         "flow_table" => drop(checks::check_flow_table(data)),
         "port_rules" => drop(checks::check_port_rules(data)),
         "pipeline" => drop(checks::check_pipeline(data)),
+        "pcapng" => drop(checks::check_pcapng(data)),
         _ => return false,
     }
     true
@@ -258,6 +259,23 @@ fn replay_child() {
     };
     let data = std::fs::read(&file).unwrap();
     assert!(check_one(&target, &data), "no fuzz target {target}");
+}
+
+/// The pcapng seeds (small real captures and generated edge cases) read
+/// through the native reader's check: most hold packets.
+#[test]
+fn pcapng_seeds_read_the_same_mapped_and_in_blocks() {
+    let files = seeds("pcapng");
+    let read: Vec<usize> = files
+        .iter()
+        .filter_map(|(_, d)| checks::check_pcapng(d))
+        .collect();
+    assert_eq!(
+        read.len(),
+        files.len(),
+        "a seed could not be written or opened"
+    );
+    assert!(read.iter().filter(|&&n| n > 0).count() * 2 > files.len());
 }
 
 #[test]

@@ -164,7 +164,7 @@ fn run_with(
             sensor: "s".into(),
         },
         metadata: vec![],
-        live: None,
+        observer: None,
     };
     let src: Result<Box<dyn PacketSource>, SourceError> =
         Ok(Box::new(MemorySource::new("gen", 1, frames.to_vec())));

@@ -18,6 +18,9 @@ pub use port_rules::*;
 #[path = "pipeline.rs"]
 mod pipeline;
 pub use pipeline::*;
+#[path = "pcapng.rs"]
+mod pcapng;
+pub use pcapng::*;
 
 use pathlens::decode::{decode, Decoded, Frag, FragTracker, Skip};
 use pathlens::flow::{FlowConfig, FlowTable, Knowledge, Pkt};

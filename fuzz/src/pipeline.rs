@@ -71,7 +71,7 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
             sensor: "fuzz".into(),
         },
         metadata: Vec::new(),
-        live: None,
+        observer: None,
     };
     let sources: Vec<Result<Box<dyn PacketSource>, SourceError>> = vec![Ok(src)];
     let report = run(sources, &opts, builtin_context(), &mut ());

@@ -3,7 +3,7 @@
 //! Prometheus endpoint and an optional switch to an unprivileged user.
 
 use super::args::FlowArgs;
-use crate::live::{source, Gauges, LiveHooks, Rotation};
+use crate::live::{interfaces, Gauges, LiveHooks, Rotation, Rotor};
 use crate::pipeline::{self, RunOptions};
 use anyhow::{Context as _, Result};
 use std::path::PathBuf;
@@ -81,7 +81,7 @@ pub struct LiveArgs {
 /// directory that cannot be made, a user that does not exist.
 pub fn run(args: &LiveArgs) -> Result<u8> {
     if args.list_interfaces {
-        for l in source::list_interfaces().context("listing interfaces")? {
+        for l in interfaces::list_interfaces().context("listing interfaces")? {
             println!("{l}");
         }
         return Ok(0);
@@ -100,9 +100,9 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
     if !stale.is_empty() {
         tracing::warn!(files = stale.len(), "removed temporaries of an earlier run");
     }
-    let opened = source::open(
+    let opened = interfaces::open(
         &args.interfaces,
-        &source::OpenOptions {
+        &interfaces::OpenOptions {
             snaplen: args.snaplen.max(64),
             buffer_size: args.buffer_size,
             promiscuous: !args.no_promiscuous,
@@ -141,20 +141,32 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         )),
     };
     let src = opened.start(stop.clone(), args.count, Arc::clone(&gauges));
+    let rotor = Rotor::new(
+        dir.clone(),
+        prep.writer.clone(),
+        prep.metadata.clone(),
+        hooks,
+    );
     let opts = RunOptions {
         workers: prep.workers,
         flow: prep.flow,
-        output: Some(dir.clone()),
+        output: None,
         dataset: true,
         writer: prep.writer,
         metadata: prep.metadata,
-        live: Some(hooks),
+        observer: Some(Arc::clone(&gauges) as Arc<dyn crate::pipeline::Observer>),
     };
     let done = Arc::new(AtomicBool::new(false));
     let stats = stats_thread(Arc::clone(&gauges), args.stats_interval, Arc::clone(&done));
     tracing::info!(interfaces = %args.interfaces.join(","), dir = %dir.display(), "capturing");
     let sources = std::iter::once(Ok(Box::new(src) as Box<dyn crate::source::PacketSource>));
-    let report = pipeline::run(sources, &opts, Arc::new(prep.knowledge), &mut ());
+    let report = pipeline::run_into(
+        sources,
+        &opts,
+        Box::new(rotor),
+        Arc::new(prep.knowledge),
+        &mut (),
+    );
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = stats.join();
     log_stats(&gauges.snapshot(), None, "capture ended");

@@ -11,7 +11,7 @@ use pathlens_export::streams_path;
 use std::path::{Path, PathBuf};
 
 /// The output of a run as the pipeline writes it.
-pub struct Sink {
+pub struct Delivery {
     output: Output,
     /// For `-w -`: the directory of the run's own where the file is written
     /// before it is copied to stdout.
@@ -19,7 +19,7 @@ pub struct Sink {
     run_tag: String,
 }
 
-impl Sink {
+impl Delivery {
     /// Prepares `output` for run `run_id`.
     ///
     /// # Errors
@@ -33,7 +33,7 @@ impl Sink {
             }
             _ => None,
         };
-        Ok(Sink {
+        Ok(Delivery {
             output: output.clone(),
             spool,
             run_tag: pathlens_export::dataset::run_tag(run_id),

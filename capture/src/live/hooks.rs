@@ -102,6 +102,12 @@ impl Gauges {
     }
 }
 
+impl crate::pipeline::Observer for Gauges {
+    fn worker(&self, w: usize, live: usize, evicted: u64) {
+        Gauges::worker(self, w, live, evicted);
+    }
+}
+
 /// When the writer closes its files and starts new ones.
 #[derive(Debug)]
 pub struct Rotation {

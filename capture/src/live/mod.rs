@@ -4,8 +4,9 @@
 
 pub mod files;
 pub mod hooks;
+pub mod interfaces;
 pub mod metrics;
 pub mod rotate;
-pub mod source;
 
 pub use hooks::{Gauges, LiveHooks, Rotation};
+pub use rotate::Rotor;

@@ -6,30 +6,48 @@
 //! rows meanwhile are counted as lost, and the next rotation tries again.
 
 use super::LiveHooks;
-use crate::pipeline::writer::{take_streams, WriterMsg, WriterOutcome};
-use crossbeam_channel::{Receiver, RecvTimeoutError};
-use pathlens_export::{DatasetSink, StreamRecord, Summary, WriterOptions};
+use crate::pipeline::{Outlet, OutletTotals};
+use pathlens_export::{DatasetSink, FlowRecord, StreamRecord, WriterOptions};
 use std::path::PathBuf;
-use std::time::Duration;
 
-/// How often the writer looks at the rotation policy when no rows come.
-const POLL: Duration = Duration::from_millis(200);
-
-struct Rotor {
-    root: Option<PathBuf>,
+/// The rotating dataset writer, as the pipeline's [`Outlet`].
+pub struct Rotor {
+    root: PathBuf,
     opts: WriterOptions,
     meta: Vec<(String, String)>,
     hooks: LiveHooks,
     sink: Option<DatasetSink>,
     // Rows handed to the current sink since the last rotation.
     pending: u64,
-    out: WriterOutcome,
+    totals: OutletTotals,
+    finished: bool,
 }
 
 impl Rotor {
+    /// A writer of the dataset at `root` whose files carry `meta`; its
+    /// first files are opened now.
+    pub fn new(
+        root: PathBuf,
+        opts: WriterOptions,
+        meta: Vec<(String, String)>,
+        hooks: LiveHooks,
+    ) -> Self {
+        let mut r = Rotor {
+            root,
+            opts,
+            meta,
+            hooks,
+            sink: None,
+            pending: 0,
+            totals: OutletTotals::default(),
+            finished: false,
+        };
+        r.open();
+        r
+    }
+
     fn open(&mut self) {
-        let Some(root) = &self.root else { return };
-        match DatasetSink::create(root, self.opts.clone(), self.meta.clone()) {
+        match DatasetSink::create(&self.root, self.opts.clone(), self.meta.clone()) {
             Ok(s) => self.sink = Some(s),
             Err(e) => self.failed(&e.to_string()),
         }
@@ -37,9 +55,9 @@ impl Rotor {
 
     fn failed(&mut self, e: &str) {
         let g = &self.hooks.gauges;
-        crate::live::Gauges::add(&g.write_errors, 1);
-        crate::live::Gauges::add(&g.rows_lost, self.pending);
-        self.out.lost += self.pending;
+        super::Gauges::add(&g.write_errors, 1);
+        super::Gauges::add(&g.rows_lost, self.pending);
+        self.totals.lost += self.pending;
         tracing::error!(
             error = %e,
             rows_lost = self.pending,
@@ -48,32 +66,16 @@ impl Rotor {
         self.pending = 0;
     }
 
-    fn write(&mut self, recs: &[pathlens_export::FlowRecord], streams: &[StreamRecord]) {
-        let n = recs.len() as u64;
-        let Some(s) = self.sink.as_mut() else {
-            self.out.lost += n;
-            crate::live::Gauges::add(&self.hooks.gauges.rows_lost, n);
-            return;
-        };
-        self.pending += n;
-        if let Err(e) = s.write(recs, streams) {
-            if let Some(s) = self.sink.take() {
-                s.abort();
-            }
-            self.failed(&e.to_string());
-        }
-    }
-
     /// Closes and renames the current files; opens new ones unless `last`.
     fn rotate(&mut self, meta: &[(String, String)], last: bool) {
         if let Some(s) = self.sink.take() {
             match s.finish(self.hooks.metadata(meta)) {
                 Ok(t) => {
                     let g = &self.hooks.gauges;
-                    crate::live::Gauges::add(&g.files_written, t.parts);
-                    crate::live::Gauges::add(&g.rows_written, t.rows);
-                    self.out.rows += t.rows;
-                    self.out.stream_rows += t.stream_rows;
+                    super::Gauges::add(&g.files_written, t.parts);
+                    super::Gauges::add(&g.rows_written, t.rows);
+                    self.totals.rows += t.rows;
+                    self.totals.stream_rows += t.stream_rows;
                     if t.parts > 0 {
                         tracing::info!(files = t.parts, rows = t.rows, "files rotated");
                     }
@@ -88,55 +90,45 @@ impl Rotor {
     }
 }
 
-/// Runs the writer of a live run until the pipeline finishes.
-pub(crate) fn writer(
-    rx: Receiver<WriterMsg>,
-    output: Option<(PathBuf, bool)>,
-    opts: WriterOptions,
-    meta: Vec<(String, String)>,
-    hooks: LiveHooks,
-) -> WriterOutcome {
-    let mut r = Rotor {
-        root: output.map(|(p, _)| p),
-        opts,
-        meta,
-        hooks,
-        sink: None,
-        pending: 0,
-        out: WriterOutcome {
-            summary: Summary::default(),
-            rows: 0,
-            stream_rows: 0,
-            lost: 0,
-            error: None,
-        },
-    };
-    r.open();
-    let mut streams: Vec<StreamRecord> = Vec::new();
-    let mut finished = false;
-    loop {
-        match rx.recv_timeout(POLL) {
-            Ok(WriterMsg::Records(mut recs)) => {
-                // No summary: it keeps a figure per media stream, which would grow
-                // for as long as the sensor runs, and a live run prints none.
-                take_streams(&mut recs, None, &mut streams);
-                r.write(&recs, &streams);
+impl Outlet for Rotor {
+    fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) {
+        let n = recs.len() as u64;
+        let Some(s) = self.sink.as_mut() else {
+            self.totals.lost += n;
+            super::Gauges::add(&self.hooks.gauges.rows_lost, n);
+            return;
+        };
+        self.pending += n;
+        if let Err(e) = s.write(recs, streams) {
+            if let Some(s) = self.sink.take() {
+                s.abort();
             }
-            Ok(WriterMsg::Finish(m)) => {
-                r.rotate(&m, true);
-                finished = true;
-            }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
-        }
-        if !finished && r.hooks.rotation.due(r.pending) {
-            let m = r.meta.clone();
-            r.rotate(&m, false);
+            self.failed(&e.to_string());
         }
     }
-    if !finished {
-        let m = r.meta.clone();
-        r.rotate(&m, true);
+
+    fn poll(&mut self) {
+        if !self.finished && self.hooks.rotation.due(self.pending) {
+            let m = self.meta.clone();
+            self.rotate(&m, false);
+        }
     }
-    r.out
+
+    fn finish(&mut self, meta: &[(String, String)]) {
+        if self.finished {
+            return;
+        }
+        self.finished = true;
+        // A run that ended without its metadata still closes its files.
+        let m = if meta.is_empty() {
+            self.meta.clone()
+        } else {
+            meta.to_vec()
+        };
+        self.rotate(&m, true);
+    }
+
+    fn totals(&self) -> OutletTotals {
+        self.totals
+    }
 }

@@ -1,9 +1,10 @@
 //! The writer thread: finished records in, Arrow batches and Parquet files
 //! out (one flows file and its streams file, or a partitioned dataset), and
-//! the run's summary aggregated from the same rows.
+//! the run's summary aggregated from the same rows; or, when the run hands
+//! it an [`Outlet`], the rows passed on to that.
 
-use crate::live::LiveHooks;
-use crossbeam_channel::Receiver;
+use super::outlet::{Outlet, OutletTotals, OUTLET_POLL};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use pathlens_export::{
     streams_path, DatasetSink, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary,
     WriterError, WriterOptions,
@@ -17,21 +18,19 @@ pub(crate) enum WriterMsg {
 
 pub(crate) struct WriterOutcome {
     pub(crate) summary: Summary,
-    pub(crate) rows: u64,
-    pub(crate) stream_rows: u64,
-    /// Rows a live run lost to output errors (it logs them and goes on).
-    pub(crate) lost: u64,
+    /// Rows written, and rows an outlet lost (it logs them and goes on).
+    pub(crate) totals: OutletTotals,
     pub(crate) error: Option<String>,
 }
 
 /// Where the writer puts rows: one flows file and its streams file, or a
 /// partitioned dataset.
-enum Sinks {
+enum OutputFiles {
     File(Box<(ParquetSink, StreamsSink)>),
     Dataset(Box<DatasetSink>),
 }
 
-impl Sinks {
+impl OutputFiles {
     fn create(
         output: &Path,
         dataset: bool,
@@ -39,35 +38,36 @@ impl Sinks {
         meta: Vec<(String, String)>,
     ) -> Result<Self, WriterError> {
         if dataset {
-            return DatasetSink::create(output, opts, meta).map(|d| Sinks::Dataset(Box::new(d)));
+            return DatasetSink::create(output, opts, meta)
+                .map(|d| OutputFiles::Dataset(Box::new(d)));
         }
         let f = ParquetSink::create(output, opts.clone())?;
         let s = StreamsSink::create_table(&streams_path(output), opts)?;
-        Ok(Sinks::File(Box::new((f, s))))
+        Ok(OutputFiles::File(Box::new((f, s))))
     }
 
     fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) -> Result<(), WriterError> {
         match self {
-            Sinks::File(pair) => pair.0.write(recs).and_then(|()| pair.1.write(streams)),
-            Sinks::Dataset(d) => d.write(recs, streams),
+            OutputFiles::File(pair) => pair.0.write(recs).and_then(|()| pair.1.write(streams)),
+            OutputFiles::Dataset(d) => d.write(recs, streams),
         }
     }
 
     fn abort(self) {
         match self {
-            Sinks::File(pair) => {
+            OutputFiles::File(pair) => {
                 let (f, s) = *pair;
                 f.abort();
                 s.abort();
             }
-            Sinks::Dataset(d) => (*d).abort(),
+            OutputFiles::Dataset(d) => (*d).abort(),
         }
     }
 
     /// Closes everything; returns (flow rows, stream rows).
     fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64), WriterError> {
         match self {
-            Sinks::File(pair) => {
+            OutputFiles::File(pair) => {
                 let (f, s) = *pair;
                 let s = s.finish_unrenamed(meta.clone())?;
                 let f = f.finish_unrenamed(meta)?;
@@ -75,14 +75,14 @@ impl Sinks {
                 let n = s.commit()?;
                 Ok((f.commit()?, n))
             }
-            Sinks::Dataset(d) => (*d).finish(meta).map(|t| (t.rows, t.stream_rows)),
+            OutputFiles::Dataset(d) => (*d).finish(meta).map(|t| (t.rows, t.stream_rows)),
         }
     }
 }
 
 /// Adds records to the summary, if any, and moves their stream rows to
 /// `streams` (cleared first).
-pub(crate) fn take_streams(
+fn take_streams(
     recs: &mut [FlowRecord],
     mut summary: Option<&mut Summary>,
     streams: &mut Vec<StreamRecord>,
@@ -101,21 +101,23 @@ pub(crate) fn take_streams(
     }
 }
 
+/// Runs the writer until the pipeline finishes: into `outlet` when there
+/// is one, else into the files `output` names (if any).
 pub(super) fn writer_thread(
     rx: Receiver<WriterMsg>,
     output: Option<(PathBuf, bool)>,
     opts: WriterOptions,
     meta: Vec<(String, String)>,
-    live: Option<LiveHooks>,
+    outlet: Option<Box<dyn Outlet>>,
 ) -> WriterOutcome {
-    if let Some(hooks) = live {
-        return super::super::live::rotate::writer(rx, output, opts, meta, hooks);
+    if let Some(o) = outlet {
+        return outlet_writer(rx, o);
     }
     let mut summary = Summary::default();
     let mut error: Option<String> = None;
     // Everything written, everything renamed only when complete.
     let mut sinks = match output {
-        Some((p, dataset)) => match Sinks::create(&p, dataset, opts, meta) {
+        Some((p, dataset)) => match OutputFiles::create(&p, dataset, opts, meta) {
             Ok(s) => Some(s),
             Err(e) => {
                 error = Some(e.to_string());
@@ -153,9 +155,43 @@ pub(super) fn writer_thread(
     }
     WriterOutcome {
         summary,
-        rows,
-        stream_rows,
-        lost: 0,
+        totals: OutletTotals {
+            rows,
+            stream_rows,
+            lost: 0,
+        },
         error,
+    }
+}
+
+/// Passes rows on to `outlet` and gives it the chance to rotate at least
+/// every [`OUTLET_POLL`].
+fn outlet_writer(rx: Receiver<WriterMsg>, mut outlet: Box<dyn Outlet>) -> WriterOutcome {
+    let mut streams: Vec<StreamRecord> = Vec::new();
+    let mut finished = false;
+    loop {
+        match rx.recv_timeout(OUTLET_POLL) {
+            Ok(WriterMsg::Records(mut recs)) => {
+                take_streams(&mut recs, None, &mut streams);
+                outlet.write(&recs, &streams);
+            }
+            Ok(WriterMsg::Finish(m)) => {
+                outlet.finish(&m);
+                finished = true;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if !finished {
+            outlet.poll();
+        }
+    }
+    if !finished {
+        outlet.finish(&[]);
+    }
+    WriterOutcome {
+        summary: Summary::default(),
+        totals: outlet.totals(),
+        error: None,
     }
 }

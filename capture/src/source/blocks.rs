@@ -1,5 +1,6 @@
-//! Classic pcap files read without libpcap: mapped whole, or in large
-//! blocks for pipes, with frames borrowed from the block.
+//! Capture files read without libpcap: mapped whole, or in large blocks
+//! for pipes, with frames borrowed from the block. Classic pcap records
+//! here, pcapng blocks in `pcapng.rs`.
 
 use crate::source::Frame;
 
@@ -58,100 +59,88 @@ const RELEASE_BEHIND: usize = 16 << 20;
 /// How far ahead of the reader mapped pages are made resident at once.
 const POPULATE_AHEAD: usize = 8 << 20;
 /// libpcap's largest snap length for the link types pathlens decodes.
-const MAX_SNAPLEN: u32 = 262_144;
+pub(super) const MAX_SNAPLEN: u32 = 262_144;
 
-/// Classic pcap records read in large blocks, borrowed from the block:
-/// one `read` per 4 MiB instead of two buffered reads and a copy per
-/// record. It reads records exactly as libpcap does (32-bit times signed
-/// in the host's byte order, unsigned in the other,
-/// nanoseconds scaled down to µs, records longer than the file's snap
-/// length cut to it, the same messages for a cut or corrupt file).
-pub struct PcapBlocks {
+/// A capture file's bytes, mapped whole or read in large blocks, from
+/// which records are borrowed: one `read` per 4 MiB (or none at all)
+/// instead of two buffered reads and a copy per record.
+pub(super) struct BlockFile {
     file: std::fs::File,
     // Never written once a frame has been lent from it: a refill moves on
     // to a block no batch holds any more (or a new one).
-    buf: Block,
+    pub(super) buf: Block,
     spare: Vec<Block>,
-    block_bytes: usize,
+    pub(super) block_bytes: usize,
     // Unread bytes are buf[at..end].
-    at: usize,
+    pub(super) at: usize,
     end: usize,
-    big_endian: bool,
-    nanos: bool,
-    snaplen: u32,
-    pub(super) dlt: i32,
+    // The file offset of buf[0].
+    base: u64,
     // The whole file is `buf`: nothing to read, nothing copied.
-    mapped: bool,
+    pub(super) mapped: bool,
     // Mapped bytes before this offset are released from the resident set.
-    released: usize,
+    pub(super) released: usize,
     // Mapped bytes before this offset are resident (or were asked to be).
-    populated: usize,
+    pub(super) populated: usize,
     // The offset at which the two above are next looked at.
     upkeep_at: usize,
 }
 
-impl PcapBlocks {
-    /// Reads the global header of `file` (of link type `dlt`, as libpcap
-    /// reported it when it checked the header).
-    ///
-    /// # Errors
-    /// The header cannot be read.
-    pub fn new(file: std::fs::File, dlt: i32) -> std::io::Result<Self> {
-        Self::with_map(file, dlt, true)
-    }
-
-    /// As [`PcapBlocks::new`], mapping the file only when `map` says so.
-    fn with_map(mut file: std::fs::File, dlt: i32, map: bool) -> std::io::Result<Self> {
-        use std::io::Read;
-        let mut h = [0u8; 24];
-        file.read_exact(&mut h)?;
-        let (big_endian, nanos) = match h.get(..4) {
-            Some([0xa1, 0xb2, 0xc3, 0xd4]) => (true, false),
-            Some([0xa1, 0xb2, 0x3c, 0x4d]) => (true, true),
-            Some([0x4d, 0x3c, 0xb2, 0xa1]) => (false, true),
-            _ => (false, false),
-        };
-        let snaplen = u32_at(&h, 16, big_endian);
+impl BlockFile {
+    /// The rest of `file`, of which `read` bytes were already read: mapped
+    /// when `map` says so and the file is regular, else read in blocks.
+    pub(super) fn new(file: std::fs::File, read: usize, map: bool) -> Self {
         // A regular file is mapped: the kernel then hands its page-cache
         // pages over instead of copying every byte into a buffer, which
         // was the largest single cost of reading.
         let map = map
             .then(|| crate::os::map_file(&file))
             .flatten()
-            .filter(|m| m.len() >= 24);
-        let (buf, at, end, mapped) = match map {
+            .filter(|m| m.len() >= read);
+        let (buf, at, end, base, mapped) = match map {
             Some(m) => {
                 let end = m.len();
-                (Block::new(BlockBytes::Mapped(m)), 24, end, true)
+                (Block::new(BlockBytes::Mapped(m)), read, end, 0, true)
             }
-            None => (Block::default(), 0, 0, false),
+            None => (Block::default(), 0, 0, read as u64, false),
         };
-        Ok(PcapBlocks {
+        BlockFile {
             file,
             buf,
             spare: Vec::new(),
             block_bytes: BLOCK_BYTES,
             at,
             end,
-            big_endian,
-            nanos,
-            // As libpcap: a missing or oversized snap length means the largest.
-            snaplen: if snaplen == 0 || snaplen > MAX_SNAPLEN {
-                MAX_SNAPLEN
-            } else {
-                snaplen
-            },
-            dlt,
+            base,
             mapped,
             released: 0,
             populated: 0,
             upkeep_at: 0,
-        })
+        }
+    }
+
+    /// The unread bytes (at least what the last [`BlockFile::fill`] made available).
+    #[inline]
+    pub(super) fn unread(&self) -> &[u8] {
+        self.buf.get(self.at..self.end).unwrap_or(&[])
+    }
+
+    /// The file offset of the first unread byte.
+    pub(super) fn offset(&self) -> u64 {
+        self.base + self.at as u64
+    }
+
+    /// Keeps the mapped window around the reader when it is due.
+    #[inline]
+    pub(super) fn tend(&mut self) {
+        if self.mapped && self.at >= self.upkeep_at {
+            self.upkeep();
+        }
     }
 
     /// Makes at least `n` unread bytes available unless the file ends
     /// first; returns how many there are.
-    fn fill(&mut self, n: usize) -> Result<usize, String> {
+    pub(super) fn fill(&mut self, n: usize) -> Result<usize, String> {
         use std::io::Read;
         if self.end - self.at >= n || self.mapped {
             return Ok(self.end - self.at);
@@ -180,6 +169,7 @@ impl PcapBlocks {
             self.spare.push(old);
         }
         self.end = tail;
+        self.base += self.at as u64;
         self.at = 0;
         let Some(buf) = std::sync::Arc::get_mut(&mut self.buf).and_then(BlockBytes::heap_mut)
         else {
@@ -219,13 +209,62 @@ impl PcapBlocks {
         }
         self.upkeep_at = self.at + POPULATE_AHEAD / 2;
     }
+}
+
+/// Classic pcap records read from a [`BlockFile`], borrowed from its block.
+/// It reads records exactly as libpcap does (32-bit times signed
+/// in the host's byte order, unsigned in the other,
+/// nanoseconds scaled down to µs, records longer than the file's snap
+/// length cut to it, the same messages for a cut or corrupt file).
+pub struct PcapBlocks {
+    pub(super) bytes: BlockFile,
+    big_endian: bool,
+    nanos: bool,
+    snaplen: u32,
+    pub(super) dlt: i32,
+}
+
+impl PcapBlocks {
+    /// Reads the global header of `file` (of link type `dlt`, as libpcap
+    /// reported it when it checked the header).
+    ///
+    /// # Errors
+    /// The header cannot be read.
+    pub fn new(file: std::fs::File, dlt: i32) -> std::io::Result<Self> {
+        Self::with_map(file, dlt, true)
+    }
+
+    /// As [`PcapBlocks::new`], mapping the file only when `map` says so.
+    fn with_map(mut file: std::fs::File, dlt: i32, map: bool) -> std::io::Result<Self> {
+        use std::io::Read;
+        let mut h = [0u8; 24];
+        file.read_exact(&mut h)?;
+        let (big_endian, nanos) = match h.get(..4) {
+            Some([0xa1, 0xb2, 0xc3, 0xd4]) => (true, false),
+            Some([0xa1, 0xb2, 0x3c, 0x4d]) => (true, true),
+            Some([0x4d, 0x3c, 0xb2, 0xa1]) => (false, true),
+            _ => (false, false),
+        };
+        let snaplen = u32_at(&h, 16, big_endian);
+        Ok(PcapBlocks {
+            bytes: BlockFile::new(file, 24, map),
+            big_endian,
+            nanos,
+            // As libpcap: a missing or oversized snap length means the largest.
+            snaplen: if snaplen == 0 || snaplen > MAX_SNAPLEN {
+                MAX_SNAPLEN
+            } else {
+                snaplen
+            },
+            dlt,
+        })
+    }
 
     /// The next record, `Ok(None)` at the end; the error is libpcap's message.
     pub(super) fn next(&mut self) -> Result<Option<Frame<'_>>, String> {
-        if self.mapped && self.at >= self.upkeep_at {
-            self.upkeep();
-        }
-        let got = self.fill(16)?;
+        let b = &mut self.bytes;
+        b.tend();
+        let got = b.fill(16)?;
         if got == 0 {
             return Ok(None);
         }
@@ -234,7 +273,7 @@ impl PcapBlocks {
                 "libpcap error: truncated dump file; tried to read 16 header bytes, only got {got}"
             ));
         }
-        let h = self.buf.get(self.at..self.at + 16).unwrap_or(&[]);
+        let h = b.unread();
         let be = self.big_endian;
         // libpcap reads the time fields as signed 32-bit numbers, but its
         // byte swap of a file of the other byte order makes them unsigned.
@@ -253,32 +292,32 @@ impl PcapBlocks {
             ));
         }
         let need = 16 + caplen as usize;
-        let got = self.fill(need)?;
+        let got = b.fill(need)?;
         if got < need {
             return Err(format!(
                 "libpcap error: truncated dump file; tried to read {caplen} captured bytes, only got {}",
                 got - 16
             ));
         }
-        let start = self.at + 16;
-        self.at += need;
+        let start = b.at + 16;
+        b.at += need;
         // The next record's header is known to be here: fetching it while
         // this packet is worked on hides the cache miss that was two thirds
         // of this function's time.
-        crate::os::prefetch(&self.buf, self.at);
+        crate::os::prefetch(&b.buf, b.at);
         // A record longer than the snap length keeps only that much.
         let kept = caplen.min(self.snaplen);
         let usec = if self.nanos { frac / 1000 } else { frac };
         Ok(Some(Frame {
             ts_us: sec.saturating_mul(1_000_000).saturating_add(usec),
             wire_len: len.max(kept),
-            data: self.buf.get(start..start + kept as usize).unwrap_or(&[]),
-            block: Some(&self.buf),
+            data: b.buf.get(start..start + kept as usize).unwrap_or(&[]),
+            block: Some(&b.buf),
         }))
     }
 }
 
-fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
+pub(super) fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
     let mut w = [0u8; 4];
     if let Some(s) = b.get(at..at + 4) {
         w.copy_from_slice(s);
@@ -322,9 +361,9 @@ mod test {
         let dlt = pcap::Capture::from_file(path).unwrap().get_datalink().0;
         let file = std::fs::File::open(path).unwrap();
         let mut r = PcapBlocks::with_map(file, dlt, map).unwrap();
-        assert_eq!(r.mapped, map);
+        assert_eq!(r.bytes.mapped, map);
         // A small block so records straddle refills.
-        r.block_bytes = 1000;
+        r.bytes.block_bytes = 1000;
         let mut v = Vec::new();
         loop {
             match r.next() {
@@ -435,7 +474,7 @@ mod test {
         std::fs::write(&p, &data).unwrap();
         let dlt = pcap::Capture::from_file(&p).unwrap().get_datalink().0;
         let mut r = PcapBlocks::new(std::fs::File::open(&p).unwrap(), dlt).unwrap();
-        assert!(r.mapped);
+        assert!(r.bytes.mapped);
         let first = r.next().unwrap().unwrap().data.as_ptr();
         let mut n = 1;
         while let Some(f) = r.next().unwrap() {
@@ -444,16 +483,20 @@ mod test {
             n += 1;
             // The pages ahead were mapped before the reader got there.
             assert!(
-                r.populated >= r.at.min(data.len()),
+                r.bytes.populated >= r.bytes.at.min(data.len()),
                 "populated {}",
-                r.populated
+                r.bytes.populated
             );
         }
         assert_eq!(n, i);
-        assert_eq!(r.populated, data.len());
-        assert!(r.released >= RELEASE_BEHIND, "released {}", r.released);
+        assert_eq!(r.bytes.populated, data.len());
+        assert!(
+            r.bytes.released >= RELEASE_BEHIND,
+            "released {}",
+            r.bytes.released
+        );
         // A page released long ago still reads back as the file's bytes.
-        let back = r.buf.get(24 + 16..24 + 16 + 1400).unwrap();
+        let back = r.bytes.buf.get(24 + 16..24 + 16 + 1400).unwrap();
         assert_eq!(back.as_ptr(), first);
         assert!(back.iter().all(|&b| b == 0));
     }

@@ -1,0 +1,47 @@
+//! What a run may hang on the pipeline without the pipeline knowing who it
+//! is: an outlet that takes the rows and decides itself when its files
+//! close, and an observer told how full each worker's flow table is. A
+//! live capture plugs its rotating writer and its gauges in here.
+
+use pathlens_export::{FlowRecord, StreamRecord};
+use std::time::Duration;
+
+/// How often the writer asks the outlet to look at its clock when no rows
+/// come.
+pub const OUTLET_POLL: Duration = Duration::from_millis(200);
+
+/// Rows that leave the pipeline through an outlet instead of the files
+/// `RunOptions::output` names.
+///
+/// A run with an outlet keeps no summary (it may run for months and the
+/// summary keeps a figure per media stream), and its workers hand rows on
+/// as soon as flows end, since the outlet, not the batch size, decides when
+/// rows reach a file.
+pub trait Outlet: Send {
+    /// Takes the rows of finished flows and the stream rows taken from them.
+    fn write(&mut self, flows: &[FlowRecord], streams: &[StreamRecord]);
+    /// Called after every message and at least every [`OUTLET_POLL`]: the
+    /// outlet may close its files and start new ones.
+    fn poll(&mut self);
+    /// The run is over: closes everything, `meta` in the last files' footer.
+    fn finish(&mut self, meta: &[(String, String)]);
+    /// What it wrote and lost so far.
+    fn totals(&self) -> OutletTotals;
+}
+
+/// What an outlet wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutletTotals {
+    /// Flow rows in finished files.
+    pub rows: u64,
+    /// Stream rows in finished files.
+    pub stream_rows: u64,
+    /// Flow rows lost to output errors (logged and counted, the run goes on).
+    pub lost: u64,
+}
+
+/// Told of each worker's flow table after every message it handles.
+pub trait Observer: Send + Sync + std::fmt::Debug {
+    /// Worker `w` holds `live` flows and has evicted `evicted` so far.
+    fn worker(&self, w: usize, live: usize, evicted: u64);
+}
