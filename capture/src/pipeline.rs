@@ -22,7 +22,7 @@ use batch::PacketBatch;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
 pub use outlet::{Observer, Outlet, OutletTotals};
-use pathlens_classify::FlowKey;
+use pathlens_classify::{dispatch_key, FlowKey};
 use pathlens_export::{FlowRecord, Summary, WriterError, WriterOptions};
 use reader::Reader;
 use std::hash::BuildHasher;
@@ -109,21 +109,12 @@ enum WorkMsg {
     EndOfSource(i64),
 }
 
-/// The worker a key belongs to: a seeded hash of the canonical key, so both
-/// directions of a flow land on the same worker. UDP ports are hashed without
-/// their lowest bit, so RTP on even ports and its RTCP on the next odd ones
-/// share a worker, which matches the reports to the streams.
+/// The worker a key belongs to: a seeded hash of its dispatch key
+/// (`classify::dispatch_key`), so both directions of a flow, and a flow and
+/// the companion whose evidence it feeds, land on the same worker.
 #[inline]
 pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
-    let h = if key.proto == 17 {
-        hasher.hash_one(FlowKey {
-            lo_port: key.lo_port & !1,
-            hi_port: key.hi_port & !1,
-            ..*key
-        })
-    } else {
-        hasher.hash_one(key)
-    };
+    let h = hasher.hash_one(dispatch_key(key));
     // The high bits of h * n: a multiply, where `%` was a 64-bit division
     // (14% of the reader loop's own time).
     ((u128::from(h) * n as u128) >> 64) as usize

@@ -85,7 +85,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("service", "application_name", "applicationName (96)"),
     C::new("app_protocol_source", Label(|r| r.labels.app_protocol_source.as_str()), "how `app_protocol` was decided: `payload` (a dissector recognised it, or inspected payload matched none of the classes: `other`), `port` (no payload at all: the rule of `signatures/ports.toml` for the server's port, never a client's; media port ranges only towards a known media server), `behaviour` (media cadence over TCP), `correlation` (a UDP flow with no evidence of its own reaching a media endpoint that another flow announced in SDP or STUN), `none`")
         .like("", "application_is_guessed", ""),
-    C::new("server_name", OptStr(|r| r.labels.server_name.as_deref()), "TLS SNI, SIP Request-URI host, HTTP Host, SMTP EHLO/HELO name")
+    C::new("server_name", OptStr(|r| r.labels.protocol.server_name.as_deref()), "TLS SNI, SIP Request-URI host, HTTP Host, SMTP EHLO/HELO name")
         .like("(ssl.log server_name)", "requested_server_name", ""),
     C::new("local_src", Bool(|r| r.labels.local_src), "initiator inside the local networks (RFC 1918, RFC 4193 ULA, loopback, link-local, multicast, broadcast, plus the site's own from `--local` or the config)")
         .like("local_orig", "", ""),
@@ -96,17 +96,17 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("egress_label", OptDict(|r| r.labels.egress_label.as_deref()), "label of the prefix in `egress_prefix`: the local network's label (e.g. `rfc1918`) for local flows, else the CIDR list's label, the service tag name or the O365 service area"),
     C::new("egress_prefix", OptStr(|r| r.labels.egress_prefix.as_deref()), "for the remote endpoint (the non-local one; the responder when both or neither are local): the longest advertised prefix containing it when `egress` is `expressroute`, else its longest match in any source, e.g. `52.112.0.0/14`; for local flows the local network, e.g. `10.0.0.0/8`"),
     C::new("traffic_type", Label(|r| r.labels.traffic_type.as_str()), "the seeds' categories: `signaling`, `media`, `web_conferencing`, `mail`, `web`, `infrastructure`, `tunnel` (IPsec, IKE, SSL VPN), `other`; HTTPS/TLS/HTTP to a SfB/Teams service (by server name or Office 365 endpoint set) is `signaling` and to Exchange `mail`, as the seeds count that control traffic"),
-    C::new("alpn", OptStr(|r| r.labels.alpn.as_deref()), "first ALPN id of the ClientHello (`h2`, `http/1.1`)")
+    C::new("alpn", OptStr(|r| r.labels.protocol.alpn.as_deref()), "first ALPN id of the ClientHello (`h2`, `http/1.1`)")
         .like("(ssl.log next_protocol)", "", ""),
-    C::new("tls_version", OptLabel(|r| r.labels.tls_version), "`TLS 1.0` ... `TLS 1.3`: highest offered in supported_versions or chosen by the ServerHello")
+    C::new("tls_version", OptLabel(|r| r.labels.protocol.tls_version), "`TLS 1.0` ... `TLS 1.3`: highest offered in supported_versions or chosen by the ServerHello")
         .like("(ssl.log version)", "", ""),
-    C::new("sip_method", OptLabel(|r| r.labels.sip_method), "first SIP request method (`INVITE`, `REGISTER`, SfB's `SERVICE`, ...)")
+    C::new("sip_method", OptLabel(|r| r.labels.protocol.sip_method), "first SIP request method (`INVITE`, `REGISTER`, SfB's `SERVICE`, ...)")
         .like("(sip.log method)", "", ""),
-    C::new("sip_user_agent", OptStr(|r| r.labels.sip_user_agent.as_deref()), "SIP User-Agent or Server header (first 128 bytes)")
+    C::new("sip_user_agent", OptStr(|r| r.labels.protocol.sip_user_agent.as_deref()), "SIP User-Agent or Server header (first 128 bytes)")
         .like("(sip.log user_agent)", "", ""),
-    C::new("starttls", Bool(|r| r.labels.starttls), "a mail or XMPP session upgraded to TLS with STARTTLS/STLS"),
-    C::new("stun_seen", Bool(|r| r.labels.stun_seen), "STUN/TURN messages were seen on the flow (ICE flows that then carry media)"),
-    C::new("media_over_tcp", Bool(|r| r.labels.media_over_tcp), "a TCP flow to a media port (443, 3478-3481, 50000-59999) with media cadence: 50+ packets each way, mean payload at most 400 bytes, 20-200 packets/s over 2 s or more"),
+    C::new("starttls", Bool(|r| r.labels.protocol.starttls), "a mail or XMPP session upgraded to TLS with STARTTLS/STLS"),
+    C::new("stun_seen", Bool(|r| r.labels.protocol.stun_seen), "STUN/TURN messages were seen on the flow (ICE flows that then carry media)"),
+    C::new("media_over_tcp", Bool(|r| r.labels.protocol.media_over_tcp), "a TCP flow to a media port (443, 3478-3481, 50000-59999) with media cadence: 50+ packets each way, mean payload at most 400 bytes, 20-200 packets/s over 2 s or more"),
     C::new("service", OptDict(|r| r.labels.service.as_deref()), "`skype_teams`, `exchange`, `sharepoint`, `common`, only from evidence that names the service (see `service_source`): the server name (`signatures/sni.toml`), the remote address's Office 365 endpoint set, Microsoft's protocol markers, a configured on-premises server, a learned media endpoint; `common` yields to a specific service. Never from a port"),
     // The egress block (export/SCHEMA.md, "Media columns"): every column but `egress` is nullable.
     C::new("egress", Label(|r| r.labels.egress.egress.as_str()), "`local` (both ends local), `expressroute` (the remote end is inside a prefix advertised over ExpressRoute), `internet` (the remote end is public and not), `unknown` (otherwise: a non-public remote such as 100.64.0.0/10 or 2001:db8::/32)"),
@@ -205,7 +205,7 @@ mod test {
     fn batch_matches_schema_with_nulls() {
         let mut r = FlowRecord::example();
         r.conn_state = None;
-        r.labels.server_name = Some("teams.microsoft.com".into());
+        r.labels.protocol.server_name = Some("teams.microsoft.com".into());
         let b = records_to_batch(&[r, FlowRecord::example()], &opts()).unwrap();
         assert_eq!(b.num_rows(), 2);
         assert_eq!(b.column_by_name("conn_state").unwrap().null_count(), 1);

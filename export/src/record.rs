@@ -152,8 +152,11 @@ impl FlowRecord {
                 local_src: true,
                 local_dst: false,
                 direction: FlowDirection::Outbound,
-                alpn: Some("h2".into()),
-                tls_version: Some("TLS 1.3"),
+                protocol: pathlens_classify::ProtocolFields {
+                    alpn: Some("h2".into()),
+                    tls_version: Some("TLS 1.3"),
+                    ..Default::default()
+                },
                 service: Some(Arc::from("skype_teams")),
                 ..Labels::unknown()
             },

@@ -1,5 +1,5 @@
 //! Records held back until every worker has passed their last packet, so
-//! what other flows' signaling teaches (learned media endpoints, SDP
+//! what other flows' signaling teaches (learned endpoints, payload-type
 //! bindings) completes them the same way whatever the number of workers;
 //! and records that crossed a next hop before the edges of their input
 //! are decided (see `crate::learn`).
@@ -39,12 +39,12 @@ impl Outlet<'_> {
     pub(super) fn push(&mut self, rec: FlowRecord, f: &Flow) {
         let pending = (self.correlate || self.edges_pending).then(|| {
             let e = evidence(f, rec.src_ip, rec.dst_ip, rec.dst_port, rec.transport, None);
-            let mut p = Pending::of(rec.transport, &rec.labels, &e, self.edges_pending)?;
-            if !self.correlate {
-                p.relabel = false;
-                p.media = None;
+            let p = Pending::of(rec.transport, &rec.labels, &e, self.edges_pending)?;
+            if self.correlate {
+                Some(p)
+            } else {
+                p.without_correlation()
             }
-            (p.relabel || p.media.is_some() || p.edges).then_some(p)
         });
         match pending.flatten() {
             Some(pending) => self.held.push(Held {
@@ -89,7 +89,7 @@ pub(super) fn release(
             i += 1;
             continue;
         }
-        let waits_mark = h.pending.relabel || h.pending.media.is_some();
+        let waits_mark = h.pending.waits_for_correlation();
         if waits_mark && h.last > mark {
             i += 1;
             continue;
@@ -105,7 +105,7 @@ pub(super) fn release(
             SocketAddr::new(rec.src_ip, rec.src_port),
             SocketAddr::new(rec.dst_ip, rec.dst_port),
         );
-        let sdp = |at: SocketAddr, pt: u8| c.and_then(|c| c.lookup_rtpmap(at, pt, last, first));
+        let binding = |at: SocketAddr, pt: u8| c.and_then(|c| c.lookup_rtpmap(at, pt, last, first));
         let endpoint = |at: SocketAddr| c.and_then(|c| c.lookup_learned(at, last, first));
         if pending.resolve(
             k,
@@ -113,7 +113,7 @@ pub(super) fn release(
             rec.flow_id,
             ends,
             &mut rec.labels,
-            &sdp,
+            &binding,
             &endpoint,
         ) {
             relabelled += 1;

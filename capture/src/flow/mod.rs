@@ -7,6 +7,11 @@
 //! are the same whatever the number of workers and however ticks fall.
 //! A record cut by the active timeout leaves an empty "continuation" entry
 //! that keeps the flow's orientation and classification for the next row.
+//!
+//! The table keeps counters, timeouts and eviction only: what a flow's
+//! payloads show (its class, streams, round trips, and which other flow a
+//! packet also feeds) is its `classify::FlowEvidence`'s to learn, and its
+//! labels are `classify::outcome`'s to decide.
 
 mod hold;
 mod record;
@@ -35,7 +40,7 @@ pub struct FlowConfig {
     pub scan_every_us: i64,
     /// Inspect payloads (false: port rules only, `--classify port`).
     pub inspect_payload: bool,
-    /// Track RTP/RTCP streams of media flows (false: `--no-media`).
+    /// Track the streams of media flows (false: `--no-media`).
     pub media_metrics: bool,
     /// Packet time from the start of each input during which edges are
     /// learned from the wire (when none is configured).

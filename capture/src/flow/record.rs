@@ -98,8 +98,6 @@ pub(super) fn evidence<'a>(
         next_hops: f.path.hops,
         learned,
         path: f.path.evidence(dport),
-        classifier: &f.classifier,
-        media: f.media.as_deref(),
-        cadence: f.cadence.as_deref(),
+        flow: &f.evidence,
     }
 }

@@ -1,15 +1,13 @@
 //! One flow's state between its first and last packet: counters per
-//! direction, TCP history, edges crossed, and the classifier and media
-//! tracker its payloads feed.
+//! direction, TCP history, edges crossed, next hops and marking, and the
+//! [`FlowEvidence`] its packets feed (what they are is `classify`'s to say).
 
 use super::*;
 use crate::correlate::Correlator;
 use pathlens_classify::egress::{NextHop, Tallies};
-use pathlens_classify::media::{MediaTracker, QualityRules};
-use pathlens_classify::outcome::path::stun_transaction;
-use pathlens_classify::outcome::tunnel::Cadence;
-use pathlens_classify::outcome::{media_packets, Marking, PathEvidence};
-use pathlens_classify::{AppProtocol, EndReason, FlowClassifier, Side, Signatures, Transport};
+use pathlens_classify::evidence::{Inspect, Packet};
+use pathlens_classify::outcome::{Marking, PathEvidence};
+use pathlens_classify::{EndReason, FlowEvidence, Side};
 use pathlens_export::ConnState;
 
 /// One live flow: the current record's counters and the evidence its labels
@@ -38,11 +36,8 @@ pub(super) struct Flow {
     pub(super) vlan: u16,
     /// Path evidence: next hops, marking, round trips.
     pub(super) path: PathState,
-    pub(super) classifier: FlowClassifier,
-    // Boxed: most flows never carry RTP and keep only the pointer.
-    pub(super) media: Option<Box<MediaTracker>>,
-    /// Cadence counters, from the packet that showed the flow is a tunnel.
-    pub(super) cadence: Option<Box<Cadence>>,
+    /// What its packets teach the outcome step.
+    pub(super) evidence: FlowEvidence,
 }
 
 impl Flow {
@@ -86,13 +81,7 @@ impl Flow {
         self.hops = [0; 2];
         self.hop_changed = [false; 2];
         self.path.reset();
-        if let Some(c) = self.cadence.as_deref_mut() {
-            *c = Cadence::default();
-        }
-        // The next row's streams start afresh: figures describe their row.
-        if let Some(m) = self.media.as_deref_mut() {
-            *m = m.restarted();
-        }
+        self.evidence.next_record();
     }
 
     pub(super) fn conn_state(&self) -> ConnState {
@@ -149,9 +138,8 @@ pub(super) fn update(
     f: &mut Flow,
     p: &Pkt,
     payload: &[u8],
-    sig: &Signatures,
+    run: Inspect<'_>,
     corr: Option<&Correlator>,
-    media: bool,
     learn: Option<&mut Tallies>,
 ) {
     if f.is_empty() {
@@ -190,7 +178,7 @@ pub(super) fn update(
             }
         }
     }
-    f.path.packet(p, i, payload, learn);
+    f.path.packet(p, i, learn);
     if p.key.proto == 6 && p.tcp_flags != 0 {
         let mut h = 0u8;
         if p.tcp_flags & (SYN | ACK) == SYN {
@@ -212,80 +200,20 @@ pub(super) fn update(
             f.closed_us = Some(p.ts_us);
         }
     }
-    let inspecting = f.classifier.wants_more();
-    if inspecting && !payload.is_empty() {
-        f.classifier.feed(sig, side, payload);
-        if f.classifier.has_learned() {
-            let learned = f.classifier.take_learned();
-            if let Some(c) = corr {
-                c.learn(p.seq, p.ts_us, &learned);
-            }
+    f.evidence.packet(
+        run,
+        &Packet {
+            side,
+            ts_us: p.ts_us,
+            ip_proto: p.key.proto,
+            ip_len: p.ip_len,
+            payload,
+        },
+    );
+    if let Some(learned) = f.evidence.take_learned() {
+        if let Some(c) = corr {
+            c.learn(p.seq, p.ts_us, &learned);
         }
-        // Only tunnels pay for cadence counters, from the packet that
-        // showed what they are.
-        if f.cadence.is_none() && f.classifier.maybe_tunnel() {
-            f.cadence = Some(Box::default());
-        }
-    }
-    if let Some(c) = f.cadence.as_deref_mut() {
-        c.push(i, p.ts_us, p.ip_len);
-    }
-    if media {
-        feed_media(f, p, side, inspecting, payload, &sig.media);
-    }
-}
-
-/// Media metrics must see a stream from its first packet, but the classifier
-/// decides only after a few. So a tracker starts at the first RTP-looking
-/// packet while the flow is still being inspected, or later on a flow already
-/// decided as media-carrying (an ICE flow labelled `dtls` at its handshake
-/// sends SRTP afterwards); it is dropped as soon as the flow is decided as
-/// anything else, and flows still undecided at the end are settled when
-/// the record is built. Packets before a tracker starts are STUN or DTLS, nothing
-/// it reads; what a transport's framing hides is `media_packets`'s to unwrap.
-#[inline]
-fn feed_media(
-    f: &mut Flow,
-    p: &Pkt,
-    side: Side,
-    inspecting: bool,
-    payload: &[u8],
-    rules: &QualityRules,
-) {
-    // Decided flows that carry no media cost two checks per packet.
-    if f.media.is_none()
-        && !inspecting
-        && !f
-            .classifier
-            .payload_label()
-            .is_some_and(AppProtocol::carries_media)
-    {
-        return;
-    }
-    for rtp in media_packets(Transport::from_ip_proto(p.key.proto), payload) {
-        match f.media.as_deref_mut() {
-            Some(m) => m.feed(side, p.ts_us, rtp),
-            None if MediaTracker::looks_like_rtp(rtp)
-                && (inspecting
-                    || f.classifier
-                        .payload_label()
-                        .is_some_and(AppProtocol::carries_media)) =>
-            {
-                let mut m = Box::new(MediaTracker::with_rules(rules));
-                m.feed(side, p.ts_us, rtp);
-                f.media = Some(m);
-            }
-            None => {}
-        }
-    }
-    if inspecting
-        && !f.classifier.wants_more()
-        && !f
-            .classifier
-            .payload_label()
-            .is_some_and(AppProtocol::carries_media)
-    {
-        f.media = None;
     }
 }
 
@@ -334,45 +262,6 @@ impl Vote {
     }
 }
 
-/// STUN requests waiting for their response, and the round trips seen.
-#[derive(Debug, Default)]
-struct Stun {
-    pending: Vec<([u8; 16], i64, usize)>,
-    rtts: Vec<i64>,
-}
-
-/// Requests kept waiting; older ones are forgotten.
-const STUN_PENDING: usize = 16;
-/// Round trips kept per record.
-const STUN_SAMPLES: usize = 64;
-
-impl Stun {
-    fn feed(&mut self, ts: i64, side: usize, (request, id): (bool, [u8; 16])) {
-        if request {
-            if self.pending.len() >= STUN_PENDING {
-                self.pending.remove(0);
-            }
-            self.pending.push((id, ts, side));
-        } else if let Some(at) = self
-            .pending
-            .iter()
-            .position(|(x, _, s)| *x == id && *s != side)
-        {
-            let (_, t0, s) = self.pending.swap_remove(at);
-            // Only the initiator's requests: their round trip is to the responder.
-            if s == 0 && self.rtts.len() < STUN_SAMPLES {
-                self.rtts.push(ts - t0);
-            }
-        }
-    }
-
-    fn median(&self) -> Option<i64> {
-        let mut v = self.rtts.clone();
-        v.sort_unstable();
-        v.get(v.len().checked_sub(1)? / 2).copied()
-    }
-}
-
 /// A flow's path evidence.
 #[derive(Debug, Default)]
 pub(super) struct PathState {
@@ -389,8 +278,6 @@ pub(super) struct PathState {
     syn_us: i64,
     synack_us: i64,
     ack_us: i64,
-    // Boxed: most flows never carry STUN.
-    stun: Option<Box<Stun>>,
 }
 
 impl PathState {
@@ -410,7 +297,7 @@ impl PathState {
     }
 
     #[inline]
-    fn packet(&mut self, p: &Pkt, i: usize, payload: &[u8], learn: Option<&mut Tallies>) {
+    fn packet(&mut self, p: &Pkt, i: usize, learn: Option<&mut Tallies>) {
         if let Some(v) = self.dscp.get_mut(i) {
             v.add(p.l2.dscp);
         }
@@ -442,40 +329,31 @@ impl PathState {
                 }
             }
         }
-        match p.key.proto {
-            6 if p.tcp_flags & (SYN | ACK) != 0 && self.ack_us == 0 => {
-                let syn = p.tcp_flags & SYN != 0;
-                let ack = p.tcp_flags & ACK != 0;
-                match (i, syn, ack) {
-                    (0, true, false) => (self.syn_us, self.synack_us) = (p.ts_us, 0),
-                    (1, true, true) if self.syn_us != 0 && self.synack_us == 0 => {
-                        self.synack_us = p.ts_us;
-                    }
-                    (0, false, true) if self.synack_us != 0 => self.ack_us = p.ts_us,
-                    _ => {}
+        if p.key.proto == 6 && p.tcp_flags & (SYN | ACK) != 0 && self.ack_us == 0 {
+            let syn = p.tcp_flags & SYN != 0;
+            let ack = p.tcp_flags & ACK != 0;
+            match (i, syn, ack) {
+                (0, true, false) => (self.syn_us, self.synack_us) = (p.ts_us, 0),
+                (1, true, true) if self.syn_us != 0 && self.synack_us == 0 => {
+                    self.synack_us = p.ts_us;
                 }
+                (0, false, true) if self.synack_us != 0 => self.ack_us = p.ts_us,
+                _ => {}
             }
-            17 if payload.first().is_some_and(|b| b & 0xc0 == 0) => {
-                if let Some(tx) = stun_transaction(payload) {
-                    self.stun
-                        .get_or_insert_with(Box::default)
-                        .feed(p.ts_us, i, tx);
-                }
-            }
-            _ => {}
         }
     }
 
-    /// The timing and marking evidence of the record.
+    /// The handshake timing and marking of the record (the round trips
+    /// payloads show are the flow evidence's: see `Evidence::path`).
     pub(super) fn evidence(&self, dst_port: u16) -> PathEvidence {
         let server = (self.synack_us != 0).then(|| self.synack_us - self.syn_us);
         let client = (self.ack_us != 0).then(|| self.ack_us - self.synack_us);
         PathEvidence {
             server_rtt_us: server,
             client_rtt_us: client,
-            stun_rtt_us: self.stun.as_deref().and_then(Stun::median),
             marking: [0, 1].map(|i| self.dscp.get(i).and_then(Vote::marking)),
             dst_port,
+            ..PathEvidence::default()
         }
     }
 }

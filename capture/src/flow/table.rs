@@ -11,8 +11,8 @@ use crate::learn::EdgeLearner;
 use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
 use pathlens_classify::egress::{is_public, LearnedEdges, Tallies};
-use pathlens_classify::outcome::{rtcp_to_forward, takes_forwarded_rtcp};
-use pathlens_classify::{EndReason, FlowClassifier, Side, Transport};
+use pathlens_classify::evidence::Inspect;
+use pathlens_classify::{companion_of, EndReason, FlowEvidence, Side, Transport};
 use pathlens_export::FlowRecord;
 use std::sync::Arc;
 
@@ -220,74 +220,61 @@ impl FlowTable {
             hop_changed: [false; 2],
             vlan: p.l2.vlan,
             path: PathState::new(self.remote_of(&p.key)),
-            media: None,
-            cadence: None,
-            classifier: if self.cfg.inspect_payload {
-                FlowClassifier::new(&self.ctx.signatures, transport, sp, dp)
-            } else {
-                FlowClassifier::port_only(&self.ctx.signatures, transport, sp, dp)
-            }
-            .with_ip_proto(p.key.proto),
+            evidence: FlowEvidence::new(
+                &self.ctx.signatures,
+                p.key.proto,
+                sp,
+                dp,
+                self.cfg.inspect_payload,
+            ),
         }
     }
 
     /// Accounts one packet; records that end because of it go to `out`.
     pub fn packet(&mut self, p: &Pkt, payload: &[u8], out: &mut Vec<FlowRecord>) {
         self.packet_own(p, payload, out);
-        // Both ports odd: RTCP on port+1 of an RTP flow, which the reader
-        // sent to this worker too (`worker_of`).
-        if self.cfg.media_metrics && p.key.proto == 17 && p.key.lo_port & p.key.hi_port & 1 == 1 {
-            self.forward_rtcp(p, payload);
+        // The reader sent the companion flow to this worker too
+        // (`classify::dispatch_key`).
+        if self.cfg.media_metrics {
+            if let Some(to) = companion_of(&p.key) {
+                self.feed_companion(p, &to, payload);
+            }
         }
     }
 
-    /// Accounts an RTCP datagram on the RTP flow one port below, so its
-    /// reports land on the streams they describe; the RTCP flow keeps its
-    /// own figures but leaves those streams' rows to the RTP flow. Only for
-    /// an RTCP-only flow (muxed RTCP on odd ports stays on its own flow) and
-    /// an RTP flow still live at this packet's time and already decided as
-    /// media (an undecided one may end as anything, and write no streams).
-    fn forward_rtcp(&mut self, p: &Pkt, payload: &[u8]) {
+    /// Hands what the packet's flow passes on (`FlowEvidence::companion_bytes`)
+    /// to its companion flow `to`, when that one is still live at this
+    /// packet's time; the packet's own flow notes what landed there.
+    fn feed_companion(&mut self, p: &Pkt, to: &FlowKey, payload: &[u8]) {
         let Some(own) = self.map.get(&p.key) else {
             return;
         };
-        let Some(bytes) = rtcp_to_forward(own.media.as_deref(), payload) else {
+        let Some(bytes) = own.evidence.companion_bytes(payload) else {
             return;
         };
-        let own_side = if p.from_lo == own.src_is_lo {
-            Side::Src2Dst
-        } else {
-            Side::Dst2Src
-        };
-        let rtp_key = FlowKey {
-            lo_port: p.key.lo_port - 1,
-            hi_port: p.key.hi_port - 1,
-            ..p.key
-        };
-        let Some(f) = self.map.get_mut(&rtp_key) else {
+        let own_side = Self::side_of(own, p);
+        let Some(f) = self.map.get_mut(to) else {
             return;
         };
         if p.ts_us >= f.deadline(&self.cfg).0 {
             return;
         }
-        let Some(m) = takes_forwarded_rtcp(&f.classifier, f.media.as_deref_mut()) else {
-            return;
-        };
-        let side = if p.from_lo == f.src_is_lo {
-            Side::Src2Dst
-        } else {
-            Side::Dst2Src
-        };
-        let landed = m.feed_forwarded(side, p.ts_us, bytes);
+        let side = Self::side_of(f, p);
+        let landed = f.evidence.take_companion(side, p.ts_us, bytes);
         if landed.is_empty() {
             return;
         }
-        if let Some(own) = self
-            .map
-            .get_mut(&p.key)
-            .and_then(|f| f.media.as_deref_mut())
-        {
-            own.mark_forwarded(own_side, &landed);
+        if let Some(own) = self.map.get_mut(&p.key) {
+            own.evidence.companion_took(own_side, &landed);
+        }
+    }
+
+    /// The direction of `p` in flow `f`.
+    fn side_of(f: &Flow, p: &Pkt) -> Side {
+        if p.from_lo == f.src_is_lo {
+            Side::Src2Dst
+        } else {
+            Side::Dst2Src
         }
     }
 
@@ -298,19 +285,14 @@ impl FlowTable {
         let is_syn = p.tcp_flags & (SYN | ACK) == SYN && p.key.proto == 6;
         // One hash lookup on the common path: an existing, live flow.
         let corr = self.correlator.as_deref();
-        let media = self.cfg.media_metrics;
+        let run = Inspect {
+            signatures: &self.ctx.signatures,
+            media: self.cfg.media_metrics,
+        };
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
             if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
-                update(
-                    f,
-                    p,
-                    payload,
-                    &self.ctx.signatures,
-                    corr,
-                    media,
-                    self.tally.as_mut(),
-                );
+                update(f, p, payload, run, corr, self.tally.as_mut());
                 return;
             }
             let reason = if p.ts_us >= deadline {
@@ -346,15 +328,7 @@ impl FlowTable {
                 && p.ts_us < f.last_us.saturating_add(self.cfg.idle_us)
             {
                 f.make_continuation();
-                update(
-                    f,
-                    p,
-                    payload,
-                    &self.ctx.signatures,
-                    corr,
-                    media,
-                    self.tally.as_mut(),
-                );
+                update(f, p, payload, run, corr, self.tally.as_mut());
                 return;
             }
             self.map.remove(&p.key);
@@ -369,15 +343,11 @@ impl FlowTable {
         {
             let (_, f) = v.insert(p.key, f);
             let corr = self.correlator.as_deref();
-            update(
-                f,
-                p,
-                payload,
-                &self.ctx.signatures,
-                corr,
-                media,
-                self.tally.as_mut(),
-            );
+            let run = Inspect {
+                signatures: &self.ctx.signatures,
+                media: self.cfg.media_metrics,
+            };
+            update(f, p, payload, run, corr, self.tally.as_mut());
         }
     }
 

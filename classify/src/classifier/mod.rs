@@ -94,6 +94,22 @@ pub struct Classification {
     /// attributes in STUN, a Lync / Skype for Business SIP user agent or
     /// `ms-` header, an Exchange mail banner.
     pub protocol_service: Option<Arc<str>>,
+    /// What the payloads showed beyond the class: the protocol columns the
+    /// flow's row shares.
+    pub protocol: ProtocolFields,
+}
+
+impl Classification {
+    /// The class, `unknown` when nothing is known.
+    pub fn app(&self) -> AppProtocol {
+        self.app_protocol.unwrap_or(AppProtocol::Unknown)
+    }
+}
+
+/// What a flow's payloads (and, for `media_over_tcp`, its cadence) showed
+/// beyond its class; the flow's row carries them as they are.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProtocolFields {
     /// `server_name`: TLS SNI, SIP request host, HTTP Host, SMTP HELO name.
     pub server_name: Option<String>,
     /// `alpn`: the first ALPN id offered.
@@ -110,13 +126,6 @@ pub struct Classification {
     pub stun_seen: bool,
     /// `media_over_tcp`: media cadence on a TCP flow to a media port.
     pub media_over_tcp: bool,
-}
-
-impl Classification {
-    /// The class, `unknown` when nothing is known.
-    pub fn app(&self) -> AppProtocol {
-        self.app_protocol.unwrap_or(AppProtocol::Unknown)
-    }
 }
 
 /// Packet counts and timing of a flow, for behaviour rules.
@@ -397,7 +406,7 @@ impl FlowClassifier {
         let ms = m.microsoft || m.dialect == stun::Dialect::MsTurn;
         p.stun_ms |= ms;
         let meta = self.meta();
-        meta.stun_seen = true;
+        meta.protocol.stun_seen = true;
         if ms {
             meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
         }
@@ -410,13 +419,14 @@ impl FlowClassifier {
         p.text = Some(AppProtocol::Sip);
         let meta = self.meta();
         if let sip::StartLine::Request { method, host } = &m.start {
-            if meta.sip_method.is_none() {
-                meta.sip_method = Some(method);
-                meta.server_name = meta.server_name.take().or_else(|| host.clone());
+            if meta.protocol.sip_method.is_none() {
+                meta.protocol.sip_method = Some(method);
+                meta.protocol.server_name =
+                    meta.protocol.server_name.take().or_else(|| host.clone());
             }
         }
-        if meta.sip_user_agent.is_none() {
-            meta.sip_user_agent = m.user_agent.clone();
+        if meta.protocol.sip_user_agent.is_none() {
+            meta.protocol.sip_user_agent = m.user_agent.clone();
         }
         if m.microsoft {
             meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
@@ -473,7 +483,7 @@ impl FlowClassifier {
         if app == Some(AppProtocol::Dtls)
             && self.transport == Transport::Udp
             && self.dst_port == 443
-            && !c.stun_seen
+            && !c.protocol.stun_seen
             && !media_server
         {
             (app, source) = (Some(AppProtocol::SslVpn), Some(AppSource::Behaviour));
@@ -511,7 +521,7 @@ impl FlowClassifier {
             let rate = if secs > 0.0 { total as f64 / secs } else { 0.0 };
             let mean = shape.payload_bytes.checked_div(total).unwrap_or(0);
             if pk >= 50 && mean <= 400 && (20.0..=200.0).contains(&rate) && secs >= 2.0 {
-                c.media_over_tcp = true;
+                c.protocol.media_over_tcp = true;
                 traffic = Some(TrafficType::Media);
                 if !matches!(
                     app,
@@ -522,6 +532,7 @@ impl FlowClassifier {
             }
         }
         c.sni_service = c
+            .protocol
             .server_name
             .as_deref()
             .and_then(|n| sig.sni.lookup(n))
@@ -635,14 +646,14 @@ mod test {
             (r.traffic_type, r.source),
             (Some(TrafficType::Media), Some(AppSource::Behaviour))
         );
-        assert!(r.media_over_tcp);
+        assert!(r.protocol.media_over_tcp);
         let bulk = FlowShape {
             src2dst_packets: 500,
             dst2src_packets: 500,
             payload_bytes: 1000 * 1400,
             duration_us: 10_000_000,
         };
-        assert!(!c.result(&s, &bulk).media_over_tcp);
+        assert!(!c.result(&s, &bulk).protocol.media_over_tcp);
     }
 
     #[test]

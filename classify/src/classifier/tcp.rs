@@ -91,13 +91,13 @@ impl FlowClassifier {
         match text::probe(payload) {
             text::TextProbe::HttpRequest { host } => {
                 let meta = self.meta();
-                meta.server_name = meta.server_name.take().or(host);
+                meta.protocol.server_name = meta.protocol.server_name.take().or(host);
                 return Some(AppProtocol::Http);
             }
             text::TextProbe::HttpResponse => return Some(AppProtocol::Http),
             text::TextProbe::SmtpHello { name } => {
                 let meta = self.meta();
-                meta.server_name = meta.server_name.take().or(name);
+                meta.protocol.server_name = meta.protocol.server_name.take().or(name);
                 p.text = Some(AppProtocol::Smtp);
             }
             text::TextProbe::SmtpBanner => {
@@ -122,7 +122,7 @@ impl FlowClassifier {
             }
             text::TextProbe::StartTls => {
                 if let Some(app) = p.text {
-                    self.meta().starttls = true;
+                    self.meta().protocol.starttls = true;
                     return Some(app);
                 }
             }
@@ -176,7 +176,7 @@ impl FlowClassifier {
             return Some(AppProtocol::StunTurn);
         }
         if stun::is_ms_turn_frame(payload) || stun::starts_ms_turn(payload) {
-            self.meta().stun_seen = true;
+            self.meta().protocol.stun_seen = true;
             return Some(AppProtocol::StunTurn);
         }
         match tls::record_kinds(payload) {
@@ -200,11 +200,11 @@ impl FlowClassifier {
     fn on_hello_fields(&mut self, h: &tls::Hello) {
         let meta = self.meta();
         if h.kind == tls::HelloKind::Client {
-            meta.server_name = meta.server_name.take().or_else(|| h.sni.clone());
-            meta.alpn = meta.alpn.take().or_else(|| h.alpn.clone());
+            meta.protocol.server_name = meta.protocol.server_name.take().or_else(|| h.sni.clone());
+            meta.protocol.alpn = meta.protocol.alpn.take().or_else(|| h.alpn.clone());
         }
         let v = tls::version_name(h.version);
-        meta.tls_version = match (meta.tls_version, v) {
+        meta.protocol.tls_version = match (meta.protocol.tls_version, v) {
             (Some(a), Some(b)) => Some(if b > a { b } else { a }),
             (a, b) => a.or(b),
         };
@@ -215,15 +215,18 @@ impl FlowClassifier {
     fn on_tls(&mut self, sig: &Signatures, p: &Probe, h: &tls::Hello) -> (AppProtocol, bool) {
         self.on_hello_fields(h);
         if let Some(app) = p.text {
-            self.meta().starttls = true;
+            self.meta().protocol.starttls = true;
             return (app, false);
         }
         // XEP-0368 direct TLS (on 443 too) names XMPP in the ALPN offer.
-        let alpn = self.meta.as_ref().and_then(|m| m.alpn.as_deref());
+        let alpn = self.meta.as_ref().and_then(|m| m.protocol.alpn.as_deref());
         if matches!(alpn, Some("xmpp-client" | "xmpp-server")) {
             return (AppProtocol::Xmpp, true);
         }
-        let sni = self.meta.as_ref().and_then(|m| m.server_name.clone());
+        let sni = self
+            .meta
+            .as_ref()
+            .and_then(|m| m.protocol.server_name.clone());
         let by_name = sni
             .as_deref()
             .and_then(|n| sig.sni.lookup(n))
@@ -285,7 +288,11 @@ mod test {
         );
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.server_name.as_deref(), r.sni_service.as_deref()),
+            (
+                r.app(),
+                r.protocol.server_name.as_deref(),
+                r.sni_service.as_deref()
+            ),
             (
                 AppProtocol::Https,
                 Some("teams.microsoft.com"),
@@ -355,7 +362,7 @@ mod test {
         );
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.traffic_type, r.stun_seen),
+            (r.app(), r.traffic_type, r.protocol.stun_seen),
             (AppProtocol::StunTurn, Some(TrafficType::Media), true)
         );
         // Framed end-to-end data (type 3) after the handshake counts too.
@@ -394,7 +401,7 @@ mod test {
         assert_eq!(c.feed(&s, Side::Dst2Src, &two[..100]), Inspection::Done);
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.traffic_type, r.stun_seen),
+            (r.app(), r.traffic_type, r.protocol.stun_seen),
             (AppProtocol::StunTurn, Some(TrafficType::Media), true)
         );
         // A segment that starts with the rest of a frame settles nothing;
@@ -544,7 +551,11 @@ mod test {
         assert_eq!(c.feed(&s, Side::Src2Dst, b"STARTTLS\r\n"), Inspection::Done);
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.starttls, r.server_name.as_deref()),
+            (
+                r.app(),
+                r.protocol.starttls,
+                r.protocol.server_name.as_deref()
+            ),
             (AppProtocol::Smtp, true, Some("client.example.com"))
         );
     }

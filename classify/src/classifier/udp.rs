@@ -183,7 +183,7 @@ mod test {
         }
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.stun_seen, r.traffic_type),
+            (r.app(), r.protocol.stun_seen, r.traffic_type),
             (AppProtocol::Srtp, true, Some(TrafficType::Media))
         );
     }
@@ -307,7 +307,11 @@ mod test {
         assert_eq!(c.feed(&s, Side::Src2Dst, invite), Inspection::Done);
         let r = c.result(&s, &FlowShape::default());
         assert_eq!(
-            (r.app(), r.sip_method, r.sip_user_agent.as_deref()),
+            (
+                r.app(),
+                r.protocol.sip_method,
+                r.protocol.sip_user_agent.as_deref()
+            ),
             (AppProtocol::Sip, Some("INVITE"), Some("UA/1"))
         );
         let learned: Vec<(String, AppProtocol)> = c

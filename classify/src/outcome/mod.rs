@@ -1,32 +1,34 @@
 //! The flow-outcome step: from what the runtime gathered about a finished
-//! flow (its endpoints, packet shape, edges crossed, classifier and media
-//! tracker) to the labelled fields of its output row: what it is, where it
-//! goes, whether that is the path the call-flow principles predict, and how
-//! good its media is.
+//! flow (its endpoints, packet shape, edges crossed, and the
+//! [`FlowEvidence`] its packets fed: classifier, media tracker, round
+//! trips, cadence) to the labelled fields of its output row: what it is,
+//! where it goes, whether that is the path the call-flow principles
+//! predict, and how good its media is.
 //!
-//! Every decision about a flow's labels lives here, so the runtime only
-//! keeps the mechanics (flow table, timeouts, threads) and the writer only
-//! turns rows into columns.
+//! Every decision about a flow's labels lives here, and everything its
+//! packets teach lives in [`crate::evidence`], so the runtime only keeps the
+//! mechanics (flow table, timeouts, threads) and the writer only turns rows
+//! into columns. Records that must wait for other flows are [`Pending`].
 
 pub mod media;
 pub mod path;
+mod pending;
 pub mod tunnel;
 
 pub use path::{Marking, PathEvidence, PathFields};
+pub use pending::Pending;
 
-pub use media::{
-    media_bytes, media_packets, rtcp_to_forward, takes_forwarded_rtcp, DirMedia, MediaFields,
-    StreamRecord,
+pub use media::{DirMedia, MediaFields, StreamRecord};
+
+use crate::classifier::{
+    Classification, FlowShape, KnownServer, ProtocolFields, EXCHANGE, SKYPE_TEAMS,
 };
-
-use crate::classifier::{needs_correlation, FlowShape, KnownServer, EXCHANGE, SKYPE_TEAMS};
-use crate::egress::{Egress, ExpectedPath, FlowFacts, LearnedEdges, NextHop, Site};
-use crate::media::{MediaTracker, QualityProfile, RtpMap};
+use crate::egress::{Egress, ExpectedPath, FlowFacts, LearnedEdges, NextHop, Site, Verdict};
+use crate::evidence::FlowEvidence;
+use crate::media::QualityProfile;
 use crate::prefix::{FlowDirection, LocalNets};
-use crate::{
-    AppProtocol, AppSource, FlowClassifier, ServiceSource, Side, Signatures, TrafficType, Transport,
-};
-use std::net::{IpAddr, SocketAddr};
+use crate::{AppProtocol, AppSource, ServiceSource, Signatures, TrafficType, Transport};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// What every flow is judged against: the rules, the site's local networks
@@ -125,8 +127,6 @@ pub struct Labels {
     pub app_protocol_source: AppSource,
     /// Traffic type.
     pub traffic_type: TrafficType,
-    /// TLS SNI, SIP host, SMTP HELO name.
-    pub server_name: Option<String>,
     /// Initiator inside the local networks.
     pub local_src: bool,
     /// Responder inside the local networks.
@@ -137,20 +137,9 @@ pub struct Labels {
     pub egress_label: Option<String>,
     /// The matched CIDR.
     pub egress_prefix: Option<String>,
-    /// First ALPN id offered.
-    pub alpn: Option<String>,
-    /// TLS version (highest offered or chosen).
-    pub tls_version: Option<&'static str>,
-    /// First SIP request method.
-    pub sip_method: Option<&'static str>,
-    /// SIP User-Agent or Server header.
-    pub sip_user_agent: Option<String>,
-    /// A mail or XMPP session upgraded to TLS.
-    pub starttls: bool,
-    /// STUN/TURN messages were seen.
-    pub stun_seen: bool,
-    /// Media carried over TCP.
-    pub media_over_tcp: bool,
+    /// Server name and what the payloads showed of their protocol, as the
+    /// classifier read them.
+    pub protocol: ProtocolFields,
     /// SfB/Teams, Exchange, SharePoint or common service.
     pub service: Option<Arc<str>>,
     /// What named the service (null when no service).
@@ -172,19 +161,12 @@ impl Labels {
             app_protocol: AppProtocol::Unknown,
             app_protocol_source: AppSource::None,
             traffic_type: TrafficType::Other,
-            server_name: None,
             local_src: false,
             local_dst: false,
             direction: FlowDirection::External,
             egress_label: None,
             egress_prefix: None,
-            alpn: None,
-            tls_version: None,
-            sip_method: None,
-            sip_user_agent: None,
-            starttls: false,
-            stun_seen: false,
-            media_over_tcp: false,
+            protocol: ProtocolFields::default(),
             service: None,
             service_source: None,
             egress: EgressFields::default(),
@@ -216,17 +198,22 @@ pub struct Evidence<'a> {
     pub next_hops: [NextHop; 2],
     /// Edges learned from the wire, once decided for this input.
     pub learned: Option<&'a LearnedEdges>,
-    /// Timing and marking.
+    /// Handshake timing and marking (the STUN round trip is the flow
+    /// evidence's: see [`Evidence::path`]).
     pub path: PathEvidence,
-    /// The flow's classifier, with what its payloads showed.
-    pub classifier: &'a FlowClassifier,
-    /// The flow's RTP/RTCP tracker, when one started.
-    pub media: Option<&'a MediaTracker>,
-    /// Cadence counters, kept once the flow was seen to be a tunnel.
-    pub cadence: Option<&'a tunnel::Cadence>,
+    /// What the flow's packets taught: class, media, round trips, cadence.
+    pub flow: &'a FlowEvidence,
 }
 
 impl Evidence<'_> {
+    /// Timing and marking, with the STUN round trip the flow evidence paired.
+    pub fn path(&self) -> PathEvidence {
+        PathEvidence {
+            stun_rtt_us: self.flow.stun_rtt_us(),
+            ..self.path
+        }
+    }
+
     fn facts(&self, traffic_type: TrafficType) -> FlowFacts {
         FlowFacts {
             src: self.src,
@@ -241,15 +228,74 @@ impl Evidence<'_> {
     }
 }
 
-/// The labelled fields of a finished flow.
+/// The labelled fields of a finished flow, in four steps: where it goes
+/// (which tells whether a media port range means media), what it is and
+/// which service, the path judged on that, then its media and tunnel
+/// findings.
 pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
-    // Where the flow goes first: its remote end's Office 365 set and the
-    // site's own servers tell whether a media port range means media.
     let located = k
         .egress
         .judge(&k.local, &e.facts(TrafficType::Other), e.learned);
+    let class =
+        e.flow
+            .classifier()
+            .result_with(&k.signatures, &e.shape, known_server(k, e, &located));
+    let app = class.app();
+    let service = service_of(k, e, &class, &located);
+    // The service may make web traffic signaling or mail, which the
+    // call-flow expectation depends on, so egress is judged on the final type.
+    let traffic_type = class
+        .traffic_type
+        .unwrap_or(TrafficType::Other)
+        .for_service(app, service.as_ref().map(|(s, _)| &**s));
+    let mut v = judge_path(k, e, &class, traffic_type, located);
+    let profile = k.sensor_position.profile(&EgressFields {
+        egress: v.egress,
+        observed_egress: v.observed,
+        ..EgressFields::default()
+    });
+    let media = match e.flow.media() {
+        Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
+            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None, profile)
+        }
+        _ => MediaFields::default(),
+    };
+    let tunnel_media_suspected = app.is_tunnel().then(|| {
+        e.flow
+            .cadence()
+            .is_some_and(tunnel::Cadence::media_suspected)
+    });
+    let path = e.path();
+    let mut extra = path::notes(&path, app, &media, v.o365.is_some(), outbound(&v));
+    if tunnel_media_suspected == Some(true) {
+        extra.push(tunnel::NOTE.to_string());
+    }
+    let (service, service_source) = service.unzip();
+    let note = v.note.take();
+    Labels {
+        app_protocol: app,
+        app_protocol_source: class.source.unwrap_or(AppSource::None),
+        traffic_type,
+        local_src: v.local_src,
+        local_dst: v.local_dst,
+        direction: v.direction,
+        egress_label: v.label.map(str::to_string),
+        egress_prefix: v.prefix.map(|p| p.to_string()),
+        service,
+        service_source,
+        egress: egress_fields(e, &v, note, &extra),
+        media,
+        path: PathFields::of(&path),
+        tunnel_media_suspected,
+        protocol: class.protocol,
+    }
+}
+
+/// What the flow's located remote end and the site's own servers tell of
+/// its server: Microsoft's, and one that relays Teams/SfB media.
+fn known_server(k: &Knowledge, e: &Evidence<'_>, located: &Verdict<'_>) -> KnownServer {
     let onprem = |a: IpAddr| k.egress.onprem.lookup(a).map(|(_, o)| &o.service);
-    let server = KnownServer {
+    KnownServer {
         microsoft: located.o365.is_some() || onprem(e.dst).is_some(),
         media: located
             .o365
@@ -258,18 +304,28 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
             || [e.src, e.dst]
                 .into_iter()
                 .any(|a| onprem(a).is_some_and(|s| &**s == SKYPE_TEAMS)),
-    };
-    let class = e.classifier.result_with(&k.signatures, &e.shape, server);
-    let app = class.app();
+    }
+}
+
+/// The flow's service and what named it: the server name's rule, the
+/// Office 365 set, Microsoft's protocol markers, the site's own servers.
+fn service_of(
+    k: &Knowledge,
+    e: &Evidence<'_>,
+    class: &Classification,
+    located: &Verdict<'_>,
+) -> Option<(Arc<str>, ServiceSource)> {
+    let onprem = |a: IpAddr| k.egress.onprem.lookup(a).map(|(_, o)| &o.service);
     let named = class
+        .protocol
         .server_name
         .as_deref()
         .and_then(|n| k.egress.onprem_by_name(n));
     let config = onprem(e.dst)
         .or(named.map(|o| &o.service))
-        .or_else(|| onprem(e.src).filter(|s| serves(s, app)))
+        .or_else(|| onprem(e.src).filter(|s| serves(s, class.app())))
         .cloned();
-    let service = decide_service([
+    decide_service([
         (class.sni_service.clone(), ServiceSource::Sni),
         (
             located.o365.and_then(|s| s.service.clone()),
@@ -277,50 +333,47 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         ),
         (class.protocol_service.clone(), ServiceSource::Protocol),
         (config, ServiceSource::Config),
-    ]);
-    // The service may make web traffic signaling or mail, which the
-    // call-flow expectation depends on, so egress is judged on the final type.
-    let traffic_type = class
-        .traffic_type
-        .unwrap_or(TrafficType::Other)
-        .for_service(app, service.as_ref().map(|(s, _)| &**s));
+    ])
+}
+
+/// The path verdict on the flow's final traffic type; the first one
+/// (`located`) stands when nothing the expectation reads has changed.
+fn judge_path<'k>(
+    k: &'k Knowledge,
+    e: &Evidence<'_>,
+    class: &Classification,
+    traffic_type: TrafficType,
+    located: Verdict<'k>,
+) -> Verdict<'k> {
     let mut facts = e.facts(traffic_type);
     name_facts(
         k,
         &mut facts,
-        app,
-        class.server_name.as_deref(),
+        class.app(),
+        class.protocol.server_name.as_deref(),
         located.o365.map(|s| s.id),
         located.local_dst,
     );
-    let v = if traffic_type == TrafficType::Other
+    if traffic_type == TrafficType::Other
         && facts.internet_only.is_none()
         && facts.dst_role.is_none()
     {
         located
     } else {
         k.egress.judge(&k.local, &facts, e.learned)
-    };
-    let o365 = v.o365;
-    let profile = k.sensor_position.profile(&EgressFields {
-        egress: v.egress,
-        observed_egress: v.observed,
-        ..EgressFields::default()
-    });
-    let media = match e.media {
-        Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
-            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None, profile)
-        }
-        _ => MediaFields::default(),
-    };
-    let tunnel_media_suspected = app
-        .is_tunnel()
-        .then(|| e.cadence.is_some_and(tunnel::Cadence::media_suspected));
-    let mut extra = path::notes(&e.path, app, &media, o365.is_some(), outbound(&v));
-    if tunnel_media_suspected == Some(true) {
-        extra.push(tunnel::NOTE.to_string());
     }
-    let egress = EgressFields {
+}
+
+/// The egress columns of a verdict, its `note` followed by the latency,
+/// marking and tunnel findings `extra`.
+fn egress_fields(
+    e: &Evidence<'_>,
+    v: &Verdict<'_>,
+    note: Option<String>,
+    extra: &[String],
+) -> EgressFields {
+    let o365 = v.o365;
+    EgressFields {
         egress: v.egress,
         egress_list: v.list.map(Arc::from),
         o365_endpoint_id: o365.map(|s| s.id),
@@ -335,32 +388,7 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         asymmetric: v.asymmetric,
         expected_path: v.expected,
         path_conformant: v.conformant,
-        path_note: join_notes(v.note, &extra),
-    };
-    let (service, service_source) = service.unzip();
-    Labels {
-        app_protocol: app,
-        app_protocol_source: class.source.unwrap_or(AppSource::None),
-        traffic_type,
-        server_name: class.server_name,
-        local_src: v.local_src,
-        local_dst: v.local_dst,
-        direction: v.direction,
-        egress_label: v.label.map(str::to_string),
-        egress_prefix: v.prefix.map(|p| p.to_string()),
-        alpn: class.alpn,
-        tls_version: class.tls_version,
-        sip_method: class.sip_method,
-        sip_user_agent: class.sip_user_agent,
-        starttls: class.starttls,
-        stun_seen: class.stun_seen,
-        media_over_tcp: class.media_over_tcp,
-        service,
-        service_source,
-        egress,
-        media,
-        path: PathFields::of(&e.path),
-        tunnel_media_suspected,
+        path_note: join_notes(note, extra),
     }
 }
 
@@ -386,7 +414,7 @@ fn hop_text(h: NextHop) -> Option<Arc<str>> {
 
 /// Index of the direction the local end sends (src2dst unless only the
 /// responder is local).
-fn outbound(v: &crate::egress::Verdict<'_>) -> usize {
+fn outbound(v: &Verdict<'_>) -> usize {
     usize::from(v.local_dst && !v.local_src)
 }
 
@@ -436,145 +464,11 @@ fn serves(service: &str, app: AppProtocol) -> bool {
 /// The `service` value of the shared Office 365 endpoints.
 const COMMON: &str = "common";
 
-/// Why a finished record must wait for what other flows' signaling teaches
-/// (learned media endpoints, SDP payload-type bindings) before it is final.
-#[derive(Clone, Debug)]
-pub struct Pending {
-    /// What egress judged it on, to judge again if correlation relabels it.
-    pub facts: FlowFacts,
-    /// Its class came from a port or from nothing: a learned endpoint may name it.
-    pub relabel: bool,
-    /// Its streams, when a dynamic payload type waits for an SDP binding.
-    pub media: Option<Box<MediaTracker>>,
-    /// It crossed a next hop whose edge is not decided yet.
-    pub edges: bool,
-    /// Latency and marking findings, kept to follow a new path verdict.
-    pub notes: Vec<String>,
-}
-
-impl Pending {
-    /// What a finished record waits for, or None when it is final now:
-    /// `edges_pending` when edges are learned but not decided yet.
-    pub fn of(
-        transport: Transport,
-        labels: &Labels,
-        e: &Evidence<'_>,
-        edges_pending: bool,
-    ) -> Option<Self> {
-        let relabel = needs_correlation(transport, labels.app_protocol, labels.app_protocol_source);
-        let media = e
-            .media
-            .filter(|m| labels.media.is_media && m.has_dynamic_payload())
-            .map(|m| Box::new(m.clone()));
-        let edges = edges_pending && e.next_hops.iter().any(|h| !h.is_none());
-        (relabel || media.is_some() || edges).then(|| Pending {
-            facts: e.facts(labels.traffic_type),
-            relabel,
-            media,
-            edges,
-            notes: {
-                let mut n = path::notes(
-                    &e.path,
-                    labels.app_protocol,
-                    &labels.media,
-                    labels.egress.o365_endpoint_id.is_some(),
-                    usize::from(labels.local_dst && !labels.local_src),
-                );
-                if labels.tunnel_media_suspected == Some(true) {
-                    n.push(tunnel::NOTE.to_string());
-                }
-                n
-            },
-        })
-    }
-
-    /// Completes a held record's labels from what was learned: `edges` the
-    /// edges learned from the wire, `sdp` finds the payload-type binding an
-    /// endpoint's SDP announced, `learned` the class of a learned media
-    /// endpoint. Returns whether correlation relabelled it.
-    #[allow(clippy::too_many_arguments)]
-    pub fn resolve(
-        self,
-        k: &Knowledge,
-        edges: Option<&LearnedEdges>,
-        flow_id: i64,
-        (src, dst): (SocketAddr, SocketAddr),
-        labels: &mut Labels,
-        sdp: &dyn Fn(SocketAddr, u8) -> Option<RtpMap>,
-        learned: &dyn Fn(SocketAddr) -> Option<(AppProtocol, Option<Arc<str>>)>,
-    ) -> bool {
-        let Pending {
-            mut facts,
-            relabel,
-            media,
-            edges: rejudge,
-            notes,
-        } = self;
-        let judge = |facts: &mut FlowFacts, labels: &mut Labels| {
-            name_facts(
-                k,
-                facts,
-                labels.app_protocol,
-                labels.server_name.as_deref(),
-                labels.egress.o365_endpoint_id,
-                labels.local_dst,
-            );
-            let v = k.egress.judge(&k.local, facts, edges);
-            let e = &mut labels.egress;
-            e.src2dst_edge = v.next_hop[0].as_ref().map(|e| Arc::clone(&e.name));
-            e.dst2src_edge = v.next_hop[1].as_ref().map(|e| Arc::clone(&e.name));
-            e.observed_egress = v.observed;
-            e.asymmetric = v.asymmetric;
-            e.expected_path = v.expected;
-            e.path_conformant = v.conformant;
-            e.path_note = join_notes(v.note, &notes);
-            // The edge crossed may change the media targets.
-            if labels.media.is_media {
-                let p = k.sensor_position.profile(&labels.egress);
-                labels.media.judge(&k.signatures.media, p);
-            }
-        };
-        if let Some(m) = media {
-            // A stream's payload types are the ones the SDP of the endpoint
-            // it goes to bound; else its sender's.
-            let bound = |side: Side, pt: u8| {
-                let (to, from) = match side {
-                    Side::Src2Dst => (dst, src),
-                    Side::Dst2Src => (src, dst),
-                };
-                sdp(to, pt).or_else(|| sdp(from, pt))
-            };
-            let p = k.sensor_position.profile(&labels.egress);
-            labels.media = MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound, p);
-        }
-        let Some((app, service)) = relabel
-            .then(|| learned(dst).or_else(|| learned(src)))
-            .flatten()
-        else {
-            if rejudge {
-                judge(&mut facts, labels);
-            }
-            return false;
-        };
-        if labels.service.is_none() {
-            if let Some(s) = service {
-                labels.service = Some(s);
-                labels.service_source = Some(ServiceSource::Correlation);
-            }
-        }
-        labels.app_protocol = app;
-        labels.app_protocol_source = AppSource::Correlation;
-        labels.traffic_type = app.default_traffic_type();
-        // The call-flow expectation depends on the traffic type.
-        facts.traffic_type = labels.traffic_type;
-        judge(&mut facts, labels);
-        true
-    }
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
+    use crate::media::MediaTracker;
+    use crate::Side;
 
     #[test]
     fn the_segment_profile_needs_the_customer_edge_and_the_expressroute_edge() {

@@ -92,7 +92,7 @@ impl<'a> FlowRow<'a> {
             traffic_type: l.traffic_type.as_str(),
             egress: e.egress.as_str(),
             service: l.service.as_deref(),
-            server_name: l.server_name.as_deref(),
+            server_name: l.protocol.server_name.as_deref(),
             packets: r.packets(),
             bytes: r.bytes(),
             src_ip: Addr::Ip(r.src_ip),
