@@ -19,6 +19,7 @@ compared output matched; else lists each failure as FILE:LINE and exits 1.
 import re
 import subprocess
 import sys
+import tempfile
 
 import duckdb
 
@@ -77,8 +78,17 @@ def run(tag, body):
         except Exception as e:  # the error is the finding
             return False, None, str(e)
     cmd = ["bash", "-euo", "pipefail", "-c", body] if tag == "sh" else ["python3", "-c", body]
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    return p.returncode == 0, p.stdout, p.stderr[-2000:]
+    # Files, not pipes: a block may start a server in the background (an
+    # object store for the next blocks), which keeps a pipe open past the
+    # block's end.
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        try:
+            code = subprocess.run(cmd, stdout=out, stderr=err, stdin=subprocess.DEVNULL, timeout=600).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+        out.seek(0)
+        err.seek(0)
+        return code == 0, out.read(), f"exit {code}: " + err.read()[-2000:]
 
 
 def same_text(a, b):
