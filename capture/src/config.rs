@@ -12,9 +12,11 @@
 
 use anyhow::{Context as _, Result};
 use pathlens_classify::egress::callflow::{CallFlow, Profile, Role};
+use pathlens_classify::egress::infer::MIN_FLOWS;
 use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
 use pathlens_classify::egress::{
-    Egress, EgressDbBuilder, EgressError, O365Advertised, Onprem, Site,
+    CircuitDecl, CircuitSource, EdgeRules, Egress, EgressDbBuilder, EgressError, O365Advertised,
+    Onprem, Site,
 };
 use pathlens_classify::outcome::SensorPosition;
 use pathlens_classify::prefix::{LocalNets, PrefixTable};
@@ -45,9 +47,14 @@ pub struct SiteConfig {
     /// Prefix sources.
     pub sources: SourcesConfig,
     /// The ExpressRoute circuit: `"none"` (no circuit: Office 365 is
-    /// expected over the Internet), or an `[expressroute]` table (its route
-    /// filter). Absent: every ExpressRoute-capable set is received.
+    /// expected over the Internet), or an `[expressroute]` table (the site
+    /// has a circuit; its route filter). Absent, and no ExpressRoute prefix
+    /// list: no circuit is declared, and Office 365 is predicted and
+    /// expected over the Internet.
     pub expressroute: Option<Spanned<toml::Value>>,
+    /// Fewest flows that decide a learned edge's path (default 3), and
+    /// fewest flows in one interval that decide it again.
+    pub edge_min_flows: Option<u64>,
     /// Edge routers, one `[[edge]]` table each.
     pub edge: Vec<Spanned<EdgeConfig>>,
     /// A call-flow table replacing the built-in `signatures/callflow.toml`.
@@ -407,6 +414,22 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         })?,
     };
     let (er_o365, er_service_tags) = circuit(cfg.expressroute.as_ref(), &file, &text)?;
+    let er_lists =
+        !args.er_prefixes.is_empty() || cfg.sources.prefixes.iter().any(|l| l.expressroute);
+    let circuit_decl = match cfg.expressroute.as_ref().map(Spanned::get_ref) {
+        Some(toml::Value::String(_)) => CircuitDecl::NoCircuit,
+        Some(_) => CircuitDecl::Declared(CircuitSource::Config),
+        None if er_lists => CircuitDecl::Declared(CircuitSource::PrefixList),
+        None => CircuitDecl::Undeclared,
+    };
+    // An Office 365 list says what a circuit could receive; without an
+    // [expressroute] table none of it is received (a prefix list, if any,
+    // says exactly what is).
+    let er_o365 = if circuit_decl == CircuitDecl::Declared(CircuitSource::Config) {
+        er_o365
+    } else {
+        O365Advertised::None
+    };
 
     let mut db = EgressDbBuilder::default();
     let o365 = args
@@ -502,6 +525,12 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
             onprem,
             onprem_names,
             circuit: er_o365.clone(),
+            circuit_decl,
+            circuit_subnets: Default::default(),
+            edge_rules: EdgeRules {
+                min_flows: cfg.edge_min_flows.unwrap_or(MIN_FLOWS).max(1),
+                circuit_declared: circuit_decl.is_declared(),
+            },
         },
         sensor_position,
         sources,

@@ -105,6 +105,9 @@ struct ReadArgs {
     /// Read the BPF filter from a file.
     #[arg(long = "filter-file", value_name = "FILE", conflicts_with = "filter")]
     filter_file: Option<PathBuf>,
+    /// Retention of a dataset output (-w DIR/), applied before writing.
+    #[command(flatten)]
+    retention: pathlens::retention::RetentionArgs,
     /// Flow, classification, egress and output settings.
     #[command(flatten)]
     flow: pathlens::cmd::args::FlowArgs,
@@ -325,6 +328,17 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         }
         anyhow::bail!("no input could be read; nothing written");
     };
+    if let checks::Output::Dataset(root) = &output {
+        // Before writing: this run's rows are never the ones removed.
+        if let Some(p) = pathlens::retention::Pruner::new(root.clone(), &args.retention, None) {
+            if p.prune(pathlens::retention::now_us()).below_floor {
+                tracing::warn!(
+                    target: "pathlens::health",
+                    "the disk is below its free-space floor and no older hour is left to remove"
+                );
+            }
+        }
+    }
     let delivery = pathlens::cmd::read::Delivery::new(&output, &run_id)?;
     let stop = pathlens::stop::Stop::on_signals(delivery.temporaries())
         .context("installing the SIGINT/SIGTERM handlers")?;
@@ -336,6 +350,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         writer: prep.writer,
         metadata: prep.metadata,
         observer: None,
+        reload: None,
     };
     let ctx = Arc::new(prep.knowledge);
     let mut bar = Bar::new(&inputs, !quiet && std::io::stderr().is_terminal());

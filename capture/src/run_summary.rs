@@ -90,9 +90,12 @@ mod test {
         r.summary.add(&rec);
         let text = render(&r, None, &[("o365".into(), 294), ("er".into(), 3)]);
         assert!(text.contains("prefixes: o365 294, er 3"), "{text}");
-        assert!(text.contains("web               expressroute"), "{text}");
         assert!(
-            text.contains("asymmetric flows: 1 of 1 measured;"),
+            text.contains("web               expressroute (predicted)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("asymmetric flows: 1 of 1 measured\n"),
             "{text}"
         );
         assert!(!render(&r, None, &[]).contains("prefixes:"));

@@ -165,6 +165,7 @@ fn run_with(
         },
         metadata: vec![],
         observer: None,
+        reload: None,
     };
     let src: Result<Box<dyn PacketSource>, SourceError> =
         Ok(Box::new(MemorySource::new("gen", 1, frames.to_vec())));

@@ -184,7 +184,13 @@ fn check(name: &str, site: &str, flows: &[Flow]) -> BTreeSet<&'static str> {
     )
     .unwrap();
     let cfg = dir.path().join("site.toml");
-    std::fs::write(&cfg, format!("{site}\n{EDGES}")).unwrap();
+    // The site has a circuit unless its config says otherwise.
+    let circuit = if site.contains("expressroute") {
+        ""
+    } else {
+        "[expressroute]\n"
+    };
+    std::fs::write(&cfg, format!("{site}\n{circuit}{EDGES}")).unwrap();
     let pcap = dir.path().join(format!("{name}.pcap"));
     let keys = write(&pcap, flows);
     let out = dir.path().join("out.parquet");

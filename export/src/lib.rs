@@ -18,6 +18,7 @@ pub mod flows_table;
 pub mod options;
 pub mod record;
 pub mod report;
+pub mod retention;
 pub mod score;
 pub mod sink;
 pub mod streams_table;

@@ -303,6 +303,7 @@ mod test {
                         loss_window_pct: Some(loss * 2.0),
                         jitter_window_ms: Some(loss * 20.0),
                         poor: Some(loss > 1.0),
+                        ..StreamRow::default()
                     },
                 );
             }

@@ -16,6 +16,7 @@ mod paths;
 mod read;
 mod render;
 mod row;
+mod segment;
 mod tables;
 
 pub use inputs::{parse_time, Inputs, ReadError, TimeRange};
@@ -25,11 +26,13 @@ pub use render::{counter_lines, Format};
 pub(crate) use render::{sorted, time_text};
 pub(crate) use render::{MediaFigures, PCTS};
 pub use row::{Addr, FlowRow, StreamRow};
+pub use segment::{Pool, PoolPart, SegmentPools};
 pub use tables::{text as tables_text, Cell, Column, Table};
 
 use crate::record::FlowRecord;
 use crate::StreamRecord;
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Flagged flows kept for the listing, largest first.
 pub const FLAGGED_KEPT: usize = 25;
@@ -238,7 +241,8 @@ pub struct Detail {
 pub struct Summary {
     /// By (app_protocol, transport).
     pub by_app: BTreeMap<(String, String), Totals>,
-    /// By (traffic_type, egress).
+    /// By (traffic_type, path): the observed path where one was seen, else
+    /// the prediction labelled `<egress> (predicted)`.
     pub by_egress: BTreeMap<(String, String), Totals>,
     /// By service (`-` when none).
     pub services: HashMap<String, Totals>,
@@ -253,6 +257,16 @@ pub struct Summary {
     pub non_conformant: u64,
     /// Records with a call-flow expectation at all.
     pub with_expectation: u64,
+    /// Records with an expectation judged on observed evidence (an edge of
+    /// known path crossed, or both ends local).
+    pub judged_observed: u64,
+    /// Records with an expectation but no observed path: only predicted.
+    pub expected_only: u64,
+    /// What the runs said of the site's ExpressRoute circuit (file
+    /// metadata `pathlens.circuit`).
+    pub circuit: BTreeSet<String>,
+    /// RTP streams arriving at the site, pooled by edge and hour.
+    pub segment: SegmentPools,
     /// Records asymmetric or non-conformant (or both).
     pub flagged_total: u64,
     /// The largest asymmetric or non-conformant records.
@@ -367,7 +381,12 @@ impl Summary {
     pub fn add_row(&mut self, r: &FlowRow<'_>) {
         self.total.add(r);
         bump_pair(&mut self.by_app, (r.app_protocol, r.transport), r);
-        bump_pair(&mut self.by_egress, (r.traffic_type, r.egress), r);
+        let label = Self::path_label(r);
+        bump_pair(&mut self.by_egress, (r.traffic_type, &label), r);
+        if r.expected_path.is_some() {
+            self.judged_observed += u64::from(r.path_conformant.is_some());
+            self.expected_only += u64::from(r.path_conformant.is_none());
+        }
         bump(&mut self.services, r.service.unwrap_or("-"), r);
         if let Some(n) = r.server_name {
             bump(&mut self.server_names, n, r);
@@ -390,9 +409,7 @@ impl Summary {
         self.paths.add(r);
         if let Some(d) = self.detail.as_mut() {
             let minute = r.first_seen_us.div_euclid(60_000_000);
-            *d.by_minute
-                .entry((minute, r.egress.to_string()))
-                .or_default() += r.bytes;
+            *d.by_minute.entry((minute, label.to_string())).or_default() += r.bytes;
             let host = r.local_host().to_string();
             *d.talker_egress
                 .entry((host.clone(), r.egress.to_string()))
@@ -423,9 +440,52 @@ impl Summary {
         }
     }
 
-    /// Counts one RTP stream of the flow `f`, and lists it when poor.
+    /// The path a row is counted under: the observed one where one was
+    /// seen, else its prediction, labelled as such.
+    pub fn path_label<'a>(r: &FlowRow<'a>) -> Cow<'a, str> {
+        match r.path.observed {
+            Some(o) => Cow::Borrowed(o),
+            None => Cow::Owned(format!("{} (predicted)", r.egress)),
+        }
+    }
+
+    /// Counts the metadata of a run (`pathlens.circuit`).
+    pub fn add_metadata<'k>(&mut self, kv: impl IntoIterator<Item = (&'k str, &'k str)>) {
+        for (k, v) in kv {
+            if k == "pathlens.circuit" && !v.is_empty() {
+                self.circuit.insert(v.to_string());
+            }
+        }
+    }
+
+    /// Pools a stream that arrived at the site through an edge.
+    fn pool(&mut self, r: &FlowRow<'_>, s: &StreamRow) {
+        let (sender, receiver) = if s.src2dst {
+            (r.local_src, r.local_dst)
+        } else {
+            (r.local_dst, r.local_src)
+        };
+        let edge = r.path.edges[usize::from(!s.src2dst)];
+        if let (false, true, Some(edge), true) = (sender, receiver, edge, s.packets > 0) {
+            self.segment.add(
+                edge,
+                r.first_seen_us,
+                PoolPart {
+                    packets: s.packets,
+                    expected: s.expected,
+                    lost: s.lost,
+                    reordered: s.reordered,
+                    jitter_ms: s.jitter_window_ms,
+                },
+            );
+        }
+    }
+
+    /// Counts one RTP stream of the flow `f` in its path's group and, when
+    /// it arrived through an edge, that edge's pool; lists it when poor.
     pub fn add_stream_of(&mut self, f: &FlowRow<'_>, s: &StreamRow) {
-        self.add_stream(f.egress, s);
+        self.add_stream(&Self::path_label(f), s);
+        self.pool(f, s);
         if s.packets == 0 || s.poor != Some(true) {
             return;
         }
@@ -441,7 +501,7 @@ impl Summary {
                 f.app_protocol,
             ),
             community_id: f.community_id.unwrap_or("").to_string(),
-            egress: f.egress.to_string(),
+            egress: Self::path_label(f).into_owned(),
             packets: s.packets,
             loss_pct: s.loss_pct,
             loss_window_pct: s.loss_window_pct,

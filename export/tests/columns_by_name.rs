@@ -14,7 +14,7 @@ use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::{ClockSource, Quality, QualityProfile, RtcpFigures, StreamStats};
-use pathlens_classify::outcome::{Labels, Marking, PathFields};
+use pathlens_classify::outcome::{Labels, Leg, Marking, PathFields};
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{
     AppProtocol, AppSource, EndReason, ProtocolFields, ServiceSource, Side, TrafficType, Transport,
@@ -395,9 +395,16 @@ fn stream(row: usize) -> StreamRecord {
     StreamRecord {
         flow_id: 1_000 + i,
         quality: [Some(Quality::Poor), Some(Quality::Good), None][row],
-        profile: [
-            Some(QualityProfile::ExpressRouteSegment),
-            Some(QualityProfile::Client),
+        cqd_quality: [Some(Quality::Good), Some(Quality::Poor), None][row],
+        leg: [
+            Some(Leg {
+                profile: QualityProfile::CustomerEdgeSegment,
+                segment: "internet",
+            }),
+            Some(Leg {
+                profile: QualityProfile::Client,
+                segment: "lan",
+            }),
             None,
         ][row],
         stats: StreamStats {
@@ -485,17 +492,19 @@ fn stream_want(r: &StreamRecord) -> Vec<(&'static str, V)> {
         ("rtcp_jitter_ms", rc.and_then(|c| c.jitter_ms).into()),
         ("rtcp_rtt_ms", rc.and_then(|c| c.rtt_ms).into()),
         ("quality", r.quality.map(Quality::as_str).into()),
+        ("cqd_quality", r.cqd_quality.map(Quality::as_str).into()),
         ("windows", rtp.then_some(s.windows).into()),
         (
             "windows_poor",
-            r.profile.map(|p| s.windows_poor[p.index()]).into(),
+            r.profile().map(|p| s.windows_poor[p.index()]).into(),
         ),
         ("loss_max_window_pct", s.loss_max_window_pct.into()),
         ("jitter_max_window_ms", s.jitter_max_window_ms.into()),
         (
             "quality_profile",
-            r.profile.map(QualityProfile::as_str).into(),
+            r.profile().map(QualityProfile::as_str).into(),
         ),
+        ("quality_segment", r.leg.map(|l| l.segment).into()),
     ]
 }
 

@@ -72,6 +72,7 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
         },
         metadata: Vec::new(),
         observer: None,
+        reload: None,
     };
     let sources: Vec<Result<Box<dyn PacketSource>, SourceError>> = vec![Ok(src)];
     let report = run(sources, &opts, builtin_context(), &mut ());

@@ -207,6 +207,10 @@ impl FlowArgs {
                 "pathlens.prefix_sources".to_string(),
                 serde_json::to_string(&built.sources).unwrap_or_default(),
             ),
+            (
+                "pathlens.circuit".to_string(),
+                built.site.circuit_decl.describe().to_string(),
+            ),
         ];
         Ok(Prepared {
             workers,

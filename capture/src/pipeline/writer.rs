@@ -114,6 +114,7 @@ pub(super) fn writer_thread(
         return outlet_writer(rx, o);
     }
     let mut summary = Summary::default();
+    summary.add_metadata(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut error: Option<String> = None;
     // Everything written, everything renamed only when complete.
     let mut sinks = match output {

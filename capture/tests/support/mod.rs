@@ -191,3 +191,4 @@ pub use pathlens_benches::PcapFile as PcapWriter;
 pub mod egress_gen;
 pub mod path_gen;
 pub mod sample;
+pub mod verdicts_gen;

@@ -185,6 +185,10 @@ fn open(
 const STREAM_COLS: &[&str] = &[
     "run_id",
     "flow_id",
+    "direction",
+    "expected",
+    "lost",
+    "reordered",
     "packets",
     "loss_pct",
     "jitter_mean_ms",
@@ -253,6 +257,12 @@ impl StreamIndex {
             let run = c.strs("run_id");
             let flow = c.ints("flow_id")?;
             let packets = c.ints("packets")?;
+            let direction = c.strs("direction");
+            let [expected, lost, reordered] =
+                ["expected", "lost", "reordered"].map(|n| c.opt_ints(n));
+            let int = |a: Option<&Int64Array>, i: usize| {
+                a.filter(|a| a.is_valid(i)).map_or(0, |a| u(a.value(i)))
+            };
             let loss = c.floats("loss_pct").ok_or_else(|| c.wrong("loss_pct"))?;
             let jitter = c.floats("jitter_mean_ms");
             let quality = c.strs("quality");
@@ -266,7 +276,11 @@ impl StreamIndex {
                     .entry((id, flow.value(i)))
                     .or_default()
                     .push(StreamRow {
+                        src2dst: direction.get(i) != Some("dst2src"),
                         packets: u(packets.value(i)),
+                        expected: int(expected, i),
+                        lost: int(lost, i),
+                        reordered: int(reordered, i),
                         loss_pct: loss.value(i),
                         jitter_mean_ms: opt_f64(jitter, i),
                         loss_window_pct: opt_f64(loss_window, i),
@@ -318,6 +332,7 @@ pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<S
     let mut counters: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
     for p in &inputs.flows {
         let (r, kv) = open(p, FLOW_COLS)?;
+        s.add_metadata(kv.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let file_run = kv.get("pathlens.run_id").cloned().unwrap_or_default();
         if let Some(c) = kv.get("pathlens.counters") {
             if let Ok(Value::Object(m)) = serde_json::from_str(c) {

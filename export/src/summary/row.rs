@@ -136,10 +136,18 @@ impl<'a> FlowRow<'a> {
 }
 
 /// The summary's view of one row of the `streams` table.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StreamRow {
+    /// `direction` is `src2dst`.
+    pub src2dst: bool,
     /// `packets` (RTP packets; 0 for a stream known only from RTCP).
     pub packets: u64,
+    /// `expected`.
+    pub expected: u64,
+    /// `lost`, clamped at 0.
+    pub lost: u64,
+    /// `reordered`.
+    pub reordered: u64,
     /// `loss_pct`.
     pub loss_pct: f64,
     /// `jitter_mean_ms`.
@@ -157,7 +165,11 @@ impl StreamRow {
     /// The row a stream record becomes in the streams table.
     pub fn from_record(s: &crate::StreamRecord) -> Self {
         StreamRow {
+            src2dst: s.stats.side == pathlens_classify::Side::Src2Dst,
             packets: s.stats.packets,
+            expected: s.stats.expected,
+            lost: u64::try_from(s.stats.lost.max(0)).unwrap_or(0),
+            reordered: s.stats.reordered,
             loss_pct: s.stats.loss_pct(),
             jitter_mean_ms: s.stats.jitter_mean_ms,
             loss_window_pct: s.stats.loss_max_window_pct,
