@@ -26,10 +26,12 @@ pub const PALETTE: [(&str, &str); 7] = [
 const OTHER: [&str; 2] = ["#000000", "#F0E442"];
 
 /// The colour of the series `name`.
+/// A qualified path (`expressroute (predicted)`) keeps its path's colour.
 pub fn colour_of(name: &str) -> &'static str {
+    let base = name.split(" (").next().unwrap_or(name);
     PALETTE
         .iter()
-        .find(|(n, _)| *n == name)
+        .find(|(n, _)| *n == base)
         .map_or_else(|| OTHER[name.len() % OTHER.len()], |(_, c)| c)
 }
 
