@@ -467,7 +467,16 @@ fn prefix_db(
         .clone()
         .or_else(|| l.cfg.sources.o365.as_deref().map(|p| l.rel(p)));
     if let Some(p) = o365.filter(|_| !args.check_only) {
-        let sets = parse_o365(&read(&p)?, &p.display().to_string())?;
+        let flag = if args.o365.is_some() {
+            "--o365"
+        } else {
+            "o365 in [sources] of the site config"
+        };
+        let text = read(&p).with_context(|| {
+            format!("{flag} takes the Office 365 endpoints JSON (/endpoints/Worldwide), not a capture or a binary file")
+        })?;
+        let sets = parse_o365(&text, &p.display().to_string())
+            .with_context(|| format!("{flag} {}", p.display()))?;
         db.add_o365("o365", sets, er_o365);
     }
     let mut lists: Vec<(String, PathBuf, bool)> = l

@@ -14,7 +14,7 @@ pub mod link;
 pub mod live;
 mod os;
 pub mod pipeline;
-pub mod report;
 pub mod retention;
+pub mod run_summary;
 pub mod source;
 pub mod stop;

@@ -295,7 +295,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     }
     anyhow::ensure!(
         !listing.files.is_empty(),
-        "no capture files found in the inputs given"
+        pathlens::input::nothing_found(&raw_inputs, &listing.skipped)
     );
     let output = checks::check_output(
         args.write.as_deref(),
@@ -397,8 +397,11 @@ fn finish_read(
     }
     let delivered = delivery.deliver(report.failed());
     if !shown.quiet {
-        let text =
-            pathlens::report::render(report, delivery.shown().as_deref(), shown.prefix_sources);
+        let text = pathlens::run_summary::render(
+            report,
+            delivery.shown().as_deref(),
+            shown.prefix_sources,
+        );
         if shown.to_stderr {
             eprint!("{text}");
         } else {

@@ -1,6 +1,6 @@
 //! The vocabulary shared by every stage: flow keys, transports and the labels
 //! a flow carries into its output row. String forms are the exact values of
-//! the Parquet contract (`schema.md`), so they must not change casually.
+//! the Parquet contract (`export/SCHEMA.md`), so they must not change casually.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -369,7 +369,7 @@ impl TrafficType {
 
     /// The type of a web-class flow (HTTPS, TLS, HTTP) once its service is
     /// known: the seeds count HTTP/HTTPS/TLS control traffic to SfB/Teams as
-    /// signaling, and Exchange client traffic as mail (domain.md §1.3, rules 3
+    /// signaling, and Exchange client traffic as mail (docs/call-flows.md §1.3, rules 3
     /// and 5). Any other flow keeps its type.
     pub fn for_service(self, app: AppProtocol, service: Option<&str>) -> Self {
         let web_class = matches!(

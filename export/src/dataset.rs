@@ -1,5 +1,5 @@
 //! A partitioned Parquet dataset: `DIR/flows/date=YYYY-MM-DD/hour=HH/part-…`
-//! and `DIR/streams/…` with the same partitions (schema.md §5).
+//! and `DIR/streams/…` with the same partitions (docs/reading-the-output.md, "Datasets").
 //!
 //! A record goes to the hour of its `first_seen` (UTC); its streams go to
 //! the same partition of `streams/`, so a join on `flow_id` can stay within

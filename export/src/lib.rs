@@ -1,6 +1,6 @@
 //! Flow records, their Arrow schema and the Parquet writer of pathlens.
 //!
-//! This crate turns finished flows into the Parquet contract of `schema.md`:
+//! This crate turns finished flows into the Parquet contract of `export/SCHEMA.md`:
 //! column names and types, writer settings, key-value metadata, and the file
 //! lifecycle (written under a temporary name, renamed when complete). It does
 //! no classification and no capture.

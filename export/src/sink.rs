@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// Value of the `pathlens.schema_version` metadata key.
 pub const SCHEMA_VERSION: &str = "3";
-/// Rows per Parquet row group (schema.md §4).
+/// Rows per Parquet row group (export/SCHEMA.md, "Writer settings").
 pub const ROW_GROUP_ROWS: usize = 131_072;
 /// Rows per Arrow batch handed to the Parquet writer.
 pub const BATCH_ROWS: usize = 8_192;

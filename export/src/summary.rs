@@ -234,6 +234,8 @@ pub struct Detail {
     pub by_minute: BTreeMap<(i64, String), u64>,
     /// Totals by local host.
     pub talkers: HashMap<String, Totals>,
+    /// Bytes by (local host, egress).
+    pub talker_egress: HashMap<(String, String), u64>,
 }
 
 /// The aggregate itself.
@@ -430,6 +432,9 @@ impl Summary {
             let minute = r.first_seen_us.div_euclid(60_000_000);
             *d.by_minute.entry((minute, label.to_string())).or_default() += r.bytes;
             let host = r.local_host().to_string();
+            *d.talker_egress
+                .entry((host.clone(), r.egress.to_string()))
+                .or_default() += r.bytes;
             d.talkers.entry(host).or_default().add(r);
         }
     }

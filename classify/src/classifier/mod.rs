@@ -6,7 +6,7 @@
 //! payload of each packet while [`FlowClassifier::wants_more`] is true; once
 //! the flow is decided (or the packet budget is spent) the inspection state is
 //! dropped and decided flows cost only counters. Payload evidence outranks
-//! port evidence (domain.md §1.3).
+//! port evidence (docs/call-flows.md §1.3).
 //!
 //! The rules, in order, for the class of a flow:
 //! 1. DTLS records: `dtls` (ICE flows that carry STUN then DTLS-SRTP too).

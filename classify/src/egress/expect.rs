@@ -7,7 +7,7 @@
 //!    document (CRL/OCSP, DNS, telemetry, Skype consumer federation, the
 //!    broadcast CDN: `[[internet_only]]` in `callflow.toml`) is expected on
 //!    the Internet, unless its remote end is in an ExpressRoute-capable
-//!    Office 365 set: the set's flag is authoritative (domain.md 4.3).
+//!    Office 365 set: the set's flag is authoritative (docs/call-flows.md §4.3).
 //! 2. Else the first call-flow rule for the profile, traffic kind and the
 //!    two roles. Roles: a configured on-premises role (by address, or for
 //!    the responder by a configured name), a conventional published name
@@ -19,7 +19,7 @@
 //!    is declared for the flow's local end, or the declared one does not
 //!    receive the set (route filter, prefix lists), and the note says why.
 //!
-//! The note names the scenario rows of domain.md 5.2 behind the rule, so
+//! The note names the scenario rows of docs/call-flows.md §5.2 behind the rule, so
 //! every expectation can be traced to the document.
 
 use super::callflow::{ExpectedPath, Role, TrafficKind};

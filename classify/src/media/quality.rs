@@ -56,7 +56,7 @@ impl QualityProfile {
     }
 }
 
-/// One table of Microsoft's network targets (domain.md §3.5).
+/// One table of Microsoft's network targets (docs/call-flows.md §3.5).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Targets {
@@ -101,7 +101,7 @@ impl Targets {
     }
 }
 
-/// CQD's network rules for a poor audio stream (domain.md §3.5).
+/// CQD's network rules for a poor audio stream (docs/call-flows.md §3.5).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CqdAudioPoor {

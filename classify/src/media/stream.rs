@@ -21,7 +21,7 @@ const MAX_DROPOUT: u16 = 3000;
 const MAX_MISORDER: u16 = 100;
 /// RFC 3550 A.1: in-order packets before a new source is believed.
 const MIN_SEQUENTIAL: u8 = 2;
-/// Window of the burst loss figure (domain.md §3.5: "in any 200 ms").
+/// Window of the burst loss figure (docs/call-flows.md §3.5: "in any 200 ms").
 const BURST_US: i64 = 200_000;
 /// A burst window with fewer expected packets says too little to count.
 const BURST_MIN_EXPECTED: u64 = 5;

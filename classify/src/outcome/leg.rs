@@ -1,5 +1,5 @@
 //! Which of Microsoft's two target tables judges each leg of a media flow,
-//! from where the sensor sits and which way the stream goes (domain.md
+//! from where the sensor sits and which way the stream goes (docs/call-flows.md
 //! §3.5, docs/verdicts.md).
 //!
 //! Microsoft's "client to Microsoft edge" table covers the whole path

@@ -110,7 +110,7 @@ pub struct Labels {
     pub service_source: Option<ServiceSource>,
     /// Egress attribution, next hops and call-flow conformance.
     pub egress: EgressFields,
-    /// Media quality columns (schema.md §3); default for non-media flows.
+    /// Media quality columns (export/SCHEMA.md, "Media columns"); default for non-media flows.
     pub media: MediaFields,
     /// Handshake and STUN round trips, DSCP per direction.
     pub path: PathFields,

@@ -1,6 +1,6 @@
 //! Latency and QoS marking of a flow, judged against Microsoft's targets
-//! (domain.md §3.5) and the DSCP values of the recommended media ranges
-//! (domain.md §1.2, §4.6).
+//! (docs/call-flows.md §3.5) and the DSCP values of the recommended media ranges
+//! (docs/call-flows.md §1.2, §4.6).
 //!
 //! Both round-trip targets come from one table, `signatures/media.toml`
 //! (`rtt_ms` of `[client]` and `[customer_edge_segment]`). The whole

@@ -57,12 +57,18 @@ pub fn counter_lines(c: &BTreeMap<String, Value>) -> String {
         malformed_total,
         if malformed.is_empty() { String::new() } else { format!(" ({})", malformed.join(", ")) }
     );
+    // No record, no reasons: no empty parentheses either.
+    let ended = by_reason(c.get("ended"));
     let _ = writeln!(
         s,
-        "flows:    {} created, {} records ({}), {} evicted",
+        "flows:    {} created, {} records{}, {} evicted",
         n("flows_created"),
         n("records_written"),
-        by_reason(c.get("ended")).join(", "),
+        if ended.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", ended.join(", "))
+        },
         n("evicted")
     );
     s

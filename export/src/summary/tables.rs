@@ -123,6 +123,8 @@ pub struct Table {
     /// Rows of flows or streams someone looks up in a capture: the report
     /// makes the table sortable.
     pub listing: bool,
+    /// Shown only in the report (a view of another table's rows).
+    pub page_only: bool,
 }
 
 impl Table {
@@ -161,6 +163,9 @@ impl Table {
     /// row), then the notes. Empty when there is nothing to say.
     pub fn text(&self, caption: bool) -> String {
         let mut s = String::new();
+        if self.page_only {
+            return s;
+        }
         if self.rows.is_empty() {
             if let Some(e) = &self.empty {
                 s.push_str(e);
@@ -244,8 +249,22 @@ impl Summary {
                 &self.server_names,
             ),
             self.flagged_listing(),
-            self.media_figures_table(),
         ];
+        let mut nonconf = v[4].clone();
+        nonconf.id = "non_conformant";
+        nonconf.title = "Non-conformant flows (of the flagged flows listed)".into();
+        nonconf.caption = None;
+        nonconf.sentences = None;
+        nonconf.page_only = true;
+        nonconf.rows = self
+            .flagged_sorted()
+            .iter()
+            .zip(&v[4].rows)
+            .filter(|(f, _)| f.path_conformant == Some(false))
+            .map(|(_, r)| r.clone())
+            .collect();
+        v.push(nonconf);
+        v.push(self.media_figures_table());
         if !self.tunnels.is_empty() {
             // Only for mirror feeds and tunnels: most captures have none.
             v.insert(

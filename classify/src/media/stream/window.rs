@@ -1,4 +1,4 @@
-//! A stream's 15-second windows (domain.md §3.5: Microsoft's loss, jitter
+//! A stream's 15-second windows (docs/call-flows.md §3.5: Microsoft's loss, jitter
 //! and reorder targets hold "in any 15 s", burst loss "in any 200 ms").
 //!
 //! Windows are cut in arrival time from the stream's first packet: window k
@@ -34,7 +34,7 @@
 use super::Stream;
 use crate::media::quality::{Targets, WindowRules};
 
-/// Window length (domain.md §3.5: "in any 15 s").
+/// Window length (docs/call-flows.md §3.5: "in any 15 s").
 pub(super) const WINDOW_US: i64 = 15_000_000;
 /// Above this a window's expected count is a sequence artefact, not traffic.
 const MAX_EXPECTED: u64 = 1 << 20;
