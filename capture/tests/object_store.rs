@@ -948,68 +948,6 @@ fn live_to_azure_survives_an_outage_counting_the_rows_lost() {
     assert_eq!(staging(), staged_before);
 }
 
-/// The blocks of `docs/object-storage.md` in order: each `sh` block as it
-/// stands, each `python` block through python3, in a scratch directory with
-/// the repository's `testdata/`; the `text` block right after a `python`
-/// block is the output that block must print.
-#[test]
-fn the_object_storage_doc_runs() {
-    let doc = std::fs::read_to_string(repo().join("docs/object-storage.md")).unwrap();
-    let mut script = String::from("set -euo pipefail\ntrap 'kill \"$(cat azurite.pid 2>/dev/null)\" 2>/dev/null || true' EXIT\n");
-    let mut expected = Vec::new();
-    let mut last = String::new();
-    let mut rest = doc.as_str();
-    while let Some(start) = rest.find("```") {
-        let after = &rest[start + 3..];
-        let (lang, body) = after.split_once('\n').unwrap();
-        let end = body.find("```").unwrap();
-        let code = &body[..end];
-        match lang {
-            "sh" => script.push_str(code),
-            "python" => script.push_str(&format!("python3 - <<'PY'\n{code}PY\n")),
-            "text" if last == "python" => expected.push(code.trim().to_string()),
-            _ => {}
-        }
-        last = lang.to_string();
-        rest = &body[end + 3..];
-    }
-    assert!(expected.len() >= 4, "{expected:?}");
-    let tmp = tempfile::tempdir().unwrap();
-    std::os::unix::fs::symlink(repo().join("testdata"), tmp.path().join("testdata")).unwrap();
-    let path = format!(
-        "{}:{}",
-        bin().parent().unwrap().display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let mut c = Command::new("bash");
-    for (k, _) in std::env::vars() {
-        if k.starts_with("AZURE_") || k.starts_with("AWS_") {
-            c.env_remove(k);
-        }
-    }
-    let o = c
-        .args(["-c", &script])
-        .current_dir(tmp.path())
-        .env("PATH", path)
-        .stdin(Stdio::null())
-        .stderr(Stdio::piped())
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}\n{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    for e in &expected {
-        assert!(out.contains(e.as_str()), "{e:?} not in\n{out}");
-    }
-    assert!(
-        out.contains("output:   az://lake/pathlens/site1/flows (10 rows"),
-        "{out}"
-    );
-}
-
 #[test]
 fn retention_lists_partitions_with_sizes_and_deletes_one_whole() {
     let az = Azurite::start();

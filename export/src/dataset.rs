@@ -22,6 +22,10 @@ use crate::StreamRecord;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+/// The tables of a dataset, each a folder of hour partitions; retention
+/// removes an hour from each in this order.
+pub const TABLES: [&str; 3] = ["flows", "streams", "calls"];
+
 /// Hours written to at once; the least recently used is closed past this.
 pub const OPEN_PARTITIONS: usize = 4;
 
@@ -134,7 +138,7 @@ impl DatasetSink {
         opts: WriterOptions,
         meta: Vec<(String, String)>,
     ) -> Result<Self, WriterError> {
-        for t in ["flows", "streams", "calls"] {
+        for t in TABLES {
             let d = root.join(t);
             std::fs::create_dir_all(&d).map_err(|source| WriterError::Io { path: d, source })?;
         }

@@ -111,7 +111,7 @@ pub fn plan(
 /// `streams/`), unsorted. Names that are not `date=…/hour=…` are ignored.
 pub fn list(root: &Path) -> Vec<HourPartition> {
     let mut parts: Vec<HourPartition> = Vec::new();
-    for table in ["flows", "streams", "calls"] {
+    for table in crate::dataset::TABLES {
         let Ok(dates) = std::fs::read_dir(root.join(table)) else {
             continue;
         };
@@ -174,7 +174,7 @@ fn dir_usage(dir: &Path) -> (u64, bool) {
 /// A directory cannot be removed.
 pub fn remove(root: &Path, p: &HourPartition) -> std::io::Result<()> {
     let rel = p.rel_dir();
-    for table in ["flows", "streams", "calls"] {
+    for table in crate::dataset::TABLES {
         let dir = root.join(table).join(&rel);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}

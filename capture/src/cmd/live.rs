@@ -96,18 +96,7 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
     let target = args.write.clone().context("-w DIR is required")?;
     let filter = super::args::filter_text(args.filter.as_deref(), args.filter_file.as_deref())?;
     let mut prep = args.flow.prepare(filter.as_deref())?;
-    let remote = pathlens_export::StoreUrl::parse(&target.to_string_lossy())?;
-    // With object storage, DIR is where this run stages its parts.
-    let dir = match &remote {
-        Some(url) => {
-            prep.writer.store = Some(super::read::open_store(url)?);
-            std::env::temp_dir().join(format!(
-                "pathlens-live-{}",
-                pathlens_export::dataset::run_tag(&prep.writer.run_id)
-            ))
-        }
-        None => target.clone(),
-    };
+    let (dir, remote) = output_dir(&target, &mut prep.writer)?;
     // The interfaces open before anything is made on disk: a mistyped
     // name costs one error and leaves no directories behind.
     let opened = interfaces::open(
@@ -186,6 +175,26 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
         let _ = std::fs::remove_dir_all(&dir);
     }
     Ok(exit_status(&report))
+}
+
+/// The directory the run writes into, and the object store behind it
+/// when `-w` names one (DIR is then where this run stages its parts).
+fn output_dir(
+    target: &std::path::Path,
+    writer: &mut pathlens_export::WriterOptions,
+) -> Result<(std::path::PathBuf, Option<pathlens_export::StoreUrl>)> {
+    let remote = pathlens_export::StoreUrl::parse(&target.to_string_lossy())?;
+    let dir = match &remote {
+        Some(url) => {
+            writer.store = Some(super::read::open_store(url)?);
+            std::env::temp_dir().join(format!(
+                "pathlens-live-{}",
+                pathlens_export::dataset::run_tag(&writer.run_id)
+            ))
+        }
+        None => target.to_path_buf(),
+    };
+    Ok((dir, remote))
 }
 
 /// Prints what failed; the exit status of the run.

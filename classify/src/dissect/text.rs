@@ -93,6 +93,34 @@ fn header(p: &[u8], name: &[u8]) -> Option<String> {
     None
 }
 
+/// An HTTP request or response line, HTTP/0.9's bare `GET` included.
+fn http_start(p: &[u8], line: &[u8]) -> Option<TextProbe> {
+    if HTTP_METHODS.iter().any(|m| line.starts_with(m))
+        && (line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0"))
+    {
+        let host = header(p, b"host")
+            .map(|h| h.split(':').next().unwrap_or("").to_string())
+            .filter(|h| !h.is_empty());
+        return Some(TextProbe::HttpRequest { host });
+    }
+    // HTTP/0.9 (RFC 1945 §4.1): `GET` SP path CRLF, nothing after it.
+    if line.starts_with(b"GET /")
+        && line.get(4..).is_some_and(|path| !path.contains(&b' '))
+        && p.len() == line.len() + 2
+        && p.ends_with(b"\r\n")
+    {
+        return Some(TextProbe::HttpRequest { host: None });
+    }
+    if (line.starts_with(b"HTTP/1.1 ") || line.starts_with(b"HTTP/1.0 "))
+        && line
+            .get(9..12)
+            .is_some_and(|c| c.iter().all(u8::is_ascii_digit))
+    {
+        return Some(TextProbe::HttpResponse);
+    }
+    None
+}
+
 /// Looks at the first line(s) of a payload.
 pub fn probe(p: &[u8]) -> TextProbe {
     // Every probe below starts with a printable character or whitespace
@@ -105,28 +133,8 @@ pub fn probe(p: &[u8]) -> TextProbe {
         return TextProbe::Unknown;
     }
     let line = first_line(p);
-    if HTTP_METHODS.iter().any(|m| line.starts_with(m))
-        && (line.ends_with(b" HTTP/1.1") || line.ends_with(b" HTTP/1.0"))
-    {
-        let host = header(p, b"host")
-            .map(|h| h.split(':').next().unwrap_or("").to_string())
-            .filter(|h| !h.is_empty());
-        return TextProbe::HttpRequest { host };
-    }
-    // HTTP/0.9 (RFC 1945 §4.1): `GET` SP path CRLF, nothing after it.
-    if line.starts_with(b"GET /")
-        && line.get(4..).is_some_and(|path| !path.contains(&b' '))
-        && p.len() == line.len() + 2
-        && p.ends_with(b"\r\n")
-    {
-        return TextProbe::HttpRequest { host: None };
-    }
-    if (line.starts_with(b"HTTP/1.1 ") || line.starts_with(b"HTTP/1.0 "))
-        && line
-            .get(9..12)
-            .is_some_and(|c| c.iter().all(u8::is_ascii_digit))
-    {
-        return TextProbe::HttpResponse;
+    if let Some(http) = http_start(p, line) {
+        return http;
     }
     if starts_ci(line, b"EHLO ") || starts_ci(line, b"HELO ") {
         let name = line

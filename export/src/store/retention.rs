@@ -30,11 +30,11 @@ impl StoredPartition {
 }
 
 /// The partition of a key relative to the dataset
-/// (`flows/date=D/hour=H/…` or `streams/…`), if it is in one.
+/// (`flows/date=D/hour=H/…`, `streams/…` or `calls/…`), if it is in one.
 pub fn partition_of(rel: &str) -> Option<Partition> {
     let mut it = rel.split('/');
     let table = it.next()?;
-    if table != "flows" && table != "streams" {
+    if !crate::dataset::TABLES.contains(&table) {
         return None;
     }
     let date = it.next()?.strip_prefix("date=")?;
@@ -49,14 +49,14 @@ pub fn partition_of(rel: &str) -> Option<Partition> {
 
 impl Store {
     /// The dataset's hour partitions, oldest first, with their sizes and
-    /// times. Objects outside `flows/` and `streams/` partitions are not
+    /// times. Objects outside the tables' partitions are not
     /// counted (and never removed).
     ///
     /// # Errors
     /// The listing failed.
     pub fn partitions(&self) -> Result<Vec<StoredPartition>, StoreError> {
         let mut by: BTreeMap<Partition, StoredPartition> = BTreeMap::new();
-        for table in ["flows", "streams"] {
+        for table in crate::dataset::TABLES {
             for o in self.list(table)? {
                 let Some(p) = partition_of(&o.rel) else {
                     continue;
@@ -84,7 +84,7 @@ impl Store {
     /// removed; a retry finishes the job).
     pub fn delete_partition(&self, p: &Partition) -> Result<usize, StoreError> {
         let mut n = 0;
-        for table in ["flows", "streams"] {
+        for table in crate::dataset::TABLES {
             let dir = format!("{table}/date={}/hour={}/", p.date, p.hour);
             for o in self.list(&dir)? {
                 self.delete(&o.rel)?;
