@@ -108,6 +108,8 @@ fn main() {
             dport,
             edge: 0,
             l2: Default::default(),
+            encap: Default::default(),
+            tunnel_id: None,
         };
         table.packet(&p, payload, &mut out);
     }

@@ -14,7 +14,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, SamplingMode, Throughput};
-use pathlens::decode::decode;
+use pathlens::decode::{decode, decode_with, Decap};
 use pathlens::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use pathlens::link::LinkType;
 use pathlens_benches::{generate_frames, FrameSet, GenConfig, Generator};
@@ -160,6 +160,7 @@ fn writer_opts() -> WriterOptions {
         compression: Compression::Zstd,
         run_id: "3f1c2a9e-7b4d-4e8a-9c61-0d2b5e7f8a10".into(),
         sensor: "bench-sensor".into(),
+        store: None,
     }
 }
 
@@ -210,6 +211,43 @@ fn bench_decode(c: &mut Criterion) {
                 if let Ok(d) = decode(LinkType::Ethernet, black_box(f), f.len() as u32) {
                     let (k, lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, d.vlan);
                     acc += u64::from(k.lo_port) + u64::from(lo);
+                }
+            }
+            black_box(acc)
+        });
+    });
+    // The same frames with decapsulation off: what the tunnel check costs
+    // untunnelled traffic.
+    let off = Decap::off();
+    g.bench_function("warm_2048_no_decap", |b| {
+        b.iter(|| {
+            let mut acc = 0u64;
+            for f in &warm {
+                if let Ok(d) = decode_with(LinkType::Ethernet, black_box(f), f.len() as u32, &off) {
+                    acc += u64::from(d.payload_len) + u64::from(d.sport);
+                }
+            }
+            black_box(acc)
+        });
+    });
+    // And each frame wrapped in VXLAN, as a cloud TAP sends it.
+    let wrapped: Vec<Vec<u8>> = warm
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            pathlens_benches::tunnel::wrap(
+                pathlens_benches::tunnel::Wrap::Vxlan(5001, 4789),
+                f,
+                i as u32,
+            )
+        })
+        .collect();
+    g.bench_function("warm_2048_vxlan", |b| {
+        b.iter(|| {
+            let mut acc = 0u64;
+            for f in &wrapped {
+                if let Ok(d) = decode(LinkType::Ethernet, black_box(f), f.len() as u32) {
+                    acc += u64::from(d.payload_len) + u64::from(d.sport);
                 }
             }
             black_box(acc)

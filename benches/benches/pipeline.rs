@@ -24,6 +24,8 @@
 //! `payload:;port:--classify port` for classification on and off, or
 //! `plain:;o365:--o365 testdata/corpus/o365/endpoints-worldwide.json` for
 //! egress attribution; default one unlabelled variant with no extra flags),
+//! `PATHLENS_BENCH_VXLAN=1` (also read a copy of the input with every
+//! frame wrapped in VXLAN, as a cloud TAP delivers it, variant `vxlan`),
 //! `CARGO`.
 //!
 //! Run with `cargo bench -p pathlens-benches --bench pipeline`.
@@ -381,6 +383,33 @@ fn parse_variants(s: &str) -> Option<Vec<(String, Vec<String>)>> {
         .filter(|v| !v.is_empty())
 }
 
+/// Writes `src` (a classic microsecond pcap) with every frame wrapped in
+/// VXLAN (VNI 5001), keeping the times.
+fn wrap_vxlan(src: &Path, dst: &Path) -> io::Result<()> {
+    use pathlens_benches::tunnel::{wrap, Wrap};
+    let mut b = Vec::new();
+    File::open(src)?.read_to_end(&mut b)?;
+    let le = |at: usize| {
+        b.get(at..at + 4)
+            .map_or(0, |w| u32::from_le_bytes([w[0], w[1], w[2], w[3]]))
+    };
+    let mut w = pathlens_benches::pcap::PcapWriter::create(dst, 1, 262_144)?;
+    let mut at = 24;
+    let mut i = 0u32;
+    while at + 16 <= b.len() {
+        let ts = i64::from(le(at)) * 1_000_000 + i64::from(le(at + 4));
+        let n = le(at + 8) as usize;
+        let Some(f) = b.get(at + 16..at + 16 + n) else {
+            break;
+        };
+        w.write_frame(ts, &wrap(Wrap::Vxlan(5001, 4789), f, i))?;
+        at += 16 + n;
+        i += 1;
+    }
+    w.finish()?;
+    Ok(())
+}
+
 fn run() -> Res<()> {
     let target = env_or("PATHLENS_BENCH_BYTES", 1_000_000_000, parse_size)?;
     let seed = env_or("PATHLENS_BENCH_SEED", 42, |s| s.trim().parse().ok())?;
@@ -402,6 +431,15 @@ fn run() -> Res<()> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let (pcap, stats) = input(&dir, profile, target, seed)?;
     warm_cache(&pcap).map_err(|e| format!("{}: {e}", pcap.display()))?;
+    let mut files = vec![(String::new(), pcap.clone())];
+    if std::env::var_os("PATHLENS_BENCH_VXLAN").is_some() {
+        let wrapped = pcap.with_extension("vxlan.pcap");
+        if !wrapped.exists() {
+            wrap_vxlan(&pcap, &wrapped).map_err(|e| format!("{}: {e}", wrapped.display()))?;
+        }
+        warm_cache(&wrapped).map_err(|e| format!("{}: {e}", wrapped.display()))?;
+        files.push(("vxlan".into(), wrapped));
+    }
 
     println!();
     println!("input: {} (profile {})", pcap.display(), profile.name());
@@ -442,7 +480,18 @@ fn run() -> Res<()> {
         println!("tcpdump not found: no libpcap baseline (apt-get install tcpdump)");
     }
     let mut outputs = Vec::new();
-    for (label, extra) in &variants {
+    let runs_of = files.iter().flat_map(|(tag, file)| {
+        variants.iter().map(move |(label, extra)| {
+            let label = [tag.as_str(), label.as_str()]
+                .iter()
+                .filter(|s| !s.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join("+");
+            (label, extra, file)
+        })
+    });
+    for (label, extra, pcap) in runs_of {
         for &w in &workers {
             let name = if label.is_empty() {
                 format!("w{w}")
@@ -459,7 +508,7 @@ fn run() -> Res<()> {
             let u = measure(&format!("pathlens {name}"), runs, &log, || {
                 let mut c = Command::new(&bin);
                 c.arg("read")
-                    .arg(&pcap)
+                    .arg(pcap)
                     .arg("-w")
                     .arg(&out)
                     .args(["-q", "--workers", &w.to_string()])

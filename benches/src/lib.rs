@@ -44,6 +44,7 @@ mod generator;
 mod model;
 pub mod payload;
 pub mod pcap;
+pub mod tunnel;
 
 pub use generator::Generator;
 pub use pcap::{PcapFile, PcapWriter, LINKTYPE_ETHERNET, PCAP_GLOBAL_HEADER, PCAP_RECORD_HEADER};

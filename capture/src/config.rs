@@ -11,10 +11,13 @@
 //! example is `signatures/site.example.toml`.
 
 use anyhow::{Context as _, Result};
+use pathlens_classify::buildings::Buildings;
 use pathlens_classify::egress::callflow::{CallFlow, Profile, Role};
+use pathlens_classify::egress::infer::MIN_FLOWS;
 use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
 use pathlens_classify::egress::{
-    Egress, EgressDbBuilder, EgressError, O365Advertised, Onprem, Site,
+    CircuitDecl, CircuitSource, EdgeRules, Egress, EgressDbBuilder, EgressError, O365Advertised,
+    Onprem, Site,
 };
 use pathlens_classify::outcome::SensorPosition;
 use pathlens_classify::prefix::{LocalNets, PrefixTable};
@@ -45,9 +48,14 @@ pub struct SiteConfig {
     /// Prefix sources.
     pub sources: SourcesConfig,
     /// The ExpressRoute circuit: `"none"` (no circuit: Office 365 is
-    /// expected over the Internet), or an `[expressroute]` table (its route
-    /// filter). Absent: every ExpressRoute-capable set is received.
+    /// expected over the Internet), or an `[expressroute]` table (the site
+    /// has a circuit; its route filter). Absent, and no ExpressRoute prefix
+    /// list: no circuit is declared, and Office 365 is predicted and
+    /// expected over the Internet.
     pub expressroute: Option<Spanned<toml::Value>>,
+    /// Fewest flows that decide a learned edge's path (default 3), and
+    /// fewest flows in one interval that decide it again.
+    pub edge_min_flows: Option<u64>,
     /// Edge routers, one `[[edge]]` table each.
     pub edge: Vec<Spanned<EdgeConfig>>,
     /// A call-flow table replacing the built-in `signatures/callflow.toml`.
@@ -56,6 +64,9 @@ pub struct SiteConfig {
     /// judges media of flows crossing the ExpressRoute edge by that
     /// segment's targets.
     pub sensor_position: Option<Spanned<String>>,
+    /// The CQD building data file (`.csv` or `.tsv`, no header row): each
+    /// local subnet's building, and whether that building has ExpressRoute.
+    pub buildings: Option<PathBuf>,
 }
 
 /// `[sources]`: where prefixes come from.
@@ -229,6 +240,8 @@ pub struct EgressArgs {
     pub deployment: Option<String>,
     /// `--callflow`.
     pub callflow: Option<PathBuf>,
+    /// `--buildings` (replaces the file's `buildings`).
+    pub buildings: Option<PathBuf>,
     /// Check the config's own values only; do not read the files it names
     /// (`pathlens signatures check`).
     pub check_only: bool,
@@ -288,54 +301,93 @@ pub fn name_eq_file(v: &str) -> Result<(String, PathBuf), String> {
     split_flag(v).ok_or_else(|| format!("expected NAME=FILE, got {v:?}"))
 }
 
-/// Reads the config (if any) and every prefix source, and builds the tables.
-///
-/// # Errors
-/// A file that cannot be read, or any parse error (file, line, value).
-pub fn build(args: &EgressArgs) -> Result<Built> {
-    let (cfg, text, file, base) = match &args.config {
-        Some(p) => {
-            let text = read(p)?;
-            let file = p.display().to_string();
-            let cfg = parse(&text, &file)?;
-            let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
-            (cfg, text, file, base)
-        }
-        None => (
-            SiteConfig::default(),
-            String::new(),
-            String::new(),
-            PathBuf::new(),
-        ),
-    };
-    let rel = |p: &Path| {
+/// The config file as read: its parsed keys, its text and name (for error
+/// lines) and the directory its relative paths start from.
+struct Loaded {
+    cfg: SiteConfig,
+    text: String,
+    file: String,
+    base: PathBuf,
+}
+
+impl Loaded {
+    fn read(config: Option<&Path>) -> Result<Self> {
+        let Some(p) = config else {
+            return Ok(Loaded {
+                cfg: SiteConfig::default(),
+                text: String::new(),
+                file: String::new(),
+                base: PathBuf::new(),
+            });
+        };
+        let text = read(p)?;
+        let file = p.display().to_string();
+        let cfg = parse(&text, &file)?;
+        let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(Loaded {
+            cfg,
+            text,
+            file,
+            base,
+        })
+    }
+
+    /// A path of the file, relative to the file's directory.
+    fn rel(&self, p: &Path) -> PathBuf {
         if p.is_absolute() {
             p.to_path_buf()
         } else {
-            base.join(p)
+            self.base.join(p)
         }
-    };
+    }
 
+    fn error(&self, span: std::ops::Range<usize>, value: &str, msg: &str) -> EgressError {
+        EgressError::new(&self.file, line_of(&self.text, span.start), value, msg)
+    }
+
+    fn net(&self, s: &Spanned<String>) -> Result<ipnet::IpNet, EgressError> {
+        net(&self.file, &self.text, s)
+    }
+}
+
+/// A prefix given on the command line.
+fn flag_net(flag: &str, s: &str) -> Result<ipnet::IpNet, EgressError> {
+    pathlens_classify::egress::sources::parse_prefix(s)
+        .ok_or_else(|| EgressError::new(flag, 0, s, "not an IP prefix"))
+}
+
+fn local_nets(args: &EgressArgs, l: &Loaded) -> Result<LocalNets> {
     let mut local = LocalNets::default();
     if args.local.is_empty() {
-        for s in &cfg.local_networks {
-            local.add(net(&file, &text, s)?, "site");
+        for s in &l.cfg.local_networks {
+            local.add(l.net(s)?, "site");
         }
     } else {
         for s in &args.local {
-            let n = pathlens_classify::egress::sources::parse_prefix(s)
-                .ok_or_else(|| EgressError::new("--local", 0, s, "not an IP prefix"))?;
-            local.add(n, "site");
+            local.add(flag_net("--local", s)?, "site");
         }
     }
+    Ok(local)
+}
+
+/// On-premises servers by address, and by DNS name.
+type OnpremTables = (PrefixTable<Onprem>, Vec<(String, Onprem)>);
+
+/// The on-premises servers by address and by name.
+fn onprem(args: &EgressArgs, l: &Loaded) -> Result<OnpremTables> {
     let mut onprem = PrefixTable::new();
     // The shorthand lists: role onprem_server, service by list.
     for (flag, given, listed, service) in [
-        ("--onprem", &args.onprem, &cfg.onprem_servers, "skype_teams"),
+        (
+            "--onprem",
+            &args.onprem,
+            &l.cfg.onprem_servers,
+            "skype_teams",
+        ),
         (
             "--onprem-exchange",
             &args.onprem_exchange,
-            &cfg.onprem_exchange,
+            &l.cfg.onprem_exchange,
             "exchange",
         ),
     ] {
@@ -345,83 +397,94 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         };
         if given.is_empty() {
             for s in listed {
-                onprem.insert(net(&file, &text, s)?, server.clone());
+                onprem.insert(l.net(s)?, server.clone());
             }
         } else {
             for s in given {
-                let n = pathlens_classify::egress::sources::parse_prefix(s)
-                    .ok_or_else(|| EgressError::new(flag, 0, s, "not an IP prefix"))?;
-                onprem.insert(n, server.clone());
+                onprem.insert(flag_net(flag, s)?, server.clone());
             }
         }
     }
     // [[onprem]] entries come after, so a role wins over the shorthand on
     // an equal prefix.
-    let mut onprem_names = Vec::new();
-    for o in &cfg.onprem {
+    let mut names = Vec::new();
+    for o in &l.cfg.onprem {
         let role = Role::parse(o.role.get_ref())
             .filter(|r| r.is_onprem() && *r != Role::OnpremServer)
             .ok_or_else(|| {
-                EgressError::new(
-                    &file,
-                    line_of(&text, o.role.span().start),
+                l.error(
+                    o.role.span(),
                     o.role.get_ref(),
                     "onprem role: expected edge, front_end, director, mediation, reverse_proxy, exchange, sharepoint, cloud_connector or sbc",
                 )
             })?;
         for a in &o.addresses {
-            onprem.insert(net(&file, &text, a)?, Onprem::new(role));
+            onprem.insert(l.net(a)?, Onprem::new(role));
         }
         for n in &o.names {
-            onprem_names.push((n.to_ascii_lowercase(), Onprem::new(role)));
+            names.push((n.to_ascii_lowercase(), Onprem::new(role)));
         }
     }
-    let profile = match (&args.deployment, &cfg.deployment) {
-        (Some(d), _) => Profile::parse(d).ok_or_else(|| {
-            EgressError::new(
-                "--deployment",
-                0,
-                d,
-                "expected online, hybrid or cloud_connector",
-            )
-        })?,
-        (None, Some(d)) => Profile::parse(d.get_ref()).ok_or_else(|| {
-            EgressError::new(
-                &file,
-                line_of(&text, d.span().start),
-                d.get_ref(),
-                "expected online, hybrid or cloud_connector",
-            )
-        })?,
+    Ok((onprem, names))
+}
+
+fn profile(args: &EgressArgs, l: &Loaded) -> Result<Profile, EgressError> {
+    const WHAT: &str = "expected online, hybrid or cloud_connector";
+    Ok(match (&args.deployment, &l.cfg.deployment) {
+        (Some(d), _) => {
+            Profile::parse(d).ok_or_else(|| EgressError::new("--deployment", 0, d, WHAT))?
+        }
+        (None, Some(d)) => {
+            Profile::parse(d.get_ref()).ok_or_else(|| l.error(d.span(), d.get_ref(), WHAT))?
+        }
         (None, None) => Profile::default(),
-    };
-    let sensor_position = match &cfg.sensor_position {
-        None => SensorPosition::default(),
+    })
+}
+
+fn sensor_position(l: &Loaded) -> Result<SensorPosition, EgressError> {
+    match &l.cfg.sensor_position {
+        None => Ok(SensorPosition::default()),
         Some(v) => SensorPosition::parse(v.get_ref()).ok_or_else(|| {
-            EgressError::new(
-                &file,
-                line_of(&text, v.span().start),
+            l.error(
+                v.span(),
                 v.get_ref(),
                 "sensor_position: expected \"inside\" or \"customer_edge\"",
             )
-        })?,
-    };
-    let (er_o365, er_service_tags) = circuit(cfg.expressroute.as_ref(), &file, &text)?;
+        }),
+    }
+}
 
+/// Every prefix source, read and parsed.
+fn prefix_db(
+    args: &EgressArgs,
+    l: &Loaded,
+    er_o365: &O365Advertised,
+    er_service_tags: bool,
+) -> Result<EgressDbBuilder> {
     let mut db = EgressDbBuilder::default();
     let o365 = args
         .o365
         .clone()
-        .or_else(|| cfg.sources.o365.as_deref().map(rel));
+        .or_else(|| l.cfg.sources.o365.as_deref().map(|p| l.rel(p)));
     if let Some(p) = o365.filter(|_| !args.check_only) {
-        let sets = parse_o365(&read(&p)?, &p.display().to_string())?;
-        db.add_o365("o365", sets, &er_o365);
+        let flag = if args.o365.is_some() {
+            "--o365"
+        } else {
+            "o365 in [sources] of the site config"
+        };
+        let text = read(&p).with_context(|| {
+            format!("{flag} takes the Office 365 endpoints JSON (/endpoints/Worldwide), not a capture or a binary file")
+        })?;
+        let sets = parse_o365(&text, &p.display().to_string())
+            .with_context(|| format!("{flag} {}", p.display()))?;
+        db.add_o365("o365", sets, er_o365);
     }
-    let mut lists: Vec<(String, PathBuf, bool)> = cfg
+    let mut lists: Vec<(String, PathBuf, bool)> = l
+        .cfg
         .sources
         .prefixes
         .iter()
-        .map(|l| (l.name.clone(), rel(&l.path), l.expressroute))
+        .map(|p| (p.name.clone(), l.rel(&p.path), p.expressroute))
         .collect();
     let flag_lists = args
         .prefixes
@@ -429,7 +492,7 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         .map(|(n, p)| (n, p, false))
         .chain(args.er_prefixes.iter().map(|(n, p)| (n, p, true)));
     for (name, path, er) in flag_lists {
-        lists.retain(|l| &l.0 != name);
+        lists.retain(|x| &x.0 != name);
         lists.push((name.clone(), path.clone(), er));
     }
     for (name, path, er) in lists.into_iter().filter(|_| !args.check_only) {
@@ -439,20 +502,22 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
     let tags = args
         .service_tags
         .clone()
-        .or_else(|| cfg.sources.service_tags.as_deref().map(rel));
+        .or_else(|| l.cfg.sources.service_tags.as_deref().map(|p| l.rel(p)));
     if let Some(p) = tags.filter(|_| !args.check_only) {
         let t = parse_service_tags(&read(&p)?, &p.display().to_string())?;
         db.add_service_tags("service_tags", t, er_service_tags);
     }
+    Ok(db)
+}
 
+fn edges(l: &Loaded) -> Result<pathlens_classify::egress::Edges> {
     let mut edges = pathlens_classify::egress::Edges::default();
-    for e in &cfg.edge {
-        let line = line_of(&text, e.span().start);
+    for e in &l.cfg.edge {
+        let line = line_of(&l.text, e.span().start);
         let ec = e.get_ref();
         let path = Egress::parse_edge_path(ec.path.get_ref()).ok_or_else(|| {
-            EgressError::new(
-                &file,
-                line_of(&text, ec.path.span().start),
+            l.error(
+                ec.path.span(),
                 ec.path.get_ref(),
                 "edge path: expected expressroute or internet",
             )
@@ -460,27 +525,100 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
         let mut macs = Vec::with_capacity(ec.macs.len());
         for m in &ec.macs {
             if pathlens_classify::egress::edge::parse_mac(m.get_ref()).is_none() {
-                return Err(EgressError::new(
-                    &file,
-                    line_of(&text, m.span().start),
-                    m.get_ref(),
-                    "not a MAC address",
-                )
-                .into());
+                return Err(l.error(m.span(), m.get_ref(), "not a MAC address").into());
             }
             macs.push(m.get_ref().clone());
         }
-        edges.add(&ec.name, path, &macs, &ec.vlans, &file, line)?;
+        edges.add(&ec.name, path, &macs, &ec.vlans, &l.file, line)?;
     }
+    Ok(edges)
+}
+
+/// The building file (`--buildings`, else the config's `buildings`); its
+/// subnets are added to the local networks unless a local network already
+/// covers them whole.
+fn buildings(args: &EgressArgs, l: &Loaded, local: &mut LocalNets) -> Result<Buildings> {
+    let path = args
+        .buildings
+        .clone()
+        .or_else(|| l.cfg.buildings.as_deref().map(|p| l.rel(p)));
+    let Some(p) = path.filter(|_| !args.check_only) else {
+        return Ok(Buildings::default());
+    };
+    let b = pathlens_classify::buildings::parse(&read(&p)?, &p.display().to_string())?;
+    for row in b.iter() {
+        let covered = local
+            .lookup(row.network.network())
+            .is_some_and(|m| m.prefix.prefix_len() <= row.network.prefix_len());
+        if !covered {
+            local.add(row.network, "building");
+        }
+    }
+    Ok(b)
+}
+
+/// Who declares the site's circuit, and the Office 365 sets it receives: an
+/// Office 365 list says what a circuit could receive; without an
+/// `[expressroute]` table none of it is received (a prefix list, if any,
+/// says exactly what is), unless the building file gives a building a
+/// circuit: every ExpressRoute-capable set then reaches that building's
+/// subnets.
+fn circuit_decl(
+    args: &EgressArgs,
+    l: &Loaded,
+    er_o365: O365Advertised,
+    buildings: &Buildings,
+) -> (CircuitDecl, O365Advertised) {
+    let er_lists =
+        !args.er_prefixes.is_empty() || l.cfg.sources.prefixes.iter().any(|p| p.expressroute);
+    let decl = match l.cfg.expressroute.as_ref().map(Spanned::get_ref) {
+        Some(toml::Value::String(_)) => CircuitDecl::NoCircuit,
+        Some(_) => CircuitDecl::Declared(CircuitSource::Config),
+        None if er_lists => CircuitDecl::Declared(CircuitSource::PrefixList),
+        None => CircuitDecl::Undeclared,
+    };
+    let er_o365 = match decl {
+        CircuitDecl::Declared(CircuitSource::Config) => er_o365,
+        CircuitDecl::Undeclared if buildings.iter().any(|b| b.expressroute) => O365Advertised::All,
+        _ => O365Advertised::None,
+    };
+    (decl, er_o365)
+}
+
+/// Reads the config (if any) and every prefix source, and builds the tables.
+///
+/// # Errors
+/// A file that cannot be read, or any parse error (file, line, value).
+pub fn build(args: &EgressArgs) -> Result<Built> {
+    let l = Loaded::read(args.config.as_deref())?;
+    let mut local = local_nets(args, &l)?;
+    let (onprem, onprem_names) = onprem(args, &l)?;
+    let profile = profile(args, &l)?;
+    let sensor_position = sensor_position(&l)?;
+    let (er_o365, er_service_tags) = circuit(l.cfg.expressroute.as_ref(), &l.file, &l.text)?;
+    let buildings = buildings(args, &l, &mut local)?;
+    let (circuit_decl, er_o365) = circuit_decl(args, &l, er_o365, &buildings);
+    let db = prefix_db(args, &l, &er_o365, er_service_tags)?;
+    let edges = edges(&l)?;
     let callflow = match args
         .callflow
         .clone()
-        .or_else(|| cfg.callflow.as_deref().map(rel))
+        .or_else(|| l.cfg.callflow.as_deref().map(|p| l.rel(p)))
         .filter(|_| !args.check_only)
     {
         Some(p) => CallFlow::parse(&read(&p)?, &p.display().to_string())?,
         None => CallFlow::default(),
     };
+    // A building's ExpressRoute flag is the circuit of its subnets.
+    let mut circuit_subnets = PrefixTable::new();
+    for b in buildings.iter() {
+        let d = if b.expressroute {
+            CircuitDecl::Declared(CircuitSource::Building)
+        } else {
+            CircuitDecl::NoCircuit
+        };
+        circuit_subnets.insert(b.network, d);
+    }
     let db = db.build();
     let sources = db.sources().to_vec();
     Ok(Built {
@@ -492,7 +630,15 @@ pub fn build(args: &EgressArgs) -> Result<Built> {
             profile,
             onprem,
             onprem_names,
-            circuit: er_o365.clone(),
+            circuit: er_o365,
+            circuit_decl,
+            circuit_subnets,
+            edge_rules: EdgeRules {
+                min_flows: l.cfg.edge_min_flows.unwrap_or(MIN_FLOWS).max(1),
+                circuit_declared: circuit_decl.is_declared()
+                    || buildings.iter().any(|b| b.expressroute),
+            },
+            buildings: Arc::new(buildings),
         },
         sensor_position,
         sources,

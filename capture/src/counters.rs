@@ -25,6 +25,11 @@ pub struct ReadCounters {
     pub malformed: BTreeMap<String, u64>,
     /// Bytes of captured frames read.
     pub captured_bytes: u64,
+    /// Flow packets that came out of a tunnel or mirror encapsulation.
+    pub decapsulated: u64,
+    /// Packets with a tunnel header that could not be opened (cut, unknown
+    /// version or payload, fragmented): each stays a packet of the outer flow.
+    pub tunnel_undecodable: u64,
 }
 
 impl ReadCounters {

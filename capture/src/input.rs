@@ -210,6 +210,35 @@ pub fn skipped_line(skipped: &[(PathBuf, String)]) -> Option<String> {
     ))
 }
 
+/// The error when a listing found no capture: it names the inputs given (a
+/// directory as such, empty or not) and what was skipped in them.
+pub fn nothing_found(inputs: &[PathBuf], skipped: &[(PathBuf, String)]) -> String {
+    let named: Vec<String> = inputs
+        .iter()
+        .map(|p| {
+            let empty = std::fs::read_dir(p).map(|mut d| d.next().is_none());
+            match empty {
+                Ok(true) => format!("{} (an empty directory)", p.display()),
+                Ok(false) => format!("{} (a directory)", p.display()),
+                Err(_) => p.display().to_string(),
+            }
+        })
+        .collect();
+    let why = if skipped.is_empty() {
+        String::new()
+    } else {
+        let reasons: std::collections::BTreeSet<&str> =
+            skipped.iter().map(|(_, r)| r.as_str()).collect();
+        format!(
+            "; skipped {} file{}: {}",
+            skipped.len(),
+            if skipped.len() == 1 { "" } else { "s" },
+            reasons.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    };
+    format!("no capture files found in {}{why}", named.join(", "))
+}
+
 fn walk(
     dir: &Path,
     found: &mut Vec<PathBuf>,
@@ -304,6 +333,25 @@ pub fn open(path: &Path, filter: Option<&str>) -> Result<Box<dyn PacketSource>, 
 
 #[cfg(test)]
 mod test {
+    #[test]
+    fn nothing_found_names_the_empty_directory() {
+        let d = tempfile::tempdir().unwrap();
+        let m = super::nothing_found(&[d.path().to_path_buf()], &[]);
+        assert!(
+            m.contains(&format!("{} (an empty directory)", d.path().display())),
+            "{m}"
+        );
+        std::fs::write(d.path().join("notes.txt"), "x").unwrap();
+        let m = super::nothing_found(
+            &[d.path().to_path_buf()],
+            &[(d.path().join("notes.txt"), "not a capture".into())],
+        );
+        assert!(
+            m.ends_with("(a directory); skipped 1 file: not a capture"),
+            "{m}"
+        );
+    }
+
     use super::*;
 
     #[test]

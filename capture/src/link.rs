@@ -225,6 +225,22 @@ fn from_ppp_or_cisco(frame: &[u8], at: usize) -> Result<(usize, u8, u16), L2Erro
     }
 }
 
+/// Finds the IP header after a payload announced by an Ethernet type (a
+/// GRE or GENEVE protocol field): IP, or VLAN tags and MPLS labels first.
+///
+/// # Errors
+/// As [`peel`].
+pub fn peel_ethertype(frame: &[u8], ethertype: u16) -> Result<L2, L2Error> {
+    let (ip_offset, ip_version, vlan) = from_ethertype(frame, ethertype, 0)?;
+    Ok(L2 {
+        ip_offset,
+        ip_version,
+        vlan,
+        src_mac: None,
+        dst_mac: None,
+    })
+}
+
 /// Finds the IP header in a frame of the given link type.
 ///
 /// # Errors

@@ -105,6 +105,9 @@ struct ReadArgs {
     /// Read the BPF filter from a file.
     #[arg(long = "filter-file", value_name = "FILE", conflicts_with = "filter")]
     filter_file: Option<PathBuf>,
+    /// Retention of a dataset output (-w DIR/), applied before writing.
+    #[command(flatten)]
+    retention: pathlens::retention::RetentionArgs,
     /// Flow, classification, egress and output settings.
     #[command(flatten)]
     flow: pathlens::cmd::args::FlowArgs,
@@ -292,7 +295,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     }
     anyhow::ensure!(
         !listing.files.is_empty(),
-        "no capture files found in the inputs given"
+        pathlens::input::nothing_found(&raw_inputs, &listing.skipped)
     );
     let output = checks::check_output(
         args.write.as_deref(),
@@ -301,7 +304,10 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         std::io::stdout().is_terminal(),
     )?;
     let inputs = listing.files;
-    let prep = args.flow.prepare(filter.as_deref())?;
+    let mut prep = args.flow.prepare(filter.as_deref())?;
+    if let checks::Output::Remote(url) = &output {
+        prep.writer.store = Some(pathlens::cmd::read::open_store(url)?);
+    }
     let prefix_sources = prep.prefix_sources.clone();
     let run_id = prep.writer.run_id.clone();
     // The first input that opens is opened before anything is written:
@@ -325,6 +331,17 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         }
         anyhow::bail!("no input could be read; nothing written");
     };
+    if let checks::Output::Dataset(root) = &output {
+        // Before writing: this run's rows are never the ones removed.
+        if let Some(p) = pathlens::retention::Pruner::new(root.clone(), &args.retention, None) {
+            if p.prune(pathlens::retention::now_us()).below_floor {
+                tracing::warn!(
+                    target: "pathlens::health",
+                    "the disk is below its free-space floor and no older hour is left to remove"
+                );
+            }
+        }
+    }
     let delivery = pathlens::cmd::read::Delivery::new(&output, &run_id)?;
     let stop = pathlens::stop::Stop::on_signals(delivery.temporaries())
         .context("installing the SIGINT/SIGTERM handlers")?;
@@ -332,10 +349,15 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         workers: prep.workers,
         flow: prep.flow,
         output: delivery.path(),
-        dataset: matches!(output, checks::Output::Dataset(_)),
+        dataset: matches!(
+            output,
+            checks::Output::Dataset(_) | checks::Output::Remote(_)
+        ),
         writer: prep.writer,
         metadata: prep.metadata,
+        decap: prep.decap,
         observer: None,
+        reload: None,
     };
     let ctx = Arc::new(prep.knowledge);
     let mut bar = Bar::new(&inputs, !quiet && std::io::stderr().is_terminal());
@@ -375,8 +397,11 @@ fn finish_read(
     }
     let delivered = delivery.deliver(report.failed());
     if !shown.quiet {
-        let text =
-            pathlens::report::render(report, delivery.shown().as_deref(), shown.prefix_sources);
+        let text = pathlens::run_summary::render(
+            report,
+            delivery.shown().as_deref(),
+            shown.prefix_sources,
+        );
         if shown.to_stderr {
             eprint!("{text}");
         } else {

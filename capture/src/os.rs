@@ -2,7 +2,8 @@
 //! a capture file, which the `pcap` crate does not expose, making the pipe a
 //! decompressed capture flows through, mapping a capture file, prefetching
 //! what the reader reads next, and, for
-//! `live`, the umask and the switch to an unprivileged user.
+//! `live`, the umask, the switch to an unprivileged user and the free
+//! space of the output's disk.
 #![allow(unsafe_code)]
 
 use std::ffi::c_void;
@@ -109,6 +110,32 @@ pub fn release_mapped(map: &memmap2::Mmap, from: usize, to: usize) {
     let _ = unsafe {
         map.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start)
     };
+}
+
+/// Bytes available to an unprivileged writer on the filesystem holding
+/// `path`, and the filesystem's size.
+///
+/// # Errors
+/// `path` does not exist or statvfs(3) fails.
+pub fn disk_space(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let cpath = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| std::io::Error::other("path holds a NUL byte"))?;
+    // SAFETY: an all-zero statvfs is a valid value of a plain C struct.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: cpath is a NUL-terminated string alive for the call and st a
+    // valid, writable statvfs.
+    if unsafe { libc::statvfs(cpath.as_ptr(), &mut st) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // The field types differ between platforms (u32 on some, u64 here).
+    #[allow(clippy::unnecessary_cast)]
+    let frsize = (st.f_frsize as u64).max(1);
+    #[allow(clippy::unnecessary_cast)]
+    Ok((
+        (st.f_bavail as u64).saturating_mul(frsize),
+        (st.f_blocks as u64).saturating_mul(frsize),
+    ))
 }
 
 /// Sets the process umask (files 0640 and directories 0750 with 0o027).

@@ -15,13 +15,13 @@ mod writer;
 
 use crate::correlate::Correlator;
 use crate::counters::{FlowCounters, RunCounters};
+use crate::edge_decisions::EdgeDecisions;
 use crate::flow::{FlowConfig, FlowTable, Knowledge};
-use crate::learn::EdgeLearner;
 use crate::source::{PacketSource, SourceError};
 use batch::PacketBatch;
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
-pub use outlet::{Observer, Outlet, OutletTotals};
+pub use outlet::{KnowledgeSlot, Observer, Outlet, OutletTotals};
 use pathlens_classify::{dispatch_key, FlowKey};
 use pathlens_export::{FlowRecord, Summary, WriterError, WriterOptions};
 use reader::Reader;
@@ -64,6 +64,10 @@ pub struct RunOptions {
     pub metadata: Vec<(String, String)>,
     /// Told of every worker's flow table as it changes (a live run's gauges).
     pub observer: Option<Arc<dyn Observer>>,
+    /// Knowledge a reload may replace during the run (`None`: fixed).
+    pub reload: Option<Arc<KnowledgeSlot>>,
+    /// Which tunnels are opened, on which UDP ports.
+    pub decap: crate::decode::Decap,
 }
 
 /// What a run did.
@@ -81,6 +85,8 @@ pub struct RunReport {
     pub inputs: Vec<String>,
     /// Rows written to the `streams` table.
     pub stream_rows: u64,
+    /// Rows of the calls table written.
+    pub call_rows: u64,
 }
 
 impl RunReport {
@@ -122,7 +128,7 @@ pub fn worker_of(hasher: &FixedState, key: &FlowKey, n: usize) -> usize {
 
 /// Tells the correlator and the edge learner that a worker is done, even
 /// if it panics, so the other workers never wait for it forever.
-struct Finished<'a>(Option<&'a Correlator>, Option<&'a EdgeLearner>, usize);
+struct Finished<'a>(Option<&'a Correlator>, Option<&'a EdgeDecisions>, usize);
 
 impl Drop for Finished<'_> {
     fn drop(&mut self) {
@@ -144,11 +150,11 @@ fn worker_thread(
     out_tx: Sender<WriterMsg>,
     mut table: FlowTable,
     corr: Option<Arc<Correlator>>,
-    learner: Arc<EdgeLearner>,
+    learner: Arc<EdgeDecisions>,
     w: usize,
-    send_each: bool,
-    observer: Option<Arc<dyn Observer>>,
+    hooks: WorkerHooks,
 ) -> FlowCounters {
+    let mut version = hooks.reload.as_ref().map_or(0, |r| r.version());
     let guard = Finished(corr.as_deref(), Some(&learner), w);
     let mut first_input = true;
     let mut out: Vec<FlowRecord> = Vec::with_capacity(RECORDS_PER_SEND);
@@ -167,7 +173,7 @@ fn worker_thread(
                 table.next_input(first_input);
                 first_input = false;
             }
-            WorkMsg::WarmupEnd => table.end_warmup(),
+            WorkMsg::WarmupEnd => table.end_interval(),
             WorkMsg::Packets(mut b) => {
                 let mut done = 0;
                 let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
@@ -195,22 +201,28 @@ fn worker_thread(
                 while !table.flush_some(end_us, RECORDS_PER_SEND, &mut out) {
                     send(&mut out);
                 }
-                table.end_warmup();
+                table.end_interval();
                 send(&mut out);
             }
         }
         table.release(&mut out);
         // Rows for an outlet go on at once: it decides when they reach a
         // file, and a quiet link may never fill a send.
-        if out.len() >= RECORDS_PER_SEND || send_each {
+        if out.len() >= RECORDS_PER_SEND || hooks.send_each {
             send(&mut out);
         }
-        if let Some(o) = &observer {
+        if let Some(o) = &hooks.observer {
             o.worker(w, table.len(), table.counters.evicted);
+        }
+        if let Some(r) = hooks.reload.as_ref().filter(|r| r.version() != version) {
+            version = r.version();
+            if let Some(k) = r.get() {
+                table.set_knowledge(k);
+            }
         }
     }
     table.flush(i64::MIN, &mut out);
-    table.end_warmup();
+    table.end_interval();
     send(&mut out);
     // Held records wait until every worker has learned all it will.
     drop(guard);
@@ -290,7 +302,14 @@ where
     };
     let (worker_tx, handles) = spawn.start(n);
 
-    let mut reader = Reader::new(&ctx, opts.flow.edge_warmup_us, worker_tx, pool_rx);
+    let mut reader = Reader::new(
+        Arc::clone(&ctx),
+        opts.decap.clone(),
+        opts.flow.edge_warmup_us,
+        worker_tx,
+        pool_rx,
+    );
+    reader.reload = opts.reload.clone();
     for (index, src) in sources.into_iter().enumerate() {
         match src {
             Ok(s) => reader.read(index, s, &mut report, progress),
@@ -325,6 +344,14 @@ where
     report
 }
 
+/// What a worker is told besides its packets.
+struct WorkerHooks {
+    // Rows for an outlet: sent after every message.
+    send_each: bool,
+    observer: Option<Arc<dyn Observer>>,
+    reload: Option<Arc<KnowledgeSlot>>,
+}
+
 /// What every worker thread is started with.
 struct Workers<'a> {
     opts: &'a RunOptions,
@@ -344,7 +371,7 @@ impl Workers<'_> {
             capacity: self.opts.flow.capacity.div_ceil(n).max(1),
             ..self.opts.flow
         };
-        let learner = Arc::new(EdgeLearner::new(n));
+        let learner = Arc::new(EdgeDecisions::new(n, self.ctx.egress.edge_rules));
         for w in 0..n {
             let (tx, rx) = bounded::<WorkMsg>(8);
             let mut table = FlowTable::new(per_worker, Arc::clone(self.ctx))
@@ -358,9 +385,13 @@ impl Workers<'_> {
                 self.corr.cloned(),
             );
             let learner = Arc::clone(&learner);
-            let (send_each, observer) = (self.send_each, self.opts.observer.clone());
+            let hooks = WorkerHooks {
+                send_each: self.send_each,
+                observer: self.opts.observer.clone(),
+                reload: self.opts.reload.clone(),
+            };
             handles.push(thread::spawn(move || {
-                worker_thread(rx, pool, out, table, corr, learner, w, send_each, observer)
+                worker_thread(rx, pool, out, table, corr, learner, w, hooks)
             }));
             worker_tx.push(tx);
         }
@@ -392,6 +423,7 @@ fn run_metadata(opts: &RunOptions, report: &RunReport) -> Vec<(String, String)> 
 fn take_outcome(report: &mut RunReport, o: WriterOutcome, writes: bool) {
     report.summary = o.summary;
     report.stream_rows = o.totals.stream_rows;
+    report.call_rows = o.totals.call_rows;
     report.output_error = o.error;
     if writes
         && report.output_error.is_none()

@@ -46,6 +46,7 @@ impl Temporary {
                 let marker = format!("-{run}-");
                 remove_parts(&root.join("flows"), &marker);
                 remove_parts(&root.join("streams"), &marker);
+                remove_parts(&root.join("calls"), &marker);
             }
         }
     }

@@ -216,7 +216,9 @@ fn report_renders_in_headless_chromium_with_its_charts() {
         "pathlens report: sample",
     ]);
     let page = std::fs::read_to_string(&html).unwrap();
-    assert!(!page.contains("<script") && !page.contains("https://") && !page.contains("src="));
+    // Self-contained: no fetch; one inline script, the table sort.
+    assert!(!page.contains("https://") && !page.contains("src="));
+    assert_eq!(page.matches("<script").count(), 1);
 
     let url = format!("file://{}", html.display());
     let chromium = |extra: &[&str]| {
@@ -236,7 +238,7 @@ fn report_renders_in_headless_chromium_with_its_charts() {
     };
     // The DOM as the browser parsed it: every chart is an SVG with its bars.
     let dom = chromium(&["--dump-dom"]);
-    assert_eq!(dom.matches("<svg").count(), 5, "charts in the DOM");
+    assert_eq!(dom.matches("<svg").count(), 6, "charts in the DOM");
     assert!(dom.matches("class=\"bar\"").count() >= 20);
     assert_eq!(
         dom.matches("class=\"target\"").count(),
@@ -267,6 +269,29 @@ fn report_renders_in_headless_chromium_with_its_charts() {
     if std::env::var_os("PATHLENS_BLESS_SCREENSHOT").is_some() {
         std::fs::copy(&png, repo().join("examples/report.png")).unwrap();
     }
+}
+
+#[test]
+fn examples_calls_by_building_on_the_sample() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, _) = sample(dir.path());
+    let stdout = python(
+        &repo().join("examples/calls_by_building.py"),
+        &[out.to_str().unwrap()],
+        &[],
+    );
+    let line = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("calls_by_building: "))
+        .expect("answer line");
+    let a: serde_json::Value = serde_json::from_str(line).unwrap();
+    // The sample's one call (Teams media and a Skype for Business call at
+    // once, from 10.10.1.20) is in the Paris office, over ExpressRoute.
+    assert_eq!(
+        a,
+        serde_json::json!({"PAR-HQ": {"calls": 1, "one_way_calls": 0, "streams": 4,
+            "poor_streams": 0, "poor_pct": 0.0, "expressroute_pct": 100.0}})
+    );
 }
 
 #[test]

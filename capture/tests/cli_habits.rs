@@ -390,7 +390,10 @@ fn issue18_sigint_keeps_the_flows_read_so_far_in_a_valid_shorter_file() {
     let n = rows(&read_batches(&out));
     assert!(n > 0 && n < 20_000, "{n} rows");
     assert_eq!(counters(&out)["records_written"], n as u64);
-    assert_eq!(files(dir.path()), ["cut.parquet", "cut.streams.parquet"]);
+    assert_eq!(
+        files(dir.path()),
+        ["cut.calls.parquet", "cut.parquet", "cut.streams.parquet"]
+    );
     // SIGTERM the same, with its own status.
     let out = dir.path().join("term.parquet");
     let status = interrupt(&out, &["TERM"], Duration::from_millis(1500), false);

@@ -243,8 +243,9 @@ fn a_correlated_flow_is_judged_by_the_call_flow_rules_as_media() {
             "srtp",
             "correlation",
             "media",
-            "expressroute",
-            "expressroute",
+            // `--o365` alone declares no circuit: Internet (issue 24).
+            "internet",
+            "internet",
             // Judged as media (expected ExpressRoute), but with too few flows
             // to infer its edge's path nothing was observed: a prefix alone
             // predicts, it does not prove the path (issue 15).
@@ -343,7 +344,7 @@ fn ms_turn_after_pseudo_tls_is_media_and_real_tls_stays_https() {
         ("2", "0", "1")
     );
     let h = row("50101");
-    // HTTPS to an Exchange name is mail traffic (domain.md §1.3 rule 5).
+    // HTTPS to an Exchange name is mail traffic (docs/call-flows.md §1.3 rule 5).
     assert_eq!(
         (app[h].as_str(), tt[h].as_str(), stun[h].as_str()),
         ("https", "mail", "false")

@@ -1,6 +1,6 @@
-//! Issue 16, part 1, end to end: streams judged per 15-second window, and
-//! against the ExpressRoute-segment targets when the site config puts the
-//! sensor at the customer edge. A generated capture goes through `pathlens
+//! Issues 16 and 24, end to end: streams judged per 15-second window, each
+//! leg by the target table that covers what it crossed (the customer-edge
+//! segment's for a leg arriving at a sensor on the customer edge). A generated capture goes through `pathlens
 //! read`; the new streams columns are read back from Parquet, and the
 //! worst-window percentiles from `pathlens summary`.
 
@@ -17,32 +17,48 @@ use support::*;
 const T0: i64 = 1_700_000_000_000_000;
 /// Two minutes of 20 ms packets: eight 15 s windows.
 const PACKETS: u32 = 6_000;
+const CLIENT_MAC: [u8; 6] = [1; 6];
+const ROUTER_MAC: [u8; 6] = [2; 6];
 
-/// One client's PCMU stream to `server`, 0.5% lost (every 200th packet,
-/// never two in a 200 ms bucket) and every odd packet 20 ms late (RFC 3550
-/// jitter climbing to 20 ms): inside the client targets (1%, 10% per 200 ms,
-/// 30 ms), above the ExpressRoute segment's (0.1%, 1% per 200 ms, 15 ms).
-fn lossy_jittery(client: [u8; 4], server: [u8; 4], ssrc: u32) -> Vec<(i64, Vec<u8>)> {
+/// One PCMU stream, `impaired`: 0.5% lost (every 200th packet, never two in
+/// a 200 ms bucket) and every odd packet 20 ms late (RFC 3550 jitter
+/// climbing to 20 ms): inside the client targets (1%, 10% per 200 ms,
+/// 30 ms), above the customer-edge segment's (0.1%, 15 ms).
+fn stream(
+    from: ([u8; 4], u16),
+    to: ([u8; 4], u16),
+    ssrc: u32,
+    impaired: bool,
+) -> Vec<(i64, Vec<u8>)> {
+    let inbound = from.0[0] != 10;
+    let eth = if inbound {
+        Eth::new(ROUTER_MAC, CLIENT_MAC)
+    } else {
+        Eth::new(CLIENT_MAC, ROUTER_MAC)
+    };
     (0..PACKETS)
-        .filter(|i| i % 200 != 100)
+        .filter(|i| !impaired || i % 200 != 100)
         .map(|i| {
-            let late = if i % 2 == 1 { 20_000 } else { 0 };
+            let late = if impaired && i % 2 == 1 { 20_000 } else { 0 };
             let p = payload::rtp(0, i as u16, 160 * i, ssrc, &PCMU_SILENCE_20MS);
-            let eth = Eth::new([1; 6], [2; 6]);
-            (
-                T0 + i64::from(i) * 20_000 + late,
-                udp_frame(eth, (client, 50_010), (server, 3_480), &p),
-            )
+            // The reply 1 ms after its request, so the initiator is the client.
+            let at = T0 + i64::from(i) * 20_000 + late + i64::from(inbound) * 1_000;
+            (at, udp_frame(eth, from, to, &p))
         })
         .collect()
 }
 
-/// Two calls at once: one to a Teams media relay (52.112.0.0/14, endpoint
-/// set 11, ExpressRoute-capable in the bundled list), one to a server on the
-/// Internet; the same impairments on both.
+/// Two calls at once. One to a Teams media relay (52.112.0.0/14, endpoint
+/// set 11, ExpressRoute-capable): its outbound leg impaired. One to a
+/// public server outside every Office 365 set (on the Internet): its
+/// inbound leg impaired.
 fn capture(path: &Path) {
-    let mut frames = lossy_jittery([10, 0, 0, 5], [52, 112, 1, 10], 0xE4);
-    frames.extend(lossy_jittery([10, 0, 0, 6], [198, 51, 100, 7], 0x1E));
+    let (relay, server) = (([52, 112, 1, 10], 3_480), ([93, 184, 216, 34], 3_480));
+    let (a, b) = (([10, 0, 0, 5], 50_010), ([10, 0, 0, 6], 50_010));
+    let mut frames = stream(a, relay, 0xE4, true);
+    frames.extend(stream(relay, a, 0xE5, false));
+    frames.extend(stream(b, server, 0x1E, false));
+    frames.extend(stream(server, b, 0x1F, true));
     // Stable: a late packet stays before the next one arriving with it.
     frames.sort_by_key(|f| f.0);
     let mut w = PcapWriter::create(path, 1, 65535);
@@ -52,7 +68,8 @@ fn capture(path: &Path) {
     w.finish();
 }
 
-/// A site config with the bundled Office 365 list; `extra` appended.
+/// A site config with the bundled Office 365 list and a declared circuit;
+/// `extra` appended.
 fn site(dir: &Path, position: Option<&str>, extra: &str) -> std::path::PathBuf {
     let p = dir.join(format!(
         "site-{}-{}.toml",
@@ -65,13 +82,15 @@ fn site(dir: &Path, position: Option<&str>, extra: &str) -> std::path::PathBuf {
         text.push_str(&format!("sensor_position = \"{pos}\"\n"));
     }
     text.push_str(&format!("[sources]\no365 = {:?}\n", o365.to_str().unwrap()));
+    text.push_str("[expressroute]\n");
     text.push_str(extra);
     std::fs::write(&p, text).unwrap();
     p
 }
 
-/// Each stream's columns by its flow's egress.
-fn streams_by_egress(out: &Path) -> BTreeMap<String, BTreeMap<&'static str, String>> {
+/// Each stream's columns by its flow's egress and its direction
+/// (`expressroute/dst2src`).
+fn streams_by_leg(out: &Path) -> BTreeMap<String, BTreeMap<&'static str, String>> {
     let flows = read_batches(out);
     let egress: BTreeMap<String, String> = column_text(&flows, "flow_id")
         .into_iter()
@@ -80,8 +99,11 @@ fn streams_by_egress(out: &Path) -> BTreeMap<String, BTreeMap<&'static str, Stri
     let st = read_batches(&pathlens_export::streams_path(out));
     let names = [
         "flow_id",
+        "direction",
         "quality",
+        "cqd_quality",
         "quality_profile",
+        "quality_segment",
         "windows",
         "windows_poor",
         "loss_max_window_pct",
@@ -96,13 +118,23 @@ fn streams_by_egress(out: &Path) -> BTreeMap<String, BTreeMap<&'static str, Stri
             .zip(&cols)
             .map(|(n, c)| (*n, c[i].clone()))
             .collect();
-        m.insert(egress[&row["flow_id"]].clone(), row);
+        m.insert(
+            format!("{}/{}", egress[&row["flow_id"]], row["direction"]),
+            row,
+        );
     }
     m
 }
 
+/// Issue 24: at a customer-edge sensor the leg arriving from outside is
+/// judged by the customer-edge segment's table whatever its path, the leg
+/// leaving by the client table. 0.5% loss and 20 ms jitter on the inbound
+/// leg over the Internet: poor; the same on the outbound leg of the call
+/// over ExpressRoute: good. Before, the table followed the path (segment
+/// for both ExpressRoute legs, client for both Internet legs), the other
+/// way round.
 #[test]
-fn customer_edge_sensor_judges_expressroute_streams_by_the_segment_targets() {
+fn customer_edge_sensor_judges_each_leg_by_the_table_of_what_it_crossed() {
     let dir = tempfile::tempdir().unwrap();
     let pcap = dir.path().join("calls.pcap");
     capture(&pcap);
@@ -113,19 +145,36 @@ fn customer_edge_sensor_judges_expressroute_streams_by_the_segment_targets() {
         &[pcap.to_str().unwrap(), "--config", cfg.to_str().unwrap()],
         &out,
     );
-    let s = streams_by_egress(&out);
-    assert_eq!(s.len(), 2, "{s:?}");
-    let er = &s["expressroute"];
-    // No prefix source names 198.51.100.7: its egress is `unknown`.
-    let inet = &s["unknown"];
-    for (row, profile, quality, poor) in [
-        (er, "expressroute_segment", "poor", "8"),
-        (inet, "client", "good", "0"),
+    let s = streams_by_leg(&out);
+    assert_eq!(s.len(), 4, "{s:?}");
+    for (leg, profile, segment, quality, poor) in [
+        ("expressroute/src2dst", "client", "lan", "good", "0"),
+        (
+            "expressroute/dst2src",
+            "customer_edge_segment",
+            "expressroute",
+            "good",
+            "0",
+        ),
+        ("internet/src2dst", "client", "lan", "good", "0"),
+        (
+            "internet/dst2src",
+            "customer_edge_segment",
+            "internet",
+            "poor",
+            "8",
+        ),
     ] {
-        assert_eq!(row["quality_profile"], profile, "{row:?}");
-        assert_eq!(row["quality"], quality, "{row:?}");
-        assert_eq!(row["windows"], "8", "{row:?}");
-        assert_eq!(row["windows_poor"], poor, "{row:?}");
+        let row = &s[leg];
+        assert_eq!(row["quality_profile"], profile, "{leg} {row:?}");
+        assert_eq!(row["quality_segment"], segment, "{leg} {row:?}");
+        assert_eq!(row["quality"], quality, "{leg} {row:?}");
+        assert_eq!(row["cqd_quality"], "good", "{leg} {row:?}");
+        assert_eq!(row["windows"], "8", "{leg} {row:?}");
+        assert_eq!(row["windows_poor"], poor, "{leg} {row:?}");
+    }
+    for leg in ["expressroute/src2dst", "internet/dst2src"] {
+        let row = &s[leg];
         // About 750 expected per window (a late packet at a boundary falls
         // into the next one), 3 or 4 lost.
         let loss: f64 = row["loss_max_window_pct"].parse().unwrap();
@@ -135,22 +184,28 @@ fn customer_edge_sensor_judges_expressroute_streams_by_the_segment_targets() {
         assert_eq!(row["loss_pct"], "0.5");
     }
 
-    // The same capture with the sensor inside: both streams by the client
-    // targets, both good.
+    // The same capture with the sensor inside: every leg by the client
+    // table, all good; the inbound legs crossed part of the inside too.
     let out2 = dir.path().join("inside.parquet");
     let cfg2 = site(dir.path(), None, "");
     read_ok(
         &[pcap.to_str().unwrap(), "--config", cfg2.to_str().unwrap()],
         &out2,
     );
-    let s2 = streams_by_egress(&out2);
-    assert_eq!(s2["expressroute"]["quality_profile"], "client");
-    assert_eq!(s2["expressroute"]["quality"], "good");
-    assert_eq!(s2["expressroute"]["windows_poor"], "0");
+    let s2 = streams_by_leg(&out2);
+    let inet = &s2["internet/dst2src"];
+    assert_eq!(
+        (
+            inet["quality_profile"].as_str(),
+            inet["quality_segment"].as_str()
+        ),
+        ("client", "internet+lan")
+    );
+    assert_eq!(inet["quality"], "good");
+    assert_eq!(inet["windows_poor"], "0");
 
-    // Both calls sent to the ExpressRoute router's MAC: the edge crossed,
-    // not the prefix, decides, so the call to the non-Microsoft address is
-    // judged by the segment targets too.
+    // Both calls through the ExpressRoute router's MAC: the edge crossed,
+    // not the prefix, names the segment of the inbound leg.
     let out3 = dir.path().join("routed.parquet");
     let edge =
         "[[edge]]\nname = \"er-rtr\"\npath = \"expressroute\"\nmacs = [\"02:02:02:02:02:02\"]\n";
@@ -159,26 +214,27 @@ fn customer_edge_sensor_judges_expressroute_streams_by_the_segment_targets() {
         &[pcap.to_str().unwrap(), "--config", cfg3.to_str().unwrap()],
         &out3,
     );
-    let s3 = streams_by_egress(&out3);
-    assert_eq!(s3["unknown"]["quality_profile"], "expressroute_segment");
-    assert_eq!(s3["unknown"]["quality"], "poor");
+    let s3 = streams_by_leg(&out3);
+    assert_eq!(s3["internet/dst2src"]["quality_segment"], "expressroute");
+    assert_eq!(s3["internet/dst2src"]["quality"], "poor");
 
     // The summary reads the worst windows back: p90 per egress.
     let o = pathlens(&["summary", "--format", "json", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let media = j["media"].as_array().unwrap();
+    let inet = media
+        .iter()
+        .find(|m| m["egress"] == "internet (predicted)")
+        .unwrap();
+    assert_eq!(inet["windowed"], 2);
+    assert!(inet["jitter_window_p90"].as_f64().unwrap() > 19.0, "{inet}");
+    assert_eq!(inet["poor"], 1);
     let er = media
         .iter()
-        .find(|m| m["egress"] == "expressroute")
+        .find(|m| m["egress"] == "expressroute (predicted)")
         .unwrap();
-    assert_eq!(er["windowed"], 1);
-    let p90 = er["loss_window_p90"].as_f64().unwrap();
-    assert!(p90 > 0.5 && p90 < 0.55, "{er}");
-    assert!(er["jitter_window_p90"].as_f64().unwrap() > 19.0, "{er}");
-    assert_eq!(er["poor"], 1);
-    let inet = media.iter().find(|m| m["egress"] == "unknown").unwrap();
-    assert_eq!(inet["poor"], 0);
+    assert_eq!(er["poor"], 0);
 }
 
 #[test]

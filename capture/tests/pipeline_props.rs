@@ -150,6 +150,7 @@ fn run_with(
         sensor_position: Default::default(),
     });
     let opts = RunOptions {
+        decap: pathlens::decode::Decap::default(),
         workers,
         flow: FlowConfig {
             idle_us: 5_000_000,
@@ -162,9 +163,11 @@ fn run_with(
             compression: Compression::Zstd,
             run_id: "r".into(),
             sensor: "s".into(),
+            store: None,
         },
         metadata: vec![],
         observer: None,
+        reload: None,
     };
     let src: Result<Box<dyn PacketSource>, SourceError> =
         Ok(Box::new(MemorySource::new("gen", 1, frames.to_vec())));

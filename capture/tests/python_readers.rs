@@ -1,5 +1,5 @@
 //! The output opens in pyarrow, pandas, polars and DuckDB with the types of
-//! schema.md section 1, and every community_id matches the reference Python
+//! export/SCHEMA.md, "Why these types", and every community_id matches the reference Python
 //! implementation. The expected columns and types come from the column
 //! declarations of `pathlens_export`, handed to the script as JSON. Needs
 //! python3 with capture/tests/python/requirements.txt (installed by the

@@ -1,7 +1,7 @@
 //! The call-flow scenario tables end to end: one generated capture per
 //! deployment profile (online, hybrid, cloud_connector), one whose route
 //! filter advertises only some endpoint sets and one with no circuit. Each
-//! flow stands for a scenario row of domain.md 5.2 and carries the
+//! flow stands for a scenario row of docs/call-flows.md §5.2 and carries the
 //! `expected_path` and `path_conformant` the document's table gives (written
 //! here by hand from the tables, not from the code); its `path_note` must
 //! name that row. Every row of `callflow.toml`'s `scenario_rows` is
@@ -184,7 +184,13 @@ fn check(name: &str, site: &str, flows: &[Flow]) -> BTreeSet<&'static str> {
     )
     .unwrap();
     let cfg = dir.path().join("site.toml");
-    std::fs::write(&cfg, format!("{site}\n{EDGES}")).unwrap();
+    // The site has a circuit unless its config says otherwise.
+    let circuit = if site.contains("expressroute") {
+        ""
+    } else {
+        "[expressroute]\n"
+    };
+    std::fs::write(&cfg, format!("{site}\n{circuit}{EDGES}")).unwrap();
     let pcap = dir.path().join(format!("{name}.pcap"));
     let keys = write(&pcap, flows);
     let out = dir.path().join("out.parquet");

@@ -14,6 +14,8 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)
 )]
 
+pub mod buildings;
+pub mod calls;
 pub mod classifier;
 pub mod community_id;
 pub mod dissect;

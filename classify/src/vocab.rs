@@ -1,6 +1,6 @@
 //! The vocabulary shared by every stage: flow keys, transports and the labels
 //! a flow carries into its output row. String forms are the exact values of
-//! the Parquet contract (`schema.md`), so they must not change casually.
+//! the Parquet contract (`export/SCHEMA.md`), so they must not change casually.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -91,6 +91,10 @@ pub struct FlowKey {
     pub proto: u8,
     /// Outer VLAN id, 0 if untagged.
     pub vlan: u16,
+    /// The tunnel network or mirror session the packets came through (a
+    /// folded VNI or ERSPAN session id), 0 when none: two VNIs carrying the
+    /// same inner 5-tuple are two conversations.
+    pub tunnel: u32,
 }
 
 /// An address as (is IPv6, its value as a number): ordered as `IpAddr`
@@ -112,7 +116,7 @@ impl std::hash::Hash for FlowKey {
         let ((lo6, lo), (hi6, hi)) = (addr_number(self.lo_addr), addr_number(self.hi_addr));
         let (lo6, hi6) = (u64::from(lo6), u64::from(hi6));
         h.write_u128(lo);
-        h.write_u128(hi);
+        h.write_u128(hi ^ u128::from(self.tunnel) << 64);
         h.write_u64(
             u64::from(self.lo_port)
                 | u64::from(self.hi_port) << 16
@@ -146,6 +150,7 @@ impl FlowKey {
                 hi_port: dport,
                 proto,
                 vlan,
+                tunnel: 0,
             };
             (k, true)
         } else {
@@ -156,98 +161,103 @@ impl FlowKey {
                 hi_port: sport,
                 proto,
                 vlan,
+                tunnel: 0,
             };
             (k, false)
         }
     }
+
+    /// The same key inside the tunnel network or mirror session `tunnel`.
+    #[inline]
+    pub fn in_tunnel(self, tunnel: u32) -> Self {
+        FlowKey { tunnel, ..self }
+    }
 }
 
-/// The class of a flow (`app_protocol` column).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-#[allow(missing_docs)]
-pub enum AppProtocol {
-    Sip,
-    SipTls,
-    Rtp,
-    Srtp,
-    Rtcp,
-    StunTurn,
-    Dtls,
-    Psom,
-    Smtp,
-    Pop3,
-    Imap,
-    Xmpp,
-    Https,
-    Tls,
-    Http,
-    Dns,
+/// The `app_protocol` column's value list, as its doc gives it: each value
+/// with its note, the last after "or". Built by `app_protocols!` at
+/// compile time, so the column doc cannot drift from the vocabulary.
+macro_rules! values_doc {
+    ($name:literal $note:literal) => {
+        concat!("or `", $name, "`", $note)
+    };
+    ($name:literal $note:literal $($rest:literal $rnote:literal)+) => {
+        concat!("`", $name, "`", $note, ", ", values_doc!($($rest $rnote)+))
+    };
+}
+
+/// Declares [`AppProtocol`] from one table: each class once, with its column
+/// value, its traffic type and its note in the column doc. The enum, `ALL`,
+/// `as_str`, `parse`, `default_traffic_type` and `VALUES_DOC` all follow.
+macro_rules! app_protocols {
+    ($( $(#[$attr:meta])* $v:ident = $name:literal, $traffic:ident, $note:literal; )+) => {
+        /// The class of a flow (`app_protocol` column).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[allow(missing_docs)]
+        pub enum AppProtocol {
+            $( $(#[$attr])* $v, )+
+        }
+
+        impl AppProtocol {
+            /// Every value, in the order of the schema.
+            pub const ALL: [AppProtocol; [$($name),+].len()] = [$(AppProtocol::$v),+];
+
+            /// The values with their notes, as the `app_protocol` column's
+            /// doc (and so `SCHEMA.md`) lists them.
+            pub const VALUES_DOC: &'static str = values_doc!($($name $note)+);
+
+            /// The column value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $( AppProtocol::$v => $name, )+
+                }
+            }
+
+            /// The traffic type the seeds assign to this class (domain.md §1.3).
+            pub fn default_traffic_type(self) -> TrafficType {
+                match self {
+                    $( AppProtocol::$v => TrafficType::$traffic, )+
+                }
+            }
+        }
+    };
+}
+
+// The vocabulary of `app_protocol`, in the schema's order. A new class is one
+// line here: variant = column value, traffic type, note for the column doc.
+app_protocols! {
+    Sip = "sip", Signaling, "";
+    SipTls = "sip_tls", Signaling, "";
+    Rtp = "rtp", Media, "";
+    Srtp = "srtp", Media, "";
+    Rtcp = "rtcp", Media, "";
+    StunTurn = "stun_turn", Media, "";
+    Dtls = "dtls", Media, "";
+    Psom = "psom", WebConferencing, "";
+    Smtp = "smtp", Mail, "";
+    Pop3 = "pop3", Mail, "";
+    Imap = "imap", Mail, "";
+    Xmpp = "xmpp", Signaling, "";
+    Https = "https", Web, "";
+    Tls = "tls", Web, "";
+    Http = "http", Web, "";
+    Dns = "dns", Infrastructure, "";
     /// IPsec: ESP (IP protocol 50), AH (51), or ESP in UDP on 4500.
-    Ipsec,
+    Ipsec = "ipsec", Tunnel, " (ESP, AH, ESP in UDP 4500)";
     /// IKE key exchange: UDP 500, or 4500 behind the NAT-T non-ESP marker.
-    Ike,
+    Ike = "ike", Tunnel, " (UDP 500, or 4500 with the NAT-T non-ESP marker or only keepalives)";
     /// A TLS or DTLS VPN (by server name, or DTLS on UDP 443).
-    SslVpn,
-    Other,
-    Unknown,
+    SslVpn = "ssl_vpn", Tunnel, " (a VPN gateway's server name, or DTLS on UDP 443 without ICE)";
+    /// MQTT, from the client's CONNECT.
+    Mqtt = "mqtt", Other, " (an MQTT 3.1, 3.1.1 or 5.0 CONNECT)";
+    Other = "other", Other, "";
+    Unknown = "unknown", Other, " when nothing matched";
 }
 
 impl AppProtocol {
-    /// Every value, in the order of the schema.
-    pub const ALL: [AppProtocol; 21] = [
-        AppProtocol::Sip,
-        AppProtocol::SipTls,
-        AppProtocol::Rtp,
-        AppProtocol::Srtp,
-        AppProtocol::Rtcp,
-        AppProtocol::StunTurn,
-        AppProtocol::Dtls,
-        AppProtocol::Psom,
-        AppProtocol::Smtp,
-        AppProtocol::Pop3,
-        AppProtocol::Imap,
-        AppProtocol::Xmpp,
-        AppProtocol::Https,
-        AppProtocol::Tls,
-        AppProtocol::Http,
-        AppProtocol::Dns,
-        AppProtocol::Ipsec,
-        AppProtocol::Ike,
-        AppProtocol::SslVpn,
-        AppProtocol::Other,
-        AppProtocol::Unknown,
-    ];
-
     /// Whether the class is a VPN tunnel or its key exchange.
     pub fn is_tunnel(self) -> bool {
         self.default_traffic_type() == TrafficType::Tunnel
-    }
-
-    /// The column value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AppProtocol::Sip => "sip",
-            AppProtocol::SipTls => "sip_tls",
-            AppProtocol::Rtp => "rtp",
-            AppProtocol::Srtp => "srtp",
-            AppProtocol::Rtcp => "rtcp",
-            AppProtocol::StunTurn => "stun_turn",
-            AppProtocol::Dtls => "dtls",
-            AppProtocol::Psom => "psom",
-            AppProtocol::Smtp => "smtp",
-            AppProtocol::Pop3 => "pop3",
-            AppProtocol::Imap => "imap",
-            AppProtocol::Xmpp => "xmpp",
-            AppProtocol::Https => "https",
-            AppProtocol::Tls => "tls",
-            AppProtocol::Http => "http",
-            AppProtocol::Dns => "dns",
-            AppProtocol::Ipsec => "ipsec",
-            AppProtocol::Ike => "ike",
-            AppProtocol::SslVpn => "ssl_vpn",
-            AppProtocol::Other => "other",
-            AppProtocol::Unknown => "unknown",
-        }
     }
 
     /// Parses a column value.
@@ -260,24 +270,6 @@ impl AppProtocol {
     /// carry it. They are the media traffic type.
     pub fn carries_media(self) -> bool {
         self.default_traffic_type() == TrafficType::Media
-    }
-
-    /// The traffic type the seeds assign to this class (domain.md §1.3).
-    pub fn default_traffic_type(self) -> TrafficType {
-        match self {
-            AppProtocol::Sip | AppProtocol::SipTls | AppProtocol::Xmpp => TrafficType::Signaling,
-            AppProtocol::Rtp
-            | AppProtocol::Srtp
-            | AppProtocol::Rtcp
-            | AppProtocol::StunTurn
-            | AppProtocol::Dtls => TrafficType::Media,
-            AppProtocol::Psom => TrafficType::WebConferencing,
-            AppProtocol::Smtp | AppProtocol::Pop3 | AppProtocol::Imap => TrafficType::Mail,
-            AppProtocol::Https | AppProtocol::Tls | AppProtocol::Http => TrafficType::Web,
-            AppProtocol::Dns => TrafficType::Infrastructure,
-            AppProtocol::Ipsec | AppProtocol::Ike | AppProtocol::SslVpn => TrafficType::Tunnel,
-            AppProtocol::Other | AppProtocol::Unknown => TrafficType::Other,
-        }
     }
 }
 
@@ -377,7 +369,7 @@ impl TrafficType {
 
     /// The type of a web-class flow (HTTPS, TLS, HTTP) once its service is
     /// known: the seeds count HTTP/HTTPS/TLS control traffic to SfB/Teams as
-    /// signaling, and Exchange client traffic as mail (domain.md §1.3, rules 3
+    /// signaling, and Exchange client traffic as mail (docs/call-flows.md §1.3, rules 3
     /// and 5). Any other flow keeps its type.
     pub fn for_service(self, app: AppProtocol, service: Option<&str>) -> Self {
         let web_class = matches!(
@@ -521,5 +513,19 @@ mod test {
             assert_eq!(AppProtocol::parse(a.as_str()), Some(a));
         }
         assert_eq!(AppProtocol::parse("nope"), None);
+    }
+
+    /// The column doc's list is the vocabulary: every value once, in order.
+    #[test]
+    fn values_doc_lists_every_value_in_order() {
+        let doc = AppProtocol::VALUES_DOC;
+        let mut at = 0;
+        for a in AppProtocol::ALL {
+            let quoted = format!("`{}`", a.as_str());
+            let i = doc[at..].find(&quoted).map(|i| i + at);
+            assert!(i.is_some(), "{quoted} missing or out of order in {doc}");
+            at = i.unwrap() + quoted.len();
+        }
+        assert!(doc.ends_with("or `unknown` when nothing matched"));
     }
 }

@@ -54,10 +54,12 @@ def main(argv=None):
         print(f"pathlens failed on {pcap} (exit {code}): {err}", file=sys.stderr)
 
     spark.read.option("basePath", f"{a.out}/flows").parquet(f"{a.out}/flows").createOrReplaceTempView("flows")
+    # The path each flow is counted under, as `pathlens summary` does: the
+    # observed one, else the prefix prediction labelled as such.
     by_egress = spark.sql("""
-        SELECT traffic_type, egress, count(*) AS flows,
-               sum(bidirectional_packets) AS packets, sum(bidirectional_bytes) AS bytes
-        FROM flows GROUP BY traffic_type, egress ORDER BY bytes DESC, traffic_type, egress""").collect()
+        SELECT traffic_type, coalesce(observed_egress, concat(egress, ' (predicted)')) AS egress,
+               count(*) AS flows, sum(bidirectional_packets) AS packets, sum(bidirectional_bytes) AS bytes
+        FROM flows GROUP BY 1, 2 ORDER BY bytes DESC, traffic_type, egress""").collect()
     by_app = spark.sql("""
         SELECT app_protocol, transport, count(*) AS flows,
                sum(bidirectional_packets) AS packets, sum(bidirectional_bytes) AS bytes

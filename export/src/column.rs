@@ -631,6 +631,7 @@ mod test {
             compression: crate::options::Compression::Zstd,
             run_id: "r".into(),
             sensor: "s".into(),
+            store: None,
         };
         let mut b = Batch::<Demo>::default();
         b.append(

@@ -1,5 +1,5 @@
 //! A partitioned Parquet dataset: `DIR/flows/date=YYYY-MM-DD/hour=HH/part-…`
-//! and `DIR/streams/…` with the same partitions (schema.md §5).
+//! and `DIR/streams/…` with the same partitions (docs/reading-the-output.md, "Datasets").
 //!
 //! A record goes to the hour of its `first_seen` (UTC); its streams go to
 //! the same partition of `streams/`, so a join on `flow_id` can stay within
@@ -10,8 +10,11 @@
 //! there, so nothing is lost and no finished file is rewritten. Closed parts
 //! keep their temporary names until the run completes, then every streams
 //! part is renamed, then every flows part: a failed run adds nothing to the
-//! dataset, and a rerun cannot duplicate rows.
+//! dataset, and a rerun cannot duplicate rows. With object storage
+//! ([`crate::store`]) the directory is a local staging area and the
+//! completing step is an upload under the final key instead of a rename.
 
+use crate::calls_table::CallRecord;
 use crate::options::WriterOptions;
 use crate::record::FlowRecord;
 use crate::sink::{ParquetSink, StreamsSink, UncommittedFile, WriterError};
@@ -50,6 +53,15 @@ impl Partition {
     }
 }
 
+/// The object key of a staged file: its path below the dataset root, with `/`.
+fn rel_key(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// Whole hours since the epoch (UTC) of a time in µs: the partition key.
 fn hour_index(ts_us: i64) -> i64 {
     ts_us.div_euclid(3_600_000_000)
@@ -57,6 +69,9 @@ fn hour_index(ts_us: i64) -> i64 {
 
 struct Part {
     flows: ParquetSink,
+    // Created with the first call row, as the streams part.
+    calls: Option<ParquetSink<CallRecord>>,
+    calls_path: PathBuf,
     // Created with the first stream row: most hours of a busy link have
     // media, but a part without any gets no empty streams file.
     streams: Option<StreamsSink>,
@@ -71,6 +86,8 @@ pub struct DatasetTotals {
     pub rows: u64,
     /// Stream rows over all parts.
     pub stream_rows: u64,
+    /// Call rows over all parts.
+    pub call_rows: u64,
     /// Parts of the flows table (each with its streams part).
     pub parts: u64,
 }
@@ -90,6 +107,8 @@ pub struct DatasetSink {
     meta: Vec<(String, String)>,
     // Closed parts waiting for the run to complete: (streams, flows).
     closed: Vec<(Option<UncommittedFile>, UncommittedFile)>,
+    // Closed calls parts, renamed with the streams (before the flows).
+    closed_calls: Vec<UncommittedFile>,
     totals: DatasetTotals,
 }
 
@@ -103,7 +122,8 @@ pub fn run_tag(run_id: &str) -> String {
 }
 
 impl DatasetSink {
-    /// Prepares `root/flows` and `root/streams` (created if missing).
+    /// Prepares `root/flows`, `root/streams` and `root/calls` (created if
+    /// missing).
     /// `meta` is the key-value metadata of parts closed during the run; the
     /// parts still open at the end get the run's final metadata instead.
     ///
@@ -114,7 +134,7 @@ impl DatasetSink {
         opts: WriterOptions,
         meta: Vec<(String, String)>,
     ) -> Result<Self, WriterError> {
-        for t in ["flows", "streams"] {
+        for t in ["flows", "streams", "calls"] {
             let d = root.join(t);
             std::fs::create_dir_all(&d).map_err(|source| WriterError::Io { path: d, source })?;
         }
@@ -140,6 +160,7 @@ impl DatasetSink {
             seq: 0,
             meta,
             closed: Vec::new(),
+            closed_calls: Vec::new(),
             totals: DatasetTotals::default(),
         })
     }
@@ -196,6 +217,32 @@ impl DatasetSink {
         Ok(())
     }
 
+    /// Appends call rows, each to the hour of its `first_seen`.
+    ///
+    /// # Errors
+    /// A part could not be created, written or closed.
+    pub fn write_calls(&mut self, calls: &[CallRecord]) -> Result<(), WriterError> {
+        for c in calls {
+            let opts = self.opts.clone();
+            let part = self.part(hour_index(c.call.first_us), c.call.first_us)?;
+            let sink = match part.calls.as_mut() {
+                Some(s) => s,
+                None => {
+                    if let Some(d) = part.calls_path.parent() {
+                        std::fs::create_dir_all(d).map_err(|source| WriterError::Io {
+                            path: d.to_path_buf(),
+                            source,
+                        })?;
+                    }
+                    part.calls
+                        .insert(ParquetSink::create_table(&part.calls_path, opts)?)
+                }
+            };
+            sink.write(std::slice::from_ref(c))?;
+        }
+        Ok(())
+    }
+
     fn part(&mut self, hour: i64, first_us: i64) -> Result<&mut Part, WriterError> {
         self.clock += 1;
         if !self.open.contains_key(&hour) {
@@ -224,6 +271,7 @@ impl DatasetSink {
     fn open_part(&mut self, p: &Partition, first_us: i64) -> Result<Part, WriterError> {
         let fdir = p.dir(&self.root.join("flows"));
         let sdir = p.dir(&self.root.join("streams"));
+        let cdir = p.dir(&self.root.join("calls"));
         std::fs::create_dir_all(&fdir).map_err(|source| WriterError::Io {
             path: fdir.clone(),
             source,
@@ -239,7 +287,7 @@ impl DatasetSink {
                 "part-{stamp}-{}-{}-{:06}.parquet",
                 self.sensor, self.run, self.seq
             );
-            let taken = [&fdir, &sdir]
+            let taken = [&fdir, &sdir, &cdir]
                 .iter()
                 .any(|d| d.join(&name).exists() || crate::sink::temp_path(&d.join(&name)).exists());
             if !taken {
@@ -249,6 +297,8 @@ impl DatasetSink {
         let flows = ParquetSink::create(&fdir.join(&name), self.opts.clone())?;
         Ok(Part {
             flows,
+            calls: None,
+            calls_path: cdir.join(&name),
             streams: None,
             streams_path: sdir.join(&name),
             last_used: self.clock,
@@ -264,6 +314,10 @@ impl DatasetSink {
             Some(s) => Some(s.finish_unrenamed(self.meta.clone())?),
             None => None,
         };
+        if let Some(c) = part.calls {
+            self.closed_calls
+                .push(c.finish_unrenamed(self.meta.clone())?);
+        }
         let f = part.flows.finish_unrenamed(self.meta.clone())?;
         self.closed.push((s, f));
         Ok(())
@@ -285,9 +339,16 @@ impl DatasetSink {
         let closed = std::mem::take(&mut self.closed);
         let (streams, flows): (Vec<_>, Vec<_>) = closed.into_iter().unzip();
         let mut renamed: Vec<PathBuf> = Vec::new();
+        let store = self.opts.store.clone();
+        let root = self.root.clone();
+        // With object storage the part is sent under its final key instead
+        // of renamed: the local directory is only the staging area.
         let commit = |f: UncommittedFile, renamed: &mut Vec<PathBuf>| {
             let path = f.path().to_path_buf();
-            let n = f.commit()?;
+            let n = match &store {
+                Some(s) => f.upload(s, &rel_key(&root, &path))?,
+                None => f.commit()?,
+            };
             renamed.push(path);
             Ok::<u64, WriterError>(n)
         };
@@ -298,6 +359,17 @@ impl DatasetSink {
                 Err(e) => {
                     outcome = Err(e);
                     break;
+                }
+            }
+        }
+        if outcome.is_ok() {
+            for c in std::mem::take(&mut self.closed_calls) {
+                match commit(c, &mut renamed) {
+                    Ok(n) => self.totals.call_rows += n,
+                    Err(e) => {
+                        outcome = Err(e);
+                        break;
+                    }
                 }
             }
         }
@@ -319,7 +391,17 @@ impl DatasetSink {
         // (the parts not renamed are removed as they drop).
         if let Err(e) = outcome {
             for p in renamed {
-                let _ = std::fs::remove_file(p);
+                match &self.opts.store {
+                    Some(s) => {
+                        if let Err(d) = s.delete(&rel_key(&self.root, &p)) {
+                            // A complete part stays: never half a one.
+                            tracing::warn!(error = %d, "could not take back a part of a failed run");
+                        }
+                    }
+                    None => {
+                        let _ = std::fs::remove_file(p);
+                    }
+                }
             }
             return Err(e);
         }
@@ -330,7 +412,11 @@ impl DatasetSink {
     pub fn abort(mut self) {
         // Dropping an `UncommittedFile` removes its temporary file.
         self.closed.clear();
+        self.closed_calls.clear();
         for (_, part) in self.open.drain() {
+            if let Some(c) = part.calls {
+                c.abort();
+            }
             part.flows.abort();
             if let Some(s) = part.streams {
                 s.abort();
@@ -368,6 +454,7 @@ mod test {
             compression: Compression::Zstd,
             run_id: "abc-123-def".into(),
             sensor: "edge 1".into(),
+            store: None,
         };
         let mut d = DatasetSink::create(root, opts, Vec::new()).unwrap();
         for h in 0..6i64 {

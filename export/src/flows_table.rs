@@ -1,11 +1,11 @@
 //! The flows table: one row per flow record. Its columns are declared here,
-//! once, in file order: schema.md sections 1 and 2, the classification
+//! once, in file order: export/SCHEMA.md ("Why these types", "Columns"), the classification
 //! columns of section 3, then the egress block and the media columns.
 //!
 //! The Arrow schema, the batch builders and the column table of
 //! `export/SCHEMA.md` all come from [`FLOW_COLUMNS`]. Why these types (signed
 //! integers, µs UTC timestamps, dictionary strings, null for "not applicable"
-//! in every type) is argued in `docs/schema.md`.
+//! in every type) is argued in `export/SCHEMA.md`.
 
 use crate::column::{i64c, schema_of, Batch, Column, Row, Value::*, CHUNK_ROWS};
 use crate::options::WriterOptions;
@@ -14,7 +14,7 @@ use arrow::datatypes::SchemaRef;
 use arrow::record_batch::RecordBatch;
 use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::Quality;
-use pathlens_classify::ServiceSource;
+use pathlens_classify::{AppProtocol, ServiceSource};
 use std::sync::OnceLock;
 
 type C = Column<FlowRecord>;
@@ -58,6 +58,8 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("", "", "icmpTypeCodeIPv4 (32)"),
     C::new("vlan_id", I32(|r| i32::from(r.vlan_id)), "outer 802.1Q/802.1ad VLAN of the record's first packet, 0 if untagged; not part of the flow key, so a flow whose directions cross different VLANs stays one flow (see `src2dst_next_hop`)")
         .like("vlan", "vlan_id", "vlanId (58)"),
+    C::new("encapsulation", OptStr(|r| r.encapsulation.as_deref()), "the tunnels the record's first packet came out of, outermost first, joined by `+`: `gre`, `gre_udp`, `erspan1`, `erspan2`, `erspan3`, `vxlan`, `geneve`, `gtpu`, `teredo` (`erspan2+vxlan`: VXLAN mirrored by ERSPAN); null when not tunnelled. Every other column describes the innermost packet"),
+    C::new("tunnel_id", OptI64(|r| r.tunnel_id.map(i64::from)), "id of the outermost tunnel: ERSPAN session id, VXLAN or GENEVE VNI, GRE key, GTP-U TEID of the record's first packet; null when the tunnel has none. VNIs and ERSPAN sessions are part of the flow key (the same 5-tuple in two VNIs is two flows); GRE keys and TEIDs are not (GTP allocates one TEID per direction)"),
     C::new("src2dst_packets", I64(|r| i64c(r.src2dst_packets)), "packets initiator to responder, IP fragments included")
         .like("orig_pkts", "src2dst_packets", "initiatorPackets (298)"),
     C::new("dst2src_packets", I64(|r| i64c(r.dst2src_packets)), "packets responder to initiator, IP fragments included")
@@ -81,7 +83,8 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("history", "", "tcpControlBits (6)"),
     C::new("conn_state", OptLabel(|r| r.conn_state.map(ConnState::as_str)), "Zeek's codes for TCP: S0, S1, SF, REJ, S2, S3, RSTO, RSTR, RSTOS0, RSTRH, SH, SHR, OTH; null for other transports")
         .like("conn_state", "", ""),
-    C::new("app_protocol", Label(|r| r.labels.app_protocol.as_str()), "`sip`, `sip_tls`, `rtp`, `srtp`, `rtcp`, `stun_turn`, `dtls`, `psom`, `smtp`, `pop3`, `imap`, `xmpp`, `https`, `tls`, `http`, `dns`, `ipsec` (ESP, AH, ESP in UDP 4500), `ike` (UDP 500, or 4500 with the NAT-T non-ESP marker or only keepalives), `ssl_vpn` (a VPN gateway's server name, or DTLS on UDP 443 without ICE), `other`, or `unknown` when nothing matched")
+    // The value list comes from the vocabulary (`classify/src/vocab.rs`).
+    C::new("app_protocol", Label(|r| r.labels.app_protocol.as_str()), AppProtocol::VALUES_DOC)
         .like("service", "application_name", "applicationName (96)"),
     C::new("app_protocol_source", Label(|r| r.labels.app_protocol_source.as_str()), "how `app_protocol` was decided: `payload` (a dissector recognised it, or inspected payload matched none of the classes: `other`), `port` (no payload at all: the rule of `signatures/ports.toml` for the server's port, never a client's; media port ranges only towards a known media server), `behaviour` (media cadence over TCP), `correlation` (a UDP flow with no evidence of its own reaching a media endpoint that another flow announced in SDP or STUN), `none`")
         .like("", "application_is_guessed", ""),
@@ -108,7 +111,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("stun_seen", Bool(|r| r.labels.protocol.stun_seen), "STUN/TURN messages were seen on the flow (ICE flows that then carry media)"),
     C::new("media_over_tcp", Bool(|r| r.labels.protocol.media_over_tcp), "a TCP flow to a media port (443, 3478-3481, 50000-59999) with media cadence: 50+ packets each way, mean payload at most 400 bytes, 20-200 packets/s over 2 s or more"),
     C::new("service", OptDict(|r| r.labels.service.as_deref()), "`skype_teams`, `exchange`, `sharepoint`, `common`, only from evidence that names the service (see `service_source`): the server name (`signatures/sni.toml`), the remote address's Office 365 endpoint set, Microsoft's protocol markers, a configured on-premises server, a learned media endpoint; `common` yields to a specific service. Never from a port"),
-    // The egress block (schema.md §3): every column but `egress` is nullable.
+    // The egress block (export/SCHEMA.md, "Media columns"): every column but `egress` is nullable.
     C::new("egress", Label(|r| r.labels.egress.egress.as_str()), "`local` (both ends local), `expressroute` (the remote end is inside a prefix advertised over ExpressRoute), `internet` (the remote end is public and not), `unknown` (otherwise: a non-public remote such as 100.64.0.0/10 or 2001:db8::/32)"),
     C::new("egress_list", OptDict(|r| r.labels.egress.egress_list.as_deref()), "the prefix source behind `egress_prefix`: `o365` (the `--o365` list), the NAME of a `--prefixes`/`--expressroute-prefixes` list, `service_tags`, or `local`"),
     C::new("o365_endpoint_id", OptI32(|r| r.labels.egress.o365_endpoint_id), "id of the Office 365 endpoint set containing the remote address (highest category when several do: Optimize > Allow > Default)"),
@@ -120,8 +123,8 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("asymmetric", OptBool(|r| r.labels.egress.asymmetric), "set when both directions crossed an edge (configured or learned): true when not the same one (another MAC or VLAN), false when the same; null otherwise (a direction with no edge evidence, e.g. a one-way flow)"),
     C::new("expected_path", OptLabel(|r| r.labels.egress.expected_path.map(ExpectedPath::as_str)), "the path the call-flow principles predict (`local`, `expressroute`, `internet`, `internet_or_expressroute`) from `signatures/callflow.toml`, the deployment profile, the traffic type (media; signaling and web conferencing) and the roles of both ends (client, on-premises roles from the site config, Office 365 ExpressRoute-capable or not, Internet); `internet` for an Internet-only service (CRL/OCSP, DNS, telemetry, Skype consumer federation, broadcast CDN) leaving the site, and for an ExpressRoute-capable set the site's route filter (or the absence of a circuit) keeps off ExpressRoute; null when no rule applies"),
     C::new("path_conformant", OptBool(|r| r.labels.egress.path_conformant), "every observed path (the known paths of the edges crossed; `local` when both ends are local) is allowed by `expected_path`; null when there is no expectation or no observed evidence (a prefix alone predicts, it does not observe)"),
-    C::new("path_note", OptStr(|r| r.labels.egress.path_note.as_deref()), "where the expectation came from and why the path does not conform: `media client-o365_er expected expressroute (<scenario rows of domain.md 5.2>)`, `... expected internet, not expressroute: set 1 (Exchange) not in the route filter (...)`, `internet-only DNS expected internet (internet_only_traffic)`, then `, observed internet at the edge` when not conformant; other path findings: an edge contradicting the prefix-predicted egress, an edge of unknown path with its shares, a direction whose edge changed within the record; round trips over Microsoft's targets (Office 365 remote ends: 60 ms edge to Microsoft for `server_rtt_ms`, `stun_rtt_ms`; 100 ms client to Microsoft for the whole handshake and `rtcp_rtt_ms`); media not marked EF 46 (audio) / AF41 34 (video) / AF21 18 (sharing), re-marked to 0 on the return path, or whose DSCP changed; media cadence inside a VPN tunnel"),
-    // The media columns (schema.md §3): null on non-media flows, never a sentinel.
+    C::new("path_note", OptStr(|r| r.labels.egress.path_note.as_deref()), "where the expectation came from and why the path does not conform: `media client-o365_er expected expressroute (<scenario rows of docs/call-flows.md §5.2>)`, `... expected internet, not expressroute: set 1 (Exchange) not in the route filter (...)`, `internet-only DNS expected internet (internet_only_traffic)`, then `, observed internet at the edge` when not conformant; other path findings: an edge contradicting the prefix-predicted egress, an edge of unknown path with its shares, a direction whose edge changed within the record; round trips over Microsoft's targets (Office 365 remote ends: 60 ms edge to Microsoft for `server_rtt_ms`, `stun_rtt_ms`; 100 ms client to Microsoft for the whole handshake and `rtcp_rtt_ms`); media not marked EF 46 (audio) / AF41 34 (video) / AF21 18 (sharing), re-marked to 0 on the return path, or whose DSCP changed; media cadence inside a VPN tunnel"),
+    // The media columns (export/SCHEMA.md, "Media columns"): null on non-media flows, never a sentinel.
     C::new("rtp_ssrc_count", OptI32(|r| r.labels.media.rtp_ssrc_count), "streams (direction and SSRC) with RTP packets; null for a non-media flow"),
     C::new("rtp_payload_type", OptI16(|r| r.labels.media.rtp_payload_type), "payload type of the flow's largest stream; null without RTP"),
     C::new("codec", OptDict(|r| r.labels.media.codec.as_deref()), "encoding name of that payload type: the RFC 3551 static table's (`PCMU`, `PCMA`, `G722`, `G729`, ...) or, for a dynamic type, the `a=rtpmap` name of the call's SDP as written (`SILK`, `opus`, ...); null for a dynamic type no SDP seen bound"),
@@ -139,10 +142,10 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("dst2src_rtp_duplicates", OptI64(|r| r.labels.media.dst2src.map(|d| d.duplicates)), "as `src2dst_rtp_duplicates`, responder to initiator"),
     C::new("rtcp_rtt_ms", OptF64(|r| r.labels.media.rtcp_rtt_ms), "round trip at the tap from an SR and the later report block echoing it (A - LSR - DLSR with the tap's clock), mean over the flow's streams"),
     C::new("rtcp_fraction_lost", OptF64(|r| r.labels.media.rtcp_fraction_lost), "mean over the flow's streams of the latest report block's fraction lost, a 0-1 fraction as RFC 3550 carries it (not a percentage: ×100 to compare with `*_loss_pct`)"),
-    C::new("media_quality", OptLabel(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, domain.md §3.5); null when no stream has 50 packets"),
+    C::new("media_quality", OptLabel(|r| r.labels.media.media_quality.map(Quality::as_str)), "`good` / `poor` against `signatures/media.toml` (Microsoft's client-to-edge targets and CQD's poor audio rules, docs/call-flows.md §3.5); null when no stream has 50 packets"),
     C::new("rtp_overflow_packets", OptI64(|r| r.labels.media.rtp_overflow_packets), "RTP packets of SSRCs beyond the 16 streams a flow keeps (hostile or churning SSRCs); null for a non-media flow"),
     C::new("service_source", OptLabel(|r| r.labels.service_source.map(ServiceSource::as_str)), "what named `service`: `sni` (a server-name rule), `o365` (the remote address's Office 365 endpoint set), `protocol` (MS-TURN/MS-ICE attributes, a Lync/Skype for Business SIP agent or `ms-` header, an Exchange mail greeting), `config` (a configured on-premises server), `correlation` (a media endpoint learned from a flow with such evidence); null when no service. A port is never evidence of a service"),
-    // Path seen on the wire (domain.md §4.5, §4.6) and latency and marking (§3.4, §3.5).
+    // Path seen on the wire (docs/call-flows.md §4.5, §4.6) and latency and marking (§3.4, §3.5).
     C::new("src2dst_edge", OptDict(|r| r.labels.egress.src2dst_edge.as_deref()), "edge the initiator's packets crossed: the configured `[[edge]]` matched (configured edges always win), else the edge learned from the wire for its next hop, `edge-<mac>` (`edge-<mac>.<vlan>` when tagged, `edge-vlan<vlan>` without a MAC); learned only for flows between a local and a public address; null when none")
         .like("", "", "ingressInterface (10) / egressInterface (14), loosely"),
     C::new("dst2src_edge", OptDict(|r| r.labels.egress.dst2src_edge.as_deref()), "the same for the responder's packets"),
@@ -157,6 +160,17 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("src2dst_dscp_changed", OptBool(|r| r.labels.path.marking[0].map(|m| m.changed)), "an initiator packet carried another DSCP than the first one"),
     C::new("dst2src_dscp_changed", OptBool(|r| r.labels.path.marking[1].map(|m| m.changed)), "the same for the responder's packets"),
     C::new("tunnel_media_suspected", OptBool(|r| r.labels.tunnel_media_suspected), "a tunnel (`traffic_type` `tunnel`) with media cadence: both directions 100+ packets of at most 400 IP bytes, at least 80% of the direction's packets, with 60% of the gaps between them in two adjacent buckets of 10-70 ms (`path_note` says so); false for other tunnels, null for flows that are no tunnel"),
+    // The CQD building file (`--buildings`): the local end's building.
+    C::new("building", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.name)), "BuildingName of the building file's row for the local end (the initiator when it is local, else the responder): the longest subnet containing it; null without a building file or when no row covers it"),
+    C::new("network_name", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.network_name)), "NetworkName of that row"),
+    C::new("subnet", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.subnet)), "NetworkIP/NetworkRange of that row, e.g. `10.1.0.0/24`"),
+    C::new("region", OptDict(|r| r.labels.buildings.local.as_ref().map(|b| &*b.region)), "Region of that row"),
+    C::new("inside_corp", OptBool(|r| r.labels.buildings.local.as_ref().map(|b| b.inside_corp)), "InsideCorp of that row"),
+    C::new("vpn", OptBool(|r| r.labels.buildings.local.as_ref().map(|b| b.vpn)), "VPN of that row: the local end is in a VPN address pool"),
+    C::new("building_expressroute", OptBool(|r| r.labels.buildings.local.as_ref().map(|b| b.expressroute)), "ExpressRoute of that row: the building's subnets have the circuit, so its Office 365 traffic is predicted and expected over ExpressRoute (where the route filter allows the set), over the Internet when 0"),
+    C::new("peer_building", OptDict(|r| r.labels.buildings.peer.as_ref().map(|b| &*b.name)), "for a flow between two local ends, the responder's BuildingName; null otherwise"),
+    C::new("peer_subnet", OptDict(|r| r.labels.buildings.peer.as_ref().map(|b| &*b.subnet)), "the responder's subnet, as `subnet`"),
+    C::new("call_id", OptI64(|r| r.labels.call_id), "the call the flow belongs to (`call_id` of the calls table: the smallest `flow_id` of its flows); null for a flow of no call"),
 ];
 
 impl Row for FlowRecord {
@@ -198,6 +212,7 @@ mod test {
             compression: Compression::Zstd,
             run_id: "run-1".into(),
             sensor: "s1".into(),
+            store: None,
         }
     }
 

@@ -20,4 +20,7 @@ pub struct WriterOptions {
     pub run_id: String,
     /// Value of the `sensor` column.
     pub sensor: String,
+    /// Object storage a dataset's parts are sent to as they complete; the
+    /// dataset directory is then only their local staging area.
+    pub store: Option<crate::store::Store>,
 }

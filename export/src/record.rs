@@ -81,6 +81,11 @@ pub struct FlowRecord {
     pub icmp_code: Option<i16>,
     /// Outer VLAN, 0 if untagged.
     pub vlan_id: u16,
+    /// The tunnels the flow came through, outermost first (`vxlan`,
+    /// `erspan2+vxlan`), None when it was not tunnelled.
+    pub encapsulation: Option<String>,
+    /// The outermost tunnel id: ERSPAN session, VNI, GRE key or GTP TEID.
+    pub tunnel_id: Option<u32>,
     /// Packets initiator to responder.
     pub src2dst_packets: u64,
     /// Packets responder to initiator.
@@ -135,6 +140,8 @@ impl FlowRecord {
             icmp_type: None,
             icmp_code: None,
             vlan_id: 0,
+            encapsulation: None,
+            tunnel_id: None,
             src2dst_packets: 10,
             dst2src_packets: 8,
             src2dst_bytes: 1_000,

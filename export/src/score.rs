@@ -172,6 +172,15 @@ struct Label {
     alts: Vec<String>,
 }
 
+/// An address as the flows table writes it (RFC 5952 for IPv6): labels
+/// written by other tools spell IPv6 in full or in capitals, and would
+/// otherwise match no flow (an IPv6 ESP flow scored as missing).
+fn canonical_addr(a: &str) -> String {
+    a.trim()
+        .parse::<std::net::IpAddr>()
+        .map_or_else(|_| a.to_string(), |ip| ip.to_string())
+}
+
 fn read_labels(path: &Path) -> Result<Vec<Label>, ScoreError> {
     let name = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|e| ScoreError::Io(name.clone(), e))?;
@@ -215,8 +224,8 @@ fn read_labels(path: &Path) -> Result<Vec<Label>, ScoreError> {
             })
         };
         let ends = BTreeSet::from([
-            (get(ca).to_string(), port(cpa)?),
-            (get(cb).to_string(), port(cpb)?),
+            (canonical_addr(get(ca)), port(cpa)?),
+            (canonical_addr(get(cb)), port(cpb)?),
         ]);
         let alts = cnote
             .map(|c| {
@@ -350,6 +359,19 @@ mod test {
         assert!((s.accuracy() - 13.0 / 15.0).abs() < 1e-9);
         let r = s.report();
         assert!(r.contains("accuracy 0.8667"), "{r}");
+    }
+
+    #[test]
+    fn ipv6_labels_in_any_spelling_join_their_flows() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("l.tsv");
+        std::fs::write(&p, "file\ttransport\taddr_a\tport_a\taddr_b\tport_b\tapp\nx\tother\t2001:0DB8:0000:0000:0000:0000:0000:0001\t0\t2001:db8::2\t0\tipsec\n").unwrap();
+        let l = read_labels(&p).unwrap();
+        assert!(
+            l[0].key.2.contains(&("2001:db8::1".to_string(), 0)),
+            "{:?}",
+            l[0].key
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 /// Value of the `pathlens.schema_version` metadata key.
 pub const SCHEMA_VERSION: &str = "3";
-/// Rows per Parquet row group (schema.md §4).
+/// Rows per Parquet row group (export/SCHEMA.md, "Writer settings").
 pub const ROW_GROUP_ROWS: usize = 131_072;
 /// Rows per Arrow batch handed to the Parquet writer.
 pub const BATCH_ROWS: usize = 8_192;
@@ -44,6 +44,9 @@ pub enum WriterError {
         /// The writer error.
         source: parquet::errors::ParquetError,
     },
+    /// Sending a complete part to object storage failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// Building an Arrow batch failed.
     #[error("building a record batch: {0}")]
     Arrow(#[from] arrow::error::ArrowError),
@@ -301,6 +304,17 @@ impl UncommittedFile {
         })?;
         Ok(self.rows)
     }
+
+    /// Sends the file to object storage as `rel` (one complete object, or
+    /// none), then removes the local file. Returns the rows.
+    ///
+    /// # Errors
+    /// The upload failed after its tries; the local file is removed.
+    pub fn upload(self, store: &crate::store::Store, rel: &str) -> Result<u64, WriterError> {
+        // Dropping removes the local file either way.
+        store.put_file(rel, &self.tmp)?;
+        Ok(self.rows)
+    }
 }
 
 impl Drop for UncommittedFile {
@@ -346,6 +360,7 @@ mod test {
             compression: Compression::Zstd,
             run_id: "run-1".into(),
             sensor: "s1".into(),
+            store: None,
         }
     }
 

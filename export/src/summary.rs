@@ -13,23 +13,28 @@
 
 mod inputs;
 mod paths;
+mod places;
 mod read;
 mod render;
 mod row;
+mod segment;
 mod tables;
 
 pub use inputs::{parse_time, Inputs, ReadError, TimeRange};
 pub use paths::{EdgeFigures, PathRow, Paths};
+pub use places::{CallRow, PlaceFigures, Places};
 pub use read::summarize;
 pub use render::{counter_lines, Format};
 pub(crate) use render::{sorted, time_text};
 pub(crate) use render::{MediaFigures, PCTS};
 pub use row::{Addr, FlowRow, StreamRow};
+pub use segment::{Pool, PoolPart, SegmentPools};
 pub use tables::{text as tables_text, Cell, Column, Table};
 
 use crate::record::FlowRecord;
 use crate::StreamRecord;
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Flagged flows kept for the listing, largest first.
 pub const FLAGGED_KEPT: usize = 25;
@@ -229,6 +234,8 @@ pub struct Detail {
     pub by_minute: BTreeMap<(i64, String), u64>,
     /// Totals by local host.
     pub talkers: HashMap<String, Totals>,
+    /// Bytes by (local host, egress).
+    pub talker_egress: HashMap<(String, String), u64>,
 }
 
 /// The aggregate itself.
@@ -236,12 +243,16 @@ pub struct Detail {
 pub struct Summary {
     /// By (app_protocol, transport).
     pub by_app: BTreeMap<(String, String), Totals>,
-    /// By (traffic_type, egress).
+    /// By (traffic_type, path): the observed path where one was seen, else
+    /// the prediction labelled `<egress> (predicted)`.
     pub by_egress: BTreeMap<(String, String), Totals>,
     /// By service (`-` when none).
     pub services: HashMap<String, Totals>,
     /// By server name (flows that have one).
     pub server_names: HashMap<String, Totals>,
+    /// By mirror session or tunnel network (`erspan2 301`, `vxlan 5001`;
+    /// flows that came out of a tunnel).
+    pub tunnels: HashMap<String, Totals>,
     /// Records whose two directions crossed different edges.
     pub asymmetric: u64,
     /// Records where asymmetry could be judged at all (both directions
@@ -251,6 +262,16 @@ pub struct Summary {
     pub non_conformant: u64,
     /// Records with a call-flow expectation at all.
     pub with_expectation: u64,
+    /// Records with an expectation judged on observed evidence (an edge of
+    /// known path crossed, or both ends local).
+    pub judged_observed: u64,
+    /// Records with an expectation but no observed path: only predicted.
+    pub expected_only: u64,
+    /// What the runs said of the site's ExpressRoute circuit (file
+    /// metadata `pathlens.circuit`).
+    pub circuit: BTreeSet<String>,
+    /// RTP streams arriving at the site, pooled by edge and hour.
+    pub segment: SegmentPools,
     /// Records asymmetric or non-conformant (or both).
     pub flagged_total: u64,
     /// The largest asymmetric or non-conformant records.
@@ -268,6 +289,8 @@ pub struct Summary {
     pub runs: BTreeMap<String, Vec<String>>,
     /// Edges, latency and marking.
     pub paths: Paths,
+    /// Calls and streams by building and subnet (the calls table).
+    pub places: Places,
     /// RTP streams judged poor.
     pub poor_total: u64,
     /// The worst poor streams.
@@ -340,6 +363,13 @@ fn bump_pair(m: &mut BTreeMap<(String, String), Totals>, k: (&str, &str), r: &Fl
 }
 
 impl Summary {
+    /// Counts calls the writer closed, by building and subnet.
+    pub fn add_calls(&mut self, calls: &[crate::CallRecord]) {
+        for c in calls {
+            self.places.add(&CallRow::of(c));
+        }
+    }
+
     /// An empty summary that also keeps what the report draws.
     pub fn with_detail() -> Self {
         Summary {
@@ -365,10 +395,22 @@ impl Summary {
     pub fn add_row(&mut self, r: &FlowRow<'_>) {
         self.total.add(r);
         bump_pair(&mut self.by_app, (r.app_protocol, r.transport), r);
-        bump_pair(&mut self.by_egress, (r.traffic_type, r.egress), r);
+        let label = Self::path_label(r);
+        bump_pair(&mut self.by_egress, (r.traffic_type, &label), r);
+        if r.expected_path.is_some() {
+            self.judged_observed += u64::from(r.path_conformant.is_some());
+            self.expected_only += u64::from(r.path_conformant.is_none());
+        }
         bump(&mut self.services, r.service.unwrap_or("-"), r);
         if let Some(n) = r.server_name {
             bump(&mut self.server_names, n, r);
+        }
+        if let Some(e) = r.encapsulation {
+            let k = match r.tunnel_id {
+                Some(id) => format!("{e} {id}"),
+                None => e.to_string(),
+            };
+            bump(&mut self.tunnels, &k, r);
         }
         let asym = r.asymmetric == Some(true);
         let nonconf = r.path_conformant == Some(false);
@@ -388,10 +430,11 @@ impl Summary {
         self.paths.add(r);
         if let Some(d) = self.detail.as_mut() {
             let minute = r.first_seen_us.div_euclid(60_000_000);
-            *d.by_minute
-                .entry((minute, r.egress.to_string()))
-                .or_default() += r.bytes;
+            *d.by_minute.entry((minute, label.to_string())).or_default() += r.bytes;
             let host = r.local_host().to_string();
+            *d.talker_egress
+                .entry((host.clone(), r.egress.to_string()))
+                .or_default() += r.bytes;
             d.talkers.entry(host).or_default().add(r);
         }
     }
@@ -418,9 +461,52 @@ impl Summary {
         }
     }
 
-    /// Counts one RTP stream of the flow `f`, and lists it when poor.
+    /// The path a row is counted under: the observed one where one was
+    /// seen, else its prediction, labelled as such.
+    pub fn path_label<'a>(r: &FlowRow<'a>) -> Cow<'a, str> {
+        match r.path.observed {
+            Some(o) => Cow::Borrowed(o),
+            None => Cow::Owned(format!("{} (predicted)", r.egress)),
+        }
+    }
+
+    /// Counts the metadata of a run (`pathlens.circuit`).
+    pub fn add_metadata<'k>(&mut self, kv: impl IntoIterator<Item = (&'k str, &'k str)>) {
+        for (k, v) in kv {
+            if k == "pathlens.circuit" && !v.is_empty() {
+                self.circuit.insert(v.to_string());
+            }
+        }
+    }
+
+    /// Pools a stream that arrived at the site through an edge.
+    fn pool(&mut self, r: &FlowRow<'_>, s: &StreamRow) {
+        let (sender, receiver) = if s.src2dst {
+            (r.local_src, r.local_dst)
+        } else {
+            (r.local_dst, r.local_src)
+        };
+        let edge = r.path.edges[usize::from(!s.src2dst)];
+        if let (false, true, Some(edge), true) = (sender, receiver, edge, s.packets > 0) {
+            self.segment.add(
+                edge,
+                r.first_seen_us,
+                PoolPart {
+                    packets: s.packets,
+                    expected: s.expected,
+                    lost: s.lost,
+                    reordered: s.reordered,
+                    jitter_ms: s.jitter_window_ms,
+                },
+            );
+        }
+    }
+
+    /// Counts one RTP stream of the flow `f` in its path's group and, when
+    /// it arrived through an edge, that edge's pool; lists it when poor.
     pub fn add_stream_of(&mut self, f: &FlowRow<'_>, s: &StreamRow) {
-        self.add_stream(f.egress, s);
+        self.add_stream(&Self::path_label(f), s);
+        self.pool(f, s);
         if s.packets == 0 || s.poor != Some(true) {
             return;
         }
@@ -436,7 +522,7 @@ impl Summary {
                 f.app_protocol,
             ),
             community_id: f.community_id.unwrap_or("").to_string(),
-            egress: f.egress.to_string(),
+            egress: Self::path_label(f).into_owned(),
             packets: s.packets,
             loss_pct: s.loss_pct,
             loss_window_pct: s.loss_window_pct,

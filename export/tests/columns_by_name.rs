@@ -12,9 +12,10 @@ use arrow::compute::cast;
 use arrow::datatypes::{DataType, Float64Type, Int64Type};
 use arrow::record_batch::RecordBatch;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use pathlens_classify::buildings::{Building, FlowBuildings};
 use pathlens_classify::egress::{Egress, ExpectedPath};
 use pathlens_classify::media::{ClockSource, Quality, QualityProfile, RtcpFigures, StreamStats};
-use pathlens_classify::outcome::{Labels, Marking, PathFields};
+use pathlens_classify::outcome::{Labels, Leg, Marking, PathFields};
 use pathlens_classify::prefix::FlowDirection;
 use pathlens_classify::{
     AppProtocol, AppSource, EndReason, ProtocolFields, ServiceSource, Side, TrafficType, Transport,
@@ -96,6 +97,7 @@ fn opts() -> WriterOptions {
         compression: Compression::Zstd,
         run_id: "the-run".into(),
         sensor: "the-sensor".into(),
+        store: None,
     }
 }
 
@@ -136,6 +138,8 @@ fn flow(row: usize) -> FlowRecord {
         icmp_type: Some(30 + row as i16).filter(|_| full),
         icmp_code: Some(40 + row as i16).filter(|_| full),
         vlan_id: 100 + row as u16,
+        encapsulation: s("vxlan"),
+        tunnel_id: Some(5_000 + row as u32).filter(|_| full),
         src2dst_packets: 2_000 + n,
         dst2src_packets: 3_000 + n,
         src2dst_bytes: 4_000 + n,
@@ -231,14 +235,41 @@ fn flow(row: usize) -> FlowRecord {
                 ],
             },
             tunnel_media_suspected: Some(bit(0b100, row)).filter(|_| full),
+            buildings: FlowBuildings {
+                local: Some(building(row, "local")).filter(|_| full),
+                peer: Some(building(row, "peer")).filter(|_| row == 0),
+            },
+            call_id: Some(9_000 + row as i64).filter(|_| full),
         },
     }
+}
+
+fn building(row: usize, tag: &str) -> Arc<Building> {
+    Arc::new(Building {
+        network: format!("10.{row}.0.0/16").parse().unwrap(),
+        subnet: Arc::from(format!("10.{row}.0.0/16")),
+        network_name: Arc::from(format!("{tag}-net-{row}")),
+        name: Arc::from(format!("{tag}-building-{row}")),
+        ownership: Arc::from(""),
+        building_type: Arc::from(""),
+        office_type: Arc::from(""),
+        city: Arc::from(""),
+        zip: Arc::from(""),
+        country: Arc::from(""),
+        state: Arc::from(""),
+        region: Arc::from(format!("{tag}-region-{row}")),
+        inside_corp: bit(0b001, row),
+        expressroute: bit(0b010, row),
+        vpn: bit(0b110, row),
+        line: row + 1,
+    })
 }
 
 /// The value each flows column must hold for `r`, by column name.
 fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
     let e = &r.labels.egress;
     let m = &r.labels.media;
+    let b = &r.labels.buildings;
     let dir = |d: Option<DirMedia>| match d {
         Some(d) => [
             d.packets_lost.into(),
@@ -276,6 +307,8 @@ fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
         ("icmp_type", r.icmp_type.into()),
         ("icmp_code", r.icmp_code.into()),
         ("vlan_id", r.vlan_id.into()),
+        ("encapsulation", r.encapsulation.clone().into()),
+        ("tunnel_id", r.tunnel_id.into()),
         ("src2dst_packets", r.src2dst_packets.into()),
         ("dst2src_packets", r.dst2src_packets.into()),
         ("src2dst_bytes", r.src2dst_bytes.into()),
@@ -384,6 +417,40 @@ fn flow_want(r: &FlowRecord) -> Vec<(&'static str, V)> {
             "tunnel_media_suspected",
             r.labels.tunnel_media_suspected.into(),
         ),
+        (
+            "building",
+            b.local.as_ref().map(|b| b.name.to_string()).into(),
+        ),
+        (
+            "network_name",
+            b.local.as_ref().map(|b| b.network_name.to_string()).into(),
+        ),
+        (
+            "subnet",
+            b.local.as_ref().map(|b| b.network.to_string()).into(),
+        ),
+        (
+            "region",
+            b.local.as_ref().map(|b| b.region.to_string()).into(),
+        ),
+        (
+            "inside_corp",
+            b.local.as_ref().map(|b| b.inside_corp).into(),
+        ),
+        ("vpn", b.local.as_ref().map(|b| b.vpn).into()),
+        (
+            "building_expressroute",
+            b.local.as_ref().map(|b| b.expressroute).into(),
+        ),
+        (
+            "peer_building",
+            b.peer.as_ref().map(|b| b.name.to_string()).into(),
+        ),
+        (
+            "peer_subnet",
+            b.peer.as_ref().map(|b| b.network.to_string()).into(),
+        ),
+        ("call_id", r.labels.call_id.into()),
     ]
 }
 
@@ -395,9 +462,16 @@ fn stream(row: usize) -> StreamRecord {
     StreamRecord {
         flow_id: 1_000 + i,
         quality: [Some(Quality::Poor), Some(Quality::Good), None][row],
-        profile: [
-            Some(QualityProfile::ExpressRouteSegment),
-            Some(QualityProfile::Client),
+        cqd_quality: [Some(Quality::Good), Some(Quality::Poor), None][row],
+        leg: [
+            Some(Leg {
+                profile: QualityProfile::CustomerEdgeSegment,
+                segment: "internet",
+            }),
+            Some(Leg {
+                profile: QualityProfile::Client,
+                segment: "lan",
+            }),
             None,
         ][row],
         stats: StreamStats {
@@ -485,17 +559,19 @@ fn stream_want(r: &StreamRecord) -> Vec<(&'static str, V)> {
         ("rtcp_jitter_ms", rc.and_then(|c| c.jitter_ms).into()),
         ("rtcp_rtt_ms", rc.and_then(|c| c.rtt_ms).into()),
         ("quality", r.quality.map(Quality::as_str).into()),
+        ("cqd_quality", r.cqd_quality.map(Quality::as_str).into()),
         ("windows", rtp.then_some(s.windows).into()),
         (
             "windows_poor",
-            r.profile.map(|p| s.windows_poor[p.index()]).into(),
+            r.profile().map(|p| s.windows_poor[p.index()]).into(),
         ),
         ("loss_max_window_pct", s.loss_max_window_pct.into()),
         ("jitter_max_window_ms", s.jitter_max_window_ms.into()),
         (
             "quality_profile",
-            r.profile.map(QualityProfile::as_str).into(),
+            r.profile().map(QualityProfile::as_str).into(),
         ),
+        ("quality_segment", r.leg.map(|l| l.segment).into()),
     ]
 }
 

@@ -7,7 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use pathlens_export::column::doc_table;
-use pathlens_export::{FLOW_COLUMNS, STREAM_COLUMNS};
+use pathlens_export::{CALL_COLUMNS, FLOW_COLUMNS, STREAM_COLUMNS};
 use std::path::Path;
 
 /// Replaces the lines between `<!-- BEGIN NAME columns` and
@@ -28,6 +28,7 @@ fn schema_doc_tables_match_the_column_declarations() {
     let committed = std::fs::read_to_string(&path).unwrap();
     let doc = splice(&committed, "flows", &doc_table(FLOW_COLUMNS));
     let doc = splice(&doc, "streams", &doc_table(STREAM_COLUMNS));
+    let doc = splice(&doc, "calls", &doc_table(CALL_COLUMNS));
     if std::env::var_os("PATHLENS_BLESS").is_some() {
         std::fs::write(&path, &doc).unwrap();
         return;

@@ -215,6 +215,8 @@ pub fn check_flow_table(data: &[u8]) -> Option<FlowOutcome> {
             dport: s.dport,
             edge: 0,
             l2: Default::default(),
+            encap: Default::default(),
+            tunnel_id: None,
         };
         let payload = payload_buf
             .get(..usize::try_from(s.payload_len).unwrap_or(0))

@@ -54,6 +54,7 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
     let n = frames.len() as u64;
     let src: Box<dyn PacketSource> = Box::new(MemorySource::new("fuzz", dlt, frames));
     let opts = RunOptions {
+        decap: pathlens::decode::Decap::default(),
         workers,
         flow: FlowConfig {
             capacity: 4,
@@ -69,9 +70,11 @@ pub fn check_pipeline(data: &[u8]) -> Option<u64> {
             compression: pathlens_export::Compression::default(),
             run_id: "fuzz".into(),
             sensor: "fuzz".into(),
+            store: None,
         },
         metadata: Vec::new(),
         observer: None,
+        reload: None,
     };
     let sources: Vec<Result<Box<dyn PacketSource>, SourceError>> = vec![Ok(src)];
     let report = run(sources, &opts, builtin_context(), &mut ());

@@ -4,6 +4,7 @@
 //! every output file carries.
 
 use crate::config::EgressArgs;
+use crate::decode::Decap;
 use crate::flow::{FlowConfig, Knowledge};
 use anyhow::Result;
 use pathlens_classify::{RuleError, RuleText, SignatureTexts, Signatures};
@@ -58,6 +59,15 @@ pub struct FlowArgs {
     /// Skip RTP/RTCP stream metrics: no media columns, empty streams table (cheaper on media-heavy links).
     #[arg(long)]
     pub no_media: bool,
+    /// UDP ports of the tunnels to open, e.g. `vxlan=4789,8472 geneve=6081`
+    /// (tunnels not named keep their standard port: VXLAN 4789, GENEVE 6081,
+    /// GRE-in-UDP 4754, GTP-U 2152, Teredo 3544). GRE and ERSPAN are opened
+    /// by IP protocol 47.
+    #[arg(long, value_name = "TUNNEL=PORT,..", value_parser = parse_decap)]
+    pub decap_ports: Option<Decap>,
+    /// Open no tunnel: flows are the outer packets as on the wire.
+    #[arg(long, conflicts_with = "decap_ports")]
+    pub no_decap: bool,
     /// Sensor name written to every row (default: the host name).
     #[arg(long)]
     pub sensor: Option<String>,
@@ -94,6 +104,9 @@ pub struct FlowArgs {
     /// Call-flow table replacing the built-in signatures/callflow.toml.
     #[arg(long, value_name = "FILE")]
     pub callflow: Option<PathBuf>,
+    /// CQD building data file (.csv or .tsv, no header row): each subnet's building, and its ExpressRoute flag.
+    #[arg(long, value_name = "FILE")]
+    pub buildings: Option<PathBuf>,
 }
 
 /// What the shared flags build, ready for `pipeline::run`.
@@ -110,6 +123,8 @@ pub struct Prepared {
     pub metadata: Vec<(String, String)>,
     /// Prefix sources and their prefix counts (for the summary).
     pub prefix_sources: Vec<(String, usize)>,
+    /// Which tunnels are opened.
+    pub decap: Decap,
 }
 
 /// The rules of `--signatures DIR`: its `ports.toml`, `sni.toml` and
@@ -131,6 +146,10 @@ fn read_signatures(dir: &Path) -> Result<Signatures, RuleError> {
         sni: read("sni.toml")?,
         media: read("media.toml")?,
     })
+}
+
+fn parse_decap(s: &str) -> Result<Decap, String> {
+    Decap::parse(s)
 }
 
 impl FlowArgs {
@@ -155,6 +174,7 @@ impl FlowArgs {
             onprem_exchange: self.onprem_exchange.clone(),
             deployment: self.deployment.clone(),
             callflow: self.callflow.clone(),
+            buildings: self.buildings.clone(),
             check_only: false,
         })?;
         for (name, n) in &built.sources {
@@ -185,8 +205,16 @@ impl FlowArgs {
             },
             run_id: uuid::Uuid::new_v4().to_string(),
             sensor,
+            // Set by `read` and `live` once `-w` names object storage.
+            store: None,
+        };
+        let decap = if self.no_decap {
+            Decap::off()
+        } else {
+            self.decap_ports.clone().unwrap_or_default()
         };
         let metadata = vec![
+            ("pathlens.decap".to_string(), decap.describe()),
             (
                 "pathlens.signatures_digest".to_string(),
                 signatures.digest.clone(),
@@ -207,6 +235,10 @@ impl FlowArgs {
                 "pathlens.prefix_sources".to_string(),
                 serde_json::to_string(&built.sources).unwrap_or_default(),
             ),
+            (
+                "pathlens.circuit".to_string(),
+                built.site.circuit_decl.describe().to_string(),
+            ),
         ];
         Ok(Prepared {
             workers,
@@ -220,6 +252,7 @@ impl FlowArgs {
             writer,
             metadata,
             prefix_sources: built.sources,
+            decap,
         })
     }
 }

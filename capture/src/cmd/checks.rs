@@ -121,6 +121,8 @@ pub enum Output {
     Dataset(PathBuf),
     /// `-w -`: the flows file streamed to stdout.
     Stdout,
+    /// `-w az://…/` or `-w s3://…/`: a partitioned dataset on object storage.
+    Remote(pathlens_export::StoreUrl),
 }
 
 /// Decides and checks the output: never onto an input (same file, whatever
@@ -144,6 +146,9 @@ pub fn check_output(
         }
         return Ok(Output::Stdout);
     }
+    if let Some(url) = pathlens_export::StoreUrl::parse(&out.to_string_lossy())? {
+        return Ok(Output::Remote(url));
+    }
     if out.is_dir() || out.to_string_lossy().ends_with('/') {
         return Ok(Output::Dataset(out.to_path_buf()));
     }
@@ -154,7 +159,11 @@ pub fn check_output(
     if !dir.is_dir() {
         bail!("output directory {} does not exist", dir.display());
     }
-    for target in [out.to_path_buf(), pathlens_export::streams_path(out)] {
+    for target in [
+        out.to_path_buf(),
+        pathlens_export::streams_path(out),
+        pathlens_export::calls_path(out),
+    ] {
         if let Some(input) = inputs.iter().find(|i| same_file(i, &target)) {
             bail!(
                 "{} is the input {}; refusing to overwrite it",
@@ -219,6 +228,21 @@ mod test {
         let (inputs, f) =
             split_filter(std::slice::from_ref(&x), std::slice::from_ref(&x), None).unwrap();
         assert_eq!((inputs.len(), f), (2, None));
+    }
+
+    #[test]
+    fn object_storage_urls_are_datasets_and_other_schemes_errors() {
+        let out = |s: &str| check_output(Some(Path::new(s)), &[], false, false);
+        assert!(matches!(out("az://lake/site1/"), Ok(Output::Remote(_))));
+        assert!(matches!(out("s3://bucket/x"), Ok(Output::Remote(_))));
+        for bad in [
+            "gs://bucket/x/",
+            "az:/lake/x/",
+            "abfss://c@a.dfs.core.windows.net/x",
+        ] {
+            let e = out(bad).unwrap_err().to_string();
+            assert!(e.contains(bad), "{e}");
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! (anomalies: malformed packets by reason, evictions, clock jumps, each
 //! logged a bounded number of times), `-vvv` trace; `RUST_LOG` overrides.
 //! `--log-format json` writes one JSON object a line for log shippers.
+//! The stats line of `live` and its reloads (target
+//! `pathlens::health`) shows by default.
 
 /// How log lines are written.
 #[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -18,7 +20,9 @@ pub enum LogFormat {
 pub fn init(quiet: bool, verbose: u8, format: LogFormat) {
     let default = match (quiet, verbose) {
         (true, _) => "error",
-        (false, 0) => "warn",
+        // A live capture's periodic stats line is seen without -v, as
+        // tcpdump and Suricata users expect.
+        (false, 0) => "warn,pathlens::health=info",
         (false, 1) => "info",
         (false, 2) => "debug",
         _ => "trace",

@@ -26,7 +26,8 @@ impl Delivery {
     /// The spool directory of `-w -` cannot be made.
     pub fn new(output: &Output, run_id: &str) -> Result<Self> {
         let spool = match output {
-            Output::Stdout => {
+            // Object storage parts are staged here until they are sent.
+            Output::Stdout | Output::Remote(_) => {
                 let d = std::env::temp_dir().join(format!("pathlens-{run_id}"));
                 std::fs::create_dir(&d).with_context(|| format!("creating {}", d.display()))?;
                 Some(d)
@@ -46,6 +47,7 @@ impl Delivery {
             Output::None => None,
             Output::File(p) | Output::Dataset(p) => Some(p.clone()),
             Output::Stdout => self.spool.as_ref().map(|d| d.join("flows.parquet")),
+            Output::Remote(_) => self.spool.clone(),
         }
     }
 
@@ -53,6 +55,7 @@ impl Delivery {
     pub fn shown(&self) -> Option<PathBuf> {
         match &self.output {
             Output::Stdout => Some(PathBuf::from("-")),
+            Output::Remote(url) => Some(PathBuf::from(url.to_string())),
             _ => self.path(),
         }
     }
@@ -65,6 +68,7 @@ impl Delivery {
             (Output::File(p), None) => vec![
                 Temporary::File(temp_path(p)),
                 Temporary::File(temp_path(&streams_path(p))),
+                Temporary::File(temp_path(&pathlens_export::calls_path(p))),
             ],
             (Output::Dataset(p), None) => vec![Temporary::DatasetParts {
                 root: p.clone(),
@@ -75,7 +79,8 @@ impl Delivery {
     }
 
     /// After the run: for `-w -`, copies the flows file to stdout (unless
-    /// the run failed) and removes the spool directory.
+    /// the run failed); removes the spool (or object storage staging)
+    /// directory.
     ///
     /// # Errors
     /// Stdout cannot be written.
@@ -83,7 +88,7 @@ impl Delivery {
         let Some(dir) = &self.spool else {
             return Ok(());
         };
-        let res = if failed {
+        let res = if failed || self.output != Output::Stdout {
             Ok(())
         } else {
             copy_to_stdout(&dir.join("flows.parquet"))
@@ -91,6 +96,19 @@ impl Delivery {
         let _ = std::fs::remove_dir_all(dir);
         res
     }
+}
+
+/// A client for the dataset at `url`, checked with one listing so missing
+/// credentials or a missing container fail before any packet is read.
+///
+/// # Errors
+/// The client cannot be set up, or the listing fails.
+pub fn open_store(url: &pathlens_export::StoreUrl) -> Result<pathlens_export::Store> {
+    let store = pathlens_export::Store::open(url)?;
+    store.check().with_context(|| {
+        format!("{url}: cannot list the container or bucket (credentials? does it exist?)")
+    })?;
+    Ok(store)
 }
 
 fn copy_to_stdout(path: &Path) -> Result<()> {

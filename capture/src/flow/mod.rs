@@ -95,6 +95,10 @@ pub struct Pkt {
     pub edge: u8,
     /// Link-layer addresses and marking, for the path evidence.
     pub l2: L2,
+    /// The tunnels the packet came out of, outermost first.
+    pub encap: crate::decode::Chain,
+    /// The outermost tunnel id.
+    pub tunnel_id: Option<u32>,
 }
 
 /// What a packet shows of the path it took: its MACs (the next hop is one
@@ -123,6 +127,7 @@ impl Pkt {
         d: &crate::decode::Decoded<'_>,
     ) -> Self {
         let (key, from_lo) = FlowKey::new(d.src, d.sport, d.dst, d.dport, d.proto, 0);
+        let key = key.in_tunnel(d.layers.key_id);
         Pkt {
             seq,
             ts_us,
@@ -143,6 +148,8 @@ impl Pkt {
                 vlan: d.vlan,
                 dscp: d.dscp,
             },
+            encap: d.layers.chain,
+            tunnel_id: d.layers.id,
         }
     }
 }

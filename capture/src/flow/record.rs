@@ -54,6 +54,8 @@ pub(super) fn build_record(
         icmp_type: f.icmp.map(|(t, _)| i16::from(t)),
         icmp_code: f.icmp.map(|(_, c)| i16::from(c)),
         vlan_id: f.vlan,
+        encapsulation: f.encap.0.name(),
+        tunnel_id: f.encap.1,
         src2dst_packets: f.pkts[0],
         dst2src_packets: f.pkts[1],
         src2dst_bytes: f.bytes[0],

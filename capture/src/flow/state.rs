@@ -35,6 +35,8 @@ pub(super) struct Flow {
     pub(super) hop_changed: u8,
     /// VLAN of the record's first packet.
     pub(super) vlan: u16,
+    /// Tunnels and tunnel id of the record's first packet.
+    pub(super) encap: (crate::decode::Chain, Option<u32>),
     /// Path evidence: next hops, marking, round trips.
     pub(super) path: PathState,
     /// What its packets teach the outcome step.
@@ -162,6 +164,7 @@ pub(super) fn update(
         f.first_us = p.ts_us;
         f.icmp = p.icmp;
         f.vlan = p.l2.vlan;
+        f.encap = (p.encap, p.tunnel_id);
     }
     let side = if p.from_lo == f.src_is_lo {
         Side::Src2Dst

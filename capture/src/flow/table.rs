@@ -7,7 +7,7 @@ use super::state::{update, Flow, PathState, Remote, OPEN};
 use super::*;
 use crate::correlate::Correlator;
 use crate::counters::FlowCounters;
-use crate::learn::EdgeLearner;
+use crate::edge_decisions::EdgeDecisions;
 use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
 use pathlens_classify::egress::{is_public, LearnedEdges, Tallies};
@@ -31,17 +31,25 @@ pub struct FlowTable {
     // Records that other flows' signaling may complete, held until every
     // worker has passed their last packet.
     held: Vec<Held>,
-    // Edges learned from the wire: the shared learner and this worker's index.
-    learner: Option<(Arc<EdgeLearner>, usize)>,
+    // Edges learned from the wire: the shared decisions and this worker's index.
+    learner: Option<(Arc<EdgeDecisions>, usize)>,
     // The current input (generation), counted from 0.
     gen: usize,
-    // This input's counts while its warm-up is open.
+    // The current interval of the input's edge learning (0: the warm-up).
+    interval: usize,
+    // This interval's counts.
     tally: Option<Tallies>,
-    // This input's edges, once decided.
+    // The decision this interval's records are judged by, once made.
     learned: Option<Arc<LearnedEdges>>,
 }
 
 impl FlowTable {
+    /// Replaces the knowledge later packets and flow ends are judged with
+    /// (a reload); flows in progress keep what they gathered.
+    pub fn set_knowledge(&mut self, ctx: Arc<Knowledge>) {
+        self.ctx = ctx;
+    }
+
     /// An empty table.
     pub fn new(cfg: FlowConfig, ctx: Arc<Knowledge>) -> Self {
         FlowTable {
@@ -56,6 +64,7 @@ impl FlowTable {
             held: Vec::new(),
             learner: None,
             gen: 0,
+            interval: 0,
             tally: None,
             learned: None,
         }
@@ -63,7 +72,7 @@ impl FlowTable {
 
     /// Learns edges from the wire with the other workers through `l` (this
     /// is worker `w`); only when no edge is configured.
-    pub fn with_learner(mut self, l: Arc<EdgeLearner>, w: usize) -> Self {
+    pub fn with_learner(mut self, l: Arc<EdgeDecisions>, w: usize) -> Self {
         if self.ctx.egress.edges.is_empty() {
             self.learner = Some((l, w));
             self.tally = Some(Tallies::new());
@@ -74,32 +83,40 @@ impl FlowTable {
     /// A new input starts (after the first): its edges are learned afresh.
     pub fn next_input(&mut self, first: bool) {
         if !first {
-            self.end_warmup();
+            self.end_interval();
             self.gen += 1;
         }
+        self.interval = 0;
         if self.learner.is_some() {
             self.tally = Some(Tallies::new());
             self.learned = None;
         }
     }
 
-    /// The warm-up of the current input is over: publish what was counted.
-    pub fn end_warmup(&mut self) {
+    /// An interval of the current input's edge learning is over (the
+    /// warm-up, or a later one): publish what was counted, count afresh.
+    pub fn end_interval(&mut self) {
         if let (Some((l, w)), Some(t)) = (&self.learner, self.tally.take()) {
-            l.publish(self.gen, *w, &t);
+            l.publish(self.gen, self.interval, *w, &t);
+            self.tally = Some(Tallies::new());
+            self.interval += 1;
+            self.learned = None;
         }
     }
 
-    /// The current input's edges, once decided (None too when not
-    /// learning). Over fields, so it can run while a flow is borrowed.
+    /// The decision this interval's records are judged by (the previous
+    /// interval's; the warm-up's during the warm-up), once made (None too
+    /// when not learning). Over fields, so it can run while a flow is
+    /// borrowed.
     fn learned_of(
         cache: &mut Option<Arc<LearnedEdges>>,
-        learner: &Option<(Arc<EdgeLearner>, usize)>,
+        learner: &Option<(Arc<EdgeDecisions>, usize)>,
         gen: usize,
+        interval: usize,
     ) -> Option<Arc<LearnedEdges>> {
         if cache.is_none() {
             if let Some((l, _)) = learner {
-                *cache = l.get(gen);
+                *cache = l.get(gen, interval.saturating_sub(1));
             }
         }
         cache.clone()
@@ -135,16 +152,18 @@ impl FlowTable {
         out: &'a mut Vec<FlowRecord>,
         held: &'a mut Vec<Held>,
         correlator: &Option<Arc<Correlator>>,
-        learned: &Option<Arc<LearnedEdges>>,
+        learned: &'a Option<Arc<LearnedEdges>>,
         learning: bool,
-        gen: usize,
+        (gen, interval): (usize, usize),
     ) -> Outlet<'a> {
         Outlet {
             out,
             held,
             correlate: correlator.is_some(),
-            edges_pending: learning && learned.is_none(),
+            learning,
+            learned: learned.as_deref(),
             gen,
+            interval,
         }
     }
 
@@ -162,9 +181,21 @@ impl FlowTable {
         if !is_public(remote) {
             return None;
         }
-        let db = &self.ctx.egress.db;
-        let advertised = (self.learner.is_some() && db.advertised_prefixes() > 0)
-            .then(|| db.lookup(remote).is_some_and(|m| m.expressroute.is_some()));
+        let site = &self.ctx.egress;
+        let db = &site.db;
+        // Without a declared circuit, flows are counted against the sets
+        // that could be received over one, to report a circuit observed.
+        let declared = site.edge_rules.circuit_declared;
+        let advertised = if declared {
+            (self.learner.is_some() && db.advertised_prefixes() > 0)
+                .then(|| db.lookup(remote).is_some_and(|m| m.expressroute.is_some()))
+        } else {
+            (self.learner.is_some() && !db.o365_sets().is_empty()).then(|| {
+                db.lookup(remote)
+                    .and_then(|m| m.o365)
+                    .is_some_and(|s| s.expressroute)
+            })
+        };
         Some(Remote { is_lo, advertised })
     }
 
@@ -219,6 +250,7 @@ impl FlowTable {
             hops: [0; 2],
             hop_changed: 0,
             vlan: p.l2.vlan,
+            encap: (p.encap, p.tunnel_id),
             path: PathState::new(self.remote_of(&p.key)),
             evidence: FlowEvidence::new(
                 &self.ctx.signatures,
@@ -301,7 +333,8 @@ impl FlowTable {
                 EndReason::EndOfFlow
             };
             if !f.is_empty() {
-                let learned = Self::learned_of(&mut self.learned, &self.learner, self.gen);
+                let learned =
+                    Self::learned_of(&mut self.learned, &self.learner, self.gen, self.interval);
                 let rec = build_record(
                     &self.ctx,
                     learned.as_deref(),
@@ -316,7 +349,7 @@ impl FlowTable {
                     &self.correlator,
                     &learned,
                     self.learner.is_some(),
-                    self.gen,
+                    (self.gen, self.interval),
                 )
                 .push(rec, f);
                 self.counters.ended(reason);
@@ -353,7 +386,7 @@ impl FlowTable {
 
     /// Hands on the record of a flow taken out of the table.
     fn end(&mut self, k: &FlowKey, f: &Flow, reason: EndReason, out: &mut Vec<FlowRecord>) {
-        let learned = Self::learned_of(&mut self.learned, &self.learner, self.gen);
+        let learned = Self::learned_of(&mut self.learned, &self.learner, self.gen, self.interval);
         let rec = build_record(&self.ctx, learned.as_deref(), &self.interface, k, f, reason);
         Self::outlet(
             out,
@@ -361,7 +394,7 @@ impl FlowTable {
             &self.correlator,
             &learned,
             self.learner.is_some(),
-            self.gen,
+            (self.gen, self.interval),
         )
         .push(rec, f);
     }
@@ -401,14 +434,15 @@ impl FlowTable {
             self.next_scan_us = now.saturating_add(self.cfg.scan_every_us);
             let (ctx, iface, cfg, counters) =
                 (&self.ctx, &self.interface, &self.cfg, &mut self.counters);
-            let learned = Self::learned_of(&mut self.learned, &self.learner, self.gen);
+            let learned =
+                Self::learned_of(&mut self.learned, &self.learner, self.gen, self.interval);
             let mut sink = Self::outlet(
                 out,
                 &mut self.held,
                 &self.correlator,
                 &learned,
                 self.learner.is_some(),
-                self.gen,
+                (self.gen, self.interval),
             );
             self.map.retain(|k, f| {
                 let (deadline, reason) = f.deadline(cfg);

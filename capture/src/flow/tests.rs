@@ -54,6 +54,8 @@ impl Gen {
             dport: dst.1,
             edge: 0,
             l2: Default::default(),
+            encap: Default::default(),
+            tunnel_id: None,
         }
     }
 }

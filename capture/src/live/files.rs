@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// `root/streams`, logging each; returns them.
 pub fn remove_stale(root: &Path) -> Vec<PathBuf> {
     let mut removed = Vec::new();
-    let mut stack = vec![root.join("flows"), root.join("streams")];
+    let mut stack = vec![root.join("flows"), root.join("streams"), root.join("calls")];
     while let Some(dir) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;

@@ -31,6 +31,25 @@ pub struct Gauges {
     pub rows_lost: AtomicU64,
     /// Output errors (each followed by a retry at the next rotation).
     pub write_errors: AtomicU64,
+    /// Hour partitions removed by retention or the free-space guard.
+    pub partitions_removed: AtomicU64,
+    /// Bytes those partitions held.
+    pub bytes_removed: AtomicU64,
+    /// Bytes free on the output's disk, at the last look.
+    pub disk_free: AtomicU64,
+    /// The free-space floor of the output's disk, bytes (0: none).
+    pub disk_floor: AtomicU64,
+    /// Unix time of the last rotation (or of the start).
+    pub last_rotation: AtomicU64,
+    /// Unix time of the last packet handed on.
+    pub last_packet: AtomicU64,
+    /// Office 365 media flows (Teams/Skype calls) whose egress is an
+    /// Internet edge rather than ExpressRoute.
+    pub o365_media_internet: AtomicU64,
+    /// Reloads of the config on SIGHUP, and those refused.
+    pub reloads: AtomicU64,
+    /// Reloads refused (a bad file: the old knowledge is kept).
+    pub reloads_failed: AtomicU64,
 }
 
 /// A snapshot of [`Gauges`], as logged and written to file metadata.
@@ -56,6 +75,24 @@ pub struct Snapshot {
     pub rows_lost: u64,
     /// Output errors.
     pub write_errors: u64,
+    /// Hour partitions removed.
+    pub partitions_removed: u64,
+    /// Bytes removed with them.
+    pub bytes_removed: u64,
+    /// Bytes free on the output's disk.
+    pub disk_free: u64,
+    /// The free-space floor, bytes.
+    pub disk_floor: u64,
+    /// Unix time of the last rotation.
+    pub last_rotation: u64,
+    /// Unix time of the last packet.
+    pub last_packet: u64,
+    /// Office 365 media flows seen on an Internet edge.
+    pub o365_media_internet: u64,
+    /// Config reloads done.
+    pub reloads: u64,
+    /// Config reloads refused.
+    pub reloads_failed: u64,
 }
 
 impl Gauges {
@@ -78,6 +115,11 @@ impl Gauges {
         }
     }
 
+    /// Sets a gauge.
+    pub fn set(gauge: &AtomicU64, v: u64) {
+        gauge.store(v, Ordering::Relaxed);
+    }
+
     /// Adds `n` to a counter.
     pub fn add(counter: &AtomicU64, n: u64) {
         counter.fetch_add(n, Ordering::Relaxed);
@@ -98,6 +140,15 @@ impl Gauges {
             files_written: get(&self.files_written),
             rows_lost: get(&self.rows_lost),
             write_errors: get(&self.write_errors),
+            partitions_removed: get(&self.partitions_removed),
+            bytes_removed: get(&self.bytes_removed),
+            disk_free: get(&self.disk_free),
+            disk_floor: get(&self.disk_floor),
+            last_rotation: get(&self.last_rotation),
+            last_packet: get(&self.last_packet),
+            o365_media_internet: get(&self.o365_media_internet),
+            reloads: get(&self.reloads),
+            reloads_failed: get(&self.reloads_failed),
         }
     }
 }
@@ -146,6 +197,9 @@ impl Rotation {
     }
 }
 
+/// Where a reload leaves the metadata of the files opened after it.
+pub type NextMeta = Arc<Mutex<Option<Vec<(String, String)>>>>;
+
 /// The hooks of a live run.
 #[derive(Clone, Debug)]
 pub struct LiveHooks {
@@ -153,6 +207,8 @@ pub struct LiveHooks {
     pub gauges: Arc<Gauges>,
     /// Rotation policy.
     pub rotation: Arc<Rotation>,
+    /// Metadata for the files opened after a reload (taken at rotation).
+    pub next_meta: NextMeta,
 }
 
 impl LiveHooks {

@@ -250,7 +250,10 @@ impl LiveSource {
             .store(sum(|s| &s.dropped), Ordering::Relaxed);
         g.if_dropped
             .store(sum(|s| &s.if_dropped), Ordering::Relaxed);
-        g.packets.store(self.seen, Ordering::Relaxed);
+        if g.packets.swap(self.seen, Ordering::Relaxed) != self.seen {
+            let secs = u64::try_from(now_us() / 1_000_000).unwrap_or(0);
+            g.last_packet.store(secs, Ordering::Relaxed);
+        }
     }
 
     fn finish(&mut self) {

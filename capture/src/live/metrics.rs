@@ -23,7 +23,7 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 /// The page: every counter with its type and help line.
 pub fn render(s: &Snapshot) -> String {
-    let rows: [(&str, &str, &str, u64); 10] = [
+    let rows: [(&str, &str, &str, u64); 19] = [
         ("pathlens_packets_total", "counter", "packets handed to the flow pipeline", s.packets),
         ("pathlens_pcap_received_packets_total", "counter", "packets libpcap received", s.received),
         ("pathlens_pcap_dropped_packets_total{reason=\"kernel\"}", "counter", "packets dropped: kernel buffer full (libpcap dropped) or by the interface (if_dropped)", s.kernel_dropped),
@@ -34,6 +34,15 @@ pub fn render(s: &Snapshot) -> String {
         ("pathlens_files_written_total", "counter", "flow files finished (renamed)", s.files_written),
         ("pathlens_rows_lost_total", "counter", "flow rows lost to output errors", s.rows_lost),
         ("pathlens_write_errors_total", "counter", "output errors", s.write_errors),
+        ("pathlens_partitions_removed_total", "counter", "hour partitions removed by retention or the free-space guard", s.partitions_removed),
+        ("pathlens_removed_bytes_total", "counter", "bytes of the hour partitions removed", s.bytes_removed),
+        ("pathlens_disk_free_bytes", "gauge", "bytes free on the output's disk", s.disk_free),
+        ("pathlens_disk_free_floor_bytes", "gauge", "free-space floor of the output's disk (0: none)", s.disk_floor),
+        ("pathlens_last_rotation_timestamp_seconds", "gauge", "unix time of the last rotation (or of the start)", s.last_rotation),
+        ("pathlens_last_packet_timestamp_seconds", "gauge", "unix time of the last packet captured (0: none yet)", s.last_packet),
+        ("pathlens_o365_media_internet_flows_total", "counter", "Office 365 media flows (Teams, Skype for Business calls) whose egress is an Internet edge", s.o365_media_internet),
+        ("pathlens_config_reloads_total{result=\"ok\"}", "counter", "config reloads on SIGHUP (failed: a bad file, the old config kept)", s.reloads),
+        ("pathlens_config_reloads_total{result=\"failed\"}", "", "", s.reloads_failed),
     ];
     let mut out = String::new();
     for (name, kind, help, v) in rows {

@@ -2,9 +2,11 @@
 //! workers in batches, with capture time marked in every batch.
 
 use super::batch::{end_warmup, PacketBatch, Ticker};
-use super::{worker_of, Progress, RunReport, WorkMsg, BATCH_PACKETS, MAX_BATCH_BLOCKS};
+use super::{
+    worker_of, KnowledgeSlot, Progress, RunReport, WorkMsg, BATCH_PACKETS, MAX_BATCH_BLOCKS,
+};
 use crate::counters::ReadCounters;
-use crate::decode::{decode, FragTracker, Skip};
+use crate::decode::{decode_with, Decap, FragTracker, Skip};
 use crate::flow::{Knowledge, Pkt};
 use crate::link::LinkType;
 use crate::source::{Frame, PacketSource};
@@ -13,8 +15,13 @@ use foldhash::fast::FixedState;
 use std::sync::Arc;
 
 /// The reader's state across inputs.
-pub(super) struct Reader<'a> {
-    pub(super) ctx: &'a Knowledge,
+pub(super) struct Reader {
+    pub(super) ctx: Arc<Knowledge>,
+    /// Which tunnels are opened.
+    pub(super) decap: Decap,
+    /// Where a reload puts new knowledge (edges), taken at ticks.
+    pub(super) reload: Option<Arc<KnowledgeSlot>>,
+    version: u64,
     pub(super) edge_warmup_us: i64,
     pub(super) worker_tx: Vec<Sender<WorkMsg>>,
     pub(super) pool_rx: Receiver<PacketBatch>,
@@ -37,19 +44,23 @@ struct InputClock {
     ticker: Ticker,
 }
 
-impl<'a> Reader<'a> {
+impl Reader {
     /// A reader dealing to `worker_tx`, taking spare batches from `pool_rx`.
     pub(super) fn new(
-        ctx: &'a Knowledge,
+        ctx: Arc<Knowledge>,
+        decap: Decap,
         edge_warmup_us: i64,
         worker_tx: Vec<Sender<WorkMsg>>,
         pool_rx: Receiver<PacketBatch>,
     ) -> Self {
         let n = worker_tx.len();
         Reader {
-            ctx,
-            edge_warmup_us,
             has_edges: !ctx.egress.edges.is_empty(),
+            ctx,
+            decap,
+            reload: None,
+            version: 0,
+            edge_warmup_us,
             n,
             hasher: FixedState::with_seed(0x7061_7468_6c65_6e73),
             frags: FragTracker::default(),
@@ -130,16 +141,28 @@ impl<'a> Reader<'a> {
         }
     }
 
+    /// Takes reloaded knowledge, if any; the warm-up of the current input
+    /// goes on as it started.
+    fn refresh(&mut self) {
+        if let Some(r) = self.reload.as_ref().filter(|r| r.version() != self.version) {
+            self.version = r.version();
+            if let Some(k) = r.get() {
+                self.ctx = k;
+            }
+        }
+    }
+
     /// Time passing on a quiet link.
     fn quiet_tick(&mut self, clock: &mut InputClock, ts_us: i64) {
+        self.refresh();
         if ts_us <= clock.now {
             return;
         }
         clock.now = ts_us;
         let now = clock.now;
-        // On a quiet link the warm-up ends on the clock too.
-        if clock.warm && clock.warmup_until.is_some_and(|u| now >= u) {
-            clock.warm = false;
+        // On a quiet link an interval ends on the clock too.
+        if let Some(u) = clock.warmup_until.filter(|u| clock.warm && now >= *u) {
+            clock.warmup_until = Some(next_interval(u, now, self.edge_warmup_us));
             end_warmup(
                 &mut self.batches,
                 &self.worker_tx,
@@ -164,7 +187,7 @@ impl<'a> Reader<'a> {
         rc.truncated += u64::from(truncated);
         self.seq += 1;
         let seq = self.seq;
-        let mut d = match decode(link, frame.data, frame.wire_len) {
+        let mut d = match decode_with(link, frame.data, frame.wire_len, &self.decap) {
             Ok(d) => d,
             Err(Skip::NotIp) => {
                 rc.not_ip += 1;
@@ -182,8 +205,10 @@ impl<'a> Reader<'a> {
             }
         }
         rc.packets_decoded += 1;
+        rc.decapsulated += u64::from(d.layers.chain.0 != 0);
+        rc.tunnel_undecodable += u64::from(d.layers.undecodable);
         let mut pkt = Pkt::from_decoded(seq, frame.ts_us, truncated, &d);
-        if self.has_edges {
+        if !self.ctx.egress.edges.is_empty() {
             pkt.edge = self.ctx.egress.edges.resolve(d.src_mac, d.dst_mac, d.vlan);
         }
         if clock.warm {
@@ -192,7 +217,8 @@ impl<'a> Reader<'a> {
                 .get_or_insert(frame.ts_us.saturating_add(self.edge_warmup_us));
             if frame.ts_us >= until {
                 // Cut at a packet position: the same for any worker count.
-                clock.warm = false;
+                // Learning goes on, interval after interval.
+                clock.warmup_until = Some(next_interval(until, frame.ts_us, self.edge_warmup_us));
                 end_warmup(
                     &mut self.batches,
                     &self.worker_tx,
@@ -222,6 +248,15 @@ impl<'a> Reader<'a> {
         if clock.ticker.due(now) {
             let (b, tx, pool) = (&mut self.batches, &self.worker_tx, &self.pool_rx);
             clock.ticker.tick(now, seq, b, tx, pool);
+            self.refresh();
         }
     }
+}
+
+/// The end of the interval after the one ending at `until`, past `now` (a
+/// gap in the traffic skips the empty intervals).
+fn next_interval(until: i64, now: i64, every: i64) -> i64 {
+    let every = every.max(1);
+    let skipped = now.saturating_sub(until) / every;
+    until.saturating_add(every.saturating_mul(skipped.saturating_add(1)))
 }

@@ -6,8 +6,8 @@
 use super::outlet::{Outlet, OutletTotals, OUTLET_POLL};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use pathlens_export::{
-    streams_path, DatasetSink, FlowRecord, ParquetSink, StreamRecord, StreamsSink, Summary,
-    WriterError, WriterOptions,
+    calls_path, streams_path, CallHold, CallRecord, DatasetSink, FlowRecord, ParquetSink,
+    StreamRecord, StreamsSink, Summary, WriterError, WriterOptions,
 };
 use std::path::{Path, PathBuf};
 
@@ -26,7 +26,7 @@ pub(crate) struct WriterOutcome {
 /// Where the writer puts rows: one flows file and its streams file, or a
 /// partitioned dataset.
 enum OutputFiles {
-    File(Box<(ParquetSink, StreamsSink)>),
+    File(Box<(ParquetSink, StreamsSink, ParquetSink<CallRecord>)>),
     Dataset(Box<DatasetSink>),
 }
 
@@ -42,8 +42,16 @@ impl OutputFiles {
                 .map(|d| OutputFiles::Dataset(Box::new(d)));
         }
         let f = ParquetSink::create(output, opts.clone())?;
-        let s = StreamsSink::create_table(&streams_path(output), opts)?;
-        Ok(OutputFiles::File(Box::new((f, s))))
+        let s = StreamsSink::create_table(&streams_path(output), opts.clone())?;
+        let c = ParquetSink::create_table(&calls_path(output), opts)?;
+        Ok(OutputFiles::File(Box::new((f, s, c))))
+    }
+
+    fn write_calls(&mut self, calls: &[CallRecord]) -> Result<(), WriterError> {
+        match self {
+            OutputFiles::File(t) => t.2.write(calls),
+            OutputFiles::Dataset(d) => d.write_calls(calls),
+        }
     }
 
     fn write(&mut self, recs: &[FlowRecord], streams: &[StreamRecord]) -> Result<(), WriterError> {
@@ -55,27 +63,32 @@ impl OutputFiles {
 
     fn abort(self) {
         match self {
-            OutputFiles::File(pair) => {
-                let (f, s) = *pair;
+            OutputFiles::File(t) => {
+                let (f, s, c) = *t;
                 f.abort();
                 s.abort();
+                c.abort();
             }
             OutputFiles::Dataset(d) => (*d).abort(),
         }
     }
 
-    /// Closes everything; returns (flow rows, stream rows).
-    fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64), WriterError> {
+    /// Closes everything; returns (flow rows, stream rows, call rows).
+    fn finish(self, meta: Vec<(String, String)>) -> Result<(u64, u64, u64), WriterError> {
         match self {
-            OutputFiles::File(pair) => {
-                let (f, s) = *pair;
+            OutputFiles::File(t) => {
+                let (f, s, c) = *t;
                 let s = s.finish_unrenamed(meta.clone())?;
+                let c = c.finish_unrenamed(meta.clone())?;
                 let f = f.finish_unrenamed(meta)?;
-                // Streams first: a flows file never appears without them.
+                // Streams and calls first: a flows file never appears without them.
                 let n = s.commit()?;
-                Ok((f.commit()?, n))
+                let k = c.commit()?;
+                Ok((f.commit()?, n, k))
             }
-            OutputFiles::Dataset(d) => (*d).finish(meta).map(|t| (t.rows, t.stream_rows)),
+            OutputFiles::Dataset(d) => (*d)
+                .finish(meta)
+                .map(|t| (t.rows, t.stream_rows, t.call_rows)),
         }
     }
 }
@@ -114,6 +127,7 @@ pub(super) fn writer_thread(
         return outlet_writer(rx, o);
     }
     let mut summary = Summary::default();
+    summary.add_metadata(meta.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut error: Option<String> = None;
     // Everything written, everything renamed only when complete.
     let mut sinks = match output {
@@ -126,29 +140,40 @@ pub(super) fn writer_thread(
         },
         None => None,
     };
-    let mut rows = 0;
-    let mut stream_rows = 0;
+    let (mut rows, mut stream_rows, mut call_rows) = (0, 0, 0);
     let mut streams: Vec<StreamRecord> = Vec::new();
+    // Rows of call flows wait here until their call has ended.
+    let mut hold = CallHold::default();
     for msg in rx {
-        match msg {
-            WriterMsg::Records(mut recs) => {
-                take_streams(&mut recs, Some(&mut summary), &mut streams);
-                if let Some(s) = sinks.as_mut() {
-                    if let Err(e) = s.write(&recs, &streams) {
-                        // Keep draining so workers never block; the files are abandoned.
-                        error = Some(e.to_string());
-                        if let Some(s) = sinks.take() {
-                            s.abort();
-                        }
-                    }
-                }
+        let (mut recs, calls, finish) = match msg {
+            WriterMsg::Records(recs) => {
+                let (r, c) = hold.pass(recs);
+                (r, c, None)
             }
             WriterMsg::Finish(meta) => {
+                let (r, c) = hold.finish();
+                (r, c, Some(meta))
+            }
+        };
+        take_streams(&mut recs, Some(&mut summary), &mut streams);
+        summary.add_calls(&calls);
+        if let Some(s) = sinks.as_mut() {
+            let written = s
+                .write(&recs, &streams)
+                .and_then(|()| s.write_calls(&calls));
+            if let Err(e) = written {
+                // Keep draining so workers never block; the files are abandoned.
+                error = Some(e.to_string());
                 if let Some(s) = sinks.take() {
-                    match s.finish(meta) {
-                        Ok((f, n)) => (rows, stream_rows) = (f, n),
-                        Err(e) => error = Some(e.to_string()),
-                    }
+                    s.abort();
+                }
+            }
+        }
+        if let Some(meta) = finish {
+            if let Some(s) = sinks.take() {
+                match s.finish(meta) {
+                    Ok(n) => (rows, stream_rows, call_rows) = n,
+                    Err(e) => error = Some(e.to_string()),
                 }
             }
         }
@@ -158,6 +183,7 @@ pub(super) fn writer_thread(
         totals: OutletTotals {
             rows,
             stream_rows,
+            call_rows,
             lost: 0,
         },
         error,
@@ -168,14 +194,27 @@ pub(super) fn writer_thread(
 /// every [`OUTLET_POLL`].
 fn outlet_writer(rx: Receiver<WriterMsg>, mut outlet: Box<dyn Outlet>) -> WriterOutcome {
     let mut streams: Vec<StreamRecord> = Vec::new();
+    // Calls close as they end, so they reach the outlet's files then.
+    let mut hold = CallHold::live();
+    let mut pass = |outlet: &mut Box<dyn Outlet>, recs: Vec<FlowRecord>, last: bool| {
+        let (mut recs, calls) = if last {
+            let (mut r, c) = hold.pass(recs);
+            let (rest, more) = hold.finish();
+            r.extend(rest);
+            (r, c.into_iter().chain(more).collect())
+        } else {
+            hold.pass(recs)
+        };
+        take_streams(&mut recs, None, &mut streams);
+        outlet.write(&recs, &streams);
+        outlet.write_calls(&calls);
+    };
     let mut finished = false;
     loop {
         match rx.recv_timeout(OUTLET_POLL) {
-            Ok(WriterMsg::Records(mut recs)) => {
-                take_streams(&mut recs, None, &mut streams);
-                outlet.write(&recs, &streams);
-            }
+            Ok(WriterMsg::Records(recs)) => pass(&mut outlet, recs, false),
             Ok(WriterMsg::Finish(m)) => {
+                pass(&mut outlet, Vec::new(), true);
                 outlet.finish(&m);
                 finished = true;
             }
@@ -187,6 +226,7 @@ fn outlet_writer(rx: Receiver<WriterMsg>, mut outlet: Box<dyn Outlet>) -> Writer
         }
     }
     if !finished {
+        pass(&mut outlet, Vec::new(), true);
         outlet.finish(&[]);
     }
     WriterOutcome {

@@ -1,7 +1,8 @@
 """Says whether a PNG screenshot shows something: decodes it with zlib alone
 (8-bit RGB or RGBA, as Chromium writes) and prints the share of pixels that
 are not the background (the top-left pixel's colour) and the number of
-distinct colours. Usage: check_png.py FILE.png"""
+distinct colours; with colours given (#RRGGBB), also how many pixels have each.
+Usage: check_png.py FILE.png [#RRGGBB ...]"""
 import struct
 import sys
 import zlib
@@ -46,3 +47,6 @@ for y in range(height):
 background = pixels[0]
 ink = sum(1 for p in pixels if p != background) / len(pixels)
 print(f"png {width}x{height} ink {ink:.4f} colours {len(set(pixels))}")
+for hexcolour in sys.argv[2:]:
+    want = bytes.fromhex(hexcolour.lstrip("#"))
+    print(f"colour {hexcolour} {sum(1 for p in pixels if p == want)}")

@@ -1,5 +1,5 @@
 """Reads a pathlens flows file with pyarrow, pandas, polars and DuckDB and
-checks the columns and types of the output contract (schema.md section 1)
+checks the columns and types of the output contract (export/SCHEMA.md, "Why these types")
 against COLUMNS.json, which the Rust test writes from the column
 declarations, then checks
 every community_id against the reference `communityid` package. The streams
@@ -81,7 +81,7 @@ for c in FLOWS:
         check(str(df[c["name"]].dtype) == want, f"pandas {c['name']}: {df[c['name']].dtype}")
 check((df["bidirectional_packets"] == df["src2dst_packets"] + df["dst2src_packets"]).all(), "pandas totals")
 
-# Nulls, never sentinels (schema.md section 1): one nullable column of each
+# Nulls, never sentinels (export/SCHEMA.md, "Why these types"): one nullable column of each
 # kind reads back with the same nulls and exact types in pandas (with the
 # pyarrow backend, as the README shows), polars and DuckDB as in pyarrow.
 NULLABLE = {"icmp_type": ("int16[pyarrow]", pl.Int16, "SMALLINT"),

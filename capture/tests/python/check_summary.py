@@ -41,11 +41,15 @@ def grouped(keys, sql_keys):
 
 
 check("by_app", s["by_app"], grouped(["app_protocol", "transport"], "app_protocol::VARCHAR, transport::VARCHAR"))
-check("by_egress", s["by_egress"], grouped(["traffic_type", "egress"], "traffic_type::VARCHAR, egress::VARCHAR"))
-asym, measured, nonconf, expect = q("""SELECT count(*) FILTER (WHERE "asymmetric"), count("asymmetric"),
-                                    count(*) FILTER (WHERE NOT path_conformant), count(expected_path) FROM flows""")[0]
+# The path a flow is counted under: the observed one, else the prediction, labelled.
+PATH = "coalesce(observed_egress::VARCHAR, egress::VARCHAR || ' (predicted)')"
+check("by_egress", s["by_egress"], grouped(["traffic_type", "egress"], f"traffic_type::VARCHAR, {PATH}"))
+asym, measured, nonconf, expect, observed, predicted = q("""SELECT count(*) FILTER (WHERE "asymmetric"), count("asymmetric"),
+                                    count(*) FILTER (WHERE NOT path_conformant), count(expected_path),
+                                    count(path_conformant) FILTER (WHERE expected_path IS NOT NULL),
+                                    count(*) FILTER (WHERE expected_path IS NOT NULL AND path_conformant IS NULL) FROM flows""")[0]
 check("paths", s["paths"], {"asymmetric": asym, "asymmetry_measured": measured, "non_conformant": nonconf,
-                            "with_expectation": expect})
+                            "with_expectation": expect, "judged_observed": observed, "expected_only": predicted})
 check("flagged_total", s["flagged_total"], q('SELECT count(*) FROM flows WHERE "asymmetric" OR NOT path_conformant')[0][0])
 
 
@@ -66,7 +70,7 @@ def nearest_rank(values, p):
 
 # The percentiles are of each stream's worst counted 15 s window (null
 # without one): Microsoft compares the 90th percentile with its targets.
-media = q("""SELECT f.egress::VARCHAR AS egress, count(*) AS n,
+media = q("""SELECT coalesce(f.observed_egress::VARCHAR, f.egress::VARCHAR || ' (predicted)') AS egress, count(*) AS n,
                     count(s.loss_max_window_pct),
                     list(s.loss_max_window_pct), list(s.jitter_max_window_ms),
                     count(s.quality), count(*) FILTER (WHERE s.quality = 'poor'),

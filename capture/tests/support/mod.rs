@@ -188,6 +188,8 @@ pub fn rows_of(batches: &[RecordBatch], names: &[&str], sep: &str) -> Vec<String
 /// `frame_cut`, `finish`), shared with the benches.
 pub use pathlens_benches::PcapFile as PcapWriter;
 
+pub mod calls_gen;
 pub mod egress_gen;
 pub mod path_gen;
 pub mod sample;
+pub mod verdicts_gen;

@@ -6,7 +6,7 @@
 //! payload of each packet while [`FlowClassifier::wants_more`] is true; once
 //! the flow is decided (or the packet budget is spent) the inspection state is
 //! dropped and decided flows cost only counters. Payload evidence outranks
-//! port evidence (domain.md §1.3).
+//! port evidence (docs/call-flows.md §1.3).
 //!
 //! The rules, in order, for the class of a flow:
 //! 1. DTLS records: `dtls` (ICE flows that carry STUN then DTLS-SRTP too).
@@ -22,7 +22,8 @@
 //!    5061, 8057), else `https` when either port is 443, else `tls`.
 //! 5. Clear-text SIP, HTTP, SMTP, POP3, IMAP, XMPP, DNS from their first
 //!    lines or headers; a mail or XMPP session that then sends STARTTLS keeps
-//!    its class with `starttls = true`.
+//!    its class with `starttls = true`. Any other registered probe that is
+//!    certain names the flow too (`registry` lists them all).
 //! 6. Payload inspected but none of the above: `other`.
 //! 7. No payload seen: the port rule, then `unknown`.
 //!
@@ -47,19 +48,25 @@
 //! SfB, Teams and WebRTC, send only SRTP or DTLS-SRTP media).
 //!
 //! Layout: this module holds the per-flow state and the rules that combine
-//! evidence; `udp` and `tcp` read each transport's payloads, `correlation`
+//! evidence; `registry` the probe interface and the one table per transport
+//! that orders the probes (`tls`, `stun`, `rtp`, `text`, `simple`, and the
+//! dissectors that need nothing of the flow, such as MQTT); `correlation`
 //! the media endpoints a flow announces for others.
 
 mod correlation;
-mod tcp;
-mod udp;
+mod registry;
+mod rtp;
+mod simple;
+mod stun;
+mod text;
+mod tls;
 
 pub use correlation::{needs_correlation, LearnedEndpoint};
 
-use crate::dissect::{ipsec, rtp, sip, stun};
+use crate::dissect::{ipsec, ProbeResult};
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
-use std::net::SocketAddr;
+use registry::{Cx, ProbeState};
 use std::sync::Arc;
 
 /// IP protocol number of ESP (RFC 4303).
@@ -141,61 +148,6 @@ pub struct FlowShape {
     pub duration_us: i64,
 }
 
-#[derive(Clone, Copy, Debug, Default)]
-struct RtpTrack {
-    ssrc: u32,
-    seq: u16,
-    ts: u32,
-    good: u8,
-}
-
-impl RtpTrack {
-    fn push(&mut self, h: &rtp::RtpHeader) {
-        let dseq = h.seq.wrapping_sub(self.seq);
-        let dts = h.ts.wrapping_sub(self.ts);
-        if self.good > 0 && h.ssrc == self.ssrc && (1..=64).contains(&dseq) && dts < 1 << 30 {
-            self.good = self.good.saturating_add(1);
-        } else if self.good > 0 && h.ssrc == self.ssrc && dseq == 0 {
-            // A duplicate proves nothing either way.
-        } else {
-            self.good = 1;
-            self.ssrc = h.ssrc;
-        }
-        self.seq = h.seq;
-        self.ts = h.ts;
-    }
-}
-
-/// Inspection state, dropped once the flow is decided.
-#[derive(Debug, Default)]
-struct Probe {
-    fed: [u8; 2],
-    // Start of each TCP direction, for hellos spanning segments.
-    stream: [Vec<u8>; 2],
-    stream_done: [bool; 2],
-    rtp: [RtpTrack; 2],
-    rtcp: u8,
-    rtcp_bad: bool,
-    // Each direction's RTCP sender SSRC, and how often a packet named another.
-    rtcp_ssrc: [Option<u32>; 2],
-    rtcp_ssrc_changes: u8,
-    stun: u8,
-    stun5389: bool,
-    stun_ms: bool,
-    dtls: u8,
-    tls: bool,
-    text: Option<AppProtocol>,
-    smtp_greeting: bool,
-    // Whitespace keep-alives on an XMPP port (weak: counts only alone).
-    xmpp_keepalive: bool,
-    other_payload: u8,
-    // A TLS hello on a media-capable port, class held until MS-TURN is ruled out.
-    tls_pending: Option<AppProtocol>,
-    after_hello: u8,
-    // IKE or a NAT-keepalive on UDP 4500: NAT traversal, until ESP shows.
-    natt: bool,
-}
-
 /// Per-flow classification state. Small when decided: the inspection state
 /// lives in a box that is freed when the flow is decided.
 #[derive(Clone, Debug)]
@@ -217,9 +169,10 @@ pub struct FlowClassifier {
     learned: Vec<LearnedEndpoint>,
 }
 
-// Probe is not Clone (buffers); flows are never cloned while inspecting.
+// The probe state is not Clone (buffers); flows are never cloned while
+// inspecting.
 #[derive(Debug, Default)]
-struct ProbeBox(Probe);
+struct ProbeBox(ProbeState);
 
 impl Clone for ProbeBox {
     fn clone(&self) -> Self {
@@ -319,23 +272,38 @@ impl FlowClassifier {
             self.probe = Some(pb);
             return Inspection::NeedMore;
         }
-        let i = usize::from(side == Side::Dst2Src);
-        let p = &mut pb.0;
-        if let Some(n) = p.fed.get_mut(i) {
+        let side = usize::from(side == Side::Dst2Src);
+        let st = &mut pb.0;
+        if let Some(n) = st.fed.get_mut(side) {
             *n = n.saturating_add(1);
         }
-        let verdict = match self.transport {
-            Transport::Udp => self.feed_udp(p, i, payload),
-            Transport::Tcp => self.feed_tcp(sig, p, i, payload),
-            _ => Some(self.ip_class(payload)),
+        let transport = self.transport;
+        let verdict = if matches!(transport, Transport::Tcp | Transport::Udp) {
+            let mut cx = Cx {
+                flow: &mut *self,
+                st: &mut *st,
+                sig,
+                side,
+                relayed: false,
+            };
+            match registry::probe_all(transport, &mut cx, payload) {
+                ProbeResult::Certain(app) => Some(app),
+                ProbeResult::Unsure => None,
+                ProbeResult::NotForUs => {
+                    st.unclaimed = st.unclaimed.saturating_add(1);
+                    None
+                }
+            }
+        } else {
+            Some(self.ip_class(payload))
         };
         if let Some(app) = verdict {
             return self.decide(app);
         }
-        let spent = p.fed.iter().all(|&n| n >= PACKET_BUDGET)
-            || p.fed.iter().any(|&n| n >= PACKET_BUDGET * 2);
+        let spent = st.fed.iter().all(|&n| n >= PACKET_BUDGET)
+            || st.fed.iter().any(|&n| n >= PACKET_BUDGET * 2);
         if spent {
-            let app = Self::settle(p);
+            let app = registry::settle(self.transport, st);
             self.label = app.map(|a| (a, AppSource::Payload));
             return Inspection::Done;
         }
@@ -358,93 +326,11 @@ impl FlowClassifier {
         }
     }
 
-    /// The class a probe supports when inspection ends without certainty.
-    fn settle(p: &Probe) -> Option<AppProtocol> {
-        if p.tls_pending.is_some() {
-            return p.tls_pending;
-        }
-        if p.natt {
-            return Some(AppProtocol::Ike);
-        }
-        let rtp_ok = p.rtp.iter().any(|t| t.good >= 3) || p.rtp.iter().all(|t| t.good >= 2);
-        if p.dtls > 0 {
-            Some(AppProtocol::Dtls)
-        } else if rtp_ok {
-            Some(if p.stun5389 || p.stun_ms {
-                AppProtocol::Srtp
-            } else {
-                AppProtocol::Rtp
-            })
-        } else if p.stun > 0 {
-            Some(AppProtocol::StunTurn)
-        } else if p.rtcp > 0
-            && !p.rtcp_bad
-            && p.rtcp_ssrc_changes == 0
-            && p.rtp.iter().all(|t| t.good == 0)
-        {
-            Some(AppProtocol::Rtcp)
-        } else if p.text.is_some() {
-            p.text
-        } else if p.xmpp_keepalive && p.other_payload == 0 && !p.tls {
-            Some(AppProtocol::Xmpp)
-        } else if p.fed.iter().any(|&n| n > 0) {
-            // Payload was inspected and is none of the named classes: a port
-            // guess (a client port inside a media range, say) would be worse.
-            Some(AppProtocol::Other)
-        } else {
-            None
-        }
-    }
-
+    /// Either port is a DNS port.
     fn dns_port(&self) -> bool {
         matches!(self.src_port, 53 | 5353) || matches!(self.dst_port, 53 | 5353)
     }
 
-    fn on_stun(&mut self, p: &mut Probe, m: &stun::StunMessage) {
-        p.stun = p.stun.saturating_add(1);
-        p.stun5389 |= m.dialect == stun::Dialect::Rfc5389;
-        let ms = m.microsoft || m.dialect == stun::Dialect::MsTurn;
-        p.stun_ms |= ms;
-        let meta = self.meta();
-        meta.protocol.stun_seen = true;
-        if ms {
-            meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
-        }
-        for a in [m.mapped, m.relayed].into_iter().flatten() {
-            self.learn(a, AppProtocol::Srtp, None);
-        }
-    }
-
-    fn on_sip(&mut self, p: &mut Probe, m: &sip::SipMessage) {
-        p.text = Some(AppProtocol::Sip);
-        let meta = self.meta();
-        if let sip::StartLine::Request { method, host } = &m.start {
-            if meta.protocol.sip_method.is_none() {
-                meta.protocol.sip_method = Some(method);
-                meta.protocol.server_name =
-                    meta.protocol.server_name.take().or_else(|| host.clone());
-            }
-        }
-        if meta.protocol.sip_user_agent.is_none() {
-            meta.protocol.sip_user_agent = m.user_agent.clone();
-        }
-        if m.microsoft {
-            meta.protocol_service = Some(Arc::from(SKYPE_TEAMS));
-        }
-        for media in &m.media {
-            let rtp = if media.secure {
-                AppProtocol::Srtp
-            } else {
-                AppProtocol::Rtp
-            };
-            let maps = (!media.rtpmap.is_empty()).then(|| Arc::from(media.rtpmap.as_slice()));
-            self.learn(SocketAddr::new(media.addr, media.port), rtp, maps);
-            let rtcp = media.rtcp_port.or_else(|| media.port.checked_add(1));
-            if let Some(port) = rtcp {
-                self.learn(SocketAddr::new(media.addr, port), AppProtocol::Rtcp, None);
-            }
-        }
-    }
     /// The labels, given the flow's shape for behaviour rules, when nothing
     /// is known of its server.
     pub fn result(&self, sig: &Signatures, shape: &FlowShape) -> Classification {
@@ -465,7 +351,7 @@ impl FlowClassifier {
         let mut c = self.meta.as_deref().cloned().unwrap_or_default();
         let (mut app, mut source) = match (&self.label, &self.probe) {
             (Some((a, s)), _) => (Some(*a), Some(*s)),
-            (None, Some(pb)) => (Self::settle(&pb.0), None),
+            (None, Some(pb)) => (registry::settle(self.transport, &pb.0), None),
             (None, None) => (None, None),
         };
         if app.is_some() && source.is_none() {
@@ -542,6 +428,12 @@ impl FlowClassifier {
         c.traffic_type = Some(traffic.unwrap_or(TrafficType::Other));
         c
     }
+}
+
+/// The names of a transport's payload probes, in the order the registry
+/// asks them (empty for transports without ports).
+pub fn probe_order(transport: Transport) -> impl Iterator<Item = &'static str> {
+    registry::table(transport).iter().map(|p| p.name)
 }
 
 /// What is known of a flow's server (the responder) before its labels are

@@ -137,6 +137,45 @@ pub fn parse_rtcp(p: &[u8]) -> Option<RtcpInfo> {
 /// APP (RFC 3550 §6.6, §6.5, §6.7) and RFC 5506 reduced-size RTCP are real
 /// RTCP too, though [`parse_rtcp`] keeps to full compounds for its reports.
 pub fn rtcp_chain_sender(p: &[u8]) -> Option<u32> {
+    plain_chain_sender(p).or_else(|| srtcp_sender(p))
+}
+
+/// Largest SRTCP index taken as plausible: it starts at 0 and counts the
+/// session's packets (RFC 3711 §3.4), so a sender reaching 2^24 sent one
+/// report a second for half a year.
+const SRTCP_INDEX_MAX: u32 = 1 << 24;
+
+/// The sender SSRC of an SRTCP packet (RFC 3711 §3.4), whose RTCP length
+/// chain runs into the encrypted part: the first header (version 2, SR or
+/// RR) and SSRC are in the clear, then the compound, the E flag with the
+/// 31-bit SRTCP index, and an authentication tag of 0, 4 or 10 bytes. The
+/// compound ends 32-bit aligned, the first packet inside it; with the E
+/// flag clear (a null cipher) the whole chain must hold, with it set the
+/// index must be plausible.
+pub fn srtcp_sender(p: &[u8]) -> Option<u32> {
+    let mut c = Cursor::new(p);
+    let (b0, pt, words, ssrc) = (c.u8()?, c.u8()?, usize::from(c.u16()?), c.u32()?);
+    if b0 >> 6 != 2 || !matches!(pt, 200 | 201) {
+        return None;
+    }
+    let first = 4 + 4 * words;
+    [10usize, 4, 0].into_iter().find_map(|tag| {
+        let n = p.len().checked_sub(tag + 4)?;
+        if n % 4 != 0 || n < first.max(8) {
+            return None;
+        }
+        let e_index = Cursor::new(p.get(n..)?).u32()?;
+        let ok = if e_index & 0x8000_0000 != 0 {
+            e_index & 0x7fff_ffff < SRTCP_INDEX_MAX
+        } else {
+            plain_chain_sender(p.get(..n)?).is_some()
+        };
+        ok.then_some(ssrc)
+    })
+}
+
+/// [`rtcp_chain_sender`] for plain RTCP only.
+fn plain_chain_sender(p: &[u8]) -> Option<u32> {
     let mut c = Cursor::new(p);
     let mut sender = None;
     while c.remaining() > 0 {
@@ -322,6 +361,43 @@ mod test {
     const RTP: &str =
         "802201100009e88600001646007000000000836a0e033ffc05cc8e21d3df8bc0785f3cf854d6";
     const RTCP: &str = "81c8000c5d931534dd3ac1704d614df800007d00000000c800007d0000000000000000010000000000000000000000000000000081ca000e5d931534010835643933313533340725467265655357495443482e6f7267202d2d20436f6d6520746f20436c7565436f6e2e636f6d000000";
+
+    /// RFC 3711 §3.4's layout: the clear RR header and SSRC, the encrypted
+    /// rest, E flag and index, then the tag.
+    #[test]
+    fn srtcp_compounds_by_their_trailer() {
+        let mut p = vec![0x81, 201, 0, 7, 0, 0, 0x11, 0x11];
+        p.extend([0x3c; 36]); // encrypted report block and SDES
+        p.extend(0x8000_0005u32.to_be_bytes());
+        for tag in [0usize, 4, 10] {
+            let mut q = p.clone();
+            q.extend(vec![0xa5; tag]);
+            assert_eq!(srtcp_sender(&q), Some(0x1111), "tag {tag}");
+            assert_eq!(rtcp_chain_sender(&q), Some(0x1111));
+            for n in 0..q.len() {
+                let _ = srtcp_sender(&q[..n]);
+            }
+        }
+        // A tag of 7 bytes leaves no aligned compound.
+        let mut q = p.clone();
+        q.extend([0xa5; 7]);
+        assert_eq!(srtcp_sender(&q), None);
+        // An implausible index, a type that cannot start a compound.
+        let mut q = p.clone();
+        q[44..48].copy_from_slice(&0xffff_fff0u32.to_be_bytes());
+        q.extend([0xa5; 10]);
+        assert_eq!(srtcp_sender(&q), None);
+        let mut q = p.clone();
+        q[1] = 203;
+        assert_eq!(srtcp_sender(&q), None);
+        // E clear (null cipher): the chain itself must hold.
+        let mut q = vec![0x80, 201, 0, 1, 0, 0, 0x22, 0x22];
+        q.extend(5u32.to_be_bytes());
+        assert_eq!(srtcp_sender(&q), Some(0x2222));
+        q[8..12].copy_from_slice(&[0x81, 202, 0, 9]);
+        q.extend(5u32.to_be_bytes());
+        assert_eq!(srtcp_sender(&q), None);
+    }
 
     #[test]
     fn real_rtp_and_compound_rtcp() {

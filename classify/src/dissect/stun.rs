@@ -49,7 +49,7 @@ pub enum StunProbe {
     NotStun,
 }
 
-// Attributes that only Microsoft's stacks send (domain.md §2.4).
+// Attributes that only Microsoft's stacks send (docs/call-flows.md §2.4).
 fn is_microsoft_attr(t: u16) -> bool {
     // Only attributes Microsoft's own specifications define, since this
     // names the service: MS-VERSION (0x8008), MS-SEQUENCE-NUMBER (0x8050)

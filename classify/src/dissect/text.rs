@@ -113,6 +113,14 @@ pub fn probe(p: &[u8]) -> TextProbe {
             .filter(|h| !h.is_empty());
         return TextProbe::HttpRequest { host };
     }
+    // HTTP/0.9 (RFC 1945 §4.1): `GET` SP path CRLF, nothing after it.
+    if line.starts_with(b"GET /")
+        && line.get(4..).is_some_and(|path| !path.contains(&b' '))
+        && p.len() == line.len() + 2
+        && p.ends_with(b"\r\n")
+    {
+        return TextProbe::HttpRequest { host: None };
+    }
     if (line.starts_with(b"HTTP/1.1 ") || line.starts_with(b"HTTP/1.0 "))
         && line
             .get(9..12)
@@ -296,6 +304,24 @@ pub fn exchange_greeting(payload: &[u8]) -> bool {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn http09_request_line() {
+        assert_eq!(
+            probe(b"GET /index.html\r\n"),
+            TextProbe::HttpRequest { host: None }
+        );
+        // A space in the line (a version) or bytes after it: not HTTP/0.9.
+        assert_ne!(
+            probe(b"GET /a b\r\n"),
+            TextProbe::HttpRequest { host: None }
+        );
+        assert_eq!(probe(b"GET /index.html\r\nmore"), probe(b"GET /x\r\nmore"));
+        assert_ne!(
+            probe(b"GET /index.html"),
+            TextProbe::HttpRequest { host: None }
+        );
+    }
 
     #[test]
     fn recognises_each_protocol() {

@@ -52,14 +52,15 @@ pub enum TlsProbe {
 }
 
 /// Whether 5 bytes can be a TLS record header: content type 20-23 and a
-/// 3.x version with a plausible length.
+/// 3.x version with a plausible length, or the start of an SSLv2-format
+/// ClientHello (high bit, length, type 1, version 2.0 or 3.x).
 pub fn is_record_header(b: &[u8]) -> bool {
     match b {
-        [ct, 3, minor, hi, lo, ..] => {
-            (20..=23).contains(ct)
-                && *minor <= 4
-                && usize::from(u16::from_be_bytes([*hi, *lo])) <= (1 << 14) + 2048
+        [ct, 3, minor, hi, lo, ..] if (20..=23).contains(ct) => {
+            *minor <= 4 && usize::from(u16::from_be_bytes([*hi, *lo])) <= (1 << 14) + 2048
         }
+        [hi, _, 1, 3, minor, ..] => hi & 0x80 != 0 && *minor <= 3,
+        [hi, _, 1, 0, 2, ..] => hi & 0x80 != 0,
         _ => false,
     }
 }
@@ -113,8 +114,45 @@ pub fn version_name(v: u16) -> Option<&'static str> {
     })
 }
 
+/// An SSLv2-format ClientHello (RFC 6101 appendix E.2, RFC 5246 appendix
+/// E.2): a 2-byte record header with the high bit set, message type 1, a
+/// version 2.0 or 3.x, then cipher-spec, session-id and challenge lengths
+/// that add up to the record (cipher specs 3 bytes each, a challenge of 16
+/// to 32 bytes). Old clients open TLS sessions with it; it has no SNI.
+pub fn sslv2_client_hello(stream: &[u8]) -> Option<Hello> {
+    let mut c = Cursor::new(stream);
+    let len = usize::from(c.u16()? & 0x7fff);
+    let (msg, version) = (c.u8()?, c.u16()?);
+    let (specs, session, challenge) = (c.u16()?, c.u16()?, c.u16()?);
+    let ok = stream.first().is_some_and(|b| b & 0x80 != 0)
+        && msg == 1
+        && (version == 0x0002 || (0x0300..=0x0303).contains(&version))
+        && specs > 0
+        && specs % 3 == 0
+        && (session == 0 || session == 16)
+        && (16..=32).contains(&challenge)
+        && len == 9 + usize::from(specs) + usize::from(session) + usize::from(challenge);
+    ok.then_some(Hello {
+        kind: HelloKind::Client,
+        sni: None,
+        alpn: None,
+        version,
+    })
+}
+
 /// Parses the start of one direction of a TLS stream.
 pub fn parse_hello(stream: &[u8]) -> TlsProbe {
+    if stream.first().is_some_and(|b| b & 0x80 != 0) {
+        // No TLS record starts with the high bit: SSLv2 format or nothing,
+        // decided by its first 11 bytes (the lengths must add up).
+        return match sslv2_client_hello(stream) {
+            Some(h) => TlsProbe::Hello(h),
+            None if stream.len() < 11 && (stream.len() < 5 || is_record_header(stream)) => {
+                TlsProbe::NeedMore
+            }
+            None => TlsProbe::NotTls,
+        };
+    }
     if stream.len() < 5 {
         // Judge what is there: a first byte that cannot start a record is not TLS.
         return match stream {
@@ -319,6 +357,30 @@ mod test {
 
     fn chrome_hello() -> Vec<u8> {
         hex(CHROME_HELLO)
+    }
+
+    #[test]
+    fn sslv2_format_client_hello() {
+        // 0x80 | 28, ClientHello, 3.1, 3 bytes of cipher specs, no session
+        // id, a 16-byte challenge.
+        let mut h = vec![
+            0x80, 0x1c, 0x01, 0x03, 0x01, 0x00, 0x03, 0x00, 0x00, 0x00, 0x10,
+        ];
+        h.extend([0x00, 0x00, 0x2f]);
+        h.extend([0x5a; 16]);
+        let TlsProbe::Hello(hello) = parse_hello(&h) else {
+            panic!("{:?}", parse_hello(&h));
+        };
+        assert_eq!((hello.kind, hello.version), (HelloKind::Client, 0x0301));
+        // A length that does not add up, or a challenge of 8 bytes: not it.
+        h[1] = 0x1d;
+        assert_eq!(sslv2_client_hello(&h), None);
+        h[1] = 0x1c;
+        h[10] = 8;
+        assert_eq!(sslv2_client_hello(&h), None);
+        for n in 0..h.len() {
+            let _ = parse_hello(&h[..n]);
+        }
     }
 
     #[test]

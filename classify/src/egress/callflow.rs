@@ -15,7 +15,7 @@ use serde::Deserialize;
 /// The built-in call-flow table (`signatures/callflow.toml`).
 pub const DEFAULT_CALLFLOW_TOML: &str = include_str!("../../../signatures/callflow.toml");
 
-/// Deployment profile of the site (domain.md 5.2).
+/// Deployment profile of the site (docs/call-flows.md §5.2).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default, Hash)]
 pub enum Profile {
     /// All users homed Online.
@@ -483,7 +483,7 @@ impl CallFlow {
             .map(|p| p.role)
     }
 
-    /// The scenario row ids of the document (domain.md 5.2).
+    /// The scenario row ids of the document (docs/call-flows.md §5.2).
     pub fn scenario_rows(&self) -> &[String] {
         &self.scenario_rows
     }

@@ -7,22 +7,23 @@
 //!    document (CRL/OCSP, DNS, telemetry, Skype consumer federation, the
 //!    broadcast CDN: `[[internet_only]]` in `callflow.toml`) is expected on
 //!    the Internet, unless its remote end is in an ExpressRoute-capable
-//!    Office 365 set: the set's flag is authoritative (domain.md 4.3).
+//!    Office 365 set: the set's flag is authoritative (docs/call-flows.md §4.3).
 //! 2. Else the first call-flow rule for the profile, traffic kind and the
 //!    two roles. Roles: a configured on-premises role (by address, or for
 //!    the responder by a configured name), a conventional published name
 //!    of a local server, `client` for any other local address, and for a
 //!    remote address `o365_er` / `o365_internet` by its endpoint set's
 //!    `expressRoute` flag, or `internet`.
-//! 3. The route filter: an expectation of `expressroute` (or either path)
-//!    towards an ExpressRoute-capable set the circuit does not receive
-//!    becomes `internet`, and the note says why.
+//! 3. The circuit: an expectation of `expressroute` (or either path)
+//!    towards an ExpressRoute-capable set becomes `internet` when no circuit
+//!    is declared for the flow's local end, or the declared one does not
+//!    receive the set (route filter, prefix lists), and the note says why.
 //!
-//! The note names the scenario rows of domain.md 5.2 behind the rule, so
+//! The note names the scenario rows of docs/call-flows.md §5.2 behind the rule, so
 //! every expectation can be traced to the document.
 
 use super::callflow::{ExpectedPath, Role, TrafficKind};
-use super::{is_public, Edge, Egress, FlowFacts, O365Advertised, Site, Verdict};
+use super::{is_public, Edge, Egress, FlowFacts, Site, Verdict};
 use std::fmt::Write;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -94,20 +95,16 @@ impl Site {
         }
     }
 
-    /// Why the circuit does not carry the remote end's set, when it is
-    /// ExpressRoute-capable but filtered out.
-    fn filtered(&self, v: &Verdict<'_>) -> Option<String> {
+    /// Why no circuit carries the remote end's set, when it is
+    /// ExpressRoute-capable and none does for this flow's local end.
+    fn filtered(&self, f: &FlowFacts, v: &Verdict<'_>) -> Option<String> {
         let set = v.o365.filter(|s| s.expressroute)?;
-        if self.circuit.allows(set) {
-            return None;
-        }
-        Some(match self.circuit {
-            O365Advertised::None => "no ExpressRoute circuit".to_string(),
-            _ => format!(
-                "set {} ({}) not in the route filter",
-                set.id, set.service_area
-            ),
-        })
+        let local = if v.local_src {
+            Some(f.src)
+        } else {
+            v.local_dst.then_some(f.dst)
+        };
+        self.not_on_circuit(local, set, v.egress == Egress::ExpressRoute)
     }
 
     /// Sets the expectation and conformance of `v`, and notes them.
@@ -151,7 +148,7 @@ impl Site {
                 expected,
                 ExpectedPath::ExpressRoute | ExpectedPath::InternetOrExpressRoute
             )
-            .then(|| self.filtered(v))
+            .then(|| self.filtered(f, v))
             .flatten();
             let mut s = String::new();
             let _ = write!(s, "{kind} {}-{} expected ", a.as_str(), b.as_str());

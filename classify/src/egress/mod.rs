@@ -27,17 +27,19 @@
 //!   is one the expectation allows.
 
 pub mod callflow;
+pub mod circuit;
 pub mod db;
 pub mod edge;
 pub mod expect;
-pub mod learn;
+pub mod infer;
 pub mod sources;
 
 pub use callflow::{CallFlow, ExpectedPath, Profile, Role, TrafficKind};
+pub use circuit::{CircuitDecl, CircuitSource};
 pub use db::{EgressDb, EgressDbBuilder, O365Advertised, PrefixMatch};
 pub use edge::{Edge, Edges};
 pub use expect::Onprem;
-pub use learn::{LearnedEdges, NextHop, Tallies, Tally};
+pub use infer::{EdgeRules, LearnedEdge, LearnedEdges, NextHop, Tallies, Tally};
 pub use sources::{Category, EgressError, O365Set, ServiceTag};
 
 use crate::prefix::{FlowDirection, LocalNets, PrefixTable};
@@ -130,6 +132,15 @@ pub struct Site {
     /// The circuit's route filter: which ExpressRoute-capable Office 365
     /// sets it receives (all when not configured).
     pub circuit: O365Advertised,
+    /// Whether the site declared a circuit (see [`Site::circuit_for`]).
+    pub circuit_decl: CircuitDecl,
+    /// Circuits declared per local subnet (a building file's flag); they
+    /// win over `circuit_decl`.
+    pub circuit_subnets: PrefixTable<CircuitDecl>,
+    /// How much evidence decides a learned edge.
+    pub edge_rules: EdgeRules,
+    /// The CQD building file (each local subnet's building).
+    pub buildings: std::sync::Arc<crate::buildings::Buildings>,
 }
 
 /// What the flow table knows about a finished flow, for [`Site::judge`].
@@ -217,9 +228,27 @@ impl Site {
         f: &FlowFacts,
         learned: Option<&LearnedEdges>,
     ) -> Verdict<'a> {
+        let mut v = self.predict(local, f);
+        v.next_hop = [self.edge_of(f, 0, learned), self.edge_of(f, 1, learned)];
+        let mut notes = String::new();
+        let mut note = |s: &str| {
+            if !notes.is_empty() {
+                notes.push_str("; ");
+            }
+            notes.push_str(s);
+        };
+        let seen = self.observe(f, &mut v, learned, &mut note);
+        self.expect(f, &mut v, &seen, &mut note);
+        v.note = (!notes.is_empty()).then_some(notes);
+        v
+    }
+
+    /// The prefix-predicted part of a verdict: locality, `egress` and the
+    /// prefix, source and Office 365 set that decided it. ExpressRoute only
+    /// where a circuit is declared for the flow's local end.
+    fn predict<'a>(&'a self, local: &'a LocalNets, f: &FlowFacts) -> Verdict<'a> {
         let local_src = local.is_local(f.src);
         let local_dst = local.is_local(f.dst);
-        let direction = FlowDirection::from_locality(local_src, local_dst);
         let remote = if local_dst && !local_src {
             f.src
         } else {
@@ -228,13 +257,13 @@ impl Site {
         let mut v = Verdict {
             local_src,
             local_dst,
-            direction,
+            direction: FlowDirection::from_locality(local_src, local_dst),
             egress: Egress::Unknown,
             prefix: None,
             list: None,
             label: None,
             o365: None,
-            next_hop: [self.edge_of(f, 0, learned), self.edge_of(f, 1, learned)],
+            next_hop: [None, None],
             observed: None,
             asymmetric: None,
             expected: None,
@@ -248,38 +277,51 @@ impl Site {
                 v.label = Some(m.label);
                 v.list = Some("local");
             }
+            return v;
+        }
+        let m = self.db.lookup(remote);
+        v.o365 = m.and_then(|m| m.o365);
+        let local_end = if local_src {
+            Some(f.src)
         } else {
-            let m = self.db.lookup(remote);
-            v.o365 = m.and_then(|m| m.o365);
-            match m.and_then(|m| m.expressroute) {
-                Some((prefix, list, label)) => {
-                    v.egress = Egress::ExpressRoute;
-                    v.prefix = Some(prefix);
-                    v.list = Some(list);
-                    v.label = label;
-                }
-                None => {
-                    v.egress = if is_public(remote) {
-                        Egress::Internet
-                    } else {
-                        Egress::Unknown
-                    };
-                    if let Some(m) = m {
-                        v.prefix = Some(m.prefix);
-                        v.list = Some(m.list);
-                        v.label = m.label;
-                    }
+            local_dst.then_some(f.dst)
+        };
+        let er = m
+            .and_then(|m| m.expressroute)
+            .filter(|_| self.circuit_for(local_end).is_declared());
+        match er {
+            Some((prefix, list, label)) => {
+                v.egress = Egress::ExpressRoute;
+                v.prefix = Some(prefix);
+                v.list = Some(list);
+                v.label = label;
+            }
+            None => {
+                v.egress = if is_public(remote) {
+                    Egress::Internet
+                } else {
+                    Egress::Unknown
+                };
+                if let Some(m) = m {
+                    v.prefix = Some(m.prefix);
+                    v.list = Some(m.list);
+                    v.label = m.label;
                 }
             }
         }
+        v
+    }
 
-        let mut notes = String::new();
-        let mut note = |s: &str| {
-            if !notes.is_empty() {
-                notes.push_str("; ");
-            }
-            notes.push_str(s);
-        };
+    /// The observed part of a verdict: asymmetry, the observed path, and
+    /// notes on changed next hops, edges of unknown path and edges that
+    /// contradict the prediction. Returns the edges crossed by direction.
+    fn observe(
+        &self,
+        f: &FlowFacts,
+        v: &mut Verdict<'_>,
+        learned: Option<&LearnedEdges>,
+        note: &mut dyn FnMut(&str),
+    ) -> Vec<(usize, Edge)> {
         let seen: Vec<(usize, Edge)> = v
             .next_hop
             .iter()
@@ -291,7 +333,7 @@ impl Site {
         if let [Some(a), Some(b)] = &v.next_hop {
             v.asymmetric = Some(a.name != b.name);
         }
-        let outbound = usize::from(local_dst && !local_src);
+        let outbound = usize::from(v.local_dst && !v.local_src);
         v.observed = if v.egress == Egress::Local {
             Some(Egress::Local)
         } else {
@@ -311,27 +353,18 @@ impl Site {
         }
         for (n, (i, e)) in seen.iter().enumerate() {
             // One note per edge, even when both directions crossed it.
-            if e.path != Egress::Unknown
-                || seen
-                    .get(..n)
-                    .is_some_and(|s| s.iter().any(|x| x.1.name == e.name))
+            if seen
+                .get(..n)
+                .is_some_and(|s| s.iter().any(|x| x.1.name == e.name))
             {
                 continue;
             }
-            let t = learned.and_then(|l| f.next_hops.get(*i).and_then(|h| l.get(h)));
-            note(&match t {
-                Some(l) if l.tally.advertised + l.tally.other > 0 => format!(
-                    "path of edge {} unknown: {:.0}% of its {} flows to ExpressRoute prefixes",
-                    e.name,
-                    l.tally.advertised_pct(),
-                    l.tally.advertised + l.tally.other
-                ),
-                Some(_) => format!(
-                    "path of edge {} unknown: no ExpressRoute prefix loaded to judge it by",
-                    e.name
-                ),
-                None => format!("path of edge {} unknown: not seen in the warm-up", e.name),
-            });
+            let l = learned.and_then(|l| f.next_hops.get(*i).and_then(|h| l.get(h)));
+            if let Some(l) = l {
+                note(&l.evidence_note());
+            } else if e.path == Egress::Unknown {
+                note(&format!("path of edge {} unknown: no evidence yet", e.name));
+            }
         }
         if matches!(v.egress, Egress::ExpressRoute | Egress::Internet) {
             for (i, e) in &seen {
@@ -346,10 +379,7 @@ impl Site {
                 }
             }
         }
-
-        self.expect(f, &mut v, &seen, &mut note);
-        v.note = (!notes.is_empty()).then_some(notes);
-        v
+        seen
     }
 }
 
@@ -413,6 +443,10 @@ mod test {
             onprem,
             onprem_names: Vec::new(),
             circuit: O365Advertised::All,
+            circuit_decl: CircuitDecl::Declared(CircuitSource::Config),
+            circuit_subnets: PrefixTable::new(),
+            edge_rules: EdgeRules::default(),
+            buildings: Arc::default(),
         }
     }
 

@@ -162,7 +162,24 @@ struct RawSet {
 /// Invalid JSON (with serde_json's line and column), a set without `id` or
 /// `serviceArea`, an unknown category or a bad prefix (with its line).
 pub fn parse_o365(text: &str, file: &str) -> Result<Vec<O365Set>, EgressError> {
-    let raw: Vec<RawSet> = serde_json::from_str(text).map_err(|e| json_error(file, text, &e))?;
+    // Valid JSON of another shape is a wrong file, not a syntax slip: say
+    // what was expected.
+    const SHAPE: &str = "expected the Office 365 endpoint list as /endpoints/Worldwide returns it: a JSON array of endpoint sets such as {\"id\": 11, \"serviceArea\": \"Skype\", \"ips\": [\"52.112.0.0/14\"], \"expressRoute\": true, \"category\": \"Optimize\"}";
+    let raw: Vec<RawSet> = serde_json::from_str(text).map_err(|e| {
+        let mut err = json_error(file, text, &e);
+        if e.classify() == serde_json::error::Category::Data {
+            err.message = format!("{SHAPE} ({e})");
+        }
+        err
+    })?;
+    if raw.is_empty() {
+        return Err(EgressError::new(
+            file,
+            1,
+            text.trim(),
+            format!("no endpoint set in the list: {SHAPE}"),
+        ));
+    }
     let mut out = Vec::with_capacity(raw.len());
     for r in raw {
         let id = i32::try_from(r.id).map_err(|_| {
@@ -331,6 +348,16 @@ mod test {
         let e = parse_o365(bad_ip, "o.json").unwrap_err();
         assert_eq!((e.line, e.value.as_str()), (4, "52.300.0.0/14"));
 
+        // An empty list or another shape is a wrong file, said as such.
+        let e = parse_o365("[]", "o.json").unwrap_err();
+        assert!(
+            e.message
+                .starts_with("no endpoint set in the list: expected the Office 365 endpoint list"),
+            "{e:?}"
+        );
+        let e = parse_o365("{\"values\": []}", "o.json").unwrap_err();
+        assert!(e.message.contains("a JSON array of endpoint sets"), "{e:?}");
+        assert!(!e.message.contains("invalid JSON"), "{e:?}");
         let bad_json = "[\n{\"id\": 1,\n \"serviceArea\": \"Skype\",,}]";
         let e = parse_o365(bad_json, "o.json").unwrap_err();
         assert_eq!(e.line, 3, "{e}");

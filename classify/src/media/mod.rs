@@ -27,7 +27,8 @@ mod stream;
 mod tracker;
 
 pub use quality::{
-    CqdAudioPoor, Quality, QualityProfile, QualityRules, Targets, WindowRules, DEFAULT_MEDIA_TOML,
+    min_sample, CqdAudioPoor, Quality, QualityProfile, QualityRules, Targets, WindowRules,
+    DEFAULT_MEDIA_TOML,
 };
 pub use tracker::MediaTracker;
 

@@ -21,7 +21,7 @@ const MAX_DROPOUT: u16 = 3000;
 const MAX_MISORDER: u16 = 100;
 /// RFC 3550 A.1: in-order packets before a new source is believed.
 const MIN_SEQUENTIAL: u8 = 2;
-/// Window of the burst loss figure (domain.md §3.5: "in any 200 ms").
+/// Window of the burst loss figure (docs/call-flows.md §3.5: "in any 200 ms").
 const BURST_US: i64 = 200_000;
 /// A burst window with fewer expected packets says too little to count.
 const BURST_MIN_EXPECTED: u64 = 5;
@@ -238,9 +238,9 @@ impl Stream {
         self.expected_before + (self.ext_max() + 1).saturating_sub(self.base_ext)
     }
 
-    fn update_burst(&mut self, arrival_us: i64) {
+    fn update_burst(&mut self, arrival_us: i64, rules: &WindowRules) {
         if arrival_us - self.burst_start_us >= BURST_US {
-            self.close_burst();
+            self.close_burst(rules);
             self.burst_start_us = arrival_us;
             self.burst_start_ext = self.ext_max();
             self.burst_received = 0;
@@ -248,7 +248,7 @@ impl Stream {
         self.burst_received += 1;
     }
 
-    fn close_burst(&mut self) {
+    fn close_burst(&mut self, rules: &WindowRules) {
         let expected = self.ext_max().wrapping_sub(self.burst_start_ext);
         if (BURST_MIN_EXPECTED..1 << 20).contains(&expected) {
             let lost = expected.saturating_sub(self.burst_received);
@@ -256,7 +256,7 @@ impl Stream {
             if self.burst_worst.is_none_or(|w| pct > w) {
                 self.burst_worst = Some(pct);
             }
-            self.win.burst(pct);
+            self.win.burst(lost, expected, rules);
         }
     }
 
@@ -281,7 +281,7 @@ impl Stream {
         self.count_pt(h.pt);
         // The windows close on the ext_max before this packet; the burst
         // bucket first, so it counts in the 15 s window it ends in.
-        self.update_burst(arrival_us);
+        self.update_burst(arrival_us, rules);
         self.roll_window(arrival_us, rules);
         self.update_seq(h.seq);
         if self.feeds_jitter(h) {
@@ -377,7 +377,7 @@ impl Stream {
         rules: &WindowRules,
     ) -> StreamStats {
         let mut s = self.clone();
-        s.close_burst();
+        s.close_burst(rules);
         s.close_window(s.packets, rules);
         let expected = s.expected();
         // Static table, else the SDP, else the estimate. A stream known only

@@ -5,6 +5,7 @@
 //! Only header-derived figures are here: no payload byte ever reaches a
 //! column.
 
+use super::leg::Leg;
 use crate::media::{MediaTracker, Quality, QualityProfile, QualityRules, RtpMap, StreamStats};
 use crate::Side;
 use std::sync::Arc;
@@ -69,15 +70,15 @@ pub struct MediaFields {
 }
 
 impl MediaFields {
-    /// The media columns and stream rows of a media flow's record, its
-    /// streams judged against `profile`; `sdp` binds dynamic payload types
-    /// (see [`MediaTracker::streams_with`]).
+    /// The media columns and stream rows of a media flow's record, each
+    /// stream judged by the table `leg` gives its direction; `sdp` binds
+    /// dynamic payload types (see [`MediaTracker::streams_with`]).
     pub fn from_tracker(
         flow_id: i64,
         t: &MediaTracker,
         rules: &QualityRules,
         sdp: &dyn Fn(Side, u8) -> Option<RtpMap>,
-        profile: QualityProfile,
+        leg: &dyn Fn(Side) -> Leg,
     ) -> Self {
         let stats = t.streams_with(sdp);
         let streams: Vec<StreamRecord> = stats
@@ -85,7 +86,8 @@ impl MediaFields {
             .map(|s| StreamRecord {
                 flow_id,
                 quality: None,
-                profile: None,
+                cqd_quality: None,
+                leg: None,
                 stats: s,
             })
             .collect();
@@ -124,22 +126,24 @@ impl MediaFields {
             streams: Vec::new(),
         };
         fields.streams = streams;
-        fields.judge(rules, profile);
+        fields.judge(rules, leg);
         // Streams known only from reports that the RTP flow also received are
         // that flow's rows; this flow keeps its round trip and fraction lost.
         fields.streams.retain(|r| !r.stats.reported_elsewhere);
         fields
     }
 
-    /// Judges the streams (and the flow) against `profile`; again when the
-    /// flow's egress, and so its profile, was decided later.
-    pub fn judge(&mut self, rules: &QualityRules, profile: QualityProfile) {
+    /// Judges each stream by the table of its leg (and CQD's rule), and the
+    /// flow from them; again when the flow's path was decided later.
+    pub fn judge(&mut self, rules: &QualityRules, leg: &dyn Fn(Side) -> Leg) {
         for r in &mut self.streams {
-            r.quality = rules.judge_stream(&r.stats, profile);
-            r.profile = (r.stats.packets > 0).then_some(profile);
+            let l = leg(r.stats.side);
+            r.quality = rules.judge_stream(&r.stats, l.profile);
+            r.cqd_quality = rules.judge_cqd(&r.stats);
+            r.leg = (r.stats.packets > 0).then_some(l);
         }
         let judged: Vec<Option<Quality>> = self.streams.iter().map(|r| r.quality).collect();
-        self.media_quality = rules.judge_flow(&judged, self.rtcp_rtt_ms);
+        self.media_quality = rules.judge_flow(&judged);
     }
 }
 
@@ -150,13 +154,21 @@ pub struct StreamRecord {
     pub flow_id: i64,
     /// The stream's figures.
     pub stats: StreamStats,
-    /// `good` / `poor` for this stream, None when unjudged.
+    /// `good` / `poor` for this stream by Microsoft's targets, None when unjudged.
     pub quality: Option<Quality>,
-    /// The targets it was judged against; None for a stream without RTP.
-    pub profile: Option<QualityProfile>,
+    /// `good` / `poor` by CQD's poor-audio rule (its wire part), None when unjudged.
+    pub cqd_quality: Option<Quality>,
+    /// The table it was judged by and the segment it crossed; None for a
+    /// stream without RTP.
+    pub leg: Option<Leg>,
 }
 
 impl StreamRecord {
+    /// The table `quality` was judged by.
+    pub fn profile(&self) -> Option<QualityProfile> {
+        self.leg.map(|l| l.profile)
+    }
+
     /// `src2dst` or `dst2src`.
     pub fn direction(&self) -> &'static str {
         match self.stats.side {

@@ -10,11 +10,13 @@
 //! mechanics (flow table, timeouts, threads) and the writer only turns rows
 //! into columns. Records that must wait for other flows are [`Pending`].
 
+pub mod leg;
 pub mod media;
 pub mod path;
 mod pending;
 pub mod tunnel;
 
+pub use leg::{Leg, SensorPosition};
 pub use path::{Marking, PathEvidence, PathFields};
 pub use pending::Pending;
 
@@ -25,7 +27,6 @@ use crate::classifier::{
 };
 use crate::egress::{Egress, ExpectedPath, FlowFacts, LearnedEdges, NextHop, Site, Verdict};
 use crate::evidence::FlowEvidence;
-use crate::media::QualityProfile;
 use crate::prefix::{FlowDirection, LocalNets};
 use crate::{AppProtocol, AppSource, ServiceSource, Signatures, TrafficType, Transport};
 use std::net::IpAddr;
@@ -43,43 +44,6 @@ pub struct Knowledge {
     pub egress: Site,
     /// Where the sensor sits, which decides the media targets.
     pub sensor_position: SensorPosition,
-}
-
-/// Where the sensor taps the site's traffic (site config `sensor_position`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum SensorPosition {
-    /// Somewhere inside the customer network (the default): it sees a
-    /// stream's client segment, so streams are judged by the client targets.
-    #[default]
-    Inside,
-    /// At the customer edge, where the ExpressRoute segment starts: streams
-    /// of flows that cross the ExpressRoute edge are judged by that
-    /// segment's targets.
-    CustomerEdge,
-}
-
-impl SensorPosition {
-    /// Parses the config value (`inside`, `customer_edge`).
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "inside" => Some(SensorPosition::Inside),
-            "customer_edge" => Some(SensorPosition::CustomerEdge),
-            _ => None,
-        }
-    }
-
-    /// The targets a flow's streams are judged by: the ExpressRoute
-    /// segment's when the sensor is at the customer edge and the flow crossed
-    /// the ExpressRoute edge (the edge router it was seen through, else its
-    /// prefix-predicted egress), else the client's.
-    pub fn profile(self, e: &EgressFields) -> QualityProfile {
-        let path = e.observed_egress.unwrap_or(e.egress);
-        if self == SensorPosition::CustomerEdge && path == Egress::ExpressRoute {
-            QualityProfile::ExpressRouteSegment
-        } else {
-            QualityProfile::Client
-        }
-    }
 }
 
 /// Egress attribution of one flow.
@@ -146,12 +110,16 @@ pub struct Labels {
     pub service_source: Option<ServiceSource>,
     /// Egress attribution, next hops and call-flow conformance.
     pub egress: EgressFields,
-    /// Media quality columns (schema.md §3); default for non-media flows.
+    /// Media quality columns (export/SCHEMA.md, "Media columns"); default for non-media flows.
     pub media: MediaFields,
     /// Handshake and STUN round trips, DSCP per direction.
     pub path: PathFields,
     /// A tunnel carrying media cadence; null for flows that are no tunnel.
     pub tunnel_media_suspected: Option<bool>,
+    /// The buildings of the flow's local ends (CQD building file).
+    pub buildings: crate::buildings::FlowBuildings,
+    /// The call the flow belongs to (set when its call is grouped).
+    pub call_id: Option<i64>,
 }
 
 impl Labels {
@@ -173,6 +141,8 @@ impl Labels {
             media: MediaFields::default(),
             path: PathFields::default(),
             tunnel_media_suspected: None,
+            buildings: crate::buildings::FlowBuildings::default(),
+            call_id: None,
         }
     }
 }
@@ -249,14 +219,14 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         .unwrap_or(TrafficType::Other)
         .for_service(app, service.as_ref().map(|(s, _)| &**s));
     let mut v = judge_path(k, e, &class, traffic_type, located);
-    let profile = k.sensor_position.profile(&EgressFields {
-        egress: v.egress,
-        observed_egress: v.observed,
-        ..EgressFields::default()
-    });
+    let path = v.observed.unwrap_or(v.egress);
+    let leg = |side| {
+        k.sensor_position
+            .leg(side, (v.local_src, v.local_dst), path)
+    };
     let media = match e.flow.media() {
         Some(m) if app.carries_media() && m.rtp_packets + m.rtcp_packets > 0 => {
-            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None, profile)
+            MediaFields::from_tracker(e.flow_id, m, &k.signatures.media, &|_, _| None, &leg)
         }
         _ => MediaFields::default(),
     };
@@ -265,8 +235,9 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
             .cadence()
             .is_some_and(tunnel::Cadence::media_suspected)
     });
-    let path = e.path();
-    let mut extra = path::notes(&path, app, &media, v.o365.is_some(), outbound(&v));
+    let evidence = e.path();
+    let rtt = path::RttTargets::of(&k.signatures.media, k.sensor_position);
+    let mut extra = path::notes(&evidence, app, &media, v.o365.is_some(), outbound(&v), &rtt);
     if tunnel_media_suspected == Some(true) {
         extra.push(tunnel::NOTE.to_string());
     }
@@ -285,9 +256,15 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
         service_source,
         egress: egress_fields(e, &v, note, &extra),
         media,
-        path: PathFields::of(&path),
+        path: PathFields::of(&evidence),
         tunnel_media_suspected,
         protocol: class.protocol,
+        buildings: crate::buildings::FlowBuildings::of(
+            &k.egress.buildings,
+            (e.src, v.local_src),
+            (e.dst, v.local_dst),
+        ),
+        call_id: None,
     }
 }
 
@@ -468,33 +445,8 @@ const COMMON: &str = "common";
 mod test {
     use super::*;
     use crate::media::MediaTracker;
+    use crate::media::QualityProfile;
     use crate::Side;
-
-    #[test]
-    fn the_segment_profile_needs_the_customer_edge_and_the_expressroute_edge() {
-        let e = |egress, observed| EgressFields {
-            egress,
-            observed_egress: observed,
-            ..EgressFields::default()
-        };
-        let edge = SensorPosition::CustomerEdge;
-        let seg = QualityProfile::ExpressRouteSegment;
-        let client = QualityProfile::Client;
-        assert_eq!(edge.profile(&e(Egress::ExpressRoute, None)), seg);
-        assert_eq!(edge.profile(&e(Egress::Internet, None)), client);
-        // The edge router it was seen through wins over the prefix: an
-        // ExpressRoute prefix reached over the Internet edge is not the
-        // segment, and the other way round.
-        let inet = Some(Egress::Internet);
-        assert_eq!(edge.profile(&e(Egress::ExpressRoute, inet)), client);
-        let er = Some(Egress::ExpressRoute);
-        assert_eq!(edge.profile(&e(Egress::Internet, er)), seg);
-        let inside = SensorPosition::Inside;
-        assert_eq!(inside.profile(&e(Egress::ExpressRoute, er)), client);
-        assert_eq!(SensorPosition::parse("customer_edge"), Some(edge));
-        assert_eq!(SensorPosition::parse("inside"), Some(inside));
-        assert_eq!(SensorPosition::parse("edge"), None);
-    }
 
     /// A flow's streams are judged again when its egress, and so its
     /// profile, is decided after the record was built (learned edges).
@@ -511,13 +463,16 @@ mod test {
             t.feed(Side::Src2Dst, i64::from(i) * 20_000, &p);
         }
         let client = QualityProfile::Client;
-        let mut m = MediaFields::from_tracker(1, &t, &rules, &|_, _| None, client);
+        let inside = |s| SensorPosition::Inside.leg(s, (false, true), Egress::Internet);
+        let mut m = MediaFields::from_tracker(1, &t, &rules, &|_, _| None, &inside);
         assert_eq!(m.media_quality, Some(crate::media::Quality::Good));
-        assert_eq!(m.streams[0].profile, Some(client));
-        let seg = QualityProfile::ExpressRouteSegment;
-        m.judge(&rules, seg);
+        assert_eq!(m.streams[0].profile(), Some(client));
+        let seg = QualityProfile::CustomerEdgeSegment;
+        let edge = |s| SensorPosition::CustomerEdge.leg(s, (false, true), Egress::Internet);
+        m.judge(&rules, &edge);
         assert_eq!(m.streams[0].quality, Some(crate::media::Quality::Poor));
-        assert_eq!(m.streams[0].profile, Some(seg));
+        assert_eq!(m.streams[0].profile(), Some(seg));
+        assert_eq!(m.streams[0].leg.map(|l| l.segment), Some("internet"));
         assert_eq!(m.media_quality, Some(crate::media::Quality::Poor));
     }
 }

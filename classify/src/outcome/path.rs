@@ -1,20 +1,46 @@
 //! Latency and QoS marking of a flow, judged against Microsoft's targets
-//! (domain.md §3.5) and the DSCP values of the recommended media ranges
-//! (domain.md §1.2, §4.6).
+//! (docs/call-flows.md §3.5) and the DSCP values of the recommended media ranges
+//! (docs/call-flows.md §1.2, §4.6).
 //!
-//! The tap is taken to sit at the customer edge, so the server-side part
-//! of a TCP handshake (SYN to SYN-ACK), a STUN transaction answered by the
-//! remote end and an RTCP round trip measure the customer-edge-to-Microsoft
-//! segment (target 60 ms RTT), and the whole handshake (server side plus
-//! client side, SYN-ACK to ACK) the client-to-Microsoft one (100 ms).
+//! Both round-trip targets come from one table, `signatures/media.toml`
+//! (`rtt_ms` of `[client]` and `[customer_edge_segment]`). The whole
+//! handshake (server side plus client side, SYN-ACK to ACK) spans the client
+//! path: the client's 100 ms. The server side of a handshake (SYN to
+//! SYN-ACK), a STUN transaction answered by the remote end and an RTCP round
+//! trip are measured from the tap: from a tap at the customer edge they span
+//! the customer-edge-to-Microsoft segment (60 ms); from a tap inside they
+//! also span part of the inside network, so only the client's 100 ms bounds
+//! them.
 
-use super::MediaFields;
+use super::{MediaFields, SensorPosition};
+use crate::media::QualityRules;
 use crate::AppProtocol;
 
-/// Round-trip target from the customer edge to the Microsoft network edge, ms.
-pub const EDGE_RTT_TARGET_MS: f64 = 60.0;
-/// Round-trip target from the client to the Microsoft network edge, ms.
-pub const CLIENT_RTT_TARGET_MS: f64 = 100.0;
+/// The round-trip targets `path_note` judges by, from the target tables and
+/// the sensor's position.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RttTargets {
+    /// For round trips from the tap to the remote end, ms, and its name.
+    pub from_tap: (f64, &'static str),
+    /// For the whole handshake (client to Microsoft edge), ms.
+    pub client: f64,
+}
+
+impl RttTargets {
+    /// The targets of `rules` for a sensor at `pos`.
+    pub fn of(rules: &QualityRules, pos: SensorPosition) -> Self {
+        let client = rules.client.rtt_ms.unwrap_or(f64::INFINITY);
+        let segment = rules.customer_edge_segment.rtt_ms.unwrap_or(f64::INFINITY);
+        RttTargets {
+            from_tap: if pos.at_edge() {
+                (segment, "customer-edge-to-Microsoft")
+            } else {
+                (client, "client-to-Microsoft")
+            },
+            client,
+        }
+    }
+}
 
 /// DSCP EF: audio.
 pub const DSCP_EF: u8 = 46;
@@ -129,36 +155,35 @@ fn kind(e: &PathEvidence, m: &MediaFields) -> Option<Kind> {
 
 /// Latency and marking findings for `path_note`: `o365` when the remote end
 /// is Office 365 (the targets are for the path to Microsoft), `outbound`
-/// the index of the local sender's direction.
+/// the index of the local sender's direction, `rtt` the targets.
 pub fn notes(
     e: &PathEvidence,
     app: AppProtocol,
     media: &MediaFields,
     o365: bool,
     outbound: usize,
+    rtt: &RttTargets,
 ) -> Vec<String> {
     let mut out = Vec::new();
     if o365 {
         let over = |what: &str, v: f64, target: f64, seg: &str| {
             (v > target).then(|| format!("{what} {v:.1} ms over the {target:.0} ms {seg} target"))
         };
-        let edge = "edge-to-Microsoft";
-        out.extend(
-            ms(e.server_rtt_us).and_then(|v| over("server-side RTT", v, EDGE_RTT_TARGET_MS, edge)),
-        );
+        let (tap, tap_name) = rtt.from_tap;
+        out.extend(ms(e.server_rtt_us).and_then(|v| over("server-side RTT", v, tap, tap_name)));
         if let (Some(s), Some(c)) = (e.server_rtt_us, e.client_rtt_us) {
             out.extend(over(
                 "handshake RTT",
                 (s + c) as f64 / 1000.0,
-                CLIENT_RTT_TARGET_MS,
+                rtt.client,
                 "client-to-Microsoft",
             ));
         }
-        out.extend(ms(e.stun_rtt_us).and_then(|v| over("STUN RTT", v, EDGE_RTT_TARGET_MS, edge)));
+        out.extend(ms(e.stun_rtt_us).and_then(|v| over("STUN RTT", v, tap, tap_name)));
         out.extend(
             media
                 .rtcp_rtt_ms
-                .and_then(|v| over("RTCP RTT", v, CLIENT_RTT_TARGET_MS, "client-to-Microsoft")),
+                .and_then(|v| over("RTCP RTT", v, tap, tap_name)),
         );
     }
     if !(app.carries_media() && media.is_media) {
@@ -258,8 +283,42 @@ mod test {
         assert_eq!(stun_transaction(&m), None, "RTP");
     }
 
+    fn rtt(pos: SensorPosition) -> RttTargets {
+        RttTargets::of(&QualityRules::builtin().unwrap(), pos)
+    }
+
+    #[test]
+    fn round_trips_by_the_table_of_what_they_span() {
+        let e = PathEvidence {
+            server_rtt_us: Some(75_000),
+            client_rtt_us: Some(30_000),
+            stun_rtt_us: Some(20_000),
+            marking: [mark(46), mark(46)],
+            dst_port: 3478,
+        };
+        let mut m = media(0);
+        m.rtcp_rtt_ms = Some(80.0);
+        let edge = rtt(SensorPosition::CustomerEdge);
+        assert_eq!(
+            notes(&e, AppProtocol::Rtp, &m, true, 0, &edge),
+            [
+                "server-side RTT 75.0 ms over the 60 ms customer-edge-to-Microsoft target",
+                "handshake RTT 105.0 ms over the 100 ms client-to-Microsoft target",
+                "RTCP RTT 80.0 ms over the 60 ms customer-edge-to-Microsoft target",
+            ]
+        );
+        // Inside, the same round trips span part of the inside network too:
+        // only the client's 100 ms bounds them.
+        let inside = rtt(SensorPosition::Inside);
+        assert_eq!(
+            notes(&e, AppProtocol::Rtp, &m, true, 0, &inside),
+            ["handshake RTT 105.0 ms over the 100 ms client-to-Microsoft target"]
+        );
+    }
+
     #[test]
     fn targets_and_markings() {
+        let r = &rtt(SensorPosition::CustomerEdge);
         let e = PathEvidence {
             server_rtt_us: Some(75_000),
             client_rtt_us: Some(30_000),
@@ -267,11 +326,11 @@ mod test {
             marking: [mark(46), mark(0)],
             dst_port: 3478,
         };
-        let n = notes(&e, AppProtocol::Rtp, &media(0), true, 0);
+        let n = notes(&e, AppProtocol::Rtp, &media(0), true, 0, r);
         assert_eq!(
             n,
             [
-                "server-side RTT 75.0 ms over the 60 ms edge-to-Microsoft target",
+                "server-side RTT 75.0 ms over the 60 ms customer-edge-to-Microsoft target",
                 "handshake RTT 105.0 ms over the 100 ms client-to-Microsoft target",
                 "dst2src re-marked to DSCP 0 (sent 46)",
             ]
@@ -283,7 +342,7 @@ mod test {
             ..e
         };
         assert_eq!(
-            notes(&e, AppProtocol::Rtp, &media(0), false, 0),
+            notes(&e, AppProtocol::Rtp, &media(0), false, 0, r),
             ["src2dst video marked DSCP 46, not AF41 34"]
         );
         // Inbound flow: the local sender is the responder.
@@ -293,10 +352,10 @@ mod test {
             ..e
         };
         assert_eq!(
-            notes(&e, AppProtocol::Rtp, &media(96), false, 1),
+            notes(&e, AppProtocol::Rtp, &media(96), false, 1, r),
             ["src2dst re-marked to DSCP 0 (sent 34)"],
             "dynamic type without codec: kind unknown; the return path is the initiator's"
         );
-        assert!(notes(&e, AppProtocol::Https, &MediaFields::default(), false, 0).is_empty());
+        assert!(notes(&e, AppProtocol::Https, &MediaFields::default(), false, 0, r).is_empty());
     }
 }

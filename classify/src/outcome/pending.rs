@@ -3,7 +3,10 @@
 //! binding) or the edges of their input, learned from the wire, may still
 //! change their labels.
 
-use super::{join_notes, name_facts, path, tunnel, Evidence, Knowledge, Labels, MediaFields};
+use super::{
+    join_notes, name_facts, path, tunnel, Evidence, Knowledge, Labels, Leg, MediaFields,
+    PathEvidence,
+};
 use crate::classifier::needs_correlation;
 use crate::egress::{FlowFacts, LearnedEdges};
 use crate::media::{MediaTracker, RtpMap};
@@ -23,8 +26,8 @@ pub struct Pending {
     pub media: Option<Box<MediaTracker>>,
     /// It crossed a next hop whose edge is not decided yet.
     pub edges: bool,
-    /// Latency and marking findings, kept to follow a new path verdict.
-    pub notes: Vec<String>,
+    /// Latency and marking evidence, judged again to follow a new path verdict.
+    pub path: PathEvidence,
 }
 
 impl Pending {
@@ -48,19 +51,7 @@ impl Pending {
             relabel,
             media,
             edges,
-            notes: {
-                let mut n = path::notes(
-                    &e.path(),
-                    labels.app_protocol,
-                    &labels.media,
-                    labels.egress.o365_endpoint_id.is_some(),
-                    usize::from(labels.local_dst && !labels.local_src),
-                );
-                if labels.tunnel_media_suspected == Some(true) {
-                    n.push(tunnel::NOTE.to_string());
-                }
-                n
-            },
+            path: e.path(),
         })
     }
 
@@ -100,8 +91,9 @@ impl Pending {
             relabel,
             media,
             edges: rejudge,
-            notes,
+            path: evidence,
         } = self;
+        let rtt = path::RttTargets::of(&k.signatures.media, k.sensor_position);
         let judge = |facts: &mut FlowFacts, labels: &mut Labels| {
             name_facts(
                 k,
@@ -119,11 +111,23 @@ impl Pending {
             e.asymmetric = v.asymmetric;
             e.expected_path = v.expected;
             e.path_conformant = v.conformant;
+            let mut notes = path::notes(
+                &evidence,
+                labels.app_protocol,
+                &labels.media,
+                labels.egress.o365_endpoint_id.is_some(),
+                usize::from(labels.local_dst && !labels.local_src),
+                &rtt,
+            );
+            if labels.tunnel_media_suspected == Some(true) {
+                notes.push(tunnel::NOTE.to_string());
+            }
+            let e = &mut labels.egress;
             e.path_note = join_notes(v.note, &notes);
             // The edge crossed may change the media targets.
             if labels.media.is_media {
-                let p = k.sensor_position.profile(&labels.egress);
-                labels.media.judge(&k.signatures.media, p);
+                let leg = legs(k, labels);
+                labels.media.judge(&k.signatures.media, &leg);
             }
         };
         if let Some(m) = media {
@@ -136,8 +140,9 @@ impl Pending {
                 };
                 sdp(to, pt).or_else(|| sdp(from, pt))
             };
-            let p = k.sensor_position.profile(&labels.egress);
-            labels.media = MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound, p);
+            let leg = legs(k, labels);
+            labels.media =
+                MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound, &leg);
         }
         let Some((app, service)) = relabel
             .then(|| learned(dst).or_else(|| learned(src)))
@@ -162,4 +167,14 @@ impl Pending {
         judge(&mut facts, labels);
         true
     }
+}
+
+/// The leg of each direction of a labelled flow's streams.
+fn legs(k: &Knowledge, labels: &Labels) -> impl Fn(Side) -> Leg {
+    let (pos, local) = (k.sensor_position, (labels.local_src, labels.local_dst));
+    let path = labels
+        .egress
+        .observed_egress
+        .unwrap_or(labels.egress.egress);
+    move |side| pos.leg(side, local, path)
 }

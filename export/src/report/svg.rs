@@ -1,19 +1,49 @@
 //! Two chart shapes drawn as plain inline SVG, enough for the report:
 //! stacked horizontal bars (one bar per category) and stacked columns (one
-//! column per category, with an optional vertical marker between columns).
-//! A single series is the same chart with one colour. Every rectangle has a
-//! `<title>` so a browser shows its value on hover; no script, no font file.
+//! column per category, with an optional vertical marker between columns
+//! and an optional time axis). Every chart has a visible title, axis labels
+//! and a legend; every rectangle a `<title>` so a browser shows its value on
+//! hover; no font file.
+//!
+//! A series is coloured by its name, never by its position, so a path or a
+//! verdict has the same colour in every chart.
 
 use std::fmt::Write;
 
-/// Series colours, in order (colour-blind safe, from the Okabe-Ito set).
-const PALETTE: [&str; 8] = [
-    "#0072B2", "#E69F00", "#009E73", "#999999", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+/// Colours by series name: the Okabe-Ito set (readable with every common
+/// colour-vision deficiency), one per path and one per verdict.
+pub const PALETTE: [(&str, &str); 7] = [
+    ("expressroute", "#0072B2"),
+    ("internet", "#E69F00"),
+    ("local", "#009E73"),
+    ("unknown", "#999999"),
+    ("good", "#56B4E9"),
+    ("poor", "#D55E00"),
+    ("not judged", "#CC79A7"),
 ];
 
-/// The colour of series `i`.
-pub fn colour(i: usize) -> &'static str {
-    PALETTE[i % PALETTE.len()]
+/// Colours of series the palette does not name (e.g. all paths together).
+const OTHER: [&str; 2] = ["#000000", "#F0E442"];
+
+/// The colour of the series `name`.
+/// A qualified path (`expressroute (predicted)`) keeps its path's colour.
+pub fn colour_of(name: &str) -> &'static str {
+    let base = name.split(" (").next().unwrap_or(name);
+    PALETTE
+        .iter()
+        .find(|(n, _)| *n == base)
+        .map_or_else(|| OTHER[name.len() % OTHER.len()], |(_, c)| c)
+}
+
+/// A chart's visible text: title and axis labels.
+#[derive(Clone, Copy, Debug)]
+pub struct Labels<'a> {
+    /// Over the chart.
+    pub title: &'a str,
+    /// Under the x axis.
+    pub x: &'a str,
+    /// Beside the y axis (columns) or the categories (bars).
+    pub y: &'a str,
 }
 
 /// Data of a stacked chart: `values[c][s]` is series `s` in category `c`.
@@ -74,15 +104,15 @@ pub type Fmt = fn(f64) -> String;
 
 fn legend(s: &mut String, series: &[String], x: f64, y: f64) {
     let mut cx = x;
-    for (i, name) in series.iter().enumerate() {
+    for name in series {
         let _ = write!(
             s,
-            r#"<rect x="{cx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11">{}</text>"#,
+            r#"<rect class="key" data-series="{n}" x="{cx:.1}" y="{:.1}" width="10" height="10" fill="{}"/><text x="{:.1}" y="{:.1}" font-size="11">{n}</text>"#,
             y - 9.0,
-            colour(i),
+            colour_of(name),
             cx + 14.0,
             y,
-            esc(name)
+            n = esc(name)
         );
         // Roughly 6.5 px per character at 11 px.
         #[allow(clippy::cast_precision_loss)]
@@ -91,29 +121,40 @@ fn legend(s: &mut String, series: &[String], x: f64, y: f64) {
     }
 }
 
-fn open_svg(s: &mut String, class: &str, w: f64, h: f64, title: &str) {
+/// Opens the SVG with its title (hover and visible), legend and axis labels.
+fn open_svg(s: &mut String, class: &str, (w, h): (f64, f64), l: &Labels<'_>, series: &[String]) {
     let _ = write!(
         s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart {class}" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" role="img" font-family="sans-serif"><title>{}</title>"#,
-        esc(title)
+        r#"<svg xmlns="http://www.w3.org/2000/svg" class="chart {class}" width="{w:.0}" height="{h:.0}" viewBox="0 0 {w:.0} {h:.0}" role="img" font-family="sans-serif"><title>{t}</title><text class="chart-title" x="10" y="18" font-size="14" font-weight="bold">{t}</text>"#,
+        t = esc(l.title)
+    );
+    legend(s, series, 10.0, 38.0);
+    let _ = write!(
+        s,
+        r#"<text class="axis-label" x="{:.1}" y="{:.1}" font-size="11" text-anchor="middle">{}</text><text class="axis-label" x="12" y="{:.1}" font-size="11" text-anchor="middle" transform="rotate(-90 12 {:.1})">{}</text>"#,
+        w / 2.0,
+        h - 6.0,
+        esc(l.x),
+        h / 2.0,
+        h / 2.0,
+        esc(l.y)
     );
 }
 
 /// Horizontal stacked bars, one per category, values on the x axis.
-pub fn hbars(d: &Stacked, title: &str, fmt: Fmt) -> String {
-    let (left, right, top, bar, gap) = (170.0, 30.0, 34.0, 20.0, 8.0);
+pub fn hbars(d: &Stacked, l: &Labels<'_>, fmt: Fmt) -> String {
+    let (left, right, top, bar, gap) = (190.0, 40.0, 52.0, 20.0, 8.0);
     let width = 760.0;
     #[allow(clippy::cast_precision_loss)]
     let n = d.categories.len() as f64;
     let plot_h = n * (bar + gap);
-    let height = top + plot_h + 40.0;
+    let height = top + plot_h + 44.0;
     let plot_w = width - left - right;
     let step = nice_step(d.max_total(), 5);
     let max = (d.max_total() / step).ceil().max(1.0) * step;
     let x = |v: f64| left + v / max * plot_w;
     let mut s = String::new();
-    open_svg(&mut s, "hbars", width, height, title);
-    legend(&mut s, &d.series, left, 16.0);
+    open_svg(&mut s, "hbars", (width, height), l, &d.series);
     let mut t = 0.0;
     while t <= max + step / 2.0 {
         let _ = write!(
@@ -143,10 +184,11 @@ pub fn hbars(d: &Stacked, title: &str, fmt: Fmt) -> String {
             }
             let _ = write!(
                 s,
-                r#"<rect class="bar" x="{:.2}" y="{y:.1}" width="{:.2}" height="{bar:.1}" fill="{}"><title>{} / {}: {}</title></rect>"#,
+                r#"<rect class="bar" data-series="{}" x="{:.2}" y="{y:.1}" width="{:.2}" height="{bar:.1}" fill="{}"><title>{} / {}: {}</title></rect>"#,
+                esc(&d.series[i]),
                 x(acc),
                 (x(acc + v) - x(acc)).max(0.5),
-                colour(i),
+                colour_of(&d.series[i]),
                 esc(name),
                 esc(&d.series[i]),
                 esc(&fmt(*v))
@@ -174,16 +216,58 @@ pub struct Marker {
     pub label: String,
 }
 
-/// Stacked columns, one per category; `every` labels every n-th column.
+/// Dated ticks under a plot whose bottom is at `y0`.
+fn time_ticks(s: &mut String, ticks: &[(f64, Vec<String>)], x: impl Fn(f64) -> f64, y0: f64) {
+    for (at, lines) in ticks {
+        let tx = x(*at);
+        let _ = write!(
+            s,
+            r##"<line x1="{tx:.1}" x2="{tx:.1}" y1="{y0:.1}" y2="{:.1}" stroke="#333"/><text class="tick" x="{tx:.1}" y="{:.1}" font-size="10" text-anchor="middle">"##,
+            y0 + 4.0,
+            y0 + 15.0
+        );
+        for (i, line) in lines.iter().enumerate() {
+            let dy = if i == 0 { 0.0 } else { 12.0 };
+            let _ = write!(
+                s,
+                r#"<tspan x="{tx:.1}" dy="{dy:.0}">{}</tspan>"#,
+                esc(line)
+            );
+        }
+        s.push_str("</text>");
+    }
+}
+
+/// A dashed target line at `mx` from `top` to `bottom`, with its label.
+fn target(s: &mut String, m: &Marker, mx: f64, top: f64, bottom: f64) {
+    let _ = write!(
+        s,
+        r##"<line class="target" x1="{mx:.1}" x2="{mx:.1}" y1="{top:.1}" y2="{bottom:.1}" stroke="#000" stroke-width="2" stroke-dasharray="5,3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#000">{}</text>"##,
+        mx + 4.0,
+        top + 12.0,
+        esc(&m.label)
+    );
+}
+
+/// How the columns' x axis is labelled.
+#[derive(Clone, Debug)]
+pub enum XAxis {
+    /// Every n-th category name under its column.
+    Every(usize),
+    /// Time ticks: (position in columns from the left edge, label lines).
+    Ticks(Vec<(f64, Vec<String>)>),
+}
+
+/// Stacked columns, one per category.
 pub fn columns(
     d: &Stacked,
-    title: &str,
+    l: &Labels<'_>,
     fmt: Fmt,
-    every: usize,
+    axis: &XAxis,
     marker: Option<&Marker>,
 ) -> String {
-    let (left, right, top, bottom) = (70.0, 20.0, 34.0, 56.0);
-    let (width, height) = (760.0, 300.0);
+    let (left, right, top, bottom) = (80.0, 20.0, 52.0, 64.0);
+    let (width, height) = (760.0, 320.0);
     let plot_w = width - left - right;
     let plot_h = height - top - bottom;
     #[allow(clippy::cast_precision_loss)]
@@ -193,8 +277,7 @@ pub fn columns(
     let max = (d.max_total() / step).ceil().max(1.0) * step;
     let y = |v: f64| top + plot_h - v / max * plot_h;
     let mut s = String::new();
-    open_svg(&mut s, "columns", width, height, title);
-    legend(&mut s, &d.series, left, 16.0);
+    open_svg(&mut s, "columns", (width, height), l, &d.series);
     let mut t = 0.0;
     while t <= max + step / 2.0 {
         let _ = write!(
@@ -219,17 +302,18 @@ pub fn columns(
             }
             let _ = write!(
                 s,
-                r#"<rect class="bar" x="{x0:.2}" y="{:.2}" width="{w:.2}" height="{:.2}" fill="{}"><title>{} / {}: {}</title></rect>"#,
+                r#"<rect class="bar" data-series="{}" x="{x0:.2}" y="{:.2}" width="{w:.2}" height="{:.2}" fill="{}"><title>{} / {}: {}</title></rect>"#,
+                esc(&d.series[i]),
                 y(acc + v),
                 (y(acc) - y(acc + v)).max(0.5),
-                colour(i),
+                colour_of(&d.series[i]),
                 esc(name),
                 esc(&d.series[i]),
                 esc(&fmt(*v))
             );
             acc += v;
         }
-        if every > 0 && c % every == 0 {
+        if matches!(axis, XAxis::Every(n) if *n > 0 && c % n == 0) {
             let _ = write!(
                 s,
                 r#"<text x="{:.1}" y="{:.1}" font-size="10" text-anchor="middle">{}</text>"#,
@@ -239,16 +323,11 @@ pub fn columns(
             );
         }
     }
+    if let XAxis::Ticks(ticks) = axis {
+        time_ticks(&mut s, ticks, |at| left + at * slot, top + plot_h);
+    }
     if let Some(m) = marker {
-        let mx = left + m.at * slot;
-        let _ = write!(
-            s,
-            r##"<line class="target" x1="{mx:.1}" x2="{mx:.1}" y1="{top:.1}" y2="{:.1}" stroke="#D55E00" stroke-width="2" stroke-dasharray="5,3"/><text x="{:.1}" y="{:.1}" font-size="11" fill="#D55E00">{}</text>"##,
-            top + plot_h,
-            mx + 4.0,
-            top + 12.0,
-            esc(&m.label)
-        );
+        target(&mut s, m, left + m.at * slot, top, top + plot_h);
     }
     let _ = write!(
         s,
@@ -262,6 +341,12 @@ pub fn columns(
 #[cfg(test)]
 mod test {
     use super::*;
+
+    const LABELS: Labels<'static> = Labels {
+        title: "t",
+        x: "x",
+        y: "y",
+    };
 
     fn data() -> Stacked {
         Stacked {
@@ -281,7 +366,7 @@ mod test {
 
     #[test]
     fn bars_scale_to_the_largest_total_and_escape_labels() {
-        let s = hbars(&data(), "t", |v| format!("{v}"));
+        let s = hbars(&data(), &LABELS, |v| format!("{v}"));
         assert!(s.starts_with("<svg") && s.ends_with("</svg>"));
         // Two segments for media, one for web (a zero value draws nothing).
         assert_eq!(s.matches(r#"class="bar""#).count(), 3);
@@ -296,9 +381,35 @@ mod test {
             at: 1.0,
             label: "target 1%".into(),
         };
-        let s = columns(&data(), "t", |v| format!("{v}"), 2, Some(&m));
+        let s = columns(
+            &data(),
+            &LABELS,
+            |v| format!("{v}"),
+            &XAxis::Every(2),
+            Some(&m),
+        );
         assert_eq!(s.matches(r#"class="bar""#).count(), 3);
         assert_eq!(s.matches(r#"class="target""#).count(), 1);
         assert!(s.contains(">media<") && !s.contains(">web&lt;&gt;</text>"));
+    }
+
+    #[test]
+    fn a_series_has_its_colour_wherever_it_is() {
+        let mut d = data();
+        let a = hbars(&d, &LABELS, |v| format!("{v}"));
+        d.series.reverse();
+        let b = columns(&d, &LABELS, |v| format!("{v}"), &XAxis::Every(1), None);
+        for s in [a, b] {
+            assert!(s.contains(r##"data-series="internet" x"##));
+            for (name, colour) in PALETTE.iter().take(2) {
+                let n = s.matches(&format!(r#"data-series="{name}""#)).count();
+                let with = s
+                    .matches(&format!(r#"data-series="{name}""#))
+                    .count()
+                    .min(s.matches(&format!(r#"fill="{colour}""#)).count());
+                assert!(n > 0 && n == with, "{name} {colour}: {s}");
+            }
+        }
+        assert!(hbars(&data(), &LABELS, |v| format!("{v}")).contains(r#"class="chart-title""#));
     }
 }

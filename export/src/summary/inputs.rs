@@ -1,6 +1,7 @@
 //! Which files a summary reads: flows files and dataset directories in any
 //! mix, each file's streams table beside it, `date=`/`hour=` partitions
-//! pruned against the time range; and why reading can fail.
+//! pruned against the time range, datasets on object storage copied here
+//! first (only the partitions in the range); and why reading can fail.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -45,6 +46,9 @@ pub enum ReadError {
     /// Nothing to read at a path.
     #[error("{}: no flows file or dataset found", .0.display())]
     NotFound(PathBuf),
+    /// A dataset on object storage could not be listed or read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// A time bound that does not parse.
     #[error("bad time {0:?}: expected RFC 3339, YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS] (UTC)")]
     Time(String),
@@ -156,6 +160,8 @@ pub struct Inputs {
     pub flows: BTreeSet<PathBuf>,
     /// Streams files.
     pub streams: BTreeSet<PathBuf>,
+    /// Calls files.
+    pub calls: BTreeSet<PathBuf>,
 }
 
 impl Inputs {
@@ -176,6 +182,10 @@ impl Inputs {
                 if s.is_file() {
                     inp.streams.insert(s);
                 }
+                let c = crate::calls_path(p);
+                if c.is_file() {
+                    inp.calls.insert(c);
+                }
             } else if p.is_dir() {
                 let (flows_dir, streams_dir) = dataset_dirs(p);
                 let mut files = Vec::new();
@@ -184,6 +194,8 @@ impl Inputs {
                 for f in files {
                     if split && f.to_string_lossy().ends_with(".streams.parquet") {
                         inp.streams.insert(f);
+                    } else if split && f.to_string_lossy().ends_with(".calls.parquet") {
+                        inp.calls.insert(f);
                     } else {
                         inp.flows.insert(f);
                     }
@@ -192,6 +204,12 @@ impl Inputs {
                     let mut files = Vec::new();
                     walk(&s, range, partition_span_of(&s), &mut files)?;
                     inp.streams.extend(files);
+                    // The calls table sits beside the streams, same partitions.
+                    if let Some(c) = calls_twin(&s).filter(|c| c.is_dir()) {
+                        let mut files = Vec::new();
+                        walk(&c, range, partition_span_of(&c), &mut files)?;
+                        inp.calls.extend(files);
+                    }
                 }
             } else {
                 return Err(ReadError::Io {
@@ -205,6 +223,15 @@ impl Inputs {
         }
         Ok(inp)
     }
+}
+
+/// `ROOT/calls/REL` for a dataset's `ROOT/streams/REL`.
+fn calls_twin(streams: &Path) -> Option<PathBuf> {
+    let a = streams
+        .ancestors()
+        .find(|a| a.file_name().is_some_and(|n| n == "streams"))?;
+    let rel = streams.strip_prefix(a).ok()?;
+    Some(a.parent()?.join("calls").join(rel))
 }
 
 /// The span of the innermost partition a path is in (for pruning below it).
@@ -232,4 +259,67 @@ fn dataset_dirs(p: &Path) -> (PathBuf, Option<PathBuf>) {
         }
     }
     (p.to_path_buf(), None)
+}
+
+/// `paths` with each object storage URL (`az://`, `s3://`) replaced by a
+/// local copy of its visible parts in `range`; the copies are removed when
+/// the returned mirrors drop.
+///
+/// # Errors
+/// An unknown URL scheme, a store that cannot be listed or read, or a URL
+/// with nothing in it.
+pub fn localize(
+    paths: &[PathBuf],
+    range: &TimeRange,
+) -> Result<(Vec<PathBuf>, Vec<crate::store::fetch::Mirror>), ReadError> {
+    let mut out = Vec::with_capacity(paths.len());
+    let mut mirrors = Vec::new();
+    for p in paths {
+        let Some(url) = crate::store::StoreUrl::parse(&p.to_string_lossy())
+            .map_err(crate::store::StoreError::from)?
+        else {
+            out.push(p.clone());
+            continue;
+        };
+        let m = crate::store::fetch::mirror(&url, |rel| key_in_range(rel, range))?;
+        if m.objects == 0 && range == &TimeRange::default() {
+            return Err(ReadError::NotFound(p.clone()));
+        }
+        out.push(m.path().to_path_buf());
+        mirrors.push(m);
+    }
+    Ok((out, mirrors))
+}
+
+/// Whether the `date=`/`hour=` directories of a key meet `range`.
+fn key_in_range(rel: &str, range: &TimeRange) -> bool {
+    let dirs = rel.rsplit_once('/').map_or("", |(d, _)| d);
+    let span = dirs
+        .split('/')
+        .fold(None, |span, name| partition_span(name, span).or(span));
+    span.is_none_or(|(a, b)| range.overlaps(a, b))
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn object_keys_are_pruned_by_their_partition() {
+        let r = TimeRange {
+            from_us: parse_time("2026-11-21T08:30").ok(),
+            to_us: parse_time("2026-11-21T09:00").ok(),
+        };
+        assert!(key_in_range("flows/date=2026-11-21/hour=8/p.parquet", &r));
+        assert!(!key_in_range("flows/date=2026-11-21/hour=9/p.parquet", &r));
+        assert!(!key_in_range(
+            "streams/date=2026-11-20/hour=8/p.parquet",
+            &r
+        ));
+        assert!(key_in_range("flows.parquet", &r));
+        assert!(key_in_range(
+            "x/date=2026-11-21/hour=23/p.parquet",
+            &TimeRange::default()
+        ));
+    }
 }

@@ -42,6 +42,21 @@ pub struct EdgeFigures {
     /// Flows seen one way only (an unanswered SYN or STUN request, UDP
     /// without a reply): what a stateful firewall on the return path leaves.
     pub one_way: u64,
+    /// The evidence behind its path, from the `path_note` of its latest
+    /// flow that gives it (flows counted, shares).
+    pub evidence: String,
+    #[serde(skip)]
+    evidence_at: i64,
+}
+
+/// The part of a `path_note` that gives the evidence behind edge `name`.
+fn evidence_of<'n>(note: &'n str, name: &str) -> Option<&'n str> {
+    note.split("; ").find(|p| {
+        p.contains(&format!("edge {name} "))
+            && (p.starts_with("edge ")
+                || p.starts_with("path of edge ")
+                || p.starts_with("circuit observed"))
+    })
 }
 
 /// The path figures of a summary.
@@ -97,6 +112,15 @@ impl Paths {
             if deciding == Some(e) && (f.path.is_empty() || f.path == "unknown") {
                 f.path = p.observed.unwrap_or("unknown").to_string();
             }
+            if f.path.is_empty() {
+                f.path = "unknown".to_string();
+            }
+            if let Some(ev) = r.path_note.and_then(|n| evidence_of(n, e)) {
+                if f.evidence.is_empty() || r.first_seen_us >= f.evidence_at {
+                    f.evidence = ev.to_string();
+                    f.evidence_at = r.first_seen_us;
+                }
+            }
             f.totals.flows += 1;
             f.totals.packets += r.packets;
             f.totals.bytes += r.bytes;
@@ -143,6 +167,7 @@ impl Paths {
                 Column::num("flows", 8),
                 Column::num("bytes", 14),
                 Column::num("one_way", 8),
+                Column::text("evidence", 0),
             ],
         );
         edges.caption.clone_from(&caption);
@@ -157,6 +182,11 @@ impl Paths {
                     Cell::Int(e.totals.flows),
                     Cell::Int(e.totals.bytes),
                     Cell::Int(e.one_way),
+                    if e.evidence.is_empty() {
+                        "-".into()
+                    } else {
+                        e.evidence.as_str().into()
+                    },
                 ]
             })
             .collect();
@@ -230,7 +260,7 @@ impl Paths {
                 .collect::<Vec<_>>()
         };
         json!({
-            "edges": self.edges.iter().map(|(k, e)| json!({"edge": k, "next_hop": e.next_hop, "path": e.path, "flows": e.totals.flows, "packets": e.totals.packets, "bytes": e.totals.bytes, "one_way": e.one_way})).collect::<Vec<_>>(),
+            "edges": self.edges.iter().map(|(k, e)| json!({"edge": k, "next_hop": e.next_hop, "path": e.path, "flows": e.totals.flows, "packets": e.totals.packets, "bytes": e.totals.bytes, "one_way": e.one_way, "evidence": e.evidence})).collect::<Vec<_>>(),
             "expressroute_on_internet": self.er_on_internet,
             "server_rtt": pct(&self.server_rtt_ms),
             "stun_rtt": pct(&self.stun_rtt_ms),

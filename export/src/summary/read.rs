@@ -185,6 +185,10 @@ fn open(
 const STREAM_COLS: &[&str] = &[
     "run_id",
     "flow_id",
+    "direction",
+    "expected",
+    "lost",
+    "reordered",
     "packets",
     "loss_pct",
     "jitter_mean_ms",
@@ -195,6 +199,8 @@ const STREAM_COLS: &[&str] = &[
 
 const FLOW_COLS: &[&str] = &[
     "run_id",
+    "encapsulation",
+    "tunnel_id",
     "flow_id",
     "first_seen",
     "app_protocol",
@@ -253,6 +259,12 @@ impl StreamIndex {
             let run = c.strs("run_id");
             let flow = c.ints("flow_id")?;
             let packets = c.ints("packets")?;
+            let direction = c.strs("direction");
+            let [expected, lost, reordered] =
+                ["expected", "lost", "reordered"].map(|n| c.opt_ints(n));
+            let int = |a: Option<&Int64Array>, i: usize| {
+                a.filter(|a| a.is_valid(i)).map_or(0, |a| u(a.value(i)))
+            };
             let loss = c.floats("loss_pct").ok_or_else(|| c.wrong("loss_pct"))?;
             let jitter = c.floats("jitter_mean_ms");
             let quality = c.strs("quality");
@@ -266,7 +278,11 @@ impl StreamIndex {
                     .entry((id, flow.value(i)))
                     .or_default()
                     .push(StreamRow {
+                        src2dst: direction.get(i) != Some("dst2src"),
                         packets: u(packets.value(i)),
+                        expected: int(expected, i),
+                        lost: int(lost, i),
+                        reordered: int(reordered, i),
                         loss_pct: loss.value(i),
                         jitter_mean_ms: opt_f64(jitter, i),
                         loss_window_pct: opt_f64(loss_window, i),
@@ -277,6 +293,70 @@ impl StreamIndex {
         }
         Ok(())
     }
+}
+
+const CALL_COLS: &[&str] = &[
+    "first_seen",
+    "building",
+    "subnet",
+    "one_way_audio",
+    "quality",
+    "streams",
+    "poor_streams",
+    "good_streams",
+    "teams",
+    "teams_bytes_expressroute",
+    "teams_bytes_internet",
+    "path_conformant",
+];
+
+/// Adds the calls of a calls file inside `range` to the summary.
+fn read_calls(s: &mut Summary, path: &Path, range: &TimeRange) -> Result<(), ReadError> {
+    let (r, _) = open(path, CALL_COLS)?;
+    for b in r {
+        let b = b.map_err(|source| ReadError::Arrow {
+            path: path.to_path_buf(),
+            column: String::new(),
+            source,
+        })?;
+        let c = Cols::new(path, &b, CALL_COLS)?;
+        let first = c.ints("first_seen")?;
+        let (building, subnet, quality) = (c.strs("building"), c.strs("subnet"), c.strs("quality"));
+        let int = |n: &'static str| c.opt_ints(n);
+        let (streams, poor, good, er, inet) = (
+            int("streams"),
+            int("poor_streams"),
+            int("good_streams"),
+            int("teams_bytes_expressroute"),
+            int("teams_bytes_internet"),
+        );
+        let (one_way, teams, conformant) = (
+            c.bools("one_way_audio"),
+            c.bools("teams"),
+            c.bools("path_conformant"),
+        );
+        let n = |a: Option<&Int64Array>, i: usize| a.map_or(0, |a| u(a.value(i)));
+        for i in 0..b.num_rows() {
+            if !range.contains(first.value(i)) {
+                continue;
+            }
+            s.places.add(&super::CallRow {
+                first_us: first.value(i),
+                building: building.get(i).unwrap_or("-").to_string(),
+                subnet: subnet.get(i).unwrap_or("-").to_string(),
+                one_way: opt_bool(one_way, i) == Some(true),
+                poor: quality.get(i) == Some("poor"),
+                streams: n(streams, i),
+                poor_streams: n(poor, i),
+                good_streams: n(good, i),
+                teams: opt_bool(teams, i) == Some(true),
+                teams_bytes_expressroute: n(er, i),
+                teams_bytes_internet: n(inet, i),
+                conformant: opt_bool(conformant, i),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Adds another run's counters: numbers add up, maps add up by key.
@@ -305,7 +385,8 @@ fn add_counters(into: &mut BTreeMap<String, Value>, c: &serde_json::Map<String, 
 /// # Errors
 /// A path with nothing to read, a file that is not a readable flows table.
 pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<Summary, ReadError> {
-    let inputs = Inputs::find(paths, range)?;
+    let (paths, _copies) = super::inputs::localize(paths, range)?;
+    let inputs = Inputs::find(&paths, range)?;
     let mut streams = StreamIndex::default();
     for p in &inputs.streams {
         streams.read(p)?;
@@ -318,6 +399,7 @@ pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<S
     let mut counters: BTreeMap<String, serde_json::Map<String, Value>> = BTreeMap::new();
     for p in &inputs.flows {
         let (r, kv) = open(p, FLOW_COLS)?;
+        s.add_metadata(kv.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         let file_run = kv.get("pathlens.run_id").cloned().unwrap_or_default();
         if let Some(c) = kv.get("pathlens.counters") {
             if let Ok(Value::Object(m)) = serde_json::from_str(c) {
@@ -351,6 +433,9 @@ pub fn summarize(paths: &[PathBuf], range: &TimeRange, detail: bool) -> Result<S
     for c in counters.values() {
         add_counters(&mut s.counters, c);
     }
+    for p in &inputs.calls {
+        read_calls(&mut s, p, range)?;
+    }
     Ok(s)
 }
 
@@ -363,6 +448,8 @@ struct FlowCols<'a> {
     src_port: Option<&'a Int64Array>,
     flow_id: Option<&'a Int64Array>,
     overflow: Option<&'a Int64Array>,
+    tunnel_id: Option<&'a Int64Array>,
+    encapsulation: Strs<'a>,
     /// run, app, transport, traffic, egress, service, server, src, dst,
     /// hop_a, hop_b, expected, note, community id, edge_a, edge_b, observed.
     strs: [Strs<'a>; 17],
@@ -394,6 +481,8 @@ impl<'a> FlowCols<'a> {
             src_port: c.opt_ints("src_port"),
             flow_id: c.opt_ints("flow_id"),
             overflow: c.opt_ints("rtp_overflow_packets"),
+            tunnel_id: c.opt_ints("tunnel_id"),
+            encapsulation: c.strs("encapsulation"),
             strs: [
                 "run_id",
                 "app_protocol",
@@ -443,6 +532,8 @@ impl<'a> FlowCols<'a> {
             egress: egress.get(i).unwrap_or(""),
             service: service.get(i),
             server_name: server.get(i),
+            encapsulation: self.encapsulation.get(i),
+            tunnel_id: int(self.tunnel_id),
             packets: u(self.packets.value(i)),
             bytes: u(self.bytes.value(i)),
             src_ip: super::Addr::Text(src.get(i).unwrap_or("")),

@@ -57,12 +57,18 @@ pub fn counter_lines(c: &BTreeMap<String, Value>) -> String {
         malformed_total,
         if malformed.is_empty() { String::new() } else { format!(" ({})", malformed.join(", ")) }
     );
+    // No record, no reasons: no empty parentheses either.
+    let ended = by_reason(c.get("ended"));
     let _ = writeln!(
         s,
-        "flows:    {} created, {} records ({}), {} evicted",
+        "flows:    {} created, {} records{}, {} evicted",
         n("flows_created"),
         n("records_written"),
-        by_reason(c.get("ended")).join(", "),
+        if ended.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", ended.join(", "))
+        },
         n("evicted")
     );
     s
@@ -162,16 +168,20 @@ impl Summary {
             "total": self.total,
             "by_app": sorted(&self.by_app).into_iter().map(|((a, b), t)| totals(("app_protocol", "transport"), (a, b), t)).collect::<Vec<_>>(),
             "by_egress": sorted(&self.by_egress).into_iter().map(|((a, b), t)| totals(("traffic_type", "egress"), (a, b), t)).collect::<Vec<_>>(),
-            "paths": {"asymmetric": self.asymmetric, "asymmetry_measured": self.asymmetry_measured, "non_conformant": self.non_conformant, "with_expectation": self.with_expectation},
+            "paths": {"asymmetric": self.asymmetric, "asymmetry_measured": self.asymmetry_measured, "non_conformant": self.non_conformant, "with_expectation": self.with_expectation, "judged_observed": self.judged_observed, "expected_only": self.expected_only},
+            "circuit": self.circuit,
+            "segment_pools": self.segment.json(),
             "flagged_total": self.flagged_total,
             "flagged": self.flagged_sorted(),
             "poor_total": self.poor_total,
             "poor_streams": self.poor_sorted(),
             "services": top("service", &self.services),
             "server_names": top("server_name", &self.server_names),
+            "tunnels": top("tunnel", &self.tunnels),
             "media": media,
             "rtp_overflow_packets": self.rtp_overflow_packets,
             "paths_seen": self.paths.json(),
+            "places": self.places.json(),
         })
     }
 
@@ -207,6 +217,9 @@ impl Summary {
         }
         for (k, t) in Summary::top(&self.server_names, TOP) {
             c.totals("server_names", k, "", &t);
+        }
+        for (k, t) in Summary::top(&self.tunnels, TOP) {
+            c.totals("tunnels", k, "", &t);
         }
         for f in self.flagged_sorted() {
             let k1 = format!("{} > {}:{}", f.src_ip, f.dst_ip, f.dst_port);
@@ -252,6 +265,9 @@ impl Summary {
             "rtp_overflow_packets",
             self.rtp_overflow_packets,
         );
+        for (table, key, metric, v) in self.places.csv_rows() {
+            c.row(table, &key, "", metric, v);
+        }
         c.0
     }
 }

@@ -74,6 +74,10 @@ pub struct FlowRow<'a> {
     pub path_conformant: Option<bool>,
     /// `path_note`.
     pub path_note: Option<&'a str>,
+    /// `encapsulation`.
+    pub encapsulation: Option<&'a str>,
+    /// `tunnel_id`.
+    pub tunnel_id: Option<i64>,
     /// `rtp_overflow_packets` (0 when the column is absent).
     pub rtp_overflow_packets: u64,
     /// Edges, per-direction counts, marking and round trips.
@@ -93,6 +97,8 @@ impl<'a> FlowRow<'a> {
             egress: e.egress.as_str(),
             service: l.service.as_deref(),
             server_name: l.protocol.server_name.as_deref(),
+            encapsulation: r.encapsulation.as_deref(),
+            tunnel_id: r.tunnel_id.map(i64::from),
             packets: r.packets(),
             bytes: r.bytes(),
             src_ip: Addr::Ip(r.src_ip),
@@ -136,10 +142,18 @@ impl<'a> FlowRow<'a> {
 }
 
 /// The summary's view of one row of the `streams` table.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StreamRow {
+    /// `direction` is `src2dst`.
+    pub src2dst: bool,
     /// `packets` (RTP packets; 0 for a stream known only from RTCP).
     pub packets: u64,
+    /// `expected`.
+    pub expected: u64,
+    /// `lost`, clamped at 0.
+    pub lost: u64,
+    /// `reordered`.
+    pub reordered: u64,
     /// `loss_pct`.
     pub loss_pct: f64,
     /// `jitter_mean_ms`.
@@ -157,7 +171,11 @@ impl StreamRow {
     /// The row a stream record becomes in the streams table.
     pub fn from_record(s: &crate::StreamRecord) -> Self {
         StreamRow {
+            src2dst: s.stats.side == pathlens_classify::Side::Src2Dst,
             packets: s.stats.packets,
+            expected: s.stats.expected,
+            lost: u64::try_from(s.stats.lost.max(0)).unwrap_or(0),
+            reordered: s.stats.reordered,
             loss_pct: s.stats.loss_pct(),
             jitter_mean_ms: s.stats.jitter_mean_ms,
             loss_window_pct: s.stats.loss_max_window_pct,

@@ -123,6 +123,8 @@ pub struct Table {
     /// Rows of flows or streams someone looks up in a capture: the report
     /// makes the table sortable.
     pub listing: bool,
+    /// Shown only in the report (a view of another table's rows).
+    pub page_only: bool,
 }
 
 impl Table {
@@ -161,6 +163,9 @@ impl Table {
     /// row), then the notes. Empty when there is nothing to say.
     pub fn text(&self, caption: bool) -> String {
         let mut s = String::new();
+        if self.page_only {
+            return s;
+        }
         if self.rows.is_empty() {
             if let Some(e) = &self.empty {
                 s.push_str(e);
@@ -244,10 +249,38 @@ impl Summary {
                 &self.server_names,
             ),
             self.flagged_listing(),
-            self.media_figures_table(),
         ];
+        let mut nonconf = v[4].clone();
+        nonconf.id = "non_conformant";
+        nonconf.title = "Non-conformant flows (of the flagged flows listed)".into();
+        nonconf.caption = None;
+        nonconf.sentences = None;
+        nonconf.page_only = true;
+        nonconf.rows = self
+            .flagged_sorted()
+            .iter()
+            .zip(&v[4].rows)
+            .filter(|(f, _)| f.path_conformant == Some(false))
+            .map(|(_, r)| r.clone())
+            .collect();
+        v.push(nonconf);
+        v.push(self.media_figures_table());
+        if !self.tunnels.is_empty() {
+            // Only for mirror feeds and tunnels: most captures have none.
+            v.insert(
+                4,
+                self.top_table(
+                    "tunnels",
+                    "Mirror sessions and tunnel networks (encapsulation and id)",
+                    "tunnel",
+                    &self.tunnels,
+                ),
+            );
+        }
         v.extend(self.paths.tables());
+        v.push(self.segment.table());
         v.push(self.poor_streams_listing());
+        v.extend(self.places.tables());
         v
     }
 
@@ -268,13 +301,19 @@ impl Summary {
     fn by_egress_table(&self) -> Table {
         let mut t = Table::new(
             "by_egress",
-            "Flows by traffic type and egress",
-            totals_cols(&[("traffic_type", 17), ("egress", 13)]),
+            "Flows by traffic type and path (observed, else predicted)",
+            totals_cols(&[("traffic_type", 17), ("path", 26)]),
         );
         t.rows = super::sorted(&self.by_egress)
             .into_iter()
             .map(|((a, b), x)| totals_cells(&[a, b], x))
             .collect();
+        t.notes.push(
+            "path: observed at an edge where one was seen, else `(predicted)` from prefixes"
+                .to_string(),
+        );
+        t.notes
+            .extend(self.circuit.iter().map(|c| format!("circuit: {c}")));
         // Zero found and nothing measured read alike as "0": say which.
         let asymmetric = if self.asymmetry_measured == 0 {
             "not measured (no flow crossed a configured edge router both ways)".to_string()
@@ -284,18 +323,17 @@ impl Summary {
                 self.asymmetric, self.asymmetry_measured
             )
         };
-        let conformance = if self.with_expectation == 0 {
-            "not measured (no flow with a call-flow expectation)".to_string()
+        t.notes.push(format!("asymmetric flows: {asymmetric}"));
+        let without = self.total.flows.saturating_sub(self.with_expectation);
+        t.notes.push(if self.with_expectation == 0 {
+            "call-flow conformance: not measured (no flow with a call-flow expectation)".to_string()
         } else {
             format!(
-                "{} of {} with a call-flow expectation",
-                self.non_conformant, self.with_expectation
+                "call-flow conformance: {} of {} flows judged on observed evidence non-conformant; {} only predicted (no path observed); {} without an expectation",
+                self.non_conformant, self.judged_observed, self.expected_only, without
             )
-        };
-        t.notes.push(format!(
-            "asymmetric flows: {asymmetric}; non-conformant flows: {conformance}"
-        ));
-        t.empty = Some(t.notes[0].clone());
+        });
+        t.empty = Some(t.notes.join("\n"));
         t
     }
 
@@ -393,7 +431,7 @@ impl Summary {
 
     fn media_figures_table(&self) -> Table {
         let mut cols = vec![
-            Column::text("egress", 13),
+            Column::text("path", 26),
             Column::num("streams", 7),
             Column::num("windowed", 8),
         ];
@@ -405,11 +443,11 @@ impl Summary {
         cols.extend([Column::num("judged", 6), Column::num("poor", 5)]);
         let mut t = Table::new(
             "media",
-            "RTP streams by egress: percentiles of each stream's worst 15 s window (loss %, jitter ms)",
+            "RTP streams by path (observed, else predicted): percentiles of each stream's worst 15 s window (loss %, jitter ms)",
             cols,
         );
         t.caption =
-            Some("RTP streams by egress, worst 15 s window of each (loss %, jitter ms):".into());
+            Some("RTP streams by path (observed, else predicted), worst 15 s window of each (loss %, jitter ms):".into());
         t.empty = Some("RTP streams: not measured (no RTP stream in these flows)".into());
         t.rows = self
             .media
@@ -440,7 +478,7 @@ impl Summary {
             vec![
                 Column::text("first_seen", 22),
                 Column::text("flow", 44),
-                Column::text("egress", 13),
+                Column::text("path", 26),
                 Column::num("packets", 8),
                 Column::num("loss_pct", 8),
                 Column::num("loss_window", 11),

@@ -49,16 +49,17 @@ fn percentiles_and_media_groups() {
         t.feed(pathlens_classify::Side::Src2Dst, i64::from(i) * 20_000, &p);
     }
     let rules = pathlens_classify::media::QualityRules::builtin().unwrap();
-    let m = crate::MediaFields::from_tracker(
-        1,
-        &t,
-        &rules,
-        &|_, _| None,
-        pathlens_classify::media::QualityProfile::Client,
-    );
+    let m = crate::MediaFields::from_tracker(1, &t, &rules, &|_, _| None, &|side| {
+        pathlens_classify::outcome::SensorPosition::Inside.leg(
+            side,
+            (true, false),
+            pathlens_classify::egress::Egress::ExpressRoute,
+        )
+    });
     let mut s = Summary::default();
     let mut r = FlowRecord::example();
     r.labels.egress.egress = pathlens_classify::egress::Egress::ExpressRoute;
+    r.labels.egress.observed_egress = Some(pathlens_classify::egress::Egress::ExpressRoute);
     s.add_streams(&r, &m.streams);
     assert!(!s.media.contains_key("outbound"), "grouped by egress");
     let g = &s.media["expressroute"];
@@ -69,11 +70,9 @@ fn percentiles_and_media_groups() {
     assert_eq!(g.jitter_window_ms, vec![0.0]);
     let table = s.table_text("media");
     assert!(
-        table
-            .lines()
-            .nth(1)
-            .unwrap()
-            .starts_with("expressroute        1        1     1.00     1.00     1.00       0.00"),
+        table.lines().nth(1).unwrap().starts_with(
+            "expressroute                     1        1     1.00     1.00     1.00       0.00"
+        ),
         "{table}"
     );
     let json = s.json();
@@ -97,6 +96,7 @@ fn media_percentiles_are_of_worst_windows() {
                 loss_window_pct: Some(f64::from(i)),
                 jitter_window_ms: Some(f64::from(i) * 10.0),
                 poor: Some(i > 0),
+                ..StreamRow::default()
             },
         );
     }
@@ -109,6 +109,7 @@ fn media_percentiles_are_of_worst_windows() {
             loss_window_pct: None,
             jitter_window_ms: None,
             poor: None,
+            ..StreamRow::default()
         },
     );
     let json = s.json();
@@ -137,21 +138,25 @@ fn egress_groups_and_path_counts() {
     a.labels.egress.asymmetric = Some(true);
     a.labels.egress.expected_path = Some(ExpectedPath::ExpressRoute);
     a.labels.egress.path_conformant = Some(false);
+    // Predicted ExpressRoute, observed on the Internet: counted as observed.
+    a.labels.egress.observed_egress = Some(Egress::Internet);
     let mut b = FlowRecord::example();
     b.labels.egress.egress = Egress::Internet;
     b.labels.egress.asymmetric = Some(false);
+    b.labels.egress.expected_path = Some(ExpectedPath::Internet);
     s.add(&a);
     s.add(&a);
     s.add(&b);
-    let t = s.by_egress[&("media".to_string(), "expressroute".to_string())];
+    let t = s.by_egress[&("media".to_string(), "internet".to_string())];
     assert_eq!((t.flows, t.bytes), (2, 10_000));
     assert_eq!(
-        s.by_egress[&("web".to_string(), "internet".to_string())].flows,
+        s.by_egress[&("web".to_string(), "internet (predicted)".to_string())].flows,
         1
     );
+    assert_eq!((s.judged_observed, s.expected_only), (2, 1));
     assert_eq!(
         (s.asymmetric, s.non_conformant, s.with_expectation),
-        (2, 2, 2)
+        (2, 2, 3)
     );
     let table = s.table_text("by_egress");
     assert!(
@@ -159,11 +164,15 @@ fn egress_groups_and_path_counts() {
             .lines()
             .nth(1)
             .unwrap()
-            .starts_with("media             expressroute"),
+            .starts_with("media             internet  "),
         "{table}"
     );
     assert!(
-        table.contains("asymmetric flows: 2 of 3 measured; non-conformant flows: 2 of 2"),
+        table.contains("asymmetric flows: 2 of 3 measured"),
+        "{table}"
+    );
+    assert!(
+        table.contains("call-flow conformance: 2 of 2 flows judged on observed evidence non-conformant; 1 only predicted (no path observed); 0 without an expectation"),
         "{table}"
     );
 }
@@ -176,7 +185,7 @@ fn issue18_unmeasured_paths_and_media_say_not_measured() {
     s.add(&FlowRecord::example());
     let table = s.table();
     assert!(
-        table.contains("asymmetric flows: not measured (no flow crossed a configured edge router both ways); non-conformant flows: not measured"),
+        table.contains("asymmetric flows: not measured (no flow crossed a configured edge router both ways)\ncall-flow conformance: not measured"),
         "{table}"
     );
     assert!(

@@ -38,7 +38,11 @@ pub fn render(
                 c.records_written
             );
         }
-        (Some(p), None) if p.is_dir() => {
+        (Some(p), None)
+            if p.is_dir()
+                || pathlens_export::StoreUrl::parse(&p.to_string_lossy())
+                    .is_ok_and(|u| u.is_some()) =>
+        {
             let _ = writeln!(
                 s,
                 "output:   {} ({} rows, partitioned by date and hour)",
@@ -51,6 +55,12 @@ pub fn render(
                 p.join("streams").display(),
                 r.stream_rows
             );
+            let _ = writeln!(
+                s,
+                "calls:    {} ({} rows)",
+                p.join("calls").display(),
+                r.call_rows
+            );
         }
         (Some(p), None) => {
             let _ = writeln!(s, "output:   {} ({} rows)", p.display(), c.records_written);
@@ -59,6 +69,12 @@ pub fn render(
                 "streams:  {} ({} rows)",
                 pathlens_export::streams_path(p).display(),
                 r.stream_rows
+            );
+            let _ = writeln!(
+                s,
+                "calls:    {} ({} rows)",
+                pathlens_export::calls_path(p).display(),
+                r.call_rows
             );
         }
         (None, None) => {
@@ -90,9 +106,12 @@ mod test {
         r.summary.add(&rec);
         let text = render(&r, None, &[("o365".into(), 294), ("er".into(), 3)]);
         assert!(text.contains("prefixes: o365 294, er 3"), "{text}");
-        assert!(text.contains("web               expressroute"), "{text}");
         assert!(
-            text.contains("asymmetric flows: 1 of 1 measured;"),
+            text.contains("web               expressroute (predicted)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("asymmetric flows: 1 of 1 measured\n"),
             "{text}"
         );
         assert!(!render(&r, None, &[]).contains("prefixes:"));

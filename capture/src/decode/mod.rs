@@ -2,11 +2,22 @@
 //! slicer: IPv4 options, IPv6 extension headers, fragments), and the fixed
 //! fields of the transport header, into the few values the flow table needs.
 //!
+//! Tunnels and mirror feeds (GRE, ERSPAN, VXLAN, GENEVE, GRE-in-UDP, GTP-U,
+//! Teredo) are opened here too, recursively ([`layers`], headers in
+//! [`tunnel`]): the packet returned is the innermost one, with the chain of
+//! tunnels it came through. Only GRE (IP protocol 47) and UDP to a tunnel
+//! port take that path, so untunnelled traffic pays one compare per packet.
+//!
 //! A malformed packet is data, not an error: [`decode`] returns the reason and
 //! the caller counts it. Snaplen-cut packets decode as far as their bytes go;
 //! byte counts come from the IP header's length, never from the capture.
 
-use crate::link::{peel, L2Error, LinkType};
+pub mod layers;
+pub mod tunnel;
+
+pub use layers::{Chain, Decap, Layers, MAX_DEPTH};
+
+use crate::link::{peel, L2Error, LinkType, L2};
 use etherparse::{LaxIpSlice, LenSource};
 use pathlens_classify::community_id::icmp_ports;
 use std::collections::HashMap;
@@ -47,6 +58,8 @@ pub struct Decoded<'a> {
     pub dst_mac: Option<[u8; 6]>,
     /// DSCP of the IPv4 TOS or IPv6 traffic class (upper six bits).
     pub dscp: u8,
+    /// The tunnels the packet came out of, outermost first.
+    pub layers: Layers,
 }
 
 /// An IP fragment's identity.
@@ -93,29 +106,89 @@ fn be16(b: &[u8], at: usize) -> Option<u16> {
     }
 }
 
-/// Decodes one frame. `wire_len` is the original length from the capture
+/// Decodes one frame with the default decapsulation (every tunnel on its
+/// standard port). `wire_len` is the original length from the capture
 /// header (used only when the IP header gives no usable length).
 ///
 /// # Errors
 /// The [`Skip`] reason when the frame yields no flow packet.
 pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>, Skip> {
+    decode_with(link, frame, wire_len, Decap::standard())
+}
+
+/// Decodes one frame, opening the tunnels `decap` names: the packet
+/// returned is the innermost one, with the layers it came through.
+///
+/// # Errors
+/// The [`Skip`] reason when the frame yields no flow packet.
+pub fn decode_with<'a>(
+    link: LinkType,
+    frame: &'a [u8],
+    wire_len: u32,
+    decap: &Decap,
+) -> Result<Decoded<'a>, Skip> {
     let l2 = peel(link, frame).map_err(|e| match e {
         L2Error::NotIp => Skip::NotIp,
         L2Error::Truncated => Skip::LinkTruncated,
     })?;
+    let mut d = decode_ip(frame, l2, wire_len)?;
+    // The only branch untunnelled traffic pays: GRE, or UDP to a decap port.
+    if decap.enabled && (d.proto == 47 || (d.proto == 17 && decap.any_port(d.sport, d.dport))) {
+        layers::open(&mut d, frame, wire_len, decap, 0)?;
+    }
+    Ok(d)
+}
+
+/// The IP header at `l2.ip_offset` and the fixed transport fields.
+fn decode_ip(frame: &[u8], l2: L2, wire_len: u32) -> Result<Decoded<'_>, Skip> {
     let ip_bytes = frame.get(l2.ip_offset..).ok_or(Skip::LinkTruncated)?;
     let (ip, _ext_err) = LaxIpSlice::from_slice(ip_bytes).map_err(|_| Skip::BadIpHeader)?;
-    let (src, dst, ip_version) = (ip.source_addr(), ip.destination_addr(), l2.ip_version);
     let pl = ip.payload();
-    let proto = pl.ip_number.0;
     let wire_ip_len = wire_len.saturating_sub(u32::try_from(l2.ip_offset).unwrap_or(u32::MAX));
     // Offset of the payload inside the IP bytes = IP header + extensions.
     let hdr_len = (pl.payload.as_ptr() as usize).saturating_sub(ip_bytes.as_ptr() as usize);
     let hdr_len = u32::try_from(hdr_len).unwrap_or(u32::MAX);
-    let (ip_len, frag, dscp) = match &ip {
+    let (ip_len, frag, dscp) = ip_fields(&ip, ip_bytes, pl.len_source, wire_ip_len);
+    let ip_payload_len = ip_len.saturating_sub(hdr_len);
+    let mut d = Decoded {
+        src: ip.source_addr(),
+        dst: ip.destination_addr(),
+        sport: 0,
+        dport: 0,
+        proto: pl.ip_number.0,
+        ip_version: l2.ip_version,
+        vlan: l2.vlan,
+        ip_len,
+        payload_len: ip_payload_len,
+        tcp_flags: 0,
+        icmp: None,
+        frag,
+        payload: pl.payload,
+        src_mac: l2.src_mac,
+        dst_mac: l2.dst_mac,
+        dscp,
+        layers: Layers::default(),
+    };
+    if frag.is_some_and(|f| !f.first) {
+        // A later fragment: all of it is transport payload, ports come from
+        // the first fragment (see FragTracker).
+        return Ok(d);
+    }
+    transport(&mut d, pl.payload, ip_payload_len)?;
+    Ok(d)
+}
+
+/// Total IP length, fragment and DSCP of an IP header.
+fn ip_fields(
+    ip: &LaxIpSlice<'_>,
+    ip_bytes: &[u8],
+    len_source: LenSource,
+    wire_ip_len: u32,
+) -> (u32, Option<Frag>, u8) {
+    match ip {
         LaxIpSlice::Ipv4(v4) => {
             let h = v4.header();
-            let len = if pl.len_source == LenSource::Slice {
+            let len = if len_source == LenSource::Slice {
                 wire_ip_len
             } else {
                 u32::from(h.total_len())
@@ -129,7 +202,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
         }
         LaxIpSlice::Ipv6(v6) => {
             let plen = v6.header().payload_length();
-            let len = if plen == 0 || pl.len_source == LenSource::Slice {
+            let len = if plen == 0 || len_source == LenSource::Slice {
                 wire_ip_len
             } else {
                 40 + u32::from(plen)
@@ -140,33 +213,12 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
             let frag = ipv6_fragment(ip_bytes);
             (len, frag, v6.header().traffic_class() >> 2)
         }
-    };
-    let ip_payload_len = ip_len.saturating_sub(hdr_len);
-    let body = pl.payload;
-    let mut d = Decoded {
-        src,
-        dst,
-        sport: 0,
-        dport: 0,
-        proto,
-        ip_version,
-        vlan: l2.vlan,
-        ip_len,
-        payload_len: ip_payload_len,
-        tcp_flags: 0,
-        icmp: None,
-        frag,
-        payload: body,
-        src_mac: l2.src_mac,
-        dst_mac: l2.dst_mac,
-        dscp,
-    };
-    if frag.is_some_and(|f| !f.first) {
-        // A later fragment: all of it is transport payload, ports come from
-        // the first fragment (see FragTracker).
-        return Ok(d);
     }
-    match proto {
+}
+
+/// Ports, TCP flags, ICMP type and the payload after the transport header.
+fn transport<'a>(d: &mut Decoded<'a>, body: &'a [u8], ip_payload_len: u32) -> Result<(), Skip> {
+    match d.proto {
         6 | 17 | 132 => {
             let (sport, dport) = match (be16(body, 0), be16(body, 2)) {
                 (Some(s), Some(p)) => (s, p),
@@ -174,7 +226,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
             };
             d.sport = sport;
             d.dport = dport;
-            let th = match proto {
+            let th = match d.proto {
                 6 => {
                     if let (Some(&off), Some(&flags)) = (body.get(12), body.get(13)) {
                         d.tcp_flags = u16::from(flags) | (u16::from(off & 1) << 8);
@@ -189,7 +241,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
         }
         1 | 58 => {
             if let (Some(&t), Some(&c)) = (body.first(), body.get(1)) {
-                let (s, p, _) = icmp_ports(t, c, proto == 58);
+                let (s, p, _) = icmp_ports(t, c, d.proto == 58);
                 d.sport = s;
                 d.dport = p;
                 d.icmp = Some((t, c));
@@ -199,7 +251,7 @@ pub fn decode(link: LinkType, frame: &[u8], wire_len: u32) -> Result<Decoded<'_>
         }
         _ => {}
     }
-    Ok(d)
+    Ok(())
 }
 
 /// (sender, receiver, protocol, fragment id).
@@ -457,5 +509,64 @@ mod test {
             decode(LinkType::Ethernet, &f, 60).err(),
             Some(Skip::TransportTruncated)
         );
+    }
+}
+
+#[cfg(test)]
+mod esp6 {
+    use super::*;
+    use etherparse::{IpNumber, PacketBuilder};
+
+    /// ESP directly after the IPv6 header: protocol 50 with its SPI and
+    /// sequence number as the payload (etherparse counts 50 among IPv6's
+    /// extension headers, which it cannot walk).
+    #[test]
+    fn esp_over_ipv6_is_protocol_50_with_its_payload() {
+        let mut f = Vec::new();
+        let esp = [0, 0, 0x10, 0, 0, 0, 0, 1, 9, 9, 9, 9];
+        PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv6([0x20; 16], [0x30; 16], 64)
+            .write(&mut f, IpNumber(50), &esp)
+            .unwrap();
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!((d.proto, d.payload, d.payload_len), (50, &esp[..], 12));
+    }
+}
+
+#[cfg(test)]
+mod decap_test {
+    use super::*;
+    use pathlens_benches::frame::{udp_frame, Eth};
+    use pathlens_benches::tunnel::{vxlan, wrap, Wrap};
+    use std::net::SocketAddr;
+
+    fn ep(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    /// Mirrored ARP is no flow packet; a datagram to 4789 that only looks
+    /// like VXLAN stays the outer packet, counted, never lost.
+    #[test]
+    fn non_ip_inside_vxlan() {
+        let mut arp = vec![0xff; 6];
+        arp.extend([2, 0, 0, 0, 0, 1, 0x08, 0x06]);
+        arp.extend([0; 28]);
+        let f = wrap(Wrap::Vxlan(7, 4789), &arp, 0);
+        assert_eq!(
+            decode(LinkType::Ethernet, &f, f.len() as u32).err(),
+            Some(Skip::NotIp)
+        );
+        let mut fake = vxlan(1);
+        fake.extend([0x45; 40]);
+        let eth = Eth::new([2; 6], [3; 6]);
+        let f = udp_frame(eth, ep("10.0.0.1:53"), ep("10.0.0.2:4789"), &fake);
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!(
+            (d.dport, d.layers.undecodable, d.layers.chain.0),
+            (4789, true, 0)
+        );
+        // Switched off, nothing is looked at.
+        let d = decode_with(LinkType::Ethernet, &f, f.len() as u32, &Decap::off()).unwrap();
+        assert!(!d.layers.undecodable);
     }
 }
