@@ -93,9 +93,9 @@ pub(super) fn evidence<'a>(
         hops: f.hops,
         // A configured edge's own change, else a learned next hop's.
         hop_changed: if f.hops == [0; 2] {
-            f.path.changed
+            f.path.changed()
         } else {
-            f.hop_changed
+            f.hop_changed()
         },
         next_hops: f.path.hops,
         learned,

@@ -3,7 +3,7 @@
 
 use super::hold::{self, Held, Outlet};
 use super::record::build_record;
-use super::state::{update, Flow, PathState, Remote};
+use super::state::{update, Flow, PathState, Remote, OPEN};
 use super::*;
 use crate::correlate::Correlator;
 use crate::counters::FlowCounters;
@@ -246,9 +246,9 @@ impl FlowTable {
             flags: [0; 2],
             truncated: 0,
             tcp_hist: 0,
-            closed_us: None,
+            closed_us: OPEN,
             hops: [0; 2],
-            hop_changed: [false; 2],
+            hop_changed: 0,
             vlan: p.l2.vlan,
             encap: (p.encap, p.tunnel_id),
             path: PathState::new(self.remote_of(&p.key)),
@@ -323,7 +323,7 @@ impl FlowTable {
         };
         if let Some(f) = self.map.to_back(&p.key) {
             let (deadline, reason) = f.deadline(&self.cfg);
-            if p.ts_us < deadline && !(is_syn && f.closed_us.is_some()) {
+            if p.ts_us < deadline && !(is_syn && f.closed().is_some()) {
                 update(f, p, payload, run, corr, self.tally.as_mut());
                 return;
             }
@@ -490,7 +490,7 @@ impl FlowTable {
             let (deadline, reason) = f.deadline(&self.cfg);
             let reason = if deadline <= now {
                 reason
-            } else if f.closed_us.is_some() {
+            } else if f.closed().is_some() {
                 EndReason::EndOfFlow
             } else {
                 EndReason::ForcedEnd

@@ -24,24 +24,25 @@ impl FlowEvidence {
         let carries_media =
             |c: &FlowClassifier| c.payload_label().is_some_and(AppProtocol::carries_media);
         // Decided flows that carry no media cost two checks per packet.
-        if self.media.is_none() && !inspecting && !carries_media(&self.classifier) {
+        if self.media().is_none() && !inspecting && !carries_media(&self.classifier) {
             return;
         }
+        let may_start = inspecting || carries_media(&self.classifier);
         for rtp in media_packets(Transport::from_ip_proto(p.ip_proto), p.payload) {
-            match self.media.as_deref_mut() {
+            match self.media_mut() {
                 Some(m) => m.feed(p.side, p.ts_us, rtp),
-                None if MediaTracker::looks_like_rtp(rtp)
-                    && (inspecting || carries_media(&self.classifier)) =>
-                {
+                None if may_start && MediaTracker::looks_like_rtp(rtp) => {
                     let mut m = Box::new(MediaTracker::with_rules(&sig.media));
                     m.feed(p.side, p.ts_us, rtp);
-                    self.media = Some(m);
+                    self.extra_mut().media = Some(m);
                 }
                 None => {}
             }
         }
         if inspecting && !self.classifier.wants_more() && !carries_media(&self.classifier) {
-            self.media = None;
+            if let Some(x) = self.extra.as_deref_mut() {
+                x.media = None;
+            }
         }
     }
 
@@ -51,9 +52,8 @@ impl FlowEvidence {
     /// RTCP on odd ports stays on its own flow.
     pub fn companion_bytes<'a>(&self, payload: &'a [u8]) -> Option<&'a [u8]> {
         let bytes = MediaTracker::unwrap_udp(payload);
-        (MediaTracker::looks_like_rtcp(bytes)
-            && self.media.as_ref().is_some_and(|m| m.rtp_packets == 0))
-        .then_some(bytes)
+        (MediaTracker::looks_like_rtcp(bytes) && self.media().is_some_and(|m| m.rtp_packets == 0))
+            .then_some(bytes)
     }
 
     /// Takes RTCP `bytes` from the companion flow, received from `side` of
@@ -66,7 +66,7 @@ impl FlowEvidence {
         if c.wants_more() || !c.payload_label().is_some_and(AppProtocol::carries_media) {
             return Vec::new();
         }
-        match self.media.as_deref_mut() {
+        match self.media_mut() {
             Some(m) if m.rtp_packets > 0 => m.feed_forwarded(side, ts_us, bytes),
             _ => Vec::new(),
         }
@@ -76,7 +76,7 @@ impl FlowEvidence {
     /// received from `side`, also landed on its companion: the streams they
     /// describe are that flow's rows.
     pub fn companion_took(&mut self, side: Side, ssrcs: &[u32]) {
-        if let Some(m) = self.media.as_deref_mut() {
+        if let Some(m) = self.media_mut() {
             m.mark_forwarded(side, ssrcs);
         }
     }

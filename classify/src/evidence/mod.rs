@@ -57,6 +57,14 @@ pub struct Inspect<'a> {
 #[derive(Debug)]
 pub struct FlowEvidence {
     classifier: FlowClassifier,
+    // One pointer for what most flows never need (8 bytes a live flow
+    // instead of 24).
+    extra: Option<Box<Extra>>,
+}
+
+/// The evidence only some flows need, each part made when first needed.
+#[derive(Debug, Default)]
+struct Extra {
     // Boxed: most flows never carry RTP and keep only the pointer.
     media: Option<Box<MediaTracker>>,
     // From the packet that showed the flow is a tunnel.
@@ -84,10 +92,20 @@ impl FlowEvidence {
         };
         FlowEvidence {
             classifier: classifier.with_ip_proto(ip_proto),
-            media: None,
-            cadence: None,
-            stun: None,
+            extra: None,
         }
+    }
+
+    fn extra_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+
+    fn media_mut(&mut self) -> Option<&mut MediaTracker> {
+        self.extra.as_deref_mut()?.media.as_deref_mut()
+    }
+
+    fn cadence_mut(&mut self) -> Option<&mut Cadence> {
+        self.extra.as_deref_mut()?.cadence.as_deref_mut()
     }
 
     /// Accounts one packet.
@@ -96,7 +114,8 @@ impl FlowEvidence {
         let i = usize::from(p.side == Side::Dst2Src);
         if p.ip_proto == 17 && p.payload.first().is_some_and(|b| b & 0xc0 == 0) {
             if let Some(tx) = crate::outcome::path::stun_transaction(p.payload) {
-                self.stun
+                self.extra_mut()
+                    .stun
                     .get_or_insert_with(Box::default)
                     .feed(p.ts_us, i, tx);
             }
@@ -106,11 +125,11 @@ impl FlowEvidence {
             self.classifier.feed(run.signatures, p.side, p.payload);
             // Only tunnels pay for cadence counters, from the packet that
             // showed what they are.
-            if self.cadence.is_none() && self.classifier.maybe_tunnel() {
-                self.cadence = Some(Box::default());
+            if self.cadence().is_none() && self.classifier.maybe_tunnel() {
+                self.extra_mut().cadence = Some(Box::default());
             }
         }
-        if let Some(c) = self.cadence.as_deref_mut() {
+        if let Some(c) = self.cadence_mut() {
             c.push(i, p.ts_us, p.ip_len);
         }
         if run.media {
@@ -129,11 +148,13 @@ impl FlowEvidence {
     /// Starts afresh for the flow's next record: the class stays, the
     /// figures (streams, round trips, cadence) describe their own record.
     pub fn next_record(&mut self) {
-        self.stun = None;
-        if let Some(c) = self.cadence.as_deref_mut() {
+        if let Some(x) = self.extra.as_deref_mut() {
+            x.stun = None;
+        }
+        if let Some(c) = self.cadence_mut() {
             *c = Cadence::default();
         }
-        if let Some(m) = self.media.as_deref_mut() {
+        if let Some(m) = self.media_mut() {
             *m = m.restarted();
         }
     }
@@ -145,17 +166,21 @@ impl FlowEvidence {
 
     /// The flow's RTP/RTCP tracker, when one started.
     pub fn media(&self) -> Option<&MediaTracker> {
-        self.media.as_deref()
+        self.extra.as_deref()?.media.as_deref()
     }
 
     /// Cadence counters, kept once the flow was seen to be a tunnel.
     pub fn cadence(&self) -> Option<&Cadence> {
-        self.cadence.as_deref()
+        self.extra.as_deref()?.cadence.as_deref()
     }
 
     /// Median round trip of the initiator's STUN requests, µs.
     pub fn stun_rtt_us(&self) -> Option<i64> {
-        self.stun.as_deref().and_then(StunRtt::median)
+        self.extra
+            .as_deref()?
+            .stun
+            .as_deref()
+            .and_then(StunRtt::median)
     }
 }
 
