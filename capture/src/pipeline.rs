@@ -213,6 +213,7 @@ fn worker_thread(
         }
         if let Some(o) = &hooks.observer {
             o.worker(w, table.len(), table.counters.evicted);
+            o.edges_redecided(table.edges_redecided());
         }
         if let Some(r) = hooks.reload.as_ref().filter(|r| r.version() != version) {
             version = r.version();

@@ -70,6 +70,11 @@ impl FlowTable {
         }
     }
 
+    /// Learned edges re-decided so far (failovers); 0 when none is learned.
+    pub fn edges_redecided(&self) -> u64 {
+        self.learner.as_ref().map_or(0, |(l, _)| l.redecided())
+    }
+
     /// Learns edges from the wire with the other workers through `l` (this
     /// is worker `w`); only when no edge is configured.
     pub fn with_learner(mut self, l: Arc<EdgeDecisions>, w: usize) -> Self {

@@ -46,6 +46,8 @@ pub struct Gauges {
     /// Office 365 media flows (Teams/Skype calls) whose egress is an
     /// Internet edge rather than ExpressRoute.
     pub o365_media_internet: AtomicU64,
+    /// Learned edges re-decided because their share changed (failovers).
+    pub edges_redecided: AtomicU64,
     /// Reloads of the config on SIGHUP, and those refused.
     pub reloads: AtomicU64,
     /// Reloads refused (a bad file: the old knowledge is kept).
@@ -89,6 +91,8 @@ pub struct Snapshot {
     pub last_packet: u64,
     /// Office 365 media flows seen on an Internet edge.
     pub o365_media_internet: u64,
+    /// Learned edges re-decided (failovers).
+    pub edges_redecided: u64,
     /// Config reloads done.
     pub reloads: u64,
     /// Config reloads refused.
@@ -147,6 +151,7 @@ impl Gauges {
             last_rotation: get(&self.last_rotation),
             last_packet: get(&self.last_packet),
             o365_media_internet: get(&self.o365_media_internet),
+            edges_redecided: get(&self.edges_redecided),
             reloads: get(&self.reloads),
             reloads_failed: get(&self.reloads_failed),
         }
@@ -156,6 +161,11 @@ impl Gauges {
 impl crate::pipeline::Observer for Gauges {
     fn worker(&self, w: usize, live: usize, evicted: u64) {
         Gauges::worker(self, w, live, evicted);
+    }
+
+    fn edges_redecided(&self, total: u64) {
+        // Every worker reads the same shared count: the largest is current.
+        self.edges_redecided.fetch_max(total, Ordering::Relaxed);
     }
 }
 

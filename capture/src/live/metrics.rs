@@ -23,7 +23,7 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
 
 /// The page: every counter with its type and help line.
 pub fn render(s: &Snapshot) -> String {
-    let rows: [(&str, &str, &str, u64); 19] = [
+    let rows: [(&str, &str, &str, u64); 20] = [
         ("pathlens_packets_total", "counter", "packets handed to the flow pipeline", s.packets),
         ("pathlens_pcap_received_packets_total", "counter", "packets libpcap received", s.received),
         ("pathlens_pcap_dropped_packets_total{reason=\"kernel\"}", "counter", "packets dropped: kernel buffer full (libpcap dropped) or by the interface (if_dropped)", s.kernel_dropped),
@@ -41,6 +41,7 @@ pub fn render(s: &Snapshot) -> String {
         ("pathlens_last_rotation_timestamp_seconds", "gauge", "unix time of the last rotation (or of the start)", s.last_rotation),
         ("pathlens_last_packet_timestamp_seconds", "gauge", "unix time of the last packet captured (0: none yet)", s.last_packet),
         ("pathlens_o365_media_internet_flows_total", "counter", "Office 365 media flows (Teams, Skype for Business calls) whose egress is an Internet edge", s.o365_media_internet),
+        ("pathlens_edges_redecided_total", "counter", "learned edges re-decided because their share of traffic changed (a failover)", s.edges_redecided),
         ("pathlens_config_reloads_total{result=\"ok\"}", "counter", "config reloads on SIGHUP (failed: a bad file, the old config kept)", s.reloads),
         ("pathlens_config_reloads_total{result=\"failed\"}", "", "", s.reloads_failed),
     ];
@@ -107,5 +108,21 @@ mod test {
             1
         );
         assert!(page.contains("pathlens_pcap_dropped_packets_total{reason=\"kernel\"} 3\n"));
+    }
+
+    /// A failover counted by the edge decisions reaches the page through
+    /// the pipeline's observer.
+    #[test]
+    fn redecided_edges_are_served() {
+        use crate::pipeline::Observer;
+        let g = crate::live::Gauges::new(2);
+        g.edges_redecided(2);
+        g.edges_redecided(1);
+        let page = render(&g.snapshot());
+        assert!(page.contains("# TYPE pathlens_edges_redecided_total counter\n"));
+        assert!(
+            page.contains("pathlens_edges_redecided_total 2\n"),
+            "{page}"
+        );
     }
 }

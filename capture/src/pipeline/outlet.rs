@@ -52,6 +52,9 @@ pub struct OutletTotals {
 pub trait Observer: Send + Sync + std::fmt::Debug {
     /// Worker `w` holds `live` flows and has evicted `evicted` so far.
     fn worker(&self, w: usize, live: usize, evicted: u64);
+    /// Learned edges re-decided so far because their share of traffic
+    /// changed (a failover); nothing by default.
+    fn edges_redecided(&self, _total: u64) {}
 }
 
 /// The knowledge a run may replace while it goes on (a reload): workers
