@@ -330,17 +330,17 @@ pub(super) fn u32_at(b: &[u8], at: usize, big_endian: bool) -> u32 {
 }
 
 #[cfg(test)]
-mod test {
+pub(super) mod test {
     #![allow(clippy::unwrap_used)] // test code: a failed unwrap is a failed test
     use super::*;
     use crate::source::{sniff_format, Format, PCAP_MAGICS};
     use std::path::{Path, PathBuf};
 
     /// Every frame (time, wire length, bytes) and the final error message.
-    type Read = (Vec<(i64, u32, Vec<u8>)>, Option<String>);
+    pub(in crate::source) type Read = (Vec<(i64, u32, Vec<u8>)>, Option<String>);
 
-    /// What libpcap reads from `path`.
-    fn via_libpcap(path: &Path) -> Read {
+    /// What libpcap reads from `path` (pcap or pcapng).
+    pub(in crate::source) fn via_libpcap(path: &Path) -> Read {
         let mut cap = pcap::Capture::from_file(path).unwrap();
         let mut v = Vec::new();
         loop {

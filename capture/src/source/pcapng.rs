@@ -297,20 +297,10 @@ mod test {
     /// Every frame (time, wire length, bytes) and whether reading ended in an error.
     type Read = (Vec<(i64, u32, Vec<u8>)>, bool);
 
+    /// What libpcap reads from `path`, and whether it ended in an error.
     fn via_libpcap(path: &Path) -> Read {
-        let mut cap = pcap::Capture::from_file(path).unwrap();
-        let mut v = Vec::new();
-        loop {
-            match cap.next_packet() {
-                Ok(p) => v.push((
-                    p.header.ts.tv_sec * 1_000_000 + p.header.ts.tv_usec,
-                    p.header.len.max(p.header.caplen),
-                    p.data.to_vec(),
-                )),
-                Err(pcap::Error::NoMorePackets) => return (v, false),
-                Err(_) => return (v, true),
-            }
-        }
+        let (frames, err) = crate::source::blocks::test::via_libpcap(path);
+        (frames, err.is_some())
     }
 
     fn via_native(path: &Path, map: bool) -> Read {
