@@ -168,6 +168,7 @@ fn cases() -> Vec<(&'static str, Wrap, &'static str, &'static str)> {
         ("gre_udp", Wrap::GreUdp, "gre_udp", ""),
         ("gtpu", Wrap::Gtpu(0x1234, false), "gtpu", "4660"),
         ("gtpu_ext", Wrap::Gtpu(0x99, true), "gtpu", "153"),
+        ("ayiya", Wrap::Ayiya, "ayiya", ""),
     ]
 }
 
