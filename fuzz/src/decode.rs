@@ -133,8 +133,17 @@ pub fn check_decode(data: &[u8]) -> Option<Result<(), Skip>> {
                     return Some(Err(s));
                 }
                 Ok(d) => {
-                    assert_eq!((d.ip_version, d.vlan), (l2.ip_version, l2.vlan));
-                    assert_eq!((d.src_mac, d.dst_mac), (l2.src_mac, l2.dst_mac));
+                    // A tunnelled packet is the innermost one: its version,
+                    // VLAN and MACs are its own (IPv6 in GTP-U in IPv4), or
+                    // the outer frame's when the tunnel carried bare IP.
+                    let depth = d.layers.chain.depth();
+                    assert!(depth <= MAX_DEPTH, "{:?}", d.layers);
+                    if depth == 0 {
+                        assert_eq!((d.ip_version, d.vlan), (l2.ip_version, l2.vlan));
+                        assert_eq!((d.src_mac, d.dst_mac), (l2.src_mac, l2.dst_mac));
+                    } else {
+                        assert!(d.vlan <= 0x0fff, "inner vlan {}", d.vlan);
+                    }
                     if !d.payload.is_empty() {
                         let ip = frame.get(l2.ip_offset..).unwrap_or(&[]);
                         assert!(in_frame(ip, d.payload), "payload outside the IP bytes");
@@ -178,8 +187,13 @@ fn check_decoded(link: LinkType, frame: &[u8], honest: bool, d: &Decoded<'_>) {
         d.payload_len,
         d.ip_len
     );
-    assert_eq!(d.src_mac.is_some(), link == LinkType::Ethernet);
-    assert_eq!(d.dst_mac.is_some(), link == LinkType::Ethernet);
+    // A tunnel's inner Ethernet frame brings MACs to any link type; an
+    // Ethernet link keeps its own when the tunnel carried bare IP.
+    if d.layers.chain.depth() == 0 || link == LinkType::Ethernet {
+        assert_eq!(d.src_mac.is_some(), link == LinkType::Ethernet);
+        assert_eq!(d.dst_mac.is_some(), link == LinkType::Ethernet);
+    }
+    assert_eq!(d.src_mac.is_some(), d.dst_mac.is_some());
     assert!(d.tcp_flags <= 0x1ff, "tcp_flags {:#x}", d.tcp_flags);
     if d.proto != 6 {
         assert_eq!(d.tcp_flags, 0, "tcp flags on protocol {}", d.proto);

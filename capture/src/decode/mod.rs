@@ -569,4 +569,35 @@ mod decap_test {
         let d = decode_with(LinkType::Ethernet, &f, f.len() as u32, &Decap::off()).unwrap();
         assert!(!d.layers.undecodable);
     }
+
+    /// Fuzz finding (`decode` target, its check out of date, the decoder
+    /// right): GTP-U in IPv4 behind two VLAN tags, carrying IPv6. The packet
+    /// is the inner IPv6 one, with the outer frame's MACs and VLAN (GTP-U
+    /// carries bare IP), though the outer IPv4 and UDP lengths overrun the
+    /// frame.
+    #[test]
+    fn ipv6_in_gtpu_in_tagged_ipv4_is_the_inner_packet() {
+        let hex = [
+            "0000000000000001020000fa81006cab8100600a080045680104880200004011",
+            "d9b03d7408390aeefa330868086800f014b833ff00e00e2c1dc7450000e06b91",
+            "bfffbf1bff330868086800f014b833ff00e00e2c1dc7450000e06b91bfffbf1b",
+            "ffffe3ffe30d9d00f00500",
+        ]
+        .concat();
+        let f: Vec<u8> = (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect();
+        let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
+        assert_eq!((d.ip_version, d.vlan), (6, 3243));
+        assert_eq!(d.layers.chain.name().as_deref(), Some("gtpu"));
+        assert_eq!(d.layers.id, Some(0x0e2c_1dc7));
+        assert_eq!(d.src_mac, Some([0, 1, 2, 0, 0, 0xfa]));
+        assert!(d.src.is_ipv6() && d.dst.is_ipv6());
+        let (f0, p0) = (f.as_ptr() as usize, d.payload.as_ptr() as usize);
+        assert!(p0 >= f0 + 14 + 8 + 20 + 8 + 12 + 40 && p0 + d.payload.len() <= f0 + f.len());
+        // Not opened, it is the outer IPv4 datagram to 2152.
+        let o = decode_with(LinkType::Ethernet, &f, f.len() as u32, &Decap::off()).unwrap();
+        assert_eq!((o.ip_version, o.vlan, o.dport), (4, 3243, 2152));
+    }
 }
