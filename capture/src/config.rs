@@ -14,7 +14,7 @@ use anyhow::{Context as _, Result};
 use pathlens_classify::buildings::Buildings;
 use pathlens_classify::egress::callflow::{CallFlow, Profile, Role};
 use pathlens_classify::egress::infer::MIN_FLOWS;
-use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
+use pathlens_classify::egress::sources::{self, parse_cidr_list, parse_o365, parse_service_tags};
 use pathlens_classify::egress::{
     CircuitDecl, CircuitSource, EdgeRules, Egress, EgressDbBuilder, EgressError, O365Advertised,
     Onprem, Site,
@@ -163,11 +163,7 @@ fn circuit(
                     let (mut areas, mut ids) = (Vec::new(), Vec::new());
                     for x in a {
                         match x {
-                            toml::Value::String(s)
-                                if ["Exchange", "SharePoint", "Skype", "Common"]
-                                    .iter()
-                                    .any(|k| k.eq_ignore_ascii_case(s)) =>
-                            {
+                            toml::Value::String(s) if sources::is_service_area(s) => {
                                 areas.push(s.clone())
                             }
                             toml::Value::Integer(n) => {
@@ -195,8 +191,8 @@ pub struct OnpremConfig {
     /// Its addresses or networks (CIDR strings).
     #[serde(default)]
     pub addresses: Vec<Spanned<String>>,
-    /// Its DNS names (exact, `*.suffix` or `prefix.*`), matched against the
-    /// server name (TLS SNI, SIP host, HTTP Host) of flows to it.
+    /// Its names (exact, `*.suffix` or `prefix.*`), matched against the
+    /// `server_name` of flows to it.
     #[serde(default)]
     pub names: Vec<String>,
 }

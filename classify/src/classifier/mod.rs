@@ -61,7 +61,7 @@ mod stun;
 mod text;
 mod tls;
 
-pub use correlation::{needs_correlation, LearnedEndpoint};
+pub use correlation::{needs_correlation, CorrelationCounters, LearnedEndpoint, SignaledBinding};
 
 use crate::dissect::{ipsec, ProbeResult};
 use crate::rules::Signatures;
