@@ -366,7 +366,7 @@ fn local_nets(args: &EgressArgs, l: &Loaded) -> Result<LocalNets> {
     Ok(local)
 }
 
-/// On-premises servers by address, and by DNS name.
+/// On-premises servers by address, and by name.
 type OnpremTables = (PrefixTable<Onprem>, Vec<(String, Onprem)>);
 
 /// The on-premises servers by address and by name.

@@ -27,6 +27,7 @@ use crate::classifier::LearnedEndpoint;
 use crate::media::MediaTracker;
 use crate::outcome::tunnel::Cadence;
 use crate::{FlowClassifier, Side, Signatures, Transport};
+pub use stun::stun_transaction;
 use stun::StunRtt;
 
 /// What the evidence of a flow is told about one of its packets.
@@ -113,7 +114,7 @@ impl FlowEvidence {
     pub fn packet(&mut self, run: Inspect<'_>, p: &Packet<'_>) {
         let i = usize::from(p.side == Side::Dst2Src);
         if p.ip_proto == 17 && p.payload.first().is_some_and(|b| b & 0xc0 == 0) {
-            if let Some(tx) = crate::outcome::path::stun_transaction(p.payload) {
+            if let Some(tx) = stun_transaction(p.payload) {
                 self.extra_mut()
                     .stun
                     .get_or_insert_with(Box::default)
