@@ -3,7 +3,7 @@
 //! with `starttls = true`), and SIP, whose SDP announces media endpoints.
 
 use super::correlation::SignaledBinding;
-use super::registry::{Cx, ProbeState};
+use super::{Cx, ProbeState};
 use super::{FlowClassifier, EXCHANGE, SKYPE_TEAMS};
 use crate::dissect::{sip, text, ProbeResult};
 use crate::vocab::AppProtocol;
