@@ -27,7 +27,6 @@ type ModPath = Vec<String>;
 struct Import {
     path: Vec<String>,
     name: String,
-    public: bool,
 }
 
 /// One non-test file: its module path, its imports and the paths its code names.
@@ -226,7 +225,7 @@ fn tokens(s: &str) -> Vec<String> {
 }
 
 /// Expands a `use` tree (tokens after `use`, up to the `;`) into its leaves.
-fn expand(t: &[String], i: &mut usize, prefix: &[String], public: bool, out: &mut Vec<Import>) {
+fn expand(t: &[String], i: &mut usize, prefix: &[String], out: &mut Vec<Import>) {
     let mut path = prefix.to_vec();
     while *i < t.len() {
         match t[*i].as_str() {
@@ -234,7 +233,7 @@ fn expand(t: &[String], i: &mut usize, prefix: &[String], public: bool, out: &mu
             "{" => {
                 *i += 1;
                 loop {
-                    expand(t, i, &path, public, out);
+                    expand(t, i, &path, out);
                     match t.get(*i).map(String::as_str) {
                         Some(",") => *i += 1,
                         Some("}") => {
@@ -254,7 +253,6 @@ fn expand(t: &[String], i: &mut usize, prefix: &[String], public: bool, out: &mu
                 out.push(Import {
                     path: path.clone(),
                     name: "*".into(),
-                    public,
                 });
                 return;
             }
@@ -265,7 +263,6 @@ fn expand(t: &[String], i: &mut usize, prefix: &[String], public: bool, out: &mu
                 out.push(Import {
                     path: path.clone(),
                     name,
-                    public,
                 });
                 return;
             }
@@ -280,7 +277,7 @@ fn expand(t: &[String], i: &mut usize, prefix: &[String], public: bool, out: &mu
         path.pop();
     }
     if let Some(name) = path.last().cloned() {
-        out.push(Import { path, name, public });
+        out.push(Import { path, name });
     }
 }
 
@@ -296,11 +293,9 @@ fn parse(s: &str) -> (Vec<Import>, Vec<Vec<String>>) {
             continue;
         }
         let end = s[at..].find(';').map_or(s.len(), |e| at + e + 1);
-        let before = s[..at].trim_end();
-        let public = before.ends_with("pub") || before.ends_with(')') && before.contains("pub(");
         let t = tokens(&s[at + 4..end.saturating_sub(1)]);
         let mut i = 0;
-        expand(&t, &mut i, &[], public, &mut imports);
+        expand(&t, &mut i, &[], &mut imports);
         from = end;
     }
     let mut inline = Vec::new();

@@ -281,6 +281,24 @@ pub fn parse(payload: &[u8]) -> SipProbe {
     })
 }
 
+/// The SIP messages at the start of a payload, one after another by their
+/// `Content-Length` (a TCP segment may carry several), at most `max`.
+pub fn messages(payload: &[u8], max: usize) -> impl Iterator<Item = SipMessage> + '_ {
+    let mut rest = Some(payload);
+    std::iter::from_fn(move || {
+        let r = rest.take()?;
+        let SipProbe::Message(m) = parse(r) else {
+            return None;
+        };
+        rest = m
+            .len
+            .and_then(|n| r.get(n..))
+            .filter(|next| !next.is_empty() && next.len() < r.len());
+        Some(m)
+    })
+    .take(max)
+}
+
 /// Reads the media lines of an SDP body (at most 8 streams).
 pub fn parse_sdp(body: &[u8]) -> Vec<SdpMedia> {
     let mut out: Vec<SdpMedia> = Vec::new();

@@ -40,16 +40,8 @@ pub(super) struct Dialogs {
 impl Dialogs {
     /// Reads the SIP messages at the start of one payload.
     pub(super) fn feed(&mut self, ts_us: i64, payload: &[u8]) {
-        let mut rest = payload;
-        for _ in 0..MAX_MESSAGES {
-            let sip::SipProbe::Message(m) = sip::parse(rest) else {
-                break;
-            };
+        for m in sip::messages(payload, MAX_MESSAGES) {
             self.message(ts_us, &m);
-            match m.len.and_then(|n| rest.get(n..)) {
-                Some(next) if !next.is_empty() && next.len() < rest.len() => rest = next,
-                _ => break,
-            }
         }
     }
 
