@@ -12,6 +12,7 @@
 
 use anyhow::{Context as _, Result};
 use pathlens_classify::buildings::Buildings;
+use pathlens_classify::classifier::{EXCHANGE, SKYPE_TEAMS};
 use pathlens_classify::egress::callflow::{CallFlow, Profile, Role};
 use pathlens_classify::egress::infer::MIN_FLOWS;
 use pathlens_classify::egress::sources::{self, parse_cidr_list, parse_o365, parse_service_tags};
@@ -374,17 +375,12 @@ fn onprem(args: &EgressArgs, l: &Loaded) -> Result<OnpremTables> {
     let mut onprem = PrefixTable::new();
     // The shorthand lists: role onprem_server, service by list.
     for (flag, given, listed, service) in [
-        (
-            "--onprem",
-            &args.onprem,
-            &l.cfg.onprem_servers,
-            "skype_teams",
-        ),
+        ("--onprem", &args.onprem, &l.cfg.onprem_servers, SKYPE_TEAMS),
         (
             "--onprem-exchange",
             &args.onprem_exchange,
             &l.cfg.onprem_exchange,
-            "exchange",
+            EXCHANGE,
         ),
     ] {
         let server = Onprem {
