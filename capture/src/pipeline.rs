@@ -231,7 +231,7 @@ fn worker_thread(
     if let Some(c) = &corr {
         c.wait_all_finished();
     }
-    table.release(&mut out);
+    table.release_all(&mut out);
     send(&mut out);
     table.counters
 }
