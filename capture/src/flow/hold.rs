@@ -142,7 +142,7 @@ pub(super) fn release(
             SocketAddr::new(rec.src_ip, rec.src_port),
             SocketAddr::new(rec.dst_ip, rec.dst_port),
         );
-        let binding = |at: SocketAddr, pt: u8| c.and_then(|c| c.lookup_rtpmap(at, pt, last, first));
+        let binding = |at: SocketAddr| c.and_then(|c| c.lookup_binding(at, last, first));
         let endpoint = |at: SocketAddr| c.and_then(|c| c.lookup_learned(at, last, first));
         if pending.resolve(
             k,

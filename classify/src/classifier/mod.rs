@@ -61,12 +61,11 @@ mod stun;
 mod text;
 mod tls;
 
-pub use correlation::{needs_correlation, LearnedEndpoint};
+pub use correlation::{needs_correlation, CorrelationCounters, LearnedEndpoint, SignaledBinding};
 
 use crate::dissect::{ipsec, ProbeResult};
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
-use registry::{Cx, ProbeState};
 use std::sync::Arc;
 
 /// IP protocol number of ESP (RFC 4303).
@@ -187,6 +186,39 @@ impl Clone for ProbeBox {
     }
 }
 
+/// Per-flow inspection state: the budget, and each stateful probe's own.
+/// Dropped once the flow is decided.
+#[derive(Debug, Default)]
+struct ProbeState {
+    /// Payloads fed per direction, against the budget.
+    fed: [u8; 2],
+    /// Payloads no probe claimed.
+    unclaimed: u8,
+    tls: tls::TlsState,
+    stun: stun::StunState,
+    rtp: rtp::RtpState,
+    rtcp: rtp::RtcpState,
+    text: text::TextState,
+    // IKE or a NAT-keepalive on UDP 4500: NAT traversal, until ESP shows.
+    natt: bool,
+}
+
+/// What a probe sees besides the payload: the flow, every probe's state
+/// (a TLS hello after a mail greeting is STARTTLS; RTP after STUN is
+/// SRTP), the rules, and where the payload came from.
+struct Cx<'a> {
+    flow: &'a mut FlowClassifier,
+    st: &'a mut ProbeState,
+    sig: &'a Signatures,
+    /// 0: initiator to responder; 1: responder to initiator.
+    side: usize,
+    /// The payload is the data of a TURN channel.
+    relayed: bool,
+    /// Asks the UDP probes again, for the data inside a TURN channel (the
+    /// registry's table, handed in so a probe needs no table of its own).
+    reprobe: fn(&mut Cx<'_>, &[u8]) -> ProbeResult,
+}
+
 /// Server ports media can run on: TLS 443 (MS-TURN over TCP), the TURN
 /// ports, and the media range, the last only to a known media server.
 fn is_media_port(p: u16, media_server: bool) -> bool {
@@ -294,6 +326,7 @@ impl FlowClassifier {
                 sig,
                 side,
                 relayed: false,
+                reprobe: registry::probe_udp,
             };
             match registry::probe_all(transport, &mut cx, payload) {
                 ProbeResult::Certain(app) => Some(app),
