@@ -27,7 +27,7 @@ pub struct RetentionArgs {
     /// Remove the oldest hour partitions while the dataset is larger than SIZE (500G, 20M, bytes).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
-    /// Free-space floor of the dataset's disk: below it the oldest hour partitions are removed before writing (SIZE or N%; 0 turns it off; live: 2% unless given).
+    /// Free-space floor of the dataset's disk: below it the oldest hour partitions are removed before writing (SIZE or N%; 0 turns it off; live: 2% unless given; refused for az:// and s3://, which have no disk).
     #[arg(long, value_name = "SIZE|N%", value_parser = parse_floor)]
     pub min_free: Option<Floor>,
 }
