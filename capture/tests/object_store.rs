@@ -1224,7 +1224,7 @@ fn read_retention_on(lake: &dyn Lake) {
     let tmp = tempfile::tempdir().unwrap();
     let planter = Planter::new(tmp.path());
     let p = planter.bytes;
-    let now = current_hour(Duration::from_secs(180));
+    let now = current_hour(Duration::from_secs(300));
     let planted = [now, now - 1, now - 2, now - 3, now - 50, now - 1000];
     for h in planted {
         planter.plant(lake, "ret/", h);
@@ -1329,6 +1329,16 @@ fn read_retention_on_s3_removes_old_hours_oldest_first_never_the_current() {
     read_retention_on(&s3);
 }
 
+/// A child killed on drop: a failed assertion leaves no sensor running.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A log file a child writes, and waits on it.
 struct LogWait {
     path: PathBuf,
@@ -1374,14 +1384,15 @@ fn live_retention_on(net: &Netns, az: &dyn Lake) {
     let url = format!("{}://lake/live/", az.scheme());
     // At most 1.5 P: after the old hours, only the current one fits.
     let max = (p * 3 / 2).to_string();
-    let mut live = c
-        .args(["-v", "live", "-i", "vb", "--workers", "1", "-w", &url])
-        .args(["--retention", "1d", "--max-size", &max])
-        .args(["--rotate-interval", "1s", "--idle-timeout", "1s"])
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log.path).unwrap())
-        .spawn()
-        .unwrap();
+    let mut live = Reaped(
+        c.args(["-v", "live", "-i", "vb", "--workers", "1", "-w", &url])
+            .args(["--retention", "1d", "--max-size", &max])
+            .args(["--rotate-interval", "1s", "--idle-timeout", "1s"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log.path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
     // 1. At start, before the capture: by age, then the oldest by size.
     log.until("capturing", 1);
     let at_start = removals(&log.text());
@@ -1419,8 +1430,8 @@ fn live_retention_on(net: &Netns, az: &dyn Lake) {
         sample().to_str().unwrap(),
     ]);
     log.until("files rotated", 1);
-    sh(&["kill", "-INT", &live.id().to_string()]);
-    assert_eq!(live.wait().unwrap().code(), Some(0), "{}", log.text());
+    sh(&["kill", "-INT", &live.0.id().to_string()]);
+    assert_eq!(live.0.wait().unwrap().code(), Some(0), "{}", log.text());
     let text = log.text();
     let all = removals(&text);
     assert!(
