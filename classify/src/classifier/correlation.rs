@@ -39,13 +39,13 @@ impl FlowClassifier {
     /// Media endpoints this flow announced (SDP, STUN mapped/relayed
     /// addresses) since the last call, for correlation with other flows.
     pub fn take_learned(&mut self) -> Vec<LearnedEndpoint> {
-        std::mem::take(&mut self.learned)
+        self.learned.take().map(|b| *b).unwrap_or_default()
     }
 
     /// Whether endpoints are waiting for [`FlowClassifier::take_learned`].
     #[inline]
     pub fn has_learned(&self) -> bool {
-        !self.learned.is_empty()
+        self.learned.as_ref().is_some_and(|l| !l.is_empty())
     }
 
     pub(super) fn learn(
@@ -61,8 +61,9 @@ impl FlowClassifier {
             rtpmap,
             service,
         };
-        if self.learned.len() < MAX_LEARNED && !self.learned.contains(&e) {
-            self.learned.push(e);
+        let learned = self.learned.get_or_insert_with(Box::default);
+        if learned.len() < MAX_LEARNED && !learned.contains(&e) {
+            learned.push(e);
         }
     }
 }
