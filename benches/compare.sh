@@ -12,12 +12,16 @@
 # The same packets are also read as pcapng (`editcap -F pcapng`, what
 # dumpcap and Wireshark write) and as a zstd archive (`zstd -1`), by
 # pathlens and by tcpdump (through `zstd -dc` for the archive): the table
-# ends with pathlens's wall time against tcpdump's per format.
+# ends with pathlens's wall time against tcpdump's per format. FORMATS
+# `vxlan` adds the same frames wrapped in VXLAN (benches/make_vxlan_input.sh,
+# made once beside the input as NAME-vxlan.pcap), read by both, and the
+# ratio of pathlens's wall time on it to its time on the plain file.
 #
 # usage: benches/compare.sh [FILE]   (default target/bench-input/real.pcap,
 #        built by benches/make_real_input.sh)
 # env:   ROUNDS, PATHLENS (binary; default: cargo build --release),
-#        FORMATS (default "pcapng zst"; "" for the classic pcap alone),
+#        FORMATS (default "pcapng zst"; also "vxlan"; "" for the classic
+#        pcap alone),
 #        EXTRA (more "label|command" lines, e.g. pathlens variants),
 #        RESULTS (file to append to; "-" prints only)
 set -euo pipefail
@@ -65,6 +69,13 @@ for f in ${FORMATS-pcapng zst}; do
         labels+=("pathlens pcap.zst" "tcpdump pcap.zst")
         cmds+=("$PATHLENS read $zs -q -w $work/out.parquet --o365 $o365"
             "zstd -dc $zs | tcpdump -r - -w /dev/null") ;;
+    vxlan)
+        vx=${file%.pcap}-vxlan.pcap
+        [ -s "$vx" ] || "$root/benches/make_vxlan_input.sh" "$file" "$vx" >/dev/null
+        labels+=("pathlens vxlan" "tcpdump vxlan")
+        cmds+=("$PATHLENS read $vx -q -w $work/out.parquet --o365 $o365"
+            "tcpdump -r $vx -w /dev/null") ;;
+    *) echo "FORMATS: unknown format $f (pcapng, zst, vxlan)" >&2; exit 1 ;;
     esac
 done
 while IFS='|' read -r l c; do
@@ -118,6 +129,12 @@ p=${med[0]}
                     'BEGIN {printf "\npathlens speed / tcpdump speed,%s: %.2f", f, t / q}'
             done ;;
         esac
+    done
+    # Decapsulation's cost: the VXLAN copy against the plain file (goal 1.15).
+    for i in "${!labels[@]}"; do
+        [ "${labels[$i]}" = "pathlens vxlan" ] || continue
+        awk -v v="${med[$i]}" -v q="$p" \
+            'BEGIN {printf "\npathlens wall on vxlan / on pcap: %.2f", v / q}'
     done
     echo
 } >"$work/table"

@@ -44,6 +44,7 @@ mod generator;
 mod model;
 pub mod payload;
 pub mod pcap;
+pub mod rewrap;
 pub mod tunnel;
 
 pub use generator::Generator;

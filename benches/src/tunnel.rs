@@ -1,6 +1,6 @@
 //! Tunnel and mirror headers around an Ethernet frame built by [`frame`]:
 //! GRE (RFC 2784/2890), ERSPAN types I, II and III, VXLAN, GENEVE,
-//! GRE-in-UDP, GTP-U and Teredo, each inside an outer Ethernet + IPv4
+//! GRE-in-UDP, GTP-U, Teredo and AYIYA, each inside an outer Ethernet + IPv4
 //! frame between two fixed tunnel endpoints.
 //!
 //! [`frame`]: crate::frame
@@ -53,6 +53,9 @@ pub enum Wrap {
     Gtpu(u32, bool),
     /// Teredo with an origin indicator (the inner packet must be IPv6).
     Teredo,
+    /// AYIYA Forward (UDP 5072) as AICCU sends it: the IP packet behind a
+    /// 16-byte identity and a 20-byte signature.
+    Ayiya,
 }
 
 /// The IP packet inside an Ethernet frame built by [`crate::frame`]
@@ -175,6 +178,17 @@ pub fn teredo_origin(port: u16, addr: Ipv4Addr) -> Vec<u8> {
     h
 }
 
+/// The AYIYA header of a Forward operation carrying next header `next`
+/// (41 or 4): identity type integer, 16 bytes (2^4); SHA-1 hash, 20-byte
+/// signature (5 words); shared-secret authentication; an epoch.
+pub fn ayiya(next: u8, epoch: u32) -> Vec<u8> {
+    let mut h = vec![0x41, 0x52, 0x11, next];
+    h.extend(epoch.to_be_bytes());
+    h.extend([0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2]);
+    h.extend([0x5a; 20]);
+    h
+}
+
 fn outer_ip(proto: u8, payload: &[u8]) -> Vec<u8> {
     let mut f = Vec::new();
     let b = ip_headers(OUTER_ETH, IpAddr::V4(OUTER_SRC), IpAddr::V4(OUTER_DST));
@@ -197,7 +211,7 @@ fn outer_udp(sport: u16, dport: u16, payload: &[u8]) -> Vec<u8> {
 /// IPv4 frame. `n` is the packet's index (GRE and ERSPAN sequence numbers).
 ///
 /// # Panics
-/// Teredo around a frame that is not IPv6.
+/// Teredo around a frame that is not IPv6; AYIYA around one that is not IP.
 pub fn wrap(how: Wrap, inner: &[u8], n: u32) -> Vec<u8> {
     let (et, ip) = ip_of(inner);
     let cat = |h: Vec<u8>, body: &[u8]| {
@@ -232,6 +246,14 @@ pub fn wrap(how: Wrap, inner: &[u8], n: u32) -> Vec<u8> {
             assert_eq!(et, 0x86dd, "Teredo carries IPv6");
             let h = teredo_origin(40_000, Ipv4Addr::new(198, 51, 100, 7));
             outer_udp(3544, 40_000, &cat(h, ip))
+        }
+        Wrap::Ayiya => {
+            let next = match et {
+                0x86dd => 41,
+                0x0800 => 4,
+                _ => panic!("AYIYA carries IP, not {et:#06x}"),
+            };
+            outer_udp(50_002, 5072, &cat(ayiya(next, 1_793_900_000 + n), ip))
         }
     }
 }

@@ -12,7 +12,7 @@ use support::*;
 /// Per file and transport, where pathlens and tshark's conversation table
 /// count flows differently on purpose, with the counts pinned.
 const EXPLAINED: &[(&str, &str, usize, usize, &str)] = &[
-    ("dtls.pcap", "udp", 3, 4, "one DTLS flow rides inside GTP-U; pathlens keys the outer tunnel flow and does not decapsulate"),
+    ("dtls.pcap", "udp", 3, 4, "one DTLS flow rides inside GTP-U; tshark lists the outer tunnel conversation and the inner one, pathlens opens GTP-U and keeps the inner flow alone"),
     ("rtsp.pcap", "tcp", 8, 7, "a SYN on a connection that was refused (REJ) half a second earlier starts a new record, as Zeek does; tshark keeps one conversation"),
     ("skinny.pcap", "udp", 5, 6, "tshark lists one RTP flow twice (one conversation per direction, set up by SCCP); labels.tsv counts 5 like pathlens"),
     ("snmp.pcap", "udp", 17, 34, "tshark splits each SNMP request/response 5-tuple into two conversations; labels.tsv counts 17 like pathlens"),

@@ -922,8 +922,10 @@ fn live_learns_a_router_first_seen_after_the_warm_up() {
 
 /// A mirror feed on the wire: the sample as an Azure virtual network TAP
 /// sends it (VXLAN) and as a switch's ERSPAN II session does, replayed into
-/// the veth pair. Each live dataset has the endpoint pairs and packets of
-/// `read` of the unwrapped sample, every row marked with its tunnel.
+/// the veth pair. Each live dataset has the rows of `read` of the unwrapped
+/// sample with the same site config: per endpoint pair the packets, IP
+/// bytes, class and next hops (taken from the mirrored frames' MACs and
+/// VLANs), every row marked with its tunnel.
 #[test]
 fn live_opens_vxlan_and_erspan_feeds_like_read_of_the_unwrapped_capture() {
     if !is_root() {
@@ -931,19 +933,26 @@ fn live_opens_vxlan_and_erspan_feeds_like_read_of_the_unwrapped_capture() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let read = tmp.path().join("read.parquet");
+    let site = repo().join("testdata/sample-site.toml");
+    let site = site.to_str().unwrap();
     read_ok(
-        &[repo().join("testdata/sample.pcap").to_str().unwrap()],
+        &[
+            repo().join("testdata/sample.pcap").to_str().unwrap(),
+            "--config",
+            site,
+        ],
         &read,
     );
-    let want = python(&["pairs", read.to_str().unwrap()]);
+    let want = python(&["rows", read.to_str().unwrap()]);
     assert!(want.lines().count() >= 8, "{want}");
+    assert!(want.contains("srtp\t02:00:00:00:00:01 vlan 100"), "{want}");
     for (feed, encap) in [
         ("mirror-vxlan.pcap", "vxlan|5001"),
         ("mirror-erspan.pcap", "erspan2|301"),
     ] {
         let dir = tmp.path().join(feed);
         let net = Veth::new(&feed[7..10]);
-        let live = net.live(&dir, &["-B", "33554432"]);
+        let live = net.live(&dir, &["-B", "33554432", "--config", site]);
         net.replay(&[repo().join("testdata").join(feed)]);
         std::thread::sleep(Duration::from_millis(800));
         let (code, log) = live.stop();
@@ -951,7 +960,7 @@ fn live_opens_vxlan_and_erspan_feeds_like_read_of_the_unwrapped_capture() {
         let seen = open_all(&dir);
         assert_eq!(seen["dropped"], 0, "{seen}");
         let glob = dir.join("flows/**/*.parquet");
-        assert_eq!(python(&["pairs", glob.to_str().unwrap()]), want, "{feed}");
+        assert_eq!(python(&["rows", glob.to_str().unwrap()]), want, "{feed}");
         let mut tunnels: Vec<String> = flow_files(&dir)
             .iter()
             .flat_map(|f| {

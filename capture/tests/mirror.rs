@@ -168,6 +168,7 @@ fn cases() -> Vec<(&'static str, Wrap, &'static str, &'static str)> {
         ("gre_udp", Wrap::GreUdp, "gre_udp", ""),
         ("gtpu", Wrap::Gtpu(0x1234, false), "gtpu", "4660"),
         ("gtpu_ext", Wrap::Gtpu(0x99, true), "gtpu", "153"),
+        ("ayiya", Wrap::Ayiya, "ayiya", ""),
     ]
 }
 
@@ -439,4 +440,34 @@ fn testdata_mirror_captures_are_the_sample_wrapped() {
         read_ok(&[shipped.to_str().unwrap()], &out);
         assert_eq!(row_texts(&read_batches(&out), &except), want, "{name}");
     }
+}
+
+/// The VXLAN bench input's wrapper (`benches/make_vxlan_input.sh` runs it
+/// over the real-traffic capture) keeps every flow: the quick start's sample
+/// through it reads as the sample, row for row, every flow `vxlan` 5001.
+#[test]
+fn bench_vxlan_copy_reads_as_the_plain_capture() {
+    let sample = repo().join("testdata/sample.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let wrapped = dir.path().join("sample-vxlan.pcap");
+    let n = pathlens_benches::rewrap::vxlan_pcap(
+        std::fs::File::open(&sample).unwrap(),
+        std::fs::File::create(&wrapped).unwrap(),
+        5001,
+    )
+    .unwrap();
+    assert_eq!(n as usize, pcap_frames(&sample).len());
+    let (plain, out) = (
+        dir.path().join("plain.parquet"),
+        dir.path().join("v.parquet"),
+    );
+    read_ok(&[sample.to_str().unwrap()], &plain);
+    read_ok(&[wrapped.to_str().unwrap()], &out);
+    let except = ["run_id", "interface", "encapsulation", "tunnel_id"];
+    let want = row_texts(&read_batches(&plain), &except);
+    assert!(want.len() > 5, "{want:?}");
+    let b = read_batches(&out);
+    assert_eq!(row_texts(&b, &except), want);
+    let tun = rows_of(&b, &["encapsulation", "tunnel_id"], "|");
+    assert!(tun.iter().all(|r| r == "vxlan|5001"), "{tun:?}");
 }

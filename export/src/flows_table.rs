@@ -58,7 +58,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
         .like("", "", "icmpTypeCodeIPv4 (32)"),
     C::new("vlan_id", I32(|r| i32::from(r.vlan_id)), "outer 802.1Q/802.1ad VLAN of the record's first packet, 0 if untagged; not part of the flow key, so a flow whose directions cross different VLANs stays one flow (see `src2dst_next_hop`)")
         .like("vlan", "vlan_id", "vlanId (58)"),
-    C::new("encapsulation", OptStr(|r| r.encapsulation.as_deref()), "the tunnels the record's first packet came out of, outermost first, joined by `+`: `gre`, `gre_udp`, `erspan1`, `erspan2`, `erspan3`, `vxlan`, `geneve`, `gtpu`, `teredo` (`erspan2+vxlan`: VXLAN mirrored by ERSPAN); null when not tunnelled. Every other column describes the innermost packet"),
+    C::new("encapsulation", OptStr(|r| r.encapsulation.as_deref()), "the tunnels the record's first packet came out of, outermost first, joined by `+`: `gre`, `gre_udp`, `erspan1`, `erspan2`, `erspan3`, `vxlan`, `geneve`, `gtpu`, `teredo`, `ayiya` (`erspan2+vxlan`: VXLAN mirrored by ERSPAN); null when not tunnelled. Every other column describes the innermost packet"),
     C::new("tunnel_id", OptI64(|r| r.tunnel_id.map(i64::from)), "id of the outermost tunnel: ERSPAN session id, VXLAN or GENEVE VNI, GRE key, GTP-U TEID of the record's first packet; null when the tunnel has none. VNIs and ERSPAN sessions are part of the flow key (the same 5-tuple in two VNIs is two flows); GRE keys and TEIDs are not (GTP allocates one TEID per direction)"),
     C::new("src2dst_packets", I64(|r| i64c(r.src2dst_packets)), "packets initiator to responder, IP fragments included")
         .like("orig_pkts", "src2dst_packets", "initiatorPackets (298)"),

@@ -61,8 +61,8 @@ pub struct FlowArgs {
     pub no_media: bool,
     /// UDP ports of the tunnels to open, e.g. `vxlan=4789,8472 geneve=6081`
     /// (tunnels not named keep their standard port: VXLAN 4789, GENEVE 6081,
-    /// GRE-in-UDP 4754, GTP-U 2152, Teredo 3544). GRE and ERSPAN are opened
-    /// by IP protocol 47.
+    /// GRE-in-UDP 4754, GTP-U 2152, Teredo 3544, AYIYA 5072). GRE and ERSPAN
+    /// are opened by IP protocol 47.
     #[arg(long, value_name = "TUNNEL=PORT,..", value_parser = parse_decap)]
     pub decap_ports: Option<Decap>,
     /// Open no tunnel: flows are the outer packets as on the wire.

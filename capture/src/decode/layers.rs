@@ -28,6 +28,7 @@ static STANDARD: Decap = Decap::with_ports(&[
     (4754, UdpTunnel::GreUdp),
     (2152, UdpTunnel::Gtpu),
     (3544, UdpTunnel::Teredo),
+    (5072, UdpTunnel::Ayiya),
 ]);
 
 impl Default for Decap {
@@ -38,7 +39,8 @@ impl Default for Decap {
 
 impl Decap {
     /// Every tunnel on its IANA port: VXLAN 4789, GENEVE 6081, GRE-in-UDP
-    /// 4754, GTP-U 2152, Teredo 3544; GRE and ERSPAN by IP protocol 47.
+    /// 4754, GTP-U 2152, Teredo 3544, AYIYA 5072; GRE and ERSPAN by IP
+    /// protocol 47.
     pub fn standard() -> &'static Decap {
         &STANDARD
     }
@@ -82,7 +84,7 @@ impl Decap {
                 .split_once('=')
                 .ok_or_else(|| format!("`{item}`: expected TUNNEL=PORT[,PORT]"))?;
             let kind = UdpTunnel::from_name(name).ok_or_else(|| {
-                format!("`{name}`: not a UDP tunnel (vxlan, geneve, gre_udp, gtpu, teredo)")
+                format!("`{name}`: not a UDP tunnel (vxlan, geneve, gre_udp, gtpu, teredo, ayiya)")
             })?;
             named.push(kind);
             for p in ports.split(',').filter(|s| !s.is_empty()) {
@@ -121,7 +123,7 @@ impl Decap {
     }
 
     /// The tunnel on a UDP packet's ports: the receiver's port, or for
-    /// GTP-U and Teredo (whose replies come from the well-known port) the
+    /// GTP-U, Teredo and AYIYA (whose replies come from the well-known port) the
     /// sender's. VXLAN, GENEVE and GRE-in-UDP senders pick their source
     /// port as entropy (RFC 7348 §5), so a reply *from* 4789 is not VXLAN.
     pub fn udp(&self, sport: u16, dport: u16) -> Option<UdpTunnel> {
@@ -131,8 +133,10 @@ impl Decap {
                 .find(|(p, k)| *p == port && k.is_some())
                 .and_then(|(_, k)| *k)
         };
-        find(dport)
-            .or_else(|| find(sport).filter(|k| matches!(k, UdpTunnel::Gtpu | UdpTunnel::Teredo)))
+        find(dport).or_else(|| {
+            find(sport)
+                .filter(|k| matches!(k, UdpTunnel::Gtpu | UdpTunnel::Teredo | UdpTunnel::Ayiya))
+        })
     }
 
     /// The port list, for the run's metadata.
@@ -323,6 +327,8 @@ mod test {
         assert_eq!(d.udp(2152, 2152), Some(UdpTunnel::Gtpu), "kept standard");
         assert_eq!(d.udp(4789, 53000), None, "a reply from 4789 is not VXLAN");
         assert_eq!(d.udp(3544, 40000), Some(UdpTunnel::Teredo));
+        assert_eq!(d.udp(5072, 40000), Some(UdpTunnel::Ayiya), "server's reply");
+        assert_eq!(d.udp(40000, 5072), Some(UdpTunnel::Ayiya));
         assert!(!d.any_port(53, 443));
         let d = Decap::parse("vxlan=9999").unwrap();
         assert_eq!(d.udp(1, 4789), None, "moved, not added");

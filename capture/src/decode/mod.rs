@@ -3,7 +3,7 @@
 //! fields of the transport header, into the few values the flow table needs.
 //!
 //! Tunnels and mirror feeds (GRE, ERSPAN, VXLAN, GENEVE, GRE-in-UDP, GTP-U,
-//! Teredo) are opened here too, recursively ([`layers`], headers in
+//! Teredo, AYIYA) are opened here too, recursively ([`layers`], headers in
 //! [`tunnel`]): the packet returned is the innermost one, with the chain of
 //! tunnels it came through. Only GRE (IP protocol 47) and UDP to a tunnel
 //! port take that path, so untunnelled traffic pays one compare per packet.

@@ -7,8 +7,9 @@
 //! GRE (RFC 2784, RFC 2890 key and sequence number), ERSPAN types I, II and
 //! III (in GRE, protocol 0x88BE or 0x22EB), VXLAN (RFC 7348), GENEVE
 //! (RFC 8926), GRE-in-UDP (RFC 8086), GTP-U (3GPP TS 29.281, G-PDU with
-//! extension headers) and Teredo (RFC 4380, with its origin and
-//! authentication indicators).
+//! extension headers), Teredo (RFC 4380, with its origin and
+//! authentication indicators) and AYIYA (draft-massar-v6ops-ayiya, IPv6 or
+//! IPv4 behind an identity and a signature).
 
 /// A tunnel or mirror encapsulation, as the `encapsulation` column names it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -31,11 +32,13 @@ pub enum Encap {
     Gtpu,
     /// Teredo.
     Teredo,
+    /// AYIYA (Anything In Anything).
+    Ayiya,
 }
 
 impl Encap {
     /// Every kind, in the order of their codes (1 up).
-    pub const ALL: [Encap; 9] = [
+    pub const ALL: [Encap; 10] = [
         Encap::Gre,
         Encap::Erspan1,
         Encap::Erspan2,
@@ -45,6 +48,7 @@ impl Encap {
         Encap::GreUdp,
         Encap::Gtpu,
         Encap::Teredo,
+        Encap::Ayiya,
     ];
 
     /// A 4-bit code, never 0.
@@ -72,6 +76,7 @@ impl Encap {
             Encap::GreUdp => "gre_udp",
             Encap::Gtpu => "gtpu",
             Encap::Teredo => "teredo",
+            Encap::Ayiya => "ayiya",
         }
     }
 
@@ -126,6 +131,8 @@ pub enum UdpTunnel {
     Gtpu,
     /// Teredo (3544).
     Teredo,
+    /// AYIYA (5072).
+    Ayiya,
 }
 
 impl UdpTunnel {
@@ -137,6 +144,7 @@ impl UdpTunnel {
             "gre_udp" | "gre-udp" | "greudp" => UdpTunnel::GreUdp,
             "gtpu" | "gtp-u" | "gtp" => UdpTunnel::Gtpu,
             "teredo" => UdpTunnel::Teredo,
+            "ayiya" => UdpTunnel::Ayiya,
             _ => return None,
         })
     }
@@ -155,6 +163,7 @@ impl UdpTunnel {
             }),
             UdpTunnel::Gtpu => gtpu(b),
             UdpTunnel::Teredo => teredo(b),
+            UdpTunnel::Ayiya => ayiya(b),
         }
     }
 }
@@ -391,6 +400,38 @@ pub fn teredo(b: &[u8]) -> Option<Tunnel> {
     })
 }
 
+/// AYIYA's forward operations: 1 (Forward) and 3 (Echo Request and
+/// Forward), the two whose payload is a packet to pass on.
+const AYIYA_FORWARD: [u8; 2] = [1, 3];
+
+/// AYIYA (draft-massar-v6ops-ayiya §5): identity length as a power of two
+/// and identity type, signature length in 4-byte words and hash method,
+/// authentication method and operation, next header, a 4-byte epoch, the
+/// identity, the signature, then the packet. Opened only for a forward
+/// operation with next header 41 (IPv6) or 4 (IPv4) and an IP version that
+/// agrees; heartbeats, echoes and queries carry no user packet.
+pub fn ayiya(b: &[u8]) -> Option<Tunnel> {
+    let &[ids, sig, op, next, ..] = b else {
+        return None;
+    };
+    if !AYIYA_FORWARD.contains(&(op & 0x0f)) {
+        return None;
+    }
+    let version = match next {
+        41 => 6,
+        4 => 4,
+        _ => return None,
+    };
+    let offset = 8 + (1usize << (ids >> 4)) + usize::from(sig >> 4) * 4;
+    (b.get(offset).map(|v| v >> 4) == Some(version)).then_some(Tunnel {
+        encap: Encap::Ayiya,
+        id: None,
+        inner: Inner::Ip,
+        offset,
+        vlan: 0,
+    })
+}
+
 #[cfg(test)]
 mod test {
     use super::*;
@@ -500,7 +541,7 @@ mod test {
     }
 
     type Parser = fn(&[u8]) -> Option<Tunnel>;
-    const PARSERS: [Parser; 7] = [gre, erspan2, erspan3, vxlan, geneve, gtpu, teredo];
+    const PARSERS: [Parser; 8] = [gre, erspan2, erspan3, vxlan, geneve, gtpu, teredo, ayiya];
 
     /// The fuzz target's checks over seeded random slices (header-shaped
     /// first bytes, so the parsers get past their first test): every opened
@@ -514,13 +555,15 @@ mod test {
             x ^= x << 17;
             x
         };
-        let starts: [&[u8]; 6] = [
+        let starts: [&[u8]; 8] = [
             &[0xb0, 0, 0x88, 0xbe],
             &[0x10, 0, 0x22, 0xeb],
             &[0x08, 0, 0, 0],
             &[0x3f, 0, 0x65, 0x58],
             &[0x37, 0xff],
             &[0, 1],
+            &[0x41, 0x52, 0x11, 41],
+            &[0x00, 0x00, 0x13, 4],
         ];
         let mut opened = 0;
         for i in 0..60_000usize {
@@ -555,5 +598,55 @@ mod test {
         assert_eq!(teredo(&a).unwrap().offset, 21);
         assert_eq!(teredo(&[0x45; 60]), None, "IPv4 is not Teredo");
         never_panics_when_cut(&a, teredo);
+    }
+
+    /// The header AICCU sends: a 16-byte integer identity (the client's
+    /// IPv6 address), a 20-byte SHA-1 signature, shared-secret
+    /// authentication, Forward, next header 41.
+    fn aiccu_header(op: u8, next: u8) -> Vec<u8> {
+        let mut h = vec![0x41, 0x52, 0x10 | op, next, 0x5f, 0x00, 0x00, 0x01];
+        h.extend([0x20; 16]);
+        h.extend([0xab; 20]);
+        h
+    }
+
+    #[test]
+    fn ayiya_forward_of_ipv6_and_ipv4() {
+        let mut v6 = aiccu_header(1, 41);
+        v6.push(0x60);
+        v6.extend([0; 39]);
+        let t = ayiya(&v6).unwrap();
+        assert_eq!(
+            (t.encap, t.id, t.inner, t.offset),
+            (Encap::Ayiya, None, Inner::Ip, 44)
+        );
+        assert_eq!(UdpTunnel::Ayiya.parse(&v6), Some(t));
+        // Echo Request and Forward carries a packet too.
+        v6[2] = 0x13;
+        assert_eq!(ayiya(&v6).map(|t| t.offset), Some(44));
+        // No signature, a 1-byte identity (2^0), IPv4.
+        let mut v4 = vec![0x00, 0x00, 0x01, 4, 0, 0, 0, 0, 7, 0x45];
+        v4.extend([0; 19]);
+        assert_eq!(ayiya(&v4).map(|t| t.offset), Some(9));
+        // Next header and IP version disagree.
+        v4[3] = 41;
+        assert_eq!(ayiya(&v4), None);
+        // Heartbeat, echo request, echo response, MOTD: no user packet.
+        for op in [0, 2, 4, 5] {
+            let mut h = aiccu_header(op, 41);
+            h.push(0x60);
+            assert_eq!(ayiya(&h), None, "opcode {op}");
+        }
+        // Next header 17 (UDP straight in AYIYA): not opened.
+        let mut u = aiccu_header(1, 17);
+        u.push(0x60);
+        assert_eq!(ayiya(&u), None);
+        // The largest identity (2^15) and signature (60) only bound the
+        // offset; a slice that short is refused, not read past.
+        assert_eq!(ayiya(&[0xf1, 0xf2, 0x11, 41, 0, 0, 0, 0, 0x60]), None);
+        never_panics_when_cut(&v6, ayiya);
+        for n in 0..=44 {
+            assert!(ayiya(&v6[..n]).is_none(), "cut at {n}: before the IP byte");
+        }
     }
 }

@@ -3,6 +3,8 @@ wrote (one file) for capture/tests/live.rs.
 
   pairs PATH_OR_GLOB   one line per endpoint pair: transport, the two
                        endpoints in sorted order, packets summed over rows
+  rows PATH_OR_GLOB    as pairs, then IP bytes summed over rows, the
+                       classes and the next hops (either direction) seen
   open DIR             opens every final file under DIR in pyarrow and
                        DuckDB, then the whole dataset as readers glob it
                        (dot-temporaries skipped); prints counts and drops
@@ -29,6 +31,25 @@ def pairs(path):
         acc[(t, a, b)] = acc.get((t, a, b), 0) + n
     for (t, a, b), n in sorted(acc.items()):
         print(f"{t}\t{a}\t{b}\t{n}")
+
+
+def rows(path):
+    got = duckdb.sql(
+        f"""select transport, src_ip, src_port, dst_ip, dst_port,
+                   src2dst_packets + dst2src_packets, src2dst_bytes + dst2src_bytes,
+                   app_protocol, src2dst_next_hop, dst2src_next_hop
+            from read_parquet('{path}')"""
+    ).fetchall()
+    acc = {}
+    for t, sa, sp, da, dp, n, b, app, h1, h2 in got:
+        a, z = sorted([f"{sa}/{sp}", f"{da}/{dp}"])
+        e = acc.setdefault((t, a, z), [0, 0, set(), set()])
+        e[0] += n
+        e[1] += b
+        e[2].add(app)
+        e[3].update(h for h in (h1, h2) if h)
+    for (t, a, z), (n, b, apps, hops) in sorted(acc.items()):
+        print(f"{t}\t{a}\t{z}\t{n}\t{b}\t{','.join(sorted(apps))}\t{','.join(sorted(hops))}")
 
 
 def open_all(root):
@@ -64,4 +85,4 @@ def open_all(root):
 
 
 if __name__ == "__main__":
-    {"pairs": pairs, "open": lambda p: open_all(p)}[sys.argv[1]](sys.argv[2])
+    {"pairs": pairs, "rows": rows, "open": lambda p: open_all(p)}[sys.argv[1]](sys.argv[2])
