@@ -12,9 +12,10 @@
 
 use anyhow::{Context as _, Result};
 use pathlens_classify::buildings::Buildings;
+use pathlens_classify::classifier::{EXCHANGE, SKYPE_TEAMS};
 use pathlens_classify::egress::callflow::{CallFlow, Profile, Role};
 use pathlens_classify::egress::infer::MIN_FLOWS;
-use pathlens_classify::egress::sources::{parse_cidr_list, parse_o365, parse_service_tags};
+use pathlens_classify::egress::sources::{self, parse_cidr_list, parse_o365, parse_service_tags};
 use pathlens_classify::egress::{
     CircuitDecl, CircuitSource, EdgeRules, Egress, EgressDbBuilder, EgressError, O365Advertised,
     Onprem, Site,
@@ -163,11 +164,7 @@ fn circuit(
                     let (mut areas, mut ids) = (Vec::new(), Vec::new());
                     for x in a {
                         match x {
-                            toml::Value::String(s)
-                                if ["Exchange", "SharePoint", "Skype", "Common"]
-                                    .iter()
-                                    .any(|k| k.eq_ignore_ascii_case(s)) =>
-                            {
+                            toml::Value::String(s) if sources::is_service_area(s) => {
                                 areas.push(s.clone())
                             }
                             toml::Value::Integer(n) => {
@@ -195,8 +192,8 @@ pub struct OnpremConfig {
     /// Its addresses or networks (CIDR strings).
     #[serde(default)]
     pub addresses: Vec<Spanned<String>>,
-    /// Its DNS names (exact, `*.suffix` or `prefix.*`), matched against the
-    /// server name (TLS SNI, SIP host, HTTP Host) of flows to it.
+    /// Its names (exact, `*.suffix` or `prefix.*`), matched against the
+    /// `server_name` of flows to it.
     #[serde(default)]
     pub names: Vec<String>,
 }
@@ -370,7 +367,7 @@ fn local_nets(args: &EgressArgs, l: &Loaded) -> Result<LocalNets> {
     Ok(local)
 }
 
-/// On-premises servers by address, and by DNS name.
+/// On-premises servers by address, and by name.
 type OnpremTables = (PrefixTable<Onprem>, Vec<(String, Onprem)>);
 
 /// The on-premises servers by address and by name.
@@ -378,17 +375,12 @@ fn onprem(args: &EgressArgs, l: &Loaded) -> Result<OnpremTables> {
     let mut onprem = PrefixTable::new();
     // The shorthand lists: role onprem_server, service by list.
     for (flag, given, listed, service) in [
-        (
-            "--onprem",
-            &args.onprem,
-            &l.cfg.onprem_servers,
-            "skype_teams",
-        ),
+        ("--onprem", &args.onprem, &l.cfg.onprem_servers, SKYPE_TEAMS),
         (
             "--onprem-exchange",
             &args.onprem_exchange,
             &l.cfg.onprem_exchange,
-            "exchange",
+            EXCHANGE,
         ),
     ] {
         let server = Onprem {

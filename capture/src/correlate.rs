@@ -1,6 +1,8 @@
-//! Cross-worker correlation: media endpoints that one flow announces (SDP
-//! `c=`/`m=` lines, STUN mapped and relayed addresses) label other flows that
-//! carry no evidence of their own, whichever worker owns them.
+//! Cross-worker correlation: media endpoints that one flow's signaling
+//! announces label other flows that carry no evidence of their own,
+//! whichever worker owns them. What an endpoint is, and what a flow reaching
+//! it becomes, is `pathlens_classify`'s to say; this table only shares the
+//! announcements between workers in input order.
 //!
 //! The endpoints live in one `DashMap` that workers write rarely and read
 //! once per candidate record. Rows must not depend on the number of workers
@@ -13,17 +15,15 @@
 //! - the lookup then accepts only entries learned at or before that packet.
 //!
 //! So a lookup sees exactly the endpoints learned before the record's last
-//! packet, as a single-threaded run would. The payload types an SDP bound
-//! (`a=rtpmap`), which name the codec and clock of media streams with dynamic
-//! payload types, are looked up the same way, except that the latest binding
-//! learned at or before the record's last packet wins: a port reused by a
-//! later call, or a re-INVITE, brings its own SDP before its media.
+//! packet, as a single-threaded run would. The bindings signaling made for an
+//! endpoint (a [`SignaledBinding`], opaque here) are looked up the same way,
+//! except that the latest one learned at or before the record's last packet
+//! wins: a port reused by a later call, or a renegotiation, brings its own
+//! binding before its media.
 
 use foldhash::fast::FixedState;
-use pathlens_classify::classifier::LearnedEndpoint;
-use pathlens_classify::media::RtpMap;
+use pathlens_classify::classifier::{CorrelationCounters, LearnedEndpoint, SignaledBinding};
 use pathlens_classify::AppProtocol;
-use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
@@ -43,38 +43,24 @@ struct Entry {
     label: AppProtocol,
     // The service the announcing flow's protocol markers named.
     service: Option<Arc<str>>,
-    // SDP bindings of payload types by input position, each differing from
-    // the one before it (a repeat adds nothing a lookup could tell apart).
-    rtpmap: Vec<Binding>,
+    // Bindings by input position, each differing from the one before it (a
+    // repeat adds nothing a lookup could tell apart).
+    bindings: Vec<Binding>,
 }
 
-/// Payload types an SDP bound for an endpoint, and where and when it was read.
+/// What signaling bound for an endpoint, and where and when it was read.
 #[derive(Clone, Debug)]
 struct Binding {
     seq: u64,
     ts_us: i64,
-    maps: Arc<[RtpMap]>,
+    value: SignaledBinding,
 }
 
-/// Distinct SDP bindings kept per endpoint. A lookup may need any binding
+/// Distinct bindings kept per endpoint. A lookup may need any binding
 /// learned before its record, and other workers may already have learned
 /// later ones, so none is evicted for a newer one: past this (hostile
 /// signaling) new bindings are dropped and counted.
 pub const BINDINGS_CAP: usize = 64;
-
-/// What correlation did over a run.
-#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
-pub struct CorrelationCounters {
-    /// Endpoints announced (SDP media, STUN addresses), duplicates included.
-    pub endpoints_learned: u64,
-    /// Endpoints forgotten because the table was full and they were old.
-    pub endpoints_purged: u64,
-    /// Endpoints not kept because the table was full of recent ones.
-    pub endpoints_dropped: u64,
-    /// SDP bindings not kept because their endpoint already had
-    /// [`BINDINGS_CAP`] distinct ones.
-    pub sdp_bindings_dropped: u64,
-}
 
 /// The shared table of learned endpoints and the workers' watermarks.
 #[derive(Debug)]
@@ -122,13 +108,13 @@ impl Correlator {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let binding = e.rtpmap.clone().map(|maps| Binding { seq, ts_us, maps });
+            let binding = e.binding.clone().map(|value| Binding { seq, ts_us, value });
             let mut entry = self.learned.entry(e.addr).or_insert(Entry {
                 seq,
                 ts_us,
                 label: e.label,
                 service: e.service.clone(),
-                rtpmap: Vec::new(),
+                bindings: Vec::new(),
             });
             if seq < entry.seq {
                 entry.seq = seq;
@@ -137,26 +123,32 @@ impl Correlator {
                 entry.service = e.service.clone();
             }
             if let Some(b) = binding {
-                let list = &mut entry.rtpmap;
-                let at = list.partition_point(|x| x.seq < b.seq);
-                let before_same = at
-                    .checked_sub(1)
-                    .and_then(|i| list.get(i))
-                    .is_some_and(|x| x.maps == b.maps);
-                let at_same_seq = list.get(at).is_some_and(|x| x.seq == b.seq);
-                if !before_same && !at_same_seq {
-                    if list.len() >= BINDINGS_CAP {
-                        self.bindings_dropped.fetch_add(1, Ordering::Relaxed);
-                    } else {
-                        // The next one, if equal, is now covered by this one.
-                        if list.get(at).is_some_and(|x| x.maps == b.maps) {
-                            list.remove(at);
-                        }
-                        list.insert(at, b);
-                    }
-                }
+                self.insert_binding(&mut entry.bindings, b);
             }
         }
+    }
+
+    /// Keeps `b` in its place by input position, unless the binding before
+    /// it already says the same.
+    fn insert_binding(&self, list: &mut Vec<Binding>, b: Binding) {
+        let at = list.partition_point(|x| x.seq < b.seq);
+        let before_same = at
+            .checked_sub(1)
+            .and_then(|i| list.get(i))
+            .is_some_and(|x| x.value == b.value);
+        let at_same_seq = list.get(at).is_some_and(|x| x.seq == b.seq);
+        if before_same || at_same_seq {
+            return;
+        }
+        if list.len() >= BINDINGS_CAP {
+            self.bindings_dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        // The next one, if equal, is now covered by this one.
+        if list.get(at).is_some_and(|x| x.value == b.value) {
+            list.remove(at);
+        }
+        list.insert(at, b);
     }
 
     /// Forgets entries too old to match any record still to be resolved.
@@ -170,8 +162,8 @@ impl Correlator {
         let cutoff = oldest_clock.saturating_sub(self.horizon_us);
         let before = self.learned.len();
         self.learned.retain(|_, e| {
-            e.rtpmap.retain(|b| b.ts_us >= cutoff);
-            e.ts_us >= cutoff || !e.rtpmap.is_empty()
+            e.bindings.retain(|b| b.ts_us >= cutoff);
+            e.ts_us >= cutoff || !e.bindings.is_empty()
         });
         let gone = before.saturating_sub(self.learned.len());
         self.purged.fetch_add(gone as u64, Ordering::Relaxed);
@@ -243,22 +235,18 @@ impl Correlator {
             .then(|| (e.label, e.service.clone()))
     }
 
-    /// What the latest SDP announcing `addr` learned at or before input
-    /// position `last_seq`, and not long before `first_us`, bound payload
-    /// type `pt` to.
-    pub fn lookup_rtpmap(
+    /// What the latest signaling announcing `addr` learned at or before
+    /// input position `last_seq`, and not long before `first_us`, bound for
+    /// it.
+    pub fn lookup_binding(
         &self,
         addr: SocketAddr,
-        pt: u8,
         last_seq: u64,
         first_us: i64,
-    ) -> Option<RtpMap> {
+    ) -> Option<SignaledBinding> {
         let e = self.learned.get(&addr)?;
-        let b = e.rtpmap.iter().rev().find(|b| b.seq <= last_seq)?;
-        if b.ts_us < first_us.saturating_sub(LEARNED_TTL_US) {
-            return None;
-        }
-        b.maps.iter().find(|m| m.pt == pt).cloned()
+        let b = e.bindings.iter().rev().find(|b| b.seq <= last_seq)?;
+        (b.ts_us >= first_us.saturating_sub(LEARNED_TTL_US)).then(|| b.value.clone())
     }
 
     /// The run's correlation counters.
@@ -267,7 +255,7 @@ impl Correlator {
             endpoints_learned: self.learned_n.load(Ordering::Relaxed),
             endpoints_purged: self.purged.load(Ordering::Relaxed),
             endpoints_dropped: self.dropped.load(Ordering::Relaxed),
-            sdp_bindings_dropped: self.bindings_dropped.load(Ordering::Relaxed),
+            bindings_dropped: self.bindings_dropped.load(Ordering::Relaxed),
         }
     }
 }
@@ -275,12 +263,13 @@ impl Correlator {
 #[cfg(test)]
 mod test {
     use super::*;
+    use pathlens_classify::media::RtpMap;
 
     fn ep(s: &str, label: AppProtocol) -> LearnedEndpoint {
         LearnedEndpoint {
             addr: s.parse().unwrap(),
             label,
-            rtpmap: None,
+            binding: None,
             service: None,
         }
     }
@@ -326,14 +315,11 @@ mod test {
 
     fn sdp(s: &str, clock: u32) -> LearnedEndpoint {
         LearnedEndpoint {
-            rtpmap: Some(Arc::from(
-                [RtpMap {
-                    pt: 111,
-                    codec: Arc::from("opus"),
-                    clock_rate: clock,
-                }]
-                .as_slice(),
-            )),
+            binding: SignaledBinding::new(&[RtpMap {
+                pt: 111,
+                codec: Arc::from("opus"),
+                clock_rate: clock,
+            }]),
             ..ep(s, AppProtocol::Rtp)
         }
     }
@@ -354,7 +340,11 @@ mod test {
                 let (seq, ts, e) = &learns[i];
                 c.learn(*seq, *ts, std::slice::from_ref(e));
             }
-            let clock = |last, first| c.lookup_rtpmap(a, 111, last, first).map(|m| m.clock_rate);
+            let clock = |last, first| {
+                c.lookup_binding(a, last, first)
+                    .and_then(|b| b.payload_type(111))
+                    .map(|m| m.clock_rate)
+            };
             assert_eq!(clock(9, 2 * hour), None, "before any SDP");
             // The TTL counts from the binding, not from the STUN check.
             assert_eq!(clock(15, 2 * hour + 60), Some(48000));
@@ -363,7 +353,12 @@ mod test {
                 Some(16000),
                 "a later call on the port"
             );
-            assert_eq!(c.lookup_rtpmap(a, 0, 25, 3 * hour), None, "an unbound type");
+            assert_eq!(
+                c.lookup_binding(a, 25, 3 * hour)
+                    .and_then(|b| b.payload_type(0)),
+                None,
+                "an unbound type"
+            );
             assert_eq!(
                 c.lookup(a, 25, 0),
                 Some(AppProtocol::Srtp),
@@ -383,7 +378,11 @@ mod test {
             let clock = if seq % 2 == 0 { 16000 } else { 48000 };
             c.learn(seq, 1, &[sdp("10.0.0.1:40000", clock)]);
         }
-        let clock = |last| c.lookup_rtpmap(a, 111, last, 0).map(|m| m.clock_rate);
+        let clock = |last| {
+            c.lookup_binding(a, last, 0)
+                .and_then(|b| b.payload_type(111))
+                .map(|m| m.clock_rate)
+        };
         assert_eq!(clock(50), Some(48000));
         assert_eq!(clock(60), Some(16000));
         assert_eq!(clock(61), Some(48000));
@@ -392,12 +391,12 @@ mod test {
             c.learn(seq, 2, &[sdp("10.0.0.1:40000", 8000)]);
         }
         assert_eq!(clock(150), Some(8000));
-        assert_eq!(c.counters().sdp_bindings_dropped, 0);
+        assert_eq!(c.counters().bindings_dropped, 0);
         // Hostile churn past the cap is counted, and never evicts.
         for seq in 1000..1100u64 {
             c.learn(seq, 3, &[sdp("10.0.0.1:40000", 8000 + seq as u32)]);
         }
-        assert!(c.counters().sdp_bindings_dropped > 0);
+        assert!(c.counters().bindings_dropped > 0);
         assert_eq!(clock(50), Some(48000));
     }
 
@@ -437,7 +436,7 @@ mod test {
             batch.push(LearnedEndpoint {
                 addr: SocketAddr::new(ip.into(), 5004),
                 label: AppProtocol::Rtp,
-                rtpmap: None,
+                binding: None,
                 service: None,
             });
         }

@@ -80,7 +80,7 @@ pub struct RunCounters {
     pub flows: FlowCounters,
     /// Endpoints learned for correlation.
     #[serde(flatten)]
-    pub correlation: crate::correlate::CorrelationCounters,
+    pub correlation: pathlens_classify::classifier::CorrelationCounters,
     /// Flow records written.
     pub records_written: u64,
     /// Inputs that failed (unreadable, not a capture, cut mid-record).

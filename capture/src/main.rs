@@ -308,6 +308,16 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     if let checks::Output::Remote(url) = &output {
         prep.writer.store = Some(pathlens::cmd::read::open_store(url)?);
     }
+    let pruner = match (&output, &prep.writer.store) {
+        (checks::Output::Remote(_), Some(store)) => {
+            pathlens::retention::Pruner::for_store(store.clone(), &args.retention)
+                .map_err(anyhow::Error::msg)?
+        }
+        (checks::Output::Dataset(root), _) => {
+            pathlens::retention::Pruner::new(root.clone(), &args.retention, None)
+        }
+        _ => None,
+    };
     let prefix_sources = prep.prefix_sources.clone();
     let run_id = prep.writer.run_id.clone();
     // The first input that opens is opened before anything is written:
@@ -331,15 +341,13 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
         }
         anyhow::bail!("no input could be read; nothing written");
     };
-    if let checks::Output::Dataset(root) = &output {
-        // Before writing: this run's rows are never the ones removed.
-        if let Some(p) = pathlens::retention::Pruner::new(root.clone(), &args.retention, None) {
-            if p.prune(pathlens::retention::now_us()).below_floor {
-                tracing::warn!(
-                    target: "pathlens::health",
-                    "the disk is below its free-space floor and no older hour is left to remove"
-                );
-            }
+    // Before writing: this run's rows are never the ones removed.
+    if let Some(p) = &pruner {
+        if p.prune(pathlens::retention::now_us()).below_floor {
+            tracing::warn!(
+                target: "pathlens::health",
+                "the disk is below its free-space floor and no older hour is left to remove"
+            );
         }
     }
     let delivery = pathlens::cmd::read::Delivery::new(&output, &run_id)?;

@@ -18,7 +18,7 @@ use crate::counters::{FlowCounters, RunCounters};
 use crate::edge_decisions::EdgeDecisions;
 use crate::flow::{FlowConfig, FlowTable, Knowledge};
 use crate::source::{PacketSource, SourceError};
-use batch::PacketBatch;
+use batch::{Mark, PacketBatch};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use foldhash::fast::FixedState;
 pub use outlet::{KnowledgeSlot, Observer, Outlet, OutletTotals};
@@ -109,9 +109,6 @@ impl Progress for () {
 enum WorkMsg {
     Source(Arc<str>),
     Packets(PacketBatch),
-    // The edge-learning warm-up of the current input is over: every packet
-    // before it is in an earlier batch.
-    WarmupEnd,
     EndOfSource(i64),
 }
 
@@ -173,17 +170,18 @@ fn worker_thread(
                 table.next_input(first_input);
                 first_input = false;
             }
-            WorkMsg::WarmupEnd => table.end_interval(),
             WorkMsg::Packets(mut b) => {
                 let mut done = 0;
-                let ends = b.ticks.iter().map(|&(at, now)| (at as usize, Some(now)));
-                for (end, tick) in ends.chain([(b.pkts.len(), None)]) {
+                let marks = b.ticks.iter().map(|&(at, m)| (at as usize, Some(m)));
+                for (end, mark) in marks.chain([(b.pkts.len(), None)]) {
                     for (p, at) in b.pkts.get(done..end).unwrap_or(&[]) {
                         table.packet(p, b.payload(*at), &mut out);
                     }
                     done = done.max(end);
-                    if let Some(now) = tick {
-                        table.advance(now, &mut out);
+                    match mark {
+                        Some(Mark::Tick(now)) => table.advance(now, &mut out),
+                        Some(Mark::IntervalEnd) => table.end_interval(),
+                        None => {}
                     }
                 }
                 if let Some(c) = &corr {
@@ -231,7 +229,7 @@ fn worker_thread(
     if let Some(c) = &corr {
         c.wait_all_finished();
     }
-    table.release(&mut out);
+    table.release_all(&mut out);
     send(&mut out);
     table.counters
 }

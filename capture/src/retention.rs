@@ -3,10 +3,17 @@
 //! oldest first, as [`pathlens_export::retention::plan`] decides, and each
 //! removal is logged. `live` prunes at start, at each rotation and whenever
 //! the disk drops below its floor; `read` prunes before it writes.
+//!
+//! A dataset on object storage (`az://`, `s3://`) is pruned by the same rule
+//! over the store's listing. It has no disk to keep free, so `--min-free`
+//! is refused there and `live`'s default floor does not apply.
 
-use pathlens_export::retention::{self, Policy};
+use pathlens_export::retention::{self, HourPartition, Policy};
+use pathlens_export::Store;
 use std::path::PathBuf;
 use std::time::Duration;
+
+const HOUR_US: i64 = 3_600_000_000;
 
 /// The free-space floor `live` keeps unless told otherwise.
 pub const DEFAULT_LIVE_FLOOR: Floor = Floor::Percent(2.0);
@@ -20,7 +27,7 @@ pub struct RetentionArgs {
     /// Remove the oldest hour partitions while the dataset is larger than SIZE (500G, 20M, bytes).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     pub max_size: Option<u64>,
-    /// Free-space floor of the dataset's disk: below it the oldest hour partitions are removed before writing (SIZE or N%; 0 turns it off; live: 2% unless given).
+    /// Free-space floor of the dataset's disk: below it the oldest hour partitions are removed before writing (SIZE or N%; 0 turns it off; live: 2% unless given; refused for az:// and s3://, which have no disk).
     #[arg(long, value_name = "SIZE|N%", value_parser = parse_floor)]
     pub min_free: Option<Floor>,
 }
@@ -109,43 +116,89 @@ pub struct Pruned {
     pub below_floor: bool,
 }
 
-/// Prunes one dataset directory.
+/// Where the pruned dataset lives.
+#[derive(Clone, Debug)]
+enum Home {
+    Dir(PathBuf),
+    Store(Store),
+}
+
+/// Prunes one dataset: a directory or a prefix on object storage.
 #[derive(Clone, Debug)]
 pub struct Pruner {
-    root: PathBuf,
+    home: Home,
     policy: Policy,
     floor: Option<Floor>,
+}
+
+fn is_off(f: Floor) -> bool {
+    f == Floor::Bytes(0) || f == Floor::Percent(0.0)
 }
 
 impl Pruner {
     /// A pruner of the dataset at `root`; `None` when nothing is asked
     /// (no age, no size, no floor or a zero floor).
     pub fn new(root: PathBuf, args: &RetentionArgs, default_floor: Option<Floor>) -> Option<Self> {
-        let floor = args
-            .min_free
-            .or(default_floor)
-            .filter(|f| *f != Floor::Bytes(0) && *f != Floor::Percent(0.0));
+        let floor = args.min_free.or(default_floor).filter(|f| !is_off(*f));
         let policy = Policy {
             max_age: args.retention,
             max_bytes: args.max_size,
         };
         (policy != Policy::default() || floor.is_some()).then_some(Pruner {
-            root,
+            home: Home::Dir(root),
             policy,
             floor,
         })
     }
 
-    /// Bytes free on the dataset's disk, and how many more the floor asks.
+    /// A pruner of the dataset on `store`; `None` when neither an age nor a
+    /// size is asked.
+    ///
+    /// # Errors
+    /// A free-space floor (other than 0) was asked: object storage has no
+    /// disk to keep free, and a flag that silently did nothing would leave
+    /// the operator believing the dataset is bounded.
+    pub fn for_store(store: Store, args: &RetentionArgs) -> Result<Option<Self>, String> {
+        if let Some(f) = args.min_free.filter(|f| !is_off(*f)) {
+            let shown = match f {
+                Floor::Bytes(b) => format!("{b} bytes"),
+                Floor::Percent(p) => format!("{p}%"),
+            };
+            return Err(format!(
+                "--min-free {shown}: {} is object storage, which has no disk to keep free; \
+                 bound it with --retention AGE or --max-size SIZE (the local staging \
+                 directory only holds the parts of the rotation being written)",
+                store.url()
+            ));
+        }
+        let policy = Policy {
+            max_age: args.retention,
+            max_bytes: args.max_size,
+        };
+        Ok((policy != Policy::default()).then_some(Pruner {
+            home: Home::Store(store),
+            policy,
+            floor: None,
+        }))
+    }
+
+    /// Bytes free on the dataset's disk, and how many more the floor asks
+    /// (`None` on object storage).
     pub fn room(&self) -> Option<(u64, u64)> {
-        let (avail, total) = crate::os::disk_space(&self.root).ok()?;
+        let Home::Dir(root) = &self.home else {
+            return None;
+        };
+        let (avail, total) = crate::os::disk_space(root).ok()?;
         let want = self.floor.map_or(0, |f| f.bytes(total));
         Some((avail, want.saturating_sub(avail)))
     }
 
     /// The floor in bytes on the dataset's disk (0: none).
     pub fn floor_bytes(&self) -> u64 {
-        let total = crate::os::disk_space(&self.root).map_or(0, |(_, t)| t);
+        let Home::Dir(root) = &self.home else {
+            return 0;
+        };
+        let total = crate::os::disk_space(root).map_or(0, |(_, t)| t);
         self.floor.map_or(0, |f| f.bytes(total))
     }
 
@@ -158,11 +211,14 @@ impl Pruner {
     /// partition removed.
     pub fn prune(&self, now_us: i64) -> Pruned {
         let need = self.room().map_or(0, |(_, need)| need);
-        let parts = retention::list(&self.root);
         let mut done = Pruned::default();
+        let Some(parts) = self.list() else {
+            done.errors += 1;
+            return done;
+        };
         for (p, reason) in retention::plan(&parts, now_us, &self.policy, need) {
             let rel = p.rel_dir();
-            match retention::remove(&self.root, &p) {
+            match self.remove(&p) {
                 Ok(()) => {
                     done.partitions += 1;
                     done.bytes += p.bytes;
@@ -182,6 +238,44 @@ impl Pruner {
         }
         done.below_floor = need > 0 && self.below_floor();
         done
+    }
+
+    /// The dataset's hour partitions; `None` (logged) when the store's
+    /// listing failed, so nothing is removed on a partial view.
+    fn list(&self) -> Option<Vec<HourPartition>> {
+        match &self.home {
+            Home::Dir(root) => Some(retention::list(root)),
+            Home::Store(store) => match store.partitions() {
+                // Objects are complete once visible, and this run's parts
+                // are staged locally until then: nothing on the store is busy.
+                Ok(parts) => Some(
+                    parts
+                        .iter()
+                        .filter_map(|p| {
+                            Some(HourPartition {
+                                hour: p.start_us()?.div_euclid(HOUR_US),
+                                bytes: p.bytes,
+                                busy: false,
+                            })
+                        })
+                        .collect(),
+                ),
+                Err(e) => {
+                    tracing::warn!(target: "pathlens::health", error = %e, "cannot list the dataset's partitions; nothing removed");
+                    None
+                }
+            },
+        }
+    }
+
+    fn remove(&self, p: &HourPartition) -> Result<(), String> {
+        match &self.home {
+            Home::Dir(root) => retention::remove(root, p).map_err(|e| e.to_string()),
+            Home::Store(store) => store
+                .delete_partition(&p.partition())
+                .map(drop)
+                .map_err(|e| e.to_string()),
+        }
     }
 }
 

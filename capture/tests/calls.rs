@@ -314,3 +314,90 @@ fn a_malformed_building_file_names_line_and_column_and_writes_nothing() {
         assert!(left.is_empty(), "{what}: wrote {left:?}");
     }
 }
+
+/// Clear-text SIP: each dialog's media (the ports its SDP named) is one
+/// call, even when time alone would merge two calls of a client; a call
+/// with audio and video is one row with both.
+#[test]
+fn clear_text_sip_calls_are_grouped_by_call_id_and_sdp() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("sip.pcap");
+    let made = sip_calls_gen::write(&pcap);
+    // The witness: tshark reads three dialogs offering media.
+    let ids = tool(
+        "tshark",
+        &[
+            "-r",
+            pcap.to_str().unwrap(),
+            "-Y",
+            "sip.Method == \"INVITE\" && sdp",
+            "-T",
+            "fields",
+            "-e",
+            "sip.Call-ID",
+        ],
+    );
+    let ids: std::collections::BTreeSet<&str> = ids.lines().collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let out = dir.path().join("out.parquet");
+    read_ok(&[pcap.to_str().unwrap()], &out);
+    let flows = read_batches(&out);
+    let cols = [
+        "src_ip",
+        "src_port",
+        "dst_ip",
+        "dst_port",
+        "app_protocol",
+        "call_id",
+    ];
+    let flows = rows_of(&flows, &cols, "|");
+    let call_of = |ep: &str| -> String {
+        let (ip, port) = ep.split_once(':').unwrap();
+        let f = flows
+            .iter()
+            .find(|r| r.starts_with(&format!("{ip}|{port}|")))
+            .unwrap_or_else(|| panic!("no flow from {ep}:\n{}", flows.join("\n")));
+        f.rsplit('|').next().unwrap().to_string()
+    };
+    let calls = read_batches(&dir.path().join("out.calls.parquet"));
+    let rows = rows_of(
+        &calls,
+        &[
+            "local_ip",
+            "first_seen",
+            "call_id",
+            "media_flows",
+            "modalities",
+        ],
+        "|",
+    );
+    for client in ["10.1.0.5", "10.1.0.6"] {
+        let want: Vec<&sip_calls_gen::SipCall> =
+            made.iter().filter(|c| c.client == client).collect();
+        let got: Vec<&String> = rows
+            .iter()
+            .filter(|r| r.starts_with(&format!("{client}|")))
+            .collect();
+        assert_eq!(got.len(), want.len(), "{client}:\n{}", rows.join("\n"));
+        for (row, call) in got.iter().zip(&want) {
+            let f: Vec<&str> = row.split('|').collect();
+            let id = f[2];
+            assert_eq!(f[3], call.media.len().to_string(), "media flows: {row}");
+            assert_eq!(f[4], call.modalities, "{row}");
+            for ep in &call.media {
+                assert_eq!(call_of(ep), id, "{ep} in call {row}");
+            }
+        }
+    }
+    // The signaling flow carrying both of 10.1.0.5's dialogs joins the
+    // first call only; the second call is its media alone.
+    let a: Vec<&sip_calls_gen::SipCall> = made.iter().filter(|c| c.client == "10.1.0.5").collect();
+    let (first, second) = (call_of(&a[0].media[0]), call_of(&a[1].media[0]));
+    assert_ne!(first, second);
+    assert_eq!(call_of("10.1.0.5:5060"), first);
+    let sip = flows
+        .iter()
+        .find(|r| r.starts_with("10.1.0.5|5060|"))
+        .unwrap();
+    assert!(sip.contains("|sip|"), "{sip}");
+}

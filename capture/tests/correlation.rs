@@ -185,6 +185,7 @@ fn learned_endpoints_label_flows_without_evidence_for_any_worker_count() {
         let c = support::counters(&out);
         assert_eq!(c["correlated"], 3, "{c}");
         assert!(c["endpoints_learned"].as_u64().unwrap() >= 3, "{c}");
+        assert_eq!(c["sdp_bindings_dropped"], 0, "{c}");
         runs.push(row_texts(&read_batches(&out), &["run_id"]));
     }
     for r in &runs[1..] {

@@ -710,7 +710,10 @@ fn a_filling_disk_prunes_old_hours_rather_than_losing_rows() {
     );
     assert!(log.contains("disk_free"), "{log}");
     // The oldest hours went first.
-    assert!(!all.iter().any(|f| f.contains("hour=0/")), "{all:?}");
+    assert!(
+        !all.iter().any(|f| f.contains("date=2020-01-01/hour=0/")),
+        "{all:?}"
+    );
     assert!(
         all.iter().any(|f| f.contains("date=2020-01-01/hour=5/")),
         "{all:?}"

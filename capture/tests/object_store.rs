@@ -650,25 +650,70 @@ fn files_below(dir: &Path) -> Vec<String> {
 struct Moto {
     child: Child,
     port: u16,
+    // Inside this network namespace (the live test), else on the host.
+    ns: Option<String>,
 }
 
 impl Moto {
     fn start() -> Self {
-        let port = free_port();
-        let child = Command::new("python3")
+        Moto::start_in(None)
+    }
+
+    fn start_in(ns: Option<String>) -> Self {
+        let port = if ns.is_some() { 9000 } else { free_port() };
+        let mut c = match &ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "python3"]);
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let child = c
             .args(["-m", "moto.server", "-H", "127.0.0.1", "-p"])
             .arg(port.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("python3 with moto[server] is needed (capture/tests/python/requirements.txt)");
-        let m = Moto { child, port };
-        wait_port(port, "moto");
+        let m = Moto { child, port, ns };
+        let t = Instant::now();
+        // Until it answers (inside the namespace: probed from there).
+        while m.try_py(&["s3-probe", &port.to_string()]).is_none() {
+            assert!(t.elapsed() < Duration::from_secs(60), "moto did not start");
+            std::thread::sleep(Duration::from_millis(200));
+        }
         m
     }
 
-    fn pathlens(&self, args: &[&str]) -> Output {
-        let mut c = Command::new(bin());
+    /// check_store.py ARGS, inside the namespace if there is one.
+    fn try_py(&self, args: &[&str]) -> Option<String> {
+        let mut c = match &self.ns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, "python3"]);
+                c
+            }
+            None => Command::new("python3"),
+        };
+        let o = c
+            .arg(repo().join("capture/tests/python/check_store.py"))
+            .args(args)
+            .stderr(Stdio::null())
+            .output()
+            .expect("python3 is needed by this test");
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    fn py(&self, args: &[&str]) -> String {
+        self.try_py(args)
+            .unwrap_or_else(|| panic!("check_store.py {args:?} failed"))
+    }
+
+    /// moto's settings for `pathlens`, and no other cloud ones.
+    fn env(&self, c: &mut Command) {
         for (k, _) in std::env::vars() {
             if k.starts_with("AZURE_") || k.starts_with("AWS_") {
                 c.env_remove(k);
@@ -678,10 +723,13 @@ impl Moto {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ENDPOINT", format!("http://127.0.0.1:{}", self.port))
-            .env("AWS_ALLOW_HTTP", "true")
-            .args(args)
-            .output()
-            .unwrap()
+            .env("AWS_ALLOW_HTTP", "true");
+    }
+
+    fn pathlens(&self, args: &[&str]) -> Output {
+        let mut c = Command::new(bin());
+        self.env(&mut c);
+        c.args(args).output().unwrap()
     }
 }
 
@@ -1008,4 +1056,428 @@ fn retention_lists_partitions_with_sizes_and_deletes_one_whole() {
     );
     assert_eq!(after.len(), names(&blobs).len() - removed);
     assert_eq!(store.partitions().unwrap().len(), parts.len() - 1);
+}
+
+// ---- Retention on object storage (issue 28, point 1 for az:// and s3://) ----
+
+const HOUR_US: i64 = 3_600_000_000;
+
+fn now_us() -> i64 {
+    i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_micros(),
+    )
+    .unwrap()
+}
+
+/// The current hour (whole hours since the epoch), once at least `margin`
+/// is left before it ends: a test that plants "the current hour" must not
+/// see it become the previous one halfway.
+fn current_hour(margin: Duration) -> i64 {
+    let left = HOUR_US - now_us().rem_euclid(HOUR_US);
+    if left < i64::try_from(margin.as_micros()).unwrap() {
+        std::thread::sleep(Duration::from_micros(
+            u64::try_from(left).unwrap() + 2_000_000,
+        ));
+    }
+    now_us().div_euclid(HOUR_US)
+}
+
+/// `date=D/hour=H` of an hour since the epoch.
+fn hour_dir(hour: i64) -> String {
+    let p = pathlens_export::Partition::of(hour * HOUR_US);
+    format!("date={}/hour={}", p.date, p.hour)
+}
+
+/// A dataset on a store under test: how objects are planted and listed,
+/// and how pathlens is run against it.
+trait Lake {
+    fn put(&self, key: &str, file: &Path);
+    /// The keys below `prefix`, relative to it, run tags masked.
+    fn keys(&self, prefix: &str) -> Vec<String>;
+    fn run(&self, args: &[&str]) -> Output;
+    /// Its settings in the environment of a `pathlens` command.
+    fn env(&self, c: &mut Command);
+    fn scheme(&self) -> &'static str;
+}
+
+impl Lake for Azurite {
+    fn put(&self, key: &str, file: &Path) {
+        self.py(&["put", "lake", key, file.to_str().unwrap()]);
+    }
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        names(&self.py(&["blobs", "lake", prefix]))
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.pathlens(args)
+    }
+    fn env(&self, c: &mut Command) {
+        Azurite::env(self, c);
+    }
+    fn scheme(&self) -> &'static str {
+        "az"
+    }
+}
+
+impl Lake for Moto {
+    fn put(&self, key: &str, file: &Path) {
+        let port = self.port.to_string();
+        self.py(&["s3-put", &port, "lake", key, file.to_str().unwrap()]);
+    }
+    fn keys(&self, prefix: &str) -> Vec<String> {
+        let port = self.port.to_string();
+        names(&self.py(&["s3-keys", &port, "lake", prefix]))
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.pathlens(args)
+    }
+    fn env(&self, c: &mut Command) {
+        Moto::env(self, c);
+    }
+    fn scheme(&self) -> &'static str {
+        "s3"
+    }
+}
+
+/// One hour's worth of real parts (the sample's flows, streams and calls
+/// parts of a local run), planted under any hour of a remote dataset.
+struct Planter {
+    files: Vec<(String, PathBuf)>,
+    /// Bytes of one planted partition.
+    bytes: u64,
+}
+
+impl Planter {
+    fn new(tmp: &Path) -> Self {
+        let local = tmp.join("one-hour");
+        local_run(&local, &[sample().to_str().unwrap()]);
+        let mut files = Vec::new();
+        for table in ["flows", "streams", "calls"] {
+            for p in files_below(&local.join(table)) {
+                let p = PathBuf::from(p);
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                files.push((format!("{table}/{{HOUR}}/{name}"), p));
+            }
+        }
+        assert_eq!(files.len(), 3, "{files:?}");
+        let bytes = files
+            .iter()
+            .map(|(_, p)| std::fs::metadata(p).unwrap().len())
+            .sum();
+        Planter { files, bytes }
+    }
+
+    fn plant(&self, lake: &dyn Lake, prefix: &str, hour: i64) {
+        for (key, file) in &self.files {
+            lake.put(
+                &format!("{prefix}{}", key.replace("{HOUR}", &hour_dir(hour))),
+                file,
+            );
+        }
+    }
+}
+
+/// The hour directories (`date=…/hour=…`) holding objects, sorted, without
+/// duplicates across tables.
+fn hours_in(keys: &[String]) -> Vec<String> {
+    let mut v: Vec<String> = keys
+        .iter()
+        .map(|k| k.split('/').skip(1).take(2).collect::<Vec<_>>().join("/"))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// The `partition removed` log lines of a run, in order: (partition, reason).
+fn removals(stderr: &str) -> Vec<(String, String)> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("partition removed"))
+        .map(|l| {
+            let field = |k: &str| {
+                l.split(&format!("{k}="))
+                    .nth(1)
+                    .unwrap()
+                    .split_whitespace()
+                    .next()
+                    .unwrap()
+                    .trim_matches('"')
+                    .to_string()
+            };
+            (field("partition"), field("reason"))
+        })
+        .collect()
+}
+
+fn sorted(mut v: Vec<String>) -> Vec<String> {
+    v.sort();
+    v
+}
+
+/// `read --retention` and `--max-size` into a remote dataset: old hours go
+/// by age, then the oldest while over the size, never the current hour;
+/// every removal is logged with its reason.
+fn read_retention_on(lake: &dyn Lake) {
+    let tmp = tempfile::tempdir().unwrap();
+    let planter = Planter::new(tmp.path());
+    let p = planter.bytes;
+    let now = current_hour(Duration::from_secs(300));
+    let planted = [now, now - 1, now - 2, now - 3, now - 50, now - 1000];
+    for h in planted {
+        planter.plant(lake, "ret/", h);
+    }
+    let sample_hour = "date=2026-11-02/hour=9".to_string();
+    let url = format!("{}://lake/ret/", lake.scheme());
+    let cap = sample();
+    let cap = cap.to_str().unwrap();
+    assert_eq!(lake.keys("ret/").len(), 3 * planted.len());
+
+    // 1. By age: the hours that ended more than a day ago go, both whole;
+    // the sample's own hour (35 days old) is written after the pruning.
+    let o = lake.run(&["read", "--retention", "1d", "-w", &url, cap]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        removals(&err),
+        vec![
+            (hour_dir(now - 1000), "age".to_string()),
+            (hour_dir(now - 50), "age".to_string())
+        ],
+        "{err}"
+    );
+    let mut want: Vec<String> = [now - 3, now - 2, now - 1, now].map(hour_dir).to_vec();
+    want.push(sample_hour.clone());
+    assert_eq!(hours_in(&lake.keys("ret/")), sorted(want.clone()));
+    assert_eq!(
+        lake.keys("ret/").len(),
+        3 * 5,
+        "no object of a removed hour left"
+    );
+
+    // 2. By size: five hours of about P bytes, at most 3.5 P kept: the
+    // two oldest go (the sample's, then now-3), oldest first.
+    let max = (p * 7 / 2).to_string();
+    let o = lake.run(&["read", "--max-size", &max, "-w", &url, cap]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(
+        removals(&err),
+        vec![
+            (sample_hour.clone(), "size".to_string()),
+            (hour_dir(now - 3), "size".to_string())
+        ],
+        "P = {p}\n{err}"
+    );
+    let mut want: Vec<String> = [now - 2, now - 1, now].map(hour_dir).to_vec();
+    want.push(sample_hour.clone());
+    assert_eq!(hours_in(&lake.keys("ret/")), sorted(want));
+
+    // 3. Size zero: everything goes but the hour being written.
+    let o = lake.run(&["read", "--max-size", "0", "-w", &url, cap]);
+    ok(&o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(removals(&err).len(), 3, "{err}");
+    assert_eq!(
+        hours_in(&lake.keys("ret/")),
+        sorted(vec![hour_dir(now), sample_hour])
+    );
+    assert_eq!(
+        lake.keys("ret/")
+            .iter()
+            .filter(|k| k.contains(&hour_dir(now)))
+            .count(),
+        3,
+        "the current hour is whole"
+    );
+
+    // 4. A free-space floor means nothing on object storage: refused
+    // before anything is read or removed.
+    let before = lake.keys("ret/");
+    let o = lake.run(&[
+        "read",
+        "--min-free",
+        "5%",
+        "--retention",
+        "1h",
+        "-w",
+        &url,
+        cap,
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("--min-free 5%") && err.contains("object storage") && err.contains(&url),
+        "{err}"
+    );
+    assert_eq!(lake.keys("ret/"), before);
+}
+
+#[test]
+fn read_retention_on_azure_removes_old_hours_oldest_first_never_the_current() {
+    let az = Azurite::start();
+    az.py(&["create", "lake"]);
+    read_retention_on(&az);
+}
+
+#[test]
+fn read_retention_on_s3_removes_old_hours_oldest_first_never_the_current() {
+    let s3 = Moto::start();
+    python(&["s3-create", &s3.port.to_string(), "lake"]);
+    read_retention_on(&s3);
+}
+
+/// A child killed on drop: a failed assertion leaves no sensor running.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A log file a child writes, and waits on it.
+struct LogWait {
+    path: PathBuf,
+}
+
+impl LogWait {
+    fn text(&self) -> String {
+        std::fs::read_to_string(&self.path).unwrap_or_default()
+    }
+
+    /// Until `text` appears `times` times (a generous bound: the machine is
+    /// shared, and each rotation lists the store).
+    fn until(&self, text: &str, times: usize) {
+        let t = Instant::now();
+        while self.text().matches(text).count() < times {
+            assert!(
+                t.elapsed() < Duration::from_secs(90),
+                "no {times}x {text:?} in\n{}",
+                self.text()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+/// `live --retention --max-size` on a store reached inside `net`: pruned
+/// at start and at each rotation, every removal logged and counted.
+fn live_retention_on(net: &Netns, az: &dyn Lake) {
+    let tmp = tempfile::tempdir().unwrap();
+    let planter = Planter::new(tmp.path());
+    let p = planter.bytes;
+    let now = current_hour(Duration::from_secs(300));
+    for h in [now, now - 2, now - 3, now - 50, now - 1000] {
+        planter.plant(az, "live/", h);
+    }
+
+    let log = LogWait {
+        path: tmp.path().join("live.log"),
+    };
+    let mut c = Command::new("ip");
+    c.args(["netns", "exec", &net.ns]).arg(bin());
+    az.env(&mut c);
+    let url = format!("{}://lake/live/", az.scheme());
+    // At most 1.5 P: after the old hours, only the current one fits.
+    let max = (p * 3 / 2).to_string();
+    let mut live = Reaped(
+        c.args(["-v", "live", "-i", "vb", "--workers", "1", "-w", &url])
+            .args(["--retention", "1d", "--max-size", &max])
+            .args(["--rotate-interval", "1s", "--idle-timeout", "1s"])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log.path).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    // 1. At start, before the capture: by age, then the oldest by size.
+    log.until("capturing", 1);
+    let at_start = removals(&log.text());
+    assert_eq!(
+        at_start,
+        vec![
+            (hour_dir(now - 1000), "age".to_string()),
+            (hour_dir(now - 50), "age".to_string()),
+            (hour_dir(now - 3), "size".to_string()),
+            (hour_dir(now - 2), "size".to_string()),
+        ],
+        "P = {p}\n{}",
+        log.text()
+    );
+    assert_eq!(hours_in(&az.keys("live/")), vec![hour_dir(now)]);
+
+    // 2. An old hour that appears meanwhile goes at a later rotation (its
+    // objects are uploaded one by one, so a rotation may find only some
+    // of them: then the next one takes the rest).
+    planter.plant(az, "live/", now - 30);
+    log.until("partition removed", 5);
+    let t = Instant::now();
+    while hours_in(&az.keys("live/")) != vec![hour_dir(now)] {
+        assert!(t.elapsed() < Duration::from_secs(90), "{}", log.text());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // 3. Rows captured meanwhile land in the current hour, which stays
+    // however small --max-size is.
+    net.exec(&[
+        "tcpreplay",
+        "-q",
+        "-i",
+        "va",
+        "--topspeed",
+        sample().to_str().unwrap(),
+    ]);
+    log.until("files rotated", 1);
+    sh(&["kill", "-INT", &live.0.id().to_string()]);
+    assert_eq!(live.0.wait().unwrap().code(), Some(0), "{}", log.text());
+    let text = log.text();
+    let all = removals(&text);
+    assert!(
+        all[4..]
+            .iter()
+            .all(|r| *r == (hour_dir(now - 30), "age".to_string())),
+        "{text}"
+    );
+    // Each removal logged is counted (the same counter as the metric).
+    assert_eq!(
+        logged(&text, "capture ended", "partitions_removed"),
+        all.len() as u64,
+        "{text}"
+    );
+    let keys = az.keys("live/");
+    assert_eq!(hours_in(&keys), vec![hour_dir(now)], "{keys:?}");
+    assert!(
+        keys.len() > 3,
+        "the planted parts and the live ones: {keys:?}"
+    );
+}
+
+#[test]
+fn live_retention_on_azure_prunes_at_start_and_at_each_rotation_counted() {
+    if !is_root() {
+        return;
+    }
+    let net = Netns::new("ret");
+    let mut az = Azurite {
+        child: None,
+        port: 10000,
+        dir: tempfile::tempdir().unwrap(),
+        ns: Some(net.ns.clone()),
+    };
+    az.up();
+    az.py(&["create", "lake"]);
+    live_retention_on(&net, &az);
+}
+
+#[test]
+fn live_retention_on_s3_prunes_at_start_and_at_each_rotation_counted() {
+    if !is_root() {
+        return;
+    }
+    let net = Netns::new("s3ret");
+    let s3 = Moto::start_in(Some(net.ns.clone()));
+    s3.py(&["s3-create", "9000", "lake"]);
+    live_retention_on(&net, &s3);
 }

@@ -29,16 +29,25 @@ const COLS: [&str; 10] = [
 
 /// Rows by `src sport dst dport`: the checked columns, then `path_note`.
 fn read_rows(pcap: &Path, site: &Path, workers: &str, out: &Path) -> HashMap<String, Vec<String>> {
-    read_ok(
-        &[
-            pcap.to_str().unwrap(),
-            "--config",
-            site.to_str().unwrap(),
-            "--workers",
-            workers,
-        ],
-        out,
-    );
+    read_rows_with(pcap, site, workers, out, &[])
+}
+
+fn read_rows_with(
+    pcap: &Path,
+    site: &Path,
+    workers: &str,
+    out: &Path,
+    extra: &[&str],
+) -> HashMap<String, Vec<String>> {
+    let mut args = vec![
+        pcap.to_str().unwrap(),
+        "--config",
+        site.to_str().unwrap(),
+        "--workers",
+        workers,
+    ];
+    args.extend_from_slice(extra);
+    read_ok(&args, out);
     let b = read_batches(out);
     let col = |n: &str| column_text(&b, n);
     let key: Vec<Vec<String>> = ["src_ip", "src_port", "dst_ip", "dst_port"]
@@ -117,6 +126,35 @@ fn site_files() -> (tempfile::TempDir, std::path::PathBuf, std::path::PathBuf) {
     )
     .unwrap();
     (dir, site, edges)
+}
+
+/// Edges re-learned every few seconds of a capture whose flows start 2 s
+/// apart: dozens of intervals, decided while the workers run at their own
+/// pace, and old decisions dropped as the workers move on. Every flow has
+/// its row, and the rows do not depend on the worker count.
+#[test]
+fn short_intervals_lose_no_row_and_agree_across_worker_counts() {
+    let (dir, site, _) = site_files();
+    let pcap = dir.path().join("paths-short.pcap");
+    let intents = path_gen::write(&pcap, 5);
+    let mut first: Option<HashMap<String, Vec<String>>> = None;
+    for workers in ["1", "2", "4"] {
+        let out = dir.path().join(format!("paths-short-{workers}.parquet"));
+        let rows = read_rows_with(&pcap, &site, workers, &out, &["--edge-warmup", "5s"]);
+        assert_eq!(rows.len(), intents.len(), "{workers} workers");
+        match &first {
+            None => first = Some(rows),
+            Some(f) => assert_eq!(f, &rows, "{workers} workers"),
+        }
+    }
+    // Each interval judges by what the earlier ones learned: every flow
+    // gets the path its generator meant.
+    check(
+        &first.unwrap(),
+        &intents,
+        &path_gen::learned_name,
+        "5 s intervals",
+    );
 }
 
 #[test]

@@ -6,7 +6,7 @@
 
 mod support;
 
-use support::verdicts_gen::{check_failover, failover, site, verdicts};
+use support::verdicts_gen::{check_failover, failover, rerouted, site, verdicts};
 use support::*;
 
 /// Issue 24: a failover to a new router after the warm-up. Before, a next
@@ -50,6 +50,54 @@ fn a_router_first_seen_after_the_warm_up_is_learned_on_its_own_evidence() {
         ),
         "{text}"
     );
+}
+
+/// Issue 24: the same router changes path after the warm-up. Edges are
+/// learned interval by interval, so the router is decided again on the
+/// second interval's evidence (logged), and the calls after it are
+/// observed on the Internet; learned once over the whole capture, its mix
+/// would leave it unknown. For any worker count.
+#[test]
+fn a_router_that_changes_path_is_decided_again_and_later_flows_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let pcap = dir.path().join("rerouted.pcap");
+    rerouted(&pcap, 5_000_000);
+    let cfg = site(dir.path());
+    for workers in ["1", "2", "4"] {
+        let out = dir.path().join(format!("rerouted-{workers}.parquet"));
+        let o = pathlens(&[
+            "read",
+            pcap.to_str().unwrap(),
+            "--config",
+            cfg.to_str().unwrap(),
+            "--edge-warmup",
+            "2s",
+            "--workers",
+            workers,
+            "-w",
+            out.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success(), "{err}");
+        assert!(
+            err.contains("edge edge-02:e0:00:00:00:01 re-decided internet (was expressroute)"),
+            "{workers} workers: {err}"
+        );
+        let v = verdicts(&read_batches(&out));
+        for a in ["52.112.3.10:3478", "52.112.3.11:3478"] {
+            let r = &v[a];
+            assert_eq!(
+                (r[1].as_str(), r[2].as_str(), r[3].as_str(), r[4].as_str()),
+                (
+                    "edge-02:e0:00:00:00:01",
+                    "internet",
+                    "expressroute",
+                    "false"
+                ),
+                "{workers} workers, {a}: {r:?}"
+            );
+        }
+    }
 }
 
 /// Issue 24: an Internet-only site that passes `--o365` (and nothing

@@ -2,27 +2,44 @@
 //! grouped into one call, with the call's building, modalities, one-way
 //! audio and quality.
 //!
-//! The grouping rule (also in `docs/calls-and-buildings.md`): Teams and
-//! Skype for Business encrypt their signaling, so a call is found from its
-//! media. The media flows (flows that carried RTP) of one local client form
-//! one call while each starts less than [`GAP_US`] after the call's media
-//! so far ended; a longer silence starts a new call. The client's STUN/TURN
-//! checks and signaling flows join the call that starts within [`GAP_US`]
-//! after them or is going on when they start. A flow between two local
-//! ends belongs to its initiator's call.
+//! The grouping rule (also in `docs/calls-and-buildings.md`), per local
+//! client:
+//! 1. Clear-text SIP: a SIP flow's dialogs, each known by a hash of its
+//!    `Call-ID` (the value is never kept), name the media endpoints their
+//!    SDP offered or answered. A media flow (a flow that carried RTP) one of
+//!    whose ends a dialog of the client named is that dialog's: the dialog
+//!    that named it last at or before its first packet, else the first to
+//!    name it before its last (media before the answer). The media of one
+//!    dialog is one call, however long its silences; two dialogs are two
+//!    calls even when they overlap in time.
+//! 2. Teams and Skype for Business encrypt their signaling, so their calls
+//!    are found from media: the media flows no dialog named form one call
+//!    while each starts less than [`GAP_US`] after the call's media so far
+//!    ended; a longer silence starts a new call.
+//! 3. A SIP flow joins the call of its first dialog that has media (one
+//!    signaling flow may carry every call of its client: it is not a reason
+//!    to merge them). The client's STUN/TURN checks and other signaling
+//!    flows join the call that starts within [`GAP_US`] after them or is
+//!    going on when they start.
+//!
+//! A flow between two local ends belongs to its initiator's call.
 //!
 //! Everything here is pure: [`CallFlow::of`] takes a finished flow's row,
 //! [`Grouper`] holds the candidates of each client and hands back a call
 //! once no media of its client came for [`GAP_US`] plus [`HOLD_US`] of
 //! writer time, so a live run emits calls as they end.
 
+mod cluster;
+
 use crate::buildings::{Building, FlowBuildings};
 use crate::egress::{Egress, ExpectedPath};
+use crate::evidence::Dialog;
 use crate::media::Quality;
 use crate::outcome::Labels;
 use crate::{AppProtocol, Side, TrafficType};
+use cluster::clusters;
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 /// Silence of a client's media that ends its call: a flow starting later is
@@ -88,6 +105,10 @@ pub struct CallFlow {
     pub remote: IpAddr,
     /// The other end is local too.
     pub remote_local: bool,
+    /// The client's and the other end's address and port.
+    pub ends: [SocketAddr; 2],
+    /// The SIP dialogs it carried in clear text (signaling flows).
+    pub dialogs: Vec<Dialog>,
     /// Its part in a call.
     pub part: Part,
     /// Modalities its ports or payload types show.
@@ -198,6 +219,11 @@ impl CallFlow {
             client,
             remote,
             remote_local: l.local_src && l.local_dst,
+            ends: [
+                SocketAddr::new(client, client_port),
+                SocketAddr::new(remote, remote_port),
+            ],
+            dialogs: l.dialogs.clone(),
             part,
             modalities,
             legs,
@@ -390,38 +416,6 @@ fn one_way<'a>(legs: impl Iterator<Item = &'a Leg>) -> (Option<bool>, Option<Str
     }
 }
 
-/// The flows of one call: its media, and the checks and signaling before it.
-type Cluster = (Vec<CallFlow>, Vec<CallFlow>);
-
-/// Clusters one client's flows: media by [`GAP_US`], then each check or
-/// signaling flow into the first call it precedes or falls in. Returns the
-/// clusters and the flows no call took.
-fn clusters(mut flows: Vec<CallFlow>) -> (Vec<Cluster>, Vec<CallFlow>) {
-    flows.sort_by_key(|f| (f.first_us, f.flow_id));
-    let (media, others): (Vec<_>, Vec<_>) = flows.into_iter().partition(|f| f.part == Part::Media);
-    let mut spans: Vec<(i64, i64, Cluster)> = Vec::new();
-    for f in media {
-        match spans.last_mut() {
-            Some(c) if f.first_us < c.1 + GAP_US => {
-                c.1 = c.1.max(f.last_us);
-                c.2 .0.push(f);
-            }
-            _ => spans.push((f.first_us, f.last_us, (vec![f], Vec::new()))),
-        }
-    }
-    let mut left = Vec::new();
-    for f in others {
-        match spans
-            .iter_mut()
-            .find(|c| f.first_us >= c.0 - GAP_US && f.first_us <= c.1)
-        {
-            Some(c) => c.2 .1.push(f),
-            None => left.push(f),
-        }
-    }
-    (spans.into_iter().map(|s| s.2).collect(), left)
-}
-
 /// Groups one client's flows into calls (see the module doc); returns the
 /// calls and the flows no call took.
 pub fn group(flows: Vec<CallFlow>) -> (Vec<Call>, Vec<CallFlow>) {
@@ -522,6 +516,11 @@ mod test {
             client: "10.1.0.5".parse().unwrap(),
             remote: "52.112.0.9".parse().unwrap(),
             remote_local: false,
+            ends: [
+                SocketAddr::new("10.1.0.5".parse().unwrap(), 50_000 + id as u16),
+                SocketAddr::new("52.112.0.9".parse().unwrap(), 3479),
+            ],
+            dialogs: Vec::new(),
             part,
             modalities: if part == Part::Media { AUDIO } else { 0 },
             legs: legs
@@ -563,6 +562,55 @@ mod test {
         assert_eq!(calls[0].one_way_audio, Some(false));
         assert_eq!(calls[1].flow_ids, vec![20]);
         assert_eq!(left.iter().map(|f| f.flow_id).collect::<Vec<_>>(), vec![30]);
+    }
+
+    fn dialog(key: u64, first_s: i64, ports: &[u16]) -> Dialog {
+        Dialog {
+            key,
+            first_us: first_s * S,
+            endpoints: ports
+                .iter()
+                .map(|&p| (SocketAddr::new("10.1.0.5".parse().unwrap(), p), first_s * S))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn clear_text_sip_dialogs_part_calls_that_time_would_merge() {
+        let both = |t: i64| [(true, t), (false, t)];
+        // One UDP signaling flow carries two dialogs a minute apart; their
+        // media is 15 s apart, so time alone would make one call.
+        let mut sip = flow(2, Part::Signaling, 0, 200, &[]);
+        sip.dialogs = vec![dialog(7, 0, &[50_003]), dialog(9, 60, &[50_004, 50_006])];
+        let media = |id, first, last| flow(id, Part::Media, first, last, &both(last));
+        let late = flow(30, Part::Media, 50, 52, &both(52));
+        let (calls, left) = group(vec![
+            sip.clone(),
+            media(3, 2, 45),
+            media(4, 62, 100),
+            media(6, 63, 100),
+            late.clone(),
+        ]);
+        let ids: Vec<Vec<i64>> = calls.iter().map(|c| c.flow_ids.clone()).collect();
+        // Flow 30, which no dialog named (a Teams call beside), is a call of
+        // its own by time, not part of the SIP call going on.
+        assert_eq!(ids, vec![vec![2, 3], vec![30], vec![4, 6]]);
+        assert!(left.is_empty());
+        // The same dialogs overlapping in time are still two calls.
+        let (calls, _) = group(vec![sip, media(3, 2, 100), media(4, 62, 100)]);
+        let ids: Vec<Vec<i64>> = calls.iter().map(|c| c.flow_ids.clone()).collect();
+        assert_eq!(ids, vec![vec![2, 3], vec![4]]);
+        // A port the second dialog names again later belongs to it from then.
+        let mut sip = flow(2, Part::Signaling, 0, 200, &[]);
+        sip.dialogs = vec![dialog(7, 0, &[50_003]), dialog(9, 60, &[50_003])];
+        let mut again = media(33, 62, 100);
+        again.ends[0] = SocketAddr::new("10.1.0.5".parse().unwrap(), 50_003);
+        let (calls, _) = group(vec![sip, media(3, 2, 45), again]);
+        let ids: Vec<Vec<i64>> = calls.iter().map(|c| c.flow_ids.clone()).collect();
+        assert_eq!(ids, vec![vec![2, 3], vec![33]]);
+        // Without dialogs, the same flows are one call by time.
+        let (calls, _) = group(vec![media(3, 2, 45), media(4, 62, 100), late]);
+        assert_eq!(calls.len(), 1);
     }
 
     #[test]

@@ -24,6 +24,7 @@ pub mod evidence;
 pub mod media;
 pub mod outcome;
 pub mod prefix;
+pub mod rule_file;
 pub mod rules;
 pub mod vocab;
 

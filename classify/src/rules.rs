@@ -4,6 +4,8 @@
 //! no files around it; users extend or override them by path. Parse errors
 //! name the file and line, because these files are edited by hand.
 
+use crate::rule_file::{invalid_at, parse_toml};
+pub use crate::rule_file::{line_of, RuleError};
 use crate::vocab::{AppProtocol, TrafficType, Transport};
 use serde::Deserialize;
 use std::sync::Arc;
@@ -12,29 +14,6 @@ use std::sync::Arc;
 pub const DEFAULT_PORTS_TOML: &str = include_str!("../../signatures/ports.toml");
 /// The built-in server-name rules (`signatures/sni.toml`).
 pub const DEFAULT_SNI_TOML: &str = include_str!("../../signatures/sni.toml");
-
-/// A rule file could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum RuleError {
-    /// The file could not be read (by the caller: this crate reads no files).
-    #[error("{file}: {source}")]
-    Io {
-        /// The file.
-        file: String,
-        /// The OS error.
-        source: std::io::Error,
-    },
-    /// The file is not valid, at a line.
-    #[error("{file}:{line}: {message}")]
-    Invalid {
-        /// The file.
-        file: String,
-        /// 1-based line number.
-        line: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -79,32 +58,6 @@ pub struct PortRules {
     // (tcp, udp): 2 x 64 Ki x 2 bytes, read on every new flow.
     tcp: Vec<u16>,
     udp: Vec<u16>,
-}
-
-/// The 1-based line a byte offset of `text` falls on, for error messages
-/// about hand-edited files (an offset past the end is on the last line).
-pub fn line_of(text: &str, offset: usize) -> usize {
-    text.get(..offset.min(text.len()))
-        .map_or(1, |s| s.bytes().filter(|&b| b == b'\n').count() + 1)
-}
-
-/// An error of `file` at a byte offset of its `text`, for rule parsers.
-fn invalid_at<'a>(text: &'a str, file: &'a str) -> impl Fn(usize, String) -> RuleError + 'a {
-    move |offset, message| RuleError::Invalid {
-        file: file.to_string(),
-        line: line_of(text, offset),
-        message,
-    }
-}
-
-/// A rule file's TOML, its errors naming the file and line.
-pub(crate) fn parse_toml<T: serde::de::DeserializeOwned>(
-    text: &str,
-    file: &str,
-) -> Result<T, RuleError> {
-    toml::from_str(text).map_err(|e| {
-        invalid_at(text, file)(e.span().map_or(0, |s| s.start), e.message().to_string())
-    })
 }
 
 impl PortRules {

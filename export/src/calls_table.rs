@@ -2,9 +2,11 @@
 //! `pathlens_classify::calls`), written beside the flows and streams as
 //! `OUT.calls.parquet` or `DIR/calls/`. Its columns are declared here, once.
 //!
-//! [`CallHold`] is the writer's side of the grouping: it holds the rows of
-//! the flows that may belong to a call until the call has ended, then hands
-//! them back with their `call_id`, together with the call's row.
+//! [`CallHold`] is the writer's side of the grouping: in a file run it holds
+//! the rows of the flows that may belong to a call until the call has
+//! ended, then hands them back with their `call_id`, together with the
+//! call's row. In a live run the rows go on at once, without `call_id`, and
+//! only the call's row waits: the calls table's `flow_ids` is the join.
 
 use crate::column::{i64c, schema_of, Column, Row, Value::*};
 use crate::record::FlowRecord;
@@ -120,10 +122,13 @@ pub fn calls_path(flows: &Path) -> PathBuf {
 ///
 /// A live run sends the writer every worker's records at every tick, so
 /// writer time (the latest `last_seen` handed over) is close to capture
-/// time and calls are closed as they end ([`CallHold::live`]). A file run
-/// sends each worker's records in large batches, so one worker's records
-/// may come long after another's of the same time: calls are closed at the
-/// end of the run, or early once [`HOLD_ROWS`] rows are held.
+/// time and calls are closed as they end ([`CallHold::live`]). Its rows are
+/// not held: a call closes minutes after its last flow (its client may call
+/// again), and an analyst waiting on a sensor must see the flows within a
+/// rotation, so they go out with a null `call_id`. A file run sends each
+/// worker's records in large batches, so one worker's records may come
+/// long after another's of the same time: calls are closed at the end of
+/// the run, or early once [`HOLD_ROWS`] rows are held.
 #[derive(Debug, Default)]
 pub struct CallHold {
     grouper: Grouper,
@@ -142,7 +147,7 @@ pub const HOLD_ROWS: usize = 200_000;
 const LOOK_EVERY_US: i64 = 5_000_000;
 
 impl CallHold {
-    /// The hold of a live run: calls close as they end.
+    /// The hold of a live run: rows pass at once, calls close as they end.
     pub fn live() -> Self {
         CallHold {
             live: true,
@@ -152,7 +157,7 @@ impl CallHold {
 
     /// Takes finished records; returns the rows ready to write (every row
     /// of no call at once, the rows of a call once it ended, with their
-    /// `call_id`) and the calls that ended.
+    /// `call_id`; in a live run every row at once) and the calls that ended.
     pub fn pass(&mut self, recs: Vec<FlowRecord>) -> (Vec<FlowRecord>, Vec<CallRecord>) {
         let mut ready = Vec::with_capacity(recs.len());
         for r in recs {
@@ -167,7 +172,11 @@ impl CallHold {
             match f {
                 Some(f) => {
                     self.grouper.hold(f);
-                    self.rows.insert(r.flow_id, r);
+                    if self.live {
+                        ready.push(r);
+                    } else {
+                        self.rows.insert(r.flow_id, r);
+                    }
                 }
                 None => {
                     self.grouper.advance(r.last_seen_us);
@@ -214,5 +223,50 @@ impl CallHold {
                 CallRecord::of(call)
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod test {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use pathlens_classify::{AppProtocol, TrafficType};
+
+    /// A media flow of local client 10.0.0.1 that carried RTP, at `t` s.
+    fn media(flow_id: i64, t: i64) -> FlowRecord {
+        let mut r = FlowRecord::example();
+        r.flow_id = flow_id;
+        r.src_ip = "10.0.0.1".parse().unwrap();
+        r.dst_ip = "52.112.0.1".parse().unwrap();
+        r.first_seen_us = t * 1_000_000;
+        r.last_seen_us = (t + 30) * 1_000_000;
+        r.labels.local_src = true;
+        r.labels.local_dst = false;
+        r.labels.traffic_type = TrafficType::Media;
+        r.labels.app_protocol = AppProtocol::Rtp;
+        r
+    }
+
+    #[test]
+    fn live_passes_call_rows_at_once_a_file_run_holds_them_for_their_call_id() {
+        let mut live = CallHold::live();
+        let (rows, calls) = live.pass(vec![media(7, 100), media(9, 110)]);
+        assert_eq!(rows.len(), 2, "written at once");
+        assert!(rows.iter().all(|r| r.labels.call_id.is_none()));
+        assert!(calls.is_empty(), "the client may call again");
+        let (rows, calls) = live.finish();
+        assert!(rows.is_empty());
+        assert_eq!(calls.len(), 1);
+        assert_eq!(
+            (calls[0].call.call_id, calls[0].flow_ids.as_str()),
+            (7, "7,9")
+        );
+
+        let mut file = CallHold::default();
+        let (rows, _) = file.pass(vec![media(7, 100), media(9, 110)]);
+        assert!(rows.is_empty(), "held until the call is known");
+        let (rows, calls) = file.finish();
+        assert_eq!(calls.len(), 1);
+        assert!(rows.iter().all(|r| r.labels.call_id == Some(7)), "{rows:?}");
     }
 }

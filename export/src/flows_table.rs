@@ -170,7 +170,7 @@ pub static FLOW_COLUMNS: &[Column<FlowRecord>] = &[
     C::new("building_expressroute", OptBool(|r| r.labels.buildings.local.as_ref().map(|b| b.expressroute)), "ExpressRoute of that row: the building's subnets have the circuit, so its Office 365 traffic is predicted and expected over ExpressRoute (where the route filter allows the set), over the Internet when 0"),
     C::new("peer_building", OptDict(|r| r.labels.buildings.peer.as_ref().map(|b| &*b.name)), "for a flow between two local ends, the responder's BuildingName; null otherwise"),
     C::new("peer_subnet", OptDict(|r| r.labels.buildings.peer.as_ref().map(|b| &*b.subnet)), "the responder's subnet, as `subnet`"),
-    C::new("call_id", OptI64(|r| r.labels.call_id), "the call the flow belongs to (`call_id` of the calls table: the smallest `flow_id` of its flows); null for a flow of no call"),
+    C::new("call_id", OptI64(|r| r.labels.call_id), "the call the flow belongs to (`call_id` of the calls table: the smallest `flow_id` of its flows); null for a flow of no call, and always null from `live`, which writes a flow before its call ends (join through the calls table's `flow_ids` there)"),
 ];
 
 impl Row for FlowRecord {

@@ -26,11 +26,19 @@ pub struct HourPartition {
 }
 
 impl HourPartition {
+    /// Its date and hour.
+    pub fn partition(&self) -> crate::dataset::Partition {
+        let t = chrono::DateTime::from_timestamp(self.hour * 3600, 0).unwrap_or_default();
+        crate::dataset::Partition {
+            date: t.format("%Y-%m-%d").to_string(),
+            hour: chrono::Timelike::hour(&t),
+        }
+    }
+
     /// Its `date=YYYY-MM-DD/hour=H` path below a table's directory.
     pub fn rel_dir(&self) -> PathBuf {
-        let t = chrono::DateTime::from_timestamp(self.hour * 3600, 0).unwrap_or_default();
-        PathBuf::from(format!("date={}", t.format("%Y-%m-%d")))
-            .join(format!("hour={}", chrono::Timelike::hour(&t)))
+        let p = self.partition();
+        PathBuf::from(format!("date={}", p.date)).join(format!("hour={}", p.hour))
     }
 }
 

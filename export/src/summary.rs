@@ -11,6 +11,7 @@
 //! by `pathlens summary` and `pathlens report`, and printed by one renderer
 //! (`render`), so the two print the same figures.
 
+mod figures;
 mod inputs;
 mod paths;
 mod places;
@@ -20,14 +21,13 @@ mod row;
 mod segment;
 mod tables;
 
+pub(crate) use figures::{sorted, time_text, MediaFigures, PCTS};
 pub use inputs::{parse_time, Inputs, ReadError, TimeRange};
-pub use paths::{EdgeFigures, PathRow, Paths};
+pub use paths::{EdgeFigures, Paths};
 pub use places::{CallRow, PlaceFigures, Places};
 pub use read::summarize;
 pub use render::{counter_lines, Format};
-pub(crate) use render::{sorted, time_text};
-pub(crate) use render::{MediaFigures, PCTS};
-pub use row::{Addr, FlowRow, StreamRow};
+pub use row::{Addr, FlowRow, PathRow, StreamRow};
 pub use segment::{Pool, PoolPart, SegmentPools};
 pub use tables::{text as tables_text, Cell, Column, Table};
 

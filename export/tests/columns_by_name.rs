@@ -240,6 +240,8 @@ fn flow(row: usize) -> FlowRecord {
                 peer: Some(building(row, "peer")).filter(|_| row == 0),
             },
             call_id: Some(9_000 + row as i64).filter(|_| full),
+            // Grouping input only: no column.
+            dialogs: Vec::new(),
         },
     }
 }

@@ -1,5 +1,6 @@
 //! SIP start lines, headers and SDP over arbitrary payloads: bounded media
-//! lines and `a=rtpmap` bindings, each binding sane.
+//! lines and `a=rtpmap` bindings, each binding sane; several messages in
+//! one payload, bounded.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
 use pathlens_classify::dissect::sip;
@@ -26,4 +27,12 @@ fuzz_target!(|data: &[u8]| {
         assert!(m.user_agent.as_ref().is_none_or(|u| u.len() <= 128 * 4));
     }
     check_media(&sip::parse_sdp(data));
+    // Messages one after another by Content-Length: bounded, each ending
+    // inside the payload it was read from.
+    let mut n = 0;
+    for m in sip::messages(data, 8) {
+        check_media(&m.media);
+        n += 1;
+    }
+    assert!(n <= 8);
 });

@@ -97,6 +97,7 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
     let filter = super::args::filter_text(args.filter.as_deref(), args.filter_file.as_deref())?;
     let mut prep = args.flow.prepare(filter.as_deref())?;
     let (dir, remote) = output_dir(&target, &mut prep.writer)?;
+    let pruner = pruner(&args.retention, &dir, prep.writer.store.as_ref())?;
     // The interfaces open before anything is made on disk: a mistyped
     // name costs one error and leaves no directories behind.
     let opened = interfaces::open(
@@ -127,7 +128,7 @@ pub fn run(args: &LiveArgs) -> Result<u8> {
             .with_context(|| format!("listening on {addr}"))?;
         tracing::info!(addr = %bound, "metrics served");
     }
-    let rotor = rotor(args, &dir, &prep, &gauges, Arc::clone(&rotate_now));
+    let rotor = rotor(args, &dir, &prep, &gauges, Arc::clone(&rotate_now), pruner);
     let reload = Reload {
         flow: &args.flow,
         filter: filter.as_deref(),
@@ -213,6 +214,23 @@ fn exit_status(report: &pipeline::RunReport) -> u8 {
     }
 }
 
+/// The retention of the dataset: the directory's, with `live`'s default
+/// floor, or the object store's (no floor there).
+fn pruner(
+    args: &RetentionArgs,
+    dir: &std::path::Path,
+    store: Option<&pathlens_export::Store>,
+) -> Result<Option<Pruner>> {
+    match store {
+        Some(s) => Pruner::for_store(s.clone(), args).map_err(anyhow::Error::msg),
+        None => Ok(Pruner::new(
+            dir.to_path_buf(),
+            args,
+            Some(DEFAULT_LIVE_FLOOR),
+        )),
+    }
+}
+
 /// The rotating writer of the dataset at `dir`, with its retention.
 fn rotor(
     args: &LiveArgs,
@@ -220,6 +238,7 @@ fn rotor(
     prep: &super::args::Prepared,
     gauges: &Arc<Gauges>,
     rotate_now: Arc<AtomicBool>,
+    pruner: Option<Pruner>,
 ) -> Rotor {
     let hooks = LiveHooks {
         gauges: Arc::clone(gauges),
@@ -230,7 +249,6 @@ fn rotor(
         )),
         next_meta: Arc::default(),
     };
-    let pruner = Pruner::new(dir.to_path_buf(), &args.retention, Some(DEFAULT_LIVE_FLOOR));
     Rotor::new(
         dir.to_path_buf(),
         prep.writer.clone(),

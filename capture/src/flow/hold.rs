@@ -25,8 +25,7 @@ pub(super) struct Held {
     interval: usize,
 }
 
-/// An input and an interval of its edge learning.
-type Round = (usize, usize);
+use crate::edge_decisions::Round;
 /// The edges decided for a round, once made.
 type Decision = Option<std::sync::Arc<LearnedEdges>>;
 
@@ -78,17 +77,28 @@ impl Outlet<'_> {
     }
 }
 
+/// What a release did: records relabelled by correlation, and the earliest
+/// decision a record still held may ask for.
+pub(super) struct Released {
+    pub(super) relabelled: u64,
+    pub(super) floor: Option<Round>,
+}
+
 /// Resolves and hands on the held records whose last packet every worker
-/// has processed; returns how many correlation relabelled.
+/// has processed. With `last` (every worker has finished), every record
+/// goes: one whose decision is missing is judged without learned edges
+/// rather than lost.
 pub(super) fn release(
     held: &mut Vec<Held>,
     c: Option<&Correlator>,
     l: Option<&EdgeDecisions>,
     k: &Knowledge,
     out: &mut Vec<FlowRecord>,
-) -> u64 {
+    last_call: bool,
+) -> Released {
     let mark = c.map_or(u64::MAX, Correlator::watermark);
     let mut relabelled = 0;
+    let mut floor = None;
     let mut i = 0;
     // One lookup per decision, not per record.
     let mut edges: Vec<(Round, Decision)> = Vec::new();
@@ -112,12 +122,11 @@ pub(super) fn release(
             Some(_) => decision(h.gen, h.interval),
             None => None,
         };
-        if h.pending.edges && learned.is_none() {
-            i += 1;
-            continue;
-        }
-        let waits_mark = h.pending.waits_for_correlation();
-        if waits_mark && h.last > mark {
+        let waits_edges = h.pending.edges && learned.is_none();
+        let waits_mark = h.pending.waits_for_correlation() && h.last > mark;
+        if (waits_edges || waits_mark) && !last_call {
+            let judge = (h.gen, h.interval.saturating_sub(1));
+            floor = Some(floor.map_or(judge, |f: Round| f.min(judge)));
             i += 1;
             continue;
         }
@@ -133,7 +142,7 @@ pub(super) fn release(
             SocketAddr::new(rec.src_ip, rec.src_port),
             SocketAddr::new(rec.dst_ip, rec.dst_port),
         );
-        let binding = |at: SocketAddr, pt: u8| c.and_then(|c| c.lookup_rtpmap(at, pt, last, first));
+        let binding = |at: SocketAddr| c.and_then(|c| c.lookup_binding(at, last, first));
         let endpoint = |at: SocketAddr| c.and_then(|c| c.lookup_learned(at, last, first));
         if pending.resolve(
             k,
@@ -148,5 +157,5 @@ pub(super) fn release(
         }
         out.push(rec);
     }
-    relabelled
+    Released { relabelled, floor }
 }

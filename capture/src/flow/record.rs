@@ -62,7 +62,7 @@ pub(super) fn build_record(
         dst2src_bytes: f.bytes[1],
         src2dst_payload_bytes: f.payload[0],
         dst2src_payload_bytes: f.payload[1],
-        truncated_packets: f.truncated,
+        truncated_packets: u64::from(f.truncated),
         src2dst_tcp_flags: f.flags[0],
         dst2src_tcp_flags: f.flags[1],
         conn_state: (transport == Transport::Tcp).then(|| f.conn_state()),

@@ -25,7 +25,9 @@ pub(super) struct Flow {
     pub(super) bytes: [u64; 2],
     pub(super) payload: [u64; 2],
     pub(super) flags: [u16; 2],
-    pub(super) truncated: u64,
+    // Packets cut short by the snap length; u32 (saturating) keeps the
+    // flow's node a size step smaller.
+    pub(super) truncated: u32,
     pub(super) tcp_hist: u8,
     /// When the TCP flow closed ([`OPEN`]: not yet); see [`Flow::closed`].
     pub(super) closed_us: i64,
@@ -185,7 +187,7 @@ pub(super) fn update(
         *pl += u64::from(p.payload_len);
         *fl |= p.tcp_flags;
     }
-    f.truncated += u64::from(p.truncated);
+    f.truncated = f.truncated.saturating_add(u32::from(p.truncated));
     if p.edge != 0 {
         if let Some(h) = f.hops.get_mut(i) {
             if *h == 0 {
@@ -303,18 +305,35 @@ pub(super) struct PathState {
     /// First next hop per direction (default: none).
     pub(super) hops: [NextHop; 2],
     // Bit `i`: a later packet of direction `i` had another next hop;
-    // HANDSHAKE_DONE: `handshake` holds the two round trips.
+    // HANDSHAKE_DONE: `handshake` holds the two round trips; SYN_SEEN and
+    // SYNACK_SEEN: it holds their times.
     bits: u8,
     dscp: Votes,
-    // The most recent SYN and the first SYN-ACK after it (µs, 0 = none);
-    // at the first ACK after that, the server's and the client's round
-    // trips: tshark's `initial_rtt` (most recent SYN to the ACK), split
-    // where the server answered that SYN. Two times, not three, saves the
-    // 8 bytes that make a flow's node smaller.
-    handshake: [i64; 2],
+    // The most recent SYN and the first SYN-ACK after it; at the first ACK
+    // after that, the server's and the client's round trips: tshark's
+    // `initial_rtt` (most recent SYN to the ACK), split where the server
+    // answered that SYN. Two times, not three, and each the low 32 bits of
+    // its µs (a difference stays exact within 35 minutes either way, as
+    // a wrapping signed 32-bit one), keep a flow's node a size step smaller.
+    handshake: [u32; 2],
 }
 
 const HANDSHAKE_DONE: u8 = 4;
+const SYN_SEEN: u8 = 8;
+const SYNACK_SEEN: u8 = 16;
+
+/// The low 32 bits of a time in µs: what a round trip needs.
+#[inline]
+fn low32(us: i64) -> u32 {
+    us as u32
+}
+
+/// `later - earlier` of two [`low32`] times (or a difference already
+/// taken), in µs; negative when time went backwards.
+#[inline]
+fn since(later: u32, earlier: u32) -> i64 {
+    i64::from(later.wrapping_sub(earlier) as i32)
+}
 
 impl PathState {
     /// The evidence of a new flow whose remote end is `remote`.
@@ -368,18 +387,29 @@ impl PathState {
                 }
             }
         }
-        if p.key.proto == 6 && p.tcp_flags & (SYN | ACK) != 0 && self.bits & HANDSHAKE_DONE == 0 {
+        // A packet at time 0 counts as none (as it did when 0 meant "not
+        // seen").
+        if p.key.proto == 6
+            && p.tcp_flags & (SYN | ACK) != 0
+            && self.bits & HANDSHAKE_DONE == 0
+            && p.ts_us != 0
+        {
             let syn = p.tcp_flags & SYN != 0;
             let ack = p.tcp_flags & ACK != 0;
             let [syn_us, synack_us] = self.handshake;
+            let (seen_syn, seen_synack) = (self.bits & SYN_SEEN != 0, self.bits & SYNACK_SEEN != 0);
+            let now = low32(p.ts_us);
             match (i, syn, ack) {
-                (0, true, false) => self.handshake = [p.ts_us, 0],
-                (1, true, true) if syn_us != 0 && synack_us == 0 => {
-                    self.handshake = [syn_us, p.ts_us];
+                (0, true, false) => {
+                    self.handshake = [now, 0];
+                    self.bits = (self.bits | SYN_SEEN) & !SYNACK_SEEN;
                 }
-                // An ACK at time 0 counts as none, as a SYN at time 0 does.
-                (0, false, true) if synack_us != 0 && p.ts_us != 0 => {
-                    self.handshake = [synack_us - syn_us, p.ts_us - synack_us];
+                (1, true, true) if seen_syn && !seen_synack => {
+                    self.handshake = [syn_us, now];
+                    self.bits |= SYNACK_SEEN;
+                }
+                (0, false, true) if seen_synack => {
+                    self.handshake = [synack_us.wrapping_sub(syn_us), now.wrapping_sub(synack_us)];
                     self.bits |= HANDSHAKE_DONE;
                 }
                 _ => {}
@@ -392,9 +422,10 @@ impl PathState {
     pub(super) fn evidence(&self, dst_port: u16) -> PathEvidence {
         let [a, b] = self.handshake;
         let (server, client) = if self.bits & HANDSHAKE_DONE != 0 {
-            (Some(a), Some(b))
+            (Some(since(a, 0)), Some(since(b, 0)))
         } else {
-            ((b != 0).then(|| b - a), None)
+            let answered = self.bits & SYNACK_SEEN != 0;
+            (answered.then(|| since(b, a)), None)
         };
         PathEvidence {
             server_rtt_us: server,

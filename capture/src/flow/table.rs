@@ -7,7 +7,7 @@ use super::state::{update, Flow, PathState, Remote, OPEN};
 use super::*;
 use crate::correlate::Correlator;
 use crate::counters::FlowCounters;
-use crate::edge_decisions::EdgeDecisions;
+use crate::edge_decisions::{EdgeDecisions, Round};
 use foldhash::fast::FixedState;
 use hashlink::LinkedHashMap;
 use pathlens_classify::egress::{is_public, LearnedEdges, Tallies};
@@ -41,6 +41,8 @@ pub struct FlowTable {
     tally: Option<Tallies>,
     // The decision this interval's records are judged by, once made.
     learned: Option<Arc<LearnedEdges>>,
+    // The earliest decision this worker may still ask for, as last told.
+    floor_told: Round,
 }
 
 impl FlowTable {
@@ -67,6 +69,7 @@ impl FlowTable {
             interval: 0,
             tally: None,
             learned: None,
+            floor_told: (0, 0),
         }
     }
 
@@ -140,16 +143,36 @@ impl FlowTable {
     }
 
     /// Resolves and hands on the held records whose last packet every worker
-    /// has processed (all of them once every worker has finished).
+    /// has processed; tells the other workers which decisions this one may
+    /// still ask for.
     pub fn release(&mut self, out: &mut Vec<FlowRecord>) {
+        self.release_held(out, false);
+    }
+
+    /// Hands on every held record, once every worker has finished.
+    pub fn release_all(&mut self, out: &mut Vec<FlowRecord>) {
+        self.release_held(out, true);
+    }
+
+    fn release_held(&mut self, out: &mut Vec<FlowRecord>, last_call: bool) {
+        let mut floor = (self.gen, self.interval.saturating_sub(1));
         if !self.held.is_empty() {
-            self.counters.correlated += hold::release(
+            let r = hold::release(
                 &mut self.held,
                 self.correlator.as_deref(),
                 self.learner.as_ref().map(|(l, _)| &**l),
                 &self.ctx,
                 out,
+                last_call,
             );
+            self.counters.correlated += r.relabelled;
+            floor = r.floor.map_or(floor, |f| f.min(floor));
+        }
+        if let Some((l, w)) = &self.learner {
+            if floor > self.floor_told {
+                self.floor_told = floor;
+                l.need(*w, floor);
+            }
         }
     }
 

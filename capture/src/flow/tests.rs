@@ -345,3 +345,39 @@ fn syn_after_close_starts_a_new_record() {
     );
     assert_eq!(out.last().unwrap().end_reason, EndReason::EndOfFlow);
 }
+
+/// The handshake keeps the low 32 bits of each time: round trips across a
+/// wrap of those bits, and a SYN-ACK stamped before its SYN (clocks of two
+/// capture ports), come out as the full-width subtraction gives them.
+#[test]
+fn handshake_round_trips_across_a_32_bit_wrap_and_backwards() {
+    let wrap = 1_i64 << 32;
+    let cases = [
+        // (SYN, SYN-ACK, ACK) times: server and client round trips.
+        (wrap - 1_000, wrap + 19_000, wrap + 24_000, 20_000, 5_000),
+        (7 * wrap + 500, 7 * wrap + 300, 7 * wrap + 900, -200, 600),
+        (
+            1_700_000_000_000_000,
+            1_700_000_000_045_000,
+            1_700_000_000_046_000,
+            45_000,
+            1_000,
+        ),
+    ];
+    for (syn, synack, ack, server, client) in cases {
+        let mut g = Gen { seq: 0 };
+        let mut t = table(FlowConfig::default());
+        let mut out = Vec::new();
+        t.packet(&g.pkt(syn, C, SV, 6, SYN, 60), &[], &mut out);
+        t.packet(&g.pkt(synack, SV, C, 6, SYN | ACK, 60), &[], &mut out);
+        t.packet(&g.pkt(ack, C, SV, 6, ACK, 52), &[], &mut out);
+        t.flush(i64::MIN, &mut out);
+        let r = &out[0];
+        let ms = |us: i64| Some(us as f64 / 1000.0);
+        assert_eq!(
+            (r.labels.path.server_rtt_ms, r.labels.path.client_rtt_ms),
+            (ms(server), ms(client)),
+            "SYN {syn}"
+        );
+    }
+}

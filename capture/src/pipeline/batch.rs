@@ -26,8 +26,19 @@ pub(super) struct PacketBatch {
     // even when capture timestamps go backwards. A tick is a mark (after
     // how many of `pkts`, at what time) rather than a send of its own: a
     // sparse capture ticks at nearly every packet, and a hand-off per tick
-    // cost more than the packets.
-    pub(super) ticks: Vec<(u32, i64)>,
+    // cost more than the packets. The ends of edge-learning intervals are
+    // marks too, for the same reason: a sparse capture spanning months has
+    // tens of thousands of them.
+    pub(super) ticks: Vec<(u32, Mark)>,
+}
+
+/// A mark between the packets of a batch.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) enum Mark {
+    /// Capture time is now this (µs): sweep.
+    Tick(i64),
+    /// An interval of the input's edge learning ends here.
+    IntervalEnd,
 }
 
 /// Where a packet's payload is: `buf` indexes the batch's blocks, or is
@@ -96,21 +107,15 @@ impl PacketBatch {
     }
 }
 
-/// Sends every batch, each followed by the end of the edge warm-up.
-pub(super) fn end_warmup(
-    batches: &mut [PacketBatch],
-    worker_tx: &[Sender<WorkMsg>],
-    pool_rx: &Receiver<PacketBatch>,
-    now: i64,
-    upto_seq: u64,
-) {
-    for (b, tx) in batches.iter_mut().zip(worker_tx) {
-        let mut full =
-            std::mem::replace(b, pool_rx.try_recv().unwrap_or_else(|_| PacketBatch::new()));
-        full.now_us = now;
-        full.upto_seq = upto_seq;
-        let _ = tx.send(WorkMsg::Packets(full));
-        let _ = tx.send(WorkMsg::WarmupEnd);
+/// Marks the end of an edge-learning interval in every batch, after the
+/// packets each holds: every packet before it is in this batch or an
+/// earlier one.
+pub(super) fn end_interval(batches: &mut [PacketBatch]) {
+    for b in batches.iter_mut() {
+        b.ticks.push((
+            u32::try_from(b.pkts.len()).unwrap_or(u32::MAX),
+            Mark::IntervalEnd,
+        ));
     }
 }
 
@@ -151,8 +156,10 @@ impl Ticker {
     ) {
         self.next_tick = now.saturating_add(TICK_US);
         for b in batches.iter_mut() {
-            b.ticks
-                .push((u32::try_from(b.pkts.len()).unwrap_or(u32::MAX), now));
+            b.ticks.push((
+                u32::try_from(b.pkts.len()).unwrap_or(u32::MAX),
+                Mark::Tick(now),
+            ));
         }
         // Quiet workers still hear of time (expiry, the correlation
         // watermark) often enough, and the marks stay bounded.

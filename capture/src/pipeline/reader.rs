@@ -1,7 +1,7 @@
 //! The reader: frames of each input decoded, counted, and dealt to the
 //! workers in batches, with capture time marked in every batch.
 
-use super::batch::{end_warmup, PacketBatch, Ticker};
+use super::batch::{end_interval, PacketBatch, Ticker};
 use super::{
     worker_of, KnowledgeSlot, Progress, RunReport, WorkMsg, BATCH_PACKETS, MAX_BATCH_BLOCKS,
 };
@@ -163,13 +163,7 @@ impl Reader {
         // On a quiet link an interval ends on the clock too.
         if let Some(u) = clock.warmup_until.filter(|u| clock.warm && now >= *u) {
             clock.warmup_until = Some(next_interval(u, now, self.edge_warmup_us));
-            end_warmup(
-                &mut self.batches,
-                &self.worker_tx,
-                &self.pool_rx,
-                now,
-                self.seq,
-            );
+            end_interval(&mut self.batches);
         }
         if clock.ticker.due(now) {
             let seq = self.seq;
@@ -219,13 +213,7 @@ impl Reader {
                 // Cut at a packet position: the same for any worker count.
                 // Learning goes on, interval after interval.
                 clock.warmup_until = Some(next_interval(until, frame.ts_us, self.edge_warmup_us));
-                end_warmup(
-                    &mut self.batches,
-                    &self.worker_tx,
-                    &self.pool_rx,
-                    clock.now,
-                    seq - 1,
-                );
+                end_interval(&mut self.batches);
             }
         }
         let key = pkt.key;

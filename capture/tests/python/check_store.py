@@ -7,10 +7,13 @@ prints it in one canonical form for capture/tests/object_store.rs to compare.
   check_store.py all-blobs PORT CONTAINER PREFIX   JSON: those and the uncommitted ones
   check_store.py rows PORT CONTAINER PREFIX TABLE  the table's rows via pyarrow's AzureFileSystem
   check_store.py local-rows DIR TABLE              the same for a local dataset
+  check_store.py s3-probe PORT                     succeeds once moto answers
   check_store.py s3-create PORT BUCKET             the same for moto's S3 server (boto3,
   check_store.py s3-keys PORT BUCKET PREFIX        pyarrow's S3FileSystem)
   check_store.py s3-rows PORT BUCKET PREFIX TABLE
   check_store.py local-files DIR                   JSON: the local dataset's files
+  check_store.py put PORT CONTAINER KEY FILE       upload FILE as the blob KEY (Azure SDK)
+  check_store.py s3-put PORT BUCKET KEY FILE       upload FILE as the object KEY (boto3)
 """
 import json
 import os
@@ -86,6 +89,17 @@ def main():
         )
         d = ds.dataset(f"{container}/{prefix}{table}", filesystem=fs, format="parquet", partitioning="hive")
         print(canonical(d.to_table()))
+    elif cmd == "put":
+        port, container, key, path = sys.argv[2:6]
+        c = service(port).get_container_client(container)
+        with open(path, "rb") as f:
+            c.upload_blob(key, f, overwrite=True)
+    elif cmd == "s3-put":
+        port, bucket, key, path = sys.argv[2:6]
+        with open(path, "rb") as f:
+            s3(port).put_object(Bucket=bucket, Key=key, Body=f.read())
+    elif cmd == "s3-probe":
+        s3(sys.argv[2]).list_buckets()
     elif cmd == "s3-create":
         s3(sys.argv[2]).create_bucket(Bucket=sys.argv[3])
     elif cmd == "s3-keys":

@@ -192,4 +192,5 @@ pub mod calls_gen;
 pub mod egress_gen;
 pub mod path_gen;
 pub mod sample;
+pub mod sip_calls_gen;
 pub mod verdicts_gen;

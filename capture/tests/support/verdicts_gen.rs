@@ -83,6 +83,42 @@ pub fn failover(path: &Path, later: i64) {
     w.finish();
 }
 
+/// One router whose path changes: four Teams calls in the first second
+/// (ExpressRoute prefixes), four calls to Internet servers from `later` µs,
+/// two Teams calls from `2 * later` µs. Learned interval by interval, the
+/// router is re-decided to the Internet by the second group, and the last
+/// calls are observed there; over the whole capture at once its mix (60 %
+/// to ExpressRoute prefixes) decides nothing.
+pub fn rerouted(path: &Path, later: i64) {
+    let mut frames = Vec::new();
+    let groups: [(i64, u8, [u8; 3], u16); 3] = [
+        (0, 4, [52, 112, 1], 3_478),
+        (later, 4, [93, 184, 216], 3_478),
+        (2 * later, 2, [52, 112, 3], 3_478),
+    ];
+    for (g, (start, n, net, port)) in groups.into_iter().enumerate() {
+        for i in 0..n {
+            let c = (
+                [10, 0, g as u8, 10 + i],
+                50_000 + 100 * g as u16 + u16::from(i),
+            );
+            frames.extend(call(
+                c,
+                ([net[0], net[1], net[2], 10 + i], port),
+                ER_MAC,
+                T0 + start + i64::from(i) * 100_000,
+                0x100 * (g as u32 + 1) + u32::from(i),
+            ));
+        }
+    }
+    frames.sort_by_key(|f| f.0);
+    let mut w = PcapWriter::create(path, 1, 65535);
+    for (t, f) in &frames {
+        w.frame(*t, f);
+    }
+    w.finish();
+}
+
 pub fn site(dir: &Path) -> std::path::PathBuf {
     let p = dir.join("site.toml");
     let o365 = repo().join("signatures/o365-endpoints-worldwide.json");

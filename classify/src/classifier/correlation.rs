@@ -5,6 +5,7 @@
 use super::FlowClassifier;
 use crate::dissect::sip::RtpMap;
 use crate::vocab::{AppProtocol, AppSource, Transport};
+use serde::Serialize;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -18,12 +19,47 @@ pub struct LearnedEndpoint {
     pub addr: SocketAddr,
     /// The class a flow to it with no evidence of its own gets.
     pub label: AppProtocol,
-    /// The payload types its SDP bound (`a=rtpmap`), when it came from SDP.
-    pub rtpmap: Option<Arc<[RtpMap]>>,
+    /// What its signaling bound for it, when the announcement was SDP.
+    pub binding: Option<SignaledBinding>,
     /// The service the announcing flow's own protocol markers named when it
     /// announced this endpoint (a Skype for Business SIP agent, MS-TURN
     /// attributes), which a flow to it inherits.
     pub service: Option<Arc<str>>,
+}
+
+/// What signaling bound for one media endpoint: the payload types an SDP
+/// body's `a=rtpmap` lines gave a codec and clock. The runtime's
+/// cross-worker table keeps it as an opaque value (it only compares two for
+/// equality); [`SignaledBinding::payload_type`] reads it back.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SignaledBinding(Arc<[RtpMap]>);
+
+impl SignaledBinding {
+    /// The binding of these payload types; None when there are none.
+    pub fn new(maps: &[RtpMap]) -> Option<Self> {
+        (!maps.is_empty()).then(|| SignaledBinding(Arc::from(maps)))
+    }
+
+    /// What it bound payload type `pt` to.
+    pub fn payload_type(&self, pt: u8) -> Option<RtpMap> {
+        self.0.iter().find(|m| m.pt == pt).cloned()
+    }
+}
+
+/// What cross-worker correlation did over a run, as the run summary and the
+/// file metadata name it.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct CorrelationCounters {
+    /// Endpoints announced (SDP media, STUN addresses), duplicates included.
+    pub endpoints_learned: u64,
+    /// Endpoints forgotten because the table was full and they were old.
+    pub endpoints_purged: u64,
+    /// Endpoints not kept because the table was full of recent ones.
+    pub endpoints_dropped: u64,
+    /// SDP payload-type bindings not kept because their endpoint already
+    /// had as many distinct ones as the table keeps.
+    #[serde(rename = "sdp_bindings_dropped")]
+    pub bindings_dropped: u64,
 }
 
 /// Whether a finished flow's labels leave room for correlation: a UDP flow
@@ -39,30 +75,31 @@ impl FlowClassifier {
     /// Media endpoints this flow announced (SDP, STUN mapped/relayed
     /// addresses) since the last call, for correlation with other flows.
     pub fn take_learned(&mut self) -> Vec<LearnedEndpoint> {
-        std::mem::take(&mut self.learned)
+        self.learned.take().map(|b| *b).unwrap_or_default()
     }
 
     /// Whether endpoints are waiting for [`FlowClassifier::take_learned`].
     #[inline]
     pub fn has_learned(&self) -> bool {
-        !self.learned.is_empty()
+        self.learned.as_ref().is_some_and(|l| !l.is_empty())
     }
 
     pub(super) fn learn(
         &mut self,
         addr: SocketAddr,
         label: AppProtocol,
-        rtpmap: Option<Arc<[RtpMap]>>,
+        binding: Option<SignaledBinding>,
     ) {
         let service = self.meta.as_ref().and_then(|m| m.protocol_service.clone());
         let e = LearnedEndpoint {
             addr,
             label,
-            rtpmap,
+            binding,
             service,
         };
-        if self.learned.len() < MAX_LEARNED && !self.learned.contains(&e) {
-            self.learned.push(e);
+        let learned = self.learned.get_or_insert_with(Box::default);
+        if learned.len() < MAX_LEARNED && !learned.contains(&e) {
+            learned.push(e);
         }
     }
 }
@@ -105,6 +142,25 @@ mod test {
             (l[0].addr.to_string().as_str(), l[0].label),
             ("46.12.137.126:32853", AppProtocol::Srtp)
         );
+    }
+
+    #[test]
+    fn a_binding_reads_back_its_payload_types_and_the_counter_keeps_its_output_name() {
+        let opus = RtpMap {
+            pt: 111,
+            codec: Arc::from("opus"),
+            clock_rate: 48000,
+        };
+        assert_eq!(SignaledBinding::new(&[]), None);
+        let b = SignaledBinding::new(std::slice::from_ref(&opus)).unwrap();
+        assert_eq!(b.payload_type(111), Some(opus));
+        assert_eq!(b.payload_type(0), None);
+        let k = CorrelationCounters {
+            bindings_dropped: 3,
+            ..Default::default()
+        };
+        let json = serde_json::to_string(&k).unwrap();
+        assert!(json.ends_with(r#""sdp_bindings_dropped":3}"#), "{json}");
     }
 
     #[test]

@@ -61,12 +61,11 @@ mod stun;
 mod text;
 mod tls;
 
-pub use correlation::{needs_correlation, LearnedEndpoint};
+pub use correlation::{needs_correlation, CorrelationCounters, LearnedEndpoint, SignaledBinding};
 
 use crate::dissect::{ipsec, ProbeResult};
 use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, AppSource, Side, TrafficType, Transport};
-use registry::{Cx, ProbeState};
 use std::sync::Arc;
 
 /// IP protocol number of ESP (RFC 4303).
@@ -163,10 +162,17 @@ pub struct FlowClassifier {
     port_rule: Option<(AppProtocol, TrafficType, bool)>,
     // Payloads are inspected (false: `--classify port`).
     inspect: bool,
+    // Inspection goes on: no class yet, budget left.
+    probing: bool,
     label: Option<(AppProtocol, AppSource)>,
     meta: Option<Box<Classification>>,
+    // The probes' state, made at the first payload: most flows of a busy
+    // link (SYNs, scans, lone datagrams) never carry one.
     probe: Option<Box<ProbeBox>>,
-    learned: Vec<LearnedEndpoint>,
+    // Boxed: only signaling flows fill it, and a Vec would take 24 bytes
+    // in every flow (the lint's extra allocation is the point).
+    #[allow(clippy::box_collection)]
+    learned: Option<Box<Vec<LearnedEndpoint>>>,
 }
 
 // The probe state is not Clone (buffers); flows are never cloned while
@@ -178,6 +184,39 @@ impl Clone for ProbeBox {
     fn clone(&self) -> Self {
         ProbeBox::default()
     }
+}
+
+/// Per-flow inspection state: the budget, and each stateful probe's own.
+/// Dropped once the flow is decided.
+#[derive(Debug, Default)]
+struct ProbeState {
+    /// Payloads fed per direction, against the budget.
+    fed: [u8; 2],
+    /// Payloads no probe claimed.
+    unclaimed: u8,
+    tls: tls::TlsState,
+    stun: stun::StunState,
+    rtp: rtp::RtpState,
+    rtcp: rtp::RtcpState,
+    text: text::TextState,
+    // IKE or a NAT-keepalive on UDP 4500: NAT traversal, until ESP shows.
+    natt: bool,
+}
+
+/// What a probe sees besides the payload: the flow, every probe's state
+/// (a TLS hello after a mail greeting is STARTTLS; RTP after STUN is
+/// SRTP), the rules, and where the payload came from.
+struct Cx<'a> {
+    flow: &'a mut FlowClassifier,
+    st: &'a mut ProbeState,
+    sig: &'a Signatures,
+    /// 0: initiator to responder; 1: responder to initiator.
+    side: usize,
+    /// The payload is the data of a TURN channel.
+    relayed: bool,
+    /// Asks the UDP probes again, for the data inside a TURN channel (the
+    /// registry's table, handed in so a probe needs no table of its own).
+    reprobe: fn(&mut Cx<'_>, &[u8]) -> ProbeResult,
 }
 
 /// Server ports media can run on: TLS 443 (MS-TURN over TCP), the TURN
@@ -202,10 +241,11 @@ impl FlowClassifier {
             dst_port,
             port_rule,
             inspect: true,
+            probing: inspect,
             label: None,
             meta: None,
-            probe: inspect.then(|| Box::new(ProbeBox::default())),
-            learned: Vec::new(),
+            probe: None,
+            learned: None,
         }
     }
 
@@ -213,7 +253,7 @@ impl FlowClassifier {
     /// payloads (the cheapest mode, `--classify port`).
     pub fn port_only(sig: &Signatures, transport: Transport, src_port: u16, dst_port: u16) -> Self {
         let mut c = Self::new(sig, transport, src_port, dst_port);
-        c.probe = None;
+        c.probing = false;
         c.inspect = false;
         c
     }
@@ -224,7 +264,7 @@ impl FlowClassifier {
         self.ip_proto = proto;
         // Other protocols without ports stay uninspected (`unknown`).
         if self.inspect && matches!(proto, IP_PROTO_ESP | IP_PROTO_AH) {
-            self.probe.get_or_insert_with(Box::default);
+            self.probing = true;
         }
         self
     }
@@ -232,7 +272,7 @@ impl FlowClassifier {
     /// Whether the worker should keep feeding payloads.
     #[inline]
     pub fn wants_more(&self) -> bool {
-        self.probe.is_some()
+        self.probing
     }
 
     /// The class payload inspection settled on, once it has (None while
@@ -258,6 +298,7 @@ impl FlowClassifier {
 
     fn decide(&mut self, app: AppProtocol) -> Inspection {
         self.label = Some((app, AppSource::Payload));
+        self.probing = false;
         self.probe = None;
         Inspection::Done
     }
@@ -265,13 +306,13 @@ impl FlowClassifier {
     /// Feeds one packet's transport payload; empty payloads do not count
     /// against the budget.
     pub fn feed(&mut self, sig: &Signatures, side: Side, payload: &[u8]) -> Inspection {
-        let Some(mut pb) = self.probe.take() else {
+        if !self.probing {
             return Inspection::Done;
-        };
+        }
         if payload.is_empty() {
-            self.probe = Some(pb);
             return Inspection::NeedMore;
         }
+        let mut pb = self.probe.take().unwrap_or_default();
         let side = usize::from(side == Side::Dst2Src);
         let st = &mut pb.0;
         if let Some(n) = st.fed.get_mut(side) {
@@ -285,6 +326,7 @@ impl FlowClassifier {
                 sig,
                 side,
                 relayed: false,
+                reprobe: registry::probe_udp,
             };
             match registry::probe_all(transport, &mut cx, payload) {
                 ProbeResult::Certain(app) => Some(app),
@@ -305,6 +347,7 @@ impl FlowClassifier {
         if spent {
             let app = registry::settle(self.transport, st);
             self.label = app.map(|a| (a, AppSource::Payload));
+            self.probing = false;
             return Inspection::Done;
         }
         self.probe = Some(pb);
@@ -351,8 +394,13 @@ impl FlowClassifier {
         let mut c = self.meta.as_deref().cloned().unwrap_or_default();
         let (mut app, mut source) = match (&self.label, &self.probe) {
             (Some((a, s)), _) => (Some(*a), Some(*s)),
-            (None, Some(pb)) => (registry::settle(self.transport, &pb.0), None),
-            (None, None) => (None, None),
+            (None, Some(pb)) if self.probing => (registry::settle(self.transport, &pb.0), None),
+            // Still inspecting, no payload yet: what the probes say of none.
+            (None, None) if self.probing => (
+                registry::settle(self.transport, &ProbeState::default()),
+                None,
+            ),
+            (None, _) => (None, None),
         };
         if app.is_some() && source.is_none() {
             source = Some(AppSource::Payload);
@@ -474,6 +522,31 @@ mod test_support {
 mod test {
     use super::test_support::sig;
     use super::*;
+
+    #[test]
+    fn probe_state_is_made_at_the_first_payload_and_freed_when_decided() {
+        let s = sig();
+        let mut c = FlowClassifier::new(&s, Transport::Udp, 40000, 9999);
+        assert!(c.wants_more() && c.probe.is_none(), "no payload, no state");
+        assert_eq!(c.feed(&s, Side::Src2Dst, &[]), Inspection::NeedMore);
+        assert!(c.probe.is_none(), "an empty payload makes none");
+        // A lone opaque datagram: inspection goes on, with its state.
+        assert_eq!(c.feed(&s, Side::Src2Dst, &[0xde; 48]), Inspection::NeedMore);
+        assert!(c.wants_more() && c.probe.is_some());
+        // A never-fed flow settles as a fed-nothing one did.
+        let never = FlowClassifier::new(&s, Transport::Udp, 40000, 9999);
+        let shape = FlowShape::default();
+        assert_eq!(never.result(&s, &shape).app(), AppProtocol::Unknown);
+        let mut dns = FlowClassifier::new(&s, Transport::Udp, 40000, 53);
+        let query = [
+            0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
+        ];
+        assert_eq!(dns.feed(&s, Side::Src2Dst, &query), Inspection::Done);
+        assert!(
+            !dns.wants_more() && dns.probe.is_none(),
+            "freed once decided"
+        );
+    }
 
     #[test]
     fn port_rule_without_payload() {

@@ -20,9 +20,8 @@
 //! across packets outranks the STUN checks that keyed it). The tables below
 //! are the one place that order is written.
 
-use super::{rtp, simple, stun, text, tls, FlowClassifier};
+use super::{rtp, simple, stun, text, tls, Cx, ProbeState};
 use crate::dissect::{mqtt, ProbeResult};
-use crate::rules::Signatures;
 use crate::vocab::{AppProtocol, Transport};
 
 /// A probe: reads one payload with the flow's context and its own state.
@@ -178,36 +177,6 @@ pub(crate) fn table(transport: Transport) -> &'static [Probe] {
         Transport::Udp => UDP,
         _ => &[],
     }
-}
-
-/// Per-flow inspection state: the budget, and each stateful probe's own.
-/// Dropped once the flow is decided.
-#[derive(Debug, Default)]
-pub(crate) struct ProbeState {
-    /// Payloads fed per direction, against the budget.
-    pub(super) fed: [u8; 2],
-    /// Payloads no probe claimed.
-    pub(super) unclaimed: u8,
-    pub(super) tls: tls::TlsState,
-    pub(super) stun: stun::StunState,
-    pub(super) rtp: rtp::RtpState,
-    pub(super) rtcp: rtp::RtcpState,
-    pub(super) text: text::TextState,
-    // IKE or a NAT-keepalive on UDP 4500: NAT traversal, until ESP shows.
-    pub(super) natt: bool,
-}
-
-/// What a probe sees besides the payload: the flow, every probe's state
-/// (a TLS hello after a mail greeting is STARTTLS; RTP after STUN is
-/// SRTP), the rules, and where the payload came from.
-pub(crate) struct Cx<'a> {
-    pub(super) flow: &'a mut FlowClassifier,
-    pub(super) st: &'a mut ProbeState,
-    pub(super) sig: &'a Signatures,
-    /// 0: initiator to responder; 1: responder to initiator.
-    pub(super) side: usize,
-    /// The payload is the data of a TURN channel.
-    pub(super) relayed: bool,
 }
 
 /// Asks a transport's probes in order (none for transports without ports).

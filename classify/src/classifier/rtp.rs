@@ -3,7 +3,7 @@
 //! TCP; RTCP on any port pair is a valid length chain with one sender SSRC
 //! per direction.
 
-use super::registry::{Cx, ProbeState};
+use super::{Cx, ProbeState};
 use crate::dissect::{rtp, ProbeResult};
 use crate::vocab::AppProtocol;
 

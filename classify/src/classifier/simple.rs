@@ -1,7 +1,7 @@
 //! Probes that decide from one payload and keep nothing: DNS, IKE, NAT
 //! traversal, DTLS.
 
-use super::registry::{Cx, ProbeState};
+use super::{Cx, ProbeState};
 use crate::dissect::{dns, dtls, ipsec, ProbeResult};
 use crate::vocab::AppProtocol;
 

@@ -3,8 +3,8 @@
 //! framed), and TURN ChannelData, whose data is read again by the UDP probes
 //! (relayed media demultiplexes like any other payload).
 
-use super::registry::{self, Cx, ProbeState};
 use super::SKYPE_TEAMS;
+use super::{Cx, ProbeState};
 use crate::dissect::{stun, ProbeResult};
 use crate::vocab::AppProtocol;
 use std::sync::Arc;
@@ -67,7 +67,7 @@ pub(super) fn channel(cx: &mut Cx<'_>, payload: &[u8]) -> ProbeResult {
     };
     let outer = cx.relayed;
     cx.relayed = true;
-    let answer = registry::probe_udp(cx, data);
+    let answer = (cx.reprobe)(cx, data);
     cx.relayed = outer;
     match answer {
         ProbeResult::Certain(app) => ProbeResult::Certain(app),

@@ -2,7 +2,8 @@
 //! lines (a mail or XMPP session that then sends STARTTLS keeps its class
 //! with `starttls = true`), and SIP, whose SDP announces media endpoints.
 
-use super::registry::{Cx, ProbeState};
+use super::correlation::SignaledBinding;
+use super::{Cx, ProbeState};
 use super::{FlowClassifier, EXCHANGE, SKYPE_TEAMS};
 use crate::dissect::{sip, text, ProbeResult};
 use crate::vocab::AppProtocol;
@@ -121,8 +122,8 @@ impl FlowClassifier {
             } else {
                 AppProtocol::Rtp
             };
-            let maps = (!media.rtpmap.is_empty()).then(|| Arc::from(media.rtpmap.as_slice()));
-            self.learn(SocketAddr::new(media.addr, media.port), rtp, maps);
+            let binding = SignaledBinding::new(&media.rtpmap);
+            self.learn(SocketAddr::new(media.addr, media.port), rtp, binding);
             let rtcp = media.rtcp_port.or_else(|| media.port.checked_add(1));
             if let Some(port) = rtcp {
                 self.learn(SocketAddr::new(media.addr, port), AppProtocol::Rtcp, None);

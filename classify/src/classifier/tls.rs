@@ -2,8 +2,8 @@
 //! pseudo-TLS watch after them. A hello offering the ALPN `xmpp-client` or
 //! `xmpp-server` (XEP-0368 direct TLS, 443 included) is XMPP on any port.
 
-use super::registry::{Cx, ProbeState};
 use super::{is_media_port, stun, FlowClassifier};
+use super::{Cx, ProbeState};
 use crate::dissect::{stun as stun_wire, tls, ProbeResult};
 use crate::rules::Signatures;
 use crate::vocab::AppProtocol;

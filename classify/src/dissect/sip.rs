@@ -87,6 +87,21 @@ pub struct SipMessage {
     /// Microsoft's own markers: a Lync / Skype for Business / Teams user
     /// agent or server, or one of the `ms-` headers of [MS-SIPRE].
     pub microsoft: bool,
+    /// A hash of the `Call-ID` (or compact `i`) header, which names the
+    /// dialog: the value itself is never kept, it may name a user or host.
+    pub call_id: Option<u64>,
+    /// Bytes of the message, headers and body, when a `Content-Length` (or
+    /// compact `l`) header gave the body's: where a next message in the same
+    /// stream segment starts.
+    pub len: Option<usize>,
+}
+
+/// FNV-1a, 64 bits: a stable hash of a header value, the same in every run
+/// and on every machine, so dialogs compare across records and workers.
+fn fnv1a(b: &[u8]) -> u64 {
+    b.iter().fold(0xcbf2_9ce4_8422_2325, |h, &c| {
+        (h ^ u64::from(c)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Whether a User-Agent or Server value is one of Microsoft's SIP stacks:
@@ -218,6 +233,7 @@ pub fn parse(payload: &[u8]) -> SipProbe {
     let mut microsoft = false;
     let mut rest = payload.get(first + 1..).unwrap_or(&[]);
     let mut body: &[u8] = &[];
+    let (mut call_id, mut content_length) = (None, None);
     while !rest.is_empty() {
         let n = line_end(rest);
         let line = rest.get(..n).unwrap_or(&[]);
@@ -234,6 +250,15 @@ pub fn parse(payload: &[u8]) -> SipProbe {
             if is_ua && user_agent.is_none() {
                 user_agent = bounded_text(value);
             }
+            if name.eq_ignore_ascii_case(b"call-id") || name.eq_ignore_ascii_case(b"i") {
+                call_id = Some(trim(value)).filter(|v| !v.is_empty()).map(fnv1a);
+            } else if name.eq_ignore_ascii_case(b"content-length")
+                || name.eq_ignore_ascii_case(b"l")
+            {
+                content_length = std::str::from_utf8(trim(value))
+                    .ok()
+                    .and_then(|v| v.parse::<usize>().ok());
+            }
             microsoft |= (is_ua && microsoft_agent(value))
                 || name
                     .get(..3)
@@ -241,12 +266,37 @@ pub fn parse(payload: &[u8]) -> SipProbe {
         }
         rest = next;
     }
+    // The body ends where its length says (another message may follow in
+    // the same segment); without a length, at the end of the payload.
+    let head = payload.len().saturating_sub(body.len());
+    let len = content_length.map(|n| head.saturating_add(n));
+    let body = content_length.map_or(body, |n| body.get(..n).unwrap_or(body));
     SipProbe::Message(SipMessage {
         start,
         user_agent,
         media: parse_sdp(body),
         microsoft,
+        call_id,
+        len,
     })
+}
+
+/// The SIP messages at the start of a payload, one after another by their
+/// `Content-Length` (a TCP segment may carry several), at most `max`.
+pub fn messages(payload: &[u8], max: usize) -> impl Iterator<Item = SipMessage> + '_ {
+    let mut rest = Some(payload);
+    std::iter::from_fn(move || {
+        let r = rest.take()?;
+        let SipProbe::Message(m) = parse(r) else {
+            return None;
+        };
+        rest = m
+            .len
+            .and_then(|n| r.get(n..))
+            .filter(|next| !next.is_empty() && next.len() < r.len());
+        Some(m)
+    })
+    .take(max)
 }
 
 /// Reads the media lines of an SDP body (at most 8 streams).
@@ -328,6 +378,34 @@ mod test {
 
     // The INVITE with SDP from the corpus's sip.pcap.
     const INVITE: &str = "494e56495445207369703a393732333932383730343440766f69702e6272756a756c612e6e6574205349502f322e300d0a5669613a205349502f322e302f554450203139322e3136382e312e323a353036303b6272616e63683d7a39684734624b6e703130343938343035332d34346365346134313139322e3136382e312e323b72706f72740d0a46726f6d3a20226172696b22203c7369703a38313636363640766f69702e627275726a756c612e6e65743e3b7461673d363433336566390d0a546f3a203c7369703a393732333932383730343440766f69702e6272756a756c612e6e65743e0d0a43616c6c2d49443a203130353039303235392d3434366661663761403139322e3136382e312e320d0a435365713a203120494e564954450d0a557365722d4167656e743a204e65726f2053495050532049502050686f6e652056657273696f6e20322e302e35312e31360d0a457870697265733a203132300d0a4163636570743a206170706c69636174696f6e2f7364700d0a436f6e74656e742d547970653a206170706c69636174696f6e2f7364700d0a436f6e74656e742d4c656e6774683a203237320d0a436f6e746163743a203c7369703a383136363636403139322e3136382e312e323e0d0a4d61782d466f7277617264733a2037300d0a416c6c6f773a20494e564954452c2041434b2c2043414e43454c2c204259452c2052454645522c204f5054494f4e532c204e4f544946592c20494e464f0d0a0d0a763d300d0a6f3d5349505053203130353031353136352031303530313531363220494e20495034203139322e3136382e312e320d0a733d5349502063616c6c0d0a633d494e20495034203139322e3136382e312e320d0a743d3020300d0a6d3d617564696f203330303030205254502f41565020302038203937203220330d0a613d7274706d61703a302070636d752f383030300d0a613d7274706d61703a382070636d612f383030300d0a613d7274706d61703a393720694c42432f383030300d0a613d7274706d61703a3220473732362d33322f383030300d0a613d7274706d61703a332047534d2f383030300d0a613d666d74703a3937206d6f64653d32300d0a613d73656e64726563760d0a";
+
+    #[test]
+    fn call_id_is_hashed_and_content_length_bounds_the_body() {
+        let one = b"INVITE sip:b@x SIP/2.0\r\nCall-ID: abc@h\r\nContent-Length: 20\r\n\r\nv=0\r\nc=IN IP4 10.0.0.5\r\nm=audio 40000 RTP/AVP 0\r\n";
+        let head = one.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let SipProbe::Message(m) = parse(one) else {
+            panic!("not SIP")
+        };
+        assert_eq!(m.call_id, Some(fnv1a(b"abc@h")));
+        assert_eq!(m.len, Some(head + 20));
+        // The body stops at its length, inside the address: no media.
+        assert!(m.media.is_empty());
+        let compact = b"SIP/2.0 200 OK\r\ni:  abc@h \r\nl: 0\r\n\r\nINVITE sip:c@x SIP/2.0\r\n";
+        let SipProbe::Message(m) = parse(compact) else {
+            panic!("not SIP")
+        };
+        assert_eq!(m.call_id, Some(fnv1a(b"abc@h")), "compact form, trimmed");
+        let next = &compact[m.len.unwrap()..];
+        assert!(
+            next.starts_with(b"INVITE "),
+            "{:?}",
+            String::from_utf8_lossy(next)
+        );
+        let SipProbe::Message(m) = parse(b"OPTIONS sip:x SIP/2.0\r\n\r\n") else {
+            panic!("not SIP")
+        };
+        assert_eq!((m.call_id, m.len), (None, None));
+    }
 
     #[test]
     fn real_invite_with_sdp() {

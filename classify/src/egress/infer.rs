@@ -256,7 +256,8 @@ impl LearnedEdge {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LearnedEdges {
     edges: BTreeMap<NextHop, LearnedEdge>,
-    /// The interval this decision closed (0: the warm-up).
+    /// The interval this decision was made in (0: the warm-up); an interval
+    /// that counted nothing shares the decision before it.
     pub interval: usize,
 }
 

@@ -114,6 +114,14 @@ pub fn service_of_area(area: &str) -> Option<&'static str> {
     }
 }
 
+/// Whether `s` names an Office 365 service area, in any case (a route
+/// filter may list them).
+pub fn is_service_area(s: &str) -> bool {
+    ["Exchange", "SharePoint", "Skype", "Common"]
+        .iter()
+        .any(|a| a.eq_ignore_ascii_case(s))
+}
+
 /// One Office 365 endpoint set, as the endpoints web service describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct O365Set {

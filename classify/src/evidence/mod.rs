@@ -17,16 +17,20 @@
 //! cadence counters are boxed and made only for flows that need them.
 
 mod companion;
+mod dialogs;
 mod media;
 mod stun;
 
 pub use companion::{companion_of, dispatch_key};
+pub use dialogs::{Dialog, MAX_DIALOGS};
 pub use media::{media_bytes, media_packets};
 
 use crate::classifier::LearnedEndpoint;
 use crate::media::MediaTracker;
 use crate::outcome::tunnel::Cadence;
-use crate::{FlowClassifier, Side, Signatures, Transport};
+use crate::{AppProtocol, FlowClassifier, Side, Signatures, Transport};
+use dialogs::Dialogs;
+pub use stun::stun_transaction;
 use stun::StunRtt;
 
 /// What the evidence of a flow is told about one of its packets.
@@ -71,6 +75,8 @@ struct Extra {
     cadence: Option<Box<Cadence>>,
     // Boxed: most flows never carry STUN.
     stun: Option<Box<StunRtt>>,
+    // The dialogs of a clear-text SIP flow.
+    dialogs: Option<Box<Dialogs>>,
 }
 
 impl FlowEvidence {
@@ -113,7 +119,7 @@ impl FlowEvidence {
     pub fn packet(&mut self, run: Inspect<'_>, p: &Packet<'_>) {
         let i = usize::from(p.side == Side::Dst2Src);
         if p.ip_proto == 17 && p.payload.first().is_some_and(|b| b & 0xc0 == 0) {
-            if let Some(tx) = crate::outcome::path::stun_transaction(p.payload) {
+            if let Some(tx) = stun_transaction(p.payload) {
                 self.extra_mut()
                     .stun
                     .get_or_insert_with(Box::default)
@@ -131,6 +137,13 @@ impl FlowEvidence {
         }
         if let Some(c) = self.cadence_mut() {
             c.push(i, p.ts_us, p.ip_len);
+        }
+        // Every message of a SIP flow, the first (that decided it) included.
+        if !p.payload.is_empty() && self.classifier.payload_label() == Some(AppProtocol::Sip) {
+            self.extra_mut()
+                .dialogs
+                .get_or_insert_with(Box::default)
+                .feed(p.ts_us, p.payload);
         }
         if run.media {
             self.feed_media(p, inspecting, run.signatures);
@@ -150,6 +163,7 @@ impl FlowEvidence {
     pub fn next_record(&mut self) {
         if let Some(x) = self.extra.as_deref_mut() {
             x.stun = None;
+            x.dialogs = None;
         }
         if let Some(c) = self.cadence_mut() {
             *c = Cadence::default();
@@ -172,6 +186,14 @@ impl FlowEvidence {
     /// Cadence counters, kept once the flow was seen to be a tunnel.
     pub fn cadence(&self) -> Option<&Cadence> {
         self.extra.as_deref()?.cadence.as_deref()
+    }
+
+    /// The SIP dialogs the flow carried in clear text (none for other flows).
+    pub fn dialogs(&self) -> &[Dialog] {
+        self.extra
+            .as_deref()
+            .and_then(|x| x.dialogs.as_deref())
+            .map_or(&[], Dialogs::list)
     }
 
     /// Median round trip of the initiator's STUN requests, µs.
@@ -259,6 +281,48 @@ mod test {
         assert_eq!(e.classifier().payload_label(), Some(AppProtocol::Dns));
         assert!(!e.classifier().wants_more());
         assert!(e.media().is_none());
+    }
+
+    /// Every message of a SIP flow counts, not only the one that decided
+    /// its class; a flow of another class keeps none.
+    #[test]
+    fn a_sip_flow_keeps_the_dialogs_of_all_its_messages_each_record() {
+        let sig = Signatures::builtin().unwrap();
+        let invite = |cid: &str, port: u16| {
+            let sdp = format!("v=0\r\nc=IN IP4 10.0.0.5\r\nm=audio {port} RTP/AVP 0\r\n");
+            format!(
+                "INVITE sip:b@x SIP/2.0\r\nCall-ID: {cid}\r\nContent-Length: {}\r\n\r\n{sdp}",
+                sdp.len()
+            )
+        };
+        let mut e = FlowEvidence::new(&sig, 17, 5_060, 5_060, true);
+        e.packet(
+            run(&sig, true),
+            &pkt(Side::Src2Dst, 1, invite("a", 40_000).as_bytes()),
+        );
+        assert!(!e.classifier().wants_more(), "decided on the first");
+        e.packet(
+            run(&sig, true),
+            &pkt(Side::Src2Dst, 2, invite("b", 40_002).as_bytes()),
+        );
+        let ports: Vec<u16> = e
+            .dialogs()
+            .iter()
+            .flat_map(|d| d.endpoints.iter().map(|(a, _)| a.port()))
+            .collect();
+        assert_eq!(ports, [40_000, 40_002]);
+        e.next_record();
+        assert!(e.dialogs().is_empty());
+        let mut q = vec![0x12, 0x34, 0x01, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+        q.extend(b"\x03www\x07example\x03com\x00\x00\x01\x00\x01");
+        let mut r = FlowEvidence::new(&sig, 17, 40_000, 53, true);
+        r.packet(run(&sig, true), &pkt(Side::Src2Dst, 1, &q));
+        assert_eq!(r.classifier().payload_label(), Some(AppProtocol::Dns));
+        r.packet(
+            run(&sig, true),
+            &pkt(Side::Src2Dst, 2, invite("c", 1).as_bytes()),
+        );
+        assert!(r.dialogs().is_empty());
     }
 
     #[test]

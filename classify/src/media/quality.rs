@@ -163,7 +163,7 @@ impl QualityRules {
     /// # Errors
     /// The text is not valid TOML for these fields; the message names `file`.
     pub fn from_toml(text: &str, file: &str) -> Result<Self, crate::RuleError> {
-        crate::rules::parse_toml(text, file)
+        crate::rule_file::parse_toml(text, file)
     }
 
     /// The built-in thresholds.

@@ -120,6 +120,9 @@ pub struct Labels {
     pub buildings: crate::buildings::FlowBuildings,
     /// The call the flow belongs to (set when its call is grouped).
     pub call_id: Option<i64>,
+    /// The SIP dialogs it carried in clear text, for grouping calls (never
+    /// written: a `Call-ID` hash and media endpoints).
+    pub dialogs: Vec<crate::evidence::Dialog>,
 }
 
 impl Labels {
@@ -143,6 +146,7 @@ impl Labels {
             tunnel_media_suspected: None,
             buildings: crate::buildings::FlowBuildings::default(),
             call_id: None,
+            dialogs: Vec::new(),
         }
     }
 }
@@ -265,6 +269,7 @@ pub fn label(k: &Knowledge, e: &Evidence<'_>) -> Labels {
             (e.dst, v.local_dst),
         ),
         call_id: None,
+        dialogs: e.flow.dialogs().to_vec(),
     }
 }
 

@@ -222,26 +222,6 @@ pub fn notes(
     out
 }
 
-/// A STUN message's class and transaction: `Some((true, id))` for a
-/// request, `Some((false, id))` for a success or error response. The id is
-/// the 16 bytes after the length (RFC 5389's cookie and transaction id, or
-/// RFC 3489's 128-bit id), so both framings pair the same way.
-pub fn stun_transaction(payload: &[u8]) -> Option<(bool, [u8; 16])> {
-    let head = payload.get(..20)?;
-    let (&t0, &t1) = (head.first()?, head.get(1)?);
-    let len = usize::from(u16::from_be_bytes([*head.get(2)?, *head.get(3)?]));
-    if t0 & 0xc0 != 0 || len % 4 != 0 || len + 20 != payload.len() {
-        return None;
-    }
-    let class = ((t0 & 0x01) << 1) | ((t1 >> 4) & 0x01);
-    let id: [u8; 16] = head.get(4..20)?.try_into().ok()?;
-    match class {
-        0 => Some((true, id)),
-        2 | 3 => Some((false, id)),
-        _ => None,
-    }
-}
-
 #[cfg(test)]
 mod test {
     use super::*;
@@ -259,28 +239,6 @@ mod test {
             dscp,
             changed: false,
         })
-    }
-
-    #[test]
-    fn stun_classes() {
-        let mut m = vec![0u8; 28];
-        m[1] = 0x01; // Binding request
-        m[3] = 8;
-        m[4..8].copy_from_slice(&[0x21, 0x12, 0xa4, 0x42]);
-        m[19] = 7;
-        let (req, id) = stun_transaction(&m).unwrap();
-        assert!(req && id[15] == 7);
-        m[1] = 0x01;
-        m[0] = 0x01; // success response 0x0101
-        assert_eq!(stun_transaction(&m), Some((false, id)));
-        m[1] = 0x11; // indication 0x0111? class bits 01+1 = 3: error
-        assert_eq!(stun_transaction(&m).map(|x| x.0), Some(false));
-        m[0] = 0;
-        m[1] = 0x11; // indication
-        assert_eq!(stun_transaction(&m), None);
-        assert_eq!(stun_transaction(&m[..27]), None, "length mismatch");
-        m[0] = 0x80;
-        assert_eq!(stun_transaction(&m), None, "RTP");
     }
 
     fn rtt(pos: SensorPosition) -> RttTargets {

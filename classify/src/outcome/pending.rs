@@ -7,9 +7,9 @@ use super::{
     join_notes, name_facts, path, tunnel, Evidence, Knowledge, Labels, Leg, MediaFields,
     PathEvidence,
 };
-use crate::classifier::needs_correlation;
+use crate::classifier::{needs_correlation, SignaledBinding};
 use crate::egress::{FlowFacts, LearnedEdges};
-use crate::media::{MediaTracker, RtpMap};
+use crate::media::MediaTracker;
 use crate::{AppProtocol, AppSource, ServiceSource, Side, Transport};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -72,8 +72,8 @@ impl Pending {
     }
 
     /// Completes a held record's labels from what was learned: `edges` the
-    /// edges learned from the wire, `sdp` finds the payload-type binding an
-    /// endpoint's SDP announced, `learned` the class of a learned media
+    /// edges learned from the wire, `bound` finds what the signaling that
+    /// announced an endpoint bound for it, `learned` the class of a learned media
     /// endpoint. Returns whether correlation relabelled it.
     #[allow(clippy::too_many_arguments)]
     pub fn resolve(
@@ -83,7 +83,7 @@ impl Pending {
         flow_id: i64,
         (src, dst): (SocketAddr, SocketAddr),
         labels: &mut Labels,
-        sdp: &dyn Fn(SocketAddr, u8) -> Option<RtpMap>,
+        bound: &dyn Fn(SocketAddr) -> Option<SignaledBinding>,
         learned: &dyn Fn(SocketAddr) -> Option<(AppProtocol, Option<Arc<str>>)>,
     ) -> bool {
         let Pending {
@@ -133,16 +133,17 @@ impl Pending {
         if let Some(m) = media {
             // A stream's payload types are the ones the SDP of the endpoint
             // it goes to bound; else its sender's.
-            let bound = |side: Side, pt: u8| {
+            let by_side = |side: Side, pt: u8| {
                 let (to, from) = match side {
                     Side::Src2Dst => (dst, src),
                     Side::Dst2Src => (src, dst),
                 };
-                sdp(to, pt).or_else(|| sdp(from, pt))
+                let sdp = |at: SocketAddr| bound(at).and_then(|b| b.payload_type(pt));
+                sdp(to).or_else(|| sdp(from))
             };
             let leg = legs(k, labels);
             labels.media =
-                MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &bound, &leg);
+                MediaFields::from_tracker(flow_id, &m, &k.signatures.media, &by_side, &leg);
         }
         let Some((app, service)) = relabel
             .then(|| learned(dst).or_else(|| learned(src)))

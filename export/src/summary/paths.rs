@@ -8,28 +8,6 @@ use super::{percentile, Cell, Column, FlowRow, Table, Totals};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
-/// What a flow row shows of its path (columns of issue 15; absent in older
-/// files, then empty).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct PathRow<'a> {
-    /// `src2dst_edge`, `dst2src_edge`.
-    pub edges: [Option<&'a str>; 2],
-    /// `src2dst_next_hop`, `dst2src_next_hop`.
-    pub next_hops: [Option<&'a str>; 2],
-    /// `observed_egress`.
-    pub observed: Option<&'a str>,
-    /// `src2dst_packets`, `dst2src_packets`.
-    pub packets: [u64; 2],
-    /// `src2dst_bytes`, `dst2src_bytes`.
-    pub bytes: [u64; 2],
-    /// `src2dst_dscp`, `dst2src_dscp`.
-    pub dscp: [Option<i64>; 2],
-    /// `server_rtt_ms`.
-    pub server_rtt_ms: Option<f64>,
-    /// `stun_rtt_ms`.
-    pub stun_rtt_ms: Option<f64>,
-}
-
 /// One edge as found in the rows.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct EdgeFigures {

@@ -2,7 +2,8 @@
 //! the end of `pathlens read`), one long CSV (`table,key1,key2,metric,value`)
 //! that any spreadsheet or BI tool pivots, and a JSON document.
 
-use super::{percentile, MediaGroup, Summary, Totals, TOP};
+use super::figures::{sorted, time_text, MediaFigures, PCTS};
+use super::{Summary, Totals, TOP};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -17,9 +18,6 @@ pub enum Format {
     /// One JSON document.
     Json,
 }
-
-/// The percentiles of the media table.
-pub(crate) const PCTS: [(f64, &str); 3] = [(50.0, "p50"), (90.0, "p90"), (95.0, "p95")];
 
 fn num(v: Option<&Value>) -> u64 {
     v.and_then(Value::as_u64).unwrap_or(0)
@@ -72,37 +70,6 @@ pub fn counter_lines(c: &BTreeMap<String, Value>) -> String {
         n("evicted")
     );
     s
-}
-
-/// Entries largest byte count first, ties by key.
-pub(crate) fn sorted<K: Ord>(m: &BTreeMap<K, Totals>) -> Vec<(&K, &Totals)> {
-    let mut v: Vec<_> = m.iter().collect();
-    v.sort_by(|x, y| y.1.bytes.cmp(&x.1.bytes).then(x.0.cmp(y.0)));
-    v
-}
-
-/// One media group's figures: streams, those with a counted window, the
-/// percentiles of their worst window's loss and jitter, judged, poor.
-pub(crate) struct MediaFigures {
-    pub(crate) streams: usize,
-    pub(crate) windowed: usize,
-    pub(crate) loss: [Option<f64>; 3],
-    pub(crate) jitter: [Option<f64>; 3],
-    pub(crate) judged: u64,
-    pub(crate) poor: u64,
-}
-
-impl MediaFigures {
-    pub(crate) fn of(g: &MediaGroup) -> Self {
-        MediaFigures {
-            streams: g.loss_pct.len(),
-            windowed: g.loss_window_pct.len(),
-            loss: PCTS.map(|(p, _)| percentile(&g.loss_window_pct, p)),
-            jitter: PCTS.map(|(p, _)| percentile(&g.jitter_window_ms, p)),
-            judged: g.judged,
-            poor: g.poor,
-        }
-    }
 }
 
 impl Summary {
@@ -293,13 +260,6 @@ impl Csv {
         self.row(table, k1, k2, "packets", t.packets);
         self.row(table, k1, k2, "bytes", t.bytes);
     }
-}
-
-/// A µs timestamp as RFC 3339 UTC to the second.
-pub(crate) fn time_text(us: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(us)
-        .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
-        .unwrap_or_default()
 }
 
 /// A CSV field, quoted when it holds a comma, quote or line break.

@@ -9,6 +9,28 @@ use pathlens_classify::media::Quality;
 use std::fmt;
 use std::net::IpAddr;
 
+/// What a flow row shows of its path (columns of issue 15; absent in older
+/// files, then empty).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct PathRow<'a> {
+    /// `src2dst_edge`, `dst2src_edge`.
+    pub edges: [Option<&'a str>; 2],
+    /// `src2dst_next_hop`, `dst2src_next_hop`.
+    pub next_hops: [Option<&'a str>; 2],
+    /// `observed_egress`.
+    pub observed: Option<&'a str>,
+    /// `src2dst_packets`, `dst2src_packets`.
+    pub packets: [u64; 2],
+    /// `src2dst_bytes`, `dst2src_bytes`.
+    pub bytes: [u64; 2],
+    /// `src2dst_dscp`, `dst2src_dscp`.
+    pub dscp: [Option<i64>; 2],
+    /// `server_rtt_ms`.
+    pub server_rtt_ms: Option<f64>,
+    /// `stun_rtt_ms`.
+    pub stun_rtt_ms: Option<f64>,
+}
+
 /// An address as the record holds it or as the file stores it.
 #[derive(Clone, Copy, Debug)]
 pub enum Addr<'a> {
@@ -81,7 +103,7 @@ pub struct FlowRow<'a> {
     /// `rtp_overflow_packets` (0 when the column is absent).
     pub rtp_overflow_packets: u64,
     /// Edges, per-direction counts, marking and round trips.
-    pub path: super::PathRow<'a>,
+    pub path: PathRow<'a>,
 }
 
 impl<'a> FlowRow<'a> {
@@ -118,7 +140,7 @@ impl<'a> FlowRow<'a> {
                 .media
                 .rtp_overflow_packets
                 .map_or(0, |n| u64::try_from(n).unwrap_or(0)),
-            path: super::PathRow {
+            path: PathRow {
                 edges: [e.src2dst_edge.as_deref(), e.dst2src_edge.as_deref()],
                 next_hops: [e.src2dst_next_hop.as_deref(), e.dst2src_next_hop.as_deref()],
                 observed: e.observed_egress.map(|p| p.as_str()),
