@@ -22,7 +22,7 @@ pub use pipeline::*;
 mod pcapng;
 pub use pcapng::*;
 
-use pathlens::decode::{decode, Decoded, Frag, FragTracker, Skip, MAX_DEPTH};
+use pathlens::decode::{decode, decode_with, Decap, Decoded, Frag, FragTracker, Skip, MAX_DEPTH};
 use pathlens::flow::{FlowConfig, FlowTable, Knowledge, Pkt};
 use pathlens::link::{peel, L2Error, LinkType};
 use pathlens::pipeline::{run, RunOptions};

@@ -570,6 +570,14 @@ mod decap_test {
         assert!(!d.layers.undecodable);
     }
 
+    fn unhex(lines: &[&str]) -> Vec<u8> {
+        let hex = lines.concat();
+        (0..hex.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
     /// Fuzz finding (`decode` target, its check out of date, the decoder
     /// right): GTP-U in IPv4 behind two VLAN tags, carrying IPv6. The packet
     /// is the inner IPv6 one, with the outer frame's MACs and VLAN (GTP-U
@@ -577,17 +585,12 @@ mod decap_test {
     /// frame.
     #[test]
     fn ipv6_in_gtpu_in_tagged_ipv4_is_the_inner_packet() {
-        let hex = [
+        let f = unhex(&[
             "0000000000000001020000fa81006cab8100600a080045680104880200004011",
             "d9b03d7408390aeefa330868086800f014b833ff00e00e2c1dc7450000e06b91",
             "bfffbf1bff330868086800f014b833ff00e00e2c1dc7450000e06b91bfffbf1b",
             "ffffe3ffe30d9d00f00500",
-        ]
-        .concat();
-        let f: Vec<u8> = (0..hex.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
-            .collect();
+        ]);
         let d = decode(LinkType::Ethernet, &f, f.len() as u32).unwrap();
         assert_eq!((d.ip_version, d.vlan), (6, 3243));
         assert_eq!(d.layers.chain.name().as_deref(), Some("gtpu"));
@@ -599,5 +602,25 @@ mod decap_test {
         // Not opened, it is the outer IPv4 datagram to 2152.
         let o = decode_with(LinkType::Ethernet, &f, f.len() as u32, &Decap::off()).unwrap();
         assert_eq!((o.ip_version, o.vlan, o.dport), (4, 3243, 2152));
+    }
+    /// Fuzz finding (`decode` target, its check out of date, the decoder
+    /// right): VXLAN in an IPv6 atomic fragment, carrying an 802.3 frame
+    /// (length field 0, LLC). What was mirrored is no IP packet: `NotIp`,
+    /// while the outer datagram to 4789 decodes when nothing is opened.
+    #[test]
+    fn an_802_3_frame_in_vxlan_is_not_ip() {
+        let f = unhex(&[
+            "6002b8fc004a2c6b2a00145040130c03000000000000030000010470765b0000",
+            "000000000a2500531100000000140100340012b561344deaeaea9f0003000000",
+            "000000030000010470765b0000000000000a2500531100000000140100340012",
+            "b561344deaeaea9f00eaeaeaeaeaeaeaeaeaeaeaeaeaeaeaeaeaeaeaeaeaeaea",
+            "eaeaeaeaeaeaeaeaeaeaeaeaeaeaea",
+        ]);
+        assert_eq!(
+            decode(LinkType::Ipv6, &f, f.len() as u32).err(),
+            Some(Skip::NotIp)
+        );
+        let o = decode_with(LinkType::Ipv6, &f, f.len() as u32, &Decap::off()).unwrap();
+        assert_eq!((o.proto, o.dport), (17, 4789));
     }
 }
