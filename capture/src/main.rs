@@ -274,6 +274,25 @@ fn cmd_sig_check(file: &Path) -> Result<ExitCode> {
     }
 }
 
+/// What prunes a `read`'s dataset, local or in object storage, when
+/// retention is asked for; none for a single file.
+fn read_pruner(
+    output: &checks::Output,
+    store: &Option<pathlens_export::store::Store>,
+    retention: &pathlens::retention::RetentionArgs,
+) -> Result<Option<pathlens::retention::Pruner>> {
+    Ok(match (output, store) {
+        (checks::Output::Remote(_), Some(store)) => {
+            pathlens::retention::Pruner::for_store(store.clone(), retention)
+                .map_err(anyhow::Error::msg)?
+        }
+        (checks::Output::Dataset(root), _) => {
+            pathlens::retention::Pruner::new(root.clone(), retention, None)
+        }
+        _ => None,
+    })
+}
+
 fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     // Inputs, filter and output are checked before anything else: a
     // mistake costs one error and writes nothing.
@@ -308,16 +327,7 @@ fn cmd_read(args: ReadArgs, quiet: bool) -> Result<ExitCode> {
     if let checks::Output::Remote(url) = &output {
         prep.writer.store = Some(pathlens::cmd::read::open_store(url)?);
     }
-    let pruner = match (&output, &prep.writer.store) {
-        (checks::Output::Remote(_), Some(store)) => {
-            pathlens::retention::Pruner::for_store(store.clone(), &args.retention)
-                .map_err(anyhow::Error::msg)?
-        }
-        (checks::Output::Dataset(root), _) => {
-            pathlens::retention::Pruner::new(root.clone(), &args.retention, None)
-        }
-        _ => None,
-    };
+    let pruner = read_pruner(&output, &prep.writer.store, &args.retention)?;
     let prefix_sources = prep.prefix_sources.clone();
     let run_id = prep.writer.run_id.clone();
     // The first input that opens is opened before anything is written:
