@@ -234,23 +234,26 @@ mod test {
     use super::*;
     use pathlens_classify::egress::{Egress, NextHop, Tally};
 
+    const HOP: NextHop = NextHop {
+        mac: [2, 0, 0, 0, 0, 1],
+        vlan: 0,
+    };
+
+    /// One interval's counts at `HOP`: flows to advertised prefixes, others.
+    fn t(advertised: u64, other: u64) -> Tallies {
+        Tallies::from([(
+            HOP,
+            Tally {
+                advertised,
+                other,
+                unjudged: 0,
+            },
+        )])
+    }
+
     #[test]
     fn decides_each_interval_once_every_worker_published() {
         let l = EdgeDecisions::new(2, EdgeRules::default());
-        let hop = NextHop {
-            mac: [2, 0, 0, 0, 0, 1],
-            vlan: 0,
-        };
-        let t = |a, o| {
-            Tallies::from([(
-                hop,
-                Tally {
-                    advertised: a,
-                    other: o,
-                    unjudged: 0,
-                },
-            )])
-        };
         l.publish(0, 0, 0, &t(2, 0));
         assert!(l.get(0, 0).is_none());
         l.publish(0, 0, 0, &t(9, 9));
@@ -261,16 +264,16 @@ mod test {
         assert!(l.get(0, 1).is_none());
         l.publish(0, 0, 1, &t(1, 0));
         let e = l.get(0, 0).unwrap();
-        assert_eq!(e.get(&hop).unwrap().edge.path, Egress::ExpressRoute);
+        assert_eq!(e.get(&HOP).unwrap().edge.path, Egress::ExpressRoute);
         // Interval 1 alone says Internet on 3 flows: decided again, counted.
         let e = l.get(0, 1).unwrap();
-        assert_eq!(e.get(&hop).unwrap().edge.path, Egress::Internet);
+        assert_eq!(e.get(&HOP).unwrap().edge.path, Egress::Internet);
         assert_eq!(l.redecided(), 1);
         // A finished worker counts as published for later inputs.
         l.finish(1);
         l.publish(1, 0, 0, &t(0, 3));
         assert_eq!(
-            l.get(1, 0).unwrap().get(&hop).unwrap().edge.path,
+            l.get(1, 0).unwrap().get(&HOP).unwrap().edge.path,
             Egress::Internet
         );
         assert!(!l.all_finished());
@@ -326,20 +329,6 @@ mod test {
     #[test]
     fn an_interval_that_counted_nothing_shares_the_decision_before_it() {
         let l = EdgeDecisions::new(1, EdgeRules::default());
-        let hop = NextHop {
-            mac: [2, 0, 0, 0, 0, 1],
-            vlan: 0,
-        };
-        let t = |a, o| {
-            Tallies::from([(
-                hop,
-                Tally {
-                    advertised: a,
-                    other: o,
-                    unjudged: 0,
-                },
-            )])
-        };
         l.publish(0, 0, 0, &t(5, 0));
         l.publish(0, 1, 0, &Tallies::new());
         let (d0, d1) = (l.get(0, 0).unwrap(), l.get(0, 1).unwrap());
@@ -349,9 +338,9 @@ mod test {
         l.publish(0, 2, 0, &t(0, 4));
         l.publish(0, 3, 0, &Tallies::new());
         let (d2, d3) = (l.get(0, 2).unwrap(), l.get(0, 3).unwrap());
-        assert!(d2.get(&hop).unwrap().redecided.is_some());
-        assert!(d3.get(&hop).unwrap().redecided.is_none());
-        assert_eq!(d3.get(&hop).unwrap().edge.path, Egress::Internet);
+        assert!(d2.get(&HOP).unwrap().redecided.is_some());
+        assert!(d3.get(&HOP).unwrap().redecided.is_none());
+        assert_eq!(d3.get(&HOP).unwrap().edge.path, Egress::Internet);
         assert_eq!(l.redecided(), 1);
     }
 }

@@ -11,84 +11,10 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::netns::{is_root, run, Veth};
 use support::*;
 
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let ok = status
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    if !ok {
-        eprintln!("\n!!!! SKIPPED: live capture tests need root (network namespaces); CI runs them as root !!!!\n");
-    }
-    ok
-}
-
-fn run(cmd: &[&str]) {
-    let o = Command::new(cmd[0]).args(&cmd[1..]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A network namespace holding veth pair `va` <-> `vb`, removed on drop
-/// (with everything in it). Names are per test and process, so tests run in
-/// parallel.
-struct Veth {
-    ns: String,
-}
-
 impl Veth {
-    fn new(tag: &str) -> Self {
-        let ns = format!("pl-{}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        run(&["ip", "netns", "add", &ns]);
-        let v = Veth { ns };
-        // No router solicitations or MLD of our own in the capture.
-        v.exec(&[
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]);
-        v.exec(&[
-            "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        ]);
-        for i in ["va", "vb"] {
-            // Room for the corpus's largest frames.
-            v.exec(&["ip", "link", "set", i, "mtu", "9000", "up"]);
-        }
-        v.exec(&["ip", "link", "set", "lo", "up"]);
-        v
-    }
-
-    fn exec(&self, cmd: &[&str]) {
-        let mut all = vec!["ip", "netns", "exec", &self.ns];
-        all.extend_from_slice(cmd);
-        run(&all);
-    }
-
-    /// Sends captures into `va` as fast as they go.
-    fn replay(&self, files: &[PathBuf]) {
-        let mut cmd = vec![
-            "tcpreplay".to_string(),
-            "-q".into(),
-            "-i".into(),
-            "va".into(),
-            "--topspeed".into(),
-        ];
-        cmd.extend(files.iter().map(|f| f.display().to_string()));
-        let cmd: Vec<&str> = cmd.iter().map(String::as_str).collect();
-        self.exec(&cmd);
-    }
-
-    /// Sends a capture into `va` at its own pace (its packet gaps kept).
-    fn replay_timed(&self, file: &Path) {
-        self.exec(&["tcpreplay", "-q", "-i", "va", file.to_str().unwrap()]);
-    }
-
     /// Starts `pathlens -v live -i vb ARGS` in the namespace.
     fn live(&self, dir: &Path, args: &[&str]) -> Live {
         let log = dir.with_extension("log");
@@ -106,12 +32,6 @@ impl Veth {
         let l = Live { child, log };
         l.wait_log("capturing");
         l
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
     }
 }
 
@@ -229,14 +149,14 @@ fn ethernet_captures() -> Vec<PathBuf> {
 
 #[test]
 fn live_flows_match_read_of_the_replayed_captures() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
     let caps = ethernet_captures();
     assert!(caps.len() > 20, "{caps:?}");
-    let net = Veth::new("match");
+    let net = Veth::new("pl", "match");
     let live = net.live(&dir, &["-B", "33554432"]);
     net.replay(&caps);
     std::thread::sleep(Duration::from_millis(800));
@@ -286,12 +206,12 @@ fn small(name: &str) -> Vec<PathBuf> {
 
 #[test]
 fn rotation_writes_several_files_in_their_partitions_and_sighup_rotates_now() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
-    let net = Veth::new("rot");
+    let net = Veth::new("pl", "rot");
     let live = net.live(
         &dir,
         &[
@@ -350,12 +270,12 @@ fn rotation_writes_several_files_in_their_partitions_and_sighup_rotates_now() {
 
 #[test]
 fn kill_9_leaves_complete_files_and_temporaries_readers_skip() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
-    let net = Veth::new("kill");
+    let net = Veth::new("pl", "kill");
     let mut live = net.live(&dir, &["--idle-timeout", "1s", "--edge-warmup", "1s"]);
     net.replay(&small("dns.pcap"));
     std::thread::sleep(Duration::from_millis(2500));
@@ -396,7 +316,7 @@ fn ids(pid: u32, field: &str) -> Vec<String> {
 
 #[test]
 fn privileges_drop_after_the_capture_opens_and_output_still_works() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -407,7 +327,7 @@ fn privileges_drop_after_the_capture_opens_and_output_still_works() {
     )
     .unwrap();
     let dir = tmp.path().join("out");
-    let net = Veth::new("priv");
+    let net = Veth::new("pl", "priv");
     let live = net.live(
         &dir,
         &[
@@ -439,12 +359,12 @@ fn privileges_drop_after_the_capture_opens_and_output_still_works() {
 
 #[test]
 fn metrics_are_served_on_loopback_in_prometheus_text() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
-    let net = Veth::new("metrics");
+    let net = Veth::new("pl", "metrics");
     let live = net.live(&dir, &["--metrics-listen", "0"]);
     let log = live.wait_log("metrics served");
     let addr = log
@@ -497,7 +417,7 @@ fn metrics_are_served_on_loopback_in_prometheus_text() {
 /// is room; nothing incomplete is ever left under a final name.
 #[test]
 fn a_full_disk_is_logged_counted_and_retried() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     struct Unmount(PathBuf);
@@ -523,7 +443,7 @@ fn a_full_disk_is_logged_counted_and_retried() {
     let filler = mnt.join("filler");
     std::fs::write(&filler, vec![0u8; 252 * 1024]).unwrap();
     let dir = mnt.join("out");
-    let net = Veth::new("full");
+    let net = Veth::new("pl", "full");
     let live = net.live(
         &dir,
         &[
@@ -580,14 +500,14 @@ fn logged(log: &str, what: &str, key: &str) -> u64 {
 
 #[test]
 fn retention_removes_old_hours_at_start_and_keeps_the_hour_being_written() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
     old_partition(&dir, "2020-01-01", 3, 1000);
     old_partition(&dir, "2020-01-01", 4, 1000);
-    let net = Veth::new("ret");
+    let net = Veth::new("pl", "ret");
     let live = net.live(
         &dir,
         &[
@@ -648,7 +568,7 @@ fn read_into_a_dataset_applies_retention_before_writing() {
 /// of a window are written, so none are lost; without it, rows are lost.
 #[test]
 fn a_filling_disk_prunes_old_hours_rather_than_losing_rows() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     struct Unmount(PathBuf);
@@ -676,7 +596,7 @@ fn a_filling_disk_prunes_old_hours_rather_than_losing_rows() {
         for h in 0..6 {
             old_partition(&dir, "2020-01-01", h, 512 * 1024);
         }
-        let net = Veth::new(tag);
+        let net = Veth::new("pl", tag);
         let live = net.live(
             &dir,
             &[
@@ -761,12 +681,12 @@ fn a_missing_interface_creates_nothing_and_hints_at_d() {
 
 #[test]
 fn the_stats_line_shows_without_v_and_its_last_line_has_a_rate() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
-    let net = Veth::new("stats");
+    let net = Veth::new("pl", "stats");
     let log = dir.with_extension("log");
     let child = Command::new("ip")
         .args(["netns", "exec", &net.ns])
@@ -828,14 +748,14 @@ fn dns_egress(dir: &Path) -> Vec<String> {
 
 #[test]
 fn sighup_reloads_a_prefix_list_and_refuses_a_broken_one() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("out");
     let list = tmp.path().join("er.txt");
     std::fs::write(&list, "203.0.113.0/24 elsewhere\n").unwrap();
-    let net = Veth::new("hup");
+    let net = Veth::new("pl", "hup");
     let er = format!("er={}", list.display());
     let live = net.live(
         &dir,
@@ -896,7 +816,7 @@ fn sighup_reloads_a_prefix_list_and_refuses_a_broken_one() {
 /// firewall carrying Teams and Internet calls.
 #[test]
 fn live_learns_a_router_first_seen_after_the_warm_up() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -904,7 +824,7 @@ fn live_learns_a_router_first_seen_after_the_warm_up() {
     support::verdicts_gen::failover(&pcap, 3_000_000);
     let cfg = support::verdicts_gen::site(tmp.path());
     let dir = tmp.path().join("out");
-    let net = Veth::new("failover");
+    let net = Veth::new("pl", "failover");
     let live = net.live(
         &dir,
         &["--config", cfg.to_str().unwrap(), "--edge-warmup", "1s"],
@@ -928,7 +848,7 @@ fn live_learns_a_router_first_seen_after_the_warm_up() {
 /// VLANs), every row marked with its tunnel.
 #[test]
 fn live_opens_vxlan_and_erspan_feeds_like_read_of_the_unwrapped_capture() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -951,7 +871,7 @@ fn live_opens_vxlan_and_erspan_feeds_like_read_of_the_unwrapped_capture() {
         ("mirror-erspan.pcap", "erspan2|301"),
     ] {
         let dir = tmp.path().join(feed);
-        let net = Veth::new(&feed[7..10]);
+        let net = Veth::new("pl", &feed[7..10]);
         let live = net.live(&dir, &["-B", "33554432", "--config", site]);
         net.replay(&[repo().join("testdata").join(feed)]);
         std::thread::sleep(Duration::from_millis(800));

@@ -13,67 +13,8 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::netns::{is_root, run, Veth};
 use support::*;
-
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let ok = status
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    if !ok {
-        eprintln!("\n!!!! SKIPPED: live capture tests need root (network namespaces); CI runs them as root !!!!\n");
-    }
-    ok
-}
-
-fn run(cmd: &[&str]) {
-    let o = Command::new(cmd[0]).args(&cmd[1..]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A network namespace holding veth pair `va` <-> `vb`, removed on drop.
-struct Veth {
-    ns: String,
-}
-
-impl Veth {
-    fn new(tag: &str) -> Self {
-        let ns = format!("plc-{}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        run(&["ip", "netns", "add", &ns]);
-        let v = Veth { ns };
-        // No router solicitations or MLD of our own in the capture.
-        v.exec(&[
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]);
-        v.exec(&[
-            "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        ]);
-        for i in ["va", "vb", "lo"] {
-            v.exec(&["ip", "link", "set", i, "up"]);
-        }
-        v
-    }
-
-    fn exec(&self, cmd: &[&str]) {
-        let mut all = vec!["ip", "netns", "exec", &self.ns];
-        all.extend_from_slice(cmd);
-        run(&all);
-    }
-}
-
-impl Drop for Veth {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
-    }
-}
 
 /// A running `pathlens live`, killed on drop if still running.
 struct Live {
@@ -215,7 +156,7 @@ const ROTATE: &str = "1s";
 
 #[test]
 fn live_calls_equal_read_of_the_same_capture_and_flow_rows_come_within_a_rotation() {
-    if !is_root() {
+    if !is_root("live capture tests") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
@@ -268,7 +209,7 @@ fn live_calls_equal_read_of_the_same_capture_and_flow_rows_come_within_a_rotatio
     let (want_rows, _) = flow_rows(read_flows);
 
     // The same capture into `live`, at its own pace.
-    let net = Veth::new("calls");
+    let net = Veth::new("plc", "calls");
     let dir = tmp.path().join("live");
     let log = tmp.path().join("live.log");
     let child = Command::new("ip")

@@ -26,6 +26,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::netns::{is_root, run, Veth};
 use support::*;
 
 fn free_port() -> u16 {
@@ -786,66 +787,6 @@ fn read_to_s3_gives_the_objects_of_a_local_run_row_for_row() {
     assert_eq!(figures(&s_remote), figures(&s_local));
 }
 
-fn is_root() -> bool {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let ok = status
-        .lines()
-        .any(|l| l.starts_with("Uid:") && l.split_whitespace().nth(2) == Some("0"));
-    if !ok {
-        eprintln!("\n!!!! SKIPPED: the live object storage test needs root (network namespaces); CI runs it as root !!!!\n");
-    }
-    ok
-}
-
-fn sh(cmd: &[&str]) {
-    let o = Command::new(cmd[0]).args(&cmd[1..]).output().unwrap();
-    assert!(
-        o.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-}
-
-/// A network namespace with veth pair `va` <-> `vb` (as in `live.rs`),
-/// removed on drop with everything in it.
-struct Netns {
-    ns: String,
-}
-
-impl Netns {
-    fn new(tag: &str) -> Self {
-        let ns = format!("plos-{}-{tag}", std::process::id());
-        let _ = Command::new("ip").args(["netns", "del", &ns]).output();
-        sh(&["ip", "netns", "add", &ns]);
-        let n = Netns { ns };
-        n.exec(&[
-            "sysctl",
-            "-qw",
-            "net.ipv6.conf.all.disable_ipv6=1",
-            "net.ipv6.conf.default.disable_ipv6=1",
-        ]);
-        n.exec(&[
-            "ip", "link", "add", "va", "type", "veth", "peer", "name", "vb",
-        ]);
-        for i in ["va", "vb", "lo"] {
-            n.exec(&["ip", "link", "set", i, "mtu", "9000", "up"]);
-        }
-        n
-    }
-
-    fn exec(&self, cmd: &[&str]) {
-        let mut all = vec!["ip", "netns", "exec", &self.ns];
-        all.extend_from_slice(cmd);
-        sh(&all);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
-    }
-}
-
 /// The number after `key=` on the last log line holding `line`.
 fn logged(log: &str, line: &str, key: &str) -> u64 {
     let l = log
@@ -865,10 +806,10 @@ fn logged(log: &str, line: &str, key: &str) -> u64 {
 
 #[test]
 fn live_to_azure_survives_an_outage_counting_the_rows_lost() {
-    if !is_root() {
+    if !is_root("the live object storage tests") {
         return;
     }
-    let net = Netns::new("az");
+    let net = Veth::new("plos", "az");
     let mut az = Azurite {
         child: None,
         port: 10000,
@@ -968,7 +909,7 @@ fn live_to_azure_survives_an_outage_counting_the_rows_lost() {
     replay();
     wait("files rotated", rotated + 1);
     settle();
-    sh(&["kill", "-INT", &live.id().to_string()]);
+    run(&["kill", "-INT", &live.id().to_string()]);
     let status = live.wait().unwrap();
     let log = log();
     assert_eq!(status.code(), Some(0), "{log}");
@@ -1366,7 +1307,7 @@ impl LogWait {
 
 /// `live --retention --max-size` on a store reached inside `net`: pruned
 /// at start and at each rotation, every removal logged and counted.
-fn live_retention_on(net: &Netns, az: &dyn Lake) {
+fn live_retention_on(net: &Veth, az: &dyn Lake) {
     let tmp = tempfile::tempdir().unwrap();
     let planter = Planter::new(tmp.path());
     let p = planter.bytes;
@@ -1430,7 +1371,7 @@ fn live_retention_on(net: &Netns, az: &dyn Lake) {
         sample().to_str().unwrap(),
     ]);
     log.until("files rotated", 1);
-    sh(&["kill", "-INT", &live.0.id().to_string()]);
+    run(&["kill", "-INT", &live.0.id().to_string()]);
     assert_eq!(live.0.wait().unwrap().code(), Some(0), "{}", log.text());
     let text = log.text();
     let all = removals(&text);
@@ -1456,10 +1397,10 @@ fn live_retention_on(net: &Netns, az: &dyn Lake) {
 
 #[test]
 fn live_retention_on_azure_prunes_at_start_and_at_each_rotation_counted() {
-    if !is_root() {
+    if !is_root("the live object storage tests") {
         return;
     }
-    let net = Netns::new("ret");
+    let net = Veth::new("plos", "ret");
     let mut az = Azurite {
         child: None,
         port: 10000,
@@ -1473,10 +1414,10 @@ fn live_retention_on_azure_prunes_at_start_and_at_each_rotation_counted() {
 
 #[test]
 fn live_retention_on_s3_prunes_at_start_and_at_each_rotation_counted() {
-    if !is_root() {
+    if !is_root("the live object storage tests") {
         return;
     }
-    let net = Netns::new("s3ret");
+    let net = Veth::new("plos", "s3ret");
     let s3 = Moto::start_in(Some(net.ns.clone()));
     s3.py(&["s3-create", "9000", "lake"]);
     live_retention_on(&net, &s3);

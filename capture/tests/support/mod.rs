@@ -190,6 +190,7 @@ pub use pathlens_benches::PcapFile as PcapWriter;
 
 pub mod calls_gen;
 pub mod egress_gen;
+pub mod netns;
 pub mod path_gen;
 pub mod sample;
 pub mod sip_calls_gen;
