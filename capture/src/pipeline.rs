@@ -33,6 +33,8 @@ use writer::{writer_thread, WriterMsg, WriterOutcome};
 
 /// Packets per batch sent to a worker.
 pub const BATCH_PACKETS: usize = 512;
+/// How many packets ahead a worker fetches payloads into its cache.
+const PAYLOAD_FETCH_AHEAD: usize = 4;
 /// Capture time between ticks.
 const TICK_US: i64 = 1_000_000;
 /// Input blocks one batch may hold: a worker that gets a packet now and
@@ -174,8 +176,17 @@ fn worker_thread(
                 let mut done = 0;
                 let marks = b.ticks.iter().map(|&(at, m)| (at as usize, Some(m)));
                 for (end, mark) in marks.chain([(b.pkts.len(), None)]) {
-                    for (p, at) in b.pkts.get(done..end).unwrap_or(&[]) {
-                        table.packet(p, b.payload(*at), &mut out);
+                    for i in done..end.min(b.pkts.len()) {
+                        // The payload a few packets on is asked into this
+                        // core's cache now: its first byte, read at once
+                        // by the evidence, missed the cache at nearly every
+                        // packet (39% of `state::update`'s time).
+                        if let Some((_, ahead)) = b.pkts.get(i + PAYLOAD_FETCH_AHEAD) {
+                            crate::os::prefetch(b.payload(*ahead), 0);
+                        }
+                        if let Some((p, at)) = b.pkts.get(i) {
+                            table.packet(p, b.payload(*at), &mut out);
+                        }
                     }
                     done = done.max(end);
                     match mark {

@@ -111,6 +111,7 @@ impl PcapngBlocks {
             }
             let start = self.bytes.at;
             self.bytes.at += len as usize;
+            self.bytes.fetch_ahead();
             let body = start + 8..start + len as usize - 4;
             match kind {
                 SHB => self.section(body)?,
