@@ -266,6 +266,13 @@ struct LabelBuilder {
 }
 
 impl LabelBuilder {
+    fn with_capacity(n: usize) -> Self {
+        LabelBuilder {
+            keys: Int32Builder::with_capacity(n),
+            ..LabelBuilder::default()
+        }
+    }
+
     fn append(&mut self, v: Option<&'static str>) {
         let Some(s) = v else {
             self.keys.append_null();
@@ -282,9 +289,10 @@ impl LabelBuilder {
         self.keys.append_value(key);
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    fn finish(&mut self, n: usize) -> ArrayRef {
         self.known.clear();
-        dictionary(self.keys.finish(), self.values.finish())
+        let mut keys = std::mem::replace(&mut self.keys, Int32Builder::with_capacity(n));
+        dictionary(keys.finish(), self.values.finish())
     }
 }
 
@@ -384,29 +392,30 @@ impl std::fmt::Write for IpText {
 }
 
 impl<R> Builder<R> {
-    fn new(v: Value<R>) -> Self {
+    /// A builder with room for `n` rows.
+    fn new(v: Value<R>, n: usize) -> Self {
         match v {
-            Value::I8(f) => Builder::I8(f, Int8Builder::new()),
-            Value::I16(f) => Builder::I16(f, Int16Builder::new()),
-            Value::OptI16(f) => Builder::OptI16(f, Int16Builder::new()),
-            Value::I32(f) => Builder::I32(f, Int32Builder::new()),
-            Value::OptI32(f) => Builder::OptI32(f, Int32Builder::new()),
-            Value::I64(f) => Builder::I64(f, Int64Builder::new()),
-            Value::OptI64(f) => Builder::OptI64(f, Int64Builder::new()),
-            Value::F64(f) => Builder::F64(f, Float64Builder::new()),
-            Value::OptF64(f) => Builder::OptF64(f, Float64Builder::new()),
-            Value::Bool(f) => Builder::Bool(f, BooleanBuilder::new()),
-            Value::OptBool(f) => Builder::OptBool(f, BooleanBuilder::new()),
-            Value::Str(f) => Builder::Str(f, StringBuilder::new()),
-            Value::OptStr(f) => Builder::OptStr(f, StringBuilder::new()),
-            Value::Text(f) => Builder::Text(f, StringBuilder::new()),
-            Value::Ip(f) => Builder::Ip(f, StringBuilder::new()),
+            Value::I8(f) => Builder::I8(f, Int8Builder::with_capacity(n)),
+            Value::I16(f) => Builder::I16(f, Int16Builder::with_capacity(n)),
+            Value::OptI16(f) => Builder::OptI16(f, Int16Builder::with_capacity(n)),
+            Value::I32(f) => Builder::I32(f, Int32Builder::with_capacity(n)),
+            Value::OptI32(f) => Builder::OptI32(f, Int32Builder::with_capacity(n)),
+            Value::I64(f) => Builder::I64(f, Int64Builder::with_capacity(n)),
+            Value::OptI64(f) => Builder::OptI64(f, Int64Builder::with_capacity(n)),
+            Value::F64(f) => Builder::F64(f, Float64Builder::with_capacity(n)),
+            Value::OptF64(f) => Builder::OptF64(f, Float64Builder::with_capacity(n)),
+            Value::Bool(f) => Builder::Bool(f, BooleanBuilder::with_capacity(n)),
+            Value::OptBool(f) => Builder::OptBool(f, BooleanBuilder::with_capacity(n)),
+            Value::Str(f) => Builder::Str(f, text_builder(n)),
+            Value::OptStr(f) => Builder::OptStr(f, text_builder(n)),
+            Value::Text(f) => Builder::Text(f, text_builder(n)),
+            Value::Ip(f) => Builder::Ip(f, text_builder(n)),
             Value::Dict(f) => Builder::Dict(f, DictBuilder::new()),
             Value::OptDict(f) => Builder::OptDict(f, DictBuilder::new()),
-            Value::Label(f) => Builder::Label(f, LabelBuilder::default()),
-            Value::OptLabel(f) => Builder::OptLabel(f, LabelBuilder::default()),
+            Value::Label(f) => Builder::Label(f, LabelBuilder::with_capacity(n)),
+            Value::OptLabel(f) => Builder::OptLabel(f, LabelBuilder::with_capacity(n)),
             Value::Setting(f) => Builder::Setting(f, SettingBuilder::default()),
-            Value::Time(f) => Builder::Time(f, TimestampMicrosecondBuilder::new()),
+            Value::Time(f) => Builder::Time(f, TimestampMicrosecondBuilder::with_capacity(n)),
         }
     }
 
@@ -443,25 +452,58 @@ impl<R> Builder<R> {
         }
     }
 
-    fn finish(&mut self) -> ArrayRef {
+    /// The column so far; the builder starts over with room for `n` rows
+    /// (Arrow's own `finish` leaves none, and growing back to a batch by
+    /// doubling, copying at each step, cost a tenth of the writer's
+    /// instructions).
+    fn finish(&mut self, n: usize) -> ArrayRef {
+        fn renew<B>(b: &mut B, fresh: B) -> B {
+            std::mem::replace(b, fresh)
+        }
         match self {
-            Builder::I8(_, b) => Arc::new(b.finish()),
-            Builder::I16(_, b) | Builder::OptI16(_, b) => Arc::new(b.finish()),
-            Builder::I32(_, b) | Builder::OptI32(_, b) => Arc::new(b.finish()),
-            Builder::I64(_, b) | Builder::OptI64(_, b) => Arc::new(b.finish()),
-            Builder::F64(_, b) | Builder::OptF64(_, b) => Arc::new(b.finish()),
-            Builder::Bool(_, b) | Builder::OptBool(_, b) => Arc::new(b.finish()),
+            Builder::I8(_, b) => Arc::new(renew(b, Int8Builder::with_capacity(n)).finish()),
+            Builder::I16(_, b) | Builder::OptI16(_, b) => {
+                Arc::new(renew(b, Int16Builder::with_capacity(n)).finish())
+            }
+            Builder::I32(_, b) | Builder::OptI32(_, b) => {
+                Arc::new(renew(b, Int32Builder::with_capacity(n)).finish())
+            }
+            Builder::I64(_, b) | Builder::OptI64(_, b) => {
+                Arc::new(renew(b, Int64Builder::with_capacity(n)).finish())
+            }
+            Builder::F64(_, b) | Builder::OptF64(_, b) => {
+                Arc::new(renew(b, Float64Builder::with_capacity(n)).finish())
+            }
+            Builder::Bool(_, b) | Builder::OptBool(_, b) => {
+                Arc::new(renew(b, BooleanBuilder::with_capacity(n)).finish())
+            }
             Builder::Str(_, b)
             | Builder::OptStr(_, b)
             | Builder::Text(_, b)
-            | Builder::Ip(_, b) => Arc::new(b.finish()),
+            | Builder::Ip(_, b) => Arc::new(renew(b, text_builder(n)).finish()),
             Builder::Dict(_, b) | Builder::OptDict(_, b) => Arc::new(b.finish()),
-            Builder::Label(_, b) | Builder::OptLabel(_, b) => b.finish(),
+            Builder::Label(_, b) | Builder::OptLabel(_, b) => b.finish(n),
             Builder::Setting(_, b) => b.finish(),
-            Builder::Time(_, b) => Arc::new(b.finish().with_timezone("UTC")),
+            Builder::Time(_, b) => Arc::new(
+                renew(b, TimestampMicrosecondBuilder::with_capacity(n))
+                    .finish()
+                    .with_timezone("UTC"),
+            ),
         }
     }
 }
+
+/// A text column's builder with room for `n` rows of a typical length.
+fn text_builder(n: usize) -> StringBuilder {
+    StringBuilder::with_capacity(n, n * TEXT_BYTES)
+}
+
+/// Bytes a text value is assumed to take (an address, a Community ID).
+const TEXT_BYTES: usize = 32;
+
+/// Rows per Arrow batch handed to the Parquet writer; the builders keep
+/// room for this many.
+pub const BATCH_ROWS: usize = 8_192;
 
 /// Rows appended column by column at a time ([`Batch::append_rows`]): few
 /// enough that the rows stay in cache while every column walks them.
@@ -476,7 +518,10 @@ pub struct Batch<R: Row> {
 impl<R: Row> Default for Batch<R> {
     fn default() -> Self {
         Batch {
-            builders: R::columns().iter().map(|c| Builder::new(c.value)).collect(),
+            builders: R::columns()
+                .iter()
+                .map(|c| Builder::new(c.value, BATCH_ROWS))
+                .collect(),
             schema: schema_of(R::columns()),
         }
     }
@@ -512,7 +557,11 @@ impl<R: Row> Batch<R> {
     /// Only if a column disagrees with the schema (an accessor declared
     /// without nulls cannot produce one, so tests rule this out).
     pub fn finish(&mut self) -> Result<RecordBatch, arrow::error::ArrowError> {
-        let cols: Vec<ArrayRef> = self.builders.iter_mut().map(Builder::finish).collect();
+        let cols: Vec<ArrayRef> = self
+            .builders
+            .iter_mut()
+            .map(|b| b.finish(BATCH_ROWS))
+            .collect();
         RecordBatch::try_new(self.schema.clone(), cols)
     }
 }
@@ -600,7 +649,7 @@ mod test {
             for r in rows.iter().skip(round) {
                 b.append(*r);
             }
-            let a = b.finish();
+            let a = b.finish(4);
             let d = a.as_dictionary::<Int32Type>();
             let values = d.values().as_string::<i32>();
             let got: Vec<Option<&str>> = (0..d.len())

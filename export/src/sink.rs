@@ -22,8 +22,7 @@ use std::path::{Path, PathBuf};
 pub const SCHEMA_VERSION: &str = "3";
 /// Rows per Parquet row group (export/SCHEMA.md, "Writer settings").
 pub const ROW_GROUP_ROWS: usize = 131_072;
-/// Rows per Arrow batch handed to the Parquet writer.
-pub const BATCH_ROWS: usize = 8_192;
+pub use crate::column::BATCH_ROWS;
 
 /// Writing the output failed.
 #[derive(Debug, thiserror::Error)]
