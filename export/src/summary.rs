@@ -299,6 +299,14 @@ pub struct Summary {
     pub detail: Option<Box<Detail>>,
 }
 
+/// Each egress value and its label as a prediction.
+const PREDICTED: [(&str, &str); 4] = [
+    ("local", "local (predicted)"),
+    ("expressroute", "expressroute (predicted)"),
+    ("internet", "internet (predicted)"),
+    ("unknown", "unknown (predicted)"),
+];
+
 fn bump(m: &mut HashMap<String, Totals>, k: &str, r: &FlowRow<'_>) {
     match m.get_mut(k) {
         Some(t) => t.add(r),
@@ -466,7 +474,11 @@ impl Summary {
     pub fn path_label<'a>(r: &FlowRow<'a>) -> Cow<'a, str> {
         match r.path.observed {
             Some(o) => Cow::Borrowed(o),
-            None => Cow::Owned(format!("{} (predicted)", r.egress)),
+            // The vocabulary's four without a string built per row.
+            None => match PREDICTED.iter().find(|(e, _)| *e == r.egress) {
+                Some((_, l)) => Cow::Borrowed(l),
+                None => Cow::Owned(format!("{} (predicted)", r.egress)),
+            },
         }
     }
 

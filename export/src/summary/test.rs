@@ -193,3 +193,21 @@ fn issue18_unmeasured_paths_and_media_say_not_measured() {
         "{table}"
     );
 }
+
+#[test]
+fn predicted_labels_are_the_egress_value_and_predicted() {
+    use pathlens_classify::egress::Egress;
+    let all = [
+        Egress::Local,
+        Egress::ExpressRoute,
+        Egress::Internet,
+        Egress::Unknown,
+    ];
+    for e in all {
+        assert!(
+            PREDICTED.contains(&(e.as_str(), &format!("{} (predicted)", e.as_str()))),
+            "{e:?}"
+        );
+    }
+    assert_eq!(PREDICTED.len(), all.len());
+}
