@@ -119,16 +119,14 @@ impl EdgeDecisions {
             let unchanged = input
                 .last
                 .as_ref()
-                .filter(|l| tallies.is_empty() && l.iter().all(|(_, e)| e.redecided.is_none()));
+                .filter(|l| tallies.is_empty() && l.redecided().next().is_none());
             let d = match unchanged {
                 Some(l) => Arc::clone(l),
                 None => {
                     let d = LearnedEdges::next(input.last.as_deref(), k, &tallies, self.rules);
-                    for (_, l) in d.iter() {
-                        if l.redecided.is_some() {
-                            self.redecided.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(edge = %l.edge.name, "{}", l.evidence_note());
-                        }
+                    for l in d.redecided() {
+                        self.redecided.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(edge = %l.edge.name, "{}", l.evidence_note());
                     }
                     Arc::new(d)
                 }

@@ -252,10 +252,24 @@ impl LearnedEdge {
     }
 }
 
+/// Edges per shared chunk of a decision.
+const CHUNK: usize = 16;
+
 /// The edges learned from one input, with their inferred paths.
+///
+/// A decision is made every interval, and a sparse capture spanning months
+/// has tens of thousands of intervals with hundreds of edges: copying every
+/// edge into each decision was 5% of a whole run. So the edges lie in
+/// chunks shared between decisions, and a decision copies only the chunks
+/// holding the edges its interval counted.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LearnedEdges {
-    edges: BTreeMap<NextHop, LearnedEdge>,
+    // Where each hop's edge is (chunk * CHUNK + slot), in order of first sight.
+    index: Arc<BTreeMap<NextHop, usize>>,
+    chunks: Vec<Arc<Vec<(NextHop, LearnedEdge)>>>,
+    // The edges re-decided by this decision: the only ones whose
+    // `redecided` is set, reset by the next decision.
+    redecided: Vec<usize>,
     /// The interval this decision was made in (0: the warm-up); an interval
     /// that counted nothing shares the decision before it.
     pub interval: usize,
@@ -275,21 +289,22 @@ impl LearnedEdges {
         tallies: &Tallies,
         rules: EdgeRules,
     ) -> Self {
-        let mut edges = prev.map(|p| p.edges.clone()).unwrap_or_default();
-        for l in edges.values_mut() {
-            l.redecided = None;
+        let mut d = prev.cloned().unwrap_or_default();
+        d.interval = interval;
+        for at in std::mem::take(&mut d.redecided) {
+            if let Some(l) = d.slot_mut(at) {
+                l.redecided = None;
+            }
         }
         for (hop, t) in tallies {
-            let l = edges.entry(*hop).or_insert_with(|| LearnedEdge {
-                edge: Edge {
-                    name: Arc::from(hop.edge_name()),
-                    path: Egress::Unknown,
-                },
-                tally: Tally::default(),
-                min_flows: rules.min_flows,
-                circuit_undeclared: false,
-                redecided: None,
-            });
+            let at = d
+                .index
+                .get(hop)
+                .copied()
+                .unwrap_or_else(|| d.add(*hop, rules));
+            let Some(l) = d.slot_mut(at) else {
+                continue;
+            };
             l.tally.merge(t);
             let decided = l.edge.path != Egress::Unknown;
             let own = t.path(rules.min_flows);
@@ -298,6 +313,7 @@ impl LearnedEdges {
                 // another path.
                 l.redecided = Some((l.edge.path, interval, *t));
                 l.edge.path = own;
+                d.redecided.push(at);
             } else if !decided {
                 let p = l.tally.path(rules.min_flows);
                 l.circuit_undeclared = !rules.circuit_declared && p == Egress::ExpressRoute;
@@ -308,22 +324,69 @@ impl LearnedEdges {
                 };
             }
         }
-        LearnedEdges { edges, interval }
+        d
+    }
+
+    /// A new, undecided edge for `hop`; returns where it is.
+    fn add(&mut self, hop: NextHop, rules: EdgeRules) -> usize {
+        let at = self.index.len();
+        Arc::make_mut(&mut self.index).insert(hop, at);
+        let edge = LearnedEdge {
+            edge: Edge {
+                name: Arc::from(hop.edge_name()),
+                path: Egress::Unknown,
+            },
+            tally: Tally::default(),
+            min_flows: rules.min_flows,
+            circuit_undeclared: false,
+            redecided: None,
+        };
+        match self.chunks.last_mut().filter(|c| c.len() < CHUNK) {
+            Some(c) => Arc::make_mut(c).push((hop, edge)),
+            None => {
+                let mut c = Vec::with_capacity(CHUNK);
+                c.push((hop, edge));
+                self.chunks.push(Arc::new(c));
+            }
+        }
+        at
+    }
+
+    /// The edge at `at`, its chunk copied first when another decision shares it.
+    fn slot_mut(&mut self, at: usize) -> Option<&mut LearnedEdge> {
+        let c = self.chunks.get_mut(at / CHUNK)?;
+        Arc::make_mut(c).get_mut(at % CHUNK).map(|(_, l)| l)
     }
 
     /// The edge of a next hop; None for one not seen yet.
     pub fn get(&self, hop: &NextHop) -> Option<&LearnedEdge> {
-        self.edges.get(hop)
+        let at = *self.index.get(hop)?;
+        self.chunks
+            .get(at / CHUNK)
+            .and_then(|c| c.get(at % CHUNK))
+            .map(|(_, l)| l)
     }
 
-    /// Every learned edge.
+    /// Every learned edge, in the order first seen.
     pub fn iter(&self) -> impl Iterator<Item = (&NextHop, &LearnedEdge)> {
-        self.edges.iter()
+        self.chunks
+            .iter()
+            .flat_map(|c| c.iter().map(|(h, l)| (h, l)))
     }
 
     /// Whether nothing was learned.
     pub fn is_empty(&self) -> bool {
-        self.edges.is_empty()
+        self.index.is_empty()
+    }
+
+    /// The edges this decision decided again (failovers).
+    pub fn redecided(&self) -> impl Iterator<Item = &LearnedEdge> {
+        self.redecided.iter().filter_map(|&at| {
+            self.chunks
+                .get(at / CHUNK)
+                .and_then(|c| c.get(at % CHUNK))
+                .map(|(_, l)| l)
+        })
     }
 
     /// Whether every hop given has a decided (known) path.
@@ -337,6 +400,23 @@ impl LearnedEdges {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    /// Flows counted to advertised prefixes and to others.
+    fn t(advertised: u64, other: u64) -> Tally {
+        Tally {
+            advertised,
+            other,
+            unjudged: 0,
+        }
+    }
+
+    /// A router of a test, by the last byte of its MAC.
+    fn hop(i: u8) -> NextHop {
+        NextHop {
+            mac: [2, 0, 0, 0, 1, i],
+            vlan: 0,
+        }
+    }
 
     #[test]
     fn names_and_paths() {
@@ -357,11 +437,6 @@ mod test {
             ("edge-vlan7".into(), false)
         );
         assert!(NextHop::default().is_none());
-        let t = |advertised, other| Tally {
-            advertised,
-            other,
-            unjudged: 0,
-        };
         assert_eq!(t(2, 0).path(3), Egress::Unknown, "too little evidence");
         assert_eq!(t(2, 0).path(2), Egress::ExpressRoute, "configurable");
         assert_eq!(
@@ -387,11 +462,6 @@ mod test {
         let backup = NextHop {
             mac: [2, 0, 0, 0, 0, 2],
             vlan: 0,
-        };
-        let t = |advertised, other| Tally {
-            advertised,
-            other,
-            unjudged: 0,
         };
         let r = EdgeRules::default();
         let d0 = LearnedEdges::next(None, 0, &Tallies::from([(er, t(5, 0))]), r);
@@ -441,5 +511,50 @@ mod test {
             .evidence_note()
             .starts_with("circuit observed, not declared"));
         assert!(!d.all_known(&[er]));
+    }
+
+    /// Decisions share the chunks their intervals did not count in, and a
+    /// later decision never changes an earlier one.
+    #[test]
+    fn decisions_share_untouched_edges_and_stay_as_made() {
+        let r = EdgeRules::default();
+        let seen = |d: &LearnedEdges| -> Vec<(NextHop, LearnedEdge)> {
+            d.iter().map(|(h, l)| (*h, l.clone())).collect()
+        };
+        // 40 edges (three chunks), all ExpressRoute.
+        let all: Tallies = (0..40).map(|i| (hop(i), t(5, 0))).collect();
+        let d0 = LearnedEdges::next(None, 0, &all, r);
+        assert_eq!(d0.iter().count(), 40);
+        assert!((0..40).all(|i| d0.get(&hop(i)).unwrap().edge.path == Egress::ExpressRoute));
+        let before = seen(&d0);
+        // Interval 1 counts one edge of the last chunk only: a failover.
+        let d1 = LearnedEdges::next(Some(&d0), 1, &Tallies::from([(hop(35), t(0, 4))]), r);
+        assert_eq!(seen(&d0), before, "decision 0 unchanged");
+        assert!(Arc::ptr_eq(&d0.chunks[0], &d1.chunks[0]));
+        assert!(Arc::ptr_eq(&d0.chunks[1], &d1.chunks[1]));
+        assert!(!Arc::ptr_eq(&d0.chunks[2], &d1.chunks[2]));
+        let names: Vec<&str> = d1.redecided().map(|l| &*l.edge.name).collect();
+        assert_eq!(names, ["edge-02:00:00:00:01:23"]);
+        assert_eq!(d1.get(&hop(35)).unwrap().edge.path, Egress::Internet);
+        // Interval 2 counts a new edge and one of the first chunk; the
+        // failover of interval 1 is no longer marked, its path kept.
+        let d1_seen = seen(&d1);
+        let d2 = LearnedEdges::next(
+            Some(&d1),
+            2,
+            &Tallies::from([(hop(40), t(3, 0)), (hop(0), t(1, 0))]),
+            r,
+        );
+        assert_eq!(seen(&d1), d1_seen, "decision 1 unchanged");
+        assert_eq!(d2.redecided().count(), 0);
+        let e = d2.get(&hop(35)).unwrap();
+        assert_eq!((e.edge.path, e.redecided), (Egress::Internet, None));
+        assert!(Arc::ptr_eq(&d1.chunks[1], &d2.chunks[1]));
+        assert!(!Arc::ptr_eq(&d1.chunks[0], &d2.chunks[0]));
+        assert_eq!(d2.get(&hop(0)).unwrap().tally, t(6, 0));
+        assert_eq!(d2.get(&hop(40)).unwrap().edge.path, Egress::ExpressRoute);
+        assert_eq!(d2.iter().count(), 41);
+        assert!(d2.iter().all(|(h, l)| d2.get(h) == Some(l)));
+        assert!(d1.get(&hop(40)).is_none());
     }
 }
