@@ -222,6 +222,10 @@ fn ip_fields(
 }
 
 /// Ports, TCP flags, ICMP type and the payload after the transport header.
+// Inlined too: called, it wrote the ports and flags by narrow stores that
+// the wide copy of the decoded packet right after read back, a stalled
+// load (store forwarding fails) on every packet.
+#[inline(always)]
 fn transport<'a>(d: &mut Decoded<'a>, body: &'a [u8], ip_payload_len: u32) -> Result<(), Skip> {
     match d.proto {
         6 | 17 | 132 => {
