@@ -4,7 +4,7 @@
 //! gzip, zstd or xz file (recognised by its magic bytes, not its name).
 
 use crate::source::{sniff_format, Format, PacketSource, PcapFileSource, SourceError};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 /// How a capture file is compressed.
@@ -316,9 +316,12 @@ pub fn open(path: &Path, filter: Option<&str>) -> Result<Box<dyn PacketSource>, 
     let mut reader = packing.reader(file).map_err(|e| open_err(e.to_string()))?;
     let (rd, wr) = crate::os::pipe().map_err(|e| open_err(e.to_string()))?;
     let what = name.clone();
+    // A larger pipe and larger writes: `io::copy`'s 8 KiB steps into a
+    // 64 KiB pipe made two syscalls and a wake-up of the reader per 8 KiB.
+    crate::os::grow_pipe(&wr, INFLATE_CHUNK);
     std::thread::spawn(move || {
         let mut wr = std::fs::File::from(wr);
-        match std::io::copy(&mut reader, &mut wr) {
+        match copy_in_chunks(&mut reader, &mut wr) {
             Ok(n) => tracing::debug!(input = %what, bytes = n, "decompressed"),
             // The reader went away first (stopped early): nothing to say.
             Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
@@ -331,8 +334,55 @@ pub fn open(path: &Path, filter: Option<&str>) -> Result<Box<dyn PacketSource>, 
     Ok(Box::new(Inflated { inner, _pipe: rd }))
 }
 
+/// Bytes inflated and written to the pipe at a time.
+const INFLATE_CHUNK: usize = 1 << 20;
+
+/// Copies `from` to `to` in [`INFLATE_CHUNK`] steps; the bytes copied.
+fn copy_in_chunks(from: &mut dyn Read, to: &mut impl Write) -> std::io::Result<u64> {
+    let mut buf = vec![0u8; INFLATE_CHUNK];
+    let mut n = 0u64;
+    loop {
+        // Fill the chunk (a decoder hands out a frame at a time) before
+        // writing it whole.
+        let mut got = 0;
+        while got < buf.len() {
+            match from.read(buf.get_mut(got..).unwrap_or(&mut [])) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if got == 0 {
+            return Ok(n);
+        }
+        to.write_all(buf.get(..got).unwrap_or(&[]))?;
+        n += got as u64;
+    }
+}
+
 #[cfg(test)]
 mod test {
+    #[test]
+    fn chunked_copy_keeps_every_byte() {
+        // Reads of odd sizes, more than a chunk in all.
+        struct Drip(Vec<u8>, usize);
+        impl std::io::Read for Drip {
+            fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+                let k = out.len().min(7919).min(self.0.len() - self.1);
+                out[..k].copy_from_slice(&self.0[self.1..self.1 + k]);
+                self.1 += k;
+                Ok(k)
+            }
+        }
+        let data: Vec<u8> = (0..super::INFLATE_CHUNK * 2 + 12345)
+            .map(|i| (i * 31 % 251) as u8)
+            .collect();
+        let mut to = Vec::new();
+        let n = super::copy_in_chunks(&mut Drip(data.clone(), 0), &mut to).unwrap();
+        assert_eq!((n as usize, to), (data.len(), data));
+    }
+
     #[test]
     fn nothing_found_names_the_empty_directory() {
         let d = tempfile::tempdir().unwrap();

@@ -49,6 +49,21 @@ pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
+/// Asks for a pipe of `bytes` (Linux `F_SETPIPE_SZ`); the pipe stays as it
+/// was when the system refuses (above `/proc/sys/fs/pipe-max-size`).
+pub fn grow_pipe(fd: &OwnedFd, bytes: usize) {
+    let bytes = libc::c_int::try_from(bytes).unwrap_or(libc::c_int::MAX);
+    // SAFETY: fcntl on a descriptor this function borrows, with an integer
+    // argument; it changes only the pipe's capacity.
+    let _ = unsafe {
+        libc::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(fd),
+            libc::F_SETPIPE_SZ,
+            bytes,
+        )
+    };
+}
+
 /// The whole of a regular file mapped read-only, or `None` when it cannot
 /// be (empty, not a regular file, no memory map): the caller then reads it.
 pub fn map_file(file: &std::fs::File) -> Option<memmap2::Mmap> {
