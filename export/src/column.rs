@@ -419,36 +419,60 @@ impl<R> Builder<R> {
         }
     }
 
-    #[inline]
-    fn append(&mut self, r: &R, opts: &WriterOptions) {
+    /// Appends one value per row: the variant is matched once for the run
+    /// of rows, not once a value, and each arm is a loop of its own.
+    fn append_rows(&mut self, rows: &[&R], opts: &WriterOptions) {
+        macro_rules! each {
+            ($f:ident, $b:ident, $append:ident) => {
+                for r in rows {
+                    $b.$append($f(r));
+                }
+            };
+        }
         match self {
-            Builder::I8(f, b) => b.append_value(f(r)),
-            Builder::I16(f, b) => b.append_value(f(r)),
-            Builder::OptI16(f, b) => b.append_option(f(r)),
-            Builder::I32(f, b) => b.append_value(f(r)),
-            Builder::OptI32(f, b) => b.append_option(f(r)),
-            Builder::I64(f, b) => b.append_value(f(r)),
-            Builder::OptI64(f, b) => b.append_option(f(r)),
-            Builder::F64(f, b) => b.append_value(f(r)),
-            Builder::OptF64(f, b) => b.append_option(f(r)),
-            Builder::Bool(f, b) => b.append_value(f(r)),
-            Builder::OptBool(f, b) => b.append_option(f(r)),
-            Builder::Str(f, b) => b.append_value(f(r)),
-            Builder::OptStr(f, b) => b.append_option(f(r)),
+            Builder::I8(f, b) => each!(f, b, append_value),
+            Builder::I16(f, b) => each!(f, b, append_value),
+            Builder::OptI16(f, b) => each!(f, b, append_option),
+            Builder::I32(f, b) => each!(f, b, append_value),
+            Builder::OptI32(f, b) => each!(f, b, append_option),
+            Builder::I64(f, b) => each!(f, b, append_value),
+            Builder::OptI64(f, b) => each!(f, b, append_option),
+            Builder::F64(f, b) => each!(f, b, append_value),
+            Builder::OptF64(f, b) => each!(f, b, append_option),
+            Builder::Bool(f, b) => each!(f, b, append_value),
+            Builder::OptBool(f, b) => each!(f, b, append_option),
+            Builder::Str(f, b) => each!(f, b, append_value),
+            Builder::OptStr(f, b) => each!(f, b, append_option),
             Builder::Text(f, b) => {
-                // Writing into a string builder cannot fail.
-                let _ = write!(b, "{}", f(r));
-                b.append_value("");
+                for r in rows {
+                    // Writing into a string builder cannot fail.
+                    let _ = write!(b, "{}", f(r));
+                    b.append_value("");
+                }
             }
-            Builder::Ip(f, b) => b.append_value(ip_text(f(r)).as_str()),
+            Builder::Ip(f, b) => {
+                for r in rows {
+                    b.append_value(ip_text(f(r)).as_str());
+                }
+            }
             Builder::Dict(f, b) => {
-                b.append_value(f(r));
+                for r in rows {
+                    b.append_value(f(r));
+                }
             }
-            Builder::OptDict(f, b) => b.append_option(f(r)),
-            Builder::Label(f, b) => b.append(Some(f(r))),
-            Builder::OptLabel(f, b) => b.append(f(r)),
-            Builder::Setting(f, b) => b.append(f(opts)),
-            Builder::Time(f, b) => b.append_value(f(r)),
+            Builder::OptDict(f, b) => each!(f, b, append_option),
+            Builder::Label(f, b) => {
+                for r in rows {
+                    b.append(Some(f(r)));
+                }
+            }
+            Builder::OptLabel(f, b) => each!(f, b, append),
+            Builder::Setting(f, b) => {
+                for _ in rows {
+                    b.append(f(opts));
+                }
+            }
+            Builder::Time(f, b) => each!(f, b, append_value),
         }
     }
 
@@ -535,9 +559,7 @@ impl<R: Row> Batch<R> {
 
     /// Appends one row.
     pub fn append(&mut self, row: &R, opts: &WriterOptions) {
-        for b in &mut self.builders {
-            b.append(row, opts);
-        }
+        self.append_rows(&[row], opts);
     }
 
     /// Appends rows column by column: each builder then takes a run of
@@ -545,9 +567,7 @@ impl<R: Row> Batch<R> {
     /// time, rather than one value between 90 other columns'.
     pub fn append_rows(&mut self, rows: &[&R], opts: &WriterOptions) {
         for b in &mut self.builders {
-            for r in rows {
-                b.append(r, opts);
-            }
+            b.append_rows(rows, opts);
         }
     }
 
