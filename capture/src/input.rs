@@ -312,6 +312,12 @@ pub fn open(path: &Path, filter: Option<&str>) -> Result<Box<dyn PacketSource>, 
         tracing::info!(input = %name, filter = filter.unwrap_or(""), "input opened");
         return Ok(Box::new(s));
     }
+    if filter.is_none() {
+        if let Some(s) = open_inflated_in_place(path, packing, &name) {
+            tracing::info!(input = %name, compression = packing.name(), reader = "in place", "input opened");
+            return Ok(s);
+        }
+    }
     let file = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
     let mut reader = packing.reader(file).map_err(|e| open_err(e.to_string()))?;
     let (rd, wr) = crate::os::pipe().map_err(|e| open_err(e.to_string()))?;
@@ -342,23 +348,55 @@ fn copy_in_chunks(from: &mut dyn Read, to: &mut impl Write) -> std::io::Result<u
     let mut buf = vec![0u8; INFLATE_CHUNK];
     let mut n = 0u64;
     loop {
-        // Fill the chunk (a decoder hands out a frame at a time) before
-        // writing it whole.
-        let mut got = 0;
-        while got < buf.len() {
-            match from.read(buf.get_mut(got..).unwrap_or(&mut [])) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
+        // The chunk is filled (a decoder hands out a frame at a time)
+        // before it is written whole.
+        let got = read_up_to(from, &mut buf)?;
         if got == 0 {
             return Ok(n);
         }
         to.write_all(buf.get(..got).unwrap_or(&[]))?;
         n += got as u64;
     }
+}
+
+/// A compressed capture read by pathlens's own record readers, as a plain
+/// file is: the first inflated chunk is checked by libpcap (through an
+/// in-memory file), then a thread inflates the rest into a pipe that the
+/// block reader reads in place. Through libpcap the records were copied
+/// twice more, the run took 2.04 s on the bench input as `.pcap.zst`.
+/// `None` when libpcap does not accept the first chunk as it stands (not a
+/// capture, an unsupported link type, a header longer than the chunk): the
+/// caller then reads the whole stream through libpcap, which says why.
+fn open_inflated_in_place(
+    path: &Path,
+    packing: Packing,
+    name: &str,
+) -> Option<Box<dyn PacketSource>> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = packing.reader(file).ok()?;
+    let mut head = vec![0u8; INFLATE_CHUNK];
+    let got = read_up_to(&mut reader, &mut head).ok()?;
+    head.truncate(got);
+    let magic: [u8; 4] = head.get(..4)?.try_into().ok()?;
+    let format = crate::source::format_of_magic(magic)?;
+    let dlt = crate::os::checked_datalink(&head)?;
+    crate::link::LinkType::from_dlt(dlt)?;
+    let (rd, wr) = crate::os::pipe().ok()?;
+    crate::os::grow_pipe(&wr, INFLATE_CHUNK);
+    let what = name.to_string();
+    std::thread::spawn(move || {
+        let mut wr = std::fs::File::from(wr);
+        match wr
+            .write_all(&head)
+            .and_then(|()| copy_in_chunks(&mut reader, &mut wr))
+        {
+            Ok(n) => tracing::debug!(input = %what, bytes = n + head.len() as u64, "decompressed"),
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => tracing::warn!(input = %what, error = %e, "decompression stopped"),
+        }
+    });
+    let src = PcapFileSource::in_place(std::fs::File::from(rd), name.to_string(), format, dlt);
+    Some(Box::new(src.ok()?))
 }
 
 #[cfg(test)]

@@ -49,6 +49,23 @@ pub fn pipe() -> std::io::Result<(OwnedFd, OwnedFd)> {
     }
 }
 
+/// The link type libpcap reads from the start of a capture held in
+/// memory (through a memory file), or `None` when libpcap refuses it.
+pub fn checked_datalink(head: &[u8]) -> Option<i32> {
+    // SAFETY: memfd_create with a NUL-terminated name and no flags returns
+    // a new descriptor owned by no one else, or -1.
+    let fd = unsafe { libc::memfd_create(c"pathlens-head".as_ptr(), 0) };
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: `fd` was just created and is owned here only.
+    let mut f = std::fs::File::from(unsafe { OwnedFd::from_raw_fd(fd) });
+    std::io::Write::write_all(&mut f, head).ok()?;
+    let path = format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&f));
+    let cap = pcap::Capture::from_file(path).ok()?;
+    Some(cap.get_datalink().0)
+}
+
 /// Asks for a pipe of `bytes` (Linux `F_SETPIPE_SZ`); the pipe stays as it
 /// was when the system refuses (above `/proc/sys/fs/pipe-max-size`).
 pub fn grow_pipe(fd: &OwnedFd, bytes: usize) {

@@ -180,6 +180,35 @@ impl PcapFileSource {
         Self::open_stream(path, name, format, filter)
     }
 
+    /// A capture of `format` and link type `dlt`, already checked, read
+    /// from `file` by the block readers (a pipe: in blocks, not mapped).
+    ///
+    /// # Errors
+    /// The classic pcap header cannot be read.
+    pub fn in_place(
+        file: std::fs::File,
+        name: String,
+        format: Format,
+        dlt: i32,
+    ) -> Result<Self, SourceError> {
+        let inner = match format {
+            Format::Pcap => {
+                Reader::Blocks(PcapBlocks::new(file, dlt).map_err(|e| SourceError::Open {
+                    name: name.clone(),
+                    reason: e.to_string(),
+                })?)
+            }
+            Format::Pcapng => Reader::Ng(PcapngBlocks::new(file, dlt)),
+        };
+        Ok(PcapFileSource {
+            inner,
+            name,
+            format: Some(format),
+            offset: 24,
+            handle: 0,
+        })
+    }
+
     /// Opens `path` as a capture without reading its magic number first (a
     /// stream such as a pipe, which a first look would consume), named
     /// `name`; `format` is what the caller knows of it.
