@@ -173,28 +173,7 @@ fn worker_thread(
                 first_input = false;
             }
             WorkMsg::Packets(mut b) => {
-                let mut done = 0;
-                let marks = b.ticks.iter().map(|&(at, m)| (at as usize, Some(m)));
-                for (end, mark) in marks.chain([(b.pkts.len(), None)]) {
-                    for i in done..end.min(b.pkts.len()) {
-                        // The payload a few packets on is asked into this
-                        // core's cache now: its first byte, read at once
-                        // by the evidence, missed the cache at nearly every
-                        // packet (39% of `state::update`'s time).
-                        if let Some((_, ahead)) = b.pkts.get(i + PAYLOAD_FETCH_AHEAD) {
-                            crate::os::prefetch(b.payload(*ahead), 0);
-                        }
-                        if let Some((p, at)) = b.pkts.get(i) {
-                            table.packet(p, b.payload(*at), &mut out);
-                        }
-                    }
-                    done = done.max(end);
-                    match mark {
-                        Some(Mark::Tick(now)) => table.advance(now, &mut out),
-                        Some(Mark::IntervalEnd) => table.end_interval(),
-                        None => {}
-                    }
-                }
+                work_batch(&mut table, &b, &mut out);
                 if let Some(c) = &corr {
                     c.publish(w, b.upto_seq, b.now_us);
                 }
@@ -243,6 +222,33 @@ fn worker_thread(
     table.release_all(&mut out);
     send(&mut out);
     table.counters
+}
+
+/// Runs a batch's packets through `table`, each mark (a tick, an
+/// interval's end) where it falls among them.
+fn work_batch(table: &mut FlowTable, b: &PacketBatch, out: &mut Vec<FlowRecord>) {
+    let mut done = 0;
+    let marks = b.ticks.iter().map(|&(at, m)| (at as usize, Some(m)));
+    for (end, mark) in marks.chain([(b.pkts.len(), None)]) {
+        for i in done..end.min(b.pkts.len()) {
+            // The payload a few packets on is asked into this
+            // core's cache now: its first byte, read at once
+            // by the evidence, missed the cache at nearly every
+            // packet (39% of `state::update`'s time).
+            if let Some((_, ahead)) = b.pkts.get(i + PAYLOAD_FETCH_AHEAD) {
+                crate::os::prefetch(b.payload(*ahead), 0);
+            }
+            if let Some((p, at)) = b.pkts.get(i) {
+                table.packet(p, b.payload(*at), out);
+            }
+        }
+        done = done.max(end);
+        match mark {
+            Some(Mark::Tick(now)) => table.advance(now, out),
+            Some(Mark::IntervalEnd) => table.end_interval(),
+            None => {}
+        }
+    }
 }
 
 /// Reads every source through the pipeline and writes the output.
