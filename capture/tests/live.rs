@@ -9,9 +9,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::netns::{is_root, run, Veth};
+use support::netns::{is_root, run, Live, Veth};
 use support::*;
 
 impl Veth {
@@ -35,66 +35,8 @@ impl Veth {
     }
 }
 
-/// A running `pathlens live`, killed on drop if still running.
-struct Live {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Live {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Waits (up to 15 s) until the log holds `text`; returns the log.
-    fn wait_log(&self, text: &str) -> String {
-        let t = Instant::now();
-        loop {
-            let log = self.log();
-            if log.contains(text) {
-                return log;
-            }
-            assert!(
-                t.elapsed() < Duration::from_secs(15),
-                "no {text:?} in the log:\n{log}"
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        run(&["kill", &format!("-{sig}"), &self.child.id().to_string()]);
-    }
-
-    /// SIGINT, then the exit status (within 15 s).
-    fn stop(mut self) -> (i32, String) {
-        self.signal("INT");
-        let t = Instant::now();
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return (s.code().unwrap_or(-1), self.log());
-            }
-            assert!(t.elapsed() < Duration::from_secs(15), "{}", self.log());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn python(args: &[&str]) -> String {
-    let o = Command::new("python3")
-        .arg(repo().join("capture/tests/python/check_live.py"))
-        .args(args)
-        .output()
-        .expect("python3 is needed by this test");
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    python_script("check_live.py", args)
 }
 
 /// What `check_live.py open` says of a dataset: files, flow rows, rows the

@@ -11,29 +11,10 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::netns::{is_root, run, Veth};
+use support::netns::{is_root, run, Live, Veth};
 use support::*;
-
-/// A running `pathlens live`, killed on drop if still running.
-struct Live {
-    child: Child,
-    log: PathBuf,
-}
-
-impl Live {
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Live {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 /// Until `done` holds, within `limit` (generous: the machine is shared).
 fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Duration {
@@ -46,17 +27,7 @@ fn wait_until(limit: Duration, what: &str, mut done: impl FnMut() -> bool) -> Du
 }
 
 fn py(args: &[&str]) -> String {
-    let o = Command::new("python3")
-        .arg(repo().join("capture/tests/python/live_calls.py"))
-        .args(args)
-        .output()
-        .expect("python3 with duckdb is needed by this test");
-    assert!(
-        o.status.success(),
-        "live_calls.py {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    python_script("live_calls.py", args)
 }
 
 /// Flow rows in `flows` (a file, or a dataset's glob), and those with a

@@ -59,6 +59,20 @@ struct Azurite {
 }
 
 impl Azurite {
+    /// Azurite on its standard port inside `net`'s namespace, with
+    /// `container` created.
+    fn start_in(net: &Veth, container: &str) -> Self {
+        let mut a = Azurite {
+            child: None,
+            port: 10000,
+            dir: tempfile::tempdir().unwrap(),
+            ns: Some(net.ns.clone()),
+        };
+        a.up();
+        a.py(&["create", container]);
+        a
+    }
+
     fn start() -> Self {
         let mut a = Azurite {
             child: None,
@@ -186,17 +200,7 @@ impl Drop for Azurite {
 }
 
 fn python(args: &[&str]) -> String {
-    let o = Command::new("python3")
-        .arg(repo().join("capture/tests/python/check_store.py"))
-        .args(args)
-        .output()
-        .expect("python3 is needed by this test");
-    assert!(
-        o.status.success(),
-        "check_store.py {args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8_lossy(&o.stdout).into_owned()
+    python_script("check_store.py", args)
 }
 
 fn ok(o: &Output) -> String {
@@ -810,14 +814,7 @@ fn live_to_azure_survives_an_outage_counting_the_rows_lost() {
         return;
     }
     let net = Veth::new("plos", "az");
-    let mut az = Azurite {
-        child: None,
-        port: 10000,
-        dir: tempfile::tempdir().unwrap(),
-        ns: Some(net.ns.clone()),
-    };
-    az.up();
-    az.py(&["create", "lake"]);
+    let mut az = Azurite::start_in(&net, "lake");
     let tmp = tempfile::tempdir().unwrap();
     // What one replay of the sample gives.
     let reference = tmp.path().join("ref");
@@ -1401,14 +1398,7 @@ fn live_retention_on_azure_prunes_at_start_and_at_each_rotation_counted() {
         return;
     }
     let net = Veth::new("plos", "ret");
-    let mut az = Azurite {
-        child: None,
-        port: 10000,
-        dir: tempfile::tempdir().unwrap(),
-        ns: Some(net.ns.clone()),
-    };
-    az.up();
-    az.py(&["create", "lake"]);
+    let az = Azurite::start_in(&net, "lake");
     live_retention_on(&net, &az);
 }
 

@@ -10,6 +10,22 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Runs `capture/tests/python/SCRIPT` with `args`; its stdout, the test
+/// failing with its stderr when it fails.
+pub fn python_script(script: &str, args: &[&str]) -> String {
+    let o = Command::new("python3")
+        .arg(repo().join("capture/tests/python").join(script))
+        .args(args)
+        .output()
+        .expect("python3 with the test requirements is needed by this test");
+    assert!(
+        o.status.success(),
+        "{script} {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// The pathlens binary under test.
 pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_pathlens"))

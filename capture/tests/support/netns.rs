@@ -3,7 +3,8 @@
 //! own, so they run in parallel.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 /// Whether the tests run as root (network namespaces need it); says loudly
 /// that `what` is skipped when not.
@@ -92,5 +93,60 @@ impl Veth {
 impl Drop for Veth {
     fn drop(&mut self) {
         let _ = Command::new("ip").args(["netns", "del", &self.ns]).output();
+    }
+}
+
+/// A running `pathlens live` and the file its stderr goes to, killed on
+/// drop if still running.
+pub struct Live {
+    pub child: Child,
+    pub log: PathBuf,
+}
+
+impl Live {
+    /// The log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Waits (up to 15 s) until the log holds `text`; returns the log.
+    pub fn wait_log(&self, text: &str) -> String {
+        let t = Instant::now();
+        loop {
+            let log = self.log();
+            if log.contains(text) {
+                return log;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(15),
+                "no {text:?} in the log:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends signal `sig` (`INT`, `HUP`...).
+    pub fn signal(&self, sig: &str) {
+        run(&["kill", &format!("-{sig}"), &self.child.id().to_string()]);
+    }
+
+    /// SIGINT, then the exit status (within 15 s).
+    pub fn stop(mut self) -> (i32, String) {
+        self.signal("INT");
+        let t = Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return (s.code().unwrap_or(-1), self.log());
+            }
+            assert!(t.elapsed() < Duration::from_secs(15), "{}", self.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Live {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
