@@ -322,21 +322,8 @@ pub fn open(path: &Path, filter: Option<&str>) -> Result<Box<dyn PacketSource>, 
         }
     }
     let file = std::fs::File::open(path).map_err(|e| open_err(e.to_string()))?;
-    let mut reader = packing.reader(file).map_err(|e| open_err(e.to_string()))?;
-    let (rd, wr) = crate::os::pipe().map_err(|e| open_err(e.to_string()))?;
-    let what = name.clone();
-    // A larger pipe and larger writes: `io::copy`'s 8 KiB steps into a
-    // 64 KiB pipe made two syscalls and a wake-up of the reader per 8 KiB.
-    crate::os::grow_pipe(&wr, INFLATE_CHUNK);
-    std::thread::spawn(move || {
-        let mut wr = std::fs::File::from(wr);
-        match copy_in_chunks(&mut reader, &mut wr) {
-            Ok(n) => tracing::debug!(input = %what, bytes = n, "decompressed"),
-            // The reader went away first (stopped early): nothing to say.
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(e) => tracing::warn!(input = %what, error = %e, "decompression stopped"),
-        }
-    });
+    let reader = packing.reader(file).map_err(|e| open_err(e.to_string()))?;
+    let rd = inflate_into_pipe(reader, Vec::new(), &name).map_err(|e| open_err(e.to_string()))?;
     let fd_path = PathBuf::from(format!("/dev/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&rd)));
     let inner = PcapFileSource::open_stream(&fd_path, name.clone(), None, filter)?;
     tracing::info!(input = %name, compression = packing.name(), filter = filter.unwrap_or(""), "input opened");
@@ -365,6 +352,33 @@ fn copy_in_chunks(from: &mut dyn Read, to: &mut impl Write) -> std::io::Result<u
     }
 }
 
+/// A thread writing `head`, then the rest of `reader`, into a new pipe;
+/// the pipe's read end.
+fn inflate_into_pipe(
+    mut reader: Box<dyn Read + Send>,
+    head: Vec<u8>,
+    name: &str,
+) -> std::io::Result<std::os::fd::OwnedFd> {
+    let (rd, wr) = crate::os::pipe()?;
+    // A larger pipe and larger writes: `io::copy`'s 8 KiB steps into a
+    // 64 KiB pipe made two syscalls and a wake-up of the reader per 8 KiB.
+    crate::os::grow_pipe(&wr, INFLATE_CHUNK);
+    let what = name.to_string();
+    std::thread::spawn(move || {
+        let mut wr = std::fs::File::from(wr);
+        match wr
+            .write_all(&head)
+            .and_then(|()| copy_in_chunks(&mut reader, &mut wr))
+        {
+            Ok(n) => tracing::debug!(input = %what, bytes = n + head.len() as u64, "decompressed"),
+            // The reader went away first (stopped early): nothing to say.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            Err(e) => tracing::warn!(input = %what, error = %e, "decompression stopped"),
+        }
+    });
+    Ok(rd)
+}
+
 /// A compressed capture read by pathlens's own record readers, as a plain
 /// file is: the first inflated chunk is checked by libpcap (through an
 /// in-memory file), then a thread inflates the rest into a pipe that the
@@ -387,20 +401,7 @@ fn open_inflated_in_place(
     let format = crate::source::format_of_magic(magic)?;
     let dlt = crate::os::checked_datalink(&head)?;
     crate::link::LinkType::from_dlt(dlt)?;
-    let (rd, wr) = crate::os::pipe().ok()?;
-    crate::os::grow_pipe(&wr, INFLATE_CHUNK);
-    let what = name.to_string();
-    std::thread::spawn(move || {
-        let mut wr = std::fs::File::from(wr);
-        match wr
-            .write_all(&head)
-            .and_then(|()| copy_in_chunks(&mut reader, &mut wr))
-        {
-            Ok(n) => tracing::debug!(input = %what, bytes = n + head.len() as u64, "decompressed"),
-            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-            Err(e) => tracing::warn!(input = %what, error = %e, "decompression stopped"),
-        }
-    });
+    let rd = inflate_into_pipe(reader, head, name).ok()?;
     let inner =
         PcapFileSource::in_place(std::fs::File::from(rd), name.to_string(), format, dlt).ok()?;
     Some(Box::new(Inflated { inner, _pipe: None }))

@@ -439,6 +439,34 @@ fn compressed_captures_are_read_in_place_with_the_rows_of_the_plain_file() {
             "{plain:?}"
         );
         assert_eq!(counters(&a)["packets_read"], counters(&b)["packets_read"]);
+        // A filtered read still goes through libpcap, fed by the same pipe.
+        let (fa, fb) = (
+            dir.path().join(format!("fa{i}.parquet")),
+            dir.path().join(format!("fb{i}.parquet")),
+        );
+        read_ok(&[plain.to_str().unwrap(), "-f", "tcp"], &fa);
+        let o = pathlens(&[
+            "read",
+            z.to_str().unwrap(),
+            "-f",
+            "tcp",
+            "-v",
+            "-w",
+            fb.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            !stderr(&o).contains("reader=\"in place\""),
+            "{}",
+            stderr(&o)
+        );
+        let (ra, rb) = (read_batches(&fa), read_batches(&fb));
+        assert!(rows(&ra) > 0);
+        assert_eq!(
+            row_texts(&ra, &varying),
+            row_texts(&rb, &varying),
+            "{plain:?} -f tcp"
+        );
     }
     // Cut 10 bytes into a record: the same message, the same records before it.
     let raw = std::fs::read(sample()).unwrap();
